@@ -1,0 +1,6 @@
+#![forbid(unsafe_code)]
+#![doc = include_str!("../README.md")]
+
+pub mod digest;
+pub mod evidence;
+pub mod registry;

@@ -1,0 +1,204 @@
+//! Where images and their signatures live: an OCI registry (over oci-client) or an OCI image
+//! layout directory on disk. Signing and verification are written once against
+//! [`Repository`]; both backends implement it, so the offline demo runs the real code.
+//!
+//! Every manifest and blob handed out has been checked against its digest: callers never see
+//! bytes that do not hash to the digest they asked for.
+
+use std::future::Future;
+
+use crate::digest::Digest;
+
+/// Media types used across the crate.
+pub mod media_types {
+    /// OCI image manifest.
+    pub const OCI_MANIFEST: &str = "application/vnd.oci.image.manifest.v1+json";
+    /// OCI image index.
+    pub const OCI_INDEX: &str = "application/vnd.oci.image.index.v1+json";
+    /// OCI image config.
+    pub const OCI_CONFIG: &str = "application/vnd.oci.image.config.v1+json";
+    /// OCI empty descriptor (`{}`).
+    pub const OCI_EMPTY: &str = "application/vnd.oci.empty.v1+json";
+    /// Docker schema 2 manifest.
+    pub const DOCKER_MANIFEST: &str = "application/vnd.docker.distribution.manifest.v2+json";
+    /// Docker manifest list.
+    pub const DOCKER_MANIFEST_LIST: &str =
+        "application/vnd.docker.distribution.manifest.list.v2+json";
+    /// cosign simple-signing payload layer.
+    pub const SIMPLE_SIGNING: &str = "application/vnd.dev.cosign.simplesigning.v1+json";
+    /// DSSE envelope layer (legacy `.att`).
+    pub const DSSE_ENVELOPE: &str = "application/vnd.dsse.envelope.v1+json";
+    /// Sigstore bundle v0.3 (layer media type and referrer artifactType).
+    pub const SIGSTORE_BUNDLE_V03: &str = "application/vnd.dev.sigstore.bundle.v0.3+json";
+
+    /// Every manifest media type we ask a registry for.
+    pub const ACCEPTED_MANIFESTS: &[&str] = &[
+        OCI_MANIFEST,
+        OCI_INDEX,
+        DOCKER_MANIFEST,
+        DOCKER_MANIFEST_LIST,
+    ];
+}
+
+/// Size limits applied to everything read from a repository, so a hostile registry cannot
+/// make us allocate without bound.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limits {
+    /// Largest manifest or index accepted (bytes). Default 4 MiB, as distribution enforces.
+    pub max_manifest_bytes: u64,
+    /// Largest blob accepted (bytes). Default 128 MiB, cosign's `COSIGN_MAX_ATTACHMENT_SIZE`.
+    pub max_blob_bytes: u64,
+    /// Most layers read from one signature/attestation manifest. Default 1000, as cosign.
+    pub max_layers: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Self {
+            max_manifest_bytes: 4 * 1024 * 1024,
+            max_blob_bytes: 128 * 1024 * 1024,
+            max_layers: 1000,
+        }
+    }
+}
+
+/// How a manifest is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestRef<'a> {
+    /// By tag (mutable).
+    Tag(&'a str),
+    /// By digest (immutable).
+    Digest(&'a Digest),
+}
+
+/// A manifest as fetched: the exact bytes, their (checked) digest and the media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// sha256 of `bytes` (computed locally, never trusted from a header).
+    pub digest: Digest,
+    /// Media type: the manifest's own `mediaType` field, else the Content-Type the store gave.
+    pub media_type: String,
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Errors from a repository backend. Each names the repository and the object involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The registry could not be reached or answered with a transport error.
+    #[error("registry `{registry}` unreachable: {message}")]
+    Unreachable {
+        /// Registry host.
+        registry: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The registry refused our credentials or asked for ones we do not have.
+    #[error("authentication to `{registry}` failed: {message}")]
+    Auth {
+        /// Registry host.
+        registry: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The content did not hash to the digest it was fetched by.
+    #[error(
+        "{what} in `{repository}` does not match its digest: expected {expected}, got {actual}"
+    )]
+    DigestMismatch {
+        /// Repository name.
+        repository: String,
+        /// What was fetched (e.g. `manifest`, `blob`).
+        what: String,
+        /// Digest asked for.
+        expected: Digest,
+        /// Digest of the bytes received.
+        actual: Digest,
+    },
+    /// The object is larger than [`Limits`] allows.
+    #[error("{what} `{object}` in `{repository}` is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Repository name.
+        repository: String,
+        /// What was fetched.
+        what: String,
+        /// Digest or tag.
+        object: String,
+        /// Its size (declared or actual).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A blob that must exist is missing.
+    #[error("blob {digest} not found in `{repository}`")]
+    BlobNotFound {
+        /// Repository name.
+        repository: String,
+        /// The blob.
+        digest: Digest,
+    },
+    /// The registry answered something we cannot use.
+    #[error("registry protocol error on `{repository}` ({operation}): {message}")]
+    Protocol {
+        /// Repository name.
+        repository: String,
+        /// What we were doing.
+        operation: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// Local I/O on an OCI layout failed.
+    #[error("OCI layout `{path}`: {message}")]
+    Layout {
+        /// Layout directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One repository (a registry repository, or an OCI layout directory). All methods are
+/// async because the registry backend is; the layout backend just does file I/O.
+pub trait Repository: Send + Sync {
+    /// The repository name as cosign writes it into signatures (`critical.identity.docker-reference`)
+    /// and attestation subjects: e.g. `127.0.0.1:5000/app`, `index.docker.io/library/busybox`.
+    /// For an OCI layout, the layout path as given.
+    fn name(&self) -> &str;
+
+    /// Fetch a manifest or index. `Ok(None)` when it does not exist (404 / no such tag).
+    /// The returned digest is computed from the bytes; when fetched by digest, a mismatch is
+    /// [`RegistryError::DigestMismatch`].
+    fn get_manifest(
+        &self,
+        reference: ManifestRef<'_>,
+    ) -> impl Future<Output = Result<Option<Manifest>, RegistryError>> + Send;
+
+    /// Store a manifest with the given media type. `tag = Some(t)` puts it under tag `t`;
+    /// `None` puts it by its digest only (referrers). Returns the digest of `bytes`.
+    /// The bytes are stored exactly as given.
+    fn put_manifest(
+        &self,
+        tag: Option<&str>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+
+    /// Fetch a blob, refusing anything over `max_bytes`, and check it hashes to `digest`.
+    fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, RegistryError>> + Send;
+
+    /// Store a blob (skipped when the store already has it). Returns its digest.
+    fn put_blob(&self, bytes: &[u8]) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+
+    /// The OCI 1.1 referrers API for `subject`: `Ok(Some(index bytes))` when the store
+    /// supports it, `Ok(None)` when it does not (callers then use the `sha256-<hex>` tag
+    /// schema). An OCI layout answers `None`... unless it can scan its blobs cheaply.
+    fn referrers_api(
+        &self,
+        subject: &Digest,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, RegistryError>> + Send;
+}
