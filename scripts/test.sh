@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what the tests need (Debian's docker-registry, Python's securesystemslib for the
+# DSSE interop test) and runs the whole test suite. The README's test command; .ci/run runs it.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+apt_updated=0
+apt_install() {
+  if [ "$apt_updated" -eq 0 ]; then as_root apt-get update -qq; apt_updated=1; fi
+  DEBIAN_FRONTEND=noninteractive as_root apt-get install -y -qq "$@" >/dev/null
+}
+
+# The real registry the integration tests run against (CNCF distribution 2.8).
+[ -x /usr/bin/docker-registry ] || apt_install docker-registry
+# The Debian package may start a system instance on :5000; the tests start their own on a
+# free loopback port, so it is not needed.
+command -v python3 >/dev/null || apt_install python3 python3-pip
+# An independent DSSE implementation for the interop test.
+if ! python3 -c 'import securesystemslib, cryptography' 2>/dev/null; then
+  python3 -m pip install -q 'securesystemslib[crypto]' 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages 'securesystemslib[crypto]' 2>/dev/null \
+    || apt_install python3-securesystemslib python3-cryptography
+fi
+
+cargo test --locked "$@"

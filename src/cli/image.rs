@@ -1,0 +1,388 @@
+//! `sign`, `verify`, `attest`, `verify-attestation` over images.
+
+use std::collections::BTreeMap;
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::registry_opts::RegistryOpts;
+use super::{EXIT_FAILED, parse_key_value};
+use crate::keys::{self, PublicKey};
+use crate::reference::ImageRef;
+use crate::registry::Client;
+use crate::sign::{self, AttestOptions, SignOptions};
+use crate::verify::{self, SignatureFormat, SignatureVerifier, VerifiedBundleItem};
+
+/// Output format for verification results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum Output {
+    /// cosign's: a JSON array of the verified payloads on stdout.
+    #[default]
+    Json,
+    /// One line per verified image on stdout.
+    Text,
+}
+
+/// Signature formats to read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum FormatArg {
+    /// Legacy `.sig`/`.att` tags.
+    Legacy,
+    /// Sigstore bundles attached as OCI referrers.
+    Bundle,
+    /// Both.
+    #[default]
+    Any,
+}
+
+impl From<FormatArg> for SignatureFormat {
+    fn from(f: FormatArg) -> Self {
+        match f {
+            FormatArg::Legacy => Self::Legacy,
+            FormatArg::Bundle => Self::Bundle,
+            FormatArg::Any => Self::Any,
+        }
+    }
+}
+
+/// `imprint sign`.
+#[derive(Debug, Args)]
+#[command(after_help = "No transparency-log upload is done (no Rekor is reachable from here): signatures are key-based, \
+as with `cosign sign --tlog-upload=false`. Verifiers must therefore not require a tlog entry for key signatures, \
+which is what cosign --insecure-ignore-tlog and policy-controller key authorities do.")]
+pub struct SignArgs {
+    /// Path to the private key (cosign encrypted PEM). Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Annotation `key=value` signed into the payload (repeatable).
+    #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
+    pub annotations: Vec<(String, String)>,
+    /// Sign every manifest of an image index as well as the index.
+    #[arg(long)]
+    pub recursive: bool,
+    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
+    #[arg(long, default_value = "false", value_parser = parse_false)]
+    pub tlog_upload: bool,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+    /// Images to sign (`registry/repo:tag`, `repo@sha256:...`, `oci:PATH[:TAG]`).
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+fn parse_false(s: &str) -> Result<bool, String> {
+    match s {
+        "false" => Ok(false),
+        "true" => Err("transparency-log upload is not supported: no Rekor is reachable; use --tlog-upload=false".into()),
+        _ => Err(format!("`{s}` is not true or false")),
+    }
+}
+
+/// `imprint verify`.
+#[derive(Debug, Args)]
+pub struct VerifyArgs {
+    /// Public key (PEM SPKI, or an X.509 certificate PEM whose key is used).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Require this annotation in the signed payload (repeatable).
+    #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
+    pub annotations: Vec<(String, String)>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+    /// Which signature formats to look for.
+    #[arg(long, value_enum, default_value_t)]
+    pub signature_format: FormatArg,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+    /// Images to verify.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// `imprint attest`.
+#[derive(Debug, Args)]
+pub struct AttestArgs {
+    /// Path to the private key (cosign encrypted PEM).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The predicate file (JSON; an SBOM, provenance, vuln report, ...).
+    #[arg(long)]
+    pub predicate: PathBuf,
+    /// Predicate type: a cosign shortcut (slsaprovenance, slsaprovenance02, slsaprovenance1, link,
+    /// spdx, spdxjson, cyclonedx, vuln, openvex, custom) or a URI.
+    #[arg(long = "type", default_value = "custom")]
+    pub predicate_type: String,
+    /// Replace earlier attestations of the same predicate type.
+    #[arg(long)]
+    pub replace: bool,
+    /// Attest every manifest of an index as well.
+    #[arg(long)]
+    pub recursive: bool,
+    /// Largest predicate accepted, in bytes (cosign's limit by default).
+    #[arg(long, default_value_t = 128 * 1024 * 1024)]
+    pub max_predicate_bytes: u64,
+    /// Accepted for cosign compatibility; only `false` is supported.
+    #[arg(long, default_value = "false", value_parser = parse_false)]
+    pub tlog_upload: bool,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+    /// Images to attest.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+/// `imprint verify-attestation`.
+#[derive(Debug, Args)]
+pub struct VerifyAttestationArgs {
+    /// Public key (PEM SPKI or certificate).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Only accept this predicate type (shortcut or URI). Unlike cosign, no type means any type.
+    #[arg(long = "type")]
+    pub predicate_type: Option<String>,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: Output,
+    /// Which signature formats to look for.
+    #[arg(long, value_enum, default_value_t)]
+    pub signature_format: FormatArg,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+    /// Images to verify.
+    #[arg(required = true)]
+    pub images: Vec<String>,
+}
+
+fn parse_images(images: &[String]) -> anyhow::Result<Vec<ImageRef>> {
+    images
+        .iter()
+        .map(|s| ImageRef::parse(s).with_context(|| format!("invalid image reference `{s}`")))
+        .collect()
+}
+
+fn load_signing_key(path: &std::path::Path) -> anyhow::Result<keys::SigningKey> {
+    let password = keys::password::password_from_env_or_prompt(false)?;
+    keys::load_signing_key(path, &password).with_context(|| format!("cannot load private key `{}`", path.display()))
+}
+
+fn load_public_key(path: &std::path::Path) -> anyhow::Result<PublicKey> {
+    keys::load_public_key(path).with_context(|| format!("cannot load public key `{}`", path.display()))
+}
+
+/// Run `imprint sign`.
+pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
+    let images = parse_images(&args.images)?;
+    let key = load_signing_key(&args.key)?;
+    let client = Client::new(args.registry.to_config())?;
+    let opts = SignOptions {
+        annotations: args.annotations.into_iter().collect(),
+        recursive: args.recursive,
+        ..SignOptions::default()
+    };
+    for image in &images {
+        let done = sign::sign_image(&client, image, &key, &opts).await.with_context(|| format!("signing `{image}`"))?;
+        for a in done {
+            match a.outcome {
+                crate::attach::Appended::Written { manifest, layers } => {
+                    eprintln!("Signed {}@{} ({} signature(s) in {manifest})", a.repository, a.digest, layers);
+                }
+                crate::attach::Appended::AlreadyPresent { .. } => {
+                    eprintln!("{}@{} is already signed with this key; nothing written", a.repository, a.digest);
+                }
+            }
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Run `imprint attest`.
+pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
+    let images = parse_images(&args.images)?;
+    let type_uri = crate::payload::predicate_type_uri(&args.predicate_type)?;
+    let predicate_bytes = read_limited(&args.predicate, args.max_predicate_bytes)?;
+    let predicate = crate::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
+        .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
+    let key = load_signing_key(&args.key)?;
+    let client = Client::new(args.registry.to_config())?;
+    let opts = AttestOptions {
+        predicate_type: type_uri,
+        predicate,
+        replace: args.replace,
+        recursive: args.recursive,
+        limits: Default::default(),
+    };
+    for image in &images {
+        let done = sign::attest_image(&client, image, &key, &opts).await.with_context(|| format!("attesting `{image}`"))?;
+        for a in done {
+            eprintln!("Attested {}@{} with {}", a.repository, a.digest, opts.predicate_type);
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Read a file, refusing it before reading when it is over `max` bytes.
+fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
+    let meta = std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    if meta.len() > max {
+        anyhow::bail!("`{}` is {} bytes, over the limit of {max} bytes (raise it with --max-predicate-bytes)", path.display(), meta.len());
+    }
+    std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
+}
+
+/// Run `imprint verify`.
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    let images = parse_images(&args.images)?;
+    let key = load_public_key(&args.key)?;
+    let verifier = SignatureVerifier::Key(key);
+    let required: BTreeMap<String, String> = args.annotations.into_iter().collect();
+    let client = Client::new(args.registry.to_config())?;
+    let limits = Default::default();
+    let mut all_payloads = Vec::new();
+    let mut failed = false;
+    for image in &images {
+        let resolved = match client.resolve(image).await {
+            Ok(r) => r,
+            Err(crate::registry::RegistryError::ManifestNotFound { .. }) => {
+                eprintln!("error: {image}: image not found");
+                failed = true;
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+        };
+        let digest = resolved.manifest.digest.clone();
+        let found = verify::discover(&resolved.repository, &digest, args.signature_format.into(), true, false, &limits)
+            .await
+            .with_context(|| format!("reading signatures of `{image}`"))?;
+        let mut verified = Vec::new();
+        let mut failures = Vec::new();
+        for c in &found.signatures {
+            match verify::check_signature(c, &digest, &verifier, &required) {
+                Ok(v) => verified.push(v),
+                Err(f) => failures.push(f),
+            }
+        }
+        for c in &found.bundles {
+            match verify::check_bundle(c, &digest, &verifier, &required) {
+                Ok(VerifiedBundleItem::Signature(v)) => verified.push(v),
+                Ok(VerifiedBundleItem::Attestation(_)) => {}
+                Err(f) => failures.push(f),
+            }
+        }
+        let pinned = resolved.reference.to_string();
+        if verified.is_empty() {
+            failed = true;
+            if found.signatures.is_empty() && found.bundles.is_empty() {
+                eprintln!("error: {pinned}: no signatures found");
+            } else {
+                eprintln!("error: {pinned}: no matching signatures:");
+                for f in &failures {
+                    eprintln!("  - {f}");
+                }
+            }
+            continue;
+        }
+        eprintln!("\nVerification for {pinned} --");
+        eprintln!("The following checks were performed on each of these signatures:");
+        eprintln!("  - The cosign claims were validated");
+        eprintln!("  - The signatures were verified against the specified public key");
+        eprintln!("  ({} of {} signature(s) verified)", verified.len(), found.signatures.len() + found.bundles.len());
+        for v in &verified {
+            match args.output {
+                Output::Json => all_payloads.push(serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or(serde_json::Value::Null)),
+                Output::Text => all_payloads.push(serde_json::Value::String(String::from_utf8_lossy(v.payload()).into_owned())),
+            }
+        }
+    }
+    let mut out = std::io::stdout().lock();
+    match args.output {
+        Output::Json => {
+            if !all_payloads.is_empty() {
+                writeln!(out, "{}", serde_json::Value::Array(all_payloads))?;
+            }
+        }
+        Output::Text => {
+            for p in all_payloads {
+                if let serde_json::Value::String(s) = p {
+                    writeln!(out, "{s}")?;
+                }
+            }
+        }
+    }
+    Ok(if failed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS })
+}
+
+/// Run `imprint verify-attestation`.
+pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
+    let images = parse_images(&args.images)?;
+    let want = args.predicate_type.as_deref().map(crate::payload::predicate_type_uri).transpose()?;
+    let verifier = SignatureVerifier::Key(load_public_key(&args.key)?);
+    let client = Client::new(args.registry.to_config())?;
+    let limits = Default::default();
+    let mut failed = false;
+    let mut out = std::io::stdout().lock();
+    for image in &images {
+        let resolved = match client.resolve(image).await {
+            Ok(r) => r,
+            Err(crate::registry::RegistryError::ManifestNotFound { .. }) => {
+                eprintln!("error: {image}: image not found");
+                failed = true;
+                continue;
+            }
+            Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+        };
+        let digest = resolved.manifest.digest.clone();
+        let found = verify::discover(&resolved.repository, &digest, args.signature_format.into(), false, true, &limits)
+            .await
+            .with_context(|| format!("reading attestations of `{image}`"))?;
+        let mut verified = Vec::new();
+        let mut failures = Vec::new();
+        for c in &found.attestations {
+            match verify::check_attestation(c, &digest, &verifier, want.as_deref()) {
+                Ok(v) => verified.push(v),
+                Err(f) => failures.push(f),
+            }
+        }
+        for c in &found.bundles {
+            match verify::check_bundle(c, &digest, &verifier, &BTreeMap::new()) {
+                Ok(VerifiedBundleItem::Attestation(a)) if want.as_deref().is_none_or(|w| a.predicate_type() == w) => verified.push(a),
+                Ok(_) => {}
+                Err(f) => failures.push(f),
+            }
+        }
+        let pinned = resolved.reference.to_string();
+        if verified.is_empty() {
+            failed = true;
+            if found.attestations.is_empty() && found.bundles.is_empty() {
+                eprintln!("error: {pinned}: no attestations found");
+            } else {
+                let what = want.as_deref().map(|w| format!(" of type `{w}`")).unwrap_or_default();
+                eprintln!("error: {pinned}: no attestation{what} verified:");
+                for f in &failures {
+                    eprintln!("  - {f}");
+                }
+            }
+            continue;
+        }
+        eprintln!("\nVerification for {pinned} --");
+        eprintln!("The following checks were performed on each of these attestations:");
+        eprintln!("  - The DSSE signature was verified against the specified public key");
+        eprintln!("  - The statement's subject digest is the image digest");
+        for a in &verified {
+            eprintln!("  verified: {} ({:?})", a.predicate_type(), a.source());
+            match args.output {
+                Output::Json => out.write_all(a.envelope())?,
+                Output::Text => write!(out, "{}", a.statement())?,
+            }
+            writeln!(out)?;
+        }
+    }
+    Ok(if failed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS })
+}

@@ -1,0 +1,478 @@
+//! Verification of signatures and attestations attached to an image.
+//!
+//! Verification is split in two so that one fetch serves many verifiers (the policy engine
+//! checks the same material against every authority):
+//! 1. [`discover`] fetches what is attached to an image digest: legacy `.sig` / `.att` layers
+//!    (blob digests checked by the repository) and Sigstore bundle referrers.
+//! 2. [`check_signature`] / [`check_attestation`] run the cryptographic and claim checks of one
+//!    candidate against one [`SignatureVerifier`], in a fixed order, failing closed, and return a
+//!    proof value or a [`CandidateFailure`] naming the check that failed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Serialize;
+
+use crate::attach::{self, Kind};
+use crate::bundle::{self, IdentityPolicy, TrustRoot};
+use crate::digest::Digest;
+use crate::evidence::{Signer, Source, VerifiedAttestation, VerifiedSignature};
+use crate::keys::PublicKey;
+use crate::oci::{Descriptor, ImageIndex, ImageManifest};
+use crate::payload;
+use crate::registry::{Limits, ManifestRef, RegistryError, Repository, media_types};
+
+/// What a signature must verify with.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum SignatureVerifier {
+    /// A public key (cosign `--key`).
+    Key(PublicKey),
+    /// A Fulcio certificate chaining to `trust`, whose identity matches `identity`.
+    Keyless {
+        /// Identity constraints (subject, issuer, GitHub claims).
+        identity: IdentityPolicy,
+        /// Trusted root (Fulcio CAs, Rekor and CT log keys, TSAs).
+        trust: Arc<TrustRoot>,
+    },
+}
+
+impl fmt::Debug for SignatureVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(k) => write!(f, "Key({})", k.fingerprint()),
+            Self::Keyless { .. } => write!(f, "Keyless"),
+        }
+    }
+}
+
+/// Which formats to look at (cosign `--signature-format`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SignatureFormat {
+    /// Legacy `.sig` / `.att` tags only.
+    Legacy,
+    /// Sigstore bundles as OCI referrers only.
+    Bundle,
+    /// Both (default).
+    #[default]
+    Any,
+}
+
+impl SignatureFormat {
+    fn legacy(self) -> bool {
+        matches!(self, Self::Legacy | Self::Any)
+    }
+    fn bundle(self) -> bool {
+        matches!(self, Self::Bundle | Self::Any)
+    }
+}
+
+/// One attached item, fetched but not yet checked.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// Where it was found.
+    pub source: Source,
+    /// The layer descriptor (annotations carry the legacy signature, certificate, ...).
+    pub descriptor: Descriptor,
+    /// The content: payload, DSSE envelope or bundle JSON. `Err` holds why it could not be
+    /// fetched (digest mismatch, too large, missing), which fails the candidate.
+    pub content: Result<Arc<Vec<u8>>, String>,
+}
+
+/// Everything found attached to one image digest.
+#[derive(Debug, Clone, Default)]
+pub struct Discovered {
+    /// Legacy `.sig` layers.
+    pub signatures: Vec<Candidate>,
+    /// Legacy `.att` layers.
+    pub attestations: Vec<Candidate>,
+    /// Sigstore bundles found as referrers (signatures and attestations alike).
+    pub bundles: Vec<Candidate>,
+}
+
+/// The check that rejected a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Check {
+    /// Fetching the layer (digest mismatch, size, missing blob).
+    Fetch,
+    /// The layer media type is not the expected one.
+    MediaType,
+    /// The signature annotation is missing or not base64.
+    SignatureAnnotation,
+    /// The signature does not verify with the key.
+    Signature,
+    /// Certificate chain, SCT, tlog or identity (keyless).
+    Certificate,
+    /// The payload does not parse.
+    Payload,
+    /// The signed image digest is not this image's digest.
+    ImageDigest,
+    /// A required annotation is missing or different.
+    Annotations,
+    /// The DSSE payload type is not in-toto.
+    PayloadType,
+    /// The in-toto statement does not parse.
+    Statement,
+    /// No statement subject has this image's sha256.
+    Subject,
+    /// The predicate type differs from the one asked for.
+    PredicateType,
+    /// The candidate needs a verifier of another kind (e.g. a certificate and only a key was given).
+    VerifierKind,
+    /// The Sigstore bundle failed verification.
+    Bundle,
+}
+
+/// Why one candidate was rejected.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateFailure {
+    /// Where the candidate was.
+    pub source: Source,
+    /// Which check failed.
+    pub check: Check,
+    /// Details.
+    pub message: String,
+}
+
+impl fmt::Display for CandidateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::LegacyLayer { layer, index, .. } => write!(f, "layer {index} ({layer})")?,
+            Source::Bundle { referrer, .. } => write!(f, "bundle referrer {referrer}")?,
+            Source::File { path } => write!(f, "{path}")?,
+        }
+        write!(f, ": {:?} check failed: {}", self.check, self.message)
+    }
+}
+
+/// Errors that stop discovery as a whole (as opposed to one candidate failing).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifyError {
+    /// Registry failure.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+    /// Attachment manifest problem.
+    #[error(transparent)]
+    Attach(#[from] attach::AttachError),
+    /// The referrers index is unusable.
+    #[error("referrers index for {subject} in `{repository}` is malformed: {message}")]
+    Referrers {
+        /// Repository.
+        repository: String,
+        /// Subject digest.
+        subject: Digest,
+        /// Why.
+        message: String,
+    },
+}
+
+/// Fetch every signature, attestation and bundle attached to `subject`.
+pub async fn discover<R: Repository>(repo: &R, subject: &Digest, format: SignatureFormat, want_signatures: bool, want_attestations: bool, limits: &Limits) -> Result<Discovered, VerifyError> {
+    let mut out = Discovered::default();
+    if format.legacy() {
+        if want_signatures {
+            out.signatures = legacy_candidates(repo, subject, Kind::Signature, limits).await?;
+        }
+        if want_attestations {
+            out.attestations = legacy_candidates(repo, subject, Kind::Attestation, limits).await?;
+        }
+    }
+    if format.bundle() {
+        out.bundles = bundle_candidates(repo, subject, limits).await?;
+    }
+    Ok(out)
+}
+
+async fn legacy_candidates<R: Repository>(repo: &R, subject: &Digest, kind: Kind, limits: &Limits) -> Result<Vec<Candidate>, VerifyError> {
+    let Some(att) = attach::read(repo, subject, kind, limits.max_layers).await? else {
+        return Ok(Vec::new());
+    };
+    let fetches = att.manifest.layers.iter().enumerate().map(|(index, layer)| {
+        let source = Source::LegacyLayer {
+            manifest: att.digest.clone(),
+            layer: layer.digest.clone(),
+            index,
+        };
+        fetch_candidate(repo, source, layer.clone(), limits.max_blob_bytes)
+    });
+    Ok(futures_util::future::join_all(fetches).await)
+}
+
+async fn fetch_candidate<R: Repository>(repo: &R, source: Source, descriptor: Descriptor, max: u64) -> Candidate {
+    let content = if descriptor.size > max {
+        Err(format!("declared size {} is over the limit of {max} bytes", descriptor.size))
+    } else {
+        match repo.get_blob(&descriptor.digest, max).await {
+            Ok(bytes) if bytes.len() as u64 != descriptor.size => Err(format!(
+                "blob is {} bytes but the descriptor says {}",
+                bytes.len(),
+                descriptor.size
+            )),
+            Ok(bytes) => Ok(Arc::new(bytes)),
+            Err(e) => Err(e.to_string()),
+        }
+    };
+    Candidate {
+        source,
+        descriptor,
+        content,
+    }
+}
+
+/// Find bundle referrers: the referrers API when the store has it, else the `sha256-<hex>`
+/// tag-schema index (cosign-formats §3.4).
+async fn bundle_candidates<R: Repository>(repo: &R, subject: &Digest, limits: &Limits) -> Result<Vec<Candidate>, VerifyError> {
+    let index_bytes = match repo.referrers_api(subject).await? {
+        Some(b) => b,
+        None => match repo.get_manifest(ManifestRef::Tag(&subject.tag_base())).await? {
+            Some(m) => m.bytes,
+            None => return Ok(Vec::new()),
+        },
+    };
+    let index: ImageIndex = serde_json::from_slice(&index_bytes).map_err(|e| VerifyError::Referrers {
+        repository: repo.name().to_owned(),
+        subject: subject.clone(),
+        message: e.to_string(),
+    })?;
+    let wanted: Vec<&Descriptor> = index
+        .manifests
+        .iter()
+        .filter(|d| d.artifact_type.as_deref() == Some(media_types::SIGSTORE_BUNDLE_V03))
+        .take(limits.max_layers)
+        .collect();
+    let fetches = wanted.into_iter().map(|d| async move {
+        let referrer = d.digest.clone();
+        let failed = |message: String| Candidate {
+            source: Source::Bundle {
+                referrer: referrer.clone(),
+                layer: referrer.clone(),
+            },
+            descriptor: d.clone(),
+            content: Err(message),
+        };
+        let m = match repo.get_manifest(ManifestRef::Digest(&referrer)).await {
+            Ok(Some(m)) => m,
+            Ok(None) => return failed("referrer manifest listed in the index is missing".into()),
+            Err(e) => return failed(e.to_string()),
+        };
+        let manifest: ImageManifest = match serde_json::from_slice(&m.bytes) {
+            Ok(x) => x,
+            Err(e) => return failed(format!("referrer manifest is malformed: {e}")),
+        };
+        // cosign: exactly one layer whose media type is a Sigstore bundle.
+        let [layer] = manifest.layers.as_slice() else {
+            return failed(format!("referrer has {} layers, expected exactly one bundle layer", manifest.layers.len()));
+        };
+        if !layer.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
+            return failed(format!("referrer layer has media type `{}`, not a Sigstore bundle", layer.media_type));
+        }
+        if manifest.subject.as_ref().map(|s| &s.digest) != Some(subject) {
+            return failed("referrer manifest's subject is not this image".into());
+        }
+        let source = Source::Bundle {
+            referrer: referrer.clone(),
+            layer: layer.digest.clone(),
+        };
+        fetch_candidate(repo, source, layer.clone(), limits.max_blob_bytes).await
+    });
+    Ok(futures_util::future::join_all(fetches).await)
+}
+
+fn fail(c: &Candidate, check: Check, message: impl Into<String>) -> CandidateFailure {
+    CandidateFailure {
+        source: c.source.clone(),
+        check,
+        message: message.into(),
+    }
+}
+
+fn content(c: &Candidate) -> Result<&[u8], CandidateFailure> {
+    match &c.content {
+        Ok(b) => Ok(b.as_slice()),
+        Err(e) => Err(fail(c, Check::Fetch, e.clone())),
+    }
+}
+
+/// Check one legacy `.sig` layer, in cosign's order: layer digest (done at fetch), signature
+/// over the exact payload bytes, payload parse, signed digest == image digest, annotations.
+pub fn check_signature(c: &Candidate, image: &Digest, verifier: &SignatureVerifier, required: &BTreeMap<String, String>) -> Result<VerifiedSignature, CandidateFailure> {
+    let bytes = content(c)?;
+    if c.descriptor.media_type != media_types::SIMPLE_SIGNING {
+        return Err(fail(c, Check::MediaType, format!("layer media type `{}` is not `{}`", c.descriptor.media_type, media_types::SIMPLE_SIGNING)));
+    }
+    let sig_b64 = c
+        .descriptor
+        .annotation(attach::SIGNATURE_ANNOTATION)
+        .ok_or_else(|| fail(c, Check::SignatureAnnotation, format!("annotation `{}` is missing", attach::SIGNATURE_ANNOTATION)))?;
+    let (signer, tlog) = check_layer_signer(c, bytes, sig_b64, verifier, false)?;
+    let ss = payload::parse_simple_signing(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
+    if &ss.digest != image {
+        return Err(fail(c, Check::ImageDigest, format!("payload signs {} but the image is {image}", ss.digest)));
+    }
+    let annotations = string_map(&ss.optional);
+    for (k, v) in required {
+        match annotations.get(k) {
+            Some(have) if have == v => {}
+            Some(have) => return Err(fail(c, Check::Annotations, format!("annotation `{k}` is `{have}`, required `{v}`"))),
+            None => return Err(fail(c, Check::Annotations, format!("required annotation `{k}` is not in the signed payload"))),
+        }
+    }
+    Ok(VerifiedSignature::new(
+        image.clone(),
+        Some(ss.docker_reference),
+        annotations,
+        bytes.to_vec(),
+        signer,
+        tlog,
+        c.source.clone(),
+    ))
+}
+
+/// Verify the layer's signature material with `verifier`: key signature over `signed`, or the
+/// keyless certificate + Rekor bundle checks.
+fn check_layer_signer(c: &Candidate, layer_bytes: &[u8], sig_b64: &str, verifier: &SignatureVerifier, is_attestation: bool) -> Result<(Signer, Option<crate::evidence::TlogEvidence>), CandidateFailure> {
+    match verifier {
+        SignatureVerifier::Key(key) => {
+            let sig = B64
+                .decode(sig_b64.trim())
+                .map_err(|e| fail(c, Check::SignatureAnnotation, format!("signature annotation is not base64: {e}")))?;
+            key.verify(layer_bytes, &sig)
+                .map_err(|e| fail(c, Check::Signature, format!("signature does not verify with key {}: {e}", key.fingerprint())))?;
+            Ok((Signer::Key { fingerprint: key.fingerprint() }, None))
+        }
+        SignatureVerifier::Keyless { identity, trust } => {
+            let cert = c
+                .descriptor
+                .annotation(attach::CERTIFICATE_ANNOTATION)
+                .ok_or_else(|| fail(c, Check::VerifierKind, "layer has no certificate; keyless verification needs one"))?;
+            let layer = bundle::LegacyKeylessLayer {
+                layer_bytes,
+                signature_b64: sig_b64,
+                certificate_pem: cert,
+                chain_pem: c.descriptor.annotation(attach::CHAIN_ANNOTATION),
+                rekor_bundle_json: c.descriptor.annotation(attach::BUNDLE_ANNOTATION),
+                rfc3161_timestamp_json: c.descriptor.annotation(attach::TIMESTAMP_ANNOTATION),
+                is_attestation,
+            };
+            let (signer, tlog) = bundle::verify_legacy_keyless(layer, identity, trust).map_err(|e| fail(c, Check::Certificate, e.to_string()))?;
+            Ok((signer, Some(tlog)))
+        }
+    }
+}
+
+/// Check one legacy `.att` layer: DSSE signature over the PAE, payload type, statement,
+/// subject digest == image digest, then the predicate type (when one is asked for).
+pub fn check_attestation(c: &Candidate, image: &Digest, verifier: &SignatureVerifier, predicate_type: Option<&str>) -> Result<VerifiedAttestation, CandidateFailure> {
+    let bytes = content(c)?;
+    if c.descriptor.media_type != media_types::DSSE_ENVELOPE {
+        return Err(fail(c, Check::MediaType, format!("layer media type `{}` is not `{}`", c.descriptor.media_type, media_types::DSSE_ENVELOPE)));
+    }
+    let env = payload::parse_envelope(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
+    let pae = payload::pae(&env.payload_type, &env.payload);
+    let (signer, tlog) = match verifier {
+        SignatureVerifier::Key(key) => {
+            // Any one envelope signature verifying with the key is enough (DSSE semantics).
+            let ok = env.signatures.iter().any(|s| key.verify(&pae, &s.sig).is_ok());
+            if !ok {
+                return Err(fail(c, Check::Signature, format!("no DSSE signature ({} present) verifies with key {}", env.signatures.len(), key.fingerprint())));
+            }
+            (Signer::Key { fingerprint: key.fingerprint() }, None)
+        }
+        SignatureVerifier::Keyless { .. } => {
+            let [sig] = env.signatures.as_slice() else {
+                return Err(fail(c, Check::Signature, format!("keyless envelope must carry exactly one signature, found {}", env.signatures.len())));
+            };
+            let sig_b64 = B64.encode(&sig.sig);
+            // The certificate signed the PAE; the tlog entry binds the envelope bytes.
+            let (signer, tlog) = check_layer_signer(c, bytes, &sig_b64, verifier, true)?;
+            (signer, tlog)
+        }
+    };
+    attestation_claims(c, image, &env.payload_type, &env.payload, predicate_type, bytes, signer, tlog)
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attestation_claims(c: &Candidate, image: &Digest, payload_type: &str, statement_bytes: &[u8], predicate_type: Option<&str>, raw: &[u8], signer: Signer, tlog: Option<crate::evidence::TlogEvidence>) -> Result<VerifiedAttestation, CandidateFailure> {
+    if payload_type != payload::IN_TOTO_PAYLOAD_TYPE {
+        return Err(fail(c, Check::PayloadType, format!("payloadType `{payload_type}` is not `{}`", payload::IN_TOTO_PAYLOAD_TYPE)));
+    }
+    let st = payload::parse_statement(statement_bytes).map_err(|e| fail(c, Check::Statement, e.to_string()))?;
+    if !st.has_subject_digest(image) {
+        return Err(fail(c, Check::Subject, format!("no statement subject has sha256 {}", image.hex())));
+    }
+    if let Some(want) = predicate_type
+        && st.predicate_type != want
+    {
+        return Err(fail(c, Check::PredicateType, format!("predicate type is `{}`, wanted `{want}`", st.predicate_type)));
+    }
+    Ok(VerifiedAttestation::new(image.clone(), st.predicate_type.clone(), st.raw.clone(), raw.to_vec(), signer, tlog, c.source.clone()))
+}
+
+/// A verified bundle referrer: an image signature (`https://sigstore.dev/cosign/sign/v1`) or
+/// an attestation.
+#[derive(Debug, Clone)]
+pub enum VerifiedBundleItem {
+    /// cosign v3 image signature.
+    Signature(VerifiedSignature),
+    /// Any other predicate.
+    Attestation(VerifiedAttestation),
+}
+
+/// The predicate type cosign v3 uses for image signatures in bundles.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Check one bundle referrer with `verifier`; subject digest must be `image`.
+pub fn check_bundle(c: &Candidate, image: &Digest, verifier: &SignatureVerifier, required: &BTreeMap<String, String>) -> Result<VerifiedBundleItem, CandidateFailure> {
+    let bytes = content(c)?;
+    let (policy, trust) = match verifier {
+        SignatureVerifier::Key(k) => (bundle::VerificationPolicy::Key { spki_der: k.spki_der().to_vec() }, None),
+        SignatureVerifier::Keyless { identity, trust } => (bundle::VerificationPolicy::Keyless(identity.clone()), Some(trust.clone())),
+    };
+    let trust = match trust {
+        Some(t) => t,
+        None => Arc::new(TrustRoot::public_good().map_err(|e| fail(c, Check::Bundle, e.to_string()))?),
+    };
+    let vb = bundle::verify_bundle(bytes, None, &policy, &trust).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let bundle::BundleContent::Dsse { payload_type, payload: statement } = vb.content.clone() else {
+        return Err(fail(c, Check::Bundle, "image bundles must carry a DSSE envelope, found a message signature"));
+    };
+    let att = attestation_claims(c, image, &payload_type, &statement, None, bytes, vb.signer.clone(), vb.tlog.clone())?;
+    if att.predicate_type() != COSIGN_SIGN_PREDICATE {
+        return Ok(VerifiedBundleItem::Attestation(att));
+    }
+    let st = payload::parse_statement(&statement).map_err(|e| fail(c, Check::Statement, e.to_string()))?;
+    let annotations = st.subject_annotations(image);
+    for (k, v) in required {
+        if annotations.get(k) != Some(v) {
+            return Err(fail(c, Check::Annotations, format!("required annotation `{k}`=`{v}` is not on the signed subject")));
+        }
+    }
+    Ok(VerifiedBundleItem::Signature(VerifiedSignature::new(
+        image.clone(),
+        None,
+        annotations,
+        statement,
+        vb.signer,
+        vb.tlog,
+        c.source.clone(),
+    )))
+}
+
+fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
+    m.iter()
+        .map(|(k, v)| {
+            let s = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), s)
+        })
+        .collect()
+}
