@@ -3,4 +3,6 @@
 
 pub mod digest;
 pub mod evidence;
+pub mod fsutil;
+pub mod keys;
 pub mod registry;
