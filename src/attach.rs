@@ -72,7 +72,9 @@ pub enum AttachError {
         message: String,
     },
     /// More layers than the limit.
-    #[error("attachment manifest `{tag}` in `{repository}` has {count} layers, over the limit of {limit}")]
+    #[error(
+        "attachment manifest `{tag}` in `{repository}` has {count} layers, over the limit of {limit}"
+    )]
     TooManyLayers {
         /// Repository.
         repository: String,
@@ -84,7 +86,9 @@ pub enum AttachError {
         limit: usize,
     },
     /// Concurrent writers kept moving the tag.
-    #[error("gave up writing `{tag}` in `{repository}` after {attempts} attempts: the tag kept changing under concurrent writers")]
+    #[error(
+        "gave up writing `{tag}` in `{repository}` after {attempts} attempts: the tag kept changing under concurrent writers"
+    )]
     Contended {
         /// Repository.
         repository: String,
@@ -107,7 +111,12 @@ pub struct Attachment {
 }
 
 /// Read the legacy attachment of `kind` for `subject`. `Ok(None)` when the tag does not exist.
-pub async fn read<R: Repository>(repo: &R, subject: &Digest, kind: Kind, max_layers: usize) -> Result<Option<Attachment>, AttachError> {
+pub async fn read<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    kind: Kind,
+    max_layers: usize,
+) -> Result<Option<Attachment>, AttachError> {
     let tag = kind.tag(subject);
     let Some(m) = repo.get_manifest(ManifestRef::Tag(&tag)).await? else {
         return Ok(None);
@@ -168,48 +177,63 @@ pub struct AppendOptions<'a> {
 }
 
 /// Append `layer` to the `kind` attachment of `subject`, cosign-style.
-pub async fn append<R: Repository>(repo: &R, subject: &Digest, kind: Kind, layer: NewLayer, opts: &AppendOptions<'_>) -> Result<Appended, AttachError> {
+pub async fn append<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    kind: Kind,
+    layer: NewLayer,
+    opts: &AppendOptions<'_>,
+) -> Result<Appended, AttachError> {
     let tag = kind.tag(subject);
     // Upload the layer blob once; it is content-addressed, so retries need not repeat it.
     repo.put_blob(&layer.bytes).await?;
     // Every layer observed in the tag during this call; never dropped unless `drop_existing`.
     let mut seen: Vec<Descriptor> = Vec::new();
     let mut dropped_any = false;
-    let outcome = update_tag(repo, &tag, |current| {
-        let current_layers = match current {
-            Some(m) => parse_attachment(repo, &tag, m, opts.max_layers)?.layers,
-            None => Vec::new(),
-        };
-        for l in &current_layers {
-            merge_layer(&mut seen, l);
-        }
-        if let Some(drop) = opts.drop_existing {
-            seen.retain(|l| {
-                let remove = l.digest != layer.descriptor.digest && drop(l);
-                dropped_any |= remove;
-                !remove
-            });
-        }
-        let equivalent = seen
-            .iter()
-            .any(|l| equivalent_candidate(l, &layer.descriptor) && (opts.is_equivalent)(l));
-        if equivalent {
-            // A no-op only if the tag already holds everything we must keep.
-            if current.is_some() && !dropped_any && seen.iter().all(|l| current_layers.contains(l)) {
-                return Ok(Step::Done);
+    let outcome = update_tag(
+        repo,
+        &tag,
+        |current| {
+            let current_layers = match current {
+                Some(m) => parse_attachment(repo, &tag, m, opts.max_layers)?.layers,
+                None => Vec::new(),
+            };
+            for l in &current_layers {
+                merge_layer(&mut seen, l);
             }
-        } else {
-            merge_layer(&mut seen, &layer.descriptor);
-        }
-        let (config, manifest) = build_manifest(&seen);
-        Ok(Step::Write {
-            manifest,
-            blobs: vec![config],
-            wanted: seen.clone(),
-        })
-    }, |after, wanted: &Vec<Descriptor>| {
-        serde_json::from_slice::<ImageManifest>(&after.bytes).is_ok_and(|m| wanted.iter().all(|l| m.layers.contains(l)))
-    })
+            if let Some(drop) = opts.drop_existing {
+                seen.retain(|l| {
+                    let remove = l.digest != layer.descriptor.digest && drop(l);
+                    dropped_any |= remove;
+                    !remove
+                });
+            }
+            let equivalent = seen
+                .iter()
+                .any(|l| equivalent_candidate(l, &layer.descriptor) && (opts.is_equivalent)(l));
+            if equivalent {
+                // A no-op only if the tag already holds everything we must keep.
+                if current.is_some()
+                    && !dropped_any
+                    && seen.iter().all(|l| current_layers.contains(l))
+                {
+                    return Ok(Step::Done);
+                }
+            } else {
+                merge_layer(&mut seen, &layer.descriptor);
+            }
+            let (config, manifest) = build_manifest(&seen);
+            Ok(Step::Write {
+                manifest,
+                blobs: vec![config],
+                wanted: seen.clone(),
+            })
+        },
+        |after, wanted: &Vec<Descriptor>| {
+            serde_json::from_slice::<ImageManifest>(&after.bytes)
+                .is_ok_and(|m| wanted.iter().all(|l| m.layers.contains(l)))
+        },
+    )
     .await?;
     Ok(match outcome {
         Updated::Unchanged(manifest) => Appended::AlreadyPresent { manifest },
@@ -220,13 +244,19 @@ pub async fn append<R: Repository>(repo: &R, subject: &Digest, kind: Kind, layer
     })
 }
 
-fn parse_attachment<R: Repository>(repo: &R, tag: &str, m: &Manifest, max_layers: usize) -> Result<ImageManifest, AttachError> {
-    let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| AttachError::Malformed {
-        repository: repo.name().to_owned(),
-        tag: tag.to_owned(),
-        digest: m.digest.clone(),
-        message: e.to_string(),
-    })?;
+fn parse_attachment<R: Repository>(
+    repo: &R,
+    tag: &str,
+    m: &Manifest,
+    max_layers: usize,
+) -> Result<ImageManifest, AttachError> {
+    let manifest: ImageManifest =
+        serde_json::from_slice(&m.bytes).map_err(|e| AttachError::Malformed {
+            repository: repo.name().to_owned(),
+            tag: tag.to_owned(),
+            digest: m.digest.clone(),
+            message: e.to_string(),
+        })?;
     if manifest.layers.len() > max_layers {
         return Err(AttachError::TooManyLayers {
             repository: repo.name().to_owned(),
@@ -243,7 +273,11 @@ enum Step<W> {
     /// The tag already says what we want.
     Done,
     /// Write this manifest (after uploading `blobs`); `wanted` is what must be in the tag after.
-    Write { manifest: Vec<u8>, blobs: Vec<Vec<u8>>, wanted: W },
+    Write {
+        manifest: Vec<u8>,
+        blobs: Vec<Vec<u8>>,
+        wanted: W,
+    },
 }
 
 /// What [`update_tag`] did.
@@ -256,7 +290,12 @@ enum Updated<W> {
 /// the tag holds now and says what to write; the tag is re-read just before the PUT (moved:
 /// start over) and after it (`done` must hold for what is there, else start over: `build`
 /// then merges the other writer's content).
-async fn update_tag<R, W, B, D>(repo: &R, tag: &str, mut build: B, done: D) -> Result<Updated<W>, AttachError>
+async fn update_tag<R, W, B, D>(
+    repo: &R,
+    tag: &str,
+    mut build: B,
+    done: D,
+) -> Result<Updated<W>, AttachError>
 where
     R: Repository,
     B: FnMut(Option<&Manifest>) -> Result<Step<W>, AttachError>,
@@ -271,16 +310,27 @@ where
                 }
                 continue;
             }
-            Step::Write { manifest, blobs, wanted } => (manifest, blobs, wanted),
+            Step::Write {
+                manifest,
+                blobs,
+                wanted,
+            } => (manifest, blobs, wanted),
         };
         for b in &blobs {
             repo.put_blob(b).await?;
         }
         let media_type = serde_json::from_slice::<serde_json::Value>(&manifest)
             .ok()
-            .and_then(|v| v.get("mediaType").and_then(|m| m.as_str()).map(str::to_owned))
+            .and_then(|v| {
+                v.get("mediaType")
+                    .and_then(|m| m.as_str())
+                    .map(str::to_owned)
+            })
             .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
-        let before = repo.get_manifest(ManifestRef::Tag(tag)).await?.map(|m| m.digest);
+        let before = repo
+            .get_manifest(ManifestRef::Tag(tag))
+            .await?
+            .map(|m| m.digest);
         if before != current.as_ref().map(|m| m.digest.clone()) {
             continue;
         }
@@ -347,16 +397,31 @@ pub struct Subject {
 /// Push a Sigstore bundle as an OCI 1.1 referrer of `subject`, as cosign v3 does
 /// (cosign-formats §3.2), and, when the store has no referrers API, add it to the
 /// `sha256-<hex>` tag-schema index. Returns the referrer manifest's digest.
-pub async fn push_bundle_referrer<R: Repository>(repo: &R, subject: &Subject, bundle_json: &[u8], predicate_type: &str, created_rfc3339: &str) -> Result<Digest, AttachError> {
+pub async fn push_bundle_referrer<R: Repository>(
+    repo: &R,
+    subject: &Subject,
+    bundle_json: &[u8],
+    predicate_type: &str,
+    created_rfc3339: &str,
+) -> Result<Digest, AttachError> {
     repo.put_blob(EMPTY_CONFIG).await?;
     repo.put_blob(bundle_json).await?;
     let mut config = Descriptor::for_bytes(media_types::OCI_EMPTY, EMPTY_CONFIG);
     // cosign quirk: artifactType also inside the config descriptor (`cosign clean` uses it).
     config.artifact_type = Some(media_types::SIGSTORE_BUNDLE_V03.to_owned());
     let mut annotations = BTreeMap::new();
-    annotations.insert(bundle_annotations::CONTENT.to_owned(), "dsse-envelope".to_owned());
-    annotations.insert(bundle_annotations::PREDICATE_TYPE.to_owned(), predicate_type.to_owned());
-    annotations.insert(bundle_annotations::CREATED.to_owned(), created_rfc3339.to_owned());
+    annotations.insert(
+        bundle_annotations::CONTENT.to_owned(),
+        "dsse-envelope".to_owned(),
+    );
+    annotations.insert(
+        bundle_annotations::PREDICATE_TYPE.to_owned(),
+        predicate_type.to_owned(),
+    );
+    annotations.insert(
+        bundle_annotations::CREATED.to_owned(),
+        created_rfc3339.to_owned(),
+    );
     let subject_desc = Descriptor {
         media_type: subject.media_type.clone(),
         size: subject.size,
@@ -371,13 +436,18 @@ pub async fn push_bundle_referrer<R: Repository>(repo: &R, subject: &Subject, bu
         schema_version: 2,
         media_type: Some(media_types::OCI_MANIFEST.to_owned()),
         config,
-        layers: vec![Descriptor::for_bytes(media_types::SIGSTORE_BUNDLE_V03, bundle_json)],
+        layers: vec![Descriptor::for_bytes(
+            media_types::SIGSTORE_BUNDLE_V03,
+            bundle_json,
+        )],
         annotations: Some(annotations),
         subject: Some(subject_desc),
         artifact_type: Some(media_types::SIGSTORE_BUNDLE_V03.to_owned()),
     };
     let bytes = oci::to_go_json(&manifest);
-    let digest = repo.put_manifest(None, media_types::OCI_MANIFEST, &bytes).await?;
+    let digest = repo
+        .put_manifest(None, media_types::OCI_MANIFEST, &bytes)
+        .await?;
     if repo.referrers_api(&subject.digest).await?.is_none() {
         let mut entry = Descriptor::for_bytes(media_types::OCI_MANIFEST, &bytes);
         entry.artifact_type = Some(media_types::SIGSTORE_BUNDLE_V03.to_owned());
@@ -388,50 +458,64 @@ pub async fn push_bundle_referrer<R: Repository>(repo: &R, subject: &Subject, bu
 
 /// Add `entry` to the referrers tag-schema index `sha256-<subject hex>` (ggcr's fallback):
 /// read-modify-write, never dropping entries another writer added, sorted by digest.
-pub async fn add_to_tag_schema_index<R: Repository>(repo: &R, subject: &Digest, entry: Descriptor) -> Result<(), AttachError> {
+pub async fn add_to_tag_schema_index<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    entry: Descriptor,
+) -> Result<(), AttachError> {
     let tag = subject.tag_base();
     let mut seen: Vec<Descriptor> = Vec::new();
-    update_tag(repo, &tag, |current| {
-        if let Some(m) = current {
-            let index: ImageIndex = serde_json::from_slice(&m.bytes).map_err(|e| AttachError::Malformed {
-                repository: repo.name().to_owned(),
-                tag: tag.clone(),
-                digest: m.digest.clone(),
-                message: format!("referrers index: {e}"),
-            })?;
-            let present: Vec<Digest> = index.manifests.iter().map(|d| d.digest.clone()).collect();
-            for d in index.manifests {
-                if !seen.iter().any(|s| s.digest == d.digest) {
-                    seen.push(d);
+    update_tag(
+        repo,
+        &tag,
+        |current| {
+            if let Some(m) = current {
+                let index: ImageIndex =
+                    serde_json::from_slice(&m.bytes).map_err(|e| AttachError::Malformed {
+                        repository: repo.name().to_owned(),
+                        tag: tag.clone(),
+                        digest: m.digest.clone(),
+                        message: format!("referrers index: {e}"),
+                    })?;
+                let present: Vec<Digest> =
+                    index.manifests.iter().map(|d| d.digest.clone()).collect();
+                for d in index.manifests {
+                    if !seen.iter().any(|s| s.digest == d.digest) {
+                        seen.push(d);
+                    }
+                }
+                if present.contains(&entry.digest)
+                    && seen.iter().all(|s| present.contains(&s.digest))
+                {
+                    return Ok(Step::Done);
                 }
             }
-            if present.contains(&entry.digest) && seen.iter().all(|s| present.contains(&s.digest)) {
-                return Ok(Step::Done);
+            if !seen.iter().any(|s| s.digest == entry.digest) {
+                seen.push(entry.clone());
             }
-        }
-        if !seen.iter().any(|s| s.digest == entry.digest) {
-            seen.push(entry.clone());
-        }
-        seen.sort_by(|a, b| a.digest.to_string().cmp(&b.digest.to_string()));
-        let index = ImageIndex {
-            schema_version: 2,
-            media_type: Some(media_types::OCI_INDEX.to_owned()),
-            manifests: seen.clone(),
-            annotations: None,
-            subject: None,
-        };
-        Ok(Step::Write {
-            manifest: oci::to_go_json(&index),
-            blobs: Vec::new(),
-            wanted: seen.iter().map(|s| s.digest.clone()).collect::<Vec<_>>(),
-        })
-    }, |after, wanted| wanted.iter().all(|d| index_has(&after.bytes, d)))
+            seen.sort_by(|a, b| a.digest.to_string().cmp(&b.digest.to_string()));
+            let index = ImageIndex {
+                schema_version: 2,
+                media_type: Some(media_types::OCI_INDEX.to_owned()),
+                manifests: seen.clone(),
+                annotations: None,
+                subject: None,
+            };
+            Ok(Step::Write {
+                manifest: oci::to_go_json(&index),
+                blobs: Vec::new(),
+                wanted: seen.iter().map(|s| s.digest.clone()).collect::<Vec<_>>(),
+            })
+        },
+        |after, wanted| wanted.iter().all(|d| index_has(&after.bytes, d)),
+    )
     .await?;
     Ok(())
 }
 
 fn index_has(index_bytes: &[u8], digest: &Digest) -> bool {
-    serde_json::from_slice::<ImageIndex>(index_bytes).is_ok_and(|i| i.manifests.iter().any(|d| &d.digest == digest))
+    serde_json::from_slice::<ImageIndex>(index_bytes)
+        .is_ok_and(|i| i.manifests.iter().any(|d| &d.digest == digest))
 }
 
 /// The config blob and manifest bytes cosign would write for these layers.

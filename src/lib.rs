@@ -1,8 +1,10 @@
 #![forbid(unsafe_code)]
 #![doc = include_str!("../README.md")]
 
+pub mod attach;
 pub mod digest;
 pub mod evidence;
 pub mod fsutil;
 pub mod keys;
+pub mod oci;
 pub mod registry;

@@ -166,7 +166,10 @@ mod tests {
     fn go_escaping() {
         let mut a = BTreeMap::new();
         a.insert("k".to_owned(), "<a&b>\n".to_owned());
-        assert_eq!(to_go_json(&a), br#"{"k":"\u003ca\u0026b\u003e\n"}"#.to_vec());
+        assert_eq!(
+            to_go_json(&a),
+            br#"{"k":"\u003ca\u0026b\u003e\n"}"#.to_vec()
+        );
     }
 
     #[test]
