@@ -3,4 +3,5 @@
 
 pub mod digest;
 pub mod evidence;
+pub mod reference;
 pub mod registry;
