@@ -7,4 +7,5 @@ pub mod evidence;
 pub mod fsutil;
 pub mod keys;
 pub mod oci;
+pub mod reference;
 pub mod registry;

@@ -9,6 +9,15 @@ use std::future::Future;
 
 use crate::digest::Digest;
 
+mod auth;
+pub mod client;
+pub mod layout;
+pub mod remote;
+
+pub use client::{AnyRepository, AuthSource, Client, RegistryConfig, ResolvedImage};
+pub use layout::LayoutRepository;
+pub use remote::RemoteRepository;
+
 /// Media types used across the crate.
 pub mod media_types {
     /// OCI image manifest.
@@ -145,6 +154,20 @@ pub enum RegistryError {
         repository: String,
         /// What we were doing.
         operation: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The image (tag or digest) does not exist.
+    #[error("manifest `{reference}` not found in `{repository}`")]
+    ManifestNotFound {
+        /// Repository name.
+        repository: String,
+        /// The tag or digest asked for.
+        reference: String,
+    },
+    /// The client could not be set up (e.g. the TLS stack failed to initialise).
+    #[error("registry client configuration: {message}")]
+    Config {
         /// What went wrong.
         message: String,
     },
