@@ -3,5 +3,7 @@
 
 pub mod digest;
 pub mod evidence;
+pub mod fsutil;
+pub mod keys;
 pub mod payload;
 pub mod registry;

@@ -1,0 +1,658 @@
+//! Signing and verification keys, and cosign's key files.
+//!
+//! - [`SigningKey`]: a private key (ECDSA P-256/P-384/P-521, Ed25519 or RSA) that signs the way
+//!   cosign does: ECDSA as ASN.1 DER over SHA-256/384/512 of the message, RSA PKCS#1 v1.5 with
+//!   SHA-256, Ed25519 pure.
+//! - [`PublicKey`]: a verification key from a PEM `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY`
+//!   (PKCS#1) or `CERTIFICATE` (its subject key).
+//! - [`cosign`]: the encrypted private key file (`ENCRYPTED SIGSTORE PRIVATE KEY`): scrypt +
+//!   nacl/secretbox over PKCS#8 DER.
+//! - [`password`]: where the key file password comes from, and `generate-key-pair` /
+//!   `import-key-pair`.
+//!
+//! All cryptography is aws-lc-rs, except scrypt and XSalsa20-Poly1305 for the key file.
+
+use std::fmt;
+use std::io::Read;
+use std::path::{Path, PathBuf};
+
+use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
+use aws_lc_rs::rand::SystemRandom;
+use aws_lc_rs::signature::{
+    self, EcdsaKeyPair, EcdsaSigningAlgorithm, Ed25519KeyPair, KeyPair, ParsedPublicKey,
+    RsaKeyPair, VerificationAlgorithm,
+};
+use x509_cert::der::asn1::{BitString, ObjectIdentifier};
+use x509_cert::der::{Decode, Encode};
+use x509_cert::spki::{
+    AlgorithmIdentifierOwned, SubjectPublicKeyInfoOwned, SubjectPublicKeyInfoRef,
+};
+use zeroize::Zeroizing;
+
+pub mod cosign;
+pub mod password;
+
+pub use password::{Password, generate_key_pair, import_key_pair, password_from_env_or_prompt};
+
+/// Largest key file (private or public) we read. Real ones are under 10 KiB.
+pub const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+
+/// Everything that can go wrong with keys and key files.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// A key file could not be read.
+    #[error("cannot read {}", path.display())]
+    Read {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A key file could not be written.
+    #[error("cannot write {}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// The output file exists and overwriting was not requested.
+    #[error("refusing to overwrite existing {} (use --force to replace it)", path.display())]
+    AlreadyExists {
+        /// The file that exists.
+        path: PathBuf,
+    },
+    /// A key file is larger than [`MAX_KEY_FILE_BYTES`].
+    #[error("{} is larger than {limit} bytes; not a key file", path.display())]
+    TooLarge {
+        /// The file.
+        path: PathBuf,
+        /// The limit in bytes.
+        limit: u64,
+    },
+    /// An error about the contents of a particular file.
+    #[error("{}: {error}", path.display())]
+    InFile {
+        /// The file.
+        path: PathBuf,
+        /// What was wrong with it.
+        error: Box<KeyError>,
+    },
+    /// The input is not PEM.
+    #[error("not a PEM file")]
+    Pem(#[source] pem::PemError),
+    /// The PEM block has a label we do not accept here.
+    #[error("unexpected PEM block `{found}` (expected {expected})")]
+    UnexpectedPemLabel {
+        /// The label found.
+        found: String,
+        /// What was expected.
+        expected: &'static str,
+    },
+    /// The PEM block is encrypted the legacy OpenSSL way (`Proc-Type: 4,ENCRYPTED`).
+    #[error(
+        "PEM block `{label}` is password-encrypted; decrypt it first (for example with `openssl pkey`)"
+    )]
+    EncryptedPemInput {
+        /// The label.
+        label: String,
+    },
+    /// The encrypted key file's JSON is malformed.
+    #[error("malformed encrypted key file: invalid JSON")]
+    KeyFileJson(#[source] serde_json::Error),
+    /// A field of the encrypted key file is malformed.
+    #[error("malformed encrypted key file: field `{field}` {problem}")]
+    KeyFileField {
+        /// The JSON field.
+        field: &'static str,
+        /// What is wrong with it.
+        problem: &'static str,
+    },
+    /// The key file names a KDF other than scrypt.
+    #[error("unsupported key derivation function `{name}` (only scrypt is supported)")]
+    UnsupportedKdf {
+        /// The name in the file.
+        name: String,
+    },
+    /// The key file names a cipher other than nacl/secretbox.
+    #[error("unsupported cipher `{name}` (only nacl/secretbox is supported)")]
+    UnsupportedCipher {
+        /// The name in the file.
+        name: String,
+    },
+    /// The scrypt parameters are not one of the sets cosign writes.
+    #[error(
+        "unsupported scrypt parameters N={n} r={r} p={p} (accepted: N = 32768, 65536 or 131072 with r=8, p=1)"
+    )]
+    UnsupportedScryptParameters {
+        /// Cost parameter N.
+        n: u64,
+        /// Block size r.
+        r: u64,
+        /// Parallelism p.
+        p: u64,
+    },
+    /// The secretbox did not open: the password is wrong or the ciphertext was altered.
+    #[error("wrong password or corrupted key file")]
+    WrongPassword,
+    /// The decrypted key is SEC1 (`EC PRIVATE KEY`) DER, which cosign's loader rejects.
+    #[error(
+        "the decrypted private key is SEC1 (`EC PRIVATE KEY`), not PKCS#8 as cosign requires; cosign rejects this key file"
+    )]
+    Sec1Plaintext,
+    /// The decrypted key is PKCS#1 (`RSA PRIVATE KEY`) DER, which cosign's loader rejects.
+    #[error(
+        "the decrypted private key is PKCS#1 (`RSA PRIVATE KEY`), not PKCS#8 as cosign requires; cosign rejects this key file"
+    )]
+    Pkcs1Plaintext,
+    /// The private key is not one we can use.
+    #[error(
+        "unsupported or malformed private key (supported: ECDSA P-256, P-384, P-521, Ed25519, RSA 2048-8192 bits)"
+    )]
+    UnsupportedPrivateKey,
+    /// The public key DER is malformed.
+    #[error("malformed public key: {problem}")]
+    MalformedPublicKey {
+        /// What is wrong.
+        problem: &'static str,
+    },
+    /// The public key uses an algorithm or curve we do not support.
+    #[error("unsupported public key algorithm {oid}")]
+    UnsupportedPublicKeyAlgorithm {
+        /// The algorithm (or curve) OID.
+        oid: String,
+    },
+    /// The certificate could not be parsed.
+    #[error("malformed X.509 certificate")]
+    MalformedCertificate(#[source] x509_cert::der::Error),
+    /// The signature does not verify with the key.
+    #[error("signature does not verify with the {algorithm} key {fingerprint}")]
+    BadSignature {
+        /// The key's algorithm.
+        algorithm: KeyAlgorithm,
+        /// The key's fingerprint.
+        fingerprint: String,
+    },
+    /// Signing or key generation failed inside the crypto library.
+    #[error("{operation} failed in the crypto library")]
+    Crypto {
+        /// What was being done.
+        operation: &'static str,
+    },
+    /// No password source is available.
+    #[error(
+        "no password available: set IMPRINT_PASSWORD or COSIGN_PASSWORD (an empty value means an empty password), or run on a terminal"
+    )]
+    NoPassword,
+    /// The two passwords typed at the prompt differ.
+    #[error("passwords do not match")]
+    PasswordMismatch,
+    /// Reading the password from the terminal failed.
+    #[error("cannot read the password from the terminal")]
+    PasswordPrompt(#[source] std::io::Error),
+}
+
+impl KeyError {
+    /// The error without any [`KeyError::InFile`] wrappers, for matching on the cause.
+    pub fn innermost(&self) -> &KeyError {
+        match self {
+            KeyError::InFile { error, .. } => error.innermost(),
+            other => other,
+        }
+    }
+
+    pub(crate) fn in_file(self, path: &Path) -> KeyError {
+        KeyError::InFile {
+            path: path.to_path_buf(),
+            error: Box::new(self),
+        }
+    }
+}
+
+/// A signature algorithm: key type plus hash and encoding.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyAlgorithm {
+    /// ECDSA on P-256 with SHA-256, ASN.1 DER signatures (cosign's default).
+    EcdsaP256Sha256,
+    /// ECDSA on P-384 with SHA-384, ASN.1 DER signatures.
+    EcdsaP384Sha384,
+    /// ECDSA on P-521 with SHA-512, ASN.1 DER signatures.
+    EcdsaP521Sha512,
+    /// Ed25519 (pure, no prehash).
+    Ed25519,
+    /// RSA PKCS#1 v1.5 with SHA-256. As a public key algorithm, verification also accepts
+    /// RSA-PSS with SHA-256.
+    RsaPkcs1Sha256,
+    /// RSA-PSS with SHA-256 (verification only).
+    RsaPssSha256,
+}
+
+impl fmt::Display for KeyAlgorithm {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            KeyAlgorithm::EcdsaP256Sha256 => "ecdsa-p256-sha256",
+            KeyAlgorithm::EcdsaP384Sha384 => "ecdsa-p384-sha384",
+            KeyAlgorithm::EcdsaP521Sha512 => "ecdsa-p521-sha512",
+            KeyAlgorithm::Ed25519 => "ed25519",
+            KeyAlgorithm::RsaPkcs1Sha256 => "rsa-pkcs1v15-sha256",
+            KeyAlgorithm::RsaPssSha256 => "rsa-pss-sha256",
+        })
+    }
+}
+
+const EC_CURVES: [(KeyAlgorithm, &EcdsaSigningAlgorithm); 3] = [
+    (
+        KeyAlgorithm::EcdsaP256Sha256,
+        &signature::ECDSA_P256_SHA256_ASN1_SIGNING,
+    ),
+    (
+        KeyAlgorithm::EcdsaP384Sha384,
+        &signature::ECDSA_P384_SHA384_ASN1_SIGNING,
+    ),
+    (
+        KeyAlgorithm::EcdsaP521Sha512,
+        &signature::ECDSA_P521_SHA512_ASN1_SIGNING,
+    ),
+];
+
+enum SigningInner {
+    Ecdsa(EcdsaKeyPair),
+    Ed25519(Ed25519KeyPair),
+    Rsa(RsaKeyPair),
+}
+
+/// A private key that signs as cosign does. Its `Debug` output shows only the algorithm and
+/// the public key fingerprint, never secret material.
+pub struct SigningKey {
+    inner: SigningInner,
+    algorithm: KeyAlgorithm,
+    public: PublicKey,
+}
+
+impl fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("algorithm", &self.algorithm)
+            .field("public_key", &self.public.fingerprint())
+            .finish_non_exhaustive()
+    }
+}
+
+impl SigningKey {
+    /// A fresh ECDSA P-256 key (what `generate-key-pair` makes).
+    pub fn generate_p256() -> Result<Self, KeyError> {
+        let pair =
+            EcdsaKeyPair::generate(&signature::ECDSA_P256_SHA256_ASN1_SIGNING).map_err(|_| {
+                KeyError::Crypto {
+                    operation: "key generation",
+                }
+            })?;
+        Self::from_ecdsa(pair, KeyAlgorithm::EcdsaP256Sha256)
+    }
+
+    /// Parse an unencrypted PKCS#8 `PrivateKeyInfo` (v1, or v2 with the public key embedded):
+    /// EC P-256/P-384/P-521, Ed25519 or RSA (2048-8192 bits).
+    ///
+    /// SEC1 or PKCS#1 DER is rejected with [`KeyError::Sec1Plaintext`] /
+    /// [`KeyError::Pkcs1Plaintext`], as cosign's loader rejects it.
+    pub fn from_pkcs8_der(der: &[u8]) -> Result<Self, KeyError> {
+        for (algorithm, signing) in EC_CURVES {
+            if let Ok(pair) = EcdsaKeyPair::from_pkcs8(signing, der) {
+                return Self::from_ecdsa(pair, algorithm);
+            }
+        }
+        if let Ok(pair) = Ed25519KeyPair::from_pkcs8(der) {
+            return Self::from_ed25519(pair);
+        }
+        if let Ok(pair) = RsaKeyPair::from_pkcs8(der) {
+            return Self::from_rsa(pair);
+        }
+        if Self::from_sec1_der(der).is_ok() {
+            return Err(KeyError::Sec1Plaintext);
+        }
+        if RsaKeyPair::from_der(der).is_ok() {
+            return Err(KeyError::Pkcs1Plaintext);
+        }
+        Err(KeyError::UnsupportedPrivateKey)
+    }
+
+    /// Parse a SEC1 `ECPrivateKey` (PEM `EC PRIVATE KEY`) on P-256, P-384 or P-521. Used by
+    /// `import-key-pair`; key files must hold PKCS#8.
+    pub fn from_sec1_der(der: &[u8]) -> Result<Self, KeyError> {
+        for (algorithm, signing) in EC_CURVES {
+            // from_private_key_der also accepts PKCS#8; insist that this is not PKCS#8.
+            if EcdsaKeyPair::from_pkcs8(signing, der).is_ok() {
+                return Err(KeyError::UnsupportedPrivateKey);
+            }
+            if let Ok(pair) = EcdsaKeyPair::from_private_key_der(signing, der) {
+                return Self::from_ecdsa(pair, algorithm);
+            }
+        }
+        Err(KeyError::UnsupportedPrivateKey)
+    }
+
+    /// Parse a PKCS#1 `RSAPrivateKey` (PEM `RSA PRIVATE KEY`), 2048-8192 bits. Used by
+    /// `import-key-pair`; key files must hold PKCS#8.
+    pub fn from_pkcs1_der(der: &[u8]) -> Result<Self, KeyError> {
+        let pair = RsaKeyPair::from_der(der).map_err(|_| KeyError::UnsupportedPrivateKey)?;
+        Self::from_rsa(pair)
+    }
+
+    fn from_ecdsa(pair: EcdsaKeyPair, algorithm: KeyAlgorithm) -> Result<Self, KeyError> {
+        let spki = AsDer::<PublicKeyX509Der>::as_der(pair.public_key())
+            .map_err(|_| KeyError::UnsupportedPrivateKey)?;
+        let public = PublicKey::from_spki_der(spki.as_ref())?;
+        Ok(Self {
+            inner: SigningInner::Ecdsa(pair),
+            algorithm,
+            public,
+        })
+    }
+
+    fn from_ed25519(pair: Ed25519KeyPair) -> Result<Self, KeyError> {
+        let spki = AsDer::<PublicKeyX509Der>::as_der(pair.public_key())
+            .map_err(|_| KeyError::UnsupportedPrivateKey)?;
+        let public = PublicKey::from_spki_der(spki.as_ref())?;
+        Ok(Self {
+            inner: SigningInner::Ed25519(pair),
+            algorithm: KeyAlgorithm::Ed25519,
+            public,
+        })
+    }
+
+    fn from_rsa(pair: RsaKeyPair) -> Result<Self, KeyError> {
+        // aws-lc-rs only loads 2048..=8192-bit keys; cosign's goodkey wants >= 2048 too.
+        let spki = AsDer::<PublicKeyX509Der>::as_der(pair.public_key())
+            .map_err(|_| KeyError::UnsupportedPrivateKey)?;
+        let public = PublicKey::from_spki_der(spki.as_ref())?;
+        Ok(Self {
+            inner: SigningInner::Rsa(pair),
+            algorithm: KeyAlgorithm::RsaPkcs1Sha256,
+            public,
+        })
+    }
+
+    /// The key as PKCS#8 v1 DER (what Go's `x509.MarshalPKCS8PrivateKey` writes).
+    pub fn to_pkcs8_der(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+        let failed = |_| KeyError::Crypto {
+            operation: "PKCS#8 encoding",
+        };
+        let bytes = match &self.inner {
+            SigningInner::Ecdsa(pair) => {
+                Zeroizing::new(pair.to_pkcs8v1().map_err(failed)?.as_ref().to_vec())
+            }
+            SigningInner::Ed25519(pair) => Zeroizing::new(
+                AsDer::<Pkcs8V1Der>::as_der(pair)
+                    .map_err(failed)?
+                    .as_ref()
+                    .to_vec(),
+            ),
+            SigningInner::Rsa(pair) => Zeroizing::new(
+                AsDer::<Pkcs8V1Der>::as_der(pair)
+                    .map_err(failed)?
+                    .as_ref()
+                    .to_vec(),
+            ),
+        };
+        Ok(bytes)
+    }
+
+    /// The signature algorithm this key signs with.
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+
+    /// Sign `message` as cosign does: ECDSA ASN.1 DER over the SHA-256/384/512 of the message
+    /// (by curve), RSA PKCS#1 v1.5 with SHA-256, Ed25519 pure.
+    pub fn sign(&self, message: &[u8]) -> Result<Vec<u8>, KeyError> {
+        let failed = |_| KeyError::Crypto {
+            operation: "signing",
+        };
+        let rng = SystemRandom::new();
+        match &self.inner {
+            SigningInner::Ecdsa(pair) => {
+                Ok(pair.sign(&rng, message).map_err(failed)?.as_ref().to_vec())
+            }
+            SigningInner::Ed25519(pair) => {
+                Ok(pair.try_sign(message).map_err(failed)?.as_ref().to_vec())
+            }
+            SigningInner::Rsa(pair) => {
+                let mut out = vec![0u8; pair.public_modulus_len()];
+                pair.sign(&signature::RSA_PKCS1_SHA256, &rng, message, &mut out)
+                    .map_err(failed)?;
+                Ok(out)
+            }
+        }
+    }
+
+    /// The matching public key.
+    pub fn public_key(&self) -> PublicKey {
+        self.public.clone()
+    }
+
+    /// RSA key size in bits, if this is an RSA key.
+    pub fn rsa_bits(&self) -> Option<usize> {
+        match &self.inner {
+            SigningInner::Rsa(pair) => Some(pair.public_modulus_len() * 8),
+            _ => None,
+        }
+    }
+}
+
+// OIDs used in SubjectPublicKeyInfo.
+const OID_EC_PUBLIC_KEY: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.2.1");
+const OID_P256: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.10045.3.1.7");
+const OID_P384: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.34");
+const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
+const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
+const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
+
+/// A verification key, held as its DER SubjectPublicKeyInfo.
+#[derive(Clone, PartialEq, Eq)]
+pub struct PublicKey {
+    spki: Vec<u8>,
+    algorithm: KeyAlgorithm,
+}
+
+impl fmt::Debug for PublicKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PublicKey")
+            .field("algorithm", &self.algorithm)
+            .field("fingerprint", &self.fingerprint())
+            .finish()
+    }
+}
+
+impl PublicKey {
+    /// Parse a PEM public key: `PUBLIC KEY` (SPKI), `RSA PUBLIC KEY` (PKCS#1) or `CERTIFICATE`
+    /// (the certificate's subject public key is used; the certificate is not validated). Only
+    /// the first PEM block is read.
+    pub fn from_pem(pem_bytes: &[u8]) -> Result<Self, KeyError> {
+        let block = pem::parse(pem_bytes).map_err(KeyError::Pem)?;
+        match block.tag() {
+            "PUBLIC KEY" => Self::from_spki_der(block.contents()),
+            "RSA PUBLIC KEY" => Self::from_pkcs1_rsa_der(block.contents()),
+            "CERTIFICATE" => {
+                let cert = x509_cert::Certificate::from_der(block.contents())
+                    .map_err(KeyError::MalformedCertificate)?;
+                let spki = cert
+                    .tbs_certificate
+                    .subject_public_key_info
+                    .to_der()
+                    .map_err(KeyError::MalformedCertificate)?;
+                Self::from_spki_der(&spki)
+            }
+            other => Err(KeyError::UnexpectedPemLabel {
+                found: other.to_owned(),
+                expected: "`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`",
+            }),
+        }
+    }
+
+    /// A PKCS#1 `RSAPublicKey` DER, wrapped into an SPKI.
+    pub fn from_pkcs1_rsa_der(der: &[u8]) -> Result<Self, KeyError> {
+        let spki = SubjectPublicKeyInfoOwned {
+            algorithm: AlgorithmIdentifierOwned {
+                oid: OID_RSA,
+                parameters: Some(x509_cert::der::asn1::Any::null()),
+            },
+            subject_public_key: BitString::from_bytes(der).map_err(|_| {
+                KeyError::MalformedPublicKey {
+                    problem: "RSA public key does not fit in a BIT STRING",
+                }
+            })?,
+        }
+        .to_der()
+        .map_err(|_| KeyError::MalformedPublicKey {
+            problem: "cannot encode RSA public key as SubjectPublicKeyInfo",
+        })?;
+        Self::from_spki_der(&spki)
+    }
+
+    /// Parse a DER SubjectPublicKeyInfo: EC P-256/P-384/P-521, Ed25519 or RSA (2048-8192).
+    pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
+        let info =
+            SubjectPublicKeyInfoRef::from_der(der).map_err(|_| KeyError::MalformedPublicKey {
+                problem: "not a DER SubjectPublicKeyInfo",
+            })?;
+        let oid = info.algorithm.oid;
+        let algorithm = if oid == OID_EC_PUBLIC_KEY {
+            let curve: ObjectIdentifier = info
+                .algorithm
+                .parameters
+                .ok_or(KeyError::MalformedPublicKey {
+                    problem: "EC key without a named curve",
+                })?
+                .decode_as()
+                .map_err(|_| KeyError::MalformedPublicKey {
+                    problem: "EC key parameters are not a named curve",
+                })?;
+            if curve == OID_P256 {
+                KeyAlgorithm::EcdsaP256Sha256
+            } else if curve == OID_P384 {
+                KeyAlgorithm::EcdsaP384Sha384
+            } else if curve == OID_P521 {
+                KeyAlgorithm::EcdsaP521Sha512
+            } else {
+                return Err(KeyError::UnsupportedPublicKeyAlgorithm {
+                    oid: format!("EC curve {curve}"),
+                });
+            }
+        } else if oid == OID_ED25519 {
+            KeyAlgorithm::Ed25519
+        } else if oid == OID_RSA {
+            KeyAlgorithm::RsaPkcs1Sha256
+        } else {
+            return Err(KeyError::UnsupportedPublicKeyAlgorithm {
+                oid: oid.to_string(),
+            });
+        };
+        // Let aws-lc-rs check the key itself (point on curve, RSA size and exponent).
+        ParsedPublicKey::new(verification_algorithms(algorithm)[0], der).map_err(|_| {
+            KeyError::MalformedPublicKey {
+                problem: "the key material is invalid or unsupported (RSA must be 2048-8192 bits)",
+            }
+        })?;
+        Ok(Self {
+            spki: der.to_vec(),
+            algorithm,
+        })
+    }
+
+    /// Verify `signature` over `message`. ECDSA signatures are ASN.1 DER over the curve's
+    /// hash; RSA accepts PKCS#1 v1.5 and PSS with SHA-256; Ed25519 is pure.
+    pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
+        for alg in verification_algorithms(self.algorithm) {
+            if let Ok(key) = ParsedPublicKey::new(*alg, &self.spki) {
+                if key.verify_sig(message, signature).is_ok() {
+                    return Ok(());
+                }
+            }
+        }
+        Err(KeyError::BadSignature {
+            algorithm: self.algorithm,
+            fingerprint: self.fingerprint(),
+        })
+    }
+
+    /// The DER SubjectPublicKeyInfo.
+    pub fn spki_der(&self) -> &[u8] {
+        &self.spki
+    }
+
+    /// `sha256:<hex>` of the DER SubjectPublicKeyInfo.
+    pub fn fingerprint(&self) -> String {
+        crate::digest::Digest::of(&self.spki).to_string()
+    }
+
+    /// PEM `PUBLIC KEY`, 64-character lines, `\n` line ends, trailing newline (as Go writes).
+    pub fn to_pem(&self) -> String {
+        go_pem("PUBLIC KEY", &self.spki)
+    }
+
+    /// The key's algorithm ([`KeyAlgorithm::RsaPkcs1Sha256`] for any RSA key).
+    pub fn algorithm(&self) -> KeyAlgorithm {
+        self.algorithm
+    }
+}
+
+fn verification_algorithms(
+    algorithm: KeyAlgorithm,
+) -> &'static [&'static dyn VerificationAlgorithm] {
+    match algorithm {
+        KeyAlgorithm::EcdsaP256Sha256 => &[&signature::ECDSA_P256_SHA256_ASN1],
+        KeyAlgorithm::EcdsaP384Sha384 => &[&signature::ECDSA_P384_SHA384_ASN1],
+        KeyAlgorithm::EcdsaP521Sha512 => &[&signature::ECDSA_P521_SHA512_ASN1],
+        KeyAlgorithm::Ed25519 => &[&signature::ED25519],
+        KeyAlgorithm::RsaPkcs1Sha256 | KeyAlgorithm::RsaPssSha256 => &[
+            &signature::RSA_PKCS1_2048_8192_SHA256,
+            &signature::RSA_PSS_2048_8192_SHA256,
+        ],
+    }
+}
+
+/// PEM as Go's `pem.Encode` writes it.
+pub(crate) fn go_pem(label: &str, der: &[u8]) -> String {
+    pem::encode_config(
+        &pem::Pem::new(label, der.to_vec()),
+        pem::EncodeConfig::new().set_line_ending(pem::LineEnding::LF),
+    )
+}
+
+/// Read a whole file, refusing anything larger than [`MAX_KEY_FILE_BYTES`].
+pub(crate) fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
+    let file = std::fs::File::open(path).map_err(|source| KeyError::Read {
+        path: path.to_path_buf(),
+        source,
+    })?;
+    let mut buf = Zeroizing::new(Vec::new());
+    file.take(MAX_KEY_FILE_BYTES + 1)
+        .read_to_end(&mut buf)
+        .map_err(|source| KeyError::Read {
+            path: path.to_path_buf(),
+            source,
+        })?;
+    if buf.len() as u64 > MAX_KEY_FILE_BYTES {
+        return Err(KeyError::TooLarge {
+            path: path.to_path_buf(),
+            limit: MAX_KEY_FILE_BYTES,
+        });
+    }
+    Ok(buf)
+}
+
+/// Load a cosign encrypted private key file (`ENCRYPTED SIGSTORE PRIVATE KEY` or the older
+/// `ENCRYPTED COSIGN PRIVATE KEY`). Errors name the file.
+pub fn load_signing_key(path: &Path, password: &Password) -> Result<SigningKey, KeyError> {
+    let bytes = read_limited(path)?;
+    cosign::decrypt(&bytes, password.as_bytes()).map_err(|e| e.in_file(path))
+}
+
+/// Load a PEM public key file (`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`). Errors name
+/// the file.
+pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
+    let bytes = read_limited(path)?;
+    PublicKey::from_pem(&bytes).map_err(|e| e.in_file(path))
+}
