@@ -1,6 +1,7 @@
 #![forbid(unsafe_code)]
 #![doc = include_str!("../README.md")]
 
+pub mod blob;
 pub mod digest;
 pub mod evidence;
 pub mod fsutil;
