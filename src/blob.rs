@@ -542,13 +542,13 @@ pub fn verify_blob_attestation(
     }
     let statement = parse_statement(&envelope.payload)?;
     statement.require_subject_digest(blob_digest)?;
-    if let Some(expected) = predicate_type {
-        if statement.predicate_type != expected {
-            return Err(BlobError::PredicateType {
-                expected: expected.to_owned(),
-                found: statement.predicate_type,
-            });
-        }
+    if let Some(expected) = predicate_type
+        && statement.predicate_type != expected
+    {
+        return Err(BlobError::PredicateType {
+            expected: expected.to_owned(),
+            found: statement.predicate_type,
+        });
     }
     Ok(VerifiedAttestation::new(
         blob_digest.clone(),
@@ -630,6 +630,7 @@ pub fn write_output(path: &Path, bytes: &[u8]) -> Result<(), BlobError> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -145,6 +145,7 @@ pub fn envelope_json(payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> 
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::digest::Digest;

@@ -105,6 +105,7 @@ pub fn to_vec(v: &Value) -> Vec<u8> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

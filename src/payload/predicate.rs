@@ -294,6 +294,7 @@ fn check_cyclonedx(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

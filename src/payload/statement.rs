@@ -219,6 +219,7 @@ impl Statement {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
     use crate::payload::dsse::parse_envelope;
