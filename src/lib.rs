@@ -2,10 +2,12 @@
 #![doc = include_str!("../README.md")]
 
 pub mod attach;
+pub mod blob;
 pub mod digest;
 pub mod evidence;
 pub mod fsutil;
 pub mod keys;
 pub mod oci;
+pub mod payload;
 pub mod reference;
 pub mod registry;

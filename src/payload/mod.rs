@@ -1,0 +1,158 @@
+//! The signed payload formats cosign uses, byte-compatible with what cosign writes:
+//!
+//! - [`simple_signing`]: the "simple signing" JSON that legacy `.sig` image signatures cover
+//!   (cosign-formats §1.4);
+//! - [`dsse`]: DSSE envelopes and the PAE bytes their signatures cover (§2.2, §2.3);
+//! - [`statement`]: in-toto Statements v0.1 and v1 (§2.4);
+//! - [`predicate`]: `--type` shortcuts and predicate loading with SBOM validation (§2.5).
+//!
+//! Nothing here does cryptography: callers sign or verify the exact bytes these functions
+//! return or receive.
+
+pub mod dsse;
+pub mod json;
+pub mod predicate;
+pub mod simple_signing;
+pub mod statement;
+
+pub use dsse::{
+    Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_json, pae, parse_envelope,
+};
+pub use predicate::{
+    DEFAULT_MAX_PREDICATE_BYTES, load_predicate, load_predicate_at, predicate_type_uri,
+    read_predicate_file,
+};
+pub use simple_signing::{
+    SIMPLE_SIGNING_TYPE, SimpleSigning, parse_simple_signing, simple_signing_payload,
+};
+pub use statement::{Statement, Subject, parse_statement, statement};
+
+/// Why a payload, envelope, statement or predicate was refused.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PayloadError {
+    /// The bytes are not JSON, or not the JSON shape expected.
+    #[error("{what} is not valid JSON: {source}")]
+    Json {
+        /// What was being parsed (e.g. "simple-signing payload").
+        what: &'static str,
+        /// The parser's message.
+        #[source]
+        source: serde_json::Error,
+    },
+    /// A required field is missing or has the wrong JSON type.
+    #[error("{what}: field `{field}` is missing or not a {expected}")]
+    Field {
+        /// What was being parsed.
+        what: &'static str,
+        /// The JSON path of the field.
+        field: String,
+        /// The JSON type that was expected.
+        expected: &'static str,
+    },
+    /// A field has a value we do not accept.
+    #[error("{what}: field `{field}` has unexpected value `{found}` (expected {expected})")]
+    Value {
+        /// What was being parsed.
+        what: &'static str,
+        /// The JSON path of the field.
+        field: String,
+        /// The value found (truncated when long).
+        found: String,
+        /// What was expected.
+        expected: String,
+    },
+    /// A base64 field does not decode.
+    #[error("{what}: field `{field}` is not valid base64")]
+    Base64 {
+        /// What was being parsed.
+        what: &'static str,
+        /// The JSON path of the field.
+        field: String,
+    },
+    /// The statement has no subjects at all.
+    #[error("in-toto statement has an empty subject list, so it is not about {expected}")]
+    EmptySubject {
+        /// The digest the statement was expected to be about.
+        expected: crate::digest::Digest,
+    },
+    /// No subject carries a sha256 digest.
+    #[error(
+        "no subject of the in-toto statement has a sha256 digest (subjects: {names}), so it is not about {expected}"
+    )]
+    NoSha256Subject {
+        /// The digest the statement was expected to be about.
+        expected: crate::digest::Digest,
+        /// The subject names, comma separated.
+        names: String,
+    },
+    /// Subjects have sha256 digests, but none equals the expected one.
+    #[error("no subject of the in-toto statement matches {expected} (found sha256 {found})")]
+    SubjectMismatch {
+        /// The digest the statement was expected to be about.
+        expected: crate::digest::Digest,
+        /// The sha256 values found, comma separated.
+        found: String,
+    },
+    /// An unknown `--type` value that is not an absolute URI either.
+    #[error(
+        "invalid predicate type `{0}`: not one of custom, slsaprovenance, slsaprovenance02, slsaprovenance1, link, spdx, spdxjson, cyclonedx, vuln, openvex, and not an absolute URI"
+    )]
+    UnknownPredicateType(String),
+    /// The predicate is larger than the limit; it was not parsed.
+    #[error("predicate is {size} bytes, over the limit of {limit} bytes")]
+    PredicateTooLarge {
+        /// Its size.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// The predicate file could not be read.
+    #[error("cannot read predicate file {path}: {source}")]
+    Io {
+        /// The file.
+        path: std::path::PathBuf,
+        /// The OS error.
+        #[source]
+        source: std::io::Error,
+    },
+    /// The predicate is not the kind of document its declared type says.
+    #[error("predicate declared as {declared} is not one: {reason}{}", suggestion.as_ref().map(|s| format!("; it looks like {s}")).unwrap_or_default())]
+    PredicateMismatch {
+        /// The declared type, e.g. "SPDX JSON (https://spdx.dev/Document)".
+        declared: String,
+        /// What is wrong with it.
+        reason: String,
+        /// The detected kind and the `--type` to use instead, if recognised.
+        suggestion: Option<String>,
+    },
+}
+
+/// Truncates a found value for an error message.
+pub(crate) fn excerpt(s: &str) -> String {
+    const MAX: usize = 80;
+    if s.len() <= MAX {
+        s.to_owned()
+    } else {
+        let mut end = MAX;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        format!("{}…", &s[..end])
+    }
+}
+
+/// The shared test vectors: `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate (the
+/// layout of a fresh clone in CI), else `/work/shared/vectors`.
+#[cfg(test)]
+pub(crate) fn vectors_dir() -> std::path::PathBuf {
+    if let Some(p) = std::env::var_os("IMPRINT_VECTORS") {
+        return p.into();
+    }
+    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
+    if beside.is_dir() {
+        beside
+    } else {
+        "/work/shared/vectors".into()
+    }
+}
