@@ -10,7 +10,7 @@
 //!   a self-signed root, every certificate of it byte-identical to one in the trust root (the
 //!   crate would otherwise ignore a tampered chain, since all trust-root CAs are anchors);
 //! - every CA in that chain must itself be valid at the integrated time (cosign checks this;
-//!   the crate loads CAs as anchors and only checks the trust root's `validFor`);
+//!   the trust-root CA's certificates are checked the same way for bundles, in `mod.rs`);
 //! - `dsse` bodies: `envelopeHash` must equal sha256 of the layer bytes (cosign's check; the
 //!   crate only checks `payloadHash`);
 //! - an attestation's signature annotation must be empty or equal to the envelope signature;
@@ -120,7 +120,7 @@ fn parse_cert(der: &[u8], what: &str) -> Result<Certificate, BundleError> {
     Ok(c)
 }
 
-fn valid_at(c: &Certificate, t: i64) -> bool {
+pub(crate) fn valid_at(c: &Certificate, t: i64) -> bool {
     let v = &c.tbs_certificate.validity;
     let nb = v.not_before.to_unix_duration().as_secs();
     let na = v.not_after.to_unix_duration().as_secs();
@@ -179,35 +179,6 @@ fn check_chain(
     Ok(())
 }
 
-/// Our check that every trust-root CA that can issue the leaf is valid at `t` (cosign checks
-/// the whole chain's validity at the signing time; the crate only checks the leaf).
-fn check_trust_root_cas_valid(
-    leaf: &Certificate,
-    trust: &TrustRoot,
-    t: i64,
-) -> Result<(), BundleError> {
-    for ca in &trust.root().certificate_authorities {
-        let certs: Vec<Certificate> = ca
-            .cert_chain
-            .certificates
-            .iter()
-            .filter_map(|c| Certificate::from_der(c.raw_bytes.as_bytes()).ok())
-            .collect();
-        if certs
-            .first()
-            .is_some_and(|first| first.tbs_certificate.subject == leaf.tbs_certificate.issuer)
-        {
-            if let Some(bad) = certs.iter().find(|c| !valid_at(c, t)) {
-                return Err(BundleError::CertificateChain(format!(
-                    "CA `{}` is not valid at the integrated time {t}",
-                    bad.tbs_certificate.subject
-                )));
-            }
-        }
-    }
-    Ok(())
-}
-
 /// Verify a legacy keyless layer against `identity` and `trust`. The signature (or DSSE
 /// envelope) is checked, but **not** what the payload says: the caller checks the
 /// simple-signing `docker-manifest-digest` or the statement subject against the image.
@@ -246,6 +217,20 @@ pub fn verify_legacy_keyless(
         .as_str()
         .unwrap_or_default()
         .to_owned();
+    // Our check: the SET covers logID as written; the crate re-encodes it as lowercase hex, so
+    // only accept the canonical spelling (64 lowercase hex digits).
+    if rb.payload.log_id.len() != 64
+        || !rb
+            .payload
+            .log_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(BundleError::TlogSet(format!(
+            "Rekor logID `{}` is not 64 lowercase hex digits",
+            rb.payload.log_id
+        )));
+    }
     let log_id = hex::decode(&rb.payload.log_id)
         .map_err(|e| BundleError::TlogSet(format!("Rekor logID is not hex: {e}")))?;
     if rb.payload.log_index < 0 || rb.payload.integrated_time <= 0 {
@@ -256,7 +241,6 @@ pub fn verify_legacy_keyless(
     let t = rb.payload.integrated_time;
 
     check_chain(&leaf, layer.chain_pem, trust, t)?;
-    check_trust_root_cas_valid(&leaf, trust, t)?;
 
     let mut material = serde_json::json!({
         "x509CertificateChain": {"certificates": [{"rawBytes": B64.encode(leaf_der)}]},
@@ -377,7 +361,7 @@ pub fn verify_legacy_keyless(
         TlogEvidence {
             log_index: rb.payload.log_index,
             integrated_time: t,
-            log_id: rb.payload.log_id.to_ascii_lowercase(),
+            log_id: rb.payload.log_id,
         },
     ))
 }

@@ -244,6 +244,65 @@ fn sha256_hash(d: &Digest) -> sigstore_types::Sha256Hash {
     sigstore_types::Sha256Hash::new(d.raw())
 }
 
+/// Our check (sigstore-go makes it, the crate does not): a v0.1/v0.2 certificate chain in the
+/// bundle must not contain a self-signed (root) certificate; trust anchors come only from the
+/// trusted root.
+fn check_bundle_chain(bundle: &Bundle) -> Result<(), BundleError> {
+    use x509_cert::der::Decode;
+    if let sigstore_types::bundle::VerificationMaterialContent::X509CertificateChain {
+        certificates,
+    } = &bundle.verification_material.content
+    {
+        for (i, c) in certificates.iter().enumerate() {
+            let cert = x509_cert::Certificate::from_der(c.raw_bytes.as_bytes()).map_err(|e| {
+                BundleError::CertificateChain(format!("bundle certificate {}: {e}", i + 1))
+            })?;
+            if cert.tbs_certificate.subject == cert.tbs_certificate.issuer {
+                return Err(BundleError::CertificateChain(format!(
+                    "bundle certificate chain contains a self-signed root certificate (position {})",
+                    i + 1
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Our check (cosign and sigstore-go make it; the crate loads every trust-root CA certificate
+/// as an anchor, whose own notBefore/notAfter webpki does not check): some trust-root CA chain
+/// that issues the leaf must have all its certificates valid at the signing time `t`.
+fn check_ca_valid_at(leaf_der: &[u8], trust: &TrustRoot, t: i64) -> Result<(), BundleError> {
+    use x509_cert::der::Decode;
+    let leaf = x509_cert::Certificate::from_der(leaf_der)
+        .map_err(|e| BundleError::Certificate(format!("cannot parse leaf certificate: {e}")))?;
+    let mut issuing = 0;
+    for ca in &trust.root().certificate_authorities {
+        let certs: Vec<x509_cert::Certificate> = ca
+            .cert_chain
+            .certificates
+            .iter()
+            .filter_map(|c| x509_cert::Certificate::from_der(c.raw_bytes.as_bytes()).ok())
+            .collect();
+        let issues_leaf = certs
+            .first()
+            .is_some_and(|first| first.tbs_certificate.subject == leaf.tbs_certificate.issuer);
+        if issues_leaf {
+            issuing += 1;
+            if certs.iter().all(|c| legacy::valid_at(c, t)) {
+                return Ok(());
+            }
+        }
+    }
+    Err(BundleError::CertificateChain(if issuing == 0 {
+        format!(
+            "no trusted CA issues the certificate (issuer `{}`)",
+            leaf.tbs_certificate.issuer
+        )
+    } else {
+        format!("the issuing CA certificates are not all valid at the signing time {t}")
+    }))
+}
+
 /// Verify a Sigstore bundle (JSON bytes) against `policy` and `trust`.
 ///
 /// `artifact`: `Some` checks the message digest (message-signature bundles) or that the
@@ -328,6 +387,7 @@ pub(crate) fn verify_parsed(
                     "keyless verification needs a certificate in the bundle".into(),
                 )
             })?;
+            check_bundle_chain(bundle)?;
             // Identity, issuer and claims are matched by us (regexes, GitHub claims, stricter
             // SAN/issuer rules); the crate does chain, SCT, tlog, timestamps and signature.
             let policy = sigstore_verify::VerificationPolicy::any_identity();
@@ -336,6 +396,9 @@ pub(crate) fn verify_parsed(
                 return Err(BundleError::CertificateChain(
                     "verifier did not report chain, SCT and tlog all verified".into(),
                 ));
+            }
+            for t in result.verified_timestamps() {
+                check_ca_valid_at(cert.as_bytes(), trust, t.as_second())?;
             }
             let id = identity::read_identity(cert.as_bytes())?;
             id.check(identity)?;
