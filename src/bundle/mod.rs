@@ -429,6 +429,7 @@ pub(crate) fn verify_parsed(
 pub type Extensions = BTreeMap<String, String>;
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
