@@ -3,6 +3,7 @@
 
 pub mod attach;
 pub mod blob;
+pub mod bundle;
 pub mod digest;
 pub mod evidence;
 pub mod fsutil;

@@ -1,0 +1,213 @@
+//! `imprint verify-bundle`: verify a Sigstore bundle for a file or digest, in the shape the
+//! sigstore-conformance harness drives:
+//! `verify-bundle [--staging] --bundle B (--certificate-identity I --certificate-oidc-issuer U | --key K) [--trusted-root F] ARTIFACT`.
+//!
+//! Exit codes: 0 verified; 1 rejected (the failing check is named on stderr); 2 usage or
+//! operational error (unreadable file, bad key, bad trust root, missing identity).
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use imprint::bundle::{
+    Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, verify_bundle,
+};
+use imprint::digest::Digest;
+use imprint::evidence::Signer;
+
+const REGEX_HELP: &str = "Regular expression (Rust `regex` syntax, close to Go RE2) matched against the WHOLE value: \
+imprint anchors it as ^(?:REGEX)$. cosign matches unanchored (Go MatchString); imprint is stricter, \
+so write `.*@example\\.com`, not `@example\\.com`.";
+
+/// Arguments of `imprint verify-bundle`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Verify a Sigstore bundle (v0.1-v0.3) for a file or sha256 digest, offline",
+    after_help = "Keyless verification needs an identity (--certificate-identity or --certificate-identity-regexp) \
+and an issuer (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp). Regexes match the whole value \
+(anchored ^(?:R)$), stricter than cosign's unanchored matching.\n\
+Exit status: 0 verified, 1 rejected (the failing check is named), 2 usage or operational error."
+)]
+pub struct VerifyBundleArgs {
+    /// The bundle file (`.sigstore.json`).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+
+    /// Expected certificate identity (SAN: email, URI or username), exact match.
+    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
+    pub certificate_identity: Option<String>,
+
+    /// Expected certificate identity as a regex matched against the whole SAN.
+    #[arg(long, value_name = "REGEX", long_help = REGEX_HELP, conflicts_with = "key")]
+    pub certificate_identity_regexp: Option<String>,
+
+    /// Expected OIDC issuer, exact match.
+    #[arg(long, value_name = "URL", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
+    pub certificate_oidc_issuer: Option<String>,
+
+    /// Expected OIDC issuer as a regex matched against the whole issuer.
+    #[arg(long, value_name = "REGEX", long_help = REGEX_HELP, conflicts_with = "key")]
+    pub certificate_oidc_issuer_regexp: Option<String>,
+
+    /// Expected GitHub workflow trigger (Fulcio OID .2, else .20), exact.
+    #[arg(long, value_name = "V", conflicts_with = "key")]
+    pub certificate_github_workflow_trigger: Option<String>,
+    /// Expected GitHub workflow commit SHA (OID .3, else .13), exact.
+    #[arg(long, value_name = "V", conflicts_with = "key")]
+    pub certificate_github_workflow_sha: Option<String>,
+    /// Expected GitHub workflow name (OID .4), exact.
+    #[arg(long, value_name = "V", conflicts_with = "key")]
+    pub certificate_github_workflow_name: Option<String>,
+    /// Expected GitHub repository `owner/repo` (OID .5, else .12), exact.
+    #[arg(long, value_name = "V", conflicts_with = "key")]
+    pub certificate_github_workflow_repository: Option<String>,
+    /// Expected GitHub workflow ref (OID .6, else .14), exact.
+    #[arg(long, value_name = "V", conflicts_with = "key")]
+    pub certificate_github_workflow_ref: Option<String>,
+
+    /// Verify with this PEM public key instead of a certificate identity.
+    #[arg(long, value_name = "FILE")]
+    pub key: Option<PathBuf>,
+
+    /// Trust material (`trusted_root.json`); default: the embedded public-good root.
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
+
+    /// Use the embedded Sigstore staging root (ignored when --trusted-root is given).
+    #[arg(long)]
+    pub staging: bool,
+
+    /// The artifact: a file path, or `sha256:<hex>`.
+    #[arg(value_name = "ARTIFACT")]
+    pub artifact: String,
+}
+
+fn usage(msg: impl std::fmt::Display) -> ExitCode {
+    eprintln!("error: {msg}");
+    ExitCode::from(2)
+}
+
+fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
+    if let Some(key) = &args.key {
+        let text =
+            std::fs::read(key).map_err(|e| format!("cannot read key {}: {e}", key.display()))?;
+        let block =
+            pem::parse(text).map_err(|e| format!("key {} is not PEM: {e}", key.display()))?;
+        if block.tag() != "PUBLIC KEY" {
+            return Err(format!(
+                "key {} is a `{}` PEM block, expected `PUBLIC KEY`",
+                key.display(),
+                block.tag()
+            ));
+        }
+        return Ok(VerificationPolicy::Key {
+            spki_der: block.into_contents(),
+        });
+    }
+    let subject = match (
+        &args.certificate_identity,
+        &args.certificate_identity_regexp,
+    ) {
+        (Some(s), None) => Matcher::Exact(s.clone()),
+        (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
+        _ => {
+            return Err(
+                "keyless verification needs --certificate-identity or --certificate-identity-regexp (or use --key)"
+                    .into(),
+            );
+        }
+    };
+    let issuer = match (
+        &args.certificate_oidc_issuer,
+        &args.certificate_oidc_issuer_regexp,
+    ) {
+        (Some(s), None) => Matcher::Exact(s.clone()),
+        (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
+        _ => {
+            return Err(
+                "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
+                    .into(),
+            );
+        }
+    };
+    let github = GithubClaims {
+        trigger: args.certificate_github_workflow_trigger.clone(),
+        sha: args.certificate_github_workflow_sha.clone(),
+        name: args.certificate_github_workflow_name.clone(),
+        repository: args.certificate_github_workflow_repository.clone(),
+        git_ref: args.certificate_github_workflow_ref.clone(),
+    };
+    IdentityPolicy::new(subject, issuer, github)
+        .map(VerificationPolicy::Keyless)
+        .map_err(|e| e.to_string())
+}
+
+/// Run `imprint verify-bundle`.
+pub fn run(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
+    let policy = match build_policy(&args) {
+        Ok(p) => p,
+        Err(e) => return Ok(usage(e)),
+    };
+    let trust = match (&args.trusted_root, args.staging) {
+        (Some(p), _) => TrustRoot::from_file(p),
+        (None, true) => TrustRoot::staging(),
+        (None, false) => TrustRoot::public_good(),
+    };
+    let trust = match trust {
+        Ok(t) => t,
+        Err(e) => return Ok(usage(e)),
+    };
+    let bundle = match std::fs::read(&args.bundle) {
+        Ok(b) => b,
+        Err(e) => {
+            return Ok(usage(format!(
+                "cannot read bundle {}: {e}",
+                args.bundle.display()
+            )));
+        }
+    };
+    let artifact_bytes;
+    let artifact = if args.artifact.starts_with("sha256:") {
+        match args.artifact.parse::<Digest>() {
+            Ok(d) => Artifact::Digest(d),
+            Err(e) => return Ok(usage(e)),
+        }
+    } else {
+        artifact_bytes = match std::fs::read(&args.artifact) {
+            Ok(b) => b,
+            Err(e) => {
+                return Ok(usage(format!(
+                    "cannot read artifact {}: {e}",
+                    args.artifact
+                )));
+            }
+        };
+        Artifact::Bytes(&artifact_bytes)
+    };
+    match verify_bundle(&bundle, Some(artifact), &policy, &trust) {
+        Ok(v) => {
+            match v.signer() {
+                Signer::Certificate {
+                    identity, issuer, ..
+                } => eprintln!("signer: {identity} (issuer {issuer})"),
+                Signer::Key { fingerprint } => eprintln!("signer: key {fingerprint}"),
+                other => eprintln!("signer: {other:?}"),
+            }
+            if let Some(t) = v.tlog() {
+                eprintln!(
+                    "tlog: log index {} (log {}), integrated time {}",
+                    t.log_index, t.log_id, t.integrated_time
+                );
+            }
+            eprintln!("Verified OK");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => {
+            eprintln!(
+                "error: verification failed for bundle {} [{}]: {e}",
+                args.bundle.display(),
+                e.check()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}

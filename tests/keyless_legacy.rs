@@ -1,0 +1,506 @@
+//! Legacy keyless `.sig` / `.att` layers: the real vectors verify, and every single mutation of
+//! the certificate, chain, Rekor bundle (SET, body, integratedTime, logIndex, logID), payload or
+//! signature is rejected. Each mutation is a named case; all are printed with the failing check.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::collections::BTreeMap;
+
+use base64::Engine as _;
+use imprint::bundle::{
+    BundleError, GithubClaims, IdentityPolicy, LegacyKeylessLayer, Matcher, TrustRoot,
+    verify_legacy_keyless,
+};
+use imprint::evidence::Signer;
+
+const V: &str = "/work/shared/vectors";
+const SAN: &str = "mitr@redhat.com";
+const GH_OAUTH: &str = "https://github.com/login/oauth";
+
+fn read(p: &str) -> String {
+    std::fs::read_to_string(format!("{V}/{p}")).unwrap()
+}
+
+fn policy(san: &str, issuer: &str) -> IdentityPolicy {
+    IdentityPolicy::new(
+        Matcher::Exact(san.into()),
+        Matcher::Exact(issuer.into()),
+        GithubClaims::default(),
+    )
+    .unwrap()
+}
+
+/// The parts of one `.sig` layer, owned so tests can mutate them.
+#[derive(Clone)]
+struct SigParts {
+    payload: Vec<u8>,
+    sig: String,
+    cert: String,
+    chain: Option<String>,
+    rekor: Option<String>,
+}
+
+impl SigParts {
+    fn layer(&self) -> LegacyKeylessLayer<'_> {
+        LegacyKeylessLayer {
+            layer_bytes: &self.payload,
+            signature_b64: &self.sig,
+            certificate_pem: &self.cert,
+            chain_pem: self.chain.as_deref(),
+            rekor_bundle_json: self.rekor.as_deref(),
+            rfc3161_timestamp_json: None,
+            is_attestation: false,
+        }
+    }
+}
+
+fn derived_sig() -> SigParts {
+    let d = "derived/legacy-sig-keyless-containers-image";
+    SigParts {
+        payload: std::fs::read(format!("{V}/{d}/payload.json")).unwrap(),
+        sig: read(&format!("{d}/signature.b64")),
+        cert: read(&format!("{d}/certificate.pem")),
+        chain: Some(read(&format!("{d}/chain.pem"))),
+        rekor: Some(read(&format!("{d}/rekor-bundle.json"))),
+    }
+}
+
+fn from_annotations(payload: Vec<u8>, ann: &BTreeMap<String, String>) -> SigParts {
+    SigParts {
+        payload,
+        sig: ann["dev.cosignproject.cosign/signature"].clone(),
+        cert: ann["dev.sigstore.cosign/certificate"].clone(),
+        chain: ann.get("dev.sigstore.cosign/chain").cloned(),
+        rekor: ann.get("dev.sigstore.cosign/bundle").cloned(),
+    }
+}
+
+fn trust() -> TrustRoot {
+    TrustRoot::public_good().unwrap()
+}
+
+#[test]
+fn derived_containers_image_sig_verifies() {
+    let parts = derived_sig();
+    let (signer, tlog) = verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &trust())
+        .expect("derived legacy keyless .sig verifies");
+    match signer {
+        Signer::Certificate {
+            identity, issuer, ..
+        } => {
+            assert_eq!(identity, SAN);
+            assert_eq!(issuer, GH_OAUTH);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(tlog.integrated_time, 1674247893);
+    assert_eq!(
+        tlog.log_id,
+        "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
+    );
+    // The same with the trust root read from the vectors' file.
+    let file_root = TrustRoot::from_file(std::path::Path::new(&format!(
+        "{V}/trust-roots/pgi-trusted_root.json"
+    )))
+    .unwrap();
+    verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &file_root).unwrap();
+    // Without a chain annotation (cosign v3 legacy writes ""), intermediates come from the root.
+    let mut no_chain = parts.clone();
+    no_chain.chain = Some(String::new());
+    verify_legacy_keyless(no_chain.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap();
+    no_chain.chain = None;
+    verify_legacy_keyless(no_chain.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap();
+}
+
+#[test]
+fn containers_image_dir_signature_verifies() {
+    // containers/image stores a signature as "\0sigstore-json\n" + {mimeType, payload, annotations}.
+    let raw = std::fs::read(format!(
+        "{V}/legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"
+    ))
+    .unwrap();
+    let json = raw.strip_prefix(b"\x00sigstore-json\n").unwrap();
+    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
+    let payload = base64::engine::general_purpose::STANDARD
+        .decode(v["payload"].as_str().unwrap())
+        .unwrap();
+    let ann: BTreeMap<String, String> = serde_json::from_value(v["annotations"].clone()).unwrap();
+    let parts = from_annotations(payload, &ann);
+    verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap();
+    // Regex identity, anchored.
+    let re = IdentityPolicy::new(
+        Matcher::regex(".*@redhat\\.com").unwrap(),
+        Matcher::regex("https://github\\.com/login/oauth").unwrap(),
+        GithubClaims::default(),
+    )
+    .unwrap();
+    verify_legacy_keyless(parts.layer(), &re, &trust()).unwrap();
+    let unanchored = IdentityPolicy::new(
+        Matcher::regex("@redhat\\.com").unwrap(),
+        Matcher::Exact(GH_OAUTH.into()),
+        GithubClaims::default(),
+    )
+    .unwrap();
+    let e = verify_legacy_keyless(parts.layer(), &unanchored, &trust()).unwrap_err();
+    assert_eq!(e.check(), "identity", "{e}");
+}
+
+#[test]
+fn connaisseur_keyless_layer_verifies() {
+    let m: serde_json::Value = serde_json::from_str(&read(
+        "legacy-signatures/connaisseur/manifests/sha256-31dc72a13a0c34b40eb95419d2b2fd67320c856baf3b72da518023ee8d370aee.sig.json",
+    ))
+    .unwrap();
+    let layer = &m["layers"][0];
+    let digest = layer["digest"].as_str().unwrap().replace(':', "-");
+    let payload = std::fs::read(format!(
+        "{V}/legacy-signatures/connaisseur/blobs/{digest}.json"
+    ))
+    .unwrap();
+    let ann: BTreeMap<String, String> =
+        serde_json::from_value(layer["annotations"].clone()).unwrap();
+    let parts = from_annotations(payload, &ann);
+    let (signer, _) = verify_legacy_keyless(
+        parts.layer(),
+        &policy("philipp.belitz@securesystems.de", GH_OAUTH),
+        &trust(),
+    )
+    .unwrap();
+    assert!(matches!(signer, Signer::Certificate { .. }));
+    let e = verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap_err();
+    assert_eq!(e.check(), "identity");
+}
+
+fn att_parts() -> (Vec<u8>, BTreeMap<String, String>) {
+    let d = "derived/legacy-att-keyless-from-cosign-bundle";
+    let env = std::fs::read(format!("{V}/{d}/layer-envelope.json")).unwrap();
+    let ann: BTreeMap<String, String> =
+        serde_json::from_str(&read(&format!("{d}/layer-annotations.json"))).unwrap();
+    (env, ann)
+}
+
+fn att_layer<'a>(env: &'a [u8], ann: &'a BTreeMap<String, String>) -> LegacyKeylessLayer<'a> {
+    LegacyKeylessLayer {
+        layer_bytes: env,
+        signature_b64: &ann["dev.cosignproject.cosign/signature"],
+        certificate_pem: &ann["dev.sigstore.cosign/certificate"],
+        chain_pem: ann.get("dev.sigstore.cosign/chain").map(String::as_str),
+        rekor_bundle_json: ann.get("dev.sigstore.cosign/bundle").map(String::as_str),
+        rfc3161_timestamp_json: None,
+        is_attestation: true,
+    }
+}
+
+#[test]
+fn derived_legacy_att_verifies_and_mutations_rejected() {
+    let (env, ann) = att_parts();
+    let pol = policy("cody@soyland.com", GH_OAUTH);
+    let (signer, tlog) = verify_legacy_keyless(att_layer(&env, &ann), &pol, &trust()).unwrap();
+    assert!(
+        matches!(signer, Signer::Certificate { ref identity, .. } if identity == "cody@soyland.com")
+    );
+    assert_eq!(tlog.log_index, 175508996);
+
+    // Re-serialized envelope (same content, other bytes): envelopeHash no longer matches.
+    let v: serde_json::Value = serde_json::from_slice(&env).unwrap();
+    let pretty = serde_json::to_vec_pretty(&v).unwrap();
+    let e = verify_legacy_keyless(att_layer(&pretty, &ann), &pol, &trust()).unwrap_err();
+    assert_eq!(e.check(), "tlog-entry", "{e}");
+    // Every byte of the envelope flipped in turn.
+    let mut rejected = 0;
+    for i in (0..env.len()).step_by(3) {
+        let mut m = env.clone();
+        m[i] ^= 0x01;
+        let r = verify_legacy_keyless(att_layer(&m, &ann), &pol, &trust());
+        assert!(r.is_err(), "envelope byte {i} flipped was accepted");
+        rejected += 1;
+    }
+    // A non-empty signature annotation must match the envelope's.
+    let mut ann2 = ann.clone();
+    ann2.insert(
+        "dev.cosignproject.cosign/signature".into(),
+        "MEUCIQ==".into(),
+    );
+    let e = verify_legacy_keyless(att_layer(&env, &ann2), &pol, &trust()).unwrap_err();
+    assert_eq!(e.check(), "signature");
+    // Chain and certificate mutations on the attestation too.
+    for key in [
+        "dev.sigstore.cosign/certificate",
+        "dev.sigstore.cosign/chain",
+    ] {
+        for (name, text) in b64_char_mutations(&ann[key]) {
+            let mut a = ann.clone();
+            a.insert(key.into(), text);
+            assert!(
+                verify_legacy_keyless(att_layer(&env, &a), &pol, &trust()).is_err(),
+                "{key} {name} accepted"
+            );
+            rejected += 1;
+        }
+    }
+    println!("legacy att: {rejected} mutations rejected");
+}
+
+/// Change one base64 character of a PEM body (or a bare base64 string), at every position.
+fn b64_char_mutations(text: &str) -> Vec<(String, String)> {
+    let mut out = Vec::new();
+    let bytes = text.as_bytes();
+    let mut in_header = false;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'-' {
+            in_header = !in_header || bytes.get(i + 1) == Some(&b'-');
+        }
+        if in_header || !(b.is_ascii_alphanumeric() || b == b'+' || b == b'/') {
+            continue;
+        }
+        // Skip the header/footer words ("BEGIN CERTIFICATE").
+        let line_start = text[..i].rfind('\n').map_or(0, |p| p + 1);
+        if text[line_start..].starts_with("-----") {
+            continue;
+        }
+        let replacement = if b == b'A' { 'B' } else { 'A' };
+        let mut m = text.to_owned();
+        m.replace_range(i..=i, &replacement.to_string());
+        out.push((format!("char {i} {}->{}", b as char, replacement), m));
+    }
+    out
+}
+
+fn expect_all_rejected(what: &str, cases: Vec<(String, SigParts)>) -> usize {
+    let t = trust();
+    let pol = policy(SAN, GH_OAUTH);
+    let mut accepted = Vec::new();
+    let mut by_check: BTreeMap<&'static str, usize> = BTreeMap::new();
+    let n = cases.len();
+    for (name, parts) in cases {
+        match verify_legacy_keyless(parts.layer(), &pol, &t) {
+            Ok(_) => accepted.push(name),
+            Err(e) => {
+                let e: BundleError = e;
+                *by_check.entry(e.check()).or_default() += 1;
+            }
+        }
+    }
+    println!("{what}: {n} mutations, rejected by check: {by_check:?}");
+    assert!(
+        accepted.is_empty(),
+        "{what}: accepted mutations: {accepted:?}"
+    );
+    assert!(n > 0);
+    n
+}
+
+#[test]
+fn certificate_mutations_rejected() {
+    let base = derived_sig();
+    let mut cases: Vec<(String, SigParts)> = b64_char_mutations(&base.cert)
+        .into_iter()
+        .map(|(n, c)| {
+            let mut p = base.clone();
+            p.cert = c;
+            (format!("cert {n}"), p)
+        })
+        .collect();
+    // Named semantic mutations.
+    let mut p = base.clone();
+    p.cert = read("derived/legacy-att-keyless-from-cosign-bundle/certificate.pem");
+    cases.push(("cert: another valid Fulcio certificate".into(), p));
+    let mut p = base.clone();
+    p.cert = format!("{}{}", base.cert, base.cert);
+    cases.push(("cert: two certificates".into(), p));
+    let mut p = base.clone();
+    p.cert = String::new();
+    cases.push(("cert: empty".into(), p));
+    let mut p = base.clone();
+    p.cert = base.chain.clone().unwrap();
+    cases.push(("cert: the chain instead of the leaf".into(), p));
+    expect_all_rejected("certificate", cases);
+}
+
+#[test]
+fn chain_mutations_rejected() {
+    let base = derived_sig();
+    let chain = base.chain.clone().unwrap();
+    let mut cases: Vec<(String, SigParts)> = b64_char_mutations(&chain)
+        .into_iter()
+        .map(|(n, c)| {
+            let mut p = base.clone();
+            p.chain = Some(c);
+            (format!("chain {n}"), p)
+        })
+        .collect();
+    let blocks: Vec<String> = chain
+        .split_inclusive("-----END CERTIFICATE-----")
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    assert_eq!(blocks.len(), 2, "intermediate and root");
+    let named = [
+        ("chain: root only", blocks[1].clone()),
+        ("chain: intermediate only (no root)", blocks[0].clone()),
+        ("chain: reversed", format!("{}\n{}\n", blocks[1], blocks[0])),
+        (
+            "chain: intermediate twice",
+            format!("{}\n{}\n", blocks[0], blocks[0]),
+        ),
+        ("chain: leaf prepended", format!("{}{}", base.cert, chain)),
+        ("chain: trailing garbage", format!("{chain}garbage")),
+        ("chain: not PEM", "garbage".to_owned()),
+    ];
+    for (n, c) in named {
+        let mut p = base.clone();
+        p.chain = Some(c);
+        cases.push((n.into(), p));
+    }
+    expect_all_rejected("chain", cases);
+}
+
+#[test]
+fn rekor_bundle_mutations_rejected() {
+    let base = derived_sig();
+    let rb: serde_json::Value = serde_json::from_str(base.rekor.as_deref().unwrap()).unwrap();
+    let with = |f: &dyn Fn(&mut serde_json::Value)| {
+        let mut v = rb.clone();
+        f(&mut v);
+        let mut p = base.clone();
+        p.rekor = Some(v.to_string());
+        p
+    };
+    let mut cases = Vec::new();
+    let set = rb["SignedEntryTimestamp"].as_str().unwrap().to_owned();
+    for (n, m) in b64_char_mutations(&set) {
+        cases.push((
+            format!("SET {n}"),
+            with(&|v| v["SignedEntryTimestamp"] = m.clone().into()),
+        ));
+    }
+    let body = rb["Payload"]["body"].as_str().unwrap().to_owned();
+    for (n, m) in b64_char_mutations(&body).into_iter().step_by(5) {
+        cases.push((
+            format!("body {n}"),
+            with(&|v| v["Payload"]["body"] = m.clone().into()),
+        ));
+    }
+    let log_id = rb["Payload"]["logID"].as_str().unwrap().to_owned();
+    for i in 0..log_id.len() {
+        let mut m = log_id.clone();
+        let c = if &m[i..=i] == "0" { "1" } else { "0" };
+        m.replace_range(i..=i, c);
+        cases.push((
+            format!("logID char {i}"),
+            with(&|v| v["Payload"]["logID"] = m.clone().into()),
+        ));
+    }
+    let it = rb["Payload"]["integratedTime"].as_i64().unwrap();
+    let li = rb["Payload"]["logIndex"].as_i64().unwrap();
+    for d in [-1i64, 1, 60, -3600] {
+        cases.push((
+            format!("integratedTime {d:+}"),
+            with(&|v| v["Payload"]["integratedTime"] = (it + d).into()),
+        ));
+        cases.push((
+            format!("logIndex {d:+}"),
+            with(&|v| v["Payload"]["logIndex"] = (li + d).into()),
+        ));
+    }
+    cases.push((
+        "logID uppercase".into(),
+        with(&|v| v["Payload"]["logID"] = log_id.to_uppercase().into()),
+    ));
+    cases.push((
+        "integratedTime as string".into(),
+        with(&|v| v["Payload"]["integratedTime"] = it.to_string().into()),
+    ));
+    cases.push((
+        "body not a string".into(),
+        with(&|v| v["Payload"]["body"] = serde_json::json!({"x": 1})),
+    ));
+    cases.push((
+        "SET removed".into(),
+        with(&|v| {
+            v.as_object_mut().unwrap().remove("SignedEntryTimestamp");
+        }),
+    ));
+    let mut p = base.clone();
+    p.rekor = None;
+    cases.push(("Rekor bundle annotation missing".into(), p));
+    let mut p = base.clone();
+    p.rekor = Some(read(
+        "derived/legacy-att-keyless-from-cosign-bundle/rekor-bundle.json",
+    ));
+    cases.push(("Rekor bundle of another entry".into(), p));
+    expect_all_rejected("rekor bundle", cases);
+}
+
+#[test]
+fn payload_mutations_rejected() {
+    let base = derived_sig();
+    let mut cases = Vec::new();
+    for i in 0..base.payload.len() {
+        let mut p = base.clone();
+        p.payload[i] ^= 0x20;
+        cases.push((format!("payload byte {i} ^0x20"), p));
+    }
+    let mut p = base.clone();
+    p.payload.push(b'\n');
+    cases.push(("payload + newline".into(), p));
+    let mut p = base.clone();
+    p.payload.pop();
+    cases.push(("payload truncated".into(), p));
+    expect_all_rejected("payload", cases);
+}
+
+#[test]
+fn signature_mutations_rejected() {
+    let base = derived_sig();
+    let mut cases: Vec<(String, SigParts)> = b64_char_mutations(&base.sig)
+        .into_iter()
+        .map(|(n, s)| {
+            let mut p = base.clone();
+            p.sig = s;
+            (format!("signature {n}"), p)
+        })
+        .collect();
+    let mut p = base.clone();
+    p.sig = String::new();
+    cases.push(("signature empty".into(), p));
+    let mut p = base.clone();
+    p.sig = "not base64!".into();
+    cases.push(("signature not base64".into(), p));
+    expect_all_rejected("signature", cases);
+}
+
+#[test]
+fn identity_and_issuer_mismatch_rejected_with_named_check() {
+    let base = derived_sig();
+    let t = trust();
+    let e =
+        verify_legacy_keyless(base.layer(), &policy("mitr@redhat.co", GH_OAUTH), &t).unwrap_err();
+    assert_eq!(e.check(), "identity");
+    let e = verify_legacy_keyless(
+        base.layer(),
+        &policy(SAN, "https://accounts.google.com"),
+        &t,
+    )
+    .unwrap_err();
+    assert_eq!(e.check(), "issuer");
+    let mut gh = policy(SAN, GH_OAUTH);
+    gh.github.repository = Some("containers/image".into());
+    let e = verify_legacy_keyless(base.layer(), &gh, &t).unwrap_err();
+    assert_eq!(e.check(), "github-claim");
+    // A policy built around the constructor with an empty identity is still refused.
+    let mut empty = policy(SAN, GH_OAUTH);
+    empty.subject = Matcher::Exact(String::new());
+    let e = verify_legacy_keyless(base.layer(), &empty, &t).unwrap_err();
+    assert_eq!(e.check(), "identity-policy");
+}
+
+#[test]
+fn wrong_trust_root_rejected() {
+    let base = derived_sig();
+    let other = TrustRoot::from_file(std::path::Path::new(&format!(
+        "{V}/trust-roots/sigstore-go-scaffolding-trusted_root.json"
+    )))
+    .unwrap();
+    assert!(verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).is_err());
+}
