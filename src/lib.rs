@@ -3,4 +3,5 @@
 
 pub mod digest;
 pub mod evidence;
+pub mod policy;
 pub mod registry;
