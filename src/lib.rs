@@ -10,5 +10,6 @@ pub mod fsutil;
 pub mod keys;
 pub mod oci;
 pub mod payload;
+pub mod policy;
 pub mod reference;
 pub mod registry;

@@ -1,0 +1,347 @@
+//! Decisions: the typed, serialisable answer for one image, and a table renderer.
+
+use serde::Serialize;
+
+use super::model::Mode;
+use crate::digest::Digest;
+use crate::evidence::{Signer, Source, TlogEvidence};
+
+/// Why a requirement failed (or why an image got its outcome). Serialised in kebab-case;
+/// the codes are stable: new codes may be added, existing ones are never renamed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ReasonCode {
+    /// An attestation of the required predicate type, signed as required, was not found.
+    AttestationMissing,
+    /// A CEL condition could not be evaluated (error, timeout, non-boolean result).
+    ConditionError,
+    /// A CEL condition evaluated to `false`.
+    ConditionFalse,
+    /// A signature or attestation names a different image digest.
+    DigestMismatch,
+    /// A field the check needs is absent from the document.
+    FieldMissing,
+    /// A signature verified but its signer did not match the authority's identity.
+    IdentityMismatch,
+    /// The document is not in a format the check understands.
+    UnsupportedFormat,
+    /// No rule matched the image and `noMatch` is `deny` (or `warn`).
+    NoMatchingRule,
+    /// No signature verified under the authority.
+    NoSignatures,
+    /// Signatures or attestations could not be discovered (fail closed).
+    RegistryError,
+    /// An SBOM lists a package under a denied license.
+    SbomDeniedLicense,
+    /// An SBOM lists a denied package (in the denied version range).
+    SbomDeniedPackage,
+    /// A signature was found but did not verify.
+    SignatureInvalid,
+    /// A `static: fail` authority.
+    StaticFail,
+    /// Fewer distinct authorities than the threshold count.
+    ThresholdNotMet,
+    /// The scan is older than `maxAge`.
+    VulnReportTooOld,
+    /// A finding is more severe than `maxSeverity`.
+    VulnTooSevere,
+}
+
+impl ReasonCode {
+    /// The kebab-case code.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::AttestationMissing => "attestation-missing",
+            Self::ConditionError => "condition-error",
+            Self::ConditionFalse => "condition-false",
+            Self::DigestMismatch => "digest-mismatch",
+            Self::FieldMissing => "field-missing",
+            Self::IdentityMismatch => "identity-mismatch",
+            Self::UnsupportedFormat => "unsupported-format",
+            Self::NoMatchingRule => "no-matching-rule",
+            Self::NoSignatures => "no-signatures",
+            Self::RegistryError => "registry-error",
+            Self::SbomDeniedLicense => "sbom-denied-license",
+            Self::SbomDeniedPackage => "sbom-denied-package",
+            Self::SignatureInvalid => "signature-invalid",
+            Self::StaticFail => "static-fail",
+            Self::ThresholdNotMet => "threshold-not-met",
+            Self::VulnReportTooOld => "vuln-report-too-old",
+            Self::VulnTooSevere => "vuln-too-severe",
+        }
+    }
+}
+
+impl std::fmt::Display for ReasonCode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A reason code with a one-line human explanation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Reason {
+    /// Stable code.
+    pub code: ReasonCode,
+    /// One line for humans.
+    pub message: String,
+}
+
+impl Reason {
+    pub(crate) fn new(code: ReasonCode, message: impl Into<String>) -> Self {
+        Self {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// The overall outcome for one image.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Outcome {
+    /// Every enforced and warned requirement was met (audit failures do not count).
+    Allowed,
+    /// An `enforce` rule failed, or no rule matched under `noMatch: deny`.
+    Denied,
+    /// Allowed, but a `warn` rule failed or no rule matched under `noMatch: warn`.
+    Warned,
+}
+
+impl Outcome {
+    /// Lower-case word.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Allowed => "allowed",
+            Self::Denied => "denied",
+            Self::Warned => "warned",
+        }
+    }
+}
+
+/// Who signed, in a form fit for reports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SignerSummary {
+    /// A public key.
+    Key {
+        /// `sha256:<hex>` of the SPKI DER.
+        fingerprint: String,
+    },
+    /// A certificate identity.
+    Certificate {
+        /// SAN.
+        identity: String,
+        /// OIDC issuer.
+        issuer: String,
+    },
+    /// A `static: pass` authority (no signature involved).
+    Static,
+}
+
+impl SignerSummary {
+    pub(crate) fn of(signer: &Signer) -> Self {
+        match signer {
+            Signer::Key { fingerprint } => Self::Key {
+                fingerprint: fingerprint.clone(),
+            },
+            Signer::Certificate {
+                identity, issuer, ..
+            } => Self::Certificate {
+                identity: identity.clone(),
+                issuer: issuer.clone(),
+            },
+        }
+    }
+
+    /// Short text for tables.
+    pub fn short(&self) -> String {
+        match self {
+            Self::Key { fingerprint } => {
+                let hex = fingerprint.strip_prefix("sha256:").unwrap_or(fingerprint);
+                format!("key {}", &hex[..hex.len().min(12)])
+            }
+            Self::Certificate { identity, issuer } => format!("{identity} ({issuer})"),
+            Self::Static => "static".into(),
+        }
+    }
+}
+
+/// One piece of evidence that met (part of) a requirement.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EvidenceRecord {
+    /// The policy authority it was verified under.
+    pub authority: String,
+    /// Who signed.
+    pub signer: SignerSummary,
+    /// Verified transparency-log entry, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tlog: Option<TlogEvidence>,
+    /// Where the signature or attestation was found.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub source: Option<Source>,
+    /// For attestations: the predicate type.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    /// For attestations: sha256 of the verified envelope (or bundle) bytes.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attestation_digest: Option<Digest>,
+}
+
+/// The result for one requirement of one rule.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequirementDecision {
+    /// What was required, e.g. `signatures: anyOf(release-key, 2 of [alice, bob, carol])` or
+    /// `attestation https://slsa.dev/provenance/v1`.
+    pub requirement: String,
+    /// Whether it was met.
+    pub met: bool,
+    /// The evidence that met it (also partial evidence when it was not met).
+    pub evidence: Vec<EvidenceRecord>,
+    /// Why it failed (`None` when met).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// Further findings (other failed branches, other candidate attestations, notes).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub details: Vec<Reason>,
+}
+
+/// The result for one rule that applied to the image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RuleDecision {
+    /// Rule name.
+    pub name: String,
+    /// Its mode.
+    pub mode: Mode,
+    /// Whether every requirement was met.
+    pub met: bool,
+    /// Per requirement.
+    pub requirements: Vec<RequirementDecision>,
+}
+
+/// The decision for one image.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Decision {
+    /// The reference as given.
+    pub reference: String,
+    /// The resolved digest that was evaluated.
+    pub digest: Digest,
+    /// Allowed, denied or warned.
+    pub outcome: Outcome,
+    /// sha256 of the policy source.
+    pub policy: Digest,
+    /// Evaluation time (RFC 3339, UTC).
+    pub evaluated_at: String,
+    /// Rules that applied, in policy order.
+    pub rules: Vec<RuleDecision>,
+    /// The main reason for a denied or warned outcome (first failing enforce/warn
+    /// requirement, or `no-matching-rule` / `registry-error`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
+    /// Warnings (failed `warn` rules, `noMatch: warn`, failed `audit` rules).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<String>,
+}
+
+impl Decision {
+    /// Whether the image may be used (allowed or warned).
+    pub fn is_allowed(&self) -> bool {
+        self.outcome != Outcome::Denied
+    }
+}
+
+/// Renders decisions as a compact, colourless table: one line per image, then one indented
+/// line per failed requirement (and per warning).
+///
+/// ```text
+/// IMAGE                              DIGEST        OUTCOME  RULES     REASON
+/// registry.acme.io/payments/api:v1   sha256:1a2b…  denied   payments  threshold-not-met: …
+/// ```
+pub fn render_table(decisions: &[Decision]) -> String {
+    let rows: Vec<[String; 5]> = decisions
+        .iter()
+        .map(|d| {
+            let hex = d.digest.hex();
+            let rules = if d.rules.is_empty() {
+                "-".to_string()
+            } else {
+                d.rules
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(",")
+            };
+            let reason = d
+                .reason
+                .as_ref()
+                .map(|r| format!("{}: {}", r.code, r.message))
+                .unwrap_or_else(|| "-".into());
+            [
+                d.reference.clone(),
+                format!("sha256:{}…", &hex[..hex.len().min(12)]),
+                d.outcome.as_str().to_string(),
+                rules,
+                reason,
+            ]
+        })
+        .collect();
+    let header = ["IMAGE", "DIGEST", "OUTCOME", "RULES", "REASON"];
+    let mut widths = header.map(|h| h.chars().count());
+    for row in &rows {
+        for (w, cell) in widths.iter_mut().zip(row.iter()) {
+            *w = (*w).max(cell.chars().count());
+        }
+    }
+    let mut out = String::new();
+    let line = |cells: [&str; 5], out: &mut String| {
+        let mut text = String::new();
+        for (i, cell) in cells.iter().enumerate() {
+            if i == 4 {
+                text.push_str(cell);
+            } else {
+                text.push_str(cell);
+                let pad = widths[i] - cell.chars().count() + 2;
+                text.push_str(&" ".repeat(pad));
+            }
+        }
+        out.push_str(text.trim_end());
+        out.push('\n');
+    };
+    line(header, &mut out);
+    for (d, row) in decisions.iter().zip(rows.iter()) {
+        line([&row[0], &row[1], &row[2], &row[3], &row[4]], &mut out);
+        for rule in &d.rules {
+            for req in rule.requirements.iter().filter(|r| !r.met) {
+                if let Some(reason) = &req.reason {
+                    out.push_str(&format!(
+                        "  ✗ [{}/{}] {}: {} ({})\n",
+                        rule.name,
+                        mode_word(rule.mode),
+                        req.requirement,
+                        reason.code,
+                        reason.message
+                    ));
+                }
+            }
+        }
+        for w in &d.warnings {
+            out.push_str(&format!("  ! {w}\n"));
+        }
+    }
+    out
+}
+
+fn mode_word(mode: Mode) -> &'static str {
+    match mode {
+        Mode::Audit => "audit",
+        Mode::Enforce => "enforce",
+        Mode::Warn => "warn",
+    }
+}

@@ -1,0 +1,295 @@
+//! Image patterns: policy-controller style globs over normalised image references.
+//!
+//! * `*` matches within one path segment (never `/`); `**` as a whole segment (`a/**`,
+//!   `**/b`, `a/**/b`) crosses segments; `?` is one non-`/` character; `[abc]` and `{a,b}`
+//!   work as in globset.
+//! * `:` is not a separator, so `repo:*` (or `repo:**`) matches any tag.
+//! * Docker Hub names are normalised before matching, in patterns and in image references:
+//!   `busybox` → `index.docker.io/library/busybox`, `acme/app` → `index.docker.io/acme/app`,
+//!   `docker.io/x/y` and `registry-1.docker.io/x/y` → `index.docker.io/x/y`.
+//! * A pattern matches an image if it matches its repository (`host/path`), its reference as
+//!   given (`host/path:tag` or `host/path@sha256:…`) or its digest form (`host/path@sha256:…`).
+//!   So `registry.acme.io/payments/**` covers every tag and digest under `payments/`.
+
+use globset::{GlobBuilder, GlobMatcher};
+
+const DOCKER_HUB: &str = "index.docker.io";
+
+/// A compiled image pattern.
+#[derive(Debug, Clone)]
+pub struct ImagePattern {
+    source: String,
+    normalised: String,
+    matcher: GlobMatcher,
+}
+
+impl ImagePattern {
+    /// Compiles a pattern; the error says why globset rejected it.
+    pub fn new(pattern: &str) -> Result<Self, String> {
+        let trimmed = pattern.trim();
+        if trimmed.is_empty() {
+            return Err("empty image pattern".into());
+        }
+        let normalised = normalise_pattern(trimmed);
+        let glob = GlobBuilder::new(&normalised)
+            .literal_separator(true)
+            .backslash_escape(true)
+            .build()
+            .map_err(|e| format!("invalid image pattern `{pattern}`: {}", e.kind()))?;
+        Ok(Self {
+            source: pattern.to_string(),
+            normalised,
+            matcher: glob.compile_matcher(),
+        })
+    }
+
+    /// The pattern as written in the policy.
+    pub fn as_str(&self) -> &str {
+        &self.source
+    }
+
+    /// The pattern after Docker Hub normalisation.
+    pub fn normalised(&self) -> &str {
+        &self.normalised
+    }
+
+    /// Whether the pattern matches any of the image's candidate names.
+    pub fn matches(&self, image: &NormalisedImage) -> bool {
+        image
+            .candidates()
+            .iter()
+            .any(|candidate| self.matcher.is_match(candidate))
+    }
+}
+
+/// An image reference split into the parts patterns are matched against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NormalisedImage {
+    /// `host/path`, normalised.
+    pub repository: String,
+    /// The tag, if the reference had one.
+    pub tag: Option<String>,
+    /// The digest (`sha256:…`), if the reference had one or it was resolved.
+    pub digest: Option<String>,
+}
+
+impl NormalisedImage {
+    /// Parses a reference such as `busybox`, `ghcr.io/a/b:v1` or `host:5000/a@sha256:…`.
+    /// Lenient by design: it only splits, it does not validate (the registry layer does).
+    pub fn parse(reference: &str) -> Self {
+        let reference = reference.trim();
+        let (rest, digest) = match reference.split_once('@') {
+            Some((name, digest)) => (name, Some(digest.to_string())),
+            None => (reference, None),
+        };
+        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
+        let (name, tag) = match rest[last_slash..].rfind(':') {
+            Some(colon) => {
+                let split = last_slash + colon;
+                (&rest[..split], Some(rest[split + 1..].to_string()))
+            }
+            None => (rest, None),
+        };
+        Self {
+            repository: normalise_repository(name),
+            tag,
+            digest,
+        }
+    }
+
+    /// Adds (or replaces) the resolved digest.
+    pub fn with_digest(mut self, digest: &str) -> Self {
+        self.digest = Some(digest.to_string());
+        self
+    }
+
+    /// The full normalised reference: `repo:tag@digest`, `repo:tag` or `repo@digest`.
+    pub fn full(&self) -> String {
+        let mut out = self.repository.clone();
+        if let Some(tag) = &self.tag {
+            out.push(':');
+            out.push_str(tag);
+        }
+        if let Some(digest) = &self.digest {
+            out.push('@');
+            out.push_str(digest);
+        }
+        out
+    }
+
+    /// The registry host (first segment).
+    pub fn registry(&self) -> &str {
+        self.repository
+            .split_once('/')
+            .map_or(self.repository.as_str(), |(host, _)| host)
+    }
+
+    /// The repository path without the registry host.
+    pub fn path(&self) -> &str {
+        self.repository.split_once('/').map_or("", |(_, path)| path)
+    }
+
+    fn candidates(&self) -> Vec<String> {
+        let mut out = vec![self.repository.clone()];
+        if let Some(tag) = &self.tag {
+            out.push(format!("{}:{tag}", self.repository));
+        }
+        if let Some(digest) = &self.digest {
+            out.push(format!("{}@{digest}", self.repository));
+        }
+        out
+    }
+}
+
+/// Normalises a repository name (no tag or digest).
+fn normalise_repository(name: &str) -> String {
+    let (first, rest) = match name.split_once('/') {
+        Some((first, rest)) => (first, Some(rest)),
+        None => (name, None),
+    };
+    match rest {
+        None => format!("{DOCKER_HUB}/library/{first}"),
+        Some(rest) if is_docker_hub(first) => {
+            if rest.contains('/') {
+                format!("{DOCKER_HUB}/{rest}")
+            } else {
+                format!("{DOCKER_HUB}/library/{rest}")
+            }
+        }
+        Some(_) if is_registry_host(first) => name.to_string(),
+        Some(_) => format!("{DOCKER_HUB}/{name}"),
+    }
+}
+
+fn normalise_pattern(pattern: &str) -> String {
+    let first = pattern.split('/').next().unwrap_or(pattern);
+    // A pattern whose first segment is itself a glob (`*`, `**`, `*.acme.io`, `{a,b}`) is
+    // taken literally: we cannot know whether it means a host.
+    if first.contains(['*', '?', '[', '{']) {
+        return pattern.to_string();
+    }
+    if !pattern.contains('/') {
+        // `busybox`, `busybox:*`: a Docker Hub official image.
+        return format!("{DOCKER_HUB}/library/{pattern}");
+    }
+    let (first, rest) = pattern.split_once('/').unwrap_or((pattern, ""));
+    if is_docker_hub(first) {
+        if rest.contains('/') || rest.contains(['*', '?', '[', '{']) {
+            format!("{DOCKER_HUB}/{rest}")
+        } else {
+            format!("{DOCKER_HUB}/library/{rest}")
+        }
+    } else if is_registry_host(first) {
+        pattern.to_string()
+    } else {
+        format!("{DOCKER_HUB}/{pattern}")
+    }
+}
+
+fn is_docker_hub(host: &str) -> bool {
+    matches!(
+        host,
+        "docker.io" | "index.docker.io" | "registry-1.docker.io"
+    )
+}
+
+fn is_registry_host(segment: &str) -> bool {
+    segment.contains('.') || segment.contains(':') || segment == "localhost"
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn m(pattern: &str, image: &str) -> bool {
+        ImagePattern::new(pattern)
+            .unwrap()
+            .matches(&NormalisedImage::parse(image))
+    }
+
+    #[test]
+    fn docker_hub_normalisation() {
+        assert_eq!(
+            NormalisedImage::parse("busybox").full(),
+            "index.docker.io/library/busybox"
+        );
+        assert_eq!(
+            NormalisedImage::parse("docker.io/acme/app:v1").full(),
+            "index.docker.io/acme/app:v1"
+        );
+        assert_eq!(
+            NormalisedImage::parse("docker.io/busybox").full(),
+            "index.docker.io/library/busybox"
+        );
+        assert_eq!(
+            NormalisedImage::parse("acme/app").repository,
+            "index.docker.io/acme/app"
+        );
+        assert_eq!(
+            NormalisedImage::parse("localhost:5000/a/b:t").full(),
+            "localhost:5000/a/b:t"
+        );
+        let with_digest = NormalisedImage::parse("ghcr.io/a/b@sha256:abcd");
+        assert_eq!(with_digest.digest.as_deref(), Some("sha256:abcd"));
+        assert_eq!(with_digest.tag, None);
+        assert_eq!(with_digest.registry(), "ghcr.io");
+        assert_eq!(with_digest.path(), "a/b");
+    }
+
+    #[test]
+    fn star_stays_in_segment() {
+        assert!(m(
+            "registry.acme.io/payments/*",
+            "registry.acme.io/payments/api:v1"
+        ));
+        assert!(!m(
+            "registry.acme.io/payments/*",
+            "registry.acme.io/payments/team/api:v1"
+        ));
+        assert!(m(
+            "registry.acme.io/payments/**",
+            "registry.acme.io/payments/team/api:v1"
+        ));
+        assert!(!m(
+            "registry.acme.io/payments/**",
+            "registry.acme.io/other/api"
+        ));
+    }
+
+    #[test]
+    fn colon_is_not_a_separator() {
+        assert!(m("ghcr.io/a/b:**", "ghcr.io/a/b:v1.2"));
+        assert!(m("ghcr.io/a/b:v1.*", "ghcr.io/a/b:v1.2"));
+        assert!(!m("ghcr.io/a/b:v1.*", "ghcr.io/a/b:v2.0"));
+        assert!(!m("ghcr.io/a/b:*", "ghcr.io/a/bc:v1"));
+    }
+
+    #[test]
+    fn docker_hub_patterns_match_short_names() {
+        assert!(m("busybox", "busybox"));
+        assert!(m("busybox", "docker.io/library/busybox:1.36"));
+        assert!(m("index.docker.io/library/*", "busybox:latest"));
+        assert!(m("docker.io/acme/*", "acme/app"));
+        assert!(!m("busybox", "acme/busybox"));
+    }
+
+    #[test]
+    fn digest_references_match() {
+        assert!(m("ghcr.io/a/**", "ghcr.io/a/b@sha256:00ff"));
+        assert!(m("ghcr.io/a/b@sha256:*", "ghcr.io/a/b@sha256:00ff"));
+        let image = NormalisedImage::parse("ghcr.io/a/b:v1").with_digest("sha256:00ff");
+        assert!(
+            ImagePattern::new("ghcr.io/a/b@sha256:00ff")
+                .unwrap()
+                .matches(&image)
+        );
+    }
+
+    #[test]
+    fn match_everything_and_bad_globs() {
+        assert!(m("**", "ghcr.io/a/b:v1"));
+        assert!(m("*.acme.io/**", "registry.acme.io/x/y"));
+        assert!(ImagePattern::new("ghcr.io/a/[b").is_err());
+        assert!(ImagePattern::new("  ").is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! Trust policies: which images need which signers and attestations, and what happens
+//! otherwise. Pure logic, no registry I/O.
+//!
+//! * [`Policy`] parses and validates a YAML policy file (format: `policies/README.md`).
+//!   Parsing is strict: an unknown field is an error naming the field, a suggestion and the
+//!   line/column. Every cross-reference, regex, glob, CEL condition, duration, license
+//!   expression and version range is checked at load, never at evaluation.
+//! * [`evaluate`] takes the already-verified [`Evidence`] for one image and returns a typed
+//!   [`Decision`] that lists every requirement, the evidence that met it or the
+//!   [`ReasonCode`] it failed with.
+//! * [`render_table`] prints decisions as a compact table.
+
+mod cel;
+mod decision;
+mod duration;
+mod eval;
+mod glob;
+mod model;
+mod sbom;
+mod version;
+mod vuln;
+
+pub use cel::{DEFAULT_BUDGET as CONDITION_BUDGET, evaluate_condition};
+pub use decision::{
+    Decision, EvidenceRecord, Outcome, Reason, ReasonCode, RequirementDecision, RuleDecision,
+    SignerSummary, render_table,
+};
+pub use duration::{format_duration, parse_duration};
+pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
+pub use glob::{ImagePattern, NormalisedImage};
+pub use model::{
+    AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
+    KeylessAuthority, LintFinding, LintLevel, Mode, NoMatch, OrSemantics, Policy, PolicyError,
+    Rule, SbomCheck, SignatureFormat, StaticAction, StringMatcher, TrustRoot, VulnCheck,
+};
+pub use sbom::{
+    DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,
+};
+pub use version::{VersionRange, compare_versions};
+pub use vuln::{
+    ParsedVulnReport, Severity, VulnFinding, VulnFormat, VulnReport, check_vulnerabilities,
+    parse_vuln_report,
+};

@@ -1,0 +1,477 @@
+//! Built-in SBOM check: denied licenses and denied packages, for SPDX 2.x JSON and
+//! CycloneDX JSON.
+//!
+//! Licenses read: SPDX `packages[].licenseConcluded` **and** `licenseDeclared` (both are
+//! checked; `NOASSERTION`/`NONE` carry no information); CycloneDX `components[]` (nested
+//! `components` too) `licenses[]` entries `{license: {id}}`, `{license: {name}}` or
+//! `{expression}`; several entries are each checked (any denied entry denies).
+//!
+//! A package's license text is parsed as an SPDX expression (leniently: `/` as `OR`,
+//! `GPL-2.0+`, common imprecise names). Deprecated GNU ids are normalised (`GPL-2.0` →
+//! `GPL-2.0-only`, `GPL-2.0+` → `GPL-2.0-or-later`) in both the policy and the SBOM; ids are
+//! otherwise compared exactly (denying `GPL-2.0-only` does not deny `GPL-2.0-or-later`).
+//! With the default `licenseOr: choice`, `A OR B` is denied only if every way of satisfying
+//! it needs a denied license; `A AND B` is denied if either is denied. With
+//! `licenseOr: anyMention`, any denied id anywhere in the expression denies. Text that is not
+//! an SPDX expression (`Bouncy Castle Licence`) is compared with the denied ids as a whole
+//! (case-insensitive) and is otherwise reported as unparsed, not denied.
+//!
+//! Denied packages match by name (case-insensitive), either the SBOM package name or the
+//! name part of its purl (`pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1` →
+//! `log4j-core`). A package without a version is inside every range (fail closed).
+
+use std::collections::BTreeSet;
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::decision::{Reason, ReasonCode};
+use super::model::{OrSemantics, SbomCheck};
+use super::version::VersionRange;
+
+/// A denied package entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct DeniedPackage {
+    /// Package name (case-insensitive).
+    pub name: String,
+    /// Version range; `None`: every version.
+    pub versions: Option<VersionRange>,
+}
+
+/// Which SBOM format was read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SbomFormat {
+    /// CycloneDX JSON (any 1.x).
+    CycloneDx,
+    /// SPDX 2.x JSON.
+    Spdx,
+}
+
+/// One package as read from an SBOM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SbomPackage {
+    /// Name.
+    pub name: String,
+    /// Version, if present.
+    pub version: Option<String>,
+    /// purl, if present.
+    pub purl: Option<String>,
+    /// `(field, license text)` pairs.
+    pub licenses: Vec<(String, String)>,
+}
+
+/// One violation.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SbomFinding {
+    /// `sbom-denied-license` or `sbom-denied-package`.
+    pub code: ReasonCode,
+    /// Package name.
+    pub package: String,
+    /// Package version.
+    pub version: Option<String>,
+    /// What matched: the denied license ids, or the denied range.
+    pub detail: String,
+}
+
+/// The result of checking one SBOM.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SbomReport {
+    /// Format read.
+    pub format: SbomFormat,
+    /// Number of packages read.
+    pub packages: usize,
+    /// Violations.
+    pub findings: Vec<SbomFinding>,
+    /// License texts that are not SPDX expressions (not denied, listed for review).
+    pub unparsed_licenses: BTreeSet<String>,
+}
+
+impl SbomReport {
+    /// The failure reason, if any finding.
+    pub fn reason(&self) -> Option<Reason> {
+        let first = self.findings.first()?;
+        let version = first.version.as_deref().unwrap_or("(no version)");
+        let more = if self.findings.len() > 1 {
+            format!(" (and {} more)", self.findings.len() - 1)
+        } else {
+            String::new()
+        };
+        Some(Reason::new(
+            first.code,
+            format!("{} {version}: {}{more}", first.package, first.detail),
+        ))
+    }
+}
+
+/// Parses the denied license expression of a policy into normalised ids.
+pub(crate) fn denied_license_ids(text: &str) -> Result<BTreeSet<String>, String> {
+    let expr = spdx::Expression::parse_mode(text, spdx::ParseMode::LAX)
+        .map_err(|e| format!("`{text}` is not an SPDX license expression: {e}"))?;
+    Ok(expr.requirements().map(|r| req_name(&r.req)).collect())
+}
+
+fn req_name(req: &spdx::LicenseReq) -> String {
+    match &req.license {
+        spdx::LicenseItem::Spdx { id, or_later } => normalise_id(id.name, *or_later),
+        spdx::LicenseItem::Other(r) => r.to_string(),
+    }
+}
+
+fn normalise_id(name: &str, or_later: bool) -> String {
+    let (base, plus) = match name.strip_suffix('+') {
+        Some(b) => (b, true),
+        None => (name, or_later),
+    };
+    let gnu_bare = ["GPL-", "LGPL-", "AGPL-", "GFDL-"]
+        .iter()
+        .any(|p| base.starts_with(p))
+        && !base.ends_with("-only")
+        && !base.ends_with("-or-later")
+        && base
+            .rsplit('-')
+            .next()
+            .is_some_and(|v| v.chars().all(|c| c.is_ascii_digit() || c == '.'));
+    if gnu_bare {
+        format!("{base}-{}", if plus { "or-later" } else { "only" })
+    } else if plus {
+        match base.strip_suffix("-only") {
+            Some(stem) => format!("{stem}-or-later"),
+            None => base.to_string(),
+        }
+    } else {
+        base.to_string()
+    }
+}
+
+/// Reads the packages of an SPDX 2.x or CycloneDX JSON document. `Err` is `field-missing`
+/// (naming the field) or `unsupported-format`.
+pub fn sbom_packages(predicate: &Value) -> Result<(SbomFormat, Vec<SbomPackage>), Reason> {
+    let Some(obj) = predicate.as_object() else {
+        return Err(Reason::new(
+            ReasonCode::UnsupportedFormat,
+            "SBOM predicate is not a JSON object",
+        ));
+    };
+    if obj.contains_key("spdxVersion") || obj.contains_key("SPDXID") {
+        let Some(packages) = obj.get("packages").and_then(Value::as_array) else {
+            return Err(Reason::new(
+                ReasonCode::FieldMissing,
+                "SPDX document has no `packages` array",
+            ));
+        };
+        let out = packages
+            .iter()
+            .map(|p| {
+                let mut licenses = Vec::new();
+                for field in ["licenseConcluded", "licenseDeclared"] {
+                    if let Some(text) = p.get(field).and_then(Value::as_str) {
+                        licenses.push((field.to_string(), text.to_string()));
+                    }
+                }
+                let purl = p
+                    .get("externalRefs")
+                    .and_then(Value::as_array)
+                    .and_then(|refs| {
+                        refs.iter().find(|r| {
+                            r.get("referenceType").and_then(Value::as_str) == Some("purl")
+                        })
+                    })
+                    .and_then(|r| r.get("referenceLocator"))
+                    .and_then(Value::as_str)
+                    .map(str::to_string);
+                SbomPackage {
+                    name: str_field(p, "name").unwrap_or_default(),
+                    version: str_field(p, "versionInfo"),
+                    purl,
+                    licenses,
+                }
+            })
+            .collect();
+        return Ok((SbomFormat::Spdx, out));
+    }
+    let is_cdx = obj.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX");
+    if is_cdx || obj.contains_key("components") {
+        let Some(components) = obj.get("components").and_then(Value::as_array) else {
+            return Err(Reason::new(
+                ReasonCode::FieldMissing,
+                "CycloneDX document has no `components` array",
+            ));
+        };
+        let mut out = Vec::new();
+        collect_components(components, &mut out, 0);
+        return Ok((SbomFormat::CycloneDx, out));
+    }
+    Err(Reason::new(
+        ReasonCode::UnsupportedFormat,
+        "not an SBOM: neither `spdxVersion`/`packages` (SPDX 2.x) nor `bomFormat`/`components` (CycloneDX) found",
+    ))
+}
+
+fn str_field(v: &Value, key: &str) -> Option<String> {
+    v.get(key).and_then(Value::as_str).map(str::to_string)
+}
+
+fn collect_components(components: &[Value], out: &mut Vec<SbomPackage>, depth: usize) {
+    if depth > 32 {
+        return;
+    }
+    for c in components {
+        let mut licenses = Vec::new();
+        if let Some(entries) = c.get("licenses").and_then(Value::as_array) {
+            for entry in entries {
+                if let Some(expr) = entry.get("expression").and_then(Value::as_str) {
+                    licenses.push(("licenses[].expression".to_string(), expr.to_string()));
+                } else if let Some(lic) = entry.get("license") {
+                    if let Some(id) = lic.get("id").and_then(Value::as_str) {
+                        licenses.push(("licenses[].license.id".to_string(), id.to_string()));
+                    } else if let Some(name) = lic.get("name").and_then(Value::as_str) {
+                        licenses.push(("licenses[].license.name".to_string(), name.to_string()));
+                    }
+                }
+            }
+        }
+        out.push(SbomPackage {
+            name: str_field(c, "name").unwrap_or_default(),
+            version: str_field(c, "version"),
+            purl: str_field(c, "purl"),
+            licenses,
+        });
+        if let Some(children) = c.get("components").and_then(Value::as_array) {
+            collect_components(children, out, depth + 1);
+        }
+    }
+}
+
+/// Which denied ids a license text hits (empty: allowed). `Err(text)`: not an expression
+/// and not a denied id.
+fn license_hits(text: &str, denied: &BTreeSet<String>, or: OrSemantics) -> Result<Vec<String>, ()> {
+    let trimmed = text.trim();
+    if trimmed.is_empty() || trimmed == "NOASSERTION" || trimmed == "NONE" {
+        return Ok(Vec::new());
+    }
+    match spdx::Expression::parse_mode(trimmed, spdx::ParseMode::LAX) {
+        Ok(expr) => {
+            let hits: Vec<String> = expr
+                .requirements()
+                .map(|r| req_name(&r.req))
+                .filter(|n| denied.contains(n))
+                .collect::<BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            if hits.is_empty() {
+                return Ok(hits);
+            }
+            match or {
+                OrSemantics::AnyMention => Ok(hits),
+                _ => {
+                    let satisfiable = expr.evaluate(|req| !denied.contains(&req_name(req)));
+                    Ok(if satisfiable { Vec::new() } else { hits })
+                }
+            }
+        }
+        Err(_) => {
+            let lower = trimmed.to_lowercase();
+            let hits: Vec<String> = denied
+                .iter()
+                .filter(|d| d.to_lowercase() == lower)
+                .cloned()
+                .collect();
+            if hits.is_empty() { Err(()) } else { Ok(hits) }
+        }
+    }
+}
+
+fn purl_name(purl: &str) -> Option<&str> {
+    let without_qualifiers = purl.split(['?', '#']).next()?;
+    let without_version = without_qualifiers.split('@').next()?;
+    let name = without_version.rsplit('/').next()?;
+    (!name.is_empty()).then_some(name)
+}
+
+/// Runs the SBOM check on a predicate.
+pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Reason> {
+    let (format, packages) = sbom_packages(predicate)?;
+    let mut findings = Vec::new();
+    let mut unparsed = BTreeSet::new();
+    for p in &packages {
+        if !check.denied_license_ids.is_empty() {
+            let mut hits = BTreeSet::new();
+            for (field, text) in &p.licenses {
+                match license_hits(text, &check.denied_license_ids, check.license_or) {
+                    Ok(h) => hits.extend(
+                        h.into_iter()
+                            .map(|id| format!("{id} (in {field}: `{text}`)")),
+                    ),
+                    Err(()) => {
+                        unparsed.insert(text.clone());
+                    }
+                }
+            }
+            if !hits.is_empty() {
+                findings.push(SbomFinding {
+                    code: ReasonCode::SbomDeniedLicense,
+                    package: p.name.clone(),
+                    version: p.version.clone(),
+                    detail: format!(
+                        "denied license {}",
+                        hits.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+        for denied in &check.denied_packages {
+            let name_match = p.name.eq_ignore_ascii_case(&denied.name)
+                || p.purl
+                    .as_deref()
+                    .and_then(purl_name)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&denied.name));
+            if !name_match {
+                continue;
+            }
+            let in_range = match (&denied.versions, &p.version) {
+                (None, _) => true,
+                (Some(_), None) => true,
+                (Some(range), Some(v)) => range.contains(v),
+            };
+            if in_range {
+                findings.push(SbomFinding {
+                    code: ReasonCode::SbomDeniedPackage,
+                    package: p.name.clone(),
+                    version: p.version.clone(),
+                    detail: match (&denied.versions, &p.version) {
+                        (Some(r), Some(_)) => format!("denied package (versions {})", r.as_str()),
+                        (Some(r), None) => format!(
+                            "denied package (versions {}); the SBOM gives no version, so it is treated as inside the range",
+                            r.as_str()
+                        ),
+                        (None, _) => "denied package (all versions)".to_string(),
+                    },
+                });
+            }
+        }
+    }
+    Ok(SbomReport {
+        format,
+        packages: packages.len(),
+        findings,
+        unparsed_licenses: unparsed,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn check(licenses: &[&str], packages: &[(&str, Option<&str>)], or: OrSemantics) -> SbomCheck {
+        let mut ids = BTreeSet::new();
+        for l in licenses {
+            ids.extend(denied_license_ids(l).unwrap());
+        }
+        SbomCheck {
+            denied_licenses: licenses.iter().map(|s| s.to_string()).collect(),
+            denied_license_ids: ids,
+            denied_packages: packages
+                .iter()
+                .map(|(n, v)| DeniedPackage {
+                    name: n.to_string(),
+                    versions: v.map(|v| VersionRange::parse(v).unwrap()),
+                })
+                .collect(),
+            license_or: or,
+        }
+    }
+
+    fn spdx_doc(license: &str) -> Value {
+        json!({"spdxVersion": "SPDX-2.3", "packages": [
+            {"name": "p", "versionInfo": "1.0", "licenseConcluded": license, "licenseDeclared": "NOASSERTION"}
+        ]})
+    }
+
+    #[test]
+    fn normalises_gnu_ids() {
+        assert_eq!(normalise_id("GPL-2.0", false), "GPL-2.0-only");
+        assert_eq!(normalise_id("GPL-2.0+", false), "GPL-2.0-or-later");
+        assert_eq!(normalise_id("GPL-2.0-only", true), "GPL-2.0-or-later");
+        assert_eq!(normalise_id("MIT", false), "MIT");
+        assert_eq!(
+            normalise_id("GPL-2.0-with-classpath-exception", false),
+            "GPL-2.0-with-classpath-exception"
+        );
+    }
+
+    #[test]
+    fn or_semantics() {
+        let choice = check(&["GPL-3.0-or-later"], &[], OrSemantics::Choice);
+        let any = check(&["GPL-3.0-or-later"], &[], OrSemantics::AnyMention);
+        let doc = spdx_doc("GPL-3.0-or-later OR MIT");
+        assert!(check_sbom(&choice, &doc).unwrap().findings.is_empty());
+        assert_eq!(check_sbom(&any, &doc).unwrap().findings.len(), 1);
+        let and = spdx_doc("GPL-3.0-or-later AND MIT");
+        let r = check_sbom(&choice, &and).unwrap();
+        assert_eq!(r.findings[0].code, ReasonCode::SbomDeniedLicense);
+        assert!(r.reason().unwrap().message.contains("GPL-3.0-or-later"));
+    }
+
+    #[test]
+    fn deprecated_ids_match_only_form() {
+        let c = check(&["GPL-2.0-only"], &[], OrSemantics::Choice);
+        assert_eq!(
+            check_sbom(&c, &spdx_doc("GPL-2.0")).unwrap().findings.len(),
+            1
+        );
+        assert!(
+            check_sbom(&c, &spdx_doc("GPL-2.0-or-later"))
+                .unwrap()
+                .findings
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn free_text_is_unparsed_not_denied() {
+        let c = check(&["MIT"], &[], OrSemantics::Choice);
+        let r = check_sbom(&c, &spdx_doc("Bouncy Castle Licence")).unwrap();
+        assert!(r.findings.is_empty());
+        assert!(r.unparsed_licenses.contains("Bouncy Castle Licence"));
+    }
+
+    #[test]
+    fn denied_packages_by_name_purl_and_range() {
+        let c = check(&[], &[("log4j-core", Some("<2.17.1"))], OrSemantics::Choice);
+        let doc = json!({"bomFormat": "CycloneDX", "components": [
+            {"name": "log4j-core", "version": "2.14.1"},
+            {"name": "other", "version": "2.0", "purl": "pkg:maven/org.apache.logging.log4j/log4j-core@2.0?type=jar"},
+            {"name": "log4j-core", "version": "2.17.1"},
+            {"name": "log4j-core"},
+        ]});
+        let r = check_sbom(&c, &doc).unwrap();
+        assert_eq!(r.format, SbomFormat::CycloneDx);
+        assert_eq!(r.findings.len(), 3, "{r:?}");
+        assert!(
+            r.findings
+                .iter()
+                .all(|f| f.code == ReasonCode::SbomDeniedPackage)
+        );
+    }
+
+    #[test]
+    fn missing_fields() {
+        let c = check(&["MIT"], &[], OrSemantics::Choice);
+        let e = check_sbom(&c, &json!({"spdxVersion": "SPDX-2.3"})).unwrap_err();
+        assert_eq!(e.code, ReasonCode::FieldMissing);
+        assert!(e.message.contains("packages"));
+        let e = check_sbom(&c, &json!({"hello": 1})).unwrap_err();
+        assert_eq!(e.code, ReasonCode::UnsupportedFormat);
+    }
+
+    #[test]
+    fn bad_policy_license() {
+        assert!(denied_license_ids("MIT AND (").is_err());
+    }
+}
