@@ -543,6 +543,12 @@ impl PublicKey {
         } else if oid == OID_ED25519 {
             KeyAlgorithm::Ed25519
         } else if oid == OID_RSA {
+            let modulus_bits = rsa_modulus_bits(info.subject_public_key.raw_bytes())?;
+            if !(2048..=8192).contains(&modulus_bits) {
+                return Err(KeyError::MalformedPublicKey {
+                    problem: "RSA keys must be 2048 to 8192 bits",
+                });
+            }
             KeyAlgorithm::RsaPkcs1Sha256
         } else {
             return Err(KeyError::UnsupportedPublicKeyAlgorithm {
@@ -565,10 +571,10 @@ impl PublicKey {
     /// hash; RSA accepts PKCS#1 v1.5 and PSS with SHA-256; Ed25519 is pure.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
         for alg in verification_algorithms(self.algorithm) {
-            if let Ok(key) = ParsedPublicKey::new(*alg, &self.spki) {
-                if key.verify_sig(message, signature).is_ok() {
-                    return Ok(());
-                }
+            if let Ok(key) = ParsedPublicKey::new(*alg, &self.spki)
+                && key.verify_sig(message, signature).is_ok()
+            {
+                return Ok(());
             }
         }
         Err(KeyError::BadSignature {
@@ -596,6 +602,28 @@ impl PublicKey {
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
     }
+}
+
+/// Bit length of the modulus of a PKCS#1 `RSAPublicKey`.
+fn rsa_modulus_bits(pkcs1: &[u8]) -> Result<usize, KeyError> {
+    use x509_cert::der::asn1::UintRef;
+    use x509_cert::der::{Reader, SliceReader};
+    let malformed = |_| KeyError::MalformedPublicKey {
+        problem: "RSA public key is not a DER RSAPublicKey",
+    };
+    let mut reader = SliceReader::new(pkcs1).map_err(malformed)?;
+    let modulus = reader
+        .sequence(|r| {
+            let n = UintRef::decode(r)?;
+            let _e = UintRef::decode(r)?;
+            Ok(n.as_bytes().to_vec())
+        })
+        .map_err(malformed)?;
+    reader.finish(()).map_err(malformed)?;
+    Ok(match modulus.first() {
+        Some(&top) => modulus.len() * 8 - top.leading_zeros() as usize,
+        None => 0,
+    })
 }
 
 fn verification_algorithms(
