@@ -13,3 +13,5 @@ pub mod payload;
 pub mod policy;
 pub mod reference;
 pub mod registry;
+pub mod sign;
+pub mod verify;

@@ -1,6 +1,8 @@
 #![forbid(unsafe_code)]
-//! The `imprint` binary: a thin shell over the library's CLI module.
+//! The `imprint` binary: flag parsing and printing over the `imprint` library.
+
+mod cli;
 
 fn main() -> std::process::ExitCode {
-    imprint::cli::main()
+    cli::main()
 }

@@ -63,12 +63,21 @@ pub struct Attached {
 
 /// Sign `image` (and, with `recursive`, each manifest of its index) with `key`, appending a
 /// legacy `.sig` layer cosign-style.
-pub async fn sign_image(client: &Client, image: &ImageRef, key: &SigningKey, opts: &SignOptions) -> Result<Vec<Attached>, SignError> {
+pub async fn sign_image(
+    client: &Client,
+    image: &ImageRef,
+    key: &SigningKey,
+    opts: &SignOptions,
+) -> Result<Vec<Attached>, SignError> {
     let resolved = client.resolve(image).await?;
     let repo = &resolved.repository;
     let mut digests = vec![resolved.manifest.digest.clone()];
     if opts.recursive {
-        digests.extend(index_children(image, &resolved.manifest.media_type, &resolved.manifest.bytes)?);
+        digests.extend(index_children(
+            image,
+            &resolved.manifest.media_type,
+            &resolved.manifest.bytes,
+        )?);
     }
     let public = key.public_key();
     let mut out = Vec::with_capacity(digests.len());
@@ -123,26 +132,45 @@ pub struct AttestOptions {
 
 /// Attest `image` with an in-toto statement of `opts.predicate_type`, stored as a legacy
 /// `.att` DSSE layer.
-pub async fn attest_image(client: &Client, image: &ImageRef, key: &SigningKey, opts: &AttestOptions) -> Result<Vec<Attached>, SignError> {
+pub async fn attest_image(
+    client: &Client,
+    image: &ImageRef,
+    key: &SigningKey,
+    opts: &AttestOptions,
+) -> Result<Vec<Attached>, SignError> {
     let resolved = client.resolve(image).await?;
     let repo = &resolved.repository;
     let mut digests = vec![resolved.manifest.digest.clone()];
     if opts.recursive {
-        digests.extend(index_children(image, &resolved.manifest.media_type, &resolved.manifest.bytes)?);
+        digests.extend(index_children(
+            image,
+            &resolved.manifest.media_type,
+            &resolved.manifest.bytes,
+        )?);
     }
     let mut out = Vec::with_capacity(digests.len());
     for digest in digests {
-        let statement = payload::statement(repo.name(), &digest, &opts.predicate_type, opts.predicate.clone());
+        let statement = payload::statement(
+            repo.name(),
+            &digest,
+            &opts.predicate_type,
+            opts.predicate.clone(),
+        );
         let sig = key.sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, &statement))?;
         let envelope = payload::envelope_json(payload::IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
         let mut ann = BTreeMap::new();
         ann.insert(attach::SIGNATURE_ANNOTATION.to_owned(), String::new());
-        ann.insert(attach::PREDICATE_TYPE_ANNOTATION.to_owned(), opts.predicate_type.clone());
+        ann.insert(
+            attach::PREDICATE_TYPE_ANNOTATION.to_owned(),
+            opts.predicate_type.clone(),
+        );
         let layer = NewLayer::new(media_types::DSSE_ENVELOPE, envelope, ann);
         // Identical envelope bytes (deterministic signatures) are the same attestation.
         let is_equivalent = |_: &crate::oci::Descriptor| true;
         let ptype = opts.predicate_type.clone();
-        let drop_same_type = move |d: &crate::oci::Descriptor| d.annotation(attach::PREDICATE_TYPE_ANNOTATION) == Some(ptype.as_str());
+        let drop_same_type = move |d: &crate::oci::Descriptor| {
+            d.annotation(attach::PREDICATE_TYPE_ANNOTATION) == Some(ptype.as_str())
+        };
         let outcome = attach::append(
             repo,
             &digest,
@@ -151,7 +179,11 @@ pub async fn attest_image(client: &Client, image: &ImageRef, key: &SigningKey, o
             &AppendOptions {
                 max_layers: opts.limits.max_layers,
                 is_equivalent: &is_equivalent,
-                drop_existing: if opts.replace { Some(&drop_same_type) } else { None },
+                drop_existing: if opts.replace {
+                    Some(&drop_same_type)
+                } else {
+                    None
+                },
             },
         )
         .await?;
@@ -165,7 +197,11 @@ pub async fn attest_image(client: &Client, image: &ImageRef, key: &SigningKey, o
 }
 
 /// The child manifest digests of an index (empty for a plain manifest).
-fn index_children(image: &ImageRef, media_type: &str, bytes: &[u8]) -> Result<Vec<Digest>, SignError> {
+fn index_children(
+    image: &ImageRef,
+    media_type: &str,
+    bytes: &[u8],
+) -> Result<Vec<Digest>, SignError> {
     if media_type != media_types::OCI_INDEX && media_type != media_types::DOCKER_MANIFEST_LIST {
         return Ok(Vec::new());
     }

@@ -174,7 +174,14 @@ pub enum VerifyError {
 }
 
 /// Fetch every signature, attestation and bundle attached to `subject`.
-pub async fn discover<R: Repository>(repo: &R, subject: &Digest, format: SignatureFormat, want_signatures: bool, want_attestations: bool, limits: &Limits) -> Result<Discovered, VerifyError> {
+pub async fn discover<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    format: SignatureFormat,
+    want_signatures: bool,
+    want_attestations: bool,
+    limits: &Limits,
+) -> Result<Discovered, VerifyError> {
     let mut out = Discovered::default();
     if format.legacy() {
         if want_signatures {
@@ -190,24 +197,42 @@ pub async fn discover<R: Repository>(repo: &R, subject: &Digest, format: Signatu
     Ok(out)
 }
 
-async fn legacy_candidates<R: Repository>(repo: &R, subject: &Digest, kind: Kind, limits: &Limits) -> Result<Vec<Candidate>, VerifyError> {
+async fn legacy_candidates<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    kind: Kind,
+    limits: &Limits,
+) -> Result<Vec<Candidate>, VerifyError> {
     let Some(att) = attach::read(repo, subject, kind, limits.max_layers).await? else {
         return Ok(Vec::new());
     };
-    let fetches = att.manifest.layers.iter().enumerate().map(|(index, layer)| {
-        let source = Source::LegacyLayer {
-            manifest: att.digest.clone(),
-            layer: layer.digest.clone(),
-            index,
-        };
-        fetch_candidate(repo, source, layer.clone(), limits.max_blob_bytes)
-    });
+    let fetches = att
+        .manifest
+        .layers
+        .iter()
+        .enumerate()
+        .map(|(index, layer)| {
+            let source = Source::LegacyLayer {
+                manifest: att.digest.clone(),
+                layer: layer.digest.clone(),
+                index,
+            };
+            fetch_candidate(repo, source, layer.clone(), limits.max_blob_bytes)
+        });
     Ok(futures_util::future::join_all(fetches).await)
 }
 
-async fn fetch_candidate<R: Repository>(repo: &R, source: Source, descriptor: Descriptor, max: u64) -> Candidate {
+async fn fetch_candidate<R: Repository>(
+    repo: &R,
+    source: Source,
+    descriptor: Descriptor,
+    max: u64,
+) -> Candidate {
     let content = if descriptor.size > max {
-        Err(format!("declared size {} is over the limit of {max} bytes", descriptor.size))
+        Err(format!(
+            "declared size {} is over the limit of {max} bytes",
+            descriptor.size
+        ))
     } else {
         match repo.get_blob(&descriptor.digest, max).await {
             Ok(bytes) if bytes.len() as u64 != descriptor.size => Err(format!(
@@ -228,19 +253,27 @@ async fn fetch_candidate<R: Repository>(repo: &R, source: Source, descriptor: De
 
 /// Find bundle referrers: the referrers API when the store has it, else the `sha256-<hex>`
 /// tag-schema index (cosign-formats §3.4).
-async fn bundle_candidates<R: Repository>(repo: &R, subject: &Digest, limits: &Limits) -> Result<Vec<Candidate>, VerifyError> {
+async fn bundle_candidates<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    limits: &Limits,
+) -> Result<Vec<Candidate>, VerifyError> {
     let index_bytes = match repo.referrers_api(subject).await? {
         Some(b) => b,
-        None => match repo.get_manifest(ManifestRef::Tag(&subject.tag_base())).await? {
+        None => match repo
+            .get_manifest(ManifestRef::Tag(&subject.tag_base()))
+            .await?
+        {
             Some(m) => m.bytes,
             None => return Ok(Vec::new()),
         },
     };
-    let index: ImageIndex = serde_json::from_slice(&index_bytes).map_err(|e| VerifyError::Referrers {
-        repository: repo.name().to_owned(),
-        subject: subject.clone(),
-        message: e.to_string(),
-    })?;
+    let index: ImageIndex =
+        serde_json::from_slice(&index_bytes).map_err(|e| VerifyError::Referrers {
+            repository: repo.name().to_owned(),
+            subject: subject.clone(),
+            message: e.to_string(),
+        })?;
     let wanted: Vec<&Descriptor> = index
         .manifests
         .iter()
@@ -268,10 +301,19 @@ async fn bundle_candidates<R: Repository>(repo: &R, subject: &Digest, limits: &L
         };
         // cosign: exactly one layer whose media type is a Sigstore bundle.
         let [layer] = manifest.layers.as_slice() else {
-            return failed(format!("referrer has {} layers, expected exactly one bundle layer", manifest.layers.len()));
+            return failed(format!(
+                "referrer has {} layers, expected exactly one bundle layer",
+                manifest.layers.len()
+            ));
         };
-        if !layer.media_type.starts_with("application/vnd.dev.sigstore.bundle") {
-            return failed(format!("referrer layer has media type `{}`, not a Sigstore bundle", layer.media_type));
+        if !layer
+            .media_type
+            .starts_with("application/vnd.dev.sigstore.bundle")
+        {
+            return failed(format!(
+                "referrer layer has media type `{}`, not a Sigstore bundle",
+                layer.media_type
+            ));
         }
         if manifest.subject.as_ref().map(|s| &s.digest) != Some(subject) {
             return failed("referrer manifest's subject is not this image".into());
@@ -302,26 +344,62 @@ fn content(c: &Candidate) -> Result<&[u8], CandidateFailure> {
 
 /// Check one legacy `.sig` layer, in cosign's order: layer digest (done at fetch), signature
 /// over the exact payload bytes, payload parse, signed digest == image digest, annotations.
-pub fn check_signature(c: &Candidate, image: &Digest, verifier: &SignatureVerifier, required: &BTreeMap<String, String>) -> Result<VerifiedSignature, CandidateFailure> {
+pub fn check_signature(
+    c: &Candidate,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    required: &BTreeMap<String, String>,
+) -> Result<VerifiedSignature, CandidateFailure> {
     let bytes = content(c)?;
     if c.descriptor.media_type != media_types::SIMPLE_SIGNING {
-        return Err(fail(c, Check::MediaType, format!("layer media type `{}` is not `{}`", c.descriptor.media_type, media_types::SIMPLE_SIGNING)));
+        return Err(fail(
+            c,
+            Check::MediaType,
+            format!(
+                "layer media type `{}` is not `{}`",
+                c.descriptor.media_type,
+                media_types::SIMPLE_SIGNING
+            ),
+        ));
     }
     let sig_b64 = c
         .descriptor
         .annotation(attach::SIGNATURE_ANNOTATION)
-        .ok_or_else(|| fail(c, Check::SignatureAnnotation, format!("annotation `{}` is missing", attach::SIGNATURE_ANNOTATION)))?;
+        .ok_or_else(|| {
+            fail(
+                c,
+                Check::SignatureAnnotation,
+                format!("annotation `{}` is missing", attach::SIGNATURE_ANNOTATION),
+            )
+        })?;
     let (signer, tlog) = check_layer_signer(c, bytes, sig_b64, verifier, false)?;
-    let ss = payload::parse_simple_signing(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
+    let ss =
+        payload::parse_simple_signing(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
     if &ss.digest != image {
-        return Err(fail(c, Check::ImageDigest, format!("payload signs {} but the image is {image}", ss.digest)));
+        return Err(fail(
+            c,
+            Check::ImageDigest,
+            format!("payload signs {} but the image is {image}", ss.digest),
+        ));
     }
     let annotations = string_map(&ss.optional);
     for (k, v) in required {
         match annotations.get(k) {
             Some(have) if have == v => {}
-            Some(have) => return Err(fail(c, Check::Annotations, format!("annotation `{k}` is `{have}`, required `{v}`"))),
-            None => return Err(fail(c, Check::Annotations, format!("required annotation `{k}` is not in the signed payload"))),
+            Some(have) => {
+                return Err(fail(
+                    c,
+                    Check::Annotations,
+                    format!("annotation `{k}` is `{have}`, required `{v}`"),
+                ));
+            }
+            None => {
+                return Err(fail(
+                    c,
+                    Check::Annotations,
+                    format!("required annotation `{k}` is not in the signed payload"),
+                ));
+            }
         }
     }
     Ok(VerifiedSignature::new(
@@ -337,21 +415,50 @@ pub fn check_signature(c: &Candidate, image: &Digest, verifier: &SignatureVerifi
 
 /// Verify the layer's signature material with `verifier`: key signature over `signed`, or the
 /// keyless certificate + Rekor bundle checks.
-fn check_layer_signer(c: &Candidate, layer_bytes: &[u8], sig_b64: &str, verifier: &SignatureVerifier, is_attestation: bool) -> Result<(Signer, Option<crate::evidence::TlogEvidence>), CandidateFailure> {
+fn check_layer_signer(
+    c: &Candidate,
+    layer_bytes: &[u8],
+    sig_b64: &str,
+    verifier: &SignatureVerifier,
+    is_attestation: bool,
+) -> Result<(Signer, Option<crate::evidence::TlogEvidence>), CandidateFailure> {
     match verifier {
         SignatureVerifier::Key(key) => {
-            let sig = B64
-                .decode(sig_b64.trim())
-                .map_err(|e| fail(c, Check::SignatureAnnotation, format!("signature annotation is not base64: {e}")))?;
-            key.verify(layer_bytes, &sig)
-                .map_err(|e| fail(c, Check::Signature, format!("signature does not verify with key {}: {e}", key.fingerprint())))?;
-            Ok((Signer::Key { fingerprint: key.fingerprint() }, None))
+            let sig = B64.decode(sig_b64.trim()).map_err(|e| {
+                fail(
+                    c,
+                    Check::SignatureAnnotation,
+                    format!("signature annotation is not base64: {e}"),
+                )
+            })?;
+            key.verify(layer_bytes, &sig).map_err(|e| {
+                fail(
+                    c,
+                    Check::Signature,
+                    format!(
+                        "signature does not verify with key {}: {e}",
+                        key.fingerprint()
+                    ),
+                )
+            })?;
+            Ok((
+                Signer::Key {
+                    fingerprint: key.fingerprint(),
+                },
+                None,
+            ))
         }
         SignatureVerifier::Keyless { identity, trust } => {
             let cert = c
                 .descriptor
                 .annotation(attach::CERTIFICATE_ANNOTATION)
-                .ok_or_else(|| fail(c, Check::VerifierKind, "layer has no certificate; keyless verification needs one"))?;
+                .ok_or_else(|| {
+                    fail(
+                        c,
+                        Check::VerifierKind,
+                        "layer has no certificate; keyless verification needs one",
+                    )
+                })?;
             let layer = bundle::LegacyKeylessLayer {
                 layer_bytes,
                 signature_b64: sig_b64,
@@ -361,7 +468,8 @@ fn check_layer_signer(c: &Candidate, layer_bytes: &[u8], sig_b64: &str, verifier
                 rfc3161_timestamp_json: c.descriptor.annotation(attach::TIMESTAMP_ANNOTATION),
                 is_attestation,
             };
-            let (signer, tlog) = bundle::verify_legacy_keyless(layer, identity, trust).map_err(|e| fail(c, Check::Certificate, e.to_string()))?;
+            let (signer, tlog) = bundle::verify_legacy_keyless(layer, identity, trust)
+                .map_err(|e| fail(c, Check::Certificate, e.to_string()))?;
             Ok((signer, Some(tlog)))
         }
     }
@@ -369,25 +477,61 @@ fn check_layer_signer(c: &Candidate, layer_bytes: &[u8], sig_b64: &str, verifier
 
 /// Check one legacy `.att` layer: DSSE signature over the PAE, payload type, statement,
 /// subject digest == image digest, then the predicate type (when one is asked for).
-pub fn check_attestation(c: &Candidate, image: &Digest, verifier: &SignatureVerifier, predicate_type: Option<&str>) -> Result<VerifiedAttestation, CandidateFailure> {
+pub fn check_attestation(
+    c: &Candidate,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    predicate_type: Option<&str>,
+) -> Result<VerifiedAttestation, CandidateFailure> {
     let bytes = content(c)?;
     if c.descriptor.media_type != media_types::DSSE_ENVELOPE {
-        return Err(fail(c, Check::MediaType, format!("layer media type `{}` is not `{}`", c.descriptor.media_type, media_types::DSSE_ENVELOPE)));
+        return Err(fail(
+            c,
+            Check::MediaType,
+            format!(
+                "layer media type `{}` is not `{}`",
+                c.descriptor.media_type,
+                media_types::DSSE_ENVELOPE
+            ),
+        ));
     }
     let env = payload::parse_envelope(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
     let pae = payload::pae(&env.payload_type, &env.payload);
     let (signer, tlog) = match verifier {
         SignatureVerifier::Key(key) => {
             // Any one envelope signature verifying with the key is enough (DSSE semantics).
-            let ok = env.signatures.iter().any(|s| key.verify(&pae, &s.sig).is_ok());
+            let ok = env
+                .signatures
+                .iter()
+                .any(|s| key.verify(&pae, &s.sig).is_ok());
             if !ok {
-                return Err(fail(c, Check::Signature, format!("no DSSE signature ({} present) verifies with key {}", env.signatures.len(), key.fingerprint())));
+                return Err(fail(
+                    c,
+                    Check::Signature,
+                    format!(
+                        "no DSSE signature ({} present) verifies with key {}",
+                        env.signatures.len(),
+                        key.fingerprint()
+                    ),
+                ));
             }
-            (Signer::Key { fingerprint: key.fingerprint() }, None)
+            (
+                Signer::Key {
+                    fingerprint: key.fingerprint(),
+                },
+                None,
+            )
         }
         SignatureVerifier::Keyless { .. } => {
             let [sig] = env.signatures.as_slice() else {
-                return Err(fail(c, Check::Signature, format!("keyless envelope must carry exactly one signature, found {}", env.signatures.len())));
+                return Err(fail(
+                    c,
+                    Check::Signature,
+                    format!(
+                        "keyless envelope must carry exactly one signature, found {}",
+                        env.signatures.len()
+                    ),
+                ));
             };
             let sig_b64 = B64.encode(&sig.sig);
             // The certificate signed the PAE; the tlog entry binds the envelope bytes.
@@ -395,24 +539,66 @@ pub fn check_attestation(c: &Candidate, image: &Digest, verifier: &SignatureVeri
             (signer, tlog)
         }
     };
-    attestation_claims(c, image, &env.payload_type, &env.payload, predicate_type, bytes, signer, tlog)
+    attestation_claims(
+        c,
+        image,
+        &env.payload_type,
+        &env.payload,
+        predicate_type,
+        bytes,
+        signer,
+        tlog,
+    )
 }
 
 #[allow(clippy::too_many_arguments)]
-fn attestation_claims(c: &Candidate, image: &Digest, payload_type: &str, statement_bytes: &[u8], predicate_type: Option<&str>, raw: &[u8], signer: Signer, tlog: Option<crate::evidence::TlogEvidence>) -> Result<VerifiedAttestation, CandidateFailure> {
+fn attestation_claims(
+    c: &Candidate,
+    image: &Digest,
+    payload_type: &str,
+    statement_bytes: &[u8],
+    predicate_type: Option<&str>,
+    raw: &[u8],
+    signer: Signer,
+    tlog: Option<crate::evidence::TlogEvidence>,
+) -> Result<VerifiedAttestation, CandidateFailure> {
     if payload_type != payload::IN_TOTO_PAYLOAD_TYPE {
-        return Err(fail(c, Check::PayloadType, format!("payloadType `{payload_type}` is not `{}`", payload::IN_TOTO_PAYLOAD_TYPE)));
+        return Err(fail(
+            c,
+            Check::PayloadType,
+            format!(
+                "payloadType `{payload_type}` is not `{}`",
+                payload::IN_TOTO_PAYLOAD_TYPE
+            ),
+        ));
     }
-    let st = payload::parse_statement(statement_bytes).map_err(|e| fail(c, Check::Statement, e.to_string()))?;
+    let st = payload::parse_statement(statement_bytes)
+        .map_err(|e| fail(c, Check::Statement, e.to_string()))?;
     if !st.has_subject_digest(image) {
-        return Err(fail(c, Check::Subject, format!("no statement subject has sha256 {}", image.hex())));
+        return Err(fail(
+            c,
+            Check::Subject,
+            format!("no statement subject has sha256 {}", image.hex()),
+        ));
     }
     if let Some(want) = predicate_type
         && st.predicate_type != want
     {
-        return Err(fail(c, Check::PredicateType, format!("predicate type is `{}`, wanted `{want}`", st.predicate_type)));
+        return Err(fail(
+            c,
+            Check::PredicateType,
+            format!("predicate type is `{}`, wanted `{want}`", st.predicate_type),
+        ));
     }
-    Ok(VerifiedAttestation::new(image.clone(), st.predicate_type.clone(), st.raw.clone(), raw.to_vec(), signer, tlog, c.source.clone()))
+    Ok(VerifiedAttestation::new(
+        image.clone(),
+        st.predicate_type.clone(),
+        st.raw.clone(),
+        raw.to_vec(),
+        signer,
+        tlog,
+        c.source.clone(),
+    ))
 }
 
 /// A verified bundle referrer: an image signature (`https://sigstore.dev/cosign/sign/v1`) or
@@ -429,29 +615,73 @@ pub enum VerifiedBundleItem {
 pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
 
 /// Check one bundle referrer with `verifier`; subject digest must be `image`.
-pub fn check_bundle(c: &Candidate, image: &Digest, verifier: &SignatureVerifier, required: &BTreeMap<String, String>) -> Result<VerifiedBundleItem, CandidateFailure> {
+pub fn check_bundle(
+    c: &Candidate,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    required: &BTreeMap<String, String>,
+) -> Result<VerifiedBundleItem, CandidateFailure> {
     let bytes = content(c)?;
     let (policy, trust) = match verifier {
-        SignatureVerifier::Key(k) => (bundle::VerificationPolicy::Key { spki_der: k.spki_der().to_vec() }, None),
-        SignatureVerifier::Keyless { identity, trust } => (bundle::VerificationPolicy::Keyless(identity.clone()), Some(trust.clone())),
+        SignatureVerifier::Key(k) => (
+            bundle::VerificationPolicy::Key {
+                spki_der: k.spki_der().to_vec(),
+            },
+            None,
+        ),
+        SignatureVerifier::Keyless { identity, trust } => (
+            bundle::VerificationPolicy::Keyless(identity.clone()),
+            Some(trust.clone()),
+        ),
     };
     let trust = match trust {
         Some(t) => t,
-        None => Arc::new(TrustRoot::public_good().map_err(|e| fail(c, Check::Bundle, e.to_string()))?),
+        None => {
+            Arc::new(TrustRoot::public_good().map_err(|e| fail(c, Check::Bundle, e.to_string()))?)
+        }
     };
-    let vb = bundle::verify_bundle(bytes, None, &policy, &trust).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
-    let bundle::BundleContent::Dsse { payload_type, payload: statement } = vb.content.clone() else {
-        return Err(fail(c, Check::Bundle, "image bundles must carry a DSSE envelope, found a message signature"));
+    let vb = bundle::verify_bundle(bytes, None, &policy, &trust)
+        .map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let bundle::BundleContent::Dsse {
+        payload_type,
+        payload: statement,
+    } = vb.content().clone()
+    else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        ));
     };
-    let att = attestation_claims(c, image, &payload_type, &statement, None, bytes, vb.signer.clone(), vb.tlog.clone())?;
+    let att = attestation_claims(
+        c,
+        image,
+        &payload_type,
+        &statement,
+        None,
+        bytes,
+        vb.signer().clone(),
+        vb.tlog().cloned(),
+    )?;
     if att.predicate_type() != COSIGN_SIGN_PREDICATE {
         return Ok(VerifiedBundleItem::Attestation(att));
     }
-    let st = payload::parse_statement(&statement).map_err(|e| fail(c, Check::Statement, e.to_string()))?;
-    let annotations = st.subject_annotations(image);
+    let st = payload::parse_statement(&statement)
+        .map_err(|e| fail(c, Check::Statement, e.to_string()))?;
+    // The annotations of the subject that names this image (cosign `-a` checks look there).
+    let annotations = st
+        .subjects
+        .iter()
+        .find(|s| s.digests.get("sha256").map(String::as_str) == Some(image.hex()))
+        .map(|s| string_map(&s.annotations))
+        .unwrap_or_default();
     for (k, v) in required {
         if annotations.get(k) != Some(v) {
-            return Err(fail(c, Check::Annotations, format!("required annotation `{k}`=`{v}` is not on the signed subject")));
+            return Err(fail(
+                c,
+                Check::Annotations,
+                format!("required annotation `{k}`=`{v}` is not on the signed subject"),
+            ));
         }
     }
     Ok(VerifiedBundleItem::Signature(VerifiedSignature::new(
@@ -459,8 +689,8 @@ pub fn check_bundle(c: &Candidate, image: &Digest, verifier: &SignatureVerifier,
         None,
         annotations,
         statement,
-        vb.signer,
-        vb.tlog,
+        vb.signer().clone(),
+        vb.tlog().cloned(),
         c.source.clone(),
     )))
 }

@@ -10,11 +10,11 @@ use clap::{Args, ValueEnum};
 
 use super::registry_opts::RegistryOpts;
 use super::{EXIT_FAILED, parse_key_value};
-use crate::keys::{self, PublicKey};
-use crate::reference::ImageRef;
-use crate::registry::Client;
-use crate::sign::{self, AttestOptions, SignOptions};
-use crate::verify::{self, SignatureFormat, SignatureVerifier, VerifiedBundleItem};
+use imprint::keys::{self, PublicKey};
+use imprint::reference::ImageRef;
+use imprint::registry::Client;
+use imprint::sign::{self, AttestOptions, SignOptions};
+use imprint::verify::{self, SignatureFormat, SignatureVerifier, VerifiedBundleItem};
 
 /// Output format for verification results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -50,9 +50,11 @@ impl From<FormatArg> for SignatureFormat {
 
 /// `imprint sign`.
 #[derive(Debug, Args)]
-#[command(after_help = "No transparency-log upload is done (no Rekor is reachable from here): signatures are key-based, \
+#[command(
+    after_help = "No transparency-log upload is done (no Rekor is reachable from here): signatures are key-based, \
 as with `cosign sign --tlog-upload=false`. Verifiers must therefore not require a tlog entry for key signatures, \
-which is what cosign --insecure-ignore-tlog and policy-controller key authorities do.")]
+which is what cosign --insecure-ignore-tlog and policy-controller key authorities do."
+)]
 pub struct SignArgs {
     /// Path to the private key (cosign encrypted PEM). Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt.
     #[arg(long)]
@@ -170,11 +172,13 @@ fn parse_images(images: &[String]) -> anyhow::Result<Vec<ImageRef>> {
 
 fn load_signing_key(path: &std::path::Path) -> anyhow::Result<keys::SigningKey> {
     let password = keys::password::password_from_env_or_prompt(false)?;
-    keys::load_signing_key(path, &password).with_context(|| format!("cannot load private key `{}`", path.display()))
+    keys::load_signing_key(path, &password)
+        .with_context(|| format!("cannot load private key `{}`", path.display()))
 }
 
 fn load_public_key(path: &std::path::Path) -> anyhow::Result<PublicKey> {
-    keys::load_public_key(path).with_context(|| format!("cannot load public key `{}`", path.display()))
+    keys::load_public_key(path)
+        .with_context(|| format!("cannot load public key `{}`", path.display()))
 }
 
 /// Run `imprint sign`.
@@ -188,14 +192,22 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
         ..SignOptions::default()
     };
     for image in &images {
-        let done = sign::sign_image(&client, image, &key, &opts).await.with_context(|| format!("signing `{image}`"))?;
+        let done = sign::sign_image(&client, image, &key, &opts)
+            .await
+            .with_context(|| format!("signing `{image}`"))?;
         for a in done {
             match a.outcome {
-                crate::attach::Appended::Written { manifest, layers } => {
-                    eprintln!("Signed {}@{} ({} signature(s) in {manifest})", a.repository, a.digest, layers);
+                imprint::attach::Appended::Written { manifest, layers } => {
+                    eprintln!(
+                        "Signed {}@{} ({} signature(s) in {manifest})",
+                        a.repository, a.digest, layers
+                    );
                 }
-                crate::attach::Appended::AlreadyPresent { .. } => {
-                    eprintln!("{}@{} is already signed with this key; nothing written", a.repository, a.digest);
+                imprint::attach::Appended::AlreadyPresent { .. } => {
+                    eprintln!(
+                        "{}@{} is already signed with this key; nothing written",
+                        a.repository, a.digest
+                    );
                 }
             }
         }
@@ -206,10 +218,11 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
 /// Run `imprint attest`.
 pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
-    let type_uri = crate::payload::predicate_type_uri(&args.predicate_type)?;
+    let type_uri = imprint::payload::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = read_limited(&args.predicate, args.max_predicate_bytes)?;
-    let predicate = crate::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
-        .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
+    let predicate =
+        imprint::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
+            .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
     let client = Client::new(args.registry.to_config())?;
     let opts = AttestOptions {
@@ -220,9 +233,14 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         limits: Default::default(),
     };
     for image in &images {
-        let done = sign::attest_image(&client, image, &key, &opts).await.with_context(|| format!("attesting `{image}`"))?;
+        let done = sign::attest_image(&client, image, &key, &opts)
+            .await
+            .with_context(|| format!("attesting `{image}`"))?;
         for a in done {
-            eprintln!("Attested {}@{} with {}", a.repository, a.digest, opts.predicate_type);
+            eprintln!(
+                "Attested {}@{} with {}",
+                a.repository, a.digest, opts.predicate_type
+            );
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -230,9 +248,14 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
 
 /// Read a file, refusing it before reading when it is over `max` bytes.
 fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
-    let meta = std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
+    let meta =
+        std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
     if meta.len() > max {
-        anyhow::bail!("`{}` is {} bytes, over the limit of {max} bytes (raise it with --max-predicate-bytes)", path.display(), meta.len());
+        anyhow::bail!(
+            "`{}` is {} bytes, over the limit of {max} bytes (raise it with --max-predicate-bytes)",
+            path.display(),
+            meta.len()
+        );
     }
     std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
 }
@@ -250,7 +273,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     for image in &images {
         let resolved = match client.resolve(image).await {
             Ok(r) => r,
-            Err(crate::registry::RegistryError::ManifestNotFound { .. }) => {
+            Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
                 eprintln!("error: {image}: image not found");
                 failed = true;
                 continue;
@@ -258,9 +281,16 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
         };
         let digest = resolved.manifest.digest.clone();
-        let found = verify::discover(&resolved.repository, &digest, args.signature_format.into(), true, false, &limits)
-            .await
-            .with_context(|| format!("reading signatures of `{image}`"))?;
+        let found = verify::discover(
+            &resolved.repository,
+            &digest,
+            args.signature_format.into(),
+            true,
+            false,
+            &limits,
+        )
+        .await
+        .with_context(|| format!("reading signatures of `{image}`"))?;
         let mut verified = Vec::new();
         let mut failures = Vec::new();
         for c in &found.signatures {
@@ -293,11 +323,20 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("The following checks were performed on each of these signatures:");
         eprintln!("  - The cosign claims were validated");
         eprintln!("  - The signatures were verified against the specified public key");
-        eprintln!("  ({} of {} signature(s) verified)", verified.len(), found.signatures.len() + found.bundles.len());
+        eprintln!(
+            "  ({} of {} signature(s) verified)",
+            verified.len(),
+            found.signatures.len() + found.bundles.len()
+        );
         for v in &verified {
             match args.output {
-                Output::Json => all_payloads.push(serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or(serde_json::Value::Null)),
-                Output::Text => all_payloads.push(serde_json::Value::String(String::from_utf8_lossy(v.payload()).into_owned())),
+                Output::Json => all_payloads.push(
+                    serde_json::from_slice::<serde_json::Value>(v.payload())
+                        .unwrap_or(serde_json::Value::Null),
+                ),
+                Output::Text => all_payloads.push(serde_json::Value::String(
+                    String::from_utf8_lossy(v.payload()).into_owned(),
+                )),
             }
         }
     }
@@ -316,13 +355,21 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }
 
 /// Run `imprint verify-attestation`.
 pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
-    let want = args.predicate_type.as_deref().map(crate::payload::predicate_type_uri).transpose()?;
+    let want = args
+        .predicate_type
+        .as_deref()
+        .map(imprint::payload::predicate_type_uri)
+        .transpose()?;
     let verifier = SignatureVerifier::Key(load_public_key(&args.key)?);
     let client = Client::new(args.registry.to_config())?;
     let limits = Default::default();
@@ -331,7 +378,7 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
     for image in &images {
         let resolved = match client.resolve(image).await {
             Ok(r) => r,
-            Err(crate::registry::RegistryError::ManifestNotFound { .. }) => {
+            Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
                 eprintln!("error: {image}: image not found");
                 failed = true;
                 continue;
@@ -339,9 +386,16 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
             Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
         };
         let digest = resolved.manifest.digest.clone();
-        let found = verify::discover(&resolved.repository, &digest, args.signature_format.into(), false, true, &limits)
-            .await
-            .with_context(|| format!("reading attestations of `{image}`"))?;
+        let found = verify::discover(
+            &resolved.repository,
+            &digest,
+            args.signature_format.into(),
+            false,
+            true,
+            &limits,
+        )
+        .await
+        .with_context(|| format!("reading attestations of `{image}`"))?;
         let mut verified = Vec::new();
         let mut failures = Vec::new();
         for c in &found.attestations {
@@ -352,7 +406,11 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         }
         for c in &found.bundles {
             match verify::check_bundle(c, &digest, &verifier, &BTreeMap::new()) {
-                Ok(VerifiedBundleItem::Attestation(a)) if want.as_deref().is_none_or(|w| a.predicate_type() == w) => verified.push(a),
+                Ok(VerifiedBundleItem::Attestation(a))
+                    if want.as_deref().is_none_or(|w| a.predicate_type() == w) =>
+                {
+                    verified.push(a)
+                }
                 Ok(_) => {}
                 Err(f) => failures.push(f),
             }
@@ -363,7 +421,10 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
             if found.attestations.is_empty() && found.bundles.is_empty() {
                 eprintln!("error: {pinned}: no attestations found");
             } else {
-                let what = want.as_deref().map(|w| format!(" of type `{w}`")).unwrap_or_default();
+                let what = want
+                    .as_deref()
+                    .map(|w| format!(" of type `{w}`"))
+                    .unwrap_or_default();
                 eprintln!("error: {pinned}: no attestation{what} verified:");
                 for f in &failures {
                     eprintln!("  - {f}");
@@ -384,5 +445,9 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
             writeln!(out)?;
         }
     }
-    Ok(if failed { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS })
+    Ok(if failed {
+        ExitCode::from(EXIT_FAILED)
+    } else {
+        ExitCode::SUCCESS
+    })
 }

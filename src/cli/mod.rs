@@ -9,6 +9,9 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod image;
+pub mod registry_opts;
+pub mod trust_root;
+pub mod verify_bundle;
 
 /// Exit code for a verification failure or a denied image.
 pub const EXIT_FAILED: u8 = 1;
@@ -38,6 +41,10 @@ pub enum Command {
     Attest(image::AttestArgs),
     /// Verify the attestations of images.
     VerifyAttestation(image::VerifyAttestationArgs),
+    /// Verify a Sigstore bundle for a file or digest (sigstore-conformance CLI shape).
+    VerifyBundle(verify_bundle::VerifyBundleArgs),
+    /// Inspect trust roots.
+    TrustRoot(trust_root::TrustRootArgs),
 }
 
 /// Parse the command line and run. Used by `src/main.rs`.
@@ -59,8 +66,13 @@ fn init_tracing(verbose: u8) {
         1 => "info,imprint=debug",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_target(false).try_init();
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
 }
 
 /// Run one command.
@@ -70,12 +82,17 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => block_on(image::verify(a)),
         Command::Attest(a) => block_on(image::attest(a)),
         Command::VerifyAttestation(a) => block_on(image::verify_attestation(a)),
+        Command::VerifyBundle(a) => verify_bundle::run(a),
+        Command::TrustRoot(a) => trust_root::run(a),
     }
 }
 
 /// Run a future on a multi-threaded runtime.
 pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(rt) => rt.block_on(f),
         Err(e) => {
             // Without a runtime nothing can run; report as an operational error.
