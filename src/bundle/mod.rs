@@ -271,7 +271,11 @@ fn check_bundle_chain(bundle: &Bundle) -> Result<(), BundleError> {
 /// Our check (cosign and sigstore-go make it; the crate loads every trust-root CA certificate
 /// as an anchor, whose own notBefore/notAfter webpki does not check): some trust-root CA chain
 /// that issues the leaf must have all its certificates valid at the signing time `t`.
-fn check_ca_valid_at(leaf_der: &[u8], trust: &TrustRoot, t: i64) -> Result<(), BundleError> {
+pub(crate) fn check_ca_valid_at(
+    leaf_der: &[u8],
+    trust: &TrustRoot,
+    t: i64,
+) -> Result<(), BundleError> {
     use x509_cert::der::Decode;
     let leaf = x509_cert::Certificate::from_der(leaf_der)
         .map_err(|e| BundleError::Certificate(format!("cannot parse leaf certificate: {e}")))?;
@@ -551,5 +555,84 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn github_claims_from_certificate() {
+        let trust = TrustRoot::public_good().unwrap();
+        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let v = verify_bundle(
+            &bundle,
+            Some(Artifact::Bytes(&art)),
+            &keyless(ID, ISS),
+            &trust,
+        )
+        .unwrap();
+        let Signer::Certificate { extensions, .. } = v.signer() else {
+            panic!("not a certificate signer")
+        };
+        println!("{extensions:#?}");
+        let get = |k: &str| extensions.get(k).cloned();
+        let claims = GithubClaims {
+            trigger: get("github-workflow-trigger").or(get("build-trigger")),
+            sha: get("github-workflow-sha").or(get("source-repository-digest")),
+            name: get("github-workflow-name"),
+            repository: get("github-workflow-repository"),
+            git_ref: get("github-workflow-ref").or(get("source-repository-ref")),
+        };
+        assert!(claims.trigger.is_some() && claims.sha.is_some() && claims.git_ref.is_some());
+        let with = |c: GithubClaims| {
+            VerificationPolicy::Keyless(
+                IdentityPolicy::new(Matcher::Exact(ID.into()), Matcher::Exact(ISS.into()), c)
+                    .unwrap(),
+            )
+        };
+        verify_bundle(
+            &bundle,
+            Some(Artifact::Bytes(&art)),
+            &with(claims.clone()),
+            &trust,
+        )
+        .unwrap();
+        let mut bad = claims.clone();
+        bad.sha = Some("0".repeat(40));
+        let e =
+            verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &with(bad), &trust).unwrap_err();
+        assert_eq!(e.check(), "github-claim", "{e}");
+        let mut bad = claims;
+        bad.git_ref = Some("refs/heads/evil".into());
+        assert!(verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &with(bad), &trust).is_err());
+    }
+
+    #[test]
+    fn warm_keyless_verification_time() {
+        let trust = TrustRoot::public_good().unwrap();
+        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let pol = keyless(ID, ISS);
+        verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &pol, &trust).unwrap();
+        let n = 50;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &pol, &trust).unwrap();
+        }
+        println!(
+            "warm keyless bundle verification (library, this build profile): {:?} per bundle",
+            start.elapsed() / n
+        );
+    }
+
+    #[test]
+    fn staging_root_and_non_dsse_without_artifact() {
+        assert!(TrustRoot::staging().is_ok());
+        let trust = TrustRoot::public_good().unwrap();
+        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let e = verify_bundle(&bundle, None, &keyless(ID, ISS), &trust).unwrap_err();
+        assert_eq!(e.check(), "artifact-digest");
+        let e = verify_bundle(b"{}", None, &keyless(ID, ISS), &trust).unwrap_err();
+        assert_eq!(e.check(), "bundle-format");
+        let e = verify_bundle(b"\xff", None, &keyless(ID, ISS), &trust).unwrap_err();
+        assert_eq!(e.check(), "bundle-format");
     }
 }
