@@ -393,6 +393,7 @@ pub fn verify_legacy_keyless(
         Some(artifact),
         &super::VerificationPolicy::Keyless(identity.clone()),
         trust,
+        super::VerifyOptions::default(),
     )?;
     // Identity, issuer and GitHub claims were checked by verify_parsed.
     let signer = verified.signer().clone();
