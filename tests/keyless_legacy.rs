@@ -312,6 +312,9 @@ fn certificate_mutations_rejected() {
     p.cert = String::new();
     cases.push(("cert: empty".into(), p));
     let mut p = base.clone();
+    p.cert = format!("x{}", base.cert);
+    cases.push(("cert: leading garbage".into(), p));
+    let mut p = base.clone();
     p.cert = base.chain.clone().unwrap();
     cases.push(("cert: the chain instead of the leaf".into(), p));
     expect_all_rejected("certificate", cases);
@@ -345,6 +348,7 @@ fn chain_mutations_rejected() {
         ),
         ("chain: leaf prepended", format!("{}{}", base.cert, chain)),
         ("chain: trailing garbage", format!("{chain}garbage")),
+        ("chain: leading garbage", format!("garbage\n{chain}")),
         ("chain: not PEM", "garbage".to_owned()),
     ];
     for (n, c) in named {
