@@ -82,12 +82,12 @@ fn pem_certs(text: &str, what: &str) -> Result<Vec<Vec<u8>>, BundleError> {
     let blocks = pem::parse_many(text)
         .map_err(|e| BundleError::CertificateChain(format!("{what}: bad PEM: {e}")))?;
     // Our check: nothing but PEM blocks (and whitespace) may be in the annotation.
-    if let Some(first) = text.find("-----BEGIN") {
-        if !text[..first].trim().is_empty() {
-            return Err(BundleError::CertificateChain(format!(
-                "{what}: data before the first certificate"
-            )));
-        }
+    if let Some(first) = text.find("-----BEGIN")
+        && !text[..first].trim().is_empty()
+    {
+        return Err(BundleError::CertificateChain(format!(
+            "{what}: data before the first certificate"
+        )));
     }
     let rest: String = text
         .split("-----END CERTIFICATE-----")
