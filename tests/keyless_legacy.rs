@@ -312,6 +312,9 @@ fn certificate_mutations_rejected() {
     p.cert = String::new();
     cases.push(("cert: empty".into(), p));
     let mut p = base.clone();
+    p.cert = format!("x{}", base.cert);
+    cases.push(("cert: leading garbage".into(), p));
+    let mut p = base.clone();
     p.cert = base.chain.clone().unwrap();
     cases.push(("cert: the chain instead of the leaf".into(), p));
     expect_all_rejected("certificate", cases);
@@ -345,6 +348,7 @@ fn chain_mutations_rejected() {
         ),
         ("chain: leaf prepended", format!("{}{}", base.cert, chain)),
         ("chain: trailing garbage", format!("{chain}garbage")),
+        ("chain: leading garbage", format!("garbage\n{chain}")),
         ("chain: not PEM", "garbage".to_owned()),
     ];
     for (n, c) in named {
@@ -503,4 +507,130 @@ fn wrong_trust_root_rejected() {
     )))
     .unwrap();
     assert!(verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).is_err());
+}
+
+const CONF: &str = "/work/shared/vectors/sigstore-conformance/bundle-verify";
+const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+const GHA: &str = "https://token.actions.githubusercontent.com";
+
+/// The legacy annotations cosign v2 would have written for a Rekor v1 bundle's content.
+fn legacy_from_bundle(case: &str) -> (serde_json::Value, String, String, String) {
+    let b64 = base64::engine::general_purpose::STANDARD;
+    let b: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(format!("{CONF}/{case}/bundle.sigstore.json")).unwrap(),
+    )
+    .unwrap();
+    let vm = &b["verificationMaterial"];
+    let leaf = vm["x509CertificateChain"]["certificates"][0]["rawBytes"]
+        .as_str()
+        .or(vm["certificate"]["rawBytes"].as_str())
+        .unwrap();
+    let cert = pem::encode(&pem::Pem::new("CERTIFICATE", b64.decode(leaf).unwrap()));
+    let e = &vm["tlogEntries"][0];
+    let rekor = serde_json::json!({
+        "SignedEntryTimestamp": e["inclusionPromise"]["signedEntryTimestamp"],
+        "Payload": {
+            "body": e["canonicalizedBody"],
+            "integratedTime": e["integratedTime"].as_str().unwrap().parse::<i64>().unwrap(),
+            "logIndex": e["logIndex"].as_str().unwrap().parse::<i64>().unwrap(),
+            "logID": hex::encode(b64.decode(e["logId"]["keyId"].as_str().unwrap()).unwrap()),
+        }
+    })
+    .to_string();
+    let ts = vm["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"]
+        .as_str()
+        .map(|t| serde_json::json!({ "SignedRFC3161Timestamp": t }).to_string())
+        .unwrap_or_default();
+    (b, cert, rekor, ts)
+}
+
+#[test]
+fn conformance_v01_message_signature_as_legacy_sig() {
+    let (b, cert, rekor, _) = legacy_from_bundle("happy-path-v0.1");
+    let parts = SigParts {
+        payload: std::fs::read(format!("{CONF}/a.txt")).unwrap(),
+        sig: b["messageSignature"]["signature"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        cert,
+        chain: None,
+        rekor: Some(rekor),
+    };
+    let t = trust();
+    let pol = policy(BEACON, GHA);
+    verify_legacy_keyless(parts.layer(), &pol, &t).unwrap();
+    // A timestamp annotation that does not verify is rejected (fail closed), named.
+    let bad_ts = serde_json::json!({"SignedRFC3161Timestamp": "MAA="}).to_string();
+    let layer = LegacyKeylessLayer {
+        rfc3161_timestamp_json: Some(&bad_ts),
+        ..parts.layer()
+    };
+    let e = verify_legacy_keyless(layer, &pol, &t).unwrap_err();
+    assert_eq!(e.check(), "timestamp", "{e}");
+    let layer = LegacyKeylessLayer {
+        rfc3161_timestamp_json: Some("not json"),
+        ..parts.layer()
+    };
+    assert_eq!(
+        verify_legacy_keyless(layer, &pol, &t).unwrap_err().check(),
+        "timestamp"
+    );
+    // A .sig layer claiming to be an attestation is rejected.
+    let layer = LegacyKeylessLayer {
+        is_attestation: true,
+        ..parts.layer()
+    };
+    assert!(verify_legacy_keyless(layer, &pol, &t).is_err());
+}
+
+#[test]
+fn conformance_intoto_entry_as_legacy_att() {
+    let (b, cert, rekor, ts) = legacy_from_bundle("intoto-with-custom-trust-root");
+    let env = &b["dsseEnvelope"];
+    let layer_bytes = serde_json::to_vec(&serde_json::json!({
+        "payloadType": env["payloadType"],
+        "payload": env["payload"],
+        "signatures": [{"keyid": "", "sig": env["signatures"][0]["sig"]}],
+    }))
+    .unwrap();
+    let t = TrustRoot::from_file(std::path::Path::new(&format!(
+        "{CONF}/intoto-with-custom-trust-root/trusted_root.json"
+    )))
+    .unwrap();
+    let pol = policy(BEACON, GHA);
+    let layer = LegacyKeylessLayer {
+        layer_bytes: &layer_bytes,
+        signature_b64: "",
+        certificate_pem: &cert,
+        chain_pem: Some(""),
+        rekor_bundle_json: Some(&rekor),
+        rfc3161_timestamp_json: None,
+        is_attestation: true,
+    };
+    verify_legacy_keyless(layer, &pol, &t).unwrap();
+    // The bundle's timestamp stamps the signature, not these layer bytes: as a legacy .att
+    // timestamp (which cosign makes over the layer bytes) it must be rejected.
+    assert!(!ts.is_empty());
+    let with_ts = LegacyKeylessLayer {
+        rfc3161_timestamp_json: Some(&ts),
+        ..layer
+    };
+    let e = verify_legacy_keyless(with_ts, &pol, &t).unwrap_err();
+    assert_eq!(e.check(), "timestamp", "{e}");
+    // Payload tampering is caught by the intoto entry's payloadHash / the signature.
+    let mut v: serde_json::Value = serde_json::from_slice(&layer_bytes).unwrap();
+    v["payload"] = base64::engine::general_purpose::STANDARD
+        .encode(b"{}")
+        .into();
+    let tampered = serde_json::to_vec(&v).unwrap();
+    let e = verify_legacy_keyless(
+        LegacyKeylessLayer {
+            layer_bytes: &tampered,
+            ..layer
+        },
+        &pol,
+        &t,
+    );
+    assert!(e.is_err());
 }

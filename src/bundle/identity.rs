@@ -386,4 +386,51 @@ mod tests {
         wrong.github.trigger = Some("push".into());
         assert!(matches!(id.check(&wrong), Err(BundleError::GithubClaim(_))));
     }
+
+    #[test]
+    fn github_claims_fall_back_to_v2_extensions() {
+        let raw_ext: BTreeMap<u32, String> = [
+            (12, "https://github.com/o/r".to_owned()),
+            (13, "abc".to_owned()),
+            (14, "refs/heads/main".to_owned()),
+            (20, "push".to_owned()),
+        ]
+        .into_iter()
+        .collect();
+        let id = CertIdentity {
+            identity: "https://github.com/o/r/.github/workflows/x.yml@refs/heads/main".into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            extensions: BTreeMap::new(),
+            raw_ext,
+        };
+        let pol = |g: GithubClaims| {
+            IdentityPolicy::new(
+                Matcher::regex("https://github.com/o/r/.*").unwrap(),
+                Matcher::Exact("https://token.actions.githubusercontent.com".into()),
+                g,
+            )
+            .unwrap()
+        };
+        let good = GithubClaims {
+            trigger: Some("push".into()),
+            sha: Some("abc".into()),
+            name: None,
+            repository: Some("o/r".into()),
+            git_ref: Some("refs/heads/main".into()),
+        };
+        id.check(&pol(good.clone())).unwrap();
+        // `name` has no successor: asking for it fails when .4 is absent.
+        let mut g = good.clone();
+        g.name = Some("wf".into());
+        assert!(matches!(
+            id.check(&pol(g)),
+            Err(BundleError::GithubClaim(_))
+        ));
+        let mut g = good;
+        g.repository = Some("o/other".into());
+        assert!(matches!(
+            id.check(&pol(g)),
+            Err(BundleError::GithubClaim(_))
+        ));
+    }
 }

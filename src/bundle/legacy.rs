@@ -16,10 +16,11 @@
 //! - an attestation's signature annotation must be empty or equal to the envelope signature;
 //! - the Rekor bundle annotation is required and parsed strictly.
 //!
-//! The RFC 3161 annotation, when present on a `.sig` layer, is passed to the crate as the
-//! bundle's timestamp and must verify (over the signature bytes). On `.att` layers cosign
-//! stamps the layer bytes, which the crate cannot check; there it is ignored, as cosign does by
-//! default (it only checks timestamps with `--use-signed-timestamps` / a TSA chain).
+//! The RFC 3161 annotation, when present, must verify against a TSA of the trust root: on a
+//! `.sig` layer it is passed to the crate as the bundle's timestamp (its imprint covers the
+//! signature bytes); on an `.att` layer cosign stamps the layer bytes (the envelope), which
+//! the crate's bundle path cannot express, so we verify it here with `sigstore-tsa` and then
+//! require the certificate and its CA to be valid at the stamped time as well.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -81,6 +82,13 @@ fn pem_certs(text: &str, what: &str) -> Result<Vec<Vec<u8>>, BundleError> {
     let blocks = pem::parse_many(text)
         .map_err(|e| BundleError::CertificateChain(format!("{what}: bad PEM: {e}")))?;
     // Our check: nothing but PEM blocks (and whitespace) may be in the annotation.
+    if let Some(first) = text.find("-----BEGIN")
+        && !text[..first].trim().is_empty()
+    {
+        return Err(BundleError::CertificateChain(format!(
+            "{what}: data before the first certificate"
+        )));
+    }
     let rest: String = text
         .split("-----END CERTIFICATE-----")
         .last()
@@ -177,6 +185,42 @@ fn check_chain(
         ));
     }
     Ok(())
+}
+
+/// Our check for `.att` layers: the RFC 3161 token stamps the layer bytes; verify it against
+/// the trust root's TSAs, then require the leaf (and its CA) valid at the stamped time.
+fn check_att_timestamp(
+    annotation: &str,
+    layer_bytes: &[u8],
+    leaf: &Certificate,
+    leaf_der: &[u8],
+    trust: &TrustRoot,
+) -> Result<(), BundleError> {
+    let ann: Rfc3161Annotation = serde_json::from_str(annotation)
+        .map_err(|e| BundleError::Timestamp(format!("rfc3161 annotation: {e}")))?;
+    let token = B64
+        .decode(&ann.signed)
+        .map_err(|e| BundleError::Timestamp(format!("rfc3161 annotation is not base64: {e}")))?;
+    let token = sigstore_types::TimestampToken::new(token);
+    let message = sigstore_types::SignatureBytes::new(layer_bytes.to_vec());
+    let mut last = String::from("the trusted root has no usable timestamp authority");
+    for authority in trust.root().tsa_authorities() {
+        match sigstore_verify::tsa::verify_timestamp_for_authority(&token, &message, &authority) {
+            Ok(time) => {
+                let t = time.as_second();
+                if !valid_at(leaf, t) {
+                    return Err(BundleError::Certificate(format!(
+                        "certificate is not valid at the RFC 3161 time {time}"
+                    )));
+                }
+                return super::check_ca_valid_at(leaf_der, trust, t);
+            }
+            Err(e) => last = e.to_string(),
+        }
+    }
+    Err(BundleError::Timestamp(format!(
+        "rfc3161 timestamp over the attestation layer does not verify: {last}"
+    )))
 }
 
 /// Verify a legacy keyless layer against `identity` and `trust`. The signature (or DSSE
@@ -292,6 +336,9 @@ pub fn verify_legacy_keyless(
                     )));
                 }
             }
+            if let Some(ts) = layer.rfc3161_timestamp_json {
+                check_att_timestamp(ts, layer.layer_bytes, &leaf, leaf_der, trust)?;
+            }
             let payload = env["payload"].as_str().unwrap_or_default();
             let payload = B64
                 .decode(payload)
@@ -353,6 +400,7 @@ pub fn verify_legacy_keyless(
         Some(artifact),
         &super::VerificationPolicy::Keyless(identity.clone()),
         trust,
+        super::VerifyOptions::default(),
     )?;
     // Identity, issuer and GitHub claims were checked by verify_parsed.
     let signer = verified.signer().clone();

@@ -11,8 +11,6 @@ mod identity;
 mod legacy;
 mod trust;
 
-use std::collections::BTreeMap;
-
 use sigstore_types::{Bundle, SignatureContent};
 use sigstore_verify::{
     CertificateError, Error as SvError, PublicKeyVerificationPolicy, TimestampError,
@@ -271,7 +269,11 @@ fn check_bundle_chain(bundle: &Bundle) -> Result<(), BundleError> {
 /// Our check (cosign and sigstore-go make it; the crate loads every trust-root CA certificate
 /// as an anchor, whose own notBefore/notAfter webpki does not check): some trust-root CA chain
 /// that issues the leaf must have all its certificates valid at the signing time `t`.
-fn check_ca_valid_at(leaf_der: &[u8], trust: &TrustRoot, t: i64) -> Result<(), BundleError> {
+pub(crate) fn check_ca_valid_at(
+    leaf_der: &[u8],
+    trust: &TrustRoot,
+    t: i64,
+) -> Result<(), BundleError> {
     use x509_cert::der::Decode;
     let leaf = x509_cert::Certificate::from_der(leaf_der)
         .map_err(|e| BundleError::Certificate(format!("cannot parse leaf certificate: {e}")))?;
@@ -318,7 +320,45 @@ pub fn verify_bundle(
     let text = std::str::from_utf8(bundle_json)
         .map_err(|_| BundleError::Malformed("bundle is not UTF-8".into()))?;
     let bundle = Bundle::from_json(text).map_err(|e| BundleError::Malformed(e.to_string()))?;
-    verify_parsed(&bundle, artifact, policy, trust)
+    verify_parsed(&bundle, artifact, policy, trust, VerifyOptions::default())
+}
+
+/// Options that weaken [`verify_bundle`]; the default is the safe setting.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct VerifyOptions {
+    /// Accept a bundle without transparency-log proof (cosign `--insecure-ignore-tlog`): no
+    /// inclusion proof, checkpoint or SET is required. Tlog entries that are present are still
+    /// checked for consistency with the bundle, and a keyless bundle still needs a verified
+    /// signing time (an RFC 3161 timestamp). Needed for key-signed bundles written without a
+    /// tlog upload.
+    pub insecure_ignore_tlog: bool,
+}
+
+impl VerifyOptions {
+    /// The default (safe) options: the transparency log is required.
+    pub fn new() -> Self {
+        Self::default()
+    }
+    /// Set [`VerifyOptions::insecure_ignore_tlog`].
+    pub fn insecure_ignore_tlog(mut self, yes: bool) -> Self {
+        self.insecure_ignore_tlog = yes;
+        self
+    }
+}
+
+/// [`verify_bundle`] with explicit [`VerifyOptions`].
+pub fn verify_bundle_with(
+    bundle_json: &[u8],
+    artifact: Option<Artifact<'_>>,
+    policy: &VerificationPolicy,
+    trust: &TrustRoot,
+    options: VerifyOptions,
+) -> Result<VerifiedBundle, BundleError> {
+    let text = std::str::from_utf8(bundle_json)
+        .map_err(|_| BundleError::Malformed("bundle is not UTF-8".into()))?;
+    let bundle = Bundle::from_json(text).map_err(|e| BundleError::Malformed(e.to_string()))?;
+    verify_parsed(&bundle, artifact, policy, trust, options)
 }
 
 pub(crate) fn verify_parsed(
@@ -326,6 +366,7 @@ pub(crate) fn verify_parsed(
     artifact: Option<Artifact<'_>>,
     policy: &VerificationPolicy,
     trust: &TrustRoot,
+    options: VerifyOptions,
 ) -> Result<VerifiedBundle, BundleError> {
     let content = match &bundle.content {
         SignatureContent::MessageSignature(m) => {
@@ -372,10 +413,21 @@ pub(crate) fn verify_parsed(
     };
 
     let verifier = trust.verifier();
+    let signing_time: Option<i64>;
     let signer = match policy {
         VerificationPolicy::Key { spki_der } => {
             let key = sigstore_types::DerPublicKey::new(spki_der.clone());
-            verifier.verify(sv_artifact, bundle, &PublicKeyVerificationPolicy::new(key))?;
+            let mut key_policy = PublicKeyVerificationPolicy::new(key);
+            if options.insecure_ignore_tlog {
+                key_policy = key_policy.skip_tlog_unsafe();
+            }
+            let result = verifier.verify(sv_artifact, bundle, &key_policy)?;
+            if !options.insecure_ignore_tlog && !result.tlog_verified() {
+                return Err(BundleError::TlogEntry(
+                    "verifier did not report the tlog entry verified".into(),
+                ));
+            }
+            signing_time = result.verified_timestamps().first().map(|t| t.as_second());
             Signer::Key {
                 fingerprint: Digest::of(spki_der).to_string(),
             }
@@ -390,13 +442,20 @@ pub(crate) fn verify_parsed(
             check_bundle_chain(bundle)?;
             // Identity, issuer and claims are matched by us (regexes, GitHub claims, stricter
             // SAN/issuer rules); the crate does chain, SCT, tlog, timestamps and signature.
-            let policy = sigstore_verify::VerificationPolicy::any_identity();
+            let mut policy = sigstore_verify::VerificationPolicy::any_identity();
+            if options.insecure_ignore_tlog {
+                policy = policy.skip_tlog_unsafe();
+            }
             let result = verifier.verify(sv_artifact, bundle, &policy)?;
-            if !(result.certificate_verified() && result.sct_verified() && result.tlog_verified()) {
+            if !(result.certificate_verified()
+                && result.sct_verified()
+                && (options.insecure_ignore_tlog || result.tlog_verified()))
+            {
                 return Err(BundleError::CertificateChain(
                     "verifier did not report chain, SCT and tlog all verified".into(),
                 ));
             }
+            signing_time = result.verified_timestamps().first().map(|t| t.as_second());
             for t in result.verified_timestamps() {
                 check_ca_valid_at(cert.as_bytes(), trust, t.as_second())?;
             }
@@ -415,7 +474,12 @@ pub(crate) fn verify_parsed(
         .first()
         .map(|e| TlogEvidence {
             log_index: e.log_index.as_i64(),
-            integrated_time: e.integrated_time.map_or(0, |t| t.as_second()),
+            // Rekor v2 entries have no integrated time; report the verified (TSA) time.
+            integrated_time: e
+                .integrated_time
+                .map(|t| t.as_second())
+                .or(signing_time)
+                .unwrap_or(0),
             log_id: hex::encode(e.log_id.key_id.as_bytes()),
         });
     Ok(VerifiedBundle {
@@ -424,9 +488,6 @@ pub(crate) fn verify_parsed(
         content,
     })
 }
-
-/// Extension values by readable name (re-exported for the policy engine's convenience).
-pub type Extensions = BTreeMap<String, String>;
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
@@ -551,5 +612,144 @@ mod tests {
             }
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn github_claims_from_certificate() {
+        let trust = TrustRoot::public_good().unwrap();
+        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let v = verify_bundle(
+            &bundle,
+            Some(Artifact::Bytes(&art)),
+            &keyless(ID, ISS),
+            &trust,
+        )
+        .unwrap();
+        let Signer::Certificate { extensions, .. } = v.signer() else {
+            panic!("not a certificate signer")
+        };
+        println!("{extensions:#?}");
+        let get = |k: &str| extensions.get(k).cloned();
+        let claims = GithubClaims {
+            trigger: get("github-workflow-trigger").or(get("build-trigger")),
+            sha: get("github-workflow-sha").or(get("source-repository-digest")),
+            name: get("github-workflow-name"),
+            repository: get("github-workflow-repository"),
+            git_ref: get("github-workflow-ref").or(get("source-repository-ref")),
+        };
+        assert!(claims.trigger.is_some() && claims.sha.is_some() && claims.git_ref.is_some());
+        let with = |c: GithubClaims| {
+            VerificationPolicy::Keyless(
+                IdentityPolicy::new(Matcher::Exact(ID.into()), Matcher::Exact(ISS.into()), c)
+                    .unwrap(),
+            )
+        };
+        verify_bundle(
+            &bundle,
+            Some(Artifact::Bytes(&art)),
+            &with(claims.clone()),
+            &trust,
+        )
+        .unwrap();
+        let mut bad = claims.clone();
+        bad.sha = Some("0".repeat(40));
+        let e =
+            verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &with(bad), &trust).unwrap_err();
+        assert_eq!(e.check(), "github-claim", "{e}");
+        let mut bad = claims;
+        bad.git_ref = Some("refs/heads/evil".into());
+        assert!(verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &with(bad), &trust).is_err());
+    }
+
+    #[test]
+    fn warm_keyless_verification_time() {
+        let start = std::time::Instant::now();
+        let trust = TrustRoot::public_good().unwrap();
+        println!(
+            "embedded trust root parse + verifier setup (this build profile): {:?}",
+            start.elapsed()
+        );
+        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let pol = keyless(ID, ISS);
+        verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &pol, &trust).unwrap();
+        let n = 50;
+        let start = std::time::Instant::now();
+        for _ in 0..n {
+            verify_bundle(&bundle, Some(Artifact::Bytes(&art)), &pol, &trust).unwrap();
+        }
+        println!(
+            "warm keyless bundle verification (library, this build profile): {:?} per bundle",
+            start.elapsed() / n
+        );
+    }
+
+    #[test]
+    fn staging_root_and_non_dsse_without_artifact() {
+        assert!(TrustRoot::staging().is_ok());
+        let trust = TrustRoot::public_good().unwrap();
+        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let e = verify_bundle(&bundle, None, &keyless(ID, ISS), &trust).unwrap_err();
+        assert_eq!(e.check(), "artifact-digest");
+        let e = verify_bundle(b"{}", None, &keyless(ID, ISS), &trust).unwrap_err();
+        assert_eq!(e.check(), "bundle-format");
+        let e = verify_bundle(b"\xff", None, &keyless(ID, ISS), &trust).unwrap_err();
+        assert_eq!(e.check(), "bundle-format");
+    }
+
+    #[test]
+    fn insecure_ignore_tlog_option() {
+        let trust = TrustRoot::public_good().unwrap();
+        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let strip = |case: &str| {
+            let mut b: serde_json::Value = serde_json::from_slice(
+                &std::fs::read(format!("{CONF}/{case}/bundle.sigstore.json")).unwrap(),
+            )
+            .unwrap();
+            b["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
+            serde_json::to_vec(&b).unwrap()
+        };
+        let key =
+            pem::parse(std::fs::read(format!("{CONF}/managed-key-happy-path/key.pub")).unwrap())
+                .unwrap()
+                .into_contents();
+        let key_pol = VerificationPolicy::Key { spki_der: key };
+        let no_tlog = strip("managed-key-happy-path");
+        // Default: the tlog is required.
+        assert!(verify_bundle(&no_tlog, Some(Artifact::Bytes(&art)), &key_pol, &trust).is_err());
+        let insecure = VerifyOptions::new().insecure_ignore_tlog(true);
+        let v = verify_bundle_with(
+            &no_tlog,
+            Some(Artifact::Bytes(&art)),
+            &key_pol,
+            &trust,
+            insecure,
+        )
+        .unwrap();
+        assert!(v.tlog().is_none());
+        assert!(matches!(v.signer(), Signer::Key { .. }));
+        // Still checks the signature.
+        assert!(
+            verify_bundle_with(
+                &no_tlog,
+                Some(Artifact::Bytes(b"x")),
+                &key_pol,
+                &trust,
+                insecure
+            )
+            .is_err()
+        );
+        // Keyless without tlog and without a timestamp has no signing time: rejected.
+        let keyless_no_tlog = strip("happy-path-v0.3");
+        let e = verify_bundle_with(
+            &keyless_no_tlog,
+            Some(Artifact::Bytes(&art)),
+            &keyless(ID, ISS),
+            &trust,
+            insecure,
+        )
+        .unwrap_err();
+        println!("{e}");
     }
 }

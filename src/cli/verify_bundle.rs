@@ -9,7 +9,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use imprint::bundle::{
-    Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, verify_bundle,
+    Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, VerifyOptions,
+    verify_bundle_with,
 };
 use imprint::digest::Digest;
 use imprint::evidence::Signer;
@@ -75,6 +76,11 @@ pub struct VerifyBundleArgs {
     /// Use the embedded Sigstore staging root (ignored when --trusted-root is given).
     #[arg(long)]
     pub staging: bool,
+
+    /// Accept a bundle without transparency-log proof (no inclusion proof, checkpoint or SET).
+    /// Keyless bundles still need an RFC 3161 timestamp. Like cosign's flag of the same name.
+    #[arg(long)]
+    pub insecure_ignore_tlog: bool,
 
     /// The artifact: a file path, or `sha256:<hex>`.
     #[arg(value_name = "ARTIFACT")]
@@ -183,7 +189,11 @@ pub fn run(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
         };
         Artifact::Bytes(&artifact_bytes)
     };
-    match verify_bundle(&bundle, Some(artifact), &policy, &trust) {
+    let options = VerifyOptions::new().insecure_ignore_tlog(args.insecure_ignore_tlog);
+    if args.insecure_ignore_tlog {
+        eprintln!("warning: --insecure-ignore-tlog: transparency-log proof is not required");
+    }
+    match verify_bundle_with(&bundle, Some(artifact), &policy, &trust, options) {
         Ok(v) => {
             match v.signer() {
                 Signer::Certificate {
