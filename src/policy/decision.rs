@@ -262,7 +262,7 @@ impl Decision {
 ///
 /// ```text
 /// IMAGE                              DIGEST        OUTCOME  RULES     REASON
-/// registry.acme.io/payments/api:v1   sha256:1a2b…  denied   payments  threshold-not-met: …
+/// registry.acme.io/payments/api:v1   sha256:1a2b3c4d5e6f  denied   payments  threshold-not-met: …
 /// ```
 pub fn render_table(decisions: &[Decision]) -> String {
     let rows: Vec<[String; 5]> = decisions
@@ -285,7 +285,7 @@ pub fn render_table(decisions: &[Decision]) -> String {
                 .unwrap_or_else(|| "-".into());
             [
                 d.reference.clone(),
-                format!("sha256:{}…", &hex[..hex.len().min(12)]),
+                format!("sha256:{}", &hex[..hex.len().min(12)]),
                 d.outcome.as_str().to_string(),
                 rules,
                 reason,

@@ -1,1 +1,790 @@
+//! Scenario table for evaluation: each combinator met and unmet by one signer, exclusions,
+//! noMatch, modes, content checks, and the threshold de-duplication rules.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::time::{Duration, SystemTime};
+
+use base64::Engine;
+use serde_json::{Value, json};
+
 use super::*;
+use crate::evidence::TlogEvidence;
+use crate::policy::{SignerSummary, render_table};
+
+const ISSUER: &str = "https://token.actions.githubusercontent.com";
+const CI_IDENTITY: &str =
+    "https://github.com/acme/payments/.github/workflows/release.yml@refs/tags/v1.0.0";
+
+fn key_pem(label: &str) -> String {
+    let b64 = base64::engine::general_purpose::STANDARD.encode(format!("spki-of-{label}"));
+    format!("-----BEGIN PUBLIC KEY-----\\n{b64}\\n-----END PUBLIC KEY-----\\n")
+}
+
+fn fingerprint(label: &str) -> String {
+    Digest::of(format!("spki-of-{label}").as_bytes()).to_string()
+}
+
+fn image_digest() -> Digest {
+    Digest::of(b"the image manifest")
+}
+
+fn now() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_700_000_000) // 2023-11-14T22:13:20Z
+}
+
+/// A policy with the shared authorities and the given `rules:` YAML (indented 2 spaces).
+fn policy(no_match: &str, rules: &str) -> Policy {
+    let yaml = format!(
+        r#"apiVersion: imprint.dev/v1
+kind: TrustPolicy
+spec:
+  noMatch: {no_match}
+  authorities:
+    release: {{key: {{pem: "{release}"}}}}
+    alice: {{key: {{pem: "{alice}"}}}}
+    alice-again: {{key: {{pem: "{alice}"}}}}
+    bob: {{key: {{pem: "{bob}"}}}}
+    carol: {{key: {{pem: "{carol}"}}}}
+    legacy-only: {{key: {{pem: "{legacy}"}}, signatureFormat: legacy}}
+    ci:
+      keyless:
+        issuer: {ISSUER}
+        subjectRegExp: '^https://github\.com/acme/[^/]+/\.github/workflows/release\.yml@refs/tags/v.*$'
+        github: {{repository: acme/payments}}
+    allow: {{static: pass}}
+    block: {{static: fail}}
+  rules:
+{rules}"#,
+        release = key_pem("release"),
+        alice = key_pem("alice"),
+        bob = key_pem("bob"),
+        carol = key_pem("carol"),
+        legacy = key_pem("legacy"),
+    );
+    Policy::from_str_with_base(&yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+fn legacy_source() -> Source {
+    Source::LegacyLayer {
+        manifest: Digest::of(b"sig manifest"),
+        layer: Digest::of(b"sig layer"),
+        index: 0,
+    }
+}
+
+fn bundle_source() -> Source {
+    Source::Bundle {
+        referrer: Digest::of(b"referrer"),
+        layer: Digest::of(b"bundle"),
+    }
+}
+
+fn key_signer(label: &str) -> Signer {
+    Signer::Key {
+        fingerprint: fingerprint(label),
+    }
+}
+
+fn ci_signer(repository: &str) -> Signer {
+    Signer::Certificate {
+        identity: CI_IDENTITY.into(),
+        issuer: ISSUER.into(),
+        extensions: BTreeMap::from([(
+            "githubWorkflowRepository".to_string(),
+            repository.to_string(),
+        )]),
+    }
+}
+
+fn sig(signer: Signer) -> VerifiedSignature {
+    sig_for(signer, image_digest(), legacy_source())
+}
+
+fn sig_for(signer: Signer, image: Digest, source: Source) -> VerifiedSignature {
+    VerifiedSignature::new(
+        image,
+        Some("registry.acme.io/payments/api".into()),
+        BTreeMap::new(),
+        b"{}".to_vec(),
+        signer,
+        Some(TlogEvidence {
+            log_index: 42,
+            integrated_time: 1_699_999_000,
+            log_id: "c0ffee".into(),
+        }),
+        source,
+    )
+}
+
+fn att(signer: Signer, predicate_type: &str, predicate: Value) -> VerifiedAttestation {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.acme.io/payments/api", "digest": {"sha256": image_digest().hex()}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    });
+    VerifiedAttestation::new(
+        image_digest(),
+        predicate_type.into(),
+        statement,
+        b"envelope".to_vec(),
+        signer,
+        None,
+        bundle_source(),
+    )
+}
+
+struct Ev(Evidence);
+
+impl Ev {
+    fn new(reference: &str) -> Self {
+        Self(Evidence::new(reference, image_digest()))
+    }
+    fn sig(mut self, authority: &str, s: VerifiedSignature) -> Self {
+        self.0
+            .by_authority
+            .entry(authority.into())
+            .or_default()
+            .signatures
+            .push(s);
+        self
+    }
+    fn att(mut self, authority: &str, a: VerifiedAttestation) -> Self {
+        self.0
+            .by_authority
+            .entry(authority.into())
+            .or_default()
+            .attestations
+            .push(a);
+        self
+    }
+    fn rejected(mut self, authority: &str, code: ReasonCode, message: &str) -> Self {
+        self.0
+            .by_authority
+            .entry(authority.into())
+            .or_default()
+            .rejected
+            .push(Rejection {
+                code,
+                message: message.into(),
+            });
+        self
+    }
+    fn discovery_error(mut self, e: &str) -> Self {
+        self.0.discovery_errors.push(e.into());
+        self
+    }
+}
+
+const API: &str = "registry.acme.io/payments/api:v1";
+
+const PAYMENTS: &str = r#"  - name: payments
+    images: ["registry.acme.io/payments/**"]
+    exclude: ["registry.acme.io/payments/sandbox/**"]
+    signatures:
+      anyOf:
+        - authority: release
+        - allOf:
+            - authority: ci
+            - threshold: {count: 2, of: [alice, bob, carol]}
+"#;
+
+fn expect(decision: &Decision, outcome: Outcome, code: Option<ReasonCode>) {
+    assert_eq!(
+        decision.outcome,
+        outcome,
+        "{}",
+        serde_json::to_string_pretty(decision).unwrap()
+    );
+    assert_eq!(
+        decision.reason.as_ref().map(|r| r.code),
+        code,
+        "{}",
+        serde_json::to_string_pretty(decision).unwrap()
+    );
+}
+
+#[test]
+fn any_of_met_by_release_key() {
+    let p = policy("deny", PAYMENTS);
+    let d = evaluate(
+        &p,
+        &Ev::new(API).sig("release", sig(key_signer("release"))).0,
+        now(),
+    );
+    expect(&d, Outcome::Allowed, None);
+    let req = &d.rules[0].requirements[0];
+    assert!(req.met);
+    assert_eq!(req.evidence[0].authority, "release");
+    assert_eq!(
+        req.evidence[0].signer,
+        SignerSummary::Key {
+            fingerprint: fingerprint("release")
+        }
+    );
+    assert_eq!(req.evidence[0].tlog.as_ref().unwrap().log_index, 42);
+}
+
+#[test]
+fn any_of_unmet_without_signatures() {
+    let p = policy("deny", PAYMENTS);
+    let d = evaluate(&p, &Ev::new(API).0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::NoSignatures));
+    assert_eq!(d.rules[0].name, "payments");
+    assert!(!d.rules[0].met);
+}
+
+#[test]
+fn all_of_met_by_ci_and_two_maintainers() {
+    let p = policy("deny", PAYMENTS);
+    let ev = Ev::new(API)
+        .sig("ci", sig(ci_signer("acme/payments")))
+        .sig("alice", sig(key_signer("alice")))
+        .sig("bob", sig(key_signer("bob")));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Allowed, None);
+    let authorities: Vec<&str> = d.rules[0].requirements[0]
+        .evidence
+        .iter()
+        .map(|e| e.authority.as_str())
+        .collect();
+    assert_eq!(authorities, ["ci", "alice", "bob"]);
+}
+
+#[test]
+fn all_of_unmet_when_ci_missing() {
+    let p = policy("deny", PAYMENTS);
+    let ev = Ev::new(API)
+        .sig("alice", sig(key_signer("alice")))
+        .sig("bob", sig(key_signer("bob")));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::NoSignatures));
+    assert!(
+        d.reason
+            .unwrap()
+            .message
+            .contains("ci: no verified signatures")
+    );
+}
+
+#[test]
+fn threshold_unmet_by_one_signer() {
+    let p = policy("deny", PAYMENTS);
+    let ev = Ev::new(API)
+        .sig("ci", sig(ci_signer("acme/payments")))
+        .sig("alice", sig(key_signer("alice")));
+    let d = evaluate(&p, &ev.0, now());
+    // anyOf fails; its reason carries both branches.
+    assert_eq!(d.outcome, Outcome::Denied);
+    let message = &d.reason.as_ref().unwrap().message;
+    assert!(
+        message
+            .contains("2 of [alice, bob, carol] required, 1 distinct signer(s) verified (alice)"),
+        "{message}"
+    );
+}
+
+#[test]
+fn threshold_alone_met_and_unmet() {
+    let rules = r#"  - name: two-of-three
+    images: ["registry.acme.io/**"]
+    signatures: {threshold: {count: 2, of: [alice, bob, carol]}}
+"#;
+    let p = policy("deny", rules);
+    let met = Ev::new(API)
+        .sig("bob", sig(key_signer("bob")))
+        .sig("carol", sig(key_signer("carol")));
+    expect(&evaluate(&p, &met.0, now()), Outcome::Allowed, None);
+    let unmet = Ev::new(API).sig("carol", sig(key_signer("carol")));
+    expect(
+        &evaluate(&p, &unmet.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::ThresholdNotMet),
+    );
+}
+
+#[test]
+fn same_signer_twice_counts_once() {
+    let rules = r#"  - name: two
+    images: ["registry.acme.io/**"]
+    signatures: {threshold: {count: 2, of: [alice, bob]}}
+"#;
+    let p = policy("deny", rules);
+    let ev = Ev::new(API).sig("alice", sig(key_signer("alice"))).sig(
+        "alice",
+        sig_for(key_signer("alice"), image_digest(), bundle_source()),
+    );
+    expect(
+        &evaluate(&p, &ev.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::ThresholdNotMet),
+    );
+}
+
+#[test]
+fn same_key_under_two_names_counts_once() {
+    let rules = r#"  - name: two
+    images: ["registry.acme.io/**"]
+    signatures: {threshold: {count: 2, of: [alice, alice-again, bob]}}
+"#;
+    let p = policy("deny", rules);
+    let ev = Ev::new(API)
+        .sig("alice", sig(key_signer("alice")))
+        .sig("alice-again", sig(key_signer("alice")));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::ThresholdNotMet));
+    let req = &d.rules[0].requirements[0];
+    assert!(
+        req.details
+            .iter()
+            .any(|r| r.message.contains("share signers")),
+        "{req:?}"
+    );
+    // Adding bob makes two distinct signers.
+    let ev = Ev::new(API)
+        .sig("alice", sig(key_signer("alice")))
+        .sig("alice-again", sig(key_signer("alice")))
+        .sig("bob", sig(key_signer("bob")));
+    expect(&evaluate(&p, &ev.0, now()), Outcome::Allowed, None);
+}
+
+#[test]
+fn wrong_key_under_authority_is_identity_mismatch() {
+    let p = policy("deny", PAYMENTS);
+    // The glue put a signature by carol's key under `release`: the engine re-checks.
+    let ev = Ev::new(API).sig("release", sig(key_signer("carol")));
+    let d = evaluate(&p, &ev.0, now());
+    assert_eq!(d.outcome, Outcome::Denied);
+    assert_eq!(d.reason.unwrap().code, ReasonCode::IdentityMismatch);
+}
+
+#[test]
+fn keyless_github_claim_mismatch() {
+    let rules = r#"  - name: ci
+    images: ["registry.acme.io/**"]
+    signatures: {authority: ci}
+"#;
+    let p = policy("deny", rules);
+    let ok = Ev::new(API).sig("ci", sig(ci_signer("acme/payments")));
+    expect(&evaluate(&p, &ok.0, now()), Outcome::Allowed, None);
+    let bad = Ev::new(API).sig("ci", sig(ci_signer("evil/payments")));
+    let d = evaluate(&p, &bad.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
+    assert!(
+        d.reason
+            .unwrap()
+            .message
+            .contains("githubWorkflowRepository")
+    );
+}
+
+#[test]
+fn digest_mismatch_is_reported() {
+    let rules = r#"  - name: r
+    images: ["registry.acme.io/**"]
+    signatures: {authority: release}
+"#;
+    let p = policy("deny", rules);
+    let ev = Ev::new(API).sig(
+        "release",
+        sig_for(key_signer("release"), Digest::of(b"other"), legacy_source()),
+    );
+    expect(
+        &evaluate(&p, &ev.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::DigestMismatch),
+    );
+}
+
+#[test]
+fn rejected_candidates_give_the_reason() {
+    let rules = r#"  - name: r
+    images: ["registry.acme.io/**"]
+    signatures: {authority: release}
+"#;
+    let p = policy("deny", rules);
+    let ev = Ev::new(API).rejected(
+        "release",
+        ReasonCode::SignatureInvalid,
+        "layer 0: ECDSA signature does not verify",
+    );
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::SignatureInvalid));
+}
+
+#[test]
+fn registry_error_fails_closed() {
+    let p = policy("deny", PAYMENTS);
+    let ev = Ev::new(API).discovery_error("GET /v2/payments/api/manifests/sha256-…sig: 503");
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::RegistryError));
+}
+
+#[test]
+fn signature_format_is_enforced() {
+    let rules = r#"  - name: r
+    images: ["registry.acme.io/**"]
+    signatures: {authority: legacy-only}
+"#;
+    let p = policy("deny", rules);
+    let bundle = Ev::new(API).sig(
+        "legacy-only",
+        sig_for(key_signer("legacy"), image_digest(), bundle_source()),
+    );
+    expect(
+        &evaluate(&p, &bundle.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::NoSignatures),
+    );
+    let legacy = Ev::new(API).sig("legacy-only", sig(key_signer("legacy")));
+    expect(&evaluate(&p, &legacy.0, now()), Outcome::Allowed, None);
+}
+
+#[test]
+fn excluded_image_falls_to_no_match() {
+    let sandbox = "registry.acme.io/payments/sandbox/tool:dev";
+    let p = policy("deny", PAYMENTS);
+    assert!(p.rules_for(sandbox).is_empty());
+    let d = evaluate(&p, &Ev::new(sandbox).0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::NoMatchingRule));
+    assert!(d.rules.is_empty());
+}
+
+#[test]
+fn no_match_deny_warn_allow() {
+    let other = "ghcr.io/someone/else:latest";
+    for (mode, outcome) in [
+        ("deny", Outcome::Denied),
+        ("warn", Outcome::Warned),
+        ("allow", Outcome::Allowed),
+    ] {
+        let p = policy(mode, PAYMENTS);
+        let d = evaluate(&p, &Ev::new(other).0, now());
+        assert_eq!(d.outcome, outcome, "noMatch {mode}");
+    }
+}
+
+#[test]
+fn warn_mode_allows_with_warning() {
+    let rules = r#"  - name: soft
+    images: ["registry.acme.io/**"]
+    mode: warn
+    signatures: {authority: release}
+"#;
+    let p = policy("deny", rules);
+    let d = evaluate(&p, &Ev::new(API).0, now());
+    expect(&d, Outcome::Warned, Some(ReasonCode::NoSignatures));
+    assert_eq!(d.warnings.len(), 1);
+    assert!(d.is_allowed());
+}
+
+#[test]
+fn audit_mode_only_records() {
+    let rules = r#"  - name: watch
+    images: ["registry.acme.io/**"]
+    mode: audit
+    signatures: {authority: release}
+"#;
+    let p = policy("deny", rules);
+    let d = evaluate(&p, &Ev::new(API).0, now());
+    expect(&d, Outcome::Allowed, None);
+    assert!(!d.rules[0].met);
+    assert!(d.warnings[0].starts_with("audit:"));
+}
+
+#[test]
+fn two_matching_rules_both_must_pass() {
+    let rules = r#"  - name: release
+    images: ["registry.acme.io/**"]
+    signatures: {authority: release}
+  - name: bob-too
+    images: ["registry.acme.io/payments/*"]
+    signatures: {authority: bob}
+"#;
+    let p = policy("deny", rules);
+    let only_release = Ev::new(API).sig("release", sig(key_signer("release")));
+    let d = evaluate(&p, &only_release.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::NoSignatures));
+    assert_eq!(d.rules.len(), 2);
+    assert!(d.rules[0].met && !d.rules[1].met);
+    assert!(d.reason.unwrap().message.starts_with("rule bob-too:"));
+    let both = Ev::new(API)
+        .sig("release", sig(key_signer("release")))
+        .sig("bob", sig(key_signer("bob")));
+    expect(&evaluate(&p, &both.0, now()), Outcome::Allowed, None);
+}
+
+#[test]
+fn static_pass_and_fail() {
+    let rules = r#"  - name: base-images
+    images: ["registry.acme.io/base/**"]
+    signatures: {authority: allow}
+  - name: blocked
+    images: ["registry.acme.io/blocked/**"]
+    signatures: {authority: block}
+"#;
+    let p = policy("deny", rules);
+    let d = evaluate(&p, &Ev::new("registry.acme.io/base/debian:12").0, now());
+    expect(&d, Outcome::Allowed, None);
+    assert_eq!(
+        d.rules[0].requirements[0].evidence[0].signer,
+        SignerSummary::Static
+    );
+    let d = evaluate(&p, &Ev::new("registry.acme.io/blocked/x:1").0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::StaticFail));
+    assert!(
+        p.authorities_needed("registry.acme.io/base/debian:12")
+            .is_empty()
+    );
+}
+
+fn attestation_rule(body: &str) -> String {
+    format!(
+        r#"  - name: att
+    images: ["registry.acme.io/**"]
+    attestations:
+      - {body}
+"#
+    )
+}
+
+fn cdx(license: &str) -> Value {
+    json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"name": "libfoo", "version": "1.0", "licenses": [{"license": {"id": license}}]},
+        {"name": "log4j-core", "version": "2.17.2", "licenses": [{"license": {"id": "Apache-2.0"}}]}
+    ]})
+}
+
+#[test]
+fn sbom_denied_license() {
+    let rule = attestation_rule(
+        r#"{predicateType: cyclonedx, signedBy: {authority: ci}, sbom: {deniedLicenses: [AGPL-3.0-only], deniedPackages: [{name: log4j-core, versions: "<2.17.1"}]}}"#,
+    );
+    let p = policy("deny", &rule);
+    let bad = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://cyclonedx.org/bom",
+            cdx("AGPL-3.0-only"),
+        ),
+    );
+    let d = evaluate(&p, &bad.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::SbomDeniedLicense));
+    assert!(d.reason.unwrap().message.contains("libfoo 1.0"));
+    let good = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://cyclonedx.org/bom",
+            cdx("MIT"),
+        ),
+    );
+    let d = evaluate(&p, &good.0, now());
+    expect(&d, Outcome::Allowed, None);
+    let ev = &d.rules[0].requirements[0].evidence[0];
+    assert_eq!(
+        ev.predicate_type.as_deref(),
+        Some("https://cyclonedx.org/bom")
+    );
+    assert_eq!(ev.attestation_digest, Some(Digest::of(b"envelope")));
+}
+
+#[test]
+fn attestation_signed_by_wrong_authority_is_missing() {
+    let rule = attestation_rule(r#"{predicateType: cyclonedx, signedBy: {authority: ci}}"#);
+    let p = policy("deny", &rule);
+    let ev = Ev::new(API).att(
+        "bob",
+        att(key_signer("bob"), "https://cyclonedx.org/bom", cdx("MIT")),
+    );
+    expect(
+        &evaluate(&p, &ev.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::AttestationMissing),
+    );
+}
+
+#[test]
+fn attestation_threshold_counts_signers_of_the_same_statement() {
+    let rule = attestation_rule(
+        r#"{predicateType: cyclonedx, signedBy: {threshold: {count: 2, of: [alice, bob, carol]}}}"#,
+    );
+    let p = policy("deny", &rule);
+    let one = Ev::new(API).att(
+        "alice",
+        att(key_signer("alice"), "https://cyclonedx.org/bom", cdx("MIT")),
+    );
+    expect(
+        &evaluate(&p, &one.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::ThresholdNotMet),
+    );
+    let two = Ev::new(API)
+        .att(
+            "alice",
+            att(key_signer("alice"), "https://cyclonedx.org/bom", cdx("MIT")),
+        )
+        .att(
+            "bob",
+            att(key_signer("bob"), "https://cyclonedx.org/bom", cdx("MIT")),
+        );
+    expect(&evaluate(&p, &two.0, now()), Outcome::Allowed, None);
+    // Two different statements signed by one each do not add up.
+    let split = Ev::new(API)
+        .att(
+            "alice",
+            att(key_signer("alice"), "https://cyclonedx.org/bom", cdx("MIT")),
+        )
+        .att(
+            "bob",
+            att(
+                key_signer("bob"),
+                "https://cyclonedx.org/bom",
+                cdx("BSD-3-Clause"),
+            ),
+        );
+    expect(
+        &evaluate(&p, &split.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::ThresholdNotMet),
+    );
+}
+
+fn trivy(created: &str, severity: &str, id: &str) -> Value {
+    json!({"SchemaVersion": 2, "ArtifactName": "api", "CreatedAt": created,
+        "Results": [{"Vulnerabilities": [{"VulnerabilityID": id, "PkgName": "musl", "Severity": severity}]}]})
+}
+
+fn vuln_case(check: &str, report: Value) -> Decision {
+    let rule = attestation_rule(&format!(
+        "{{predicateType: https://aquasecurity.github.io/trivy, vulnerabilities: {check}}}"
+    ));
+    let p = policy("deny", &rule);
+    let ev = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://aquasecurity.github.io/trivy",
+            report,
+        ),
+    );
+    evaluate(&p, &ev.0, now())
+}
+
+#[test]
+fn vuln_report_too_old() {
+    let d = vuln_case(
+        "{maxAge: 7d}",
+        trivy("2023-11-01T00:00:00Z", "LOW", "CVE-2023-1"),
+    );
+    expect(&d, Outcome::Denied, Some(ReasonCode::VulnReportTooOld));
+    assert!(d.reason.unwrap().message.contains("CreatedAt"));
+    let fresh = vuln_case(
+        "{maxAge: 7d}",
+        trivy("2023-11-14T00:00:00Z", "LOW", "CVE-2023-1"),
+    );
+    expect(&fresh, Outcome::Allowed, None);
+}
+
+#[test]
+fn vuln_too_severe_and_ignored() {
+    let report = trivy("2023-11-14T00:00:00Z", "CRITICAL", "CVE-2024-0001");
+    let d = vuln_case("{maxSeverity: medium}", report.clone());
+    expect(&d, Outcome::Denied, Some(ReasonCode::VulnTooSevere));
+    assert!(
+        d.reason
+            .unwrap()
+            .message
+            .contains("CVE-2024-0001 (critical in musl)")
+    );
+    let d = vuln_case("{maxSeverity: medium, ignore: [cve-2024-0001]}", report);
+    expect(&d, Outcome::Allowed, None);
+}
+
+#[test]
+fn vuln_missing_time_is_field_missing() {
+    let report = json!({"SchemaVersion": 2, "ArtifactName": "api", "Results": []});
+    let d = vuln_case("{maxAge: 1d}", report);
+    expect(&d, Outcome::Denied, Some(ReasonCode::FieldMissing));
+}
+
+fn cel_case(condition: &str) -> Decision {
+    let rule = attestation_rule(&format!(
+        "{{predicateType: slsaprovenance1, condition: '{condition}'}}"
+    ));
+    let p = policy("deny", &rule);
+    let ev = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://slsa.dev/provenance/v1",
+            json!({"runDetails": {"builder": {"id": "https://github.com/actions/runner"}}}),
+        ),
+    );
+    evaluate(&p, &ev.0, now())
+}
+
+#[test]
+fn cel_true_false_error() {
+    expect(
+        &cel_case(r#"predicate.runDetails.builder.id.startsWith("https://github.com/")"#),
+        Outcome::Allowed,
+        None,
+    );
+    expect(
+        &cel_case(r#"predicate.runDetails.builder.id == "https://evil.example""#),
+        Outcome::Denied,
+        Some(ReasonCode::ConditionFalse),
+    );
+    let d = cel_case("predicate.buildDefinition.externalParameters.x == 1");
+    expect(&d, Outcome::Denied, Some(ReasonCode::ConditionError));
+    expect(
+        &cel_case("predicate.runDetails.builder.id"),
+        Outcome::Denied,
+        Some(ReasonCode::ConditionError),
+    );
+    expect(
+        &cel_case(r#"image.registry == "registry.acme.io" && image.repository == "payments/api""#),
+        Outcome::Allowed,
+        None,
+    );
+}
+
+#[test]
+fn decision_serialises_with_stable_codes() {
+    let p = policy("deny", PAYMENTS);
+    let d = evaluate(&p, &Ev::new(API).0, now());
+    let v = serde_json::to_value(&d).unwrap();
+    assert_eq!(v["outcome"], "denied");
+    assert_eq!(v["reason"]["code"], "no-signatures");
+    assert_eq!(v["evaluatedAt"], "2023-11-14T22:13:20Z");
+    assert_eq!(v["digest"], image_digest().to_string());
+    assert_eq!(v["policy"], p.hash().to_string());
+    assert_eq!(v["rules"][0]["mode"], "enforce");
+    assert_eq!(
+        serde_json::to_value(ReasonCode::VulnReportTooOld).unwrap(),
+        "vuln-report-too-old"
+    );
+}
+
+#[test]
+fn table_renders_one_line_per_image_plus_failures() {
+    let p = policy("deny", PAYMENTS);
+    let allowed = evaluate(
+        &p,
+        &Ev::new(API).sig("release", sig(key_signer("release"))).0,
+        now(),
+    );
+    let denied = evaluate(&p, &Ev::new("registry.acme.io/payments/db:v2").0, now());
+    let table = render_table(&[allowed, denied]);
+    let lines: Vec<&str> = table.lines().collect();
+    assert!(lines[0].starts_with("IMAGE"));
+    assert!(lines[1].contains("allowed") && lines[1].contains(API));
+    assert!(lines[2].contains("denied") && lines[2].contains("no-signatures"));
+    assert!(lines[3].trim_start().starts_with("✗ [payments/enforce]"));
+    // Columns line up.
+    let col = lines[0].find("OUTCOME").unwrap();
+    assert_eq!(&lines[1][col..col + 7], "allowed");
+}

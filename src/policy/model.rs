@@ -874,12 +874,29 @@ fn strip_location_suffix(message: &str) -> String {
 /// The closest candidate by edit distance (case-insensitive), if it is close enough.
 pub(crate) fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
     let lower = word.to_lowercase();
-    candidates
+    let close = candidates
         .iter()
         .map(|c| (levenshtein(&lower, &c.to_lowercase()), *c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| c.to_string())
+        .map(|(_, c)| c.to_string());
+    // `denied` → `deny`, `imagesList` → `images`: a shared stem of 3+ characters that is at
+    // least half of the candidate.
+    close.or_else(|| {
+        candidates
+            .iter()
+            .filter(|c| {
+                let c = c.to_lowercase();
+                let common = c
+                    .chars()
+                    .zip(lower.chars())
+                    .take_while(|(a, b)| a == b)
+                    .count();
+                common >= 3 && common * 2 >= c.len()
+            })
+            .max_by_key(|c| c.len())
+            .map(|c| c.to_string())
+    })
 }
 
 fn levenshtein(a: &str, b: &str) -> usize {
@@ -1511,5 +1528,266 @@ mod raw {
         pub max_age: Option<String>,
         #[serde(default)]
         pub ignore: Vec<String>,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HEAD: &str = "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n";
+
+    fn parse(spec: &str) -> Result<Policy, PolicyError> {
+        Policy::from_str_with_base(&format!("{HEAD}{spec}"), Path::new("."))
+    }
+
+    fn invalid(spec: &str) -> (String, String) {
+        match parse(spec) {
+            Err(PolicyError::Invalid { field, message, .. }) => (field, message),
+            other => panic!("expected Invalid, got {other:?}"),
+        }
+    }
+
+    const KEYLESS: &str = "  authorities:\n    ci:\n      keyless:\n        issuer: https://token.actions.githubusercontent.com\n";
+
+    #[test]
+    fn unknown_field_has_suggestion_and_location() {
+        let spec = format!("{KEYLESS}        subjectRegex: '^x$'\n");
+        let err = parse(&spec).unwrap_err();
+        match &err {
+            PolicyError::UnknownField {
+                field,
+                suggestion,
+                location,
+                ..
+            } => {
+                assert_eq!(field, "subjectRegex");
+                assert_eq!(suggestion.as_deref(), Some("subjectRegExp"));
+                assert_eq!(location.map(|l| l.0), Some(8));
+            }
+            other => panic!("{other:?}"),
+        }
+        let text = err.to_string();
+        assert!(text.starts_with("<inline>:8:"), "{text}");
+        assert!(text.contains("did you mean `subjectRegExp`?"), "{text}");
+    }
+
+    #[test]
+    fn unknown_top_level_and_rule_fields() {
+        let err = Policy::from_str_with_base(
+            "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec: {}\nspecs: {}\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(
+            matches!(err, PolicyError::UnknownField { ref suggestion, .. } if suggestion.as_deref() == Some("spec")),
+            "{err}"
+        );
+        let err = parse("  rules:\n    - name: a\n      image: [x]\n").unwrap_err();
+        assert!(err.to_string().contains("did you mean `images`?"), "{err}");
+        let err = parse("  noMatch: denied\n").unwrap_err();
+        assert!(
+            matches!(err, PolicyError::UnknownValue { ref suggestion, .. } if suggestion.as_deref() == Some("deny")),
+            "{err}"
+        );
+        let err = parse("  authorities:\n    a: {static: pass}\n  rules:\n    - name: r\n      images: [x]\n      signatures: {anyof: [{authority: a}]}\n").unwrap_err();
+        assert!(err.to_string().contains("did you mean `anyOf`?"), "{err}");
+    }
+
+    #[test]
+    fn wrong_api_version_and_kind() {
+        let err = Policy::from_str_with_base(
+            "apiVersion: v1\nkind: TrustPolicy\nspec: {}\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("apiVersion"), "{err}");
+        let err = Policy::from_str_with_base(
+            "apiVersion: imprint.dev/v1\nkind: Policy\nspec: {}\n",
+            Path::new("."),
+        )
+        .unwrap_err();
+        assert!(err.to_string().contains("kind"), "{err}");
+    }
+
+    #[test]
+    fn syntax_error_has_location() {
+        let err = parse("  rules: [\n").unwrap_err();
+        assert!(matches!(err, PolicyError::Syntax { .. }), "{err}");
+    }
+
+    const AUTH: &str = "  authorities:\n    a: {static: pass}\n    b: {static: pass}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n";
+
+    #[test]
+    fn references_must_exist() {
+        let (field, message) = invalid(&format!("{AUTH}      signatures: {{authority: c}}\n"));
+        assert_eq!(field, "spec.rules[0].signatures.authority");
+        assert!(message.contains("`c` is not defined"), "{message}");
+        let (_, message) = invalid(&format!("{AUTH}      signatures: {{authority: aa}}\n"));
+        assert!(message.contains("did you mean `a`?"), "{message}");
+        let (field, _) = invalid(
+            "  authorities:\n    ci:\n      keyless: {issuer: x, subject: y, trustRoot: corp}\n",
+        );
+        assert_eq!(field, "spec.authorities.ci.keyless.trustRoot");
+    }
+
+    #[test]
+    fn thresholds_are_checked() {
+        let (field, _) = invalid(&format!(
+            "{AUTH}      signatures: {{threshold: {{count: 3, of: [a, b]}}}}\n"
+        ));
+        assert_eq!(field, "spec.rules[0].signatures.threshold.count");
+        let (field, _) = invalid(&format!(
+            "{AUTH}      signatures: {{threshold: {{count: 0, of: [a, b]}}}}\n"
+        ));
+        assert_eq!(field, "spec.rules[0].signatures.threshold.count");
+        let (field, message) = invalid(&format!(
+            "{AUTH}      signatures: {{threshold: {{count: 1, of: [a, a]}}}}\n"
+        ));
+        assert_eq!(field, "spec.rules[0].signatures.threshold.of[1]");
+        assert!(message.contains("twice"));
+        let (field, _) = invalid(&format!(
+            "{AUTH}      signatures: {{anyOf: [{{allOf: []}}]}}\n"
+        ));
+        assert_eq!(field, "spec.rules[0].signatures.anyOf[0]");
+        // Nesting to any depth parses.
+        let ok = parse(&format!("{AUTH}      signatures: {{anyOf: [{{allOf: [{{anyOf: [{{threshold: {{count: 1, of: [a, b]}}}}]}}, {{authority: b}}]}}]}}\n")).unwrap();
+        assert_eq!(
+            ok.rules()[0].signatures.as_ref().unwrap().to_string(),
+            "anyOf(allOf(anyOf(1 of [a, b]), b))"
+        );
+    }
+
+    #[test]
+    fn values_are_compiled_at_load() {
+        let cases = [
+            (
+                "      exclude: ['ghcr.io/[x']\n      signatures: {authority: a}\n",
+                "spec.rules[0].exclude[0]",
+            ),
+            (
+                "      attestations: [{predicateType: x, condition: 'predicate.a =='}]\n",
+                "spec.rules[0].attestations[0].condition",
+            ),
+            (
+                "      attestations: [{predicateType: x, vulnerabilities: {maxAge: 7y}}]\n",
+                "spec.rules[0].attestations[0].vulnerabilities.maxAge",
+            ),
+            (
+                "      attestations: [{predicateType: x, sbom: {deniedLicenses: ['MIT AND (']}}]\n",
+                "spec.rules[0].attestations[0].sbom.deniedLicenses[0]",
+            ),
+            (
+                "      attestations: [{predicateType: x, sbom: {deniedPackages: [{name: a, versions: '<'}]}}]\n",
+                "spec.rules[0].attestations[0].sbom.deniedPackages[0].versions",
+            ),
+            (
+                "      attestations: [{predicateType: x, vulnerabilities: {}}]\n",
+                "spec.rules[0].attestations[0].vulnerabilities",
+            ),
+            ("      mode: warn\n", "spec.rules[0]"),
+        ];
+        for (rule, want) in cases {
+            let (field, message) = invalid(&format!("{AUTH}{rule}"));
+            assert_eq!(field, want, "{message}");
+        }
+        let (field, _) =
+            invalid("  authorities:\n    ci:\n      keyless: {issuer: x, subjectRegExp: '(' }\n");
+        assert_eq!(field, "spec.authorities.ci.keyless.subjectRegExp");
+        let (_, message) = invalid("  authorities:\n    ci:\n      keyless: {issuer: x}\n");
+        assert!(message.contains("subjectRegExp: '.*'"), "{message}");
+        let (field, _) = invalid("  authorities:\n    k: {key: {pem: 'not a pem'}}\n");
+        assert_eq!(field, "spec.authorities.k.key");
+        let (field, _) = invalid("  authorities:\n    k: {static: pass, key: {pem: x}}\n");
+        assert_eq!(field, "spec.authorities.k");
+        let (field, _) = invalid(&format!(
+            "{AUTH}      signatures: {{authority: a}}\n    - name: r\n      images: [x]\n      signatures: {{authority: a}}\n"
+        ));
+        assert_eq!(field, "spec.rules[1].name");
+    }
+
+    #[test]
+    fn keys_from_file_env_and_inline() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::create_dir(dir.path().join("keys")).unwrap();
+        let pem = "-----BEGIN PUBLIC KEY-----\nAAECAw==\n-----END PUBLIC KEY-----\n";
+        std::fs::write(dir.path().join("keys/release.pub"), pem).unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(
+            &path,
+            format!("{HEAD}  authorities:\n    release: {{key: {{file: keys/release.pub}}}}\n    missing: {{key: {{env: IMPRINT_TEST_UNSET_VAR_9f2}}}}\n"),
+        )
+        .unwrap();
+        let (field, message) = match Policy::from_path(&path) {
+            Err(PolicyError::Invalid { field, message, .. }) => (field, message),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(field, "spec.authorities.missing.key.env");
+        assert!(message.contains("IMPRINT_TEST_UNSET_VAR_9f2"));
+        std::fs::write(
+            &path,
+            format!("{HEAD}  authorities:\n    release: {{key: {{file: keys/release.pub}}}}\n"),
+        )
+        .unwrap();
+        let policy = Policy::from_path(&path).unwrap();
+        let Some(Authority::Key(key)) = policy.authority("release") else {
+            panic!("not a key authority");
+        };
+        assert_eq!(key.pem, pem.as_bytes());
+        assert_eq!(
+            key.source,
+            KeySource::File(dir.path().join("keys/release.pub"))
+        );
+        assert_eq!(
+            key.fingerprint.as_deref(),
+            Some(Digest::of(&[0, 1, 2, 3]).to_string().as_str())
+        );
+        assert_eq!(policy.hash(), &Digest::of(&std::fs::read(&path).unwrap()));
+        let missing = dir.path().join("nope.yaml");
+        assert!(matches!(
+            Policy::from_path(&missing),
+            Err(PolicyError::Read { .. })
+        ));
+    }
+
+    #[test]
+    fn predicate_aliases_and_rules_for() {
+        let p = parse(&format!("{AUTH}      exclude: ['ghcr.io/x/sandbox/**']\n      attestations: [{{predicateType: slsaprovenance1}}]\n")).unwrap();
+        assert_eq!(
+            p.rules()[0].attestations[0].predicate_type,
+            "https://slsa.dev/provenance/v1"
+        );
+        assert_eq!(p.rules_for("ghcr.io/x/app:1").len(), 1);
+        assert!(p.rules_for("ghcr.io/x/sandbox/app:1").is_empty());
+        assert!(p.rules_for("docker.io/library/busybox").is_empty());
+    }
+
+    #[test]
+    fn lint_findings() {
+        let codes = |p: &Policy| p.lint().into_iter().map(|f| f.code).collect::<Vec<_>>();
+        let p = parse("  noMatch: allow\n").unwrap();
+        assert_eq!(codes(&p), ["allows-everything"]);
+        let p = parse("  noMatch: warn\n  authorities:\n    a: {static: pass}\n    unused: {static: fail}\n    ci: {keyless: {issuer: x, subjectRegExp: 'acme'}}\n  rules:\n    - name: r\n      images: []\n      mode: warn\n      signatures: {anyOf: [{authority: a}, {authority: ci}]}\n").unwrap();
+        let found = codes(&p);
+        for want in [
+            "rule-matches-nothing",
+            "never-denies",
+            "unused-authority",
+            "unanchored-regexp",
+        ] {
+            assert!(found.contains(&want), "{want} missing from {found:?}");
+        }
+        let p = parse("  authorities:\n    a: {static: pass}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      exclude: ['ghcr.io/**']\n      signatures: {authority: a}\n").unwrap();
+        assert!(codes(&p).contains(&"rule-matches-nothing"));
+        assert!(codes(&p).contains(&"static-pass"));
+    }
+
+    #[test]
+    fn suggestions() {
+        assert_eq!(
+            suggest("subjectRegex", &["subject", "subjectRegExp"]).as_deref(),
+            Some("subjectRegExp")
+        );
+        assert_eq!(suggest("zzz", &["images", "exclude"]), None);
     }
 }
