@@ -193,6 +193,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), K
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
