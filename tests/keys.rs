@@ -593,6 +593,18 @@ fn rsa_pss_signatures_verify() {
 }
 
 #[test]
+fn p384_signature_over_sha256_verifies() {
+    // Made with `openssl dgst -sha256 -sign ec-p384-sec1.pem` (see testdata/keys/README.md).
+    let message = fs::read(fixture("p384-sha256.msg")).unwrap();
+    let signature = fs::read(fixture("p384-sha256.sig")).unwrap();
+    let public = load_public_key(&fixture("ec-p384-sec1.pub")).unwrap();
+    public.verify(&message, &signature).unwrap();
+    assert!(public.verify(b"another message", &signature).is_err());
+    let other = load_public_key(&fixture("ec-p521-pkcs8.pub")).unwrap();
+    assert!(other.verify(&message, &signature).is_err());
+}
+
+#[test]
 fn public_key_from_certificate_uses_its_spki() {
     let path = vectors().join("legacy-signatures/containers-image/fulcio_v1.crt.pem");
     let key = load_public_key(&path).unwrap();
