@@ -112,6 +112,7 @@ fn set_mode(_file: &File, _mode: u32) -> io::Result<()> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

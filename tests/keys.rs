@@ -1,6 +1,8 @@
 //! Key handling: cosign key file vectors, generate/import, sign/verify for every algorithm,
 //! public keys from PEM/certificates, and interop with the `sigstore` crate.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -591,6 +593,18 @@ fn rsa_pss_signatures_verify() {
 }
 
 #[test]
+fn p384_signature_over_sha256_verifies() {
+    // Made with `openssl dgst -sha256 -sign ec-p384-sec1.pem` (see testdata/keys/README.md).
+    let message = fs::read(fixture("p384-sha256.msg")).unwrap();
+    let signature = fs::read(fixture("p384-sha256.sig")).unwrap();
+    let public = load_public_key(&fixture("ec-p384-sec1.pub")).unwrap();
+    public.verify(&message, &signature).unwrap();
+    assert!(public.verify(b"another message", &signature).is_err());
+    let other = load_public_key(&fixture("ec-p521-pkcs8.pub")).unwrap();
+    assert!(other.verify(&message, &signature).is_err());
+}
+
+#[test]
 fn public_key_from_certificate_uses_its_spki() {
     let path = vectors().join("legacy-signatures/containers-image/fulcio_v1.crt.pem");
     let key = load_public_key(&path).unwrap();
@@ -786,4 +800,29 @@ mod interop {
             ours.public_key().verify(b"m", &their_signature).unwrap();
         }
     }
+}
+
+#[test]
+fn example_public_keys_in_keys_dir_load() {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
+    let mut count = 0;
+    for entry in fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        match path.extension().and_then(|e| e.to_str()) {
+            Some("pub") => {
+                load_public_key(&path).unwrap_or_else(|e| panic!("{e}"));
+                count += 1;
+            }
+            Some("key") => panic!("private key in keys/: {}", path.display()),
+            _ => {}
+        }
+    }
+    assert!(count >= 2, "expected example keys in {}", dir.display());
+    // The containers-image example is the vector's cosign.pub.
+    assert_eq!(
+        load_public_key(&dir.join("containers-image-fixtures.pub"))
+            .unwrap()
+            .fingerprint(),
+        "sha256:c87a79018f346cc02482448b77296b0bea143ef2ccab99b04776fb0f638f301f"
+    );
 }

@@ -204,6 +204,7 @@ fn derive_key(password: &[u8], salt: &[u8], n: u64) -> Result<Zeroizing<[u8; 32]
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -568,7 +568,9 @@ impl PublicKey {
     }
 
     /// Verify `signature` over `message`. ECDSA signatures are ASN.1 DER over the curve's
-    /// hash; RSA accepts PKCS#1 v1.5 and PSS with SHA-256; Ed25519 is pure.
+    /// hash (P-384 and P-521 keys also accept SHA-256, which legacy `cosign verify --key`
+    /// uses for every curve); RSA accepts PKCS#1 v1.5 and PSS with SHA-256; Ed25519 is pure.
+    /// Any mismatch is [`KeyError::BadSignature`].
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<(), KeyError> {
         for alg in verification_algorithms(self.algorithm) {
             if let Ok(key) = ParsedPublicKey::new(*alg, &self.spki)
@@ -631,8 +633,16 @@ fn verification_algorithms(
 ) -> &'static [&'static dyn VerificationAlgorithm] {
     match algorithm {
         KeyAlgorithm::EcdsaP256Sha256 => &[&signature::ECDSA_P256_SHA256_ASN1],
-        KeyAlgorithm::EcdsaP384Sha384 => &[&signature::ECDSA_P384_SHA384_ASN1],
-        KeyAlgorithm::EcdsaP521Sha512 => &[&signature::ECDSA_P521_SHA512_ASN1],
+        // Legacy `cosign verify --key` hashes with SHA-256 whatever the curve, so signatures
+        // over SHA-256 of the message are accepted from P-384 and P-521 keys as well.
+        KeyAlgorithm::EcdsaP384Sha384 => &[
+            &signature::ECDSA_P384_SHA384_ASN1,
+            &signature::ECDSA_P384_SHA256_ASN1,
+        ],
+        KeyAlgorithm::EcdsaP521Sha512 => &[
+            &signature::ECDSA_P521_SHA512_ASN1,
+            &signature::ECDSA_P521_SHA256_ASN1,
+        ],
         KeyAlgorithm::Ed25519 => &[&signature::ED25519],
         KeyAlgorithm::RsaPkcs1Sha256 | KeyAlgorithm::RsaPssSha256 => &[
             &signature::RSA_PKCS1_2048_8192_SHA256,
@@ -683,4 +693,65 @@ pub fn load_signing_key(path: &Path, password: &Password) -> Result<SigningKey, 
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     let bytes = read_limited(path)?;
     PublicKey::from_pem(&bytes).map_err(|e| e.in_file(path))
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_are_send_and_sync() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<SigningKey>();
+        assert_send_sync::<PublicKey>();
+        assert_send_sync::<KeyError>();
+        assert_send_sync::<Password>();
+    }
+
+    #[test]
+    fn to_pem_is_go_formatted() {
+        let key = SigningKey::generate_p256().unwrap().public_key();
+        let pem = key.to_pem();
+        let lines: Vec<&str> = pem.lines().collect();
+        assert_eq!(lines[0], "-----BEGIN PUBLIC KEY-----");
+        assert_eq!(lines[1].len(), 64);
+        assert_eq!(*lines.last().unwrap(), "-----END PUBLIC KEY-----");
+        assert!(pem.ends_with("-----\n") && !pem.contains('\r'));
+        assert_eq!(PublicKey::from_pem(pem.as_bytes()).unwrap(), key);
+    }
+
+    #[test]
+    fn fingerprint_is_sha256_of_spki() {
+        let key = SigningKey::generate_p256().unwrap().public_key();
+        let expected = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, key.spki_der());
+        assert_eq!(
+            key.fingerprint(),
+            format!("sha256:{}", hex::encode(expected.as_ref()))
+        );
+    }
+
+    #[test]
+    fn in_file_wrapping_keeps_the_cause() {
+        let err = KeyError::WrongPassword.in_file(Path::new("a/b.key"));
+        assert!(matches!(err.innermost(), KeyError::WrongPassword));
+        assert_eq!(
+            err.to_string(),
+            "a/b.key: wrong password or corrupted key file"
+        );
+    }
+
+    #[test]
+    fn unsupported_spki_algorithm_is_named() {
+        // SPKI with an X25519 key (OID 1.3.101.110): a key type cosign does not sign with.
+        let mut der = vec![
+            0x30, 0x2a, 0x30, 0x05, 0x06, 0x03, 0x2b, 0x65, 0x6e, 0x03, 0x21, 0x00,
+        ];
+        der.extend_from_slice(&[7u8; 32]);
+        let err = PublicKey::from_spki_der(&der).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::UnsupportedPublicKeyAlgorithm { oid } if oid == "1.3.101.110"),
+            "{err:?}"
+        );
+    }
 }

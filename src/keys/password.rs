@@ -173,7 +173,14 @@ fn write_key_pair(
     let encrypted = cosign::encrypt(&der, password.as_bytes())?;
     let public_pem = key.public_key().to_pem();
     write_file(&key_path, encrypted.as_bytes(), 0o600, force)?;
-    write_file(&pub_path, public_pem.as_bytes(), 0o644, force)?;
+    if let Err(e) = write_file(&pub_path, public_pem.as_bytes(), 0o644, force) {
+        // Do not leave a private key without its public half behind. (With `force` the old
+        // private key is already replaced, so the new one is kept.)
+        if !force {
+            let _ = std::fs::remove_file(&key_path);
+        }
+        return Err(e);
+    }
     Ok((key_path, pub_path))
 }
 
@@ -193,6 +200,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), K
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
