@@ -84,7 +84,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: SystemTime) -> Decisi
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut decision = Decision {
         reference: evidence.image.reference.clone(),
-        digest: evidence.image.digest.clone(),
+        digest: Some(evidence.image.digest.clone()),
         outcome: Outcome::Allowed,
         policy: policy.hash().clone(),
         evaluated_at,
