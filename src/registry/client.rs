@@ -282,6 +282,7 @@ impl Repository for AnyRepository {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -31,6 +31,9 @@ use crate::digest::Digest;
 /// Most characters of a registry error body quoted in an error message.
 const MAX_QUOTED_BODY: usize = 300;
 
+/// A token slot: locked while a token is fetched, so concurrent requests fetch one token.
+type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
+
 /// One registry host: its base URL, the shared HTTP client (connection pool), the ping
 /// result, the credential and the token cache. One per registry per [`super::Client`].
 pub(crate) struct RegistrySession {
@@ -42,7 +45,7 @@ pub(crate) struct RegistrySession {
     credential: tokio::sync::OnceCell<Option<Credential>>,
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
-    tokens: Mutex<HashMap<(String, Scope), Arc<tokio::sync::Mutex<Option<Token>>>>>,
+    tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
 }
 
 impl std::fmt::Debug for RegistrySession {
@@ -146,7 +149,7 @@ impl RegistrySession {
         Ok(c.as_ref())
     }
 
-    fn token_slot(&self, repository: &str, scope: Scope) -> Arc<tokio::sync::Mutex<Option<Token>>> {
+    fn token_slot(&self, repository: &str, scope: Scope) -> TokenSlot {
         let mut map = match self.tokens.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
