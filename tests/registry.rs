@@ -699,3 +699,80 @@ async fn basic_auth_from_docker_config() {
     assert!(matches!(e, RegistryError::Auth { .. }), "{e}");
     assert!(!e.to_string().contains("wrong-pw"), "{e}");
 }
+
+/// Token auth as Docker Hub, GHCR and distribution's token server do it: one `/v2/` ping
+/// per registry, one token per repository and scope (a push token also serves pulls), a
+/// refused (expired) token is replaced once.
+#[tokio::test]
+async fn bearer_tokens_are_fetched_once_per_repository() {
+    let proxy = Proxy::start_with_bearer(registry(), "bob", "t0ken-pw").await;
+    let cfg = tempfile::tempdir().unwrap();
+    docker_config(cfg.path(), proxy.addr(), "bob", "t0ken-pw");
+    let client = Client::new(RegistryConfig {
+        auth: AuthSource::DockerConfigDir(cfg.path().to_owned()),
+        ..RegistryConfig::default()
+    })
+    .unwrap();
+
+    let a = ImageRef::parse(&format!("{}/{}:v1", proxy.addr(), unique_repo("bearer-a"))).unwrap();
+    let repo_a = client.repository(&a).unwrap();
+    let digest = push_image_to(&repo_a, Some("v1"), ("amd64", "linux")).await;
+    assert_eq!(proxy.count("GET", Kind::Ping), 1, "{:?}", proxy.requests());
+    assert_eq!(proxy.count("GET", Kind::Token), 1, "{:?}", proxy.requests());
+
+    // Pull in the same repository reuses the push token: one request.
+    proxy.reset();
+    assert_eq!(client.resolve(&a).await.unwrap().manifest.digest, digest);
+    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+
+    // Another repository: one pull token, no new ping; then cached.
+    let b_name = unique_repo("bearer-b");
+    let b = ImageRef::parse(&format!("{}/{b_name}:v1", proxy.addr())).unwrap();
+    proxy.reset();
+    assert!(
+        client
+            .repository(&b)
+            .unwrap()
+            .get_manifest(ManifestRef::Tag("v1"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert!(
+        client
+            .repository(&b)
+            .unwrap()
+            .get_manifest(ManifestRef::Tag("v2"))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    assert_eq!(proxy.count("GET", Kind::Ping), 0);
+    assert_eq!(proxy.count("GET", Kind::Token), 1);
+    assert_eq!(proxy.requests().len(), 3, "{:?}", proxy.requests());
+
+    // Tokens revoked (expired): the refusal is followed by one new token and a retry.
+    proxy.revoke_tokens();
+    proxy.reset();
+    assert_eq!(client.resolve(&a).await.unwrap().manifest.digest, digest);
+    let kinds: Vec<Kind> = proxy.requests().iter().map(|r| r.kind).collect();
+    assert_eq!(kinds, vec![Kind::Manifest, Kind::Token, Kind::Manifest]);
+
+    // Without credentials: the token endpoint refuses, reported as an auth error.
+    let e = test_client().resolve(&a).await.unwrap_err();
+    assert!(matches!(e, RegistryError::Auth { .. }), "{e}");
+    assert!(e.to_string().contains("anonymously"), "{e}");
+    // Wrong password never appears in the error.
+    let bad = tempfile::tempdir().unwrap();
+    docker_config(bad.path(), proxy.addr(), "bob", "nope-pw");
+    let e = Client::new(RegistryConfig {
+        auth: AuthSource::DockerConfigDir(bad.path().to_owned()),
+        ..RegistryConfig::default()
+    })
+    .unwrap()
+    .resolve(&a)
+    .await
+    .unwrap_err();
+    assert!(matches!(e, RegistryError::Auth { .. }), "{e}");
+    assert!(!e.to_string().contains("nope-pw"), "{e}");
+}

@@ -289,9 +289,10 @@ impl RegistrySession {
         url: &str,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RegistryError> {
-        let challenge = self.challenge().await?.clone();
+        let mut challenge = self.challenge().await?.clone();
         let mut stale: Option<String> = None;
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let header = self
                 .authorization(&challenge, repository, scope, stale.as_deref())
                 .await?;
@@ -300,17 +301,30 @@ impl RegistrySession {
                 rb = rb.header(AUTHORIZATION, h);
             }
             let resp = rb.send().await.map_err(|e| self.unreachable(&e))?;
-            if resp.status() == StatusCode::UNAUTHORIZED
-                && attempt == 0
-                && let Challenge::Bearer { .. } = challenge
-                && let Some(h) = header
-            {
-                stale = h.strip_prefix("Bearer ").map(str::to_owned);
-                continue;
+            if resp.status() != StatusCode::UNAUTHORIZED || retried {
+                return Ok(resp);
             }
-            return Ok(resp);
+            retried = true;
+            // A challenge on this answer that differs from the ping's (some registries open
+            // `/v2/` but protect repositories): follow it once.
+            let answered = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|h| h.to_str().ok())
+                .and_then(auth::parse_challenge);
+            match (answered, &header) {
+                (Some(c), _) if c != challenge => {
+                    drain(resp).await;
+                    challenge = c;
+                }
+                // Our cached token was refused (expired or revoked): fetch a new one once.
+                (_, Some(h)) if matches!(challenge, Challenge::Bearer { .. }) => {
+                    drain(resp).await;
+                    stale = h.strip_prefix("Bearer ").map(str::to_owned);
+                }
+                _ => return Ok(resp),
+            }
         }
-        Err(self.auth_error(format!("`{method} {url}` refused a fresh token")))
     }
 }
 

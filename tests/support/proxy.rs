@@ -6,6 +6,7 @@
 //! 64 KiB, bodies with `Content-Length` (chunked request bodies are refused), keep-alive, no
 //! pipelining (the client waits for each answer). At most 256 connections at once.
 
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
@@ -30,6 +31,8 @@ pub enum Kind {
     Referrers,
     /// `/v2/<name>/tags/list`
     Tags,
+    /// The bearer gate's token endpoint (`/token`).
+    Token,
     /// Anything else (e.g. a token endpoint).
     Other,
 }
@@ -87,11 +90,89 @@ impl Fault {
 
 type Rule = (String, String, Fault);
 
+/// Token auth in front of an anonymous registry, as distribution's token server does it:
+/// `/v2/…` without a valid `Bearer` token gets 401 and a challenge naming `/token` on the
+/// proxy; `/token` hands out a token for the asked scope when Basic credentials match.
+struct BearerGate {
+    user: String,
+    password: String,
+    realm: String,
+    /// token -> scope it grants (`repository:<name>:pull[,push]`)
+    issued: HashMap<String, String>,
+    counter: u64,
+}
+
 #[derive(Default)]
 struct State {
     log: Vec<Logged>,
     /// (method, path substring, answer): the first match answers instead of the registry.
     rules: Vec<Rule>,
+    bearer: Option<BearerGate>,
+}
+
+impl State {
+    /// The gate's own answer for this request, if it does not pass through.
+    fn gate(&mut self, method: &str, path: &str, authorization: Option<&str>) -> Option<Fault> {
+        let gate = self.bearer.as_mut()?;
+        let path_only = path.split('?').next().unwrap_or(path);
+        if path_only == "/token" {
+            use base64::Engine as _;
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", gate.user, gate.password))
+            );
+            if authorization != Some(expected.as_str()) {
+                return Some(Fault::status(401));
+            }
+            let query = path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            let scope = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .map(|s| {
+                    s.replace("%3A", ":")
+                        .replace("%2C", ",")
+                        .replace("%2F", "/")
+                })
+                .unwrap_or_default();
+            gate.counter += 1;
+            let token = format!("token-{}", gate.counter);
+            gate.issued.insert(token.clone(), scope);
+            let body = serde_json::to_vec(&serde_json::json!({"token": token, "expires_in": 300}))
+                .expect("json");
+            return Some(Fault::body("application/json", body));
+        }
+        let challenge = || {
+            let mut f = Fault::status(401);
+            f.headers.push((
+                "WWW-Authenticate".into(),
+                format!(r#"Bearer realm="{}",service="imprint-test""#, gate.realm),
+            ));
+            f
+        };
+        let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
+            return Some(challenge());
+        };
+        let Some(scope) = gate.issued.get(token) else {
+            return Some(challenge());
+        };
+        if path_only == "/v2/" {
+            return None;
+        }
+        // `/v2/<name>/(manifests|blobs|referrers|tags)/…`
+        let name = path_only
+            .strip_prefix("/v2/")
+            .and_then(|r| {
+                ["/manifests/", "/blobs/", "/referrers/", "/tags/"]
+                    .iter()
+                    .find_map(|k| r.find(k).map(|i| &r[..i]))
+            })
+            .unwrap_or_default();
+        let needs_push = !matches!(method, "GET" | "HEAD");
+        let ok = scope == &format!("repository:{name}:pull,push")
+            || (!needs_push && scope == &format!("repository:{name}:pull"));
+        if ok { None } else { Some(challenge()) }
+    }
 }
 
 /// A running proxy (it stops when the test's runtime stops).
@@ -104,9 +185,35 @@ pub struct Proxy {
 impl Proxy {
     /// Start a proxy in front of `upstream` (`host:port`) on a free loopback port.
     pub async fn start(upstream: &str) -> Proxy {
+        Self::start_inner(upstream, None).await
+    }
+
+    /// Like [`Proxy::start`], with token auth (a bearer challenge and a `/token` endpoint
+    /// that wants `user`/`password` as HTTP Basic).
+    pub async fn start_with_bearer(upstream: &str, user: &str, password: &str) -> Proxy {
+        Self::start_inner(upstream, Some((user, password))).await
+    }
+
+    /// Invalidate every token handed out (as if they expired).
+    pub fn revoke_tokens(&self) {
+        if let Some(g) = self.state.lock().expect("proxy state").bearer.as_mut() {
+            g.issued.clear();
+        }
+    }
+
+    async fn start_inner(upstream: &str, bearer: Option<(&str, &str)>) -> Proxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr").to_string();
-        let state = Arc::new(Mutex::new(State::default()));
+        let state = Arc::new(Mutex::new(State {
+            bearer: bearer.map(|(user, password)| BearerGate {
+                user: user.to_owned(),
+                password: password.to_owned(),
+                realm: format!("http://{addr}/token"),
+                issued: HashMap::new(),
+                counter: 0,
+            }),
+            ..State::default()
+        }));
         let upstream = upstream.to_owned();
         let st = state.clone();
         let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
@@ -172,6 +279,9 @@ pub fn classify(path: &str) -> Kind {
     let path = path.split('?').next().unwrap_or(path);
     if path == "/v2/" || path == "/v2" {
         return Kind::Ping;
+    }
+    if path == "/token" {
+        return Kind::Token;
     }
     let Some(rest) = path.strip_prefix("/v2/") else {
         return Kind::Other;
@@ -247,8 +357,12 @@ async fn handle(
             let method = parts.next().unwrap_or_default().to_owned();
             let path = parts.next().unwrap_or_default().to_owned();
             let mut content_length = 0usize;
+            let mut authorization: Option<String> = None;
             for line in lines {
                 if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        authorization = Some(v.trim().to_owned());
+                    }
                     if k.eq_ignore_ascii_case("content-length") {
                         content_length = v.trim().parse().unwrap_or(0);
                     }
@@ -275,10 +389,13 @@ async fn handle(
                     path: path.clone(),
                     kind: classify(&path),
                 });
-                st.rules
-                    .iter()
-                    .find(|(m, p, _)| *m == method && path.contains(p.as_str()))
-                    .map(|(_, _, f)| f.clone())
+                st.gate(&method, &path, authorization.as_deref())
+                    .or_else(|| {
+                        st.rules
+                            .iter()
+                            .find(|(m, p, _)| *m == method && path.contains(p.as_str()))
+                            .map(|(_, _, f)| f.clone())
+                    })
             };
             match fault {
                 None => server_write.write_all(&request).await?,
