@@ -3,7 +3,7 @@
 //! crate's own [`Repository`] API, and a request-counting / fault-injecting proxy.
 //!
 //! Each test binary includes this with `mod support;`; not every binary uses every helper.
-#![allow(dead_code)]
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod proxy;
 
