@@ -484,6 +484,7 @@ fn component_ok(c: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -496,11 +497,20 @@ mod tests {
         }
     }
 
+    /// (input, registry, repository, tag, has digest, canonical display)
+    type Case = (
+        String,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        bool,
+        String,
+    );
+
     #[test]
     fn parses_registry_references() {
-        // (input, registry, repository, tag, has digest, canonical display)
         let d = format!("sha256:{HEX}");
-        let table: Vec<(String, &str, &str, Option<&str>, bool, String)> = vec![
+        let table: Vec<Case> = vec![
             (
                 "busybox".into(),
                 "index.docker.io",
