@@ -254,13 +254,20 @@ impl Decision {
     /// The decision for an image that could not be evaluated at all (unparsable reference,
     /// registry unreachable, tag not found): denied, whatever the policy says, because
     /// nothing could be checked (fail closed).
-    pub fn unresolved(reference: &str, policy: &super::model::Policy, now: std::time::SystemTime, code: ReasonCode, message: impl Into<String>) -> Self {
+    pub fn unresolved(
+        reference: &str,
+        policy: &super::model::Policy,
+        now: std::time::SystemTime,
+        code: ReasonCode,
+        message: impl Into<String>,
+    ) -> Self {
         Self {
             reference: reference.to_owned(),
             digest: None,
             outcome: Outcome::Denied,
             policy: policy.hash().clone(),
-            evaluated_at: chrono::DateTime::<chrono::Utc>::from(now).to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            evaluated_at: chrono::DateTime::<chrono::Utc>::from(now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             rules: Vec::new(),
             reason: Some(Reason::new(code, message)),
             warnings: Vec::new(),

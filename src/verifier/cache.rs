@@ -79,7 +79,9 @@ impl ContentCache {
 
     fn evict(g: &mut ContentInner, max: usize) {
         while g.bytes > max {
-            let Some(old) = g.order.pop_front() else { break };
+            let Some(old) = g.order.pop_front() else {
+                break;
+            };
             if let Some(b) = g.blobs.remove(&old) {
                 g.bytes -= b.len();
             }
@@ -110,7 +112,10 @@ impl<R: Repository> Repository for CachingRepository<R> {
         self.inner.name()
     }
 
-    async fn get_manifest(&self, reference: ManifestRef<'_>) -> Result<Option<Manifest>, RegistryError> {
+    async fn get_manifest(
+        &self,
+        reference: ManifestRef<'_>,
+    ) -> Result<Option<Manifest>, RegistryError> {
         if let ManifestRef::Digest(d) = reference
             && let Some(m) = self.cache.manifest(d)
         {
@@ -123,7 +128,12 @@ impl<R: Repository> Repository for CachingRepository<R> {
         Ok(m)
     }
 
-    async fn put_manifest(&self, tag: Option<&str>, media_type: &str, bytes: &[u8]) -> Result<Digest, RegistryError> {
+    async fn put_manifest(
+        &self,
+        tag: Option<&str>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest, RegistryError> {
         self.inner.put_manifest(tag, media_type, bytes).await
     }
 
@@ -173,7 +183,9 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
         }
         let g = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         match g.get(k) {
-            Some((at, v)) if now.duration_since(*at).is_ok_and(|age| age < self.ttl) => Some(v.clone()),
+            Some((at, v)) if now.duration_since(*at).is_ok_and(|age| age < self.ttl) => {
+                Some(v.clone())
+            }
             _ => None,
         }
     }

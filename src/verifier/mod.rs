@@ -31,7 +31,9 @@ use crate::keys::PublicKey;
 use crate::policy::{self, Authority, AuthorityEvidence, Decision, Evidence, Policy, Rejection};
 use crate::reference::ImageRef;
 use crate::registry::{Client, Limits, RegistryConfig, RegistryError};
-use crate::verify::{self, CandidateFailure, Check, SignatureFormat, SignatureVerifier, VerifiedBundleItem};
+use crate::verify::{
+    self, CandidateFailure, Check, SignatureFormat, SignatureVerifier, VerifiedBundleItem,
+};
 use cache::{CachingRepository, ContentCache, TtlCache};
 
 /// The time source (injected so tests and the webhook cache can control it).
@@ -126,12 +128,18 @@ impl VerifierBuilder {
         let mut trust_roots: HashMap<String, Arc<bundle::TrustRoot>> = HashMap::new();
         for (name, root) in self.policy.trust_roots() {
             let loaded = match root {
-                policy::TrustRoot::Embedded(which) if which == "public-good" => bundle::TrustRoot::public_good(),
-                policy::TrustRoot::Embedded(which) if which == "staging" => bundle::TrustRoot::staging(),
+                policy::TrustRoot::Embedded(which) if which == "public-good" => {
+                    bundle::TrustRoot::public_good()
+                }
+                policy::TrustRoot::Embedded(which) if which == "staging" => {
+                    bundle::TrustRoot::staging()
+                }
                 policy::TrustRoot::Embedded(which) => {
                     return Err(VerifierError::TrustRoot {
                         name: name.to_owned(),
-                        message: format!("no embedded trust root named `{which}` (known: public-good, staging)"),
+                        message: format!(
+                            "no embedded trust root named `{which}` (known: public-good, staging)"
+                        ),
                     });
                 }
                 policy::TrustRoot::File(path) => bundle::TrustRoot::from_file(path),
@@ -146,19 +154,22 @@ impl VerifierBuilder {
         for (name, authority) in self.policy.authorities() {
             let v = match authority {
                 Authority::Key(k) => {
-                    let key = PublicKey::from_pem(&k.pem).map_err(|e| VerifierError::Authority {
-                        authority: name.to_owned(),
-                        message: e.to_string(),
-                    })?;
+                    let key =
+                        PublicKey::from_pem(&k.pem).map_err(|e| VerifierError::Authority {
+                            authority: name.to_owned(),
+                            message: e.to_string(),
+                        })?;
                     SignatureVerifier::Key(key)
                 }
                 Authority::Keyless(k) => {
                     let trust = match trust_roots.get(&k.trust_root) {
                         Some(t) => t.clone(),
                         None if k.trust_root == "public-good" => {
-                            let t = Arc::new(bundle::TrustRoot::public_good().map_err(|e| VerifierError::TrustRoot {
-                                name: "public-good".into(),
-                                message: e.to_string(),
+                            let t = Arc::new(bundle::TrustRoot::public_good().map_err(|e| {
+                                VerifierError::TrustRoot {
+                                    name: "public-good".into(),
+                                    message: e.to_string(),
+                                }
                             })?);
                             trust_roots.insert("public-good".into(), t.clone());
                             t
@@ -166,7 +177,9 @@ impl VerifierBuilder {
                         None => {
                             return Err(VerifierError::TrustRoot {
                                 name: k.trust_root.clone(),
-                                message: format!("authority `{name}` names it, but the policy does not define it"),
+                                message: format!(
+                                    "authority `{name}` names it, but the policy does not define it"
+                                ),
                             });
                         }
                     };
@@ -246,7 +259,9 @@ struct Inner {
 impl Verifier {
     /// A builder with defaults for everything but the policy.
     pub fn builder(policy: Policy) -> VerifierBuilder {
-        let cores = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2);
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
         VerifierBuilder {
             policy,
             registry: RegistryConfig::default(),
@@ -267,7 +282,11 @@ impl Verifier {
     pub async fn verify_str(&self, reference: &str) -> Decision {
         match ImageRef::parse(reference) {
             Ok(r) => self.verify(&r).await,
-            Err(e) => self.unresolved(reference, policy::ReasonCode::RegistryError, format!("invalid image reference: {e}")),
+            Err(e) => self.unresolved(
+                reference,
+                policy::ReasonCode::RegistryError,
+                format!("invalid image reference: {e}"),
+            ),
         }
     }
 
@@ -279,7 +298,13 @@ impl Verifier {
         let now = inner.clock.now();
         let digest = match self.resolve(image, now).await {
             Ok(d) => d,
-            Err(e) => return self.unresolved(&reference, policy::ReasonCode::RegistryError, e.to_string()),
+            Err(e) => {
+                return self.unresolved(
+                    &reference,
+                    policy::ReasonCode::RegistryError,
+                    e.to_string(),
+                );
+            }
         };
         let cache_key = (image.repository_name(), digest.clone());
         if let Some(d) = inner.decisions.get(&cache_key, now) {
@@ -309,7 +334,11 @@ impl Verifier {
         for (h, image) in handles.into_iter().zip(images) {
             out.push(match h.await {
                 Ok(d) => d,
-                Err(e) => self.unresolved(&image.to_string(), policy::ReasonCode::RegistryError, format!("verification task failed: {e}")),
+                Err(e) => self.unresolved(
+                    &image.to_string(),
+                    policy::ReasonCode::RegistryError,
+                    format!("verification task failed: {e}"),
+                ),
             });
         }
         out
@@ -333,7 +362,12 @@ impl Verifier {
     async fn gather(&self, image: &ImageRef, reference: &str, digest: &Digest) -> Evidence {
         let inner = &self.inner;
         let mut evidence = Evidence::new(reference.to_owned(), digest.clone());
-        let needed: BTreeSet<String> = inner.policy.authorities_needed(reference).into_iter().map(str::to_owned).collect();
+        let needed: BTreeSet<String> = inner
+            .policy
+            .authorities_needed(reference)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
         if needed.is_empty() {
             return evidence;
         }
@@ -361,7 +395,16 @@ impl Verifier {
                 return evidence;
             }
         };
-        let found = match verify::discover(&repo, digest, format, want_signatures, want_attestations, &inner.limits).await {
+        let found = match verify::discover(
+            &repo,
+            digest,
+            format,
+            want_signatures,
+            want_attestations,
+            &inner.limits,
+        )
+        .await
+        {
             Ok(f) => f,
             Err(e) => {
                 evidence.discovery_errors.push(e.to_string());
@@ -369,19 +412,35 @@ impl Verifier {
             }
         };
         for name in &needed {
-            let Some((verifier, fmt)) = inner.verifiers.get(name) else { continue };
-            evidence.by_authority.insert(name.clone(), check_candidates(&found, digest, verifier, *fmt));
+            let Some((verifier, fmt)) = inner.verifiers.get(name) else {
+                continue;
+            };
+            evidence.by_authority.insert(
+                name.clone(),
+                check_candidates(&found, digest, verifier, *fmt),
+            );
         }
         evidence
     }
 
     fn unresolved(&self, reference: &str, code: policy::ReasonCode, message: String) -> Decision {
-        policy::Decision::unresolved(reference, &self.inner.policy, self.inner.clock.now(), code, message)
+        policy::Decision::unresolved(
+            reference,
+            &self.inner.policy,
+            self.inner.clock.now(),
+            code,
+            message,
+        )
     }
 }
 
 /// Run every check of every candidate under one authority.
-fn check_candidates(found: &verify::Discovered, digest: &Digest, verifier: &SignatureVerifier, format: SignatureFormat) -> AuthorityEvidence {
+fn check_candidates(
+    found: &verify::Discovered,
+    digest: &Digest,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+) -> AuthorityEvidence {
     let mut ev = AuthorityEvidence::default();
     let none = BTreeMap::new();
     let legacy = matches!(format, SignatureFormat::Legacy | SignatureFormat::Any);
@@ -417,7 +476,9 @@ fn reject(ev: &mut AuthorityEvidence, f: CandidateFailure) {
         // A candidate of the other kind (certificate vs key) is simply not this authority's.
         Check::VerifierKind => return,
         Check::ImageDigest | Check::Subject => policy::ReasonCode::DigestMismatch,
-        Check::Certificate if is_identity_failure(&f.message) => policy::ReasonCode::IdentityMismatch,
+        Check::Certificate if is_identity_failure(&f.message) => {
+            policy::ReasonCode::IdentityMismatch
+        }
         _ => policy::ReasonCode::SignatureInvalid,
     };
     ev.rejected.push(Rejection {
@@ -427,7 +488,9 @@ fn reject(ev: &mut AuthorityEvidence, f: CandidateFailure) {
 }
 
 fn is_identity_failure(message: &str) -> bool {
-    ["identity", "issuer", "github"].iter().any(|w| message.contains(w))
+    ["identity", "issuer", "github"]
+        .iter()
+        .any(|w| message.contains(w))
 }
 
 #[cfg(test)]
