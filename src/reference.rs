@@ -624,6 +624,39 @@ mod tests {
         }
     }
 
+    /// Every short string over an alphabet of the grammar's special characters: parsing
+    /// never panics, and whatever parses displays to a canonical form that parses back to
+    /// the same canonical form.
+    #[test]
+    fn parser_is_total_and_display_is_canonical() {
+        let alphabet = ['a', 'B', '0', '.', '-', '_', ':', '/', '@', '[', ']', 'é'];
+        // All strings of length 0..=4 over the alphabet.
+        let mut inputs = vec![String::new()];
+        let mut layer = vec![String::new()];
+        for _ in 0..4 {
+            layer = layer
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(layer.iter().cloned());
+        }
+        let mut parsed = 0;
+        for prefix in ["", "oci:", "localhost:5000/"] {
+            for s in &inputs {
+                let input = format!("{prefix}{s}");
+                if let Ok(image) = ImageRef::parse(&input) {
+                    parsed += 1;
+                    let canonical = image.to_string();
+                    let again = ImageRef::parse(&canonical)
+                        .unwrap_or_else(|e| panic!("{input} -> {canonical}: {e}"));
+                    assert_eq!(again.to_string(), canonical, "{input}");
+                    assert_eq!(again.repository_name(), image.repository_name(), "{input}");
+                }
+            }
+        }
+        assert!(parsed > 100, "only {parsed} inputs parsed");
+    }
+
     #[test]
     fn with_digest_pins_and_drops_tag() {
         let d: Digest = format!("sha256:{HEX}").parse().unwrap();

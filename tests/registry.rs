@@ -138,6 +138,16 @@ async fn tampered_blobs_and_manifests_are_refused() {
         "{e}"
     );
 
+    // Blob cut short (the connection closes before the declared length): an error.
+    proxy.clear_faults();
+    let mut truncated = Fault::body("application/octet-stream", blob[..50].to_vec());
+    truncated.declared_length = Some(100);
+    proxy.inject("GET", &format!("/blobs/{blob_digest}"), truncated);
+    let e = repo.get_blob(&blob_digest, 1000).await.unwrap_err();
+    assert!(matches!(e, RegistryError::Unreachable { .. }), "{e}");
+    proxy.clear_faults();
+    assert_eq!(repo.get_blob(&blob_digest, 1000).await.unwrap(), blob);
+
     // Manifest by digest served with other bytes.
     proxy.inject(
         "GET",
@@ -775,4 +785,29 @@ async fn bearer_tokens_are_fetched_once_per_repository() {
     .unwrap_err();
     assert!(matches!(e, RegistryError::Auth { .. }), "{e}");
     assert!(!e.to_string().contains("nope-pw"), "{e}");
+
+    // A docker `identitytoken` login: the token is exchanged with an OAuth2 refresh-token
+    // POST (this gate takes the password as the refresh token).
+    let idcfg = tempfile::tempdir().unwrap();
+    std::fs::write(
+        idcfg.path().join("config.json"),
+        serde_json::to_vec(
+            &serde_json::json!({"auths": {proxy.addr(): {"identitytoken": "t0ken-pw"}}}),
+        )
+        .unwrap(),
+    )
+    .unwrap();
+    proxy.reset();
+    let client = Client::new(RegistryConfig {
+        auth: AuthSource::DockerConfigDir(idcfg.path().to_owned()),
+        ..RegistryConfig::default()
+    })
+    .unwrap();
+    assert_eq!(client.resolve(&a).await.unwrap().manifest.digest, digest);
+    assert_eq!(
+        proxy.count("POST", Kind::Token),
+        1,
+        "{:?}",
+        proxy.requests()
+    );
 }

@@ -5,7 +5,7 @@
 //! - oci-client 0.18 pings `GET /v2/` before every operation unless it holds a cached token,
 //!   and it never caches "no auth needed", so against an anonymous registry every manifest or
 //!   blob read costs two requests (sigstore-rs shows 8 pings per verified image). Issue 6 asks
-//!   for one ping per registry per process, which [`RegistrySession`] does.
+//!   for one ping per registry per process, which `RegistrySession` does.
 //! - `pull_manifest_raw` does not return the Content-Type and reads the whole body before any
 //!   size check; we need exact bytes, the media type, a `Content-Length` check before reading
 //!   and a capped stream (the same for blobs).
@@ -13,7 +13,7 @@
 //!   Content-Type is the OCI index type (ggcr's rule); `pull_referrers` parses and falls back
 //!   on its own.
 //!
-//! The auth protocol is the one oci-client implements (see [`super::auth`]).
+//! The auth protocol is the one oci-client implements (see `registry/auth.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

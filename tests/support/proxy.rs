@@ -112,7 +112,13 @@ struct State {
 
 impl State {
     /// The gate's own answer for this request, if it does not pass through.
-    fn gate(&mut self, method: &str, path: &str, authorization: Option<&str>) -> Option<Fault> {
+    fn gate(
+        &mut self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Option<Fault> {
         let gate = self.bearer.as_mut()?;
         let path_only = path.split('?').next().unwrap_or(path);
         if path_only == "/token" {
@@ -122,10 +128,23 @@ impl State {
                 base64::engine::general_purpose::STANDARD
                     .encode(format!("{}:{}", gate.user, gate.password))
             );
-            if authorization != Some(expected.as_str()) {
-                return Some(Fault::status(401));
-            }
-            let query = path.split_once('?').map(|(_, q)| q).unwrap_or_default();
+            // GET with Basic credentials, or an OAuth2 refresh-token POST (docker
+            // `identitytoken`; this gate accepts the password as the refresh token).
+            let form = String::from_utf8_lossy(body).into_owned();
+            let query = if method == "POST" {
+                let fields: Vec<&str> = form.split('&').collect();
+                let refresh_ok = fields.contains(&"grant_type=refresh_token")
+                    && fields.contains(&format!("refresh_token={}", gate.password).as_str());
+                if !refresh_ok {
+                    return Some(Fault::status(401));
+                }
+                form.as_str()
+            } else {
+                if authorization != Some(expected.as_str()) {
+                    return Some(Fault::status(401));
+                }
+                path.split_once('?').map(|(_, q)| q).unwrap_or_default()
+            };
             let scope = query
                 .split('&')
                 .find_map(|kv| kv.strip_prefix("scope="))
@@ -138,9 +157,14 @@ impl State {
             gate.counter += 1;
             let token = format!("token-{}", gate.counter);
             gate.issued.insert(token.clone(), scope);
-            let body = serde_json::to_vec(&serde_json::json!({"token": token, "expires_in": 300}))
+            let key = if method == "POST" {
+                "access_token"
+            } else {
+                "token"
+            };
+            let answer = serde_json::to_vec(&serde_json::json!({key: token, "expires_in": 300}))
                 .expect("json");
-            return Some(Fault::body("application/json", body));
+            return Some(Fault::body("application/json", answer));
         }
         let challenge = || {
             let mut f = Fault::status(401);
@@ -389,7 +413,8 @@ async fn handle(
                     path: path.clone(),
                     kind: classify(&path),
                 });
-                st.gate(&method, &path, authorization.as_deref())
+                let body = &request[head_end..];
+                st.gate(&method, &path, authorization.as_deref(), body)
                     .or_else(|| {
                         st.rules
                             .iter()
