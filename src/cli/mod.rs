@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 
 pub mod image;
+pub mod keys;
 pub mod registry_opts;
 pub mod trust_root;
 pub mod verify_bundle;
@@ -33,6 +34,10 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a cosign key pair (`cosign.key`, encrypted, mode 0600; `cosign.pub`).
+    GenerateKeyPair(keys::GenerateKeyPairArgs),
+    /// Convert a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) into cosign's encrypted format.
+    ImportKeyPair(keys::ImportKeyPairArgs),
     /// Sign images: append a cosign signature (`sha256-<digest>.sig`).
     Sign(image::SignArgs),
     /// Verify the cosign signatures of images.
@@ -78,6 +83,8 @@ fn init_tracing(verbose: u8) {
 /// Run one command.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::GenerateKeyPair(a) => keys::run_generate(a).map(|()| ExitCode::SUCCESS),
+        Command::ImportKeyPair(a) => keys::run_import(a).map(|()| ExitCode::SUCCESS),
         Command::Sign(a) => block_on(image::sign(a)),
         Command::Verify(a) => block_on(image::verify(a)),
         Command::Attest(a) => block_on(image::attest(a)),
