@@ -377,3 +377,34 @@ fn policy_custom_vector_parses() {
     );
     assert_eq!(st.predicate["Data"], "foobar test attestation");
 }
+
+#[test]
+fn written_bundles_parse_with_sigstore_types() {
+    // An independent reader of the protobuf-JSON bundle (sigstore-types, the Rust Sigstore
+    // model) reads what we write. We do not serialize with it: it always emits `tlogEntries: []`
+    // and `timestampVerificationData`, which protojson (cosign) omits when empty.
+    let k = signing_key("cosign-keys_test-pemcosignkey.key", "hello");
+    let pk = k.public_key();
+    let data = b"bundle me";
+    let sig = blob::sign_blob(&k, data).unwrap();
+    let ms = blob::message_signature_bundle(&pk, &Digest::of(data), &sig);
+    let parsed = sigstore_types::Bundle::from_json(std::str::from_utf8(&ms).unwrap()).unwrap();
+    assert!(matches!(
+        parsed.content,
+        sigstore_types::bundle::SignatureContent::MessageSignature(_)
+    ));
+    let att = blob::attest_blob(
+        &k,
+        "x",
+        &Digest::of(data),
+        payload::predicate::SLSA_PROVENANCE_V1,
+        serde_json::json!({}),
+    )
+    .unwrap();
+    let dsse = blob::dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, &att.statement, &att.signature);
+    let parsed = sigstore_types::Bundle::from_json(std::str::from_utf8(&dsse).unwrap()).unwrap();
+    assert!(matches!(
+        parsed.content,
+        sigstore_types::bundle::SignatureContent::DsseEnvelope(_)
+    ));
+}
