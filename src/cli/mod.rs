@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod blob;
 pub mod image;
 pub mod keys;
 pub mod registry_opts;
@@ -46,6 +47,14 @@ pub enum Command {
     Attest(image::AttestArgs),
     /// Verify the attestations of images.
     VerifyAttestation(image::VerifyAttestationArgs),
+    /// Sign a file: print the base64 signature (and write a bundle with `--bundle`).
+    SignBlob(blob::SignBlobArgs),
+    /// Verify a file's signature or key-signed bundle.
+    VerifyBlob(blob::VerifyBlobArgs),
+    /// Attest a file: sign an in-toto statement about it (DSSE).
+    AttestBlob(blob::AttestBlobArgs),
+    /// Verify an attestation about a file.
+    VerifyBlobAttestation(blob::VerifyBlobAttestationArgs),
     /// Verify a Sigstore bundle for a file or digest (sigstore-conformance CLI shape).
     VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Inspect trust roots.
@@ -89,6 +98,10 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::Verify(a) => block_on(image::verify(a)),
         Command::Attest(a) => block_on(image::attest(a)),
         Command::VerifyAttestation(a) => block_on(image::verify_attestation(a)),
+        Command::SignBlob(a) => blob::run_sign_blob(&a),
+        Command::VerifyBlob(a) => blob::run_verify_blob(&a),
+        Command::AttestBlob(a) => blob::run_attest_blob(&a),
+        Command::VerifyBlobAttestation(a) => blob::run_verify_blob_attestation(&a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::TrustRoot(a) => trust_root::run(a),
     }
