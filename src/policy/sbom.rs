@@ -363,6 +363,7 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use serde_json::json;
 
