@@ -312,9 +312,7 @@ fn license_hits(text: &str, denied: &BTreeSet<String>, or: OrSemantics) -> Resul
                     }
                 }
             }
-            if hits.is_empty() {
-                Err(())
-            } else if has_or && or == OrSemantics::Choice {
+            if hits.is_empty() || (has_or && or == OrSemantics::Choice) {
                 Err(())
             } else {
                 Ok(hits.into_iter().collect())
