@@ -1784,6 +1784,13 @@ mod tests {
     }
 
     #[test]
+    fn policy_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Policy>();
+        assert_send_sync::<crate::policy::Decision>();
+    }
+
+    #[test]
     fn suggestions() {
         assert_eq!(
             suggest("subjectRegex", &["subject", "subjectRegExp"]).as_deref(),
