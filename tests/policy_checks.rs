@@ -16,8 +16,12 @@ use imprint::policy::{
 };
 use serde_json::{Value, json};
 
+/// `$IMPRINT_VECTORS/predicates`, default `/work/shared/vectors/predicates`.
 fn vectors() -> PathBuf {
-    PathBuf::from("/work/shared/vectors/predicates")
+    let root = std::env::var_os("IMPRINT_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/work/shared/vectors"));
+    root.join("predicates")
 }
 
 fn load(rel: &str) -> Value {
