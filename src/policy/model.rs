@@ -1615,6 +1615,31 @@ mod tests {
     fn syntax_error_has_location() {
         let err = parse("  rules: [\n").unwrap_err();
         assert!(matches!(err, PolicyError::Syntax { .. }), "{err}");
+        let err = parse("  noMatch: deny\n  noMatch: allow\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PolicyError::Syntax {
+                    location: Some((5, _)),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("duplicate"), "{err}");
+        let err = parse("  authorities:\n    a: {static: pass}\n  rules:\n    - name: r\n      images: [x]\n      signatures: {threshold: {count: two, of: [a]}}\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PolicyError::Syntax {
+                    location: Some((9, _)),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = parse("  rules:\n    - images: [x]\n").unwrap_err();
+        assert!(err.to_string().contains("missing field `name`"), "{err}");
     }
 
     const AUTH: &str = "  authorities:\n    a: {static: pass}\n    b: {static: pass}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n";
