@@ -799,9 +799,26 @@ fn invalid_policies_fail_with_the_expected_error() {
             "{}:\n  got:    {message}\n  wanted: {expect}",
             path.display()
         );
-        assert!(
-            message.starts_with(&path.display().to_string()),
-            "{message}"
-        );
+        // `<path>:<line>:<column>: …` — every fixture's error points into the file.
+        let rest = message
+            .strip_prefix(&path.display().to_string())
+            .unwrap_or_else(|| panic!("{message}"));
+        let mut parts = rest.splitn(4, ':');
+        assert_eq!(parts.next(), Some(""), "{message}");
+        let line: u64 = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{message}"));
+        let column: u64 = parts
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap_or_else(|_| panic!("{message}"));
+        assert!(line > 1 && column > 0, "{message}");
+        if path.ends_with("threshold-too-high.yaml") {
+            assert_eq!(line, 11, "{message}");
+        }
+        eprintln!("{message}");
     }
 }

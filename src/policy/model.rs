@@ -85,7 +85,7 @@ pub enum PolicyError {
         location: Option<(u64, u64)>,
     },
     /// The file parsed but a value is invalid (bad reference, regex, glob, threshold, ...).
-    #[error("{origin}: {field}: {message}")]
+    #[error("{origin}{}: {field}: {message}", fmt_location(*.location))]
     Invalid {
         /// File name or `<inline>`.
         origin: String,
@@ -93,6 +93,8 @@ pub enum PolicyError {
         field: String,
         /// What is wrong.
         message: String,
+        /// 1-based line and column of the field (or its nearest ancestor), when known.
+        location: Option<(u64, u64)>,
     },
 }
 
@@ -817,7 +819,20 @@ impl Policy {
             origin: origin.clone(),
             base: base.to_path_buf(),
         };
-        let policy = v.validate(file)?;
+        let policy = v.validate(file).map_err(|e| match e {
+            PolicyError::Invalid {
+                origin,
+                field,
+                message,
+                location: None,
+            } => PolicyError::Invalid {
+                origin,
+                location: super::locate::locate(yaml, &field),
+                field,
+                message,
+            },
+            other => other,
+        })?;
         Ok(Self {
             origin,
             hash: Digest::of(yaml.as_bytes()),
@@ -939,6 +954,7 @@ impl Validator {
             origin: self.origin.clone(),
             field: field.into(),
             message: message.into(),
+            location: None,
         }
     }
 
@@ -1544,7 +1560,15 @@ mod tests {
 
     fn invalid(spec: &str) -> (String, String) {
         match parse(spec) {
-            Err(PolicyError::Invalid { field, message, .. }) => (field, message),
+            Err(PolicyError::Invalid {
+                field,
+                message,
+                location,
+                ..
+            }) => {
+                assert!(location.is_some(), "no location for {field}");
+                (field, message)
+            }
             other => panic!("expected Invalid, got {other:?}"),
         }
     }

@@ -121,8 +121,13 @@ const PARSE_MODE: spdx::ParseMode = spdx::ParseMode {
 
 /// Parses the denied license expression of a policy into normalised ids.
 pub(crate) fn denied_license_ids(text: &str) -> Result<BTreeSet<String>, String> {
-    let expr = spdx::Expression::parse_mode(text, PARSE_MODE)
-        .map_err(|e| format!("`{text}` is not an SPDX license expression: {e}"))?;
+    let expr = spdx::Expression::parse_mode(text, PARSE_MODE).map_err(|e| {
+        format!(
+            "`{text}` is not an SPDX license expression: {} at character {}",
+            e.reason,
+            e.span.start + 1
+        )
+    })?;
     Ok(expr.requirements().map(|r| req_name(&r.req)).collect())
 }
 
