@@ -86,7 +86,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: SystemTime) -> Decisi
         reference: evidence.image.reference.clone(),
         digest: evidence.image.digest.clone(),
         outcome: Outcome::Allowed,
-        policy: policy.hash().clone(),
+        policy: policy.hash(),
         evaluated_at,
         rules: Vec::new(),
         reason: None,

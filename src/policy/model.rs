@@ -590,8 +590,8 @@ impl Policy {
     }
 
     /// sha256 of the policy source bytes (for caching decisions per policy).
-    pub fn hash(&self) -> &Digest {
-        &self.hash
+    pub fn hash(&self) -> Digest {
+        self.hash.clone()
     }
 
     /// Where the policy came from (path or `<inline>`).
@@ -1792,7 +1792,7 @@ mod tests {
             key.fingerprint.as_deref(),
             Some(Digest::of(&[0, 1, 2, 3]).to_string().as_str())
         );
-        assert_eq!(policy.hash(), &Digest::of(&std::fs::read(&path).unwrap()));
+        assert_eq!(policy.hash(), Digest::of(&std::fs::read(&path).unwrap()));
         let missing = dir.path().join("nope.yaml");
         assert!(matches!(
             Policy::from_path(&missing),
