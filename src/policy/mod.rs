@@ -15,6 +15,7 @@ mod decision;
 mod duration;
 mod eval;
 mod glob;
+mod locate;
 mod model;
 mod sbom;
 mod version;
