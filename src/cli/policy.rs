@@ -25,13 +25,22 @@ pub enum DecisionOutput {
 
 /// Decide `images` against the policy at `path`: exit 0 when every image is allowed or
 /// warned, 1 when any is denied (registry errors deny), 2 on an operational error.
-pub async fn verify(path: &Path, output: DecisionOutput, registry: &RegistryOpts, images: &[String]) -> anyhow::Result<ExitCode> {
-    let policy = Policy::from_path(path).with_context(|| format!("cannot load policy `{}`", path.display()))?;
+pub async fn verify(
+    path: &Path,
+    output: DecisionOutput,
+    registry: &RegistryOpts,
+    images: &[String],
+) -> anyhow::Result<ExitCode> {
+    let policy = Policy::from_path(path)
+        .with_context(|| format!("cannot load policy `{}`", path.display()))?;
     let refs = images
         .iter()
         .map(|s| ImageRef::parse(s).with_context(|| format!("invalid image reference `{s}`")))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let verifier = Verifier::builder(policy).registry(registry.to_config()).build().context("cannot set up verification")?;
+    let verifier = Verifier::builder(policy)
+        .registry(registry.to_config())
+        .build()
+        .context("cannot set up verification")?;
     let decisions = verifier.verify_all(&refs).await;
     let mut out = std::io::stdout().lock();
     match output {
@@ -40,7 +49,11 @@ pub async fn verify(path: &Path, output: DecisionOutput, registry: &RegistryOpts
     }
     let denied = decisions.iter().filter(|d| !d.is_allowed()).count();
     if denied > 0 {
-        eprintln!("{denied} of {} image(s) denied by policy `{}`", decisions.len(), path.display());
+        eprintln!(
+            "{denied} of {} image(s) denied by policy `{}`",
+            decisions.len(),
+            path.display()
+        );
         Ok(ExitCode::from(EXIT_FAILED))
     } else {
         Ok(ExitCode::SUCCESS)
@@ -72,7 +85,8 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
         PolicyCommand::Lint { policies } => {
             let mut errors = 0;
             for path in &policies {
-                let policy = Policy::from_path(path).with_context(|| format!("cannot load policy `{}`", path.display()))?;
+                let policy = Policy::from_path(path)
+                    .with_context(|| format!("cannot load policy `{}`", path.display()))?;
                 let findings = policy.lint();
                 if findings.is_empty() {
                     println!("{}: ok", path.display());
@@ -81,10 +95,21 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
                     if f.level == LintLevel::Error {
                         errors += 1;
                     }
-                    println!("{}: {:?} {} at {}: {}", path.display(), f.level, f.code, f.location, f.message);
+                    println!(
+                        "{}: {:?} {} at {}: {}",
+                        path.display(),
+                        f.level,
+                        f.code,
+                        f.location,
+                        f.message
+                    );
                 }
             }
-            Ok(if errors > 0 { ExitCode::from(EXIT_FAILED) } else { ExitCode::SUCCESS })
+            Ok(if errors > 0 {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
         }
     }
 }
