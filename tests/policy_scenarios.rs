@@ -283,7 +283,7 @@ async fn no_match_exclude_modes_and_two_rules() {
     assert_decision(
         &d,
         Outcome::Denied,
-        Some(ReasonCode::NoSignatures),
+        Some(ReasonCode::SignatureInvalid), // release signed; nothing verifies with carol's key
         "second rule unmet",
     );
     assert_eq!(d.rules.len(), 2);
