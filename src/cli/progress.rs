@@ -143,7 +143,9 @@ mod tests {
             digest: one.clone(),
             total: 100,
         });
-        bars.handle(&ProgressEvent::Failed { digest: two.clone() });
+        bars.handle(&ProgressEvent::Failed {
+            digest: two.clone(),
+        });
         assert!(bars.lock().is_empty());
         // Events for unknown uploads are ignored, not a panic.
         bars.handle(&ProgressEvent::Sent {

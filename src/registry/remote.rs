@@ -598,7 +598,6 @@ impl RemoteRepository {
         Ok(digest.clone())
     }
 
-
     async fn blob_exists(&self, digest: &Digest) -> Result<bool, RegistryError> {
         let url = self.url("blobs", &digest.to_string());
         let resp = self
