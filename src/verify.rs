@@ -622,26 +622,33 @@ pub fn check_bundle(
     required: &BTreeMap<String, String>,
 ) -> Result<VerifiedBundleItem, CandidateFailure> {
     let bytes = content(c)?;
-    let (policy, trust) = match verifier {
-        SignatureVerifier::Key(k) => (
-            bundle::VerificationPolicy::Key {
+    // Key policies: the signature is checked with the given key and no transparency-log proof
+    // is required (imprint and `cosign sign --tlog-upload=false` write none; legacy key
+    // signatures are treated the same way). Keyless policies always require the tlog (or a
+    // timestamp) through the caller's trust root; the tlog is never ignored for them.
+    let artifact = Some(bundle::Artifact::Digest(image.clone()));
+    let verified = match verifier {
+        SignatureVerifier::Key(k) => {
+            let policy = bundle::VerificationPolicy::Key {
                 spki_der: k.spki_der().to_vec(),
-            },
-            None,
-        ),
-        SignatureVerifier::Keyless { identity, trust } => (
-            bundle::VerificationPolicy::Keyless(identity.clone()),
-            Some(trust.clone()),
-        ),
-    };
-    let trust = match trust {
-        Some(t) => t,
-        None => {
-            Arc::new(TrustRoot::public_good().map_err(|e| fail(c, Check::Bundle, e.to_string()))?)
+            };
+            let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
+            bundle::verify_bundle_with(
+                bytes,
+                artifact,
+                &policy,
+                trust,
+                bundle::VerifyOptions::new().insecure_ignore_tlog(true),
+            )
         }
+        SignatureVerifier::Keyless { identity, trust } => bundle::verify_bundle(
+            bytes,
+            artifact,
+            &bundle::VerificationPolicy::Keyless(identity.clone()),
+            trust,
+        ),
     };
-    let vb = bundle::verify_bundle(bytes, None, &policy, &trust)
-        .map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let vb = verified.map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
     let bundle::BundleContent::Dsse {
         payload_type,
         payload: statement,
@@ -693,6 +700,16 @@ pub fn check_bundle(
         vb.tlog().cloned(),
         c.source.clone(),
     )))
+}
+
+/// The trust root used for key-signed bundles: only the tlog entries or timestamps such a
+/// bundle may carry are checked against it (for consistency; none is required). The embedded
+/// public-good root, parsed once per process.
+fn key_bundle_trust_root() -> Result<&'static TrustRoot, String> {
+    static ROOT: std::sync::OnceLock<Result<TrustRoot, String>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| TrustRoot::public_good().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {

@@ -8,16 +8,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use imprint::bundle::{
-    Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, VerifyOptions,
-    verify_bundle_with,
-};
+use imprint::bundle::{Artifact, TrustRoot, VerificationPolicy, VerifyOptions, verify_bundle_with};
+
+use super::identity_opts::IdentityOpts;
 use imprint::digest::Digest;
 use imprint::evidence::Signer;
-
-const REGEX_HELP: &str = "Regular expression (Rust `regex` syntax, close to Go RE2) matched against the WHOLE value: \
-imprint anchors it as ^(?:REGEX)$. cosign matches unanchored (Go MatchString); imprint is stricter, \
-so write `.*@example\\.com`, not `@example\\.com`.";
 
 /// Arguments of `imprint verify-bundle`.
 #[derive(Debug, clap::Args)]
@@ -33,37 +28,9 @@ pub struct VerifyBundleArgs {
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
 
-    /// Expected certificate identity (SAN: email, URI or username), exact match.
-    #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
-    pub certificate_identity: Option<String>,
-
-    /// Expected certificate identity as a regex matched against the whole SAN.
-    #[arg(long, value_name = "REGEX", long_help = REGEX_HELP, conflicts_with = "key")]
-    pub certificate_identity_regexp: Option<String>,
-
-    /// Expected OIDC issuer, exact match.
-    #[arg(long, value_name = "URL", conflicts_with_all = ["key", "certificate_oidc_issuer_regexp"])]
-    pub certificate_oidc_issuer: Option<String>,
-
-    /// Expected OIDC issuer as a regex matched against the whole issuer.
-    #[arg(long, value_name = "REGEX", long_help = REGEX_HELP, conflicts_with = "key")]
-    pub certificate_oidc_issuer_regexp: Option<String>,
-
-    /// Expected GitHub workflow trigger (Fulcio OID .2, else .20), exact.
-    #[arg(long, value_name = "V", conflicts_with = "key")]
-    pub certificate_github_workflow_trigger: Option<String>,
-    /// Expected GitHub workflow commit SHA (OID .3, else .13), exact.
-    #[arg(long, value_name = "V", conflicts_with = "key")]
-    pub certificate_github_workflow_sha: Option<String>,
-    /// Expected GitHub workflow name (OID .4), exact.
-    #[arg(long, value_name = "V", conflicts_with = "key")]
-    pub certificate_github_workflow_name: Option<String>,
-    /// Expected GitHub repository `owner/repo` (OID .5, else .12), exact.
-    #[arg(long, value_name = "V", conflicts_with = "key")]
-    pub certificate_github_workflow_repository: Option<String>,
-    /// Expected GitHub workflow ref (OID .6, else .14), exact.
-    #[arg(long, value_name = "V", conflicts_with = "key")]
-    pub certificate_github_workflow_ref: Option<String>,
+    /// Keyless identity constraints.
+    #[command(flatten)]
+    pub identity: IdentityOpts,
 
     /// Verify with this PEM public key instead of a certificate identity.
     #[arg(long, value_name = "FILE")]
@@ -109,42 +76,7 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
             spki_der: block.into_contents(),
         });
     }
-    let subject = match (
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-    ) {
-        (Some(s), None) => Matcher::Exact(s.clone()),
-        (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
-        _ => {
-            return Err(
-                "keyless verification needs --certificate-identity or --certificate-identity-regexp (or use --key)"
-                    .into(),
-            );
-        }
-    };
-    let issuer = match (
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
-    ) {
-        (Some(s), None) => Matcher::Exact(s.clone()),
-        (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
-        _ => {
-            return Err(
-                "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
-                    .into(),
-            );
-        }
-    };
-    let github = GithubClaims {
-        trigger: args.certificate_github_workflow_trigger.clone(),
-        sha: args.certificate_github_workflow_sha.clone(),
-        name: args.certificate_github_workflow_name.clone(),
-        repository: args.certificate_github_workflow_repository.clone(),
-        git_ref: args.certificate_github_workflow_ref.clone(),
-    };
-    IdentityPolicy::new(subject, issuer, github)
-        .map(VerificationPolicy::Keyless)
-        .map_err(|e| e.to_string())
+    args.identity.policy().map(VerificationPolicy::Keyless)
 }
 
 /// Run `imprint verify-bundle`.
