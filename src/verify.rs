@@ -622,43 +622,21 @@ pub fn check_bundle(
     required: &BTreeMap<String, String>,
 ) -> Result<VerifiedBundleItem, CandidateFailure> {
     let bytes = content(c)?;
-    // Key policies: the signature is checked with the given key and no transparency-log proof
-    // is required (imprint and `cosign sign --tlog-upload=false` write none; legacy key
-    // signatures are treated the same way). Keyless policies always require the tlog (or a
-    // timestamp) through the caller's trust root; the tlog is never ignored for them.
-    let artifact = Some(bundle::Artifact::Digest(image.clone()));
-    let verified = match verifier {
-        SignatureVerifier::Key(k) => {
-            let policy = bundle::VerificationPolicy::Key {
-                spki_der: k.spki_der().to_vec(),
-            };
-            let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
-            bundle::verify_bundle_with(
+    let (payload_type, statement, signer, tlog) = match verifier {
+        SignatureVerifier::Key(k) => key_bundle_content(c, bytes, image, k)?,
+        // Keyless: the full Sigstore check (chain, SCT, tlog or timestamp, identity) against
+        // the caller's trust root; the tlog is never ignored.
+        SignatureVerifier::Keyless { identity, trust } => {
+            let vb = bundle::verify_bundle(
                 bytes,
-                artifact,
-                &policy,
+                Some(bundle::Artifact::Digest(image.clone())),
+                &bundle::VerificationPolicy::Keyless(identity.clone()),
                 trust,
-                bundle::VerifyOptions::new().insecure_ignore_tlog(true),
             )
+            .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+            let (payload_type, payload) = dsse_content(c, vb.content())?;
+            (payload_type, payload, vb.signer().clone(), vb.tlog().cloned())
         }
-        SignatureVerifier::Keyless { identity, trust } => bundle::verify_bundle(
-            bytes,
-            artifact,
-            &bundle::VerificationPolicy::Keyless(identity.clone()),
-            trust,
-        ),
-    };
-    let vb = verified.map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
-    let bundle::BundleContent::Dsse {
-        payload_type,
-        payload: statement,
-    } = vb.content().clone()
-    else {
-        return Err(fail(
-            c,
-            Check::Bundle,
-            "image bundles must carry a DSSE envelope, found a message signature",
-        ));
     };
     let att = attestation_claims(
         c,
@@ -667,8 +645,8 @@ pub fn check_bundle(
         &statement,
         None,
         bytes,
-        vb.signer().clone(),
-        vb.tlog().cloned(),
+        signer,
+        tlog,
     )?;
     if att.predicate_type() != COSIGN_SIGN_PREDICATE {
         return Ok(VerifiedBundleItem::Attestation(att));
@@ -696,10 +674,94 @@ pub fn check_bundle(
         None,
         annotations,
         statement,
-        vb.signer().clone(),
-        vb.tlog().cloned(),
+        att.signer().clone(),
+        att.tlog().cloned(),
         c.source.clone(),
     )))
+}
+
+type BundleParts = (String, Vec<u8>, Signer, Option<crate::evidence::TlogEvidence>);
+
+fn dsse_content(
+    c: &Candidate,
+    content: &bundle::BundleContent,
+) -> Result<(String, Vec<u8>), CandidateFailure> {
+    match content {
+        bundle::BundleContent::Dsse {
+            payload_type,
+            payload,
+        } => Ok((payload_type.clone(), payload.clone())),
+        _ => Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        )),
+    }
+}
+
+/// A bundle checked with a key (cosign `--key`). The key is the trust anchor, so no
+/// transparency-log proof is required (imprint and `cosign sign --tlog-upload=false` write
+/// none; legacy key signatures are treated the same way):
+/// - a bundle without tlog entries (what imprint writes): parsed as a key bundle (a bundle
+///   with a certificate is refused), exactly one DSSE signature, verified over the PAE with
+///   the key;
+/// - a bundle with tlog entries (cosign with Rekor upload): verified by the Sigstore verifier
+///   with the key, tlog proof not required, entries checked for consistency against the
+///   embedded public-good root.
+fn key_bundle_content(
+    c: &Candidate,
+    bytes: &[u8],
+    image: &Digest,
+    key: &PublicKey,
+) -> Result<BundleParts, CandidateFailure> {
+    let kb =
+        crate::blob::parse_key_bundle(bytes).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let signer = Signer::Key {
+        fingerprint: key.fingerprint(),
+    };
+    if kb.tlog_entries > 0 {
+        let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
+        let vb = bundle::verify_bundle_with(
+            bytes,
+            Some(bundle::Artifact::Digest(image.clone())),
+            &bundle::VerificationPolicy::Key {
+                spki_der: key.spki_der().to_vec(),
+            },
+            trust,
+            bundle::VerifyOptions::new().insecure_ignore_tlog(true),
+        )
+        .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+        let (payload_type, payload) = dsse_content(c, vb.content())?;
+        return Ok((payload_type, payload, signer, vb.tlog().cloned()));
+    }
+    let crate::blob::BundleContent::Dsse(env) = kb.content else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        ));
+    };
+    let [sig] = env.signatures.as_slice() else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            format!(
+                "the bundle's DSSE envelope has {} signatures; exactly one is required",
+                env.signatures.len()
+            ),
+        ));
+    };
+    key.verify(&env.pae(), &sig.sig).map_err(|e| {
+        fail(
+            c,
+            Check::Signature,
+            format!(
+                "the bundle's DSSE signature does not verify with key {}: {e}",
+                key.fingerprint()
+            ),
+        )
+    })?;
+    Ok((env.payload_type, env.payload, signer, None))
 }
 
 /// The trust root used for key-signed bundles: only the tlog entries or timestamps such a
