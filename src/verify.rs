@@ -635,7 +635,12 @@ pub fn check_bundle(
             )
             .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
             let (payload_type, payload) = dsse_content(c, vb.content())?;
-            (payload_type, payload, vb.signer().clone(), vb.tlog().cloned())
+            (
+                payload_type,
+                payload,
+                vb.signer().clone(),
+                vb.tlog().cloned(),
+            )
         }
     };
     let att = attestation_claims(
@@ -680,7 +685,12 @@ pub fn check_bundle(
     )))
 }
 
-type BundleParts = (String, Vec<u8>, Signer, Option<crate::evidence::TlogEvidence>);
+type BundleParts = (
+    String,
+    Vec<u8>,
+    Signer,
+    Option<crate::evidence::TlogEvidence>,
+);
 
 fn dsse_content(
     c: &Candidate,
