@@ -493,7 +493,7 @@ pub async fn add_to_tag_schema_index<R: Repository>(
             if !seen.iter().any(|s| s.digest == entry.digest) {
                 seen.push(entry.clone());
             }
-            seen.sort_by(|a, b| a.digest.to_string().cmp(&b.digest.to_string()));
+            seen.sort_by_key(|a| a.digest.to_string());
             let index = ImageIndex {
                 schema_version: 2,
                 media_type: Some(media_types::OCI_INDEX.to_owned()),

@@ -8,8 +8,8 @@ use std::process::ExitCode;
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
-use super::identity_opts::IdentityOpts;
 use super::registry_opts::RegistryOpts;
+use super::verify_bundle::IdentityOpts;
 use super::{EXIT_FAILED, parse_key_value};
 use imprint::bundle::TrustRoot;
 use imprint::evidence::Source;

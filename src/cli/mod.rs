@@ -8,7 +8,6 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod identity_opts;
 pub mod image;
 pub mod registry_opts;
 pub mod trust_root;
