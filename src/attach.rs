@@ -9,6 +9,7 @@
 //! Every layer seen at any point is kept, so a concurrent signer's signature is not lost.
 
 use std::collections::BTreeMap;
+use std::time::{Duration, Instant};
 
 use crate::digest::Digest;
 use crate::oci::{self, Descriptor, ImageIndex, ImageManifest};
@@ -28,7 +29,20 @@ pub const TIMESTAMP_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
 /// How many times a write is retried when concurrent writers keep moving the tag.
-const MAX_WRITE_ATTEMPTS: usize = 8;
+const MAX_WRITE_ATTEMPTS: u32 = 10;
+/// Bounds of the wait between our PUT and the check that it was not overwritten.
+const SETTLE_MIN: Duration = Duration::from_millis(20);
+const SETTLE_MAX: Duration = Duration::from_secs(2);
+
+/// Randomised exponential backoff between attempts, so contending writers spread out.
+async fn backoff(attempt: u32) {
+    let mut r = [0u8; 2];
+    // Jitter only; if the system RNG fails, a fixed delay is still correct.
+    let _ = aws_lc_rs::rand::fill(&mut r);
+    let base = 10u64 << attempt.min(6);
+    let jitter = u64::from(u16::from_le_bytes(r)) % base;
+    tokio::time::sleep(Duration::from_millis(base + jitter)).await;
+}
 
 /// Which legacy attachment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -95,7 +109,7 @@ pub enum AttachError {
         /// Tag.
         tag: String,
         /// Attempts made.
-        attempts: usize,
+        attempts: u32,
     },
 }
 
@@ -225,6 +239,7 @@ pub async fn append<R: Repository>(
             let (config, manifest) = build_manifest(&seen);
             Ok(Step::Write {
                 manifest,
+                media_type: media_types::OCI_MANIFEST,
                 blobs: vec![config],
                 wanted: seen.clone(),
             })
@@ -275,6 +290,7 @@ enum Step<W> {
     /// Write this manifest (after uploading `blobs`); `wanted` is what must be in the tag after.
     Write {
         manifest: Vec<u8>,
+        media_type: &'static str,
         blobs: Vec<Vec<u8>>,
         wanted: W,
     },
@@ -301,9 +317,9 @@ where
     B: FnMut(Option<&Manifest>) -> Result<Step<W>, AttachError>,
     D: Fn(&Manifest, &W) -> bool,
 {
-    for _attempt in 0..MAX_WRITE_ATTEMPTS {
+    for attempt in 0..MAX_WRITE_ATTEMPTS {
         let current = repo.get_manifest(ManifestRef::Tag(tag)).await?;
-        let (manifest, blobs, wanted) = match build(current.as_ref())? {
+        let (manifest, media_type, blobs, wanted) = match build(current.as_ref())? {
             Step::Done => {
                 if let Some(c) = current {
                     return Ok(Updated::Unchanged(c.digest));
@@ -312,34 +328,36 @@ where
             }
             Step::Write {
                 manifest,
+                media_type,
                 blobs,
                 wanted,
-            } => (manifest, blobs, wanted),
+            } => (manifest, media_type, blobs, wanted),
         };
         for b in &blobs {
             repo.put_blob(b).await?;
         }
-        let media_type = serde_json::from_slice::<serde_json::Value>(&manifest)
-            .ok()
-            .and_then(|v| {
-                v.get("mediaType")
-                    .and_then(|m| m.as_str())
-                    .map(str::to_owned)
-            })
-            .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
+        let guard_started = Instant::now();
         let before = repo
             .get_manifest(ManifestRef::Tag(tag))
             .await?
             .map(|m| m.digest);
         if before != current.as_ref().map(|m| m.digest.clone()) {
+            backoff(attempt).await;
             continue;
         }
-        repo.put_manifest(Some(tag), &media_type, &manifest).await?;
+        repo.put_manifest(Some(tag), media_type, &manifest).await?;
+        // A writer whose guard read came just before our PUT may still PUT its own (stale)
+        // manifest over ours. Such a PUT follows its guard read by about one round trip, so
+        // wait a few of ours before the final check; if our content was clobbered, the next
+        // attempt merges it back in.
+        let round_trip = guard_started.elapsed();
+        tokio::time::sleep((round_trip * 3).clamp(SETTLE_MIN, SETTLE_MAX)).await;
         if let Some(after) = repo.get_manifest(ManifestRef::Tag(tag)).await?
             && done(&after, &wanted)
         {
             return Ok(Updated::Written(after.digest, wanted));
         }
+        backoff(attempt).await;
     }
     Err(AttachError::Contended {
         repository: repo.name().to_owned(),
@@ -493,7 +511,7 @@ pub async fn add_to_tag_schema_index<R: Repository>(
             if !seen.iter().any(|s| s.digest == entry.digest) {
                 seen.push(entry.clone());
             }
-            seen.sort_by_key(|a| a.digest.to_string());
+            seen.sort_by_key(|d| d.digest.to_string());
             let index = ImageIndex {
                 schema_version: 2,
                 media_type: Some(media_types::OCI_INDEX.to_owned()),
@@ -503,6 +521,7 @@ pub async fn add_to_tag_schema_index<R: Repository>(
             };
             Ok(Step::Write {
                 manifest: oci::to_go_json(&index),
+                media_type: media_types::OCI_INDEX,
                 blobs: Vec::new(),
                 wanted: seen.iter().map(|s| s.digest.clone()).collect::<Vec<_>>(),
             })

@@ -14,4 +14,5 @@ pub mod policy;
 pub mod reference;
 pub mod registry;
 pub mod sign;
+pub mod verifier;
 pub mod verify;

@@ -484,6 +484,7 @@ fn component_ok(c: &str) -> bool {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -496,11 +497,20 @@ mod tests {
         }
     }
 
+    /// (input, registry, repository, tag, has digest, canonical display)
+    type Case = (
+        String,
+        &'static str,
+        &'static str,
+        Option<&'static str>,
+        bool,
+        String,
+    );
+
     #[test]
     fn parses_registry_references() {
-        // (input, registry, repository, tag, has digest, canonical display)
         let d = format!("sha256:{HEX}");
-        let table: Vec<(String, &str, &str, Option<&str>, bool, String)> = vec![
+        let table: Vec<Case> = vec![
             (
                 "busybox".into(),
                 "index.docker.io",
@@ -612,6 +622,39 @@ mod tests {
             assert_eq!(again.name(), r.name(), "{input}");
             assert_eq!(again.digest(), r.digest(), "{input}");
         }
+    }
+
+    /// Every short string over an alphabet of the grammar's special characters: parsing
+    /// never panics, and whatever parses displays to a canonical form that parses back to
+    /// the same canonical form.
+    #[test]
+    fn parser_is_total_and_display_is_canonical() {
+        let alphabet = ['a', 'B', '0', '.', '-', '_', ':', '/', '@', '[', ']', 'é'];
+        // All strings of length 0..=4 over the alphabet.
+        let mut inputs = vec![String::new()];
+        let mut layer = vec![String::new()];
+        for _ in 0..4 {
+            layer = layer
+                .iter()
+                .flat_map(|s| alphabet.iter().map(move |c| format!("{s}{c}")))
+                .collect();
+            inputs.extend(layer.iter().cloned());
+        }
+        let mut parsed = 0;
+        for prefix in ["", "oci:", "localhost:5000/"] {
+            for s in &inputs {
+                let input = format!("{prefix}{s}");
+                if let Ok(image) = ImageRef::parse(&input) {
+                    parsed += 1;
+                    let canonical = image.to_string();
+                    let again = ImageRef::parse(&canonical)
+                        .unwrap_or_else(|e| panic!("{input} -> {canonical}: {e}"));
+                    assert_eq!(again.to_string(), canonical, "{input}");
+                    assert_eq!(again.repository_name(), image.repository_name(), "{input}");
+                }
+            }
+        }
+        assert!(parsed > 100, "only {parsed} inputs parsed");
     }
 
     #[test]

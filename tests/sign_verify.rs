@@ -29,10 +29,28 @@ fn no_annotations() -> BTreeMap<String, String> {
 }
 
 /// Discover and check every `.sig` layer of `digest` with `key`.
-async fn check_all<R: Repository>(repo: &R, digest: &Digest, key: &PublicKey, required: &BTreeMap<String, String>) -> Vec<Result<imprint::evidence::VerifiedSignature, verify::CandidateFailure>> {
-    let found = verify::discover(repo, digest, SignatureFormat::Legacy, true, false, &Limits::default()).await.unwrap();
+async fn check_all<R: Repository>(
+    repo: &R,
+    digest: &Digest,
+    key: &PublicKey,
+    required: &BTreeMap<String, String>,
+) -> Vec<Result<imprint::evidence::VerifiedSignature, verify::CandidateFailure>> {
+    let found = verify::discover(
+        repo,
+        digest,
+        SignatureFormat::Legacy,
+        true,
+        false,
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     let v = SignatureVerifier::Key(key.clone());
-    found.signatures.iter().map(|c| verify::check_signature(c, digest, &v, required)).collect()
+    found
+        .signatures
+        .iter()
+        .map(|c| verify::check_signature(c, digest, &v, required))
+        .collect()
 }
 
 #[tokio::test]
@@ -47,10 +65,15 @@ async fn sign_then_verify_with_annotations_and_append() {
         annotations: annotations.clone(),
         ..SignOptions::default()
     };
-    let done = sign::sign_image(&client, &image, &alice, &opts).await.unwrap();
+    let done = sign::sign_image(&client, &image, &alice, &opts)
+        .await
+        .unwrap();
     assert_eq!(done.len(), 1);
     assert_eq!(done[0].digest, digest);
-    assert!(matches!(done[0].outcome, Appended::Written { layers: 1, .. }));
+    assert!(matches!(
+        done[0].outcome,
+        Appended::Written { layers: 1, .. }
+    ));
 
     let repo = client.repository(&image).unwrap();
     let results = check_all(&repo, &digest, &alice.public_key(), &annotations).await;
@@ -58,7 +81,12 @@ async fn sign_then_verify_with_annotations_and_append() {
     assert_eq!(v.image(), &digest);
     assert_eq!(v.docker_reference(), Some(image.repository_name().as_str()));
     assert_eq!(v.annotations().get("env").map(String::as_str), Some("prod"));
-    assert_eq!(v.signer(), &Signer::Key { fingerprint: alice.public_key().fingerprint() });
+    assert_eq!(
+        v.signer(),
+        &Signer::Key {
+            fingerprint: alice.public_key().fingerprint()
+        }
+    );
 
     // Required annotation with another value: rejected by the annotations check.
     let mut wrong = BTreeMap::new();
@@ -70,13 +98,29 @@ async fn sign_then_verify_with_annotations_and_append() {
     assert_eq!(r[0].as_ref().unwrap_err().check, Check::Signature);
 
     // Re-signing with the same key is a no-op (cosign dedupe); another key appends.
-    let again = sign::sign_image(&client, &image, &alice, &opts).await.unwrap();
-    assert!(matches!(again[0].outcome, Appended::AlreadyPresent { .. }), "{:?}", again[0].outcome);
-    let second = sign::sign_image(&client, &image, &bob, &opts).await.unwrap();
-    assert!(matches!(second[0].outcome, Appended::Written { layers: 2, .. }), "{:?}", second[0].outcome);
+    let again = sign::sign_image(&client, &image, &alice, &opts)
+        .await
+        .unwrap();
+    assert!(
+        matches!(again[0].outcome, Appended::AlreadyPresent { .. }),
+        "{:?}",
+        again[0].outcome
+    );
+    let second = sign::sign_image(&client, &image, &bob, &opts)
+        .await
+        .unwrap();
+    assert!(
+        matches!(second[0].outcome, Appended::Written { layers: 2, .. }),
+        "{:?}",
+        second[0].outcome
+    );
     for key in [&alice, &bob] {
         let r = check_all(&repo, &digest, &key.public_key(), &no_annotations()).await;
-        assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 1, "exactly one layer per signer");
+        assert_eq!(
+            r.iter().filter(|x| x.is_ok()).count(),
+            1,
+            "exactly one layer per signer"
+        );
     }
 }
 
@@ -84,16 +128,25 @@ async fn sign_then_verify_with_annotations_and_append() {
 async fn concurrent_signers_never_lose_a_signature() {
     let (image, digest) = push_random_image(&unique_repo("concurrent")).await;
     let client = test_client();
-    let keys: Vec<SigningKey> = (0..4).map(|_| SigningKey::generate_p256().unwrap()).collect();
+    let keys: Vec<SigningKey> = (0..4)
+        .map(|_| SigningKey::generate_p256().unwrap())
+        .collect();
     let opts = SignOptions::default();
-    let runs = keys.iter().map(|k| sign::sign_image(&client, &image, k, &opts));
+    let runs = keys
+        .iter()
+        .map(|k| sign::sign_image(&client, &image, k, &opts));
     for r in futures_util::future::join_all(runs).await {
         r.unwrap();
     }
     let repo = client.repository(&image).unwrap();
     for k in &keys {
         let r = check_all(&repo, &digest, &k.public_key(), &no_annotations()).await;
-        assert_eq!(r.iter().filter(|x| x.is_ok()).count(), 1, "signature of {} lost", k.public_key().fingerprint());
+        assert_eq!(
+            r.iter().filter(|x| x.is_ok()).count(),
+            1,
+            "signature of {} lost",
+            k.public_key().fingerprint()
+        );
     }
 }
 
@@ -106,7 +159,9 @@ async fn recursive_signs_index_and_children() {
         recursive: true,
         ..SignOptions::default()
     };
-    let done = sign::sign_image(&client, &image, &key, &opts).await.unwrap();
+    let done = sign::sign_image(&client, &image, &key, &opts)
+        .await
+        .unwrap();
     let signed: Vec<&Digest> = done.iter().map(|a| &a.digest).collect();
     assert_eq!(signed.len(), 3);
     assert!(signed.contains(&&index_digest));
@@ -134,77 +189,193 @@ async fn tampered_layers_fail_closed() {
     let p_this = imprint::payload::simple_signing_payload(&name, &digest, &no_annotations());
     let sig_of_other = key.sign(&p_other).unwrap();
     let mut layers = Vec::new();
-    for (payload, sig) in [(p_other.clone(), key.sign(&p_other).unwrap()), (p_this.clone(), sig_of_other)] {
+    for (payload, sig) in [
+        (p_other.clone(), key.sign(&p_other).unwrap()),
+        (p_this.clone(), sig_of_other),
+    ] {
         repo.put_blob(&payload).await.unwrap();
         let mut l = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, &payload);
         l.annotations = Some([(attach::SIGNATURE_ANNOTATION.to_owned(), B64.encode(sig))].into());
         layers.push(l);
     }
-    // 3. A layer whose blob does not exist (wrong digest in the descriptor).
-    let mut missing = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, b"never pushed");
-    missing.annotations = Some([(attach::SIGNATURE_ANNOTATION.to_owned(), B64.encode(key.sign(b"never pushed").unwrap()))].into());
-    layers.push(missing);
-    // 4. A truncated blob: descriptor size larger than the content.
+    // 3. A truncated blob: descriptor size larger than the content.
     let mut truncated = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, &p_this);
     truncated.size += 10;
-    truncated.annotations = Some([(attach::SIGNATURE_ANNOTATION.to_owned(), B64.encode(key.sign(&p_this).unwrap()))].into());
+    truncated.annotations = Some(
+        [(
+            attach::SIGNATURE_ANNOTATION.to_owned(),
+            B64.encode(key.sign(&p_this).unwrap()),
+        )]
+        .into(),
+    );
     repo.put_blob(&p_this).await.unwrap();
     layers.push(truncated);
-    // 5. A layer without the signature annotation.
+    // 4. A layer without the signature annotation.
     let mut unsigned = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, &p_this);
     unsigned.annotations = None;
     layers.push(unsigned);
     let (config, manifest) = attach::build_manifest(&layers);
     repo.put_blob(&config).await.unwrap();
-    repo.put_manifest(Some(&Kind::Signature.tag(&digest)), media_types::OCI_MANIFEST, &manifest).await.unwrap();
+    repo.put_manifest(
+        Some(&Kind::Signature.tag(&digest)),
+        media_types::OCI_MANIFEST,
+        &manifest,
+    )
+    .await
+    .unwrap();
 
     let r = check_all(&repo, &digest, &key.public_key(), &no_annotations()).await;
     let checks: Vec<Check> = r.iter().map(|x| x.as_ref().unwrap_err().check).collect();
-    assert_eq!(checks, vec![Check::ImageDigest, Check::Signature, Check::Fetch, Check::Fetch, Check::SignatureAnnotation]);
+    assert_eq!(
+        checks,
+        vec![
+            Check::ImageDigest,
+            Check::Signature,
+            Check::Fetch,
+            Check::SignatureAnnotation
+        ]
+    );
 
     // No signature tag at all: nothing is found.
-    let found = verify::discover(&repo, &other, SignatureFormat::Any, true, true, &Limits::default()).await.unwrap();
-    assert!(found.signatures.is_empty() && found.attestations.is_empty() && found.bundles.is_empty());
+    let found = verify::discover(
+        &repo,
+        &other,
+        SignatureFormat::Any,
+        true,
+        true,
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert!(
+        found.signatures.is_empty() && found.attestations.is_empty() && found.bundles.is_empty()
+    );
+}
+
+/// A registry that serves other bytes for a signature's payload blob: the layer digest check
+/// rejects it before any signature check runs.
+#[tokio::test]
+async fn blob_not_matching_its_layer_digest_is_rejected() {
+    let (image, digest) = push_random_image(&unique_repo("wrongblob")).await;
+    let client = test_client();
+    let key = SigningKey::generate_p256().unwrap();
+    sign::sign_image(&client, &image, &key, &SignOptions::default())
+        .await
+        .unwrap();
+    let repo = client.repository(&image).unwrap();
+    let att = attach::read(&repo, &digest, Kind::Signature, 10)
+        .await
+        .unwrap()
+        .unwrap();
+    let payload_digest = att.manifest.layers[0].digest.clone();
+
+    let proxy = support::proxy::Proxy::start(registry()).await;
+    let via = ImageRef::parse(&format!(
+        "{}/{}",
+        proxy.addr(),
+        image.repository_name().split_once('/').unwrap().1
+    ))
+    .unwrap();
+    let proxied = client.repository(&via).unwrap();
+    let mut forged = imprint::payload::simple_signing_payload(
+        &image.repository_name(),
+        &digest,
+        &no_annotations(),
+    );
+    forged.push(b' ');
+    proxy.inject(
+        "GET",
+        &format!("/blobs/{payload_digest}"),
+        support::proxy::Fault::body("application/octet-stream", forged),
+    );
+    let r = check_all(&proxied, &digest, &key.public_key(), &no_annotations()).await;
+    let f = r[0].as_ref().unwrap_err();
+    assert_eq!(f.check, Check::Fetch, "{f}");
+    assert!(
+        f.message.contains("digest") || f.message.contains("bytes"),
+        "{f}"
+    );
+    proxy.clear_faults();
+    assert!(check_all(&proxied, &digest, &key.public_key(), &no_annotations()).await[0].is_ok());
 }
 
 /// Push a legacy `.sig` image byte-exact: its payload blobs, the config (reproduced by cosign's
 /// rule, and checked against the digest in the manifest), then the manifest bytes.
-async fn push_sig_vector<R: Repository>(repo: &R, subject: &Digest, manifest_bytes: &[u8], payloads: &[Vec<u8>]) {
+async fn push_sig_vector<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    manifest_bytes: &[u8],
+    payloads: &[Vec<u8>],
+) {
     let m: oci::ImageManifest = serde_json::from_slice(manifest_bytes).unwrap();
     let config = oci::cosign_config_blob(&m.layers);
-    assert_eq!(Digest::of(&config), m.config.digest, "config rule reproduces the vector's config digest");
+    assert_eq!(
+        Digest::of(&config),
+        m.config.digest,
+        "config rule reproduces the vector's config digest"
+    );
     repo.put_blob(&config).await.unwrap();
     for p in payloads {
         repo.put_blob(p).await.unwrap();
     }
-    repo.put_manifest(Some(&Kind::Signature.tag(subject)), media_types::OCI_MANIFEST, manifest_bytes).await.unwrap();
+    repo.put_manifest(
+        Some(&Kind::Signature.tag(subject)),
+        media_types::OCI_MANIFEST,
+        manifest_bytes,
+    )
+    .await
+    .unwrap();
 }
 
 #[tokio::test]
 async fn connaisseur_vectors_verify_with_exactly_the_right_keys() {
     let dir = vectors().join("legacy-signatures/connaisseur");
-    let key = |n: &str| PublicKey::from_pem(&std::fs::read(dir.join(format!("keys/{n}.pub"))).unwrap()).unwrap();
+    let key = |n: &str| {
+        PublicKey::from_pem(&std::fs::read(dir.join(format!("keys/{n}.pub"))).unwrap()).unwrap()
+    };
     let (alice, bob, charlie) = (key("alice"), key("bob"), key("charlie"));
     let client = test_client();
     let image = ImageRef::parse(&format!("{}/{}", registry(), unique_repo("connaisseur"))).unwrap();
     let repo = client.repository(&image).unwrap();
-    let payloads: Vec<Vec<u8>> = std::fs::read_dir(dir.join("blobs")).unwrap().map(|e| std::fs::read(e.unwrap().path()).unwrap()).collect();
+    let payloads: Vec<Vec<u8>> = std::fs::read_dir(dir.join("blobs"))
+        .unwrap()
+        .map(|e| std::fs::read(e.unwrap().path()).unwrap())
+        .collect();
 
     // bfec161f…: layers 0, 1, 2 verify with alice, bob, charlie respectively.
-    let d1: Digest = "sha256:bfec161fecb0a887df7cb85e4da327c65986ccda7060cf3cd92171c6c90d7533".parse().unwrap();
+    let d1: Digest = "sha256:bfec161fecb0a887df7cb85e4da327c65986ccda7060cf3cd92171c6c90d7533"
+        .parse()
+        .unwrap();
     let m1 = std::fs::read(dir.join(format!("manifests/{}.sig.json", d1.tag_base()))).unwrap();
     push_sig_vector(&repo, &d1, &m1, &payloads).await;
     for (i, k) in [&alice, &bob, &charlie].into_iter().enumerate() {
         let r = check_all(&repo, &d1, k, &no_annotations()).await;
-        let ok: Vec<usize> = r.iter().enumerate().filter(|(_, x)| x.is_ok()).map(|(j, _)| j).collect();
+        let ok: Vec<usize> = r
+            .iter()
+            .enumerate()
+            .filter(|(_, x)| x.is_ok())
+            .map(|(j, _)| j)
+            .collect();
         assert_eq!(ok, vec![i], "key {i} verifies exactly layer {i}");
     }
     // 071bf7a9…: verifies with alice only.
-    let d2: Digest = "sha256:071bf7a986f1ca9cb2a1f0bc8392822a7777f90d58f2d2c6f271913e08de7c81".parse().unwrap();
+    let d2: Digest = "sha256:071bf7a986f1ca9cb2a1f0bc8392822a7777f90d58f2d2c6f271913e08de7c81"
+        .parse()
+        .unwrap();
     let m2 = std::fs::read(dir.join(format!("manifests/{}.sig.json", d2.tag_base()))).unwrap();
     push_sig_vector(&repo, &d2, &m2, &payloads).await;
-    assert!(check_all(&repo, &d2, &alice, &no_annotations()).await.iter().all(Result::is_ok));
-    assert!(check_all(&repo, &d2, &bob, &no_annotations()).await.iter().all(Result::is_err));
+    assert!(
+        check_all(&repo, &d2, &alice, &no_annotations())
+            .await
+            .iter()
+            .all(Result::is_ok)
+    );
+    assert!(
+        check_all(&repo, &d2, &bob, &no_annotations())
+            .await
+            .iter()
+            .all(Result::is_err)
+    );
 
     // The same signatures attached to a digest one byte off: the payload names the real
     // digest, so the claim check rejects every layer.
@@ -213,7 +384,10 @@ async fn connaisseur_vectors_verify_with_exactly_the_right_keys() {
     let off: Digest = format!("sha256:{hex}").parse().unwrap();
     push_sig_vector(&repo, &off, &m1, &payloads).await;
     let r = check_all(&repo, &off, &alice, &no_annotations()).await;
-    assert!(r.iter().all(|x| x.as_ref().is_err_and(|f| f.check == Check::ImageDigest || f.check == Check::Signature)));
+    assert!(r.iter().all(|x| {
+        x.as_ref()
+            .is_err_and(|f| f.check == Check::ImageDigest || f.check == Check::Signature)
+    }));
     assert_eq!(r[0].as_ref().unwrap_err().check, Check::ImageDigest);
 }
 
@@ -224,7 +398,8 @@ fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>) {
     let json = raw.strip_prefix(b"\0sigstore-json\n").unwrap();
     let v: serde_json::Value = serde_json::from_slice(json).unwrap();
     let payload = B64.decode(v["payload"].as_str().unwrap()).unwrap();
-    let annotations: BTreeMap<String, String> = serde_json::from_value(v["annotations"].clone()).unwrap();
+    let annotations: BTreeMap<String, String> =
+        serde_json::from_value(v["annotations"].clone()).unwrap();
     (payload, annotations)
 }
 
@@ -233,7 +408,8 @@ async fn containers_image_vector_and_single_byte_mutations() {
     let dir = vectors().join("legacy-signatures/containers-image");
     let manifest = std::fs::read(dir.join("dir-img-cosign-valid/manifest.json")).unwrap();
     let digest = Digest::of(&manifest);
-    let (payload, annotations) = containers_image_layer(&dir.join("dir-img-cosign-valid/signature-1"));
+    let (payload, annotations) =
+        containers_image_layer(&dir.join("dir-img-cosign-valid/signature-1"));
     let cosign = PublicKey::from_pem(&std::fs::read(dir.join("cosign.pub")).unwrap()).unwrap();
     let cosign2 = PublicKey::from_pem(&std::fs::read(dir.join("cosign2.pub")).unwrap()).unwrap();
     let client = test_client();
@@ -241,26 +417,45 @@ async fn containers_image_vector_and_single_byte_mutations() {
     let push = |payload: Vec<u8>, annotations: BTreeMap<String, String>, subject: Digest| {
         let client = client.clone();
         async move {
-            let image = ImageRef::parse(&format!("{}/{}", registry(), unique_repo("ci-vector"))).unwrap();
+            let image =
+                ImageRef::parse(&format!("{}/{}", registry(), unique_repo("ci-vector"))).unwrap();
             let repo = client.repository(&image).unwrap();
             let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
             repo.put_blob(&layer.bytes).await.unwrap();
             let (config, m) = attach::build_manifest(&[layer.descriptor]);
             repo.put_blob(&config).await.unwrap();
-            repo.put_manifest(Some(&Kind::Signature.tag(&subject)), media_types::OCI_MANIFEST, &m).await.unwrap();
+            repo.put_manifest(
+                Some(&Kind::Signature.tag(&subject)),
+                media_types::OCI_MANIFEST,
+                &m,
+            )
+            .await
+            .unwrap();
             repo
         }
     };
     let repo = push(payload.clone(), annotations.clone(), digest.clone()).await;
     assert!(check_all(&repo, &digest, &cosign, &no_annotations()).await[0].is_ok());
-    assert_eq!(check_all(&repo, &digest, &cosign2, &no_annotations()).await[0].as_ref().unwrap_err().check, Check::Signature);
+    assert_eq!(
+        check_all(&repo, &digest, &cosign2, &no_annotations()).await[0]
+            .as_ref()
+            .unwrap_err()
+            .check,
+        Check::Signature
+    );
 
     // One byte of the payload changed (inside the JSON so it still parses).
     let mut p = payload.clone();
     let pos = p.iter().position(|&b| b == b'f').unwrap();
     p[pos] = b'e';
     let repo = push(p, annotations.clone(), digest.clone()).await;
-    assert_eq!(check_all(&repo, &digest, &cosign, &no_annotations()).await[0].as_ref().unwrap_err().check, Check::Signature);
+    assert_eq!(
+        check_all(&repo, &digest, &cosign, &no_annotations()).await[0]
+            .as_ref()
+            .unwrap_err()
+            .check,
+        Check::Signature
+    );
 
     // One byte of the signature changed.
     let mut a = annotations.clone();
@@ -269,7 +464,13 @@ async fn containers_image_vector_and_single_byte_mutations() {
     sig[n - 1] ^= 1;
     a.insert(attach::SIGNATURE_ANNOTATION.to_owned(), B64.encode(sig));
     let repo = push(payload.clone(), a, digest.clone()).await;
-    assert_eq!(check_all(&repo, &digest, &cosign, &no_annotations()).await[0].as_ref().unwrap_err().check, Check::Signature);
+    assert_eq!(
+        check_all(&repo, &digest, &cosign, &no_annotations()).await[0]
+            .as_ref()
+            .unwrap_err()
+            .check,
+        Check::Signature
+    );
 
     // One byte of the manifest changed: another image digest; the signature does not cover it.
     let mut m = manifest.clone();
@@ -277,14 +478,22 @@ async fn containers_image_vector_and_single_byte_mutations() {
     m[last] = b' ';
     let other = Digest::of(&m);
     let repo = push(payload, annotations, other.clone()).await;
-    assert_eq!(check_all(&repo, &other, &cosign, &no_annotations()).await[0].as_ref().unwrap_err().check, Check::ImageDigest);
+    assert_eq!(
+        check_all(&repo, &other, &cosign, &no_annotations()).await[0]
+            .as_ref()
+            .unwrap_err()
+            .check,
+        Check::ImageDigest
+    );
 }
 
 // ---- CLI ----
 
 fn imprint() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.env_remove("COSIGN_PASSWORD").env("IMPRINT_PASSWORD", "test-password").env("DOCKER_CONFIG", "/nonexistent");
+    c.env_remove("COSIGN_PASSWORD")
+        .env("IMPRINT_PASSWORD", "test-password")
+        .env("DOCKER_CONFIG", "/nonexistent");
     c
 }
 
@@ -293,39 +502,108 @@ async fn cli_generate_sign_verify_and_exit_codes() {
     let (image, digest) = push_random_image(&unique_repo("cli")).await;
     let tmp = tempfile::tempdir().unwrap();
     let prefix = tmp.path().join("k");
-    let out = imprint().arg("generate-key-pair").arg("--output-key-prefix").arg(&prefix).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = imprint()
+        .arg("generate-key-pair")
+        .arg("--output-key-prefix")
+        .arg(&prefix)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let key = prefix.with_extension("key");
     let pubkey = prefix.with_extension("pub");
 
     let image_s = image.to_string();
-    let out = imprint().args(["sign", "--key"]).arg(&key).args(["-a", "team=payments", &image_s]).output().unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = imprint()
+        .args(["sign", "--key"])
+        .arg(&key)
+        .args(["-a", "team=payments", &image_s])
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
-    let out = imprint().args(["verify", "--key"]).arg(&pubkey).args(["-a", "team=payments", &image_s]).output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = imprint()
+        .args(["verify", "--key"])
+        .arg(&pubkey)
+        .args(["-a", "team=payments", &image_s])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
-    assert_eq!(printed[0]["critical"]["image"]["docker-manifest-digest"], digest.to_string());
+    assert_eq!(
+        printed[0]["critical"]["image"]["docker-manifest-digest"],
+        digest.to_string()
+    );
     assert_eq!(printed[0]["optional"]["team"], "payments");
 
     // Wrong annotation, wrong key: verification failures (1), naming the check.
-    let out = imprint().args(["verify", "--key"]).arg(&pubkey).args(["-a", "team=other", &image_s]).output().unwrap();
+    let out = imprint()
+        .args(["verify", "--key"])
+        .arg(&pubkey)
+        .args(["-a", "team=other", &image_s])
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("Annotations"));
     let other = tmp.path().join("other");
-    assert!(imprint().arg("generate-key-pair").arg("--output-key-prefix").arg(&other).status().unwrap().success());
-    let out = imprint().args(["verify", "--key"]).arg(other.with_extension("pub")).arg(&image_s).output().unwrap();
+    assert!(
+        imprint()
+            .arg("generate-key-pair")
+            .arg("--output-key-prefix")
+            .arg(&other)
+            .status()
+            .unwrap()
+            .success()
+    );
+    let out = imprint()
+        .args(["verify", "--key"])
+        .arg(other.with_extension("pub"))
+        .arg(&image_s)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     // An unsigned image: 1, "no signatures found".
     let (unsigned, _) = push_random_image(&unique_repo("cli-unsigned")).await;
-    let out = imprint().args(["verify", "--key"]).arg(&pubkey).arg(unsigned.to_string()).output().unwrap();
+    let out = imprint()
+        .args(["verify", "--key"])
+        .arg(&pubkey)
+        .arg(unsigned.to_string())
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("no signatures found"));
     // Operational errors: 2.
-    let out = imprint().args(["verify", "--key"]).arg(tmp.path().join("missing.pub")).arg(&image_s).output().unwrap();
+    let out = imprint()
+        .args(["verify", "--key"])
+        .arg(tmp.path().join("missing.pub"))
+        .arg(&image_s)
+        .output()
+        .unwrap();
     assert_eq!(out.status.code(), Some(2));
-    let out = imprint().args(["verify", "--key"]).arg(&pubkey).arg("127.0.0.1:1/nothing:here").output().unwrap();
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = imprint()
+        .args(["verify", "--key"])
+        .arg(&pubkey)
+        .arg("127.0.0.1:1/nothing:here")
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = imprint().args(["verify", "--bogus-flag"]).output().unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
@@ -339,10 +617,18 @@ async fn oci_layout_sign_and_verify_through_the_same_code() {
     let repo = client.repository(&layout).unwrap();
     let digest = support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let key = SigningKey::generate_p256().unwrap();
-    let done = sign::sign_image(&client, &layout, &key, &SignOptions::default()).await.unwrap();
+    let done = sign::sign_image(&client, &layout, &key, &SignOptions::default())
+        .await
+        .unwrap();
     assert_eq!(done[0].digest, digest);
     let r = check_all(&repo, &digest, &key.public_key(), &no_annotations()).await;
     assert!(r[0].is_ok());
     let other = SigningKey::generate_p256().unwrap();
-    assert_eq!(check_all(&repo, &digest, &other.public_key(), &no_annotations()).await[0].as_ref().unwrap_err().check, Check::Signature);
+    assert_eq!(
+        check_all(&repo, &digest, &other.public_key(), &no_annotations()).await[0]
+            .as_ref()
+            .unwrap_err()
+            .check,
+        Check::Signature
+    );
 }

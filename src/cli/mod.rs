@@ -8,7 +8,10 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
+pub mod blob;
 pub mod image;
+pub mod keys;
+pub mod policy;
 pub mod registry_opts;
 pub mod trust_root;
 pub mod verify_bundle;
@@ -33,6 +36,10 @@ pub struct Cli {
 /// Subcommands.
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Create a cosign key pair (`cosign.key`, encrypted, mode 0600; `cosign.pub`).
+    GenerateKeyPair(keys::GenerateKeyPairArgs),
+    /// Convert a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) into cosign's encrypted format.
+    ImportKeyPair(keys::ImportKeyPairArgs),
     /// Sign images: append a cosign signature (`sha256-<digest>.sig`).
     Sign(image::SignArgs),
     /// Verify the cosign signatures of images.
@@ -41,6 +48,16 @@ pub enum Command {
     Attest(image::AttestArgs),
     /// Verify the attestations of images.
     VerifyAttestation(image::VerifyAttestationArgs),
+    /// Sign a file: print the base64 signature (and write a bundle with `--bundle`).
+    SignBlob(blob::SignBlobArgs),
+    /// Verify a file's signature or key-signed bundle.
+    VerifyBlob(blob::VerifyBlobArgs),
+    /// Attest a file: sign an in-toto statement about it (DSSE).
+    AttestBlob(blob::AttestBlobArgs),
+    /// Verify an attestation about a file.
+    VerifyBlobAttestation(blob::VerifyBlobAttestationArgs),
+    /// Check trust policies themselves.
+    Policy(policy::PolicyArgs),
     /// Verify a Sigstore bundle for a file or digest (sigstore-conformance CLI shape).
     VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Inspect trust roots.
@@ -78,10 +95,17 @@ fn init_tracing(verbose: u8) {
 /// Run one command.
 pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     match command {
+        Command::GenerateKeyPair(a) => keys::run_generate(a).map(|()| ExitCode::SUCCESS),
+        Command::ImportKeyPair(a) => keys::run_import(a).map(|()| ExitCode::SUCCESS),
         Command::Sign(a) => block_on(image::sign(a)),
         Command::Verify(a) => block_on(image::verify(a)),
         Command::Attest(a) => block_on(image::attest(a)),
         Command::VerifyAttestation(a) => block_on(image::verify_attestation(a)),
+        Command::SignBlob(a) => blob::run_sign_blob(&a),
+        Command::VerifyBlob(a) => blob::run_verify_blob(&a),
+        Command::AttestBlob(a) => blob::run_attest_blob(&a),
+        Command::VerifyBlobAttestation(a) => blob::run_verify_blob_attestation(&a),
+        Command::Policy(a) => policy::run(a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::TrustRoot(a) => trust_root::run(a),
     }

@@ -89,11 +89,19 @@ pub struct Reason {
 }
 
 impl Reason {
+    /// Makes a reason; the message is flattened to one line (newlines and control characters
+    /// from registry errors or documents become spaces).
     pub(crate) fn new(code: ReasonCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        let message: String = message.into();
+        let message = if message.chars().any(char::is_control) {
+            message
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        } else {
+            message
+        };
+        Self { code, message }
     }
 }
 
@@ -231,8 +239,8 @@ pub struct RuleDecision {
 pub struct Decision {
     /// The reference as given.
     pub reference: String,
-    /// The resolved digest that was evaluated.
-    pub digest: Digest,
+    /// The resolved digest that was evaluated (`None` when the image could not be resolved).
+    pub digest: Option<Digest>,
     /// Allowed, denied or warned.
     pub outcome: Outcome,
     /// sha256 of the policy source.
@@ -251,6 +259,29 @@ pub struct Decision {
 }
 
 impl Decision {
+    /// The decision for an image that could not be evaluated at all (unparsable reference,
+    /// registry unreachable, tag not found): denied, whatever the policy says, because
+    /// nothing could be checked (fail closed).
+    pub fn unresolved(
+        reference: &str,
+        policy: &super::model::Policy,
+        now: std::time::SystemTime,
+        code: ReasonCode,
+        message: impl Into<String>,
+    ) -> Self {
+        Self {
+            reference: reference.to_owned(),
+            digest: None,
+            outcome: Outcome::Denied,
+            policy: policy.hash().clone(),
+            evaluated_at: chrono::DateTime::<chrono::Utc>::from(now)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            rules: Vec::new(),
+            reason: Some(Reason::new(code, message)),
+            warnings: Vec::new(),
+        }
+    }
+
     /// Whether the image may be used (allowed or warned).
     pub fn is_allowed(&self) -> bool {
         self.outcome != Outcome::Denied
@@ -268,7 +299,10 @@ pub fn render_table(decisions: &[Decision]) -> String {
     let rows: Vec<[String; 5]> = decisions
         .iter()
         .map(|d| {
-            let hex = d.digest.hex();
+            let digest = d
+                .digest
+                .as_ref()
+                .map_or_else(|| "-".to_owned(), |d| format!("sha256:{}", &d.hex()[..12]));
             let rules = if d.rules.is_empty() {
                 "-".to_string()
             } else {
@@ -285,7 +319,7 @@ pub fn render_table(decisions: &[Decision]) -> String {
                 .unwrap_or_else(|| "-".into());
             [
                 d.reference.clone(),
-                format!("sha256:{}", &hex[..hex.len().min(12)]),
+                digest,
                 d.outcome.as_str().to_string(),
                 rules,
                 reason,

@@ -275,6 +275,7 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<Token, String> {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

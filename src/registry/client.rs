@@ -31,11 +31,15 @@ pub enum AuthSource {
     Anonymous,
 }
 
+/// In [`RegistryConfig::allow_http_registries`]: plain HTTP for every registry (cosign's
+/// boolean `--allow-http-registry`).
+pub const ALL_REGISTRIES: &str = "*";
+
 /// How to talk to registries.
 #[derive(Debug, Clone, Default)]
 pub struct RegistryConfig {
-    /// Registries (`host` or `host:port`) spoken to over plain HTTP. Loopback registries
-    /// (`127.0.0.0/8`, `localhost`, `[::1]`) always are.
+    /// Registries (`host` or `host:port`) spoken to over plain HTTP; [`ALL_REGISTRIES`]
+    /// (`*`) for all. Loopback registries (`127.0.0.0/8`, `localhost`, `[::1]`) always are.
     pub allow_http_registries: Vec<String>,
     /// Skip TLS certificate verification for every registry (a warning is logged).
     pub insecure_skip_tls_verify: bool,
@@ -205,10 +209,11 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 
 /// Plain HTTP for loopback registries and the ones the user allowed.
 fn use_plain_http(registry: &str, allowed: &[String]) -> bool {
-    if allowed
-        .iter()
-        .any(|a| a == registry || registry.rsplit_once(':').is_some_and(|(host, _)| a == host))
-    {
+    if allowed.iter().any(|a| {
+        a == ALL_REGISTRIES
+            || a == registry
+            || registry.rsplit_once(':').is_some_and(|(host, _)| a == host)
+    }) {
         return true;
     }
     let host = if let Some(rest) = registry.strip_prefix('[') {
@@ -223,7 +228,7 @@ fn use_plain_http(registry: &str, allowed: &[String]) -> bool {
 }
 
 impl AnyRepository {
-    /// The backend as a trait object-free reference (e.g. for logging).
+    /// Whether this is an OCI layout directory (not a registry).
     pub fn is_layout(&self) -> bool {
         matches!(self, AnyRepository::Layout(_))
     }
@@ -282,6 +287,7 @@ impl Repository for AnyRepository {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -313,5 +319,6 @@ mod tests {
         assert!(use_plain_http("other:5000", &allowed));
         assert!(!use_plain_http("other:5001", &allowed));
         assert!(!use_plain_http("reg.local.evil", &allowed));
+        assert!(use_plain_http("ghcr.io", &[ALL_REGISTRIES.to_owned()]));
     }
 }

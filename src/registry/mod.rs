@@ -1,4 +1,5 @@
-//! Where images and their signatures live: an OCI registry (over oci-client) or an OCI image
+//! Where images and their signatures live: an OCI registry (the distribution API over
+//! reqwest, see [`remote`]) or an OCI image
 //! layout directory on disk. Signing and verification are written once against
 //! [`Repository`]; both backends implement it, so the offline demo runs the real code.
 //!

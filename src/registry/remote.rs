@@ -5,7 +5,7 @@
 //! - oci-client 0.18 pings `GET /v2/` before every operation unless it holds a cached token,
 //!   and it never caches "no auth needed", so against an anonymous registry every manifest or
 //!   blob read costs two requests (sigstore-rs shows 8 pings per verified image). Issue 6 asks
-//!   for one ping per registry per process, which [`RegistrySession`] does.
+//!   for one ping per registry per process, which `RegistrySession` does.
 //! - `pull_manifest_raw` does not return the Content-Type and reads the whole body before any
 //!   size check; we need exact bytes, the media type, a `Content-Length` check before reading
 //!   and a capped stream (the same for blobs).
@@ -13,7 +13,7 @@
 //!   Content-Type is the OCI index type (ggcr's rule); `pull_referrers` parses and falls back
 //!   on its own.
 //!
-//! The auth protocol is the one oci-client implements (see [`super::auth`]).
+//! The auth protocol is the one oci-client implements (see `registry/auth.rs`).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -31,6 +31,9 @@ use crate::digest::Digest;
 /// Most characters of a registry error body quoted in an error message.
 const MAX_QUOTED_BODY: usize = 300;
 
+/// A token slot: locked while a token is fetched, so concurrent requests fetch one token.
+type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
+
 /// One registry host: its base URL, the shared HTTP client (connection pool), the ping
 /// result, the credential and the token cache. One per registry per [`super::Client`].
 pub(crate) struct RegistrySession {
@@ -42,7 +45,7 @@ pub(crate) struct RegistrySession {
     credential: tokio::sync::OnceCell<Option<Credential>>,
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
-    tokens: Mutex<HashMap<(String, Scope), Arc<tokio::sync::Mutex<Option<Token>>>>>,
+    tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
 }
 
 impl std::fmt::Debug for RegistrySession {
@@ -146,7 +149,7 @@ impl RegistrySession {
         Ok(c.as_ref())
     }
 
-    fn token_slot(&self, repository: &str, scope: Scope) -> Arc<tokio::sync::Mutex<Option<Token>>> {
+    fn token_slot(&self, repository: &str, scope: Scope) -> TokenSlot {
         let mut map = match self.tokens.lock() {
             Ok(m) => m,
             Err(poisoned) => poisoned.into_inner(),
@@ -286,9 +289,10 @@ impl RegistrySession {
         url: &str,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RegistryError> {
-        let challenge = self.challenge().await?.clone();
+        let mut challenge = self.challenge().await?.clone();
         let mut stale: Option<String> = None;
-        for attempt in 0..2 {
+        let mut retried = false;
+        loop {
             let header = self
                 .authorization(&challenge, repository, scope, stale.as_deref())
                 .await?;
@@ -297,17 +301,30 @@ impl RegistrySession {
                 rb = rb.header(AUTHORIZATION, h);
             }
             let resp = rb.send().await.map_err(|e| self.unreachable(&e))?;
-            if resp.status() == StatusCode::UNAUTHORIZED
-                && attempt == 0
-                && let Challenge::Bearer { .. } = challenge
-                && let Some(h) = header
-            {
-                stale = h.strip_prefix("Bearer ").map(str::to_owned);
-                continue;
+            if resp.status() != StatusCode::UNAUTHORIZED || retried {
+                return Ok(resp);
             }
-            return Ok(resp);
+            retried = true;
+            // A challenge on this answer that differs from the ping's (some registries open
+            // `/v2/` but protect repositories): follow it once.
+            let answered = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|h| h.to_str().ok())
+                .and_then(auth::parse_challenge);
+            match (answered, &header) {
+                (Some(c), _) if c != challenge => {
+                    drain(resp).await;
+                    challenge = c;
+                }
+                // Our cached token was refused (expired or revoked): fetch a new one once.
+                (_, Some(h)) if matches!(challenge, Challenge::Bearer { .. }) => {
+                    drain(resp).await;
+                    stale = h.strip_prefix("Bearer ").map(str::to_owned);
+                }
+                _ => return Ok(resp),
+            }
         }
-        Err(self.auth_error(format!("`{method} {url}` refused a fresh token")))
     }
 }
 

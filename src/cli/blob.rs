@@ -1,0 +1,253 @@
+//! `sign-blob`, `verify-blob`, `attest-blob`, `verify-blob-attestation`: key-based signing of
+//! files in cosign's formats (the logic is in `imprint::blob`).
+//!
+//! Exit codes of the `run_*` functions: `Ok(0)` success; `Ok(1)` when verification rejected the
+//! file (the reason is printed on stderr); `Err(_)` for operational errors (unreadable files,
+//! bad key, bad arguments), which the binary reports and maps to its usage/operational code.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use imprint::blob::{self, BlobError, BlobEvidence};
+use imprint::evidence::Source;
+use imprint::keys;
+use imprint::payload::{self, IN_TOTO_PAYLOAD_TYPE};
+
+/// `imprint sign-blob --key K [--bundle F] [--output-signature F] FILE`
+#[derive(clap::Args, Debug, Clone)]
+pub struct SignBlobArgs {
+    /// cosign encrypted private key file (password from IMPRINT_PASSWORD / COSIGN_PASSWORD or a prompt).
+    #[arg(long)]
+    pub key: PathBuf,
+    /// Also write a Sigstore bundle v0.3 (public-key hint + message signature) to this file.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Write the base64 signature to this file instead of stdout.
+    #[arg(long)]
+    pub output_signature: Option<PathBuf>,
+    /// The file to sign.
+    pub file: PathBuf,
+}
+
+/// `imprint verify-blob --key PUB (--signature S | --bundle B) FILE`
+#[derive(clap::Args, Debug, Clone)]
+pub struct VerifyBlobArgs {
+    /// PEM public key.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// File with the base64 signature (as `sign-blob` / `cosign sign-blob` write it).
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    pub signature: Option<PathBuf>,
+    /// Key-based Sigstore bundle (as `sign-blob --bundle` / `cosign sign-blob --bundle` write it).
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// The signed file.
+    pub file: PathBuf,
+}
+
+/// `imprint attest-blob --key K --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
+#[derive(clap::Args, Debug, Clone)]
+pub struct AttestBlobArgs {
+    /// cosign encrypted private key file.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// The predicate file (JSON; any text for `--type custom`).
+    #[arg(long)]
+    pub predicate: PathBuf,
+    /// Predicate type: custom, slsaprovenance, slsaprovenance02, slsaprovenance1, link, spdx,
+    /// spdxjson, cyclonedx, vuln, openvex, or a URI.
+    #[arg(long = "type", default_value = "custom")]
+    pub type_: String,
+    /// Largest predicate accepted, in bytes (checked before reading it).
+    #[arg(long, default_value_t = payload::DEFAULT_MAX_PREDICATE_BYTES)]
+    pub max_predicate_bytes: u64,
+    /// Also write a Sigstore bundle v0.3 (public-key hint + DSSE envelope) to this file.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Write the DSSE envelope to this file instead of stdout.
+    #[arg(long)]
+    pub output_signature: Option<PathBuf>,
+    /// The file the attestation is about.
+    pub file: PathBuf,
+}
+
+/// `imprint verify-blob-attestation --key PUB (--signature S | --bundle B) [--type T] FILE`
+#[derive(clap::Args, Debug, Clone)]
+pub struct VerifyBlobAttestationArgs {
+    /// PEM public key.
+    #[arg(long)]
+    pub key: PathBuf,
+    /// File with the DSSE envelope JSON (or its base64), as `attest-blob` writes it.
+    #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
+    pub signature: Option<PathBuf>,
+    /// Key-based Sigstore bundle holding a DSSE envelope.
+    #[arg(long)]
+    pub bundle: Option<PathBuf>,
+    /// Require this predicate type (shortcut or URI). Without it any type is accepted.
+    #[arg(long = "type")]
+    pub type_: Option<String>,
+    /// The file the attestation must be about.
+    pub file: PathBuf,
+}
+
+fn file_name(path: &Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| path.display().to_string())
+}
+
+fn evidence_file(
+    signature: &Option<PathBuf>,
+    bundle: &Option<PathBuf>,
+) -> anyhow::Result<(PathBuf, Vec<u8>, bool)> {
+    let (path, is_bundle) = match (signature, bundle) {
+        (Some(s), None) => (s.clone(), false),
+        (None, Some(b)) => (b.clone(), true),
+        _ => anyhow::bail!("give exactly one of --signature or --bundle"),
+    };
+    let bytes = blob::read_file_limited(&path, blob::MAX_EVIDENCE_BYTES)?;
+    Ok((path, bytes, is_bundle))
+}
+
+/// Reports a verification refusal on stderr and returns exit code 1; other errors propagate.
+fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<ExitCode> {
+    match e {
+        BlobError::Io { .. } | BlobError::TooLarge { .. } => Err(e.into()),
+        e => {
+            eprintln!(
+                "Error: verification of {} with {} failed: {e}",
+                file.display(),
+                what.display()
+            );
+            Ok(ExitCode::from(1))
+        }
+    }
+}
+
+/// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
+/// writes the bundle when asked.
+pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
+    let password = keys::password_from_env_or_prompt(false)?;
+    let key = keys::load_signing_key(&args.key, &password)?;
+    let data = blob::read_file_limited(&args.file, u64::MAX)?;
+    let sig = blob::sign_blob(&key, &data)?;
+    let b64 = blob::signature_base64(&sig);
+    if let Some(bundle) = &args.bundle {
+        let bytes = blob::message_signature_bundle(
+            &key.public_key(),
+            &imprint::digest::Digest::of(&data),
+            &sig,
+        );
+        blob::write_output(bundle, &bytes)?;
+        eprintln!("Wrote bundle to file {}", bundle.display());
+    }
+    match &args.output_signature {
+        Some(out) => {
+            blob::write_output(out, b64.as_bytes())?;
+            eprintln!("Signature wrote in the file {}", out.display());
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            writeln!(stdout, "{b64}").context("writing the signature to stdout")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `verify-blob`: prints `Verified OK` on stderr and exits 0, or names the failed check
+/// and exits 1.
+pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_public_key(&args.key)?;
+    let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
+    let data = blob::read_file_limited(&args.file, u64::MAX)?;
+    let ev = if is_bundle {
+        BlobEvidence::Bundle(&evidence)
+    } else {
+        BlobEvidence::Signature(&evidence)
+    };
+    let source = Source::File {
+        path: evidence_path.display().to_string(),
+    };
+    match blob::verify_blob(&key, &data, ev, source) {
+        Ok(v) => {
+            if v.tlog_entries_unchecked() > 0 {
+                eprintln!(
+                    "note: the bundle's {} transparency-log entries were not checked (key-only verification)",
+                    v.tlog_entries_unchecked()
+                );
+            }
+            eprintln!("Verified OK");
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => rejected(e, &evidence_path, &args.file),
+    }
+}
+
+/// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
+/// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
+pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<ExitCode> {
+    let type_uri = payload::predicate_type_uri(&args.type_)?;
+    let pred_bytes = payload::read_predicate_file(&args.predicate, args.max_predicate_bytes)
+        .with_context(|| format!("predicate {}", args.predicate.display()))?;
+    let predicate = payload::load_predicate(&type_uri, &pred_bytes, args.max_predicate_bytes)
+        .with_context(|| format!("predicate {}", args.predicate.display()))?;
+    drop(pred_bytes);
+    let digest = blob::digest_file(&args.file)?;
+    let password = keys::password_from_env_or_prompt(false)?;
+    let key = keys::load_signing_key(&args.key, &password)?;
+    let att = blob::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
+    if let Some(bundle) = &args.bundle {
+        let bytes = blob::dsse_bundle(
+            &key.public_key(),
+            IN_TOTO_PAYLOAD_TYPE,
+            &att.statement,
+            &att.signature,
+        );
+        blob::write_output(bundle, &bytes)?;
+        eprintln!("Wrote bundle to file {}", bundle.display());
+    }
+    match &args.output_signature {
+        Some(out) => {
+            blob::write_output(out, &att.envelope)?;
+            eprintln!("Attestation written in {}", out.display());
+        }
+        None => {
+            let mut stdout = std::io::stdout().lock();
+            stdout
+                .write_all(&att.envelope)
+                .and_then(|()| stdout.write_all(b"\n"))
+                .context("writing the envelope to stdout")?;
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Runs `verify-blob-attestation`: prints `Verified OK` on stderr and exits 0, or names the
+/// failed check (signature, payload type, subject, predicate type) and exits 1.
+pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::Result<ExitCode> {
+    let key = keys::load_public_key(&args.key)?;
+    let type_uri = args
+        .type_
+        .as_deref()
+        .map(payload::predicate_type_uri)
+        .transpose()?;
+    let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
+    let digest = blob::digest_file(&args.file)?;
+    let ev = if is_bundle {
+        BlobEvidence::Bundle(&evidence)
+    } else {
+        BlobEvidence::Signature(&evidence)
+    };
+    let source = Source::File {
+        path: evidence_path.display().to_string(),
+    };
+    match blob::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
+        Ok(v) => {
+            eprintln!("Verified OK (predicateType {})", v.predicate_type());
+            Ok(ExitCode::SUCCESS)
+        }
+        Err(e) => rejected(e, &evidence_path, &args.file),
+    }
+}

@@ -1,0 +1,453 @@
+//! A small HTTP/1.1 proxy in front of a test registry, on loopback only: it logs every
+//! request (method, path, kind) so tests and the benchmark can count requests per image, and
+//! it can answer chosen requests itself (faults: error statuses, wrong or oversized bodies).
+//!
+//! It understands just enough HTTP/1.1 for our client and distribution: request heads up to
+//! 64 KiB, bodies with `Content-Length` (chunked request bodies are refused), keep-alive, no
+//! pipelining (the client waits for each answer). At most 256 connections at once.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::sync::Semaphore;
+
+const MAX_HEAD: usize = 64 * 1024;
+const MAX_CONNECTIONS: usize = 256;
+
+/// What a request was for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Kind {
+    /// `/v2/`
+    Ping,
+    /// `/v2/<name>/manifests/<ref>`
+    Manifest,
+    /// `/v2/<name>/blobs/<digest>`
+    Blob,
+    /// `/v2/<name>/blobs/uploads/…`
+    Upload,
+    /// `/v2/<name>/referrers/<digest>`
+    Referrers,
+    /// `/v2/<name>/tags/list`
+    Tags,
+    /// The bearer gate's token endpoint (`/token`).
+    Token,
+    /// Anything else (e.g. a token endpoint).
+    Other,
+}
+
+/// One logged request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Logged {
+    /// `GET`, `HEAD`, …
+    pub method: String,
+    /// Request target (path and query).
+    pub path: String,
+    /// Classified kind.
+    pub kind: Kind,
+}
+
+/// A canned answer for requests the proxy intercepts.
+#[derive(Debug, Clone)]
+pub struct Fault {
+    /// HTTP status.
+    pub status: u16,
+    /// Extra headers (`Content-Type`, …).
+    pub headers: Vec<(String, String)>,
+    /// Body bytes.
+    pub body: Vec<u8>,
+    /// Send `Content-Length` (else the body ends when the connection closes).
+    pub content_length: bool,
+    /// Declare this `Content-Length` instead of the real one (the connection is closed
+    /// after the body, so a lie is harmless to the proxy).
+    pub declared_length: Option<u64>,
+}
+
+impl Fault {
+    /// An empty answer with `status`.
+    pub fn status(status: u16) -> Self {
+        Self {
+            status,
+            headers: Vec::new(),
+            body: Vec::new(),
+            content_length: true,
+            declared_length: None,
+        }
+    }
+
+    /// A `200` with `body` and `content_type`.
+    pub fn body(content_type: &str, body: Vec<u8>) -> Self {
+        Self {
+            status: 200,
+            headers: vec![("Content-Type".into(), content_type.into())],
+            body,
+            content_length: true,
+            declared_length: None,
+        }
+    }
+}
+
+type Rule = (String, String, Fault);
+
+/// Token auth in front of an anonymous registry, as distribution's token server does it:
+/// `/v2/…` without a valid `Bearer` token gets 401 and a challenge naming `/token` on the
+/// proxy; `/token` hands out a token for the asked scope when Basic credentials match.
+struct BearerGate {
+    user: String,
+    password: String,
+    realm: String,
+    /// token -> scope it grants (`repository:<name>:pull[,push]`)
+    issued: HashMap<String, String>,
+    counter: u64,
+}
+
+#[derive(Default)]
+struct State {
+    log: Vec<Logged>,
+    /// (method, path substring, answer): the first match answers instead of the registry.
+    rules: Vec<Rule>,
+    bearer: Option<BearerGate>,
+}
+
+impl State {
+    /// The gate's own answer for this request, if it does not pass through.
+    fn gate(
+        &mut self,
+        method: &str,
+        path: &str,
+        authorization: Option<&str>,
+        body: &[u8],
+    ) -> Option<Fault> {
+        let gate = self.bearer.as_mut()?;
+        let path_only = path.split('?').next().unwrap_or(path);
+        if path_only == "/token" {
+            use base64::Engine as _;
+            let expected = format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD
+                    .encode(format!("{}:{}", gate.user, gate.password))
+            );
+            // GET with Basic credentials, or an OAuth2 refresh-token POST (docker
+            // `identitytoken`; this gate accepts the password as the refresh token).
+            let form = String::from_utf8_lossy(body).into_owned();
+            let query = if method == "POST" {
+                let fields: Vec<&str> = form.split('&').collect();
+                let refresh_ok = fields.contains(&"grant_type=refresh_token")
+                    && fields.contains(&format!("refresh_token={}", gate.password).as_str());
+                if !refresh_ok {
+                    return Some(Fault::status(401));
+                }
+                form.as_str()
+            } else {
+                if authorization != Some(expected.as_str()) {
+                    return Some(Fault::status(401));
+                }
+                path.split_once('?').map(|(_, q)| q).unwrap_or_default()
+            };
+            let scope = query
+                .split('&')
+                .find_map(|kv| kv.strip_prefix("scope="))
+                .map(|s| {
+                    s.replace("%3A", ":")
+                        .replace("%2C", ",")
+                        .replace("%2F", "/")
+                })
+                .unwrap_or_default();
+            gate.counter += 1;
+            let token = format!("token-{}", gate.counter);
+            gate.issued.insert(token.clone(), scope);
+            let key = if method == "POST" {
+                "access_token"
+            } else {
+                "token"
+            };
+            let answer = serde_json::to_vec(&serde_json::json!({key: token, "expires_in": 300}))
+                .expect("json");
+            return Some(Fault::body("application/json", answer));
+        }
+        let challenge = || {
+            let mut f = Fault::status(401);
+            f.headers.push((
+                "WWW-Authenticate".into(),
+                format!(r#"Bearer realm="{}",service="imprint-test""#, gate.realm),
+            ));
+            f
+        };
+        let Some(token) = authorization.and_then(|a| a.strip_prefix("Bearer ")) else {
+            return Some(challenge());
+        };
+        let Some(scope) = gate.issued.get(token) else {
+            return Some(challenge());
+        };
+        if path_only == "/v2/" {
+            return None;
+        }
+        // `/v2/<name>/(manifests|blobs|referrers|tags)/…`
+        let name = path_only
+            .strip_prefix("/v2/")
+            .and_then(|r| {
+                ["/manifests/", "/blobs/", "/referrers/", "/tags/"]
+                    .iter()
+                    .find_map(|k| r.find(k).map(|i| &r[..i]))
+            })
+            .unwrap_or_default();
+        let needs_push = !matches!(method, "GET" | "HEAD");
+        let ok = scope == &format!("repository:{name}:pull,push")
+            || (!needs_push && scope == &format!("repository:{name}:pull"));
+        if ok { None } else { Some(challenge()) }
+    }
+}
+
+/// A running proxy (it stops when the test's runtime stops).
+#[derive(Clone)]
+pub struct Proxy {
+    addr: String,
+    state: Arc<Mutex<State>>,
+}
+
+impl Proxy {
+    /// Start a proxy in front of `upstream` (`host:port`) on a free loopback port.
+    pub async fn start(upstream: &str) -> Proxy {
+        Self::start_inner(upstream, None).await
+    }
+
+    /// Like [`Proxy::start`], with token auth (a bearer challenge and a `/token` endpoint
+    /// that wants `user`/`password` as HTTP Basic).
+    pub async fn start_with_bearer(upstream: &str, user: &str, password: &str) -> Proxy {
+        Self::start_inner(upstream, Some((user, password))).await
+    }
+
+    /// Invalidate every token handed out (as if they expired).
+    pub fn revoke_tokens(&self) {
+        if let Some(g) = self.state.lock().expect("proxy state").bearer.as_mut() {
+            g.issued.clear();
+        }
+    }
+
+    async fn start_inner(upstream: &str, bearer: Option<(&str, &str)>) -> Proxy {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
+        let addr = listener.local_addr().expect("proxy addr").to_string();
+        let state = Arc::new(Mutex::new(State {
+            bearer: bearer.map(|(user, password)| BearerGate {
+                user: user.to_owned(),
+                password: password.to_owned(),
+                realm: format!("http://{addr}/token"),
+                issued: HashMap::new(),
+                counter: 0,
+            }),
+            ..State::default()
+        }));
+        let upstream = upstream.to_owned();
+        let st = state.clone();
+        let limit = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+        tokio::spawn(async move {
+            loop {
+                let Ok((client, _)) = listener.accept().await else {
+                    return;
+                };
+                let Ok(permit) = limit.clone().acquire_owned().await else {
+                    return;
+                };
+                let st = st.clone();
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let _ = handle(client, &upstream, st).await;
+                    drop(permit);
+                });
+            }
+        });
+        Proxy { addr, state }
+    }
+
+    /// `127.0.0.1:<port>`, to use as the registry in references.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+
+    /// Everything logged so far.
+    pub fn requests(&self) -> Vec<Logged> {
+        self.state.lock().expect("proxy state").log.clone()
+    }
+
+    /// How many requests of `method` and `kind` were seen.
+    pub fn count(&self, method: &str, kind: Kind) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method && r.kind == kind)
+            .count()
+    }
+
+    /// Forget the log.
+    pub fn reset(&self) {
+        self.state.lock().expect("proxy state").log.clear();
+    }
+
+    /// Answer requests with `method` whose path contains `path_part` with `fault`.
+    pub fn inject(&self, method: &str, path_part: &str, fault: Fault) {
+        self.state.lock().expect("proxy state").rules.push((
+            method.to_owned(),
+            path_part.to_owned(),
+            fault,
+        ));
+    }
+
+    /// Remove all injected faults.
+    pub fn clear_faults(&self) {
+        self.state.lock().expect("proxy state").rules.clear();
+    }
+}
+
+/// Classify a request path.
+pub fn classify(path: &str) -> Kind {
+    let path = path.split('?').next().unwrap_or(path);
+    if path == "/v2/" || path == "/v2" {
+        return Kind::Ping;
+    }
+    if path == "/token" {
+        return Kind::Token;
+    }
+    let Some(rest) = path.strip_prefix("/v2/") else {
+        return Kind::Other;
+    };
+    if rest.contains("/blobs/uploads") {
+        Kind::Upload
+    } else if rest.contains("/manifests/") {
+        Kind::Manifest
+    } else if rest.contains("/blobs/") {
+        Kind::Blob
+    } else if rest.contains("/referrers/") {
+        Kind::Referrers
+    } else if rest.ends_with("/tags/list") {
+        Kind::Tags
+    } else {
+        Kind::Other
+    }
+}
+
+fn find_head_end(buf: &[u8]) -> Option<usize> {
+    buf.windows(4).position(|w| w == b"\r\n\r\n").map(|p| p + 4)
+}
+
+async fn handle(
+    mut client: TcpStream,
+    upstream: &str,
+    state: Arc<Mutex<State>>,
+) -> std::io::Result<()> {
+    let server = TcpStream::connect(upstream).await?;
+    let (mut server_read, mut server_write) = server.into_split();
+    let (mut client_read, client_write) = client.split();
+    let client_write = Arc::new(tokio::sync::Mutex::new(client_write));
+
+    // Responses: copied from the registry to the client, chunk by chunk, under the lock so
+    // an injected answer never interleaves with a registry answer.
+    let cw = client_write.clone();
+    let responses = async move {
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            let n = server_read.read(&mut buf).await?;
+            if n == 0 {
+                let mut w = cw.lock().await;
+                let _ = w.shutdown().await;
+                return Ok::<(), std::io::Error>(());
+            }
+            cw.lock().await.write_all(&buf[..n]).await?;
+        }
+    };
+
+    let requests = async {
+        let mut buf: Vec<u8> = Vec::new();
+        loop {
+            // Read one request head.
+            let head_end = loop {
+                if let Some(end) = find_head_end(&buf) {
+                    break end;
+                }
+                if buf.len() > MAX_HEAD {
+                    return Ok(());
+                }
+                let mut chunk = [0u8; 16 * 1024];
+                let n = client_read.read(&mut chunk).await?;
+                if n == 0 {
+                    let _ = server_write.shutdown().await;
+                    return Ok(());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            };
+            let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+            let mut lines = head.split("\r\n");
+            let request_line = lines.next().unwrap_or_default();
+            let mut parts = request_line.split(' ');
+            let method = parts.next().unwrap_or_default().to_owned();
+            let path = parts.next().unwrap_or_default().to_owned();
+            let mut content_length = 0usize;
+            let mut authorization: Option<String> = None;
+            for line in lines {
+                if let Some((k, v)) = line.split_once(':') {
+                    if k.eq_ignore_ascii_case("authorization") {
+                        authorization = Some(v.trim().to_owned());
+                    }
+                    if k.eq_ignore_ascii_case("content-length") {
+                        content_length = v.trim().parse().unwrap_or(0);
+                    }
+                    if k.eq_ignore_ascii_case("transfer-encoding") {
+                        // Not supported by this proxy: drop the connection.
+                        return Ok(());
+                    }
+                }
+            }
+            // Read the body.
+            while buf.len() < head_end + content_length {
+                let mut chunk = vec![0u8; 64 * 1024];
+                let n = client_read.read(&mut chunk).await?;
+                if n == 0 {
+                    return Ok(());
+                }
+                buf.extend_from_slice(&chunk[..n]);
+            }
+            let request: Vec<u8> = buf.drain(..head_end + content_length).collect();
+            let fault = {
+                let mut st = state.lock().expect("proxy state");
+                st.log.push(Logged {
+                    method: method.clone(),
+                    path: path.clone(),
+                    kind: classify(&path),
+                });
+                let body = &request[head_end..];
+                st.gate(&method, &path, authorization.as_deref(), body)
+                    .or_else(|| {
+                        st.rules
+                            .iter()
+                            .find(|(m, p, _)| *m == method && path.contains(p.as_str()))
+                            .map(|(_, _, f)| f.clone())
+                    })
+            };
+            match fault {
+                None => server_write.write_all(&request).await?,
+                Some(f) => {
+                    let mut w = client_write.lock().await;
+                    let mut out = format!("HTTP/1.1 {} Injected\r\n", f.status);
+                    for (k, v) in &f.headers {
+                        out.push_str(&format!("{k}: {v}\r\n"));
+                    }
+                    if f.content_length {
+                        let len = f.declared_length.unwrap_or(f.body.len() as u64);
+                        out.push_str(&format!("Content-Length: {len}\r\n"));
+                    }
+                    out.push_str("Connection: close\r\n\r\n");
+                    w.write_all(out.as_bytes()).await?;
+                    if method != "HEAD" {
+                        w.write_all(&f.body).await?;
+                    }
+                    let _ = w.shutdown().await;
+                    return Ok(());
+                }
+            }
+        }
+    };
+
+    tokio::select! {
+        r = responses => r,
+        r = requests => r,
+    }
+}
