@@ -332,3 +332,44 @@ fn index_children(
         })
         .collect())
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_signature_statement_is_cosign_v3_shape() {
+        let d = Digest::of(b"image");
+        let bytes = image_signature_statement(&d, &BTreeMap::new());
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(v["predicateType"], COSIGN_SIGN_PREDICATE);
+        assert_eq!(v["predicate"], serde_json::json!({}));
+        assert_eq!(
+            v["subject"],
+            serde_json::json!([{"digest": {"sha256": d.hex()}}])
+        );
+        // Annotations (sorted, JSON-escaped) on the subject; the statement parses and names
+        // the digest.
+        let mut ann = BTreeMap::new();
+        ann.insert("z".to_owned(), "last".to_owned());
+        ann.insert("a\"q".to_owned(), "line\nbreak".to_owned());
+        let bytes = image_signature_statement(&d, &ann);
+        let st = payload::parse_statement(&bytes).unwrap();
+        assert!(st.has_subject_digest(&d));
+        assert!(!st.has_subject_digest(&Digest::of(b"other")));
+        let s = st.subject_for(&d).unwrap();
+        assert_eq!(s.name, "");
+        assert_eq!(s.annotations["a\"q"], "line\nbreak");
+        assert_eq!(s.annotations["z"], "last");
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.find("a\\\"q").unwrap() < text.find("\"z\"").unwrap());
+    }
+
+    #[test]
+    fn write_format_default_is_legacy() {
+        assert_eq!(SignOptions::default().format, WriteFormat::Legacy);
+        assert_eq!(WriteFormat::default(), WriteFormat::Legacy);
+    }
+}

@@ -795,3 +795,101 @@ fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, Strin
         })
         .collect()
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn candidate(bytes: Vec<u8>) -> Candidate {
+        let descriptor = Descriptor::for_bytes(media_types::SIGSTORE_BUNDLE_V03, &bytes);
+        Candidate {
+            source: Source::Bundle {
+                referrer: Digest::of(b"referrer"),
+                layer: descriptor.digest.clone(),
+            },
+            descriptor,
+            content: Ok(Arc::new(bytes)),
+        }
+    }
+
+    fn signed_bundle(key: &SigningKey, statement: &[u8]) -> Vec<u8> {
+        let sig = key
+            .sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, statement))
+            .unwrap();
+        crate::blob::dsse_bundle(
+            &key.public_key(),
+            payload::IN_TOTO_PAYLOAD_TYPE,
+            statement,
+            &sig,
+        )
+    }
+
+    #[test]
+    fn key_bundles_verify_without_tlog_and_fail_closed() {
+        let key = SigningKey::generate_p256().unwrap();
+        let image = Digest::of(b"image");
+        let mut ann = BTreeMap::new();
+        ann.insert("env".to_owned(), "prod".to_owned());
+        let st = crate::sign::image_signature_statement(&image, &ann);
+        let c = candidate(signed_bundle(&key, &st));
+        let v = SignatureVerifier::Key(key.public_key());
+        let VerifiedBundleItem::Signature(s) = check_bundle(&c, &image, &v, &ann).unwrap() else {
+            panic!("a signature");
+        };
+        assert_eq!(s.annotations()["env"], "prod");
+        assert!(s.tlog().is_none());
+        // Other image, other key, missing annotation.
+        let other = Digest::of(b"other");
+        assert_eq!(
+            check_bundle(&c, &other, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Subject
+        );
+        let bob = SignatureVerifier::Key(SigningKey::generate_p256().unwrap().public_key());
+        assert_eq!(
+            check_bundle(&c, &image, &bob, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Signature
+        );
+        let mut need = BTreeMap::new();
+        need.insert("team".to_owned(), "x".to_owned());
+        assert_eq!(
+            check_bundle(&c, &image, &v, &need).unwrap_err().check,
+            Check::Annotations
+        );
+        // A message-signature bundle is not an image bundle.
+        let sig = key.sign(b"blob").unwrap();
+        let ms =
+            crate::blob::message_signature_bundle(&key.public_key(), &Digest::of(b"blob"), &sig);
+        assert_eq!(
+            check_bundle(&candidate(ms), &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Bundle
+        );
+        // Two DSSE signatures: refused (a bundle envelope carries exactly one).
+        let mut two: serde_json::Value = serde_json::from_slice(&signed_bundle(&key, &st)).unwrap();
+        let first = two["dsseEnvelope"]["signatures"][0].clone();
+        two["dsseEnvelope"]["signatures"] = serde_json::json!([first.clone(), first]);
+        let c2 = candidate(serde_json::to_vec(&two).unwrap());
+        assert_eq!(
+            check_bundle(&c2, &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Bundle
+        );
+        // A fetch failure fails the candidate.
+        let mut broken = c.clone();
+        broken.content = Err("digest mismatch".into());
+        assert_eq!(
+            check_bundle(&broken, &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Fetch
+        );
+    }
+}
