@@ -1069,3 +1069,124 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
         .arg(&image_s));
     assert_eq!(code, 1, "{err}");
 }
+
+/// The CLI verifies the keyless containers/image signature with identity flags (an OCI layout
+/// holds the image manifest and its `.sig`, since the registry would refuse the manifest
+/// without its layer blobs); a wrong identity or issuer fails (1); a regex identity works.
+#[tokio::test]
+async fn cli_keyless_legacy_signature_on_a_layout() {
+    let dir =
+        vectors().join("legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid");
+    let manifest = std::fs::read(dir.join("manifest.json")).unwrap();
+    let digest = Digest::of(&manifest);
+    let (payload, annotations) = containers_image_layer(&dir.join("signature-1"));
+    let tmp = tempfile::tempdir().unwrap();
+    let layout = format!("oci:{}:v1", tmp.path().join("img").display());
+    let client = test_client();
+    let repo = client
+        .repository(&ImageRef::parse(&layout).unwrap())
+        .unwrap();
+    assert_eq!(
+        repo.put_manifest(Some("v1"), media_types::DOCKER_MANIFEST, &manifest)
+            .await
+            .unwrap(),
+        digest
+    );
+    let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
+    repo.put_blob(&layer.bytes).await.unwrap();
+    let (config, m) = attach::build_manifest(&[layer.descriptor]);
+    repo.put_blob(&config).await.unwrap();
+    repo.put_manifest(
+        Some(&Kind::Signature.tag(&digest)),
+        media_types::OCI_MANIFEST,
+        &m,
+    )
+    .await
+    .unwrap();
+
+    let root = vectors().join("trust-roots/pgi-trusted_root.json");
+    let keyless = |id_flag: &str, id: &str, issuer: &str| {
+        run(imprint()
+            .args([
+                "verify",
+                id_flag,
+                id,
+                "--certificate-oidc-issuer",
+                issuer,
+                "--trusted-root",
+            ])
+            .arg(&root)
+            .arg(&layout))
+    };
+    let (code, out, err) = keyless(
+        "--certificate-identity",
+        "mitr@redhat.com",
+        "https://github.com/login/oauth",
+    );
+    assert_eq!(code, 0, "{err}");
+    let printed: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(
+        printed[0]["critical"]["image"]["docker-manifest-digest"],
+        digest.to_string()
+    );
+    assert!(err.contains("certificate"), "{err}");
+    assert_eq!(
+        keyless(
+            "--certificate-identity-regexp",
+            ".*@redhat\\.com",
+            "https://github.com/login/oauth"
+        )
+        .0,
+        0
+    );
+    // Anchored: a partial regex does not match.
+    assert_eq!(
+        keyless(
+            "--certificate-identity-regexp",
+            "@redhat\\.com",
+            "https://github.com/login/oauth"
+        )
+        .0,
+        1
+    );
+    let (code, _, err) = keyless(
+        "--certificate-identity",
+        "someone@redhat.com",
+        "https://github.com/login/oauth",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("Certificate"), "{err}");
+    assert_eq!(
+        keyless(
+            "--certificate-identity",
+            "mitr@redhat.com",
+            "https://accounts.google.com"
+        )
+        .0,
+        1
+    );
+    // The embedded public-good root also verifies it (default trust).
+    let (code, _, err) = run(imprint()
+        .args([
+            "verify",
+            "--certificate-identity",
+            "mitr@redhat.com",
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+        ])
+        .arg(&layout));
+    assert_eq!(code, 0, "{err}");
+    // --signature-format bundle ignores the legacy signature.
+    let (code, _, err) = run(imprint()
+        .args([
+            "verify",
+            "--signature-format",
+            "bundle",
+            "--certificate-identity",
+            "mitr@redhat.com",
+            "--certificate-oidc-issuer",
+            "https://github.com/login/oauth",
+        ])
+        .arg(&layout));
+    assert_eq!(code, 1, "{err}");
+}
