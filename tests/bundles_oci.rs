@@ -1005,11 +1005,17 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
         .arg(&image_s));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("bundle referrer"), "{err}");
-    let (code, _, err) = run(imprint()
+    let (code, out, err) = run(imprint()
         .args(["verify-attestation", "--type", "custom", "--key"])
         .arg(&pub1)
         .arg(&image_s));
     assert_eq!(code, 0, "{err}");
+    // JSON output: the DSSE envelope (cosign's shape), from inside the bundle.
+    let env: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(env["payloadType"], IN_TOTO_PAYLOAD_TYPE);
+    let st: serde_json::Value =
+        serde_json::from_slice(&B64.decode(env["payload"].as_str().unwrap()).unwrap()).unwrap();
+    assert_eq!(st["predicateType"], CUSTOM, "{st}");
     assert_eq!(
         run(imprint()
             .args(["verify-attestation", "--type", "custom", "--key"])

@@ -257,6 +257,18 @@ fn build_verifier(
     }
 }
 
+/// What `verify-attestation -o json` prints for one attestation: the DSSE envelope (for a
+/// bundle, its `dsseEnvelope`, re-serialized compactly; the verified bytes are the bundle's).
+fn printed_envelope(a: &imprint::evidence::VerifiedAttestation) -> Vec<u8> {
+    if let Source::Bundle { .. } = a.source()
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(a.envelope())
+        && let Some(env) = v.get("dsseEnvelope")
+    {
+        return env.to_string().into_bytes();
+    }
+    a.envelope().to_vec()
+}
+
 fn checked_against(verifier: &SignatureVerifier) -> &'static str {
     match verifier {
         SignatureVerifier::Key(_) => {
@@ -575,7 +587,7 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         for a in &verified {
             eprintln!("  verified: {} ({:?})", a.predicate_type(), a.source());
             match args.output {
-                Output::Json => out.write_all(a.envelope())?,
+                Output::Json => out.write_all(&printed_envelope(a))?,
                 Output::Text => write!(out, "{}", a.statement())?,
             }
             writeln!(out)?;
