@@ -8,6 +8,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-${CARGO_TARGET_DIR:-target}/release/imprint}"
 vectors="${VECTORS:-../shared/vectors}"
+[ -d "$vectors" ] || vectors=/work/shared/vectors
 suite="$vectors/sigstore-conformance/bundle-verify"
 pgi="$vectors/trust-roots/pgi-trusted_root.json"
 default_id='https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main'
@@ -37,6 +38,7 @@ for case in "$suite"/*/; do
   fi
 done
 end=$(date +%s.%N)
+[ $((passed + failed)) -gt 0 ] || { echo "error: no cases found under $suite" >&2; exit 2; }
 echo "$passed passed, $failed failed"
 awk -v s="$start" -v e="$end" -v n=$((passed + failed)) 'BEGIN { printf "elapsed %.2f s for %d cases (%.1f ms per case, cold processes)\n", e - s, n, (e - s) * 1000 / n }'
 [ "$failed" -eq 0 ]
