@@ -446,17 +446,19 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
                 Err(f) => failures.push(f),
             }
         }
+        // Bundles that verified as attestations are not signatures; not counted.
+        let mut attestation_bundles = 0;
         for c in &found.bundles {
             match verify::check_bundle(c, &digest, &verifier, &required) {
                 Ok(VerifiedBundleItem::Signature(v)) => verified.push(v),
-                Ok(VerifiedBundleItem::Attestation(_)) => {}
+                Ok(VerifiedBundleItem::Attestation(_)) => attestation_bundles += 1,
                 Err(f) => failures.push(f),
             }
         }
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
             failed = true;
-            if found.signatures.is_empty() && found.bundles.is_empty() {
+            if failures.is_empty() {
                 eprintln!("error: {pinned}: no signatures found");
             } else {
                 eprintln!("error: {pinned}: no matching signatures:");
@@ -473,7 +475,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!(
             "  ({} of {} signature(s) verified)",
             verified.len(),
-            found.signatures.len() + found.bundles.len()
+            found.signatures.len() + found.bundles.len() - attestation_bundles
         );
         for v in &verified {
             match args.output {
