@@ -319,6 +319,7 @@ async fn attested_image(
         replace: false,
         recursive: false,
         limits: Default::default(),
+        format: sign::WriteFormat::Legacy,
     };
     sign::attest_image(&test_client(), &image, key, &opts)
         .await
