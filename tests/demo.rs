@@ -67,6 +67,61 @@ fn demo_image_verifies_with_demo_key() {
     assert_eq!(out.status.code(), Some(1));
 }
 
+#[test]
+fn demo_policy_through_the_cli() {
+    let out = imprint()
+        .args([
+            "verify",
+            "--policy",
+            "policies/demo.yaml",
+            "oci:testdata/demo-image:demo",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let table = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        table.starts_with("IMAGE") && table.contains("allowed"),
+        "{table}"
+    );
+    let out = imprint()
+        .args([
+            "verify",
+            "--policy",
+            "policies/demo.yaml",
+            "-o",
+            "json",
+            "oci:testdata/demo-image:demo",
+            "oci:testdata/no-such-layout:x",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "one image cannot be resolved: denied"
+    );
+    let decisions: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(decisions[0]["outcome"], "allowed");
+    assert_eq!(decisions[1]["outcome"], "denied");
+    assert_eq!(decisions[1]["reason"]["code"], "registry-error");
+    let out = imprint()
+        .args(["policy", "lint", "policies/demo.yaml"])
+        .output()
+        .unwrap();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+}
+
 #[tokio::test]
 async fn demo_policy_allows_the_demo_image() {
     let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));

@@ -115,6 +115,11 @@ signs without one); keyless ones always need the Rekor proof.";
 #[derive(Debug, Args)]
 #[command(after_help = KEYLESS_HELP)]
 pub struct VerifyArgs {
+    /// Decide each image against this trust policy (YAML; see policies/README.md) instead of
+    /// a single key or identity. Prints a table (or the typed decisions with `-o json`); exit
+    /// 1 when any image is denied.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "trusted_root", "annotations", "signature_format"])]
+    pub policy: Option<PathBuf>,
     /// Public key (PEM SPKI, or an X.509 certificate PEM whose key is used).
     #[arg(long)]
     pub key: Option<PathBuf>,
@@ -128,9 +133,10 @@ pub struct VerifyArgs {
     /// Require this annotation in the signed payload (repeatable).
     #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
     pub annotations: Vec<(String, String)>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: Output,
+    /// Output format: `json` (default; with `--policy`, the typed decisions) or `text`
+    /// (with `--policy`, a table).
+    #[arg(short, long, value_enum)]
+    pub output: Option<Output>,
     /// Which signature formats to look for.
     #[arg(long, value_enum, default_value_t)]
     pub signature_format: FormatArg,
@@ -406,6 +412,14 @@ fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
 
 /// Run `imprint verify`.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(policy) = &args.policy {
+        let output = match args.output {
+            Some(Output::Json) => super::policy::DecisionOutput::Json,
+            Some(Output::Text) | None => super::policy::DecisionOutput::Table,
+        };
+        return super::policy::verify(policy, output, &args.registry, &args.images).await;
+    }
+    let output = args.output.unwrap_or_default();
     let images = parse_images(&args.images)?;
     let verifier = build_verifier(
         args.key.as_deref(),
@@ -478,7 +492,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             found.signatures.len() + found.bundles.len() - attestation_bundles
         );
         for v in &verified {
-            match args.output {
+            match output {
                 Output::Json => all_payloads.push(printed_payload(v, resolved.repository.name())),
                 Output::Text => all_payloads.push(serde_json::Value::String(
                     String::from_utf8_lossy(v.payload()).into_owned(),
@@ -487,7 +501,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut out = std::io::stdout().lock();
-    match args.output {
+    match output {
         Output::Json => {
             if !all_payloads.is_empty() {
                 writeln!(out, "{}", serde_json::Value::Array(all_payloads))?;
