@@ -2,6 +2,8 @@
 //! imprint, a real policy file, the library `Verifier`, and a fixed clock. Each scenario states
 //! the expected outcome and reason code.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::Path;
@@ -272,12 +274,9 @@ async fn no_match_exclude_modes_and_two_rules() {
     // Two matching rules: both must pass.
     let by_release = signed_image(p, &[&k.release]).await;
     let two = format!(
-        "{}{}",
+        "{}    - name: second\n      images: [\"{}/{p}/**\"]\n      signatures: {{authority: carol}}\n",
         rule(p, needs_release),
-        format!(
-            "    - name: second\n      images: [\"{}/{p}/**\"]\n      signatures: {{authority: carol}}\n",
-            registry()
-        )
+        registry()
     );
     let d = decide(w.policy("deny", &two), &by_release, SystemTime::now()).await;
     assert_decision(
@@ -319,6 +318,7 @@ async fn attested_image(
         replace: false,
         recursive: false,
         limits: Default::default(),
+        format: sign::WriteFormat::Legacy,
     };
     sign::attest_image(&test_client(), &image, key, &opts)
         .await

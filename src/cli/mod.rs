@@ -41,7 +41,7 @@ pub enum Command {
     GenerateKeyPair(keys::GenerateKeyPairArgs),
     /// Convert a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) into cosign's encrypted format.
     ImportKeyPair(keys::ImportKeyPairArgs),
-    /// Sign images: append a cosign signature (`sha256-<digest>.sig`).
+    /// Sign images: push a Sigstore bundle referrer (cosign v3; `--new-bundle-format=false`: a `.sig` layer).
     Sign(image::SignArgs),
     /// Verify the cosign signatures of images.
     Verify(image::VerifyArgs),

@@ -160,6 +160,18 @@ pub enum RegistryError {
         /// What went wrong.
         message: String,
     },
+    /// The registry failed with a 5xx status (possibly transient: writers retry these).
+    #[error("registry server error on `{repository}` ({operation}): {message}")]
+    Server {
+        /// Repository name.
+        repository: String,
+        /// What we were doing.
+        operation: String,
+        /// HTTP status.
+        status: u16,
+        /// Status line and body excerpt.
+        message: String,
+    },
     /// The image (tag or digest) does not exist.
     #[error("manifest `{reference}` not found in `{repository}`")]
     ManifestNotFound {

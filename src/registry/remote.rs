@@ -499,6 +499,13 @@ impl RemoteRepository {
                 registry: self.session.host.clone(),
                 message: format!("{operation} on `{}`: {message}", self.name),
             }
+        } else if status.is_server_error() {
+            RegistryError::Server {
+                repository: self.name.clone(),
+                operation: operation.to_owned(),
+                status: status.as_u16(),
+                message,
+            }
         } else {
             self.protocol(operation, message)
         }
