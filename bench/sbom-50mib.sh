@@ -4,6 +4,8 @@
 # docker-registry. See bench/README-sbom.md for the results and how to read them.
 #
 # Usage: bench/sbom-50mib.sh            (SBOM_MIB=50 RUNS=3 by default)
+#        PROFILE_DIR=/tmp/prof bench/sbom-50mib.sh   also records one attest and one verify
+#        under `perf record` and `heaptrack` into that directory (not part of the timings).
 # Needs: cargo, python3, curl, /usr/bin/time (apt: time), /usr/bin/docker-registry (apt: docker-registry).
 set -euo pipefail
 
@@ -150,17 +152,34 @@ PY
 
 : >"$WORK/results"
 echo "== SBOM: $SBOM_BYTES bytes; registry $REG; $RUNS run(s) each" >&2
+# Both storage formats: a Sigstore bundle referrer (the CLI default, cosign v3) and a legacy
+# `.att` layer (--new-bundle-format=false, cosign v2). Each run attests a fresh image.
 for run in $(seq 1 "$RUNS"); do
-    repo=bench/img$run
-    digest=$(push_image "$repo" v1)
-    image=$REG/$repo@$digest
     measure sha256sum sha256sum "$SBOM"
-    measure attest "$IMPRINT" attest --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image"
-    measure verify "$IMPRINT" verify-attestation --key "$WORK/cosign.pub" --type cyclonedx "$image"
-    # The verified output is the stored envelope: one line, about 4/3 of the statement.
-    lines=$(wc -l <"$WORK/stdout.verify")
-    [ "$lines" -eq 1 ] || { echo "verify printed $lines lines, expected 1" >&2; exit 1; }
+    for format in bundle legacy; do
+        if [ $format = bundle ]; then write=--new-bundle-format=true; else write=--new-bundle-format=false; fi
+        repo=bench/$format$run
+        digest=$(push_image "$repo" v1)
+        image=$REG/$repo@$digest
+        measure "attest-$format" "$IMPRINT" attest "$write" --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image"
+        measure "verify-$format" "$IMPRINT" verify-attestation --signature-format "$format" --key "$WORK/cosign.pub" --type cyclonedx "$image"
+        # The verified output is the envelope: one line, about 4/3 of the statement.
+        lines=$(wc -l <"$WORK/stdout.verify-$format")
+        [ "$lines" -eq 1 ] || { echo "verify ($format) printed $lines lines, expected 1" >&2; exit 1; }
+    done
 done
+
+if [ -n "${PROFILE_DIR:-}" ]; then
+    mkdir -p "$PROFILE_DIR"
+    digest=$(push_image bench/profiled v1)
+    image=$REG/bench/profiled@$digest
+    for tool in perf heaptrack; do command -v $tool >/dev/null || { echo "missing: $tool" >&2; exit 2; }; done
+    perf record -F 999 -g -o "$PROFILE_DIR/attest.perf.data" -- "$IMPRINT" attest --new-bundle-format=false --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image" 2>/dev/null
+    perf record -F 999 -g -o "$PROFILE_DIR/verify.perf.data" -- "$IMPRINT" verify-attestation --signature-format legacy --key "$WORK/cosign.pub" --type cyclonedx "$image" >/dev/null 2>&1
+    heaptrack -o "$PROFILE_DIR/attest.heaptrack" "$IMPRINT" attest --new-bundle-format=false --replace --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image" >/dev/null 2>&1
+    heaptrack -o "$PROFILE_DIR/verify.heaptrack" "$IMPRINT" verify-attestation --signature-format legacy --key "$WORK/cosign.pub" --type cyclonedx "$image" >/dev/null 2>&1
+    echo "profiles in $PROFILE_DIR (perf report -i ...; heaptrack_print ...)" >&2
+fi
 
 python3 - "$WORK/results" "$SBOM_BYTES" "$(nproc)" "$("$IMPRINT" --version)" <<'PY'
 import statistics, sys
@@ -172,10 +191,11 @@ for line in open(path):
 base_wall = statistics.median(w for w, _ in rows["sha256sum"])
 base_rss = statistics.median(r for _, r in rows["sha256sum"])
 print(f"{version}; SBOM {size} bytes ({size / 2**20:.1f} MiB); {cpus} CPUs; median of {len(rows['sha256sum'])} run(s)")
-print(f"{'command':<22}{'wall s':>9}{'peak RSS MiB':>14}{'wall / sha256sum':>18}{'RSS / sha256sum':>17}{'RSS / file':>12}")
-for name in ["sha256sum", "attest", "verify"]:
+print(f"{'command':<26}{'wall s':>9}{'peak RSS MiB':>14}{'wall / sha256sum':>18}{'RSS / sha256sum':>17}{'RSS / file':>12}")
+for name in ["sha256sum", "attest-bundle", "verify-bundle", "attest-legacy", "verify-legacy"]:
     wall = statistics.median(w for w, _ in rows[name])
     rss = statistics.median(r for _, r in rows[name])
-    label = {"verify": "verify-attestation"}.get(name, name)
-    print(f"{label:<22}{wall:>9.2f}{rss / 1024:>14.1f}{wall / base_wall:>17.1f}x{rss / base_rss:>16.1f}x{rss * 1024 / size:>11.2f}x")
+    label = {"attest-bundle": "attest (bundle)", "verify-bundle": "verify-attestation (bundle)",
+             "attest-legacy": "attest (.att)", "verify-legacy": "verify-attestation (.att)"}.get(name, name)
+    print(f"{label:<26}{wall:>9.2f}{rss / 1024:>14.1f}{wall / base_wall:>17.1f}x{rss / base_rss:>16.1f}x{rss * 1024 / size:>11.2f}x")
 PY

@@ -26,7 +26,7 @@ use imprint::registry::{
     AuthSource, Client, ManifestRef, ProgressEvent, ProgressHook, RegistryConfig, Repository,
     media_types,
 };
-use imprint::sign::{self, AttestOptions};
+use imprint::sign::{self, AttestOptions, WriteFormat};
 use imprint::verify::{self, CandidateFailure, Check, SignatureFormat, SignatureVerifier};
 use support::{push_index, push_random_image, random_bytes, registry, test_client, unique_repo};
 
@@ -80,6 +80,7 @@ fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOpti
         replace: false,
         recursive: false,
         limits: Limits::default(),
+        format: WriteFormat::Legacy,
     }
 }
 
@@ -607,35 +608,82 @@ fn printed_types(out: &Output, digest: &Digest) -> Vec<String> {
 }
 
 #[tokio::test]
-async fn cli_attest_verify_attestation_and_exit_codes() {
+async fn cli_attest_verify_attestation_legacy_att() {
+    cli_attest_and_verify(false).await;
+}
+
+#[tokio::test]
+async fn cli_attest_verify_attestation_bundle_referrer() {
+    cli_attest_and_verify(true).await;
+}
+
+/// `attest` then `verify-attestation` through the CLI, writing legacy `.att` layers
+/// (`--new-bundle-format=false`) or Sigstore bundle referrers (the default).
+async fn cli_attest_and_verify(bundle: bool) {
     let (image, digest) = push_random_image(&unique_repo("cli-att")).await;
+    let format = if bundle {
+        "--new-bundle-format=true"
+    } else {
+        "--new-bundle-format=false"
+    };
     let image_s = image.to_string();
     let tmp = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(tmp.path(), "k");
     let spdx = vectors().join("predicates/sbom/guac-syft-0.90.0_kubectl-amd64.spdx.json");
     let cdx = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json");
 
-    let out = cli_attest(&key, &spdx, "spdxjson", &image_s, &[]);
+    let out = cli_attest(&key, &spdx, "spdxjson", &image_s, &[format]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let out = cli_attest(&key, &cdx, "cyclonedx", &image_s, &[]);
+    let out = cli_attest(&key, &cdx, "cyclonedx", &image_s, &[format]);
     assert!(out.status.success(), "{}", stderr(&out));
 
     // No --type: both, one envelope per line.
     let out = cli_verify(&public, None, &image_s);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    assert_eq!(printed_types(&out, &digest), vec![SPDX, CYCLONEDX]);
-    // The printed envelope is the stored layer, byte for byte.
+    let mut types = printed_types(&out, &digest);
+    if bundle {
+        // Referrers come in the registry's order, not the order they were pushed in.
+        types.sort();
+        assert_eq!(types, vec![CYCLONEDX, SPDX]);
+    } else {
+        assert_eq!(types, vec![SPDX, CYCLONEDX]);
+    }
+    // Written in the format asked for, and nothing in the other.
     let repo = test_client().repository(&image).unwrap();
-    let att = attach::read(&repo, &digest, Kind::Attestation, 100)
-        .await
-        .unwrap()
-        .unwrap();
-    let stored = repo
-        .get_blob(&att.manifest.layers[1].digest, 64 << 20)
-        .await
-        .unwrap();
+    let found = verify::discover(
+        &repo,
+        &digest,
+        SignatureFormat::Any,
+        false,
+        true,
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
     let line2 = out.stdout.split(|b| *b == b'\n').nth(1).unwrap();
-    assert_eq!(line2, stored.as_slice());
+    if bundle {
+        assert!(found.attestations.is_empty());
+        assert_eq!(found.bundles.len(), 2);
+        // The printed envelope is the bundle's DSSE envelope.
+        let printed: serde_json::Value = serde_json::from_slice(line2).unwrap();
+        let stored = found
+            .bundles
+            .iter()
+            .map(|c| {
+                serde_json::from_slice::<serde_json::Value>(c.content.as_ref().unwrap()).unwrap()
+            })
+            .find(|b| b["dsseEnvelope"] == printed);
+        assert!(
+            stored.is_some(),
+            "printed envelope is not a stored bundle's"
+        );
+    } else {
+        assert!(found.bundles.is_empty());
+        assert_eq!(found.attestations.len(), 2);
+        // The printed envelope is the stored layer, byte for byte.
+        let stored = found.attestations[1].content.as_ref().unwrap();
+        assert_eq!(line2, stored.as_slice());
+    }
 
     // --type: only that one.
     for (t, uri) in [("cyclonedx", CYCLONEDX), ("spdx", SPDX), (SPDX, SPDX)] {
@@ -647,13 +695,26 @@ async fn cli_attest_verify_attestation_and_exit_codes() {
     let out = cli_verify(&public, Some("vuln"), &image_s);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("PredicateType"), "{}", stderr(&out));
+    assert!(
+        stderr(&out)
+            .contains("no attestation of type `https://cosign.sigstore.dev/attestation/vuln/v1`"),
+        "{}",
+        stderr(&out)
+    );
+    if !bundle {
+        // Legacy layers are listed with the check that refused them.
+        assert!(stderr(&out).contains("PredicateType"), "{}", stderr(&out));
+    }
     // Wrong key: 1.
     let (_, other_pub) = key_pair(tmp.path(), "other");
     let out = cli_verify(&other_pub, None, &image_s);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("Signature"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Signature check failed"),
+        "{}",
+        stderr(&out)
+    );
     // Not attested: 1.
     let (bare, _) = push_random_image(&unique_repo("cli-att-bare")).await;
     let out = cli_verify(&public, None, &bare.to_string());
@@ -767,7 +828,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
 
-    // Nothing was pushed: no `.att` tag.
+    // Nothing was pushed: no `.att` tag, no referrer, no tag-schema index.
     let repo = test_client().repository(&image).unwrap();
     let tag = Kind::Attestation.tag(&digest);
     assert!(
@@ -777,8 +838,31 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
             .is_none(),
         "{tag} exists after refused attests"
     );
-    // And the right declaration works.
-    let out = cli_attest(&key, &cdx, "cyclonedx", &image_s, &[]);
+    assert!(
+        repo.get_manifest(ManifestRef::Tag(&digest.tag_base()))
+            .await
+            .unwrap()
+            .is_none()
+    );
+    let found = verify::discover(
+        &repo,
+        &digest,
+        SignatureFormat::Any,
+        true,
+        true,
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert!(found.attestations.is_empty() && found.bundles.is_empty());
+    // And the right declaration works, in both formats.
+    let out = cli_attest(
+        &key,
+        &cdx,
+        "cyclonedx",
+        &image_s,
+        &["--new-bundle-format=false"],
+    );
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(
         repo.get_manifest(ManifestRef::Tag(&tag))
@@ -786,4 +870,17 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
             .unwrap()
             .is_some()
     );
+    let out = cli_attest(&key, &cdx, "cyclonedx", &image_s, &[]);
+    assert!(out.status.success(), "{}", stderr(&out));
+    let found = verify::discover(
+        &repo,
+        &digest,
+        SignatureFormat::Any,
+        false,
+        true,
+        &Limits::default(),
+    )
+    .await
+    .unwrap();
+    assert_eq!((found.attestations.len(), found.bundles.len()), (1, 1));
 }
