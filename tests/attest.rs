@@ -4,6 +4,8 @@
 //! annotation contradicting the payload, tampered payload, non-SBOM declared as SBOM),
 //! `--replace`, `--recursive`, and upload progress reporting.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::path::{Path, PathBuf};
