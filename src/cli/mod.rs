@@ -12,6 +12,7 @@ pub mod blob;
 pub mod image;
 pub mod keys;
 pub mod policy;
+pub mod progress;
 pub mod registry_opts;
 pub mod trust_root;
 pub mod verify_bundle;

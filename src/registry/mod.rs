@@ -15,7 +15,9 @@ pub mod client;
 pub mod layout;
 pub mod remote;
 
-pub use client::{AnyRepository, AuthSource, Client, RegistryConfig, ResolvedImage};
+pub use client::{
+    AnyRepository, AuthSource, Client, ProgressEvent, ProgressHook, RegistryConfig, ResolvedImage,
+};
 pub use layout::LayoutRepository;
 pub use remote::RemoteRepository;
 
