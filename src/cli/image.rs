@@ -313,11 +313,18 @@ fn printed_payload(
     serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or(serde_json::Value::Null)
 }
 
+/// A client for commands that upload: progress bars on an interactive terminal.
+fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
+    let mut config = registry.to_config();
+    config.progress = super::progress::terminal_upload_progress();
+    Ok(Client::new(config)?)
+}
+
 /// Run `imprint sign`.
 pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
     let key = load_signing_key(&args.key)?;
-    let client = Client::new(args.registry.to_config())?;
+    let client = upload_client(&args.registry)?;
     let opts = SignOptions {
         annotations: args.annotations.into_iter().collect(),
         recursive: args.recursive,
@@ -365,7 +372,7 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         imprint::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
-    let client = Client::new(args.registry.to_config())?;
+    let client = upload_client(&args.registry)?;
     let opts = AttestOptions {
         predicate_type: type_uri,
         predicate,
