@@ -784,6 +784,66 @@ fn key_bundle_trust_root() -> Result<&'static TrustRoot, String> {
         .map_err(Clone::clone)
 }
 
+/// Everything that verified (and every candidate that did not, with why) when all
+/// discovered candidates are checked against one verifier.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Image signatures (legacy `.sig` layers and cosign v3 signature bundles).
+    pub signatures: Vec<VerifiedSignature>,
+    /// Attestations (legacy `.att` layers and attestation bundles).
+    pub attestations: Vec<VerifiedAttestation>,
+    /// Candidates that failed a check.
+    pub failures: Vec<CandidateFailure>,
+}
+
+/// Check every candidate in `found` with `verifier`, each exactly once. Only the formats
+/// `format` allows are looked at; `required` annotations apply to signatures; a
+/// `predicate_type` limits which attestations count (others fail the `PredicateType` check).
+pub fn check_discovered(
+    found: &Discovered,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    required: &BTreeMap<String, String>,
+    predicate_type: Option<&str>,
+) -> Checked {
+    let mut out = Checked::default();
+    if format.legacy() {
+        for c in &found.signatures {
+            match check_signature(c, image, verifier, required) {
+                Ok(v) => out.signatures.push(v),
+                Err(f) => out.failures.push(f),
+            }
+        }
+        for c in &found.attestations {
+            match check_attestation(c, image, verifier, predicate_type) {
+                Ok(v) => out.attestations.push(v),
+                Err(f) => out.failures.push(f),
+            }
+        }
+    }
+    if format.bundle() {
+        for c in &found.bundles {
+            match check_bundle(c, image, verifier, required) {
+                Ok(VerifiedBundleItem::Signature(v)) => out.signatures.push(v),
+                Ok(VerifiedBundleItem::Attestation(a)) => match predicate_type {
+                    Some(want) if a.predicate_type() != want => out.failures.push(fail(
+                        c,
+                        Check::PredicateType,
+                        format!(
+                            "predicate type is `{}`, wanted `{want}`",
+                            a.predicate_type()
+                        ),
+                    )),
+                    _ => out.attestations.push(a),
+                },
+                Err(f) => out.failures.push(f),
+            }
+        }
+    }
+    out
+}
+
 fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
     m.iter()
         .map(|(k, v)| {

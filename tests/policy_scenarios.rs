@@ -541,3 +541,51 @@ async fn cached_decisions_are_reused_within_ttl() {
     let many = v.verify_all(&vec![image.clone(); 50]).await;
     assert!(many.iter().all(|d| d == &first), "same decision from cache");
 }
+
+/// Registry requests per image for a policy decision with full discovery (legacy tags and
+/// bundle referrers): resolve, `.sig` manifest, payload blob, the referrers tag-schema
+/// index; the referrers API probe and the `/v2/` ping happen once per registry.
+#[tokio::test]
+async fn requests_per_image_with_full_discovery() {
+    let w = World::new();
+    let proxy = support::proxy::Proxy::start(registry()).await;
+    let p = "requests";
+    let mut images = Vec::new();
+    for _ in 0..5 {
+        let image = signed_image(p, &[&w.keys.release]).await;
+        let path = image
+            .repository_name()
+            .split_once('/')
+            .unwrap()
+            .1
+            .to_owned();
+        images.push(ImageRef::parse(&format!("{}/{path}:v1", proxy.addr())).unwrap());
+    }
+    let rule = format!(
+        "    - name: r\n      images: [\"{}/{p}/**\"]\n      signatures: {{authority: release}}\n",
+        proxy.addr()
+    );
+    let v = Verifier::builder(w.policy("deny", &rule))
+        .registry(RegistryConfig {
+            auth: AuthSource::Anonymous,
+            ..RegistryConfig::default()
+        })
+        .build()
+        .unwrap();
+    proxy.reset();
+    for image in &images {
+        let d = v.verify(image).await;
+        assert_eq!(
+            d.outcome,
+            Outcome::Allowed,
+            "{}",
+            serde_json::to_string_pretty(&d).unwrap()
+        );
+    }
+    let log = proxy.requests();
+    assert_eq!(
+        log.len(),
+        1 + 1 + 4 * images.len(),
+        "ping + one referrers probe + 4 per image: {log:#?}"
+    );
+}

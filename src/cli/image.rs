@@ -17,7 +17,7 @@ use imprint::keys::{self, PublicKey};
 use imprint::reference::ImageRef;
 use imprint::registry::{Client, Repository as _};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
-use imprint::verify::{self, SignatureFormat, SignatureVerifier, VerifiedBundleItem};
+use imprint::verify::{self, SignatureFormat, SignatureVerifier};
 
 /// Output format for verification results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -313,11 +313,18 @@ fn printed_payload(
     serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or(serde_json::Value::Null)
 }
 
+/// A client for commands that upload: progress bars on an interactive terminal.
+fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
+    let mut config = registry.to_config();
+    config.progress = super::progress::terminal_upload_progress();
+    Ok(Client::new(config)?)
+}
+
 /// Run `imprint sign`.
 pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
     let key = load_signing_key(&args.key)?;
-    let client = Client::new(args.registry.to_config())?;
+    let client = upload_client(&args.registry)?;
     let opts = SignOptions {
         annotations: args.annotations.into_iter().collect(),
         recursive: args.recursive,
@@ -365,7 +372,7 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         imprint::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
-    let client = Client::new(args.registry.to_config())?;
+    let client = upload_client(&args.registry)?;
     let opts = AttestOptions {
         predicate_type: type_uri,
         predicate,
@@ -432,14 +439,9 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     let mut all_payloads = Vec::new();
     let mut failed = false;
     for image in &images {
-        let resolved = match client.resolve(image).await {
-            Ok(r) => r,
-            Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
-                eprintln!("error: {image}: image not found");
-                failed = true;
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+        let Some(resolved) = resolve_or_report(&client, image).await? else {
+            failed = true;
+            continue;
         };
         let digest = resolved.manifest.digest.clone();
         let found = verify::discover(
@@ -452,23 +454,15 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("reading signatures of `{image}`"))?;
-        let mut verified = Vec::new();
-        let mut failures = Vec::new();
-        for c in &found.signatures {
-            match verify::check_signature(c, &digest, &verifier, &required) {
-                Ok(v) => verified.push(v),
-                Err(f) => failures.push(f),
-            }
-        }
-        // Bundles that verified as attestations are not signatures; not counted.
-        let mut attestation_bundles = 0;
-        for c in &found.bundles {
-            match verify::check_bundle(c, &digest, &verifier, &required) {
-                Ok(VerifiedBundleItem::Signature(v)) => verified.push(v),
-                Ok(VerifiedBundleItem::Attestation(_)) => attestation_bundles += 1,
-                Err(f) => failures.push(f),
-            }
-        }
+        let checked = verify::check_discovered(
+            &found,
+            &digest,
+            &verifier,
+            args.signature_format.into(),
+            &required,
+            None,
+        );
+        let (verified, failures) = (checked.signatures, checked.failures);
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
             failed = true;
@@ -487,9 +481,9 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("  - The cosign claims were validated");
         eprintln!("{}", checked_against(&verifier));
         eprintln!(
-            "  ({} of {} signature(s) verified)",
+            "  ({} signature(s) verified, {} candidate(s) rejected)",
             verified.len(),
-            found.signatures.len() + found.bundles.len() - attestation_bundles
+            failures.len()
         );
         for v in &verified {
             match output {
@@ -522,6 +516,22 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Resolve `image`; a missing image is reported on stderr and gives `None` (a verification
+/// failure, exit 1); other registry errors are operational (exit 2).
+async fn resolve_or_report(
+    client: &Client,
+    image: &ImageRef,
+) -> anyhow::Result<Option<imprint::registry::ResolvedImage>> {
+    match client.resolve(image).await {
+        Ok(r) => Ok(Some(r)),
+        Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
+            eprintln!("error: {image}: image not found");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("resolving `{image}`")),
+    }
+}
+
 /// Run `imprint verify-attestation`.
 pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
@@ -540,14 +550,9 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for image in &images {
-        let resolved = match client.resolve(image).await {
-            Ok(r) => r,
-            Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
-                eprintln!("error: {image}: image not found");
-                failed = true;
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+        let Some(resolved) = resolve_or_report(&client, image).await? else {
+            failed = true;
+            continue;
         };
         let digest = resolved.manifest.digest.clone();
         let found = verify::discover(
@@ -560,29 +565,19 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         )
         .await
         .with_context(|| format!("reading attestations of `{image}`"))?;
-        let mut verified = Vec::new();
-        let mut failures = Vec::new();
-        for c in &found.attestations {
-            match verify::check_attestation(c, &digest, &verifier, want.as_deref()) {
-                Ok(v) => verified.push(v),
-                Err(f) => failures.push(f),
-            }
-        }
-        for c in &found.bundles {
-            match verify::check_bundle(c, &digest, &verifier, &BTreeMap::new()) {
-                Ok(VerifiedBundleItem::Attestation(a))
-                    if want.as_deref().is_none_or(|w| a.predicate_type() == w) =>
-                {
-                    verified.push(a)
-                }
-                Ok(_) => {}
-                Err(f) => failures.push(f),
-            }
-        }
+        let checked = verify::check_discovered(
+            &found,
+            &digest,
+            &verifier,
+            args.signature_format.into(),
+            &BTreeMap::new(),
+            want.as_deref(),
+        );
+        let (verified, failures) = (checked.attestations, checked.failures);
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
             failed = true;
-            if found.attestations.is_empty() && found.bundles.is_empty() {
+            if failures.is_empty() {
                 eprintln!("error: {pinned}: no attestations found");
             } else {
                 let what = want

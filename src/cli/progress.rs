@@ -12,10 +12,6 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The upload observer for [`imprint::registry::RegistryConfig::progress`]: indicatif bars on
 /// stderr when stderr is a terminal and `CI` is unset, `None` otherwise.
-#[allow(
-    dead_code,
-    reason = "set as RegistryConfig::progress by the commands that upload (cli/image.rs)"
-)]
 pub fn terminal_upload_progress() -> Option<ProgressHook> {
     wants_progress(std::io::stderr().is_terminal(), std::env::var_os("CI"))
         .then(|| indicatif_hook(ProgressDrawTarget::stderr()))

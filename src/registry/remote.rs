@@ -49,6 +49,10 @@ pub(crate) struct RegistrySession {
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
     tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
+    /// Set once the registry showed it has no referrers API at all (its router answered 404
+    /// without a registry error body, as distribution 2.8 does), so later images skip the
+    /// probe and go straight to the tag-schema fallback: one request less per image.
+    no_referrers_api: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RegistrySession {
@@ -74,6 +78,7 @@ impl RegistrySession {
             challenge: tokio::sync::OnceCell::new(),
             credential: tokio::sync::OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
+            no_referrers_api: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -807,6 +812,10 @@ impl Repository for RemoteRepository {
     }
 
     async fn referrers_api(&self, subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
+        use std::sync::atomic::Ordering;
+        if self.session.no_referrers_api.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let object = subject.to_string();
         let url = self.url("referrers", &object);
         let resp = self
@@ -836,6 +845,21 @@ impl Repository for RemoteRepository {
             return Err(self.status_error("GET referrers", resp).await);
         }
         // 404/400/405/406/501, or an answer of another type: no referrers API (ggcr's rule).
+        // A registry that has the API answers a missing repository or subject with a JSON
+        // error (or an empty index); a bare 404/405/501 comes from a router that lacks the
+        // route entirely, which holds for every repository of this registry.
+        let json_error = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        if matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+        ) && !json_error
+        {
+            self.session.no_referrers_api.store(true, Ordering::Relaxed);
+        }
         drain(resp).await;
         Ok(None)
     }
