@@ -109,8 +109,7 @@ async fn setup(n: usize, concurrency: usize, dir: &Path) -> Setup {
         tasks.push(tokio::spawn(async move {
             let _permit = permit;
             let repository = client.repository(&image).expect("repository");
-            let digest =
-                support::push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
+            let digest = support::push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
             let done = sign_image(&client, &image, &key, &SignOptions::default())
                 .await
                 .expect("sign");
@@ -297,15 +296,8 @@ async fn imprint_cold(
 
 /// The peer: sigstore-rs 0.15's cosign client, one client per concurrent slot (its methods take
 /// `&mut self`), tasks bounded by a semaphore; (seconds, verified count).
-async fn peer(
-    key_pem: &str,
-    registry: &str,
-    repos: &[String],
-    concurrency: usize,
-) -> (f64, usize) {
-    use sigstore::cosign::verification_constraint::{
-        PublicKeyVerifier, VerificationConstraintVec,
-    };
+async fn peer(key_pem: &str, registry: &str, repos: &[String], concurrency: usize) -> (f64, usize) {
+    use sigstore::cosign::verification_constraint::{PublicKeyVerifier, VerificationConstraintVec};
     use sigstore::cosign::{ClientBuilder, CosignCapabilities};
     use sigstore::registry::{Auth, ClientConfig, ClientProtocol, OciReference};
 
@@ -350,8 +342,9 @@ async fn peer(
                     return false;
                 }
             };
-            let constraints: VerificationConstraintVec =
-                vec![Box::new(PublicKeyVerifier::try_from(&key).expect("peer key"))];
+            let constraints: VerificationConstraintVec = vec![Box::new(
+                PublicKeyVerifier::try_from(&key).expect("peer key"),
+            )];
             sigstore::cosign::verify_constraints(&layers, constraints.iter()).is_ok()
         }));
     }
@@ -369,7 +362,9 @@ fn request_counts(proxy: &Proxy, n: usize) -> Value {
     let log = proxy.requests();
     let mut by_kind: BTreeMap<String, usize> = BTreeMap::new();
     for r in &log {
-        *by_kind.entry(format!("{} {:?}", r.method, r.kind)).or_default() += 1;
+        *by_kind
+            .entry(format!("{} {:?}", r.method, r.kind))
+            .or_default() += 1;
     }
     let pings = log
         .iter()
@@ -632,14 +627,22 @@ async fn run() {
         },
     });
 
-    println!("== imprint bulk verify benchmark (N={n}, concurrency {concurrency}, median of {rounds} rounds) ==");
+    println!(
+        "== imprint bulk verify benchmark (N={n}, concurrency {concurrency}, median of {rounds} rounds) =="
+    );
     println!("registry bound (ab -k -c {concurrency}, 3 requests/image): {bound:.0} images/s");
     for (i, b) in bound_runs.iter().enumerate() {
         println!(
             "  round {i}: manifest {:.0}/s, .sig manifest {:.0}/s, payload blob {:.0}/s",
-            b["manifest_by_tag"]["requests_per_s"].as_f64().unwrap_or(f64::NAN),
-            b["sig_manifest"]["requests_per_s"].as_f64().unwrap_or(f64::NAN),
-            b["payload_blob"]["requests_per_s"].as_f64().unwrap_or(f64::NAN),
+            b["manifest_by_tag"]["requests_per_s"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            b["sig_manifest"]["requests_per_s"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
+            b["payload_blob"]["requests_per_s"]
+                .as_f64()
+                .unwrap_or(f64::NAN),
         );
     }
     println!(
