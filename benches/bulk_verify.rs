@@ -67,6 +67,7 @@ fn median(v: &[f64]) -> f64 {
 /// CPU accounting from /proc: this process (the client), the registry process, the machine.
 #[derive(Clone)]
 struct Meter {
+    registry_port: u16,
     registry_pid: Option<String>,
     ticks_per_s: f64,
 }
@@ -78,10 +79,16 @@ struct Snapshot {
     registry: f64,
     machine_busy: f64,
     machine_total: f64,
+    /// TCP sockets to the registry port (any state, TIME_WAIT included).
+    sockets: usize,
 }
 
 impl Meter {
-    fn new(registry_dir: &Path) -> Self {
+    fn new(registry_dir: &Path, registry_addr: &str) -> Self {
+        let registry_port = registry_addr
+            .rsplit_once(':')
+            .and_then(|(_, p)| p.parse().ok())
+            .unwrap_or(0);
         let ticks_per_s = Command::new("getconf")
             .arg("CLK_TCK")
             .output()
@@ -101,6 +108,7 @@ impl Meter {
             })
         });
         Meter {
+            registry_port,
             registry_pid,
             ticks_per_s,
         }
@@ -118,6 +126,23 @@ impl Meter {
                 Some((u + k) / self.ticks_per_s)
             })
             .unwrap_or(f64::NAN)
+    }
+
+    /// Client-side TCP sockets whose remote port is the registry's (from /proc/net/tcp).
+    fn sockets(&self) -> usize {
+        let port = format!(":{:04X}", self.registry_port);
+        std::fs::read_to_string("/proc/net/tcp")
+            .map(|t| {
+                t.lines()
+                    .skip(1)
+                    .filter(|l| {
+                        l.split_whitespace()
+                            .nth(2)
+                            .is_some_and(|r| r.ends_with(&port))
+                    })
+                    .count()
+            })
+            .unwrap_or(0)
     }
 
     fn snapshot(&self) -> Snapshot {
@@ -144,6 +169,7 @@ impl Meter {
                 .map_or(f64::NAN, |p| self.proc_cpu(p)),
             machine_busy: busy,
             machine_total: total,
+            sockets: self.sockets(),
         }
     }
 
@@ -161,6 +187,8 @@ impl Meter {
             "registry_cpu_ms_per_image": round3(registry * 1000.0 / n),
             "other_processes_cpu_ms_per_image": round3((busy - client - registry) * 1000.0 / n),
             "machine_busy_fraction": round2(busy / total),
+            "client_sockets_to_registry_before": start.sockets,
+            "client_sockets_to_registry_after": end.sockets,
         })
     }
 }
@@ -196,7 +224,7 @@ struct Setup {
 
 async fn setup(n: usize, concurrency: usize, dir: &Path) -> Setup {
     let process = support::start_registry(support::RegistryOptions::default());
-    let meter = Meter::new(process.dir());
+    let meter = Meter::new(process.dir(), process.addr());
     let registry = process.addr().to_owned();
     let client = Client::new(RegistryConfig {
         auth: AuthSource::Anonymous,
@@ -850,11 +878,13 @@ async fn run() {
     for (k, runs) in &cpu {
         for (i, v) in runs.iter().enumerate() {
             println!(
-                "cpu {k} round {i}: client {} ms/image, registry {} ms/image, other processes {} ms/image, machine busy {}",
+                "cpu {k} round {i}: client {} ms/image, registry {} ms/image, other processes {} ms/image, machine busy {}; client sockets to registry {} -> {}",
                 v["client_cpu_ms_per_image"],
                 v["registry_cpu_ms_per_image"],
                 v["other_processes_cpu_ms_per_image"],
-                v["machine_busy_fraction"]
+                v["machine_busy_fraction"],
+                v["client_sockets_to_registry_before"],
+                v["client_sockets_to_registry_after"]
             );
         }
     }
