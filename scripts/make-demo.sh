@@ -46,7 +46,7 @@ bin=target/release/imprint
 export IMPRINT_PASSWORD=demo-password-not-secret
 "$bin" generate-key-pair --output-key-prefix "$tmp/demo"
 "$bin" sign --key "$tmp/demo.key" -a env=demo "oci:$out:demo"
-"$bin" attest --key "$tmp/demo.key" --type cyclonedx --predicate testdata/demo-sbom.cdx.json "oci:$out:demo"
+"$bin" attest --key "$tmp/demo.key" --type cyclonedx --predicate testdata/sbom/imprint.cdx-1.5.json "oci:$out:demo"
 cp "$tmp/demo.pub" keys/demo.pub
 "$bin" verify --key keys/demo.pub "oci:$out:demo" >/dev/null
 echo "demo regenerated: $out, keys/demo.pub"

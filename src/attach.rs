@@ -318,44 +318,13 @@ where
     D: Fn(&Manifest, &W) -> bool,
 {
     for attempt in 0..MAX_WRITE_ATTEMPTS {
-        let current = repo.get_manifest(ManifestRef::Tag(tag)).await?;
-        let (manifest, media_type, blobs, wanted) = match build(current.as_ref())? {
-            Step::Done => {
-                if let Some(c) = current {
-                    return Ok(Updated::Unchanged(c.digest));
-                }
-                continue;
-            }
-            Step::Write {
-                manifest,
-                media_type,
-                blobs,
-                wanted,
-            } => (manifest, media_type, blobs, wanted),
-        };
-        for b in &blobs {
-            repo.put_blob(b).await?;
-        }
-        let guard_started = Instant::now();
-        let before = repo
-            .get_manifest(ManifestRef::Tag(tag))
-            .await?
-            .map(|m| m.digest);
-        if before != current.as_ref().map(|m| m.digest.clone()) {
-            backoff(attempt).await;
-            continue;
-        }
-        repo.put_manifest(Some(tag), media_type, &manifest).await?;
-        // A writer whose guard read came just before our PUT may still PUT its own (stale)
-        // manifest over ours. Such a PUT follows its guard read by about one round trip, so
-        // wait a few of ours before the final check; if our content was clobbered, the next
-        // attempt merges it back in.
-        let round_trip = guard_started.elapsed();
-        tokio::time::sleep((round_trip * 3).clamp(SETTLE_MIN, SETTLE_MAX)).await;
-        if let Some(after) = repo.get_manifest(ManifestRef::Tag(tag)).await?
-            && done(&after, &wanted)
-        {
-            return Ok(Updated::Written(after.digest, wanted));
+        match update_once(repo, tag, &mut build, &done).await {
+            Ok(Some(updated)) => return Ok(updated),
+            Ok(None) => {}
+            // A registry under concurrent tag writes may answer 5xx; try again.
+            Err(AttachError::Registry(RegistryError::Server { .. }))
+                if attempt + 1 < MAX_WRITE_ATTEMPTS => {}
+            Err(e) => return Err(e),
         }
         backoff(attempt).await;
     }
@@ -364,6 +333,59 @@ where
         tag: tag.to_owned(),
         attempts: MAX_WRITE_ATTEMPTS,
     })
+}
+
+/// One read-build-guard-write-check round of [`update_tag`]. `Ok(None)`: try again.
+async fn update_once<R, W, B, D>(
+    repo: &R,
+    tag: &str,
+    build: &mut B,
+    done: &D,
+) -> Result<Option<Updated<W>>, AttachError>
+where
+    R: Repository,
+    B: FnMut(Option<&Manifest>) -> Result<Step<W>, AttachError>,
+    D: Fn(&Manifest, &W) -> bool,
+{
+    let current = repo.get_manifest(ManifestRef::Tag(tag)).await?;
+    let (manifest, media_type, blobs, wanted) = match build(current.as_ref())? {
+        Step::Done => {
+            if let Some(c) = current {
+                return Ok(Some(Updated::Unchanged(c.digest)));
+            }
+            return Ok(None);
+        }
+        Step::Write {
+            manifest,
+            media_type,
+            blobs,
+            wanted,
+        } => (manifest, media_type, blobs, wanted),
+    };
+    for b in &blobs {
+        repo.put_blob(b).await?;
+    }
+    let guard_started = Instant::now();
+    let before = repo
+        .get_manifest(ManifestRef::Tag(tag))
+        .await?
+        .map(|m| m.digest);
+    if before != current.as_ref().map(|m| m.digest.clone()) {
+        return Ok(None);
+    }
+    repo.put_manifest(Some(tag), media_type, &manifest).await?;
+    // A writer whose guard read came just before our PUT may still PUT its own (stale)
+    // manifest over ours. Such a PUT follows its guard read by about one round trip, so
+    // wait a few of ours before the final check; if our content was clobbered, the next
+    // attempt merges it back in.
+    let round_trip = guard_started.elapsed();
+    tokio::time::sleep((round_trip * 3).clamp(SETTLE_MIN, SETTLE_MAX)).await;
+    if let Some(after) = repo.get_manifest(ManifestRef::Tag(tag)).await?
+        && done(&after, &wanted)
+    {
+        return Ok(Some(Updated::Written(after.digest, wanted)));
+    }
+    Ok(None)
 }
 
 fn merge_layer(seen: &mut Vec<Descriptor>, l: &Descriptor) {

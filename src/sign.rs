@@ -6,12 +6,14 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use crate::attach::{self, AppendOptions, Appended, Kind, NewLayer};
+use crate::blob;
 use crate::digest::Digest;
 use crate::keys::{KeyError, SigningKey};
 use crate::oci::ImageIndex;
-use crate::payload;
+use crate::payload::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::reference::ImageRef;
 use crate::registry::{Client, Limits, RegistryError, Repository, media_types};
+use crate::verify::COSIGN_SIGN_PREDICATE;
 
 /// Errors while signing or attesting.
 #[derive(Debug, thiserror::Error)]
@@ -39,15 +41,32 @@ pub enum SignError {
     },
 }
 
+/// How signatures and attestations are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum WriteFormat {
+    /// cosign v1/v2: a layer appended to the `sha256-<hex>.sig` / `.att` tag (the library
+    /// default; the CLI default is [`WriteFormat::Bundle`], as in cosign v3).
+    #[default]
+    Legacy,
+    /// cosign v3 (`--new-bundle-format`): a Sigstore bundle v0.3 (DSSE, key hint, no tlog
+    /// entry) pushed as an OCI 1.1 referrer of the image, listed in the `sha256-<hex>`
+    /// tag-schema index when the registry has no referrers API.
+    Bundle,
+}
+
 /// Options for [`sign_image`].
 #[derive(Debug, Clone, Default)]
 pub struct SignOptions {
-    /// `-a k=v` annotations, signed into the payload's `optional` map.
+    /// `-a k=v` annotations, signed into the payload's `optional` map (legacy) or the
+    /// statement subject's `annotations` (bundle).
     pub annotations: BTreeMap<String, String>,
     /// Also sign every manifest of an index.
     pub recursive: bool,
     /// Limits for reading existing attachments.
     pub limits: Limits,
+    /// Legacy `.sig` layer or bundle referrer.
+    pub format: WriteFormat,
 }
 
 /// One digest that was signed or attested.
@@ -57,8 +76,84 @@ pub struct Attached {
     pub repository: String,
     /// The signed digest.
     pub digest: Digest,
-    /// What happened on the registry.
+    /// What happened on the registry. For [`WriteFormat::Bundle`] this is always
+    /// `Appended::Written { manifest: <referrer manifest digest>, layers: 1 }`.
     pub outcome: Appended,
+    /// The format that was written.
+    pub format: WriteFormat,
+}
+
+/// The manifests to sign: the resolved one and, with `recursive`, its index children, each as
+/// the referrer subject (media type, size, digest).
+fn targets(
+    image: &ImageRef,
+    manifest: &crate::registry::Manifest,
+    recursive: bool,
+) -> Result<Vec<attach::Subject>, SignError> {
+    let mut out = vec![attach::Subject {
+        media_type: manifest.media_type.clone(),
+        size: manifest.bytes.len() as u64,
+        digest: manifest.digest.clone(),
+    }];
+    if recursive {
+        out.extend(index_children(
+            image,
+            &manifest.media_type,
+            &manifest.bytes,
+        )?);
+    }
+    Ok(out)
+}
+
+/// The in-toto Statement v1 cosign v3 signs for an image (cosign-formats §3.1): one subject
+/// `{"digest":{"sha256":…},"annotations":{…}}` without a name (annotations omitted when
+/// there are none), predicate type [`COSIGN_SIGN_PREDICATE`], predicate `{}`.
+pub fn image_signature_statement(
+    digest: &Digest,
+    annotations: &BTreeMap<String, String>,
+) -> Vec<u8> {
+    let mut out = Vec::with_capacity(256);
+    out.extend_from_slice(br#"{"_type":"#);
+    payload::json::write_string(&mut out, payload::statement::STATEMENT_V1);
+    out.extend_from_slice(br#","subject":[{"digest":{"sha256":"#);
+    payload::json::write_string(&mut out, digest.hex());
+    out.push(b'}');
+    if !annotations.is_empty() {
+        out.extend_from_slice(br#","annotations":{"#);
+        for (i, (k, v)) in annotations.iter().enumerate() {
+            if i > 0 {
+                out.push(b',');
+            }
+            payload::json::write_string(&mut out, k);
+            out.push(b':');
+            payload::json::write_string(&mut out, v);
+        }
+        out.push(b'}');
+    }
+    out.extend_from_slice(br#"}],"predicateType":"#);
+    payload::json::write_string(&mut out, COSIGN_SIGN_PREDICATE);
+    out.extend_from_slice(br#","predicate":{}}"#);
+    out
+}
+
+/// Sign `statement` as DSSE with `key`, wrap it in a key-based bundle v0.3 (public-key hint,
+/// no tlog entry) and push it as a referrer of `subject`.
+async fn push_statement_bundle<R: Repository>(
+    repo: &R,
+    subject: &attach::Subject,
+    key: &SigningKey,
+    statement: &[u8],
+    predicate_type: &str,
+) -> Result<Appended, SignError> {
+    let sig = key.sign(&payload::pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
+    let bundle = blob::dsse_bundle(&key.public_key(), IN_TOTO_PAYLOAD_TYPE, statement, &sig);
+    let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let manifest =
+        attach::push_bundle_referrer(repo, subject, &bundle, predicate_type, &created).await?;
+    Ok(Appended::Written {
+        manifest,
+        layers: 1,
+    })
 }
 
 /// Sign `image` (and, with `recursive`, each manifest of its index) with `key`, appending a
@@ -71,17 +166,24 @@ pub async fn sign_image(
 ) -> Result<Vec<Attached>, SignError> {
     let resolved = client.resolve(image).await?;
     let repo = &resolved.repository;
-    let mut digests = vec![resolved.manifest.digest.clone()];
-    if opts.recursive {
-        digests.extend(index_children(
-            image,
-            &resolved.manifest.media_type,
-            &resolved.manifest.bytes,
-        )?);
-    }
+    let subjects = targets(image, &resolved.manifest, opts.recursive)?;
     let public = key.public_key();
-    let mut out = Vec::with_capacity(digests.len());
-    for digest in digests {
+    let mut out = Vec::with_capacity(subjects.len());
+    for subject in subjects {
+        if opts.format == WriteFormat::Bundle {
+            let statement = image_signature_statement(&subject.digest, &opts.annotations);
+            let outcome =
+                push_statement_bundle(repo, &subject, key, &statement, COSIGN_SIGN_PREDICATE)
+                    .await?;
+            out.push(Attached {
+                repository: repo.name().to_owned(),
+                digest: subject.digest,
+                outcome,
+                format: WriteFormat::Bundle,
+            });
+            continue;
+        }
+        let digest = subject.digest;
         let bytes = payload::simple_signing_payload(repo.name(), &digest, &opts.annotations);
         let sig = key.sign(&bytes)?;
         let mut ann = BTreeMap::new();
@@ -110,6 +212,7 @@ pub async fn sign_image(
             repository: repo.name().to_owned(),
             digest,
             outcome,
+            format: WriteFormat::Legacy,
         });
     }
     Ok(out)
@@ -128,10 +231,13 @@ pub struct AttestOptions {
     pub recursive: bool,
     /// Limits.
     pub limits: Limits,
+    /// Legacy `.att` layer or bundle referrer. With [`WriteFormat::Bundle`], `replace` does
+    /// nothing (cosign v3 never removes referrers).
+    pub format: WriteFormat,
 }
 
 /// Attest `image` with an in-toto statement of `opts.predicate_type`, stored as a legacy
-/// `.att` DSSE layer.
+/// `.att` DSSE layer or (with [`WriteFormat::Bundle`]) a bundle referrer.
 pub async fn attest_image(
     client: &Client,
     image: &ImageRef,
@@ -140,22 +246,28 @@ pub async fn attest_image(
 ) -> Result<Vec<Attached>, SignError> {
     let resolved = client.resolve(image).await?;
     let repo = &resolved.repository;
-    let mut digests = vec![resolved.manifest.digest.clone()];
-    if opts.recursive {
-        digests.extend(index_children(
-            image,
-            &resolved.manifest.media_type,
-            &resolved.manifest.bytes,
-        )?);
-    }
-    let mut out = Vec::with_capacity(digests.len());
-    for digest in digests {
+    let subjects = targets(image, &resolved.manifest, opts.recursive)?;
+    let mut out = Vec::with_capacity(subjects.len());
+    for subject in subjects {
         let statement = payload::statement(
             repo.name(),
-            &digest,
+            &subject.digest,
             &opts.predicate_type,
             opts.predicate.clone(),
         );
+        if opts.format == WriteFormat::Bundle {
+            let outcome =
+                push_statement_bundle(repo, &subject, key, &statement, &opts.predicate_type)
+                    .await?;
+            out.push(Attached {
+                repository: repo.name().to_owned(),
+                digest: subject.digest,
+                outcome,
+                format: WriteFormat::Bundle,
+            });
+            continue;
+        }
+        let digest = subject.digest;
         let sig = key.sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, &statement))?;
         let envelope = payload::envelope_json(payload::IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
         let mut ann = BTreeMap::new();
@@ -191,17 +303,18 @@ pub async fn attest_image(
             repository: repo.name().to_owned(),
             digest,
             outcome,
+            format: WriteFormat::Legacy,
         });
     }
     Ok(out)
 }
 
-/// The child manifest digests of an index (empty for a plain manifest).
+/// The child manifests of an index (empty for a plain manifest).
 fn index_children(
     image: &ImageRef,
     media_type: &str,
     bytes: &[u8],
-) -> Result<Vec<Digest>, SignError> {
+) -> Result<Vec<attach::Subject>, SignError> {
     if media_type != media_types::OCI_INDEX && media_type != media_types::DOCKER_MANIFEST_LIST {
         return Ok(Vec::new());
     }
@@ -209,5 +322,54 @@ fn index_children(
         reference: image.to_string(),
         message: e.to_string(),
     })?;
-    Ok(index.manifests.into_iter().map(|d| d.digest).collect())
+    Ok(index
+        .manifests
+        .into_iter()
+        .map(|d| attach::Subject {
+            media_type: d.media_type,
+            size: d.size,
+            digest: d.digest,
+        })
+        .collect())
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn image_signature_statement_is_cosign_v3_shape() {
+        let d = Digest::of(b"image");
+        let bytes = image_signature_statement(&d, &BTreeMap::new());
+        let v: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+        assert_eq!(v["_type"], "https://in-toto.io/Statement/v1");
+        assert_eq!(v["predicateType"], COSIGN_SIGN_PREDICATE);
+        assert_eq!(v["predicate"], serde_json::json!({}));
+        assert_eq!(
+            v["subject"],
+            serde_json::json!([{"digest": {"sha256": d.hex()}}])
+        );
+        // Annotations (sorted, JSON-escaped) on the subject; the statement parses and names
+        // the digest.
+        let mut ann = BTreeMap::new();
+        ann.insert("z".to_owned(), "last".to_owned());
+        ann.insert("a\"q".to_owned(), "line\nbreak".to_owned());
+        let bytes = image_signature_statement(&d, &ann);
+        let st = payload::parse_statement(&bytes).unwrap();
+        assert!(st.has_subject_digest(&d));
+        assert!(!st.has_subject_digest(&Digest::of(b"other")));
+        let s = st.subject_for(&d).unwrap();
+        assert_eq!(s.name, "");
+        assert_eq!(s.annotations["a\"q"], "line\nbreak");
+        assert_eq!(s.annotations["z"], "last");
+        let text = String::from_utf8(bytes).unwrap();
+        assert!(text.find("a\\\"q").unwrap() < text.find("\"z\"").unwrap());
+    }
+
+    #[test]
+    fn write_format_default_is_legacy() {
+        assert_eq!(SignOptions::default().format, WriteFormat::Legacy);
+        assert_eq!(WriteFormat::default(), WriteFormat::Legacy);
+    }
 }

@@ -622,36 +622,26 @@ pub fn check_bundle(
     required: &BTreeMap<String, String>,
 ) -> Result<VerifiedBundleItem, CandidateFailure> {
     let bytes = content(c)?;
-    let (policy, trust) = match verifier {
-        SignatureVerifier::Key(k) => (
-            bundle::VerificationPolicy::Key {
-                spki_der: k.spki_der().to_vec(),
-            },
-            None,
-        ),
-        SignatureVerifier::Keyless { identity, trust } => (
-            bundle::VerificationPolicy::Keyless(identity.clone()),
-            Some(trust.clone()),
-        ),
-    };
-    let trust = match trust {
-        Some(t) => t,
-        None => {
-            Arc::new(TrustRoot::public_good().map_err(|e| fail(c, Check::Bundle, e.to_string()))?)
+    let (payload_type, statement, signer, tlog) = match verifier {
+        SignatureVerifier::Key(k) => key_bundle_content(c, bytes, image, k)?,
+        // Keyless: the full Sigstore check (chain, SCT, tlog or timestamp, identity) against
+        // the caller's trust root; the tlog is never ignored.
+        SignatureVerifier::Keyless { identity, trust } => {
+            let vb = bundle::verify_bundle(
+                bytes,
+                Some(bundle::Artifact::Digest(image.clone())),
+                &bundle::VerificationPolicy::Keyless(identity.clone()),
+                trust,
+            )
+            .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+            let (payload_type, payload) = dsse_content(c, vb.content())?;
+            (
+                payload_type,
+                payload,
+                vb.signer().clone(),
+                vb.tlog().cloned(),
+            )
         }
-    };
-    let vb = bundle::verify_bundle(bytes, None, &policy, &trust)
-        .map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
-    let bundle::BundleContent::Dsse {
-        payload_type,
-        payload: statement,
-    } = vb.content().clone()
-    else {
-        return Err(fail(
-            c,
-            Check::Bundle,
-            "image bundles must carry a DSSE envelope, found a message signature",
-        ));
     };
     let att = attestation_claims(
         c,
@@ -660,8 +650,8 @@ pub fn check_bundle(
         &statement,
         None,
         bytes,
-        vb.signer().clone(),
-        vb.tlog().cloned(),
+        signer,
+        tlog,
     )?;
     if att.predicate_type() != COSIGN_SIGN_PREDICATE {
         return Ok(VerifiedBundleItem::Attestation(att));
@@ -689,10 +679,169 @@ pub fn check_bundle(
         None,
         annotations,
         statement,
-        vb.signer().clone(),
-        vb.tlog().cloned(),
+        att.signer().clone(),
+        att.tlog().cloned(),
         c.source.clone(),
     )))
+}
+
+type BundleParts = (
+    String,
+    Vec<u8>,
+    Signer,
+    Option<crate::evidence::TlogEvidence>,
+);
+
+fn dsse_content(
+    c: &Candidate,
+    content: &bundle::BundleContent,
+) -> Result<(String, Vec<u8>), CandidateFailure> {
+    match content {
+        bundle::BundleContent::Dsse {
+            payload_type,
+            payload,
+        } => Ok((payload_type.clone(), payload.clone())),
+        _ => Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        )),
+    }
+}
+
+/// A bundle checked with a key (cosign `--key`). The key is the trust anchor, so no
+/// transparency-log proof is required (imprint and `cosign sign --tlog-upload=false` write
+/// none; legacy key signatures are treated the same way):
+/// - a bundle without tlog entries (what imprint writes): parsed as a key bundle (a bundle
+///   with a certificate is refused), exactly one DSSE signature, verified over the PAE with
+///   the key;
+/// - a bundle with tlog entries (cosign with Rekor upload): verified by the Sigstore verifier
+///   with the key, tlog proof not required, entries checked for consistency against the
+///   embedded public-good root.
+fn key_bundle_content(
+    c: &Candidate,
+    bytes: &[u8],
+    image: &Digest,
+    key: &PublicKey,
+) -> Result<BundleParts, CandidateFailure> {
+    let kb =
+        crate::blob::parse_key_bundle(bytes).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let signer = Signer::Key {
+        fingerprint: key.fingerprint(),
+    };
+    if kb.tlog_entries > 0 {
+        let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
+        let vb = bundle::verify_bundle_with(
+            bytes,
+            Some(bundle::Artifact::Digest(image.clone())),
+            &bundle::VerificationPolicy::Key {
+                spki_der: key.spki_der().to_vec(),
+            },
+            trust,
+            bundle::VerifyOptions::new().insecure_ignore_tlog(true),
+        )
+        .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+        let (payload_type, payload) = dsse_content(c, vb.content())?;
+        return Ok((payload_type, payload, signer, vb.tlog().cloned()));
+    }
+    let crate::blob::BundleContent::Dsse(env) = kb.content else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        ));
+    };
+    let [sig] = env.signatures.as_slice() else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            format!(
+                "the bundle's DSSE envelope has {} signatures; exactly one is required",
+                env.signatures.len()
+            ),
+        ));
+    };
+    key.verify(&env.pae(), &sig.sig).map_err(|e| {
+        fail(
+            c,
+            Check::Signature,
+            format!(
+                "the bundle's DSSE signature does not verify with key {}: {e}",
+                key.fingerprint()
+            ),
+        )
+    })?;
+    Ok((env.payload_type, env.payload, signer, None))
+}
+
+/// The trust root used for key-signed bundles: only the tlog entries or timestamps such a
+/// bundle may carry are checked against it (for consistency; none is required). The embedded
+/// public-good root, parsed once per process.
+fn key_bundle_trust_root() -> Result<&'static TrustRoot, String> {
+    static ROOT: std::sync::OnceLock<Result<TrustRoot, String>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| TrustRoot::public_good().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Everything that verified (and every candidate that did not, with why) when all
+/// discovered candidates are checked against one verifier.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Image signatures (legacy `.sig` layers and cosign v3 signature bundles).
+    pub signatures: Vec<VerifiedSignature>,
+    /// Attestations (legacy `.att` layers and attestation bundles).
+    pub attestations: Vec<VerifiedAttestation>,
+    /// Candidates that failed a check.
+    pub failures: Vec<CandidateFailure>,
+}
+
+/// Check every candidate in `found` with `verifier`, each exactly once. Only the formats
+/// `format` allows are looked at; `required` annotations apply to signatures; a
+/// `predicate_type` limits which attestations count (others fail the `PredicateType` check).
+pub fn check_discovered(
+    found: &Discovered,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    required: &BTreeMap<String, String>,
+    predicate_type: Option<&str>,
+) -> Checked {
+    let mut out = Checked::default();
+    if format.legacy() {
+        for c in &found.signatures {
+            match check_signature(c, image, verifier, required) {
+                Ok(v) => out.signatures.push(v),
+                Err(f) => out.failures.push(f),
+            }
+        }
+        for c in &found.attestations {
+            match check_attestation(c, image, verifier, predicate_type) {
+                Ok(v) => out.attestations.push(v),
+                Err(f) => out.failures.push(f),
+            }
+        }
+    }
+    if format.bundle() {
+        for c in &found.bundles {
+            match check_bundle(c, image, verifier, required) {
+                Ok(VerifiedBundleItem::Signature(v)) => out.signatures.push(v),
+                Ok(VerifiedBundleItem::Attestation(a)) => match predicate_type {
+                    Some(want) if a.predicate_type() != want => out.failures.push(fail(
+                        c,
+                        Check::PredicateType,
+                        format!(
+                            "predicate type is `{}`, wanted `{want}`",
+                            a.predicate_type()
+                        ),
+                    )),
+                    _ => out.attestations.push(a),
+                },
+                Err(f) => out.failures.push(f),
+            }
+        }
+    }
+    out
 }
 
 fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
@@ -705,4 +854,102 @@ fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, Strin
             (k.clone(), s)
         })
         .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn candidate(bytes: Vec<u8>) -> Candidate {
+        let descriptor = Descriptor::for_bytes(media_types::SIGSTORE_BUNDLE_V03, &bytes);
+        Candidate {
+            source: Source::Bundle {
+                referrer: Digest::of(b"referrer"),
+                layer: descriptor.digest.clone(),
+            },
+            descriptor,
+            content: Ok(Arc::new(bytes)),
+        }
+    }
+
+    fn signed_bundle(key: &SigningKey, statement: &[u8]) -> Vec<u8> {
+        let sig = key
+            .sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, statement))
+            .unwrap();
+        crate::blob::dsse_bundle(
+            &key.public_key(),
+            payload::IN_TOTO_PAYLOAD_TYPE,
+            statement,
+            &sig,
+        )
+    }
+
+    #[test]
+    fn key_bundles_verify_without_tlog_and_fail_closed() {
+        let key = SigningKey::generate_p256().unwrap();
+        let image = Digest::of(b"image");
+        let mut ann = BTreeMap::new();
+        ann.insert("env".to_owned(), "prod".to_owned());
+        let st = crate::sign::image_signature_statement(&image, &ann);
+        let c = candidate(signed_bundle(&key, &st));
+        let v = SignatureVerifier::Key(key.public_key());
+        let VerifiedBundleItem::Signature(s) = check_bundle(&c, &image, &v, &ann).unwrap() else {
+            panic!("a signature");
+        };
+        assert_eq!(s.annotations()["env"], "prod");
+        assert!(s.tlog().is_none());
+        // Other image, other key, missing annotation.
+        let other = Digest::of(b"other");
+        assert_eq!(
+            check_bundle(&c, &other, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Subject
+        );
+        let bob = SignatureVerifier::Key(SigningKey::generate_p256().unwrap().public_key());
+        assert_eq!(
+            check_bundle(&c, &image, &bob, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Signature
+        );
+        let mut need = BTreeMap::new();
+        need.insert("team".to_owned(), "x".to_owned());
+        assert_eq!(
+            check_bundle(&c, &image, &v, &need).unwrap_err().check,
+            Check::Annotations
+        );
+        // A message-signature bundle is not an image bundle.
+        let sig = key.sign(b"blob").unwrap();
+        let ms =
+            crate::blob::message_signature_bundle(&key.public_key(), &Digest::of(b"blob"), &sig);
+        assert_eq!(
+            check_bundle(&candidate(ms), &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Bundle
+        );
+        // Two DSSE signatures: refused (a bundle envelope carries exactly one).
+        let mut two: serde_json::Value = serde_json::from_slice(&signed_bundle(&key, &st)).unwrap();
+        let first = two["dsseEnvelope"]["signatures"][0].clone();
+        two["dsseEnvelope"]["signatures"] = serde_json::json!([first.clone(), first]);
+        let c2 = candidate(serde_json::to_vec(&two).unwrap());
+        assert_eq!(
+            check_bundle(&c2, &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Bundle
+        );
+        // A fetch failure fails the candidate.
+        let mut broken = c.clone();
+        broken.content = Err("digest mismatch".into());
+        assert_eq!(
+            check_bundle(&broken, &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Fetch
+        );
+    }
 }

@@ -375,7 +375,7 @@ fn policy_custom_vector_parses() {
         st.predicate_type,
         payload::predicate_type_uri("custom").unwrap()
     );
-    assert_eq!(st.predicate["Data"], "foobar test attestation");
+    assert_eq!(st.predicate()["Data"], "foobar test attestation");
 }
 
 #[test]

@@ -398,9 +398,16 @@ async fn referrers_api_only_for_an_oci_index_answer() {
     let repo = repo_at(&client, proxy.addr(), &name);
     let subject = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
 
-    // distribution 2.8 has no referrers API: 404 -> None.
+    // distribution 2.8 has no referrers API: 404 -> None, remembered for the registry (the
+    // bare 404 comes from its router), so the next image skips the probe.
     assert_eq!(repo.referrers_api(&subject).await.unwrap(), None);
     assert_eq!(proxy.count("GET", Kind::Referrers), 1);
+    assert_eq!(repo.referrers_api(&subject).await.unwrap(), None);
+    assert_eq!(proxy.count("GET", Kind::Referrers), 1, "no second probe");
+
+    // A fresh client (a registry session that has not seen the 404) for the API answers.
+    let client = test_client();
+    let repo = repo_at(&client, proxy.addr(), &name);
 
     let index = br#"{"schemaVersion":2,"mediaType":"application/vnd.oci.image.index.v1+json","manifests":[]}"#.to_vec();
     proxy.inject(

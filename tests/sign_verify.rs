@@ -1,6 +1,8 @@
 //! End-to-end: sign and verify images on a real registry (Debian's docker-registry started by
 //! the harness), cosign's real signature vectors pushed byte-exact, negative cases, and the CLI.
 
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod support;
 
 use std::collections::BTreeMap;

@@ -9,12 +9,15 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use super::registry_opts::RegistryOpts;
+use super::verify_bundle::IdentityOpts;
 use super::{EXIT_FAILED, parse_key_value};
+use imprint::bundle::TrustRoot;
+use imprint::evidence::Source;
 use imprint::keys::{self, PublicKey};
 use imprint::reference::ImageRef;
-use imprint::registry::Client;
-use imprint::sign::{self, AttestOptions, SignOptions};
-use imprint::verify::{self, SignatureFormat, SignatureVerifier, VerifiedBundleItem};
+use imprint::registry::{Client, Repository as _};
+use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
+use imprint::verify::{self, SignatureFormat, SignatureVerifier};
 
 /// Output format for verification results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -48,6 +51,17 @@ impl From<FormatArg> for SignatureFormat {
     }
 }
 
+/// The default of `--new-bundle-format` for `sign` and `attest` (cosign v3: bundles).
+pub const NEW_BUNDLE_FORMAT_DEFAULT: bool = true;
+
+fn write_format(new_bundle_format: bool) -> WriteFormat {
+    if new_bundle_format {
+        WriteFormat::Bundle
+    } else {
+        WriteFormat::Legacy
+    }
+}
+
 /// `imprint sign`.
 #[derive(Debug, Args)]
 #[command(
@@ -65,6 +79,11 @@ pub struct SignArgs {
     /// Sign every manifest of an image index as well as the index.
     #[arg(long)]
     pub recursive: bool,
+    /// Write a Sigstore bundle attached as an OCI 1.1 referrer (cosign v3's default);
+    /// `--new-bundle-format=false` appends a legacy `.sig` layer (cosign v2).
+    #[arg(long, value_name = "BOOL", default_value_t = NEW_BUNDLE_FORMAT_DEFAULT, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub new_bundle_format: bool,
     /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
     #[arg(long, default_value = "false", value_parser = parse_false)]
     pub tlog_upload: bool,
@@ -84,18 +103,40 @@ fn parse_false(s: &str) -> Result<bool, String> {
     }
 }
 
+const KEYLESS_HELP: &str = "Verify with --key, or keyless with --certificate-identity[-regexp] and \
+--certificate-oidc-issuer[-regexp] (plus optional --certificate-github-workflow-* claims) against \
+--trusted-root (default: the embedded Sigstore public-good root); keyless without identity \
+constraints is refused. Regexes match the whole value (anchored ^(?:R)$), stricter than cosign. \
+Legacy `.sig`/`.att` layers and Sigstore bundles attached as OCI referrers are both read \
+(--signature-format limits it). Key-signed bundles need no transparency-log entry (imprint \
+signs without one); keyless ones always need the Rekor proof.";
+
 /// `imprint verify`.
 #[derive(Debug, Args)]
+#[command(after_help = KEYLESS_HELP)]
 pub struct VerifyArgs {
+    /// Decide each image against this trust policy (YAML; see policies/README.md) instead of
+    /// a single key or identity. Prints a table (or the typed decisions with `-o json`); exit
+    /// 1 when any image is denied.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "trusted_root", "annotations", "signature_format"])]
+    pub policy: Option<PathBuf>,
     /// Public key (PEM SPKI, or an X.509 certificate PEM whose key is used).
     #[arg(long)]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Keyless identity constraints.
+    #[command(flatten)]
+    pub identity: IdentityOpts,
+    /// Trust material for keyless verification (`trusted_root.json`); default: the embedded
+    /// public-good root.
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub trusted_root: Option<PathBuf>,
     /// Require this annotation in the signed payload (repeatable).
     #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
     pub annotations: Vec<(String, String)>,
-    /// Output format.
-    #[arg(short, long, value_enum, default_value_t)]
-    pub output: Output,
+    /// Output format: `json` (default; with `--policy`, the typed decisions) or `text`
+    /// (with `--policy`, a table).
+    #[arg(short, long, value_enum)]
+    pub output: Option<Output>,
     /// Which signature formats to look for.
     #[arg(long, value_enum, default_value_t)]
     pub signature_format: FormatArg,
@@ -126,6 +167,11 @@ pub struct AttestArgs {
     /// Attest every manifest of an index as well.
     #[arg(long)]
     pub recursive: bool,
+    /// Write a Sigstore bundle attached as an OCI 1.1 referrer (cosign v3's default);
+    /// `--new-bundle-format=false` appends a legacy `.att` layer (cosign v2).
+    #[arg(long, value_name = "BOOL", default_value_t = NEW_BUNDLE_FORMAT_DEFAULT, num_args = 0..=1,
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub new_bundle_format: bool,
     /// Largest predicate accepted, in bytes (cosign's limit by default).
     #[arg(long, default_value_t = 128 * 1024 * 1024)]
     pub max_predicate_bytes: u64,
@@ -142,10 +188,18 @@ pub struct AttestArgs {
 
 /// `imprint verify-attestation`.
 #[derive(Debug, Args)]
+#[command(after_help = KEYLESS_HELP)]
 pub struct VerifyAttestationArgs {
     /// Public key (PEM SPKI or certificate).
     #[arg(long)]
-    pub key: PathBuf,
+    pub key: Option<PathBuf>,
+    /// Keyless identity constraints.
+    #[command(flatten)]
+    pub identity: IdentityOpts,
+    /// Trust material for keyless verification (`trusted_root.json`); default: the embedded
+    /// public-good root.
+    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    pub trusted_root: Option<PathBuf>,
     /// Only accept this predicate type (shortcut or URI). Unlike cosign, no type means any type.
     #[arg(long = "type")]
     pub predicate_type: Option<String>,
@@ -181,14 +235,100 @@ fn load_public_key(path: &std::path::Path) -> anyhow::Result<PublicKey> {
         .with_context(|| format!("cannot load public key `{}`", path.display()))
 }
 
+/// `--key`, or the identity flags with `--trusted-root`: exactly one kind.
+fn build_verifier(
+    key: Option<&std::path::Path>,
+    identity: &IdentityOpts,
+    trusted_root: Option<&std::path::Path>,
+) -> anyhow::Result<SignatureVerifier> {
+    match (key, identity.any()) {
+        (Some(_), true) => {
+            anyhow::bail!("give either --key or the --certificate-* identity flags, not both")
+        }
+        (Some(k), false) => Ok(SignatureVerifier::Key(load_public_key(k)?)),
+        (None, true) => {
+            let policy = identity.policy().map_err(anyhow::Error::msg)?;
+            let trust = match trusted_root {
+                Some(p) => TrustRoot::from_file(p)?,
+                None => TrustRoot::public_good()?,
+            };
+            Ok(SignatureVerifier::Keyless {
+                identity: policy,
+                trust: std::sync::Arc::new(trust),
+            })
+        }
+        (None, false) => anyhow::bail!(
+            "no verifier: give --key, or --certificate-identity[-regexp] and --certificate-oidc-issuer[-regexp] for keyless signatures"
+        ),
+    }
+}
+
+/// What `verify-attestation -o json` prints for one attestation: the DSSE envelope (for a
+/// bundle, its `dsseEnvelope`, re-serialized compactly; the verified bytes are the bundle's).
+fn printed_envelope(a: &imprint::evidence::VerifiedAttestation) -> Vec<u8> {
+    if let Source::Bundle { .. } = a.source()
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(a.envelope())
+        && let Some(env) = v.get("dsseEnvelope")
+    {
+        return env.to_string().into_bytes();
+    }
+    a.envelope().to_vec()
+}
+
+fn checked_against(verifier: &SignatureVerifier) -> &'static str {
+    match verifier {
+        SignatureVerifier::Key(_) => {
+            "  - The signatures were verified against the specified public key"
+        }
+        _ => {
+            "  - The code-signing certificate was verified using the trusted root, its identity matched, and the transparency-log proof was checked"
+        }
+    }
+}
+
+/// What `verify -o json` prints for one verified signature: the signed simple-signing payload
+/// of a legacy layer; for a bundle (which signs an in-toto statement) an object of the same
+/// shape built from what was verified: `critical.image.docker-manifest-digest` = the statement
+/// subject, `optional` = its annotations, `critical.identity.docker-reference` = the
+/// repository the bundle was found in (bundles do not sign it).
+fn printed_payload(
+    v: &imprint::evidence::VerifiedSignature,
+    repository: &str,
+) -> serde_json::Value {
+    if let Source::Bundle { .. } = v.source() {
+        let optional = if v.annotations().is_empty() {
+            serde_json::Value::Null
+        } else {
+            serde_json::json!(v.annotations())
+        };
+        return serde_json::json!({
+            "critical": {
+                "identity": {"docker-reference": repository},
+                "image": {"docker-manifest-digest": v.image().to_string()},
+                "type": "cosign container image signature",
+            },
+            "optional": optional,
+        });
+    }
+    serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or(serde_json::Value::Null)
+}
+
+/// A client for commands that upload: progress bars on an interactive terminal.
+fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
+    let mut config = registry.to_config();
+    config.progress = super::progress::terminal_upload_progress();
+    Ok(Client::new(config)?)
+}
+
 /// Run `imprint sign`.
 pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
     let key = load_signing_key(&args.key)?;
-    let client = Client::new(args.registry.to_config())?;
+    let client = upload_client(&args.registry)?;
     let opts = SignOptions {
         annotations: args.annotations.into_iter().collect(),
         recursive: args.recursive,
+        format: write_format(args.new_bundle_format),
         ..SignOptions::default()
     };
     for image in &images {
@@ -197,6 +337,14 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("signing `{image}`"))?;
         for a in done {
             match a.outcome {
+                imprint::attach::Appended::Written { manifest, .. }
+                    if a.format == WriteFormat::Bundle =>
+                {
+                    eprintln!(
+                        "Signed {}@{} (bundle referrer {manifest})",
+                        a.repository, a.digest
+                    );
+                }
                 imprint::attach::Appended::Written { manifest, layers } => {
                     eprintln!(
                         "Signed {}@{} ({} signature(s) in {manifest})",
@@ -224,23 +372,32 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         imprint::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
-    let client = Client::new(args.registry.to_config())?;
+    let client = upload_client(&args.registry)?;
     let opts = AttestOptions {
         predicate_type: type_uri,
         predicate,
         replace: args.replace,
         recursive: args.recursive,
         limits: Default::default(),
+        format: write_format(args.new_bundle_format),
     };
     for image in &images {
         let done = sign::attest_image(&client, image, &key, &opts)
             .await
             .with_context(|| format!("attesting `{image}`"))?;
         for a in done {
-            eprintln!(
-                "Attested {}@{} with {}",
-                a.repository, a.digest, opts.predicate_type
-            );
+            match (&a.outcome, a.format) {
+                (imprint::attach::Appended::Written { manifest, .. }, WriteFormat::Bundle) => {
+                    eprintln!(
+                        "Attested {}@{} with {} (bundle referrer {manifest})",
+                        a.repository, a.digest, opts.predicate_type
+                    )
+                }
+                _ => eprintln!(
+                    "Attested {}@{} with {}",
+                    a.repository, a.digest, opts.predicate_type
+                ),
+            }
         }
     }
     Ok(ExitCode::SUCCESS)
@@ -262,23 +419,29 @@ fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
 
 /// Run `imprint verify`.
 pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+    if let Some(policy) = &args.policy {
+        let output = match args.output {
+            Some(Output::Json) => super::policy::DecisionOutput::Json,
+            Some(Output::Text) | None => super::policy::DecisionOutput::Table,
+        };
+        return super::policy::verify(policy, output, &args.registry, &args.images).await;
+    }
+    let output = args.output.unwrap_or_default();
     let images = parse_images(&args.images)?;
-    let key = load_public_key(&args.key)?;
-    let verifier = SignatureVerifier::Key(key);
+    let verifier = build_verifier(
+        args.key.as_deref(),
+        &args.identity,
+        args.trusted_root.as_deref(),
+    )?;
     let required: BTreeMap<String, String> = args.annotations.into_iter().collect();
     let client = Client::new(args.registry.to_config())?;
     let limits = Default::default();
     let mut all_payloads = Vec::new();
     let mut failed = false;
     for image in &images {
-        let resolved = match client.resolve(image).await {
-            Ok(r) => r,
-            Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
-                eprintln!("error: {image}: image not found");
-                failed = true;
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+        let Some(resolved) = resolve_or_report(&client, image).await? else {
+            failed = true;
+            continue;
         };
         let digest = resolved.manifest.digest.clone();
         let found = verify::discover(
@@ -291,25 +454,19 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         )
         .await
         .with_context(|| format!("reading signatures of `{image}`"))?;
-        let mut verified = Vec::new();
-        let mut failures = Vec::new();
-        for c in &found.signatures {
-            match verify::check_signature(c, &digest, &verifier, &required) {
-                Ok(v) => verified.push(v),
-                Err(f) => failures.push(f),
-            }
-        }
-        for c in &found.bundles {
-            match verify::check_bundle(c, &digest, &verifier, &required) {
-                Ok(VerifiedBundleItem::Signature(v)) => verified.push(v),
-                Ok(VerifiedBundleItem::Attestation(_)) => {}
-                Err(f) => failures.push(f),
-            }
-        }
+        let checked = verify::check_discovered(
+            &found,
+            &digest,
+            &verifier,
+            args.signature_format.into(),
+            &required,
+            None,
+        );
+        let (verified, failures) = (checked.signatures, checked.failures);
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
             failed = true;
-            if found.signatures.is_empty() && found.bundles.is_empty() {
+            if failures.is_empty() {
                 eprintln!("error: {pinned}: no signatures found");
             } else {
                 eprintln!("error: {pinned}: no matching signatures:");
@@ -322,18 +479,15 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         eprintln!("\nVerification for {pinned} --");
         eprintln!("The following checks were performed on each of these signatures:");
         eprintln!("  - The cosign claims were validated");
-        eprintln!("  - The signatures were verified against the specified public key");
+        eprintln!("{}", checked_against(&verifier));
         eprintln!(
-            "  ({} of {} signature(s) verified)",
+            "  ({} signature(s) verified, {} candidate(s) rejected)",
             verified.len(),
-            found.signatures.len() + found.bundles.len()
+            failures.len()
         );
         for v in &verified {
-            match args.output {
-                Output::Json => all_payloads.push(
-                    serde_json::from_slice::<serde_json::Value>(v.payload())
-                        .unwrap_or(serde_json::Value::Null),
-                ),
+            match output {
+                Output::Json => all_payloads.push(printed_payload(v, resolved.repository.name())),
                 Output::Text => all_payloads.push(serde_json::Value::String(
                     String::from_utf8_lossy(v.payload()).into_owned(),
                 )),
@@ -341,7 +495,7 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         }
     }
     let mut out = std::io::stdout().lock();
-    match args.output {
+    match output {
         Output::Json => {
             if !all_payloads.is_empty() {
                 writeln!(out, "{}", serde_json::Value::Array(all_payloads))?;
@@ -362,6 +516,22 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
+/// Resolve `image`; a missing image is reported on stderr and gives `None` (a verification
+/// failure, exit 1); other registry errors are operational (exit 2).
+async fn resolve_or_report(
+    client: &Client,
+    image: &ImageRef,
+) -> anyhow::Result<Option<imprint::registry::ResolvedImage>> {
+    match client.resolve(image).await {
+        Ok(r) => Ok(Some(r)),
+        Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
+            eprintln!("error: {image}: image not found");
+            Ok(None)
+        }
+        Err(e) => Err(e).with_context(|| format!("resolving `{image}`")),
+    }
+}
+
 /// Run `imprint verify-attestation`.
 pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
@@ -370,20 +540,19 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         .as_deref()
         .map(imprint::payload::predicate_type_uri)
         .transpose()?;
-    let verifier = SignatureVerifier::Key(load_public_key(&args.key)?);
+    let verifier = build_verifier(
+        args.key.as_deref(),
+        &args.identity,
+        args.trusted_root.as_deref(),
+    )?;
     let client = Client::new(args.registry.to_config())?;
     let limits = Default::default();
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for image in &images {
-        let resolved = match client.resolve(image).await {
-            Ok(r) => r,
-            Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
-                eprintln!("error: {image}: image not found");
-                failed = true;
-                continue;
-            }
-            Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+        let Some(resolved) = resolve_or_report(&client, image).await? else {
+            failed = true;
+            continue;
         };
         let digest = resolved.manifest.digest.clone();
         let found = verify::discover(
@@ -396,29 +565,19 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         )
         .await
         .with_context(|| format!("reading attestations of `{image}`"))?;
-        let mut verified = Vec::new();
-        let mut failures = Vec::new();
-        for c in &found.attestations {
-            match verify::check_attestation(c, &digest, &verifier, want.as_deref()) {
-                Ok(v) => verified.push(v),
-                Err(f) => failures.push(f),
-            }
-        }
-        for c in &found.bundles {
-            match verify::check_bundle(c, &digest, &verifier, &BTreeMap::new()) {
-                Ok(VerifiedBundleItem::Attestation(a))
-                    if want.as_deref().is_none_or(|w| a.predicate_type() == w) =>
-                {
-                    verified.push(a)
-                }
-                Ok(_) => {}
-                Err(f) => failures.push(f),
-            }
-        }
+        let checked = verify::check_discovered(
+            &found,
+            &digest,
+            &verifier,
+            args.signature_format.into(),
+            &BTreeMap::new(),
+            want.as_deref(),
+        );
+        let (verified, failures) = (checked.attestations, checked.failures);
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
             failed = true;
-            if found.attestations.is_empty() && found.bundles.is_empty() {
+            if failures.is_empty() {
                 eprintln!("error: {pinned}: no attestations found");
             } else {
                 let what = want
@@ -434,12 +593,12 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         }
         eprintln!("\nVerification for {pinned} --");
         eprintln!("The following checks were performed on each of these attestations:");
-        eprintln!("  - The DSSE signature was verified against the specified public key");
+        eprintln!("{}", checked_against(&verifier));
         eprintln!("  - The statement's subject digest is the image digest");
         for a in &verified {
             eprintln!("  verified: {} ({:?})", a.predicate_type(), a.source());
             match args.output {
-                Output::Json => out.write_all(a.envelope())?,
+                Output::Json => out.write_all(&printed_envelope(a))?,
                 Output::Text => write!(out, "{}", a.statement())?,
             }
             writeln!(out)?;

@@ -11,6 +11,8 @@ use clap::{Parser, Subcommand};
 pub mod blob;
 pub mod image;
 pub mod keys;
+pub mod policy;
+pub mod progress;
 pub mod registry_opts;
 pub mod trust_root;
 pub mod verify_bundle;
@@ -39,7 +41,7 @@ pub enum Command {
     GenerateKeyPair(keys::GenerateKeyPairArgs),
     /// Convert a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) into cosign's encrypted format.
     ImportKeyPair(keys::ImportKeyPairArgs),
-    /// Sign images: append a cosign signature (`sha256-<digest>.sig`).
+    /// Sign images: push a Sigstore bundle referrer (cosign v3; `--new-bundle-format=false`: a `.sig` layer).
     Sign(image::SignArgs),
     /// Verify the cosign signatures of images.
     Verify(image::VerifyArgs),
@@ -55,6 +57,8 @@ pub enum Command {
     AttestBlob(blob::AttestBlobArgs),
     /// Verify an attestation about a file.
     VerifyBlobAttestation(blob::VerifyBlobAttestationArgs),
+    /// Check trust policies themselves.
+    Policy(policy::PolicyArgs),
     /// Verify a Sigstore bundle for a file or digest (sigstore-conformance CLI shape).
     VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Inspect trust roots.
@@ -102,6 +106,7 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
         Command::VerifyBlob(a) => blob::run_verify_blob(&a),
         Command::AttestBlob(a) => blob::run_attest_blob(&a),
         Command::VerifyBlobAttestation(a) => blob::run_verify_blob_attestation(&a),
+        Command::Policy(a) => policy::run(a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::TrustRoot(a) => trust_root::run(a),
     }

@@ -12,27 +12,23 @@ use imprint::bundle::{
     Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, VerifyOptions,
     verify_bundle_with,
 };
+
 use imprint::digest::Digest;
 use imprint::evidence::Signer;
 
-const REGEX_HELP: &str = "Regular expression (Rust `regex` syntax, close to Go RE2) matched against the WHOLE value: \
+// Keyless identity flags, named as cosign names them, shared with `verify` and
+// `verify-attestation` (src/cli/image.rs). Every flag conflicts with `--key` (the parent
+// command must define an argument with id `key`).
+
+/// Long help of the regex flags.
+pub const REGEX_HELP: &str = "Regular expression (Rust `regex` syntax, close to Go RE2) matched against the WHOLE value: \
 imprint anchors it as ^(?:REGEX)$. cosign matches unanchored (Go MatchString); imprint is stricter, \
 so write `.*@example\\.com`, not `@example\\.com`.";
 
-/// Arguments of `imprint verify-bundle`.
-#[derive(Debug, clap::Args)]
-#[command(
-    about = "Verify a Sigstore bundle (v0.1-v0.3) for a file or sha256 digest, offline",
-    after_help = "Keyless verification needs an identity (--certificate-identity or --certificate-identity-regexp) \
-and an issuer (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp). Regexes match the whole value \
-(anchored ^(?:R)$), stricter than cosign's unanchored matching.\n\
-Exit status: 0 verified, 1 rejected (the failing check is named), 2 usage or operational error."
-)]
-pub struct VerifyBundleArgs {
-    /// The bundle file (`.sigstore.json`).
-    #[arg(long, value_name = "FILE")]
-    pub bundle: PathBuf,
-
+/// `--certificate-identity[-regexp]`, `--certificate-oidc-issuer[-regexp]`,
+/// `--certificate-github-workflow-{trigger,sha,name,repository,ref}`.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct IdentityOpts {
     /// Expected certificate identity (SAN: email, URI or username), exact match.
     #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
     pub certificate_identity: Option<String>,
@@ -64,6 +60,79 @@ pub struct VerifyBundleArgs {
     /// Expected GitHub workflow ref (OID .6, else .14), exact.
     #[arg(long, value_name = "V", conflicts_with = "key")]
     pub certificate_github_workflow_ref: Option<String>,
+}
+
+impl IdentityOpts {
+    /// Whether any identity flag was given.
+    pub fn any(&self) -> bool {
+        self.certificate_identity.is_some()
+            || self.certificate_identity_regexp.is_some()
+            || self.certificate_oidc_issuer.is_some()
+            || self.certificate_oidc_issuer_regexp.is_some()
+            || self.certificate_github_workflow_trigger.is_some()
+            || self.certificate_github_workflow_sha.is_some()
+            || self.certificate_github_workflow_name.is_some()
+            || self.certificate_github_workflow_repository.is_some()
+            || self.certificate_github_workflow_ref.is_some()
+    }
+
+    /// The identity policy: an identity and an issuer are both required (keyless
+    /// verification without identity constraints is refused, as cosign refuses it).
+    pub fn policy(&self) -> Result<IdentityPolicy, String> {
+        let subject = match (
+            &self.certificate_identity,
+            &self.certificate_identity_regexp,
+        ) {
+            (Some(s), None) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
+            _ => {
+                return Err(
+                    "keyless verification needs --certificate-identity or --certificate-identity-regexp (or use --key)"
+                        .into(),
+                );
+            }
+        };
+        let issuer = match (
+            &self.certificate_oidc_issuer,
+            &self.certificate_oidc_issuer_regexp,
+        ) {
+            (Some(s), None) => Matcher::Exact(s.clone()),
+            (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
+            _ => {
+                return Err(
+                    "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
+                        .into(),
+                );
+            }
+        };
+        let github = GithubClaims {
+            trigger: self.certificate_github_workflow_trigger.clone(),
+            sha: self.certificate_github_workflow_sha.clone(),
+            name: self.certificate_github_workflow_name.clone(),
+            repository: self.certificate_github_workflow_repository.clone(),
+            git_ref: self.certificate_github_workflow_ref.clone(),
+        };
+        IdentityPolicy::new(subject, issuer, github).map_err(|e| e.to_string())
+    }
+}
+
+/// Arguments of `imprint verify-bundle`.
+#[derive(Debug, clap::Args)]
+#[command(
+    about = "Verify a Sigstore bundle (v0.1-v0.3) for a file or sha256 digest, offline",
+    after_help = "Keyless verification needs an identity (--certificate-identity or --certificate-identity-regexp) \
+and an issuer (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp). Regexes match the whole value \
+(anchored ^(?:R)$), stricter than cosign's unanchored matching.\n\
+Exit status: 0 verified, 1 rejected (the failing check is named), 2 usage or operational error."
+)]
+pub struct VerifyBundleArgs {
+    /// The bundle file (`.sigstore.json`).
+    #[arg(long, value_name = "FILE")]
+    pub bundle: PathBuf,
+
+    /// Keyless identity constraints.
+    #[command(flatten)]
+    pub identity: IdentityOpts,
 
     /// Verify with this PEM public key instead of a certificate identity.
     #[arg(long, value_name = "FILE")]
@@ -109,42 +178,7 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
             spki_der: block.into_contents(),
         });
     }
-    let subject = match (
-        &args.certificate_identity,
-        &args.certificate_identity_regexp,
-    ) {
-        (Some(s), None) => Matcher::Exact(s.clone()),
-        (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
-        _ => {
-            return Err(
-                "keyless verification needs --certificate-identity or --certificate-identity-regexp (or use --key)"
-                    .into(),
-            );
-        }
-    };
-    let issuer = match (
-        &args.certificate_oidc_issuer,
-        &args.certificate_oidc_issuer_regexp,
-    ) {
-        (Some(s), None) => Matcher::Exact(s.clone()),
-        (None, Some(r)) => Matcher::regex(r).map_err(|e| e.to_string())?,
-        _ => {
-            return Err(
-                "keyless verification needs --certificate-oidc-issuer or --certificate-oidc-issuer-regexp"
-                    .into(),
-            );
-        }
-    };
-    let github = GithubClaims {
-        trigger: args.certificate_github_workflow_trigger.clone(),
-        sha: args.certificate_github_workflow_sha.clone(),
-        name: args.certificate_github_workflow_name.clone(),
-        repository: args.certificate_github_workflow_repository.clone(),
-        git_ref: args.certificate_github_workflow_ref.clone(),
-    };
-    IdentityPolicy::new(subject, issuer, github)
-        .map(VerificationPolicy::Keyless)
-        .map_err(|e| e.to_string())
+    args.identity.policy().map(VerificationPolicy::Keyless)
 }
 
 /// Run `imprint verify-bundle`.

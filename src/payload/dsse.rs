@@ -137,11 +137,27 @@ pub fn envelope_json(payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> 
     out.extend_from_slice(br#"{"payloadType":"#);
     json::write_string(&mut out, payload_type);
     out.extend_from_slice(br#","payload":""#);
-    out.extend_from_slice(STANDARD.encode(payload).as_bytes());
+    push_base64(&mut out, payload);
     out.extend_from_slice(br#"","signatures":[{"keyid":"","sig":""#);
-    out.extend_from_slice(STANDARD.encode(sig).as_bytes());
+    push_base64(&mut out, sig);
     out.extend_from_slice(br#""}]}"#);
     out
+}
+
+/// Appends standard padded base64 of `data` to `out` in place (no intermediate `String`: the
+/// payload of a large SBOM attestation is tens of MiB).
+fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
+    let start = out.len();
+    let len = base64::encoded_len(data.len(), true).unwrap_or(0);
+    out.resize(start + len, 0);
+    match STANDARD.encode_slice(data, &mut out[start..]) {
+        Ok(written) => out.truncate(start + written),
+        Err(_) => {
+            // Unreachable: `len` is the exact encoded size. Fall back to the allocating encoder.
+            out.truncate(start);
+            out.extend_from_slice(STANDARD.encode(data).as_bytes());
+        }
+    }
 }
 
 #[cfg(test)]
@@ -152,6 +168,16 @@ mod tests {
 
     fn vectors() -> String {
         crate::payload::vectors_dir().display().to_string()
+    }
+
+    #[test]
+    fn in_place_base64_is_standard_padded_base64() {
+        for len in 0..70 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let mut out = b"x".to_vec();
+            push_base64(&mut out, &data);
+            assert_eq!(&out[1..], STANDARD.encode(&data).as_bytes(), "len {len}");
+        }
     }
 
     #[test]

@@ -25,7 +25,7 @@ pub use predicate::{
 pub use simple_signing::{
     SIMPLE_SIGNING_TYPE, SimpleSigning, parse_simple_signing, simple_signing_payload,
 };
-pub use statement::{Statement, Subject, parse_statement, statement};
+pub use statement::{Statement, Subject, parse_statement, statement, statement_ref};
 
 /// Why a payload, envelope, statement or predicate was refused.
 #[derive(Debug, thiserror::Error)]

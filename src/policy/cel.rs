@@ -56,6 +56,7 @@ pub fn evaluate_condition(
     let (predicate, statement, image) = (predicate.clone(), statement.clone(), image.clone());
     let spawned = std::thread::Builder::new()
         .name("imprint-cel".into())
+        .stack_size(8 * 1024 * 1024)
         .spawn(move || {
             let result = run(&source, predicate, statement, image);
             // The receiver may have given up (deadline); nothing to do then.
@@ -109,6 +110,7 @@ fn type_name(value: &cel::Value) -> String {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -158,6 +160,20 @@ mod tests {
     fn compile_errors() {
         assert!(compile_check("predicate.a ==").is_err());
         assert!(compile_check("predicate.a == 1").is_ok());
+    }
+
+    #[test]
+    fn hostile_shapes_fail_cleanly() {
+        // The parser refuses deep nesting (compile error at load, not a crash).
+        let deep = format!("{}1{} == 1", "(".repeat(1500), ")".repeat(1500));
+        assert!(compile_check(&deep).is_err());
+        let deep_list = format!("{}1{} == []", "[".repeat(1500), "]".repeat(1500));
+        assert!(compile_check(&deep_list).is_err());
+        // Long flat chains evaluate on the evaluation thread's own stack.
+        let nots = format!("{}true", "!".repeat(4000));
+        assert_eq!(eval(&nots, json!({})), Ok(true));
+        let sum = format!("1{} == 1001", " + 1".repeat(1000));
+        assert_eq!(eval(&sum, json!({})), Ok(true));
     }
 
     #[test]

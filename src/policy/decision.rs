@@ -89,11 +89,19 @@ pub struct Reason {
 }
 
 impl Reason {
+    /// Makes a reason; the message is flattened to one line (newlines and control characters
+    /// from registry errors or documents become spaces).
     pub(crate) fn new(code: ReasonCode, message: impl Into<String>) -> Self {
-        Self {
-            code,
-            message: message.into(),
-        }
+        let message: String = message.into();
+        let message = if message.chars().any(char::is_control) {
+            message
+                .chars()
+                .map(|c| if c.is_control() { ' ' } else { c })
+                .collect()
+        } else {
+            message
+        };
+        Self { code, message }
     }
 }
 

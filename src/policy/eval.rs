@@ -86,7 +86,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: SystemTime) -> Decisi
         reference: evidence.image.reference.clone(),
         digest: Some(evidence.image.digest.clone()),
         outcome: Outcome::Allowed,
-        policy: policy.hash().clone(),
+        policy: policy.hash(),
         evaluated_at,
         rules: Vec::new(),
         reason: None,
@@ -193,11 +193,11 @@ fn identity_key(signer: &Signer) -> String {
 }
 
 fn format_allows(format: SignatureFormat, source: &Source) -> bool {
-    match (format, source) {
-        (SignatureFormat::Legacy, Source::Bundle { .. }) => false,
-        (SignatureFormat::Bundle, Source::LegacyLayer { .. }) => false,
-        _ => true,
-    }
+    !matches!(
+        (format, source),
+        (SignatureFormat::Legacy, Source::Bundle { .. })
+            | (SignatureFormat::Bundle, Source::LegacyLayer { .. })
+    )
 }
 
 impl Ctx<'_> {
@@ -788,5 +788,6 @@ fn max_distinct(sets: &[(&str, &BTreeSet<String>)]) -> usize {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "eval_tests.rs"]
 mod tests;

@@ -416,9 +416,17 @@ fn rejected_candidates_give_the_reason() {
 #[test]
 fn registry_error_fails_closed() {
     let p = policy("deny", PAYMENTS);
-    let ev = Ev::new(API).discovery_error("GET /v2/payments/api/manifests/sha256-…sig: 503");
+    let ev = Ev::new(API)
+        .discovery_error("GET /v2/payments/api/manifests/sha256-…sig: 503\nretry later");
     let d = evaluate(&p, &ev.0, now());
     expect(&d, Outcome::Denied, Some(ReasonCode::RegistryError));
+    let message = d.reason.unwrap().message;
+    assert!(message.contains("503 retry later"), "{message}");
+    // A requirement that is met despite a discovery error stays met.
+    let met = Ev::new(API)
+        .sig("release", sig(key_signer("release")))
+        .discovery_error("referrers API: 404");
+    expect(&evaluate(&p, &met.0, now()), Outcome::Allowed, None);
 }
 
 #[test]

@@ -15,6 +15,7 @@ mod decision;
 mod duration;
 mod eval;
 mod glob;
+mod locate;
 mod model;
 mod sbom;
 mod version;
@@ -29,9 +30,10 @@ pub use duration::{format_duration, parse_duration};
 pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
 pub use glob::{ImagePattern, NormalisedImage};
 pub use model::{
-    AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, LintFinding, LintLevel, Mode, NoMatch, OrSemantics, Policy, PolicyError,
-    Rule, SbomCheck, SignatureFormat, StaticAction, StringMatcher, TrustRoot, VulnCheck,
+    API_VERSION, AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KIND,
+    KeyAuthority, KeySource, KeylessAuthority, LintFinding, LintLevel, MAX_CONDITION_CHARS,
+    MAX_POLICY_BYTES, Mode, NoMatch, OrSemantics, Policy, PolicyError, Rule, SbomCheck,
+    SignatureFormat, StaticAction, StringMatcher, TrustRoot, VulnCheck,
 };
 pub use sbom::{
     DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,

@@ -85,7 +85,7 @@ pub enum PolicyError {
         location: Option<(u64, u64)>,
     },
     /// The file parsed but a value is invalid (bad reference, regex, glob, threshold, ...).
-    #[error("{origin}: {field}: {message}")]
+    #[error("{origin}{}: {field}: {message}", fmt_location(*.location))]
     Invalid {
         /// File name or `<inline>`.
         origin: String,
@@ -93,6 +93,8 @@ pub enum PolicyError {
         field: String,
         /// What is wrong.
         message: String,
+        /// 1-based line and column of the field (or its nearest ancestor), when known.
+        location: Option<(u64, u64)>,
     },
 }
 
@@ -588,8 +590,8 @@ impl Policy {
     }
 
     /// sha256 of the policy source bytes (for caching decisions per policy).
-    pub fn hash(&self) -> &Digest {
-        &self.hash
+    pub fn hash(&self) -> Digest {
+        self.hash.clone()
     }
 
     /// Where the policy came from (path or `<inline>`).
@@ -817,7 +819,20 @@ impl Policy {
             origin: origin.clone(),
             base: base.to_path_buf(),
         };
-        let policy = v.validate(file)?;
+        let policy = v.validate(file).map_err(|e| match e {
+            PolicyError::Invalid {
+                origin,
+                field,
+                message,
+                location: None,
+            } => PolicyError::Invalid {
+                origin,
+                location: super::locate::locate(yaml, &field),
+                field,
+                message,
+            },
+            other => other,
+        })?;
         Ok(Self {
             origin,
             hash: Digest::of(yaml.as_bytes()),
@@ -939,6 +954,7 @@ impl Validator {
             origin: self.origin.clone(),
             field: field.into(),
             message: message.into(),
+            location: None,
         }
     }
 
@@ -1532,6 +1548,7 @@ mod raw {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
@@ -1543,7 +1560,15 @@ mod tests {
 
     fn invalid(spec: &str) -> (String, String) {
         match parse(spec) {
-            Err(PolicyError::Invalid { field, message, .. }) => (field, message),
+            Err(PolicyError::Invalid {
+                field,
+                message,
+                location,
+                ..
+            }) => {
+                assert!(location.is_some(), "no location for {field}");
+                (field, message)
+            }
             other => panic!("expected Invalid, got {other:?}"),
         }
     }
@@ -1614,6 +1639,31 @@ mod tests {
     fn syntax_error_has_location() {
         let err = parse("  rules: [\n").unwrap_err();
         assert!(matches!(err, PolicyError::Syntax { .. }), "{err}");
+        let err = parse("  noMatch: deny\n  noMatch: allow\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PolicyError::Syntax {
+                    location: Some((5, _)),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        assert!(err.to_string().contains("duplicate"), "{err}");
+        let err = parse("  authorities:\n    a: {static: pass}\n  rules:\n    - name: r\n      images: [x]\n      signatures: {threshold: {count: two, of: [a]}}\n").unwrap_err();
+        assert!(
+            matches!(
+                err,
+                PolicyError::Syntax {
+                    location: Some((9, _)),
+                    ..
+                }
+            ),
+            "{err}"
+        );
+        let err = parse("  rules:\n    - images: [x]\n").unwrap_err();
+        assert!(err.to_string().contains("missing field `name`"), "{err}");
     }
 
     const AUTH: &str = "  authorities:\n    a: {static: pass}\n    b: {static: pass}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n";
@@ -1742,7 +1792,7 @@ mod tests {
             key.fingerprint.as_deref(),
             Some(Digest::of(&[0, 1, 2, 3]).to_string().as_str())
         );
-        assert_eq!(policy.hash(), &Digest::of(&std::fs::read(&path).unwrap()));
+        assert_eq!(policy.hash(), Digest::of(&std::fs::read(&path).unwrap()));
         let missing = dir.path().join("nope.yaml");
         assert!(matches!(
             Policy::from_path(&missing),
@@ -1780,6 +1830,13 @@ mod tests {
         let p = parse("  authorities:\n    a: {static: pass}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      exclude: ['ghcr.io/**']\n      signatures: {authority: a}\n").unwrap();
         assert!(codes(&p).contains(&"rule-matches-nothing"));
         assert!(codes(&p).contains(&"static-pass"));
+    }
+
+    #[test]
+    fn policy_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Policy>();
+        assert_send_sync::<crate::policy::Decision>();
     }
 
     #[test]

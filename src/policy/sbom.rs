@@ -7,14 +7,16 @@
 //! `{expression}`; several entries are each checked (any denied entry denies).
 //!
 //! A package's license text is parsed as an SPDX expression (leniently: `/` as `OR`,
-//! `GPL-2.0+`, common imprecise names). Deprecated GNU ids are normalised (`GPL-2.0` →
+//! `GPL-2.0+`, deprecated ids; imprecise names such as `GPL` are *not* guessed). Deprecated GNU ids are normalised (`GPL-2.0` →
 //! `GPL-2.0-only`, `GPL-2.0+` → `GPL-2.0-or-later`) in both the policy and the SBOM; ids are
 //! otherwise compared exactly (denying `GPL-2.0-only` does not deny `GPL-2.0-or-later`).
 //! With the default `licenseOr: choice`, `A OR B` is denied only if every way of satisfying
 //! it needs a denied license; `A AND B` is denied if either is denied. With
 //! `licenseOr: anyMention`, any denied id anywhere in the expression denies. Text that is not
-//! an SPDX expression (`Bouncy Castle Licence`) is compared with the denied ids as a whole
-//! (case-insensitive) and is otherwise reported as unparsed, not denied.
+//! an SPDX expression (`Bouncy Castle Licence`, `GPL-3.0-only AND LGPL2.1`) is searched for
+//! denied ids word by word: a hit denies, except that under `choice` an `OR` in the text
+//! offers an alternative that cannot be judged, so the text is reported as unparsed instead.
+//! Unparsed texts are listed in the report (never silently allowed without trace).
 //!
 //! Denied packages match by name (case-insensitive), either the SBOM package name or the
 //! name part of its purl (`pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1` →
@@ -107,10 +109,25 @@ impl SbomReport {
     }
 }
 
+/// How license text is parsed: `/` as `OR`, `GPL-2.0+`, deprecated ids; no guessing of
+/// imprecise names (`GPL`, `Artistic` stay unparsed instead of becoming a specific id).
+const PARSE_MODE: spdx::ParseMode = spdx::ParseMode {
+    allow_slash_as_or_operator: true,
+    allow_imprecise_license_names: false,
+    allow_postfix_plus_on_gpl: true,
+    allow_deprecated: true,
+    allow_unknown: false,
+};
+
 /// Parses the denied license expression of a policy into normalised ids.
 pub(crate) fn denied_license_ids(text: &str) -> Result<BTreeSet<String>, String> {
-    let expr = spdx::Expression::parse_mode(text, spdx::ParseMode::LAX)
-        .map_err(|e| format!("`{text}` is not an SPDX license expression: {e}"))?;
+    let expr = spdx::Expression::parse_mode(text, PARSE_MODE).map_err(|e| {
+        format!(
+            "`{text}` is not an SPDX license expression: {} at character {}",
+            e.reason,
+            e.span.start + 1
+        )
+    })?;
     Ok(expr.requirements().map(|r| req_name(&r.req)).collect())
 }
 
@@ -253,7 +270,7 @@ fn license_hits(text: &str, denied: &BTreeSet<String>, or: OrSemantics) -> Resul
     if trimmed.is_empty() || trimmed == "NOASSERTION" || trimmed == "NONE" {
         return Ok(Vec::new());
     }
-    match spdx::Expression::parse_mode(trimmed, spdx::ParseMode::LAX) {
+    match spdx::Expression::parse_mode(trimmed, PARSE_MODE) {
         Ok(expr) => {
             let hits: Vec<String> = expr
                 .requirements()
@@ -274,13 +291,37 @@ fn license_hits(text: &str, denied: &BTreeSet<String>, or: OrSemantics) -> Resul
             }
         }
         Err(_) => {
+            // Not an expression (`GPL-3.0-or-later OR BSD-like`, `Bouncy Castle Licence`):
+            // look for denied ids among its words. With `choice`, an `OR` offers an
+            // alternative we cannot judge, so only `anyMention` denies then.
             let lower = trimmed.to_lowercase();
-            let hits: Vec<String> = denied
+            let mut hits: BTreeSet<String> = denied
                 .iter()
                 .filter(|d| d.to_lowercase() == lower)
                 .cloned()
                 .collect();
-            if hits.is_empty() { Err(()) } else { Ok(hits) }
+            let has_or = trimmed
+                .split(|c: char| c.is_whitespace() || c == '(' || c == ')')
+                .any(|w| w.eq_ignore_ascii_case("or") || w == "/");
+            for word in
+                trimmed.split(|c: char| c.is_whitespace() || c == '(' || c == ')' || c == '/')
+            {
+                let (base, plus) = match word.strip_suffix('+') {
+                    Some(b) => (b, true),
+                    None => (word, false),
+                };
+                if let Some(id) = spdx::license_id(base) {
+                    let name = normalise_id(id.name, plus);
+                    if denied.contains(&name) {
+                        hits.insert(name);
+                    }
+                }
+            }
+            if hits.is_empty() || (has_or && or == OrSemantics::Choice) {
+                Err(())
+            } else {
+                Ok(hits.into_iter().collect())
+            }
         }
     }
 }
@@ -363,6 +404,7 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use serde_json::json;
 

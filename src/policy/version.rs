@@ -151,10 +151,11 @@ fn split_epoch(v: &str) -> (u64, &str) {
         .strip_prefix(['v', 'V'])
         .filter(|r| r.starts_with(|c: char| c.is_ascii_digit()))
         .unwrap_or(v);
-    if let Some((epoch, rest)) = v.split_once(':') {
-        if !epoch.is_empty() && epoch.bytes().all(|b| b.is_ascii_digit()) {
-            return (epoch.parse().unwrap_or(u64::MAX), rest);
-        }
+    if let Some((epoch, rest)) = v.split_once(':')
+        && !epoch.is_empty()
+        && epoch.bytes().all(|b| b.is_ascii_digit())
+    {
+        return (epoch.parse().unwrap_or(u64::MAX), rest);
     }
     (0, v)
 }
@@ -212,6 +213,7 @@ fn trim_zeros(d: &[u8]) -> &[u8] {
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 

@@ -406,8 +406,8 @@ fn parse_inner(v: &Value, depth: u8) -> Result<ParsedVulnReport, Reason> {
 fn sarif_severity(rule: Option<&Value>, result: &Value) -> Severity {
     if let Some(rule) = rule {
         let props = rule.get("properties");
-        if let Some(tags) = props.and_then(|p| p.get("tags")).and_then(Value::as_array) {
-            if let Some(s) = tags
+        if let Some(tags) = props.and_then(|p| p.get("tags")).and_then(Value::as_array)
+            && let Some(s) = tags
                 .iter()
                 .filter_map(Value::as_str)
                 .filter_map(|t| match Severity::from_word(t) {
@@ -415,9 +415,8 @@ fn sarif_severity(rule: Option<&Value>, result: &Value) -> Severity {
                     other => other,
                 })
                 .max_by_key(|s| s.rank())
-            {
-                return s;
-            }
+        {
+            return s;
         }
         if let Some(score) = props.and_then(|p| p.get("security-severity")) {
             let parsed = score
@@ -529,6 +528,7 @@ pub fn check_vulnerabilities(
 }
 
 #[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use serde_json::json;
 

@@ -47,6 +47,72 @@ pub struct RegistryConfig {
     pub limits: Limits,
     /// Where credentials come from.
     pub auth: AuthSource,
+    /// Told how uploads of blobs of at least [`PROGRESS_MIN_BYTES`] advance (e.g. to draw a
+    /// progress bar). `None`: nothing is reported.
+    pub progress: Option<ProgressHook>,
+}
+
+/// Blobs smaller than this are uploaded without progress reports.
+pub const PROGRESS_MIN_BYTES: u64 = 1024 * 1024;
+
+/// One step of a blob upload, reported to a [`ProgressHook`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ProgressEvent {
+    /// An upload of `total` bytes to `repository` begins.
+    Started {
+        /// `registry/path`.
+        repository: String,
+        /// The blob's digest.
+        digest: Digest,
+        /// The blob's size in bytes.
+        total: u64,
+    },
+    /// `sent` of `total` bytes have been handed to the connection. Across one upload, `sent`
+    /// strictly increases (a retried request reports only bytes past the earlier high mark).
+    Sent {
+        /// The blob's digest.
+        digest: Digest,
+        /// Bytes sent so far.
+        sent: u64,
+        /// The blob's size in bytes.
+        total: u64,
+    },
+    /// The registry accepted the blob.
+    Finished {
+        /// The blob's digest.
+        digest: Digest,
+        /// The blob's size in bytes.
+        total: u64,
+    },
+    /// The upload failed; the error is returned to the caller of `put_blob`.
+    Failed {
+        /// The blob's digest.
+        digest: Digest,
+    },
+}
+
+/// An observer of blob uploads (see [`RegistryConfig::progress`]). It is called on the
+/// task doing the upload, so it must be quick and must not block.
+#[derive(Clone)]
+pub struct ProgressHook(Arc<dyn Fn(&ProgressEvent) + Send + Sync>);
+
+impl ProgressHook {
+    /// Wrap `f`.
+    pub fn new(f: impl Fn(&ProgressEvent) + Send + Sync + 'static) -> Self {
+        Self(Arc::new(f))
+    }
+
+    /// Report `event`.
+    pub fn emit(&self, event: &ProgressEvent) {
+        (self.0)(event);
+    }
+}
+
+impl std::fmt::Debug for ProgressHook {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("ProgressHook(..)")
+    }
 }
 
 /// A cheap-to-clone handle on the shared connection pool and per-registry auth sessions.
@@ -127,6 +193,7 @@ impl Client {
                     session,
                     r.repository(),
                     self.inner.config.limits,
+                    self.inner.config.progress.clone(),
                 )))
             }
             ImageRef::Layout(l) => {

@@ -15,7 +15,9 @@ pub mod client;
 pub mod layout;
 pub mod remote;
 
-pub use client::{AnyRepository, AuthSource, Client, RegistryConfig, ResolvedImage};
+pub use client::{
+    AnyRepository, AuthSource, Client, ProgressEvent, ProgressHook, RegistryConfig, ResolvedImage,
+};
 pub use layout::LayoutRepository;
 pub use remote::RemoteRepository;
 
@@ -156,6 +158,18 @@ pub enum RegistryError {
         /// What we were doing.
         operation: String,
         /// What went wrong.
+        message: String,
+    },
+    /// The registry failed with a 5xx status (possibly transient: writers retry these).
+    #[error("registry server error on `{repository}` ({operation}): {message}")]
+    Server {
+        /// Repository name.
+        repository: String,
+        /// What we were doing.
+        operation: String,
+        /// HTTP status.
+        status: u16,
+        /// Status line and body excerpt.
         message: String,
     },
     /// The image (tag or digest) does not exist.

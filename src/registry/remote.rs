@@ -16,7 +16,10 @@
 //! The auth protocol is the one oci-client implements (see `registry/auth.rs`).
 
 use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
 
 use reqwest::header::{
     ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
@@ -24,7 +27,7 @@ use reqwest::header::{
 use reqwest::{Method, StatusCode};
 
 use super::auth::{self, Challenge, Credential, Scope, Token};
-use super::client::AuthSource;
+use super::client::{AuthSource, PROGRESS_MIN_BYTES, ProgressEvent, ProgressHook};
 use super::{Limits, Manifest, ManifestRef, RegistryError, Repository, media_types};
 use crate::digest::Digest;
 
@@ -46,6 +49,10 @@ pub(crate) struct RegistrySession {
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
     tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
+    /// Set once the registry showed it has no referrers API at all (its router answered 404
+    /// without a registry error body, as distribution 2.8 does), so later images skip the
+    /// probe and go straight to the tag-schema fallback: one request less per image.
+    no_referrers_api: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for RegistrySession {
@@ -71,6 +78,7 @@ impl RegistrySession {
             challenge: tokio::sync::OnceCell::new(),
             credential: tokio::sync::OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
+            no_referrers_api: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
@@ -386,6 +394,54 @@ pub(crate) async fn read_capped(
     Ok(buf)
 }
 
+/// Bytes handed to hyper per frame of a reported upload.
+const PROGRESS_CHUNK: usize = 64 * 1024;
+
+/// A request body over shared bytes that reports how far it has been read. The bytes sent
+/// are exactly `data`; only the framing into chunks differs from a plain body.
+struct CountingBody {
+    data: bytes::Bytes,
+    pos: usize,
+    high: Arc<AtomicU64>,
+    digest: Digest,
+    hook: ProgressHook,
+}
+
+impl http_body::Body for CountingBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if this.pos >= this.data.len() {
+            return Poll::Ready(None);
+        }
+        let end = this.data.len().min(this.pos + PROGRESS_CHUNK);
+        let chunk = this.data.slice(this.pos..end);
+        this.pos = end;
+        let sent = end as u64;
+        if this.high.fetch_max(sent, Ordering::Relaxed) < sent {
+            this.hook.emit(&ProgressEvent::Sent {
+                digest: this.digest.clone(),
+                sent,
+                total: this.data.len() as u64,
+            });
+        }
+        Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact((self.data.len() - self.pos) as u64)
+    }
+}
+
 /// A repository in a registry.
 #[derive(Clone, Debug)]
 pub struct RemoteRepository {
@@ -395,6 +451,8 @@ pub struct RemoteRepository {
     /// `registry/path`.
     name: String,
     limits: Limits,
+    /// Observer of large blob uploads.
+    progress: Option<ProgressHook>,
 }
 
 #[derive(serde::Deserialize)]
@@ -404,12 +462,18 @@ struct MediaTypeField {
 }
 
 impl RemoteRepository {
-    pub(crate) fn new(session: Arc<RegistrySession>, path: &str, limits: Limits) -> Self {
+    pub(crate) fn new(
+        session: Arc<RegistrySession>,
+        path: &str,
+        limits: Limits,
+        progress: Option<ProgressHook>,
+    ) -> Self {
         Self {
             name: format!("{}/{}", session.host, path),
             session,
             path: path.to_owned(),
             limits,
+            progress,
         }
     }
 
@@ -440,6 +504,13 @@ impl RemoteRepository {
                 registry: self.session.host.clone(),
                 message: format!("{operation} on `{}`: {message}", self.name),
             }
+        } else if status.is_server_error() {
+            RegistryError::Server {
+                repository: self.name.clone(),
+                operation: operation.to_owned(),
+                status: status.as_u16(),
+                message,
+            }
         } else {
             self.protocol(operation, message)
         }
@@ -456,6 +527,87 @@ impl RemoteRepository {
             },
             ReadError::Http(e) => self.session.unreachable(&e),
         }
+    }
+
+    /// Monolithic upload of a blob known to be absent; `hook` sees the bytes go out.
+    async fn upload_blob(
+        &self,
+        bytes: &[u8],
+        digest: &Digest,
+        hook: Option<&ProgressHook>,
+    ) -> Result<Digest, RegistryError> {
+        // Monolithic upload: POST to open a session, then one PUT with the content.
+        let start = format!("{}/v2/{}/blobs/uploads/", self.session.base, self.path);
+        let resp = self
+            .session
+            .send(&self.path, Scope::Push, Method::POST, &start, |rb| {
+                rb.header(CONTENT_LENGTH, "0")
+            })
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED && !resp.status().is_success() {
+            return Err(self.status_error("POST blob upload", resp).await);
+        }
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.protocol("POST blob upload", "no Location header in the answer"))?;
+        let base = reqwest::Url::parse(&start)
+            .map_err(|e| self.protocol("POST blob upload", e.to_string()))?;
+        let mut upload = base.join(location).map_err(|e| {
+            self.protocol(
+                "POST blob upload",
+                format!("bad Location `{location}`: {e}"),
+            )
+        })?;
+        upload
+            .query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        // One high-water mark across retried requests, so reported counts never go back.
+        let high = Arc::new(AtomicU64::new(0));
+        let make_body = |body: &bytes::Bytes| -> reqwest::Body {
+            match hook {
+                Some(hook) => reqwest::Body::wrap(CountingBody {
+                    data: body.clone(),
+                    pos: 0,
+                    high: high.clone(),
+                    digest: digest.clone(),
+                    hook: hook.clone(),
+                }),
+                None => reqwest::Body::from(body.clone()),
+            }
+        };
+        let resp = if self.same_registry(&upload) {
+            self.session
+                .send(
+                    &self.path,
+                    Scope::Push,
+                    Method::PUT,
+                    upload.as_str(),
+                    |rb| {
+                        rb.header(CONTENT_TYPE, "application/octet-stream")
+                            .header(CONTENT_LENGTH, body.len())
+                            .body(make_body(&body))
+                    },
+                )
+                .await?
+        } else {
+            // Never send our credentials to another host.
+            self.session
+                .http
+                .put(upload.as_str())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, body.len())
+                .body(make_body(&body))
+                .send()
+                .await
+                .map_err(|e| self.session.unreachable(&e))?
+        };
+        if !resp.status().is_success() {
+            return Err(self.status_error("PUT blob", resp).await);
+        }
+        Ok(digest.clone())
     }
 
     async fn blob_exists(&self, digest: &Digest) -> Result<bool, RegistryError> {
@@ -633,65 +785,37 @@ impl Repository for RemoteRepository {
         if self.blob_exists(&digest).await? {
             return Ok(digest);
         }
-        // Monolithic upload: POST to open a session, then one PUT with the content.
-        let start = format!("{}/v2/{}/blobs/uploads/", self.session.base, self.path);
-        let resp = self
-            .session
-            .send(&self.path, Scope::Push, Method::POST, &start, |rb| {
-                rb.header(CONTENT_LENGTH, "0")
-            })
-            .await?;
-        if resp.status() != StatusCode::ACCEPTED && !resp.status().is_success() {
-            return Err(self.status_error("POST blob upload", resp).await);
-        }
-        let location = resp
-            .headers()
-            .get(LOCATION)
-            .and_then(|v| v.to_str().ok())
-            .ok_or_else(|| self.protocol("POST blob upload", "no Location header in the answer"))?;
-        let base = reqwest::Url::parse(&start)
-            .map_err(|e| self.protocol("POST blob upload", e.to_string()))?;
-        let mut upload = base.join(location).map_err(|e| {
-            self.protocol(
-                "POST blob upload",
-                format!("bad Location `{location}`: {e}"),
-            )
-        })?;
-        upload
-            .query_pairs_mut()
-            .append_pair("digest", &digest.to_string());
-        let body = bytes.to_vec();
-        let resp = if self.same_registry(&upload) {
-            self.session
-                .send(
-                    &self.path,
-                    Scope::Push,
-                    Method::PUT,
-                    upload.as_str(),
-                    |rb| {
-                        rb.header(CONTENT_TYPE, "application/octet-stream")
-                            .body(body.clone())
-                    },
-                )
-                .await?
-        } else {
-            // Never send our credentials to another host.
-            self.session
-                .http
-                .put(upload.as_str())
-                .header(CONTENT_TYPE, "application/octet-stream")
-                .body(body)
-                .send()
-                .await
-                .map_err(|e| self.session.unreachable(&e))?
+        let hook = self
+            .progress
+            .as_ref()
+            .filter(|_| bytes.len() as u64 >= PROGRESS_MIN_BYTES);
+        let Some(hook) = hook else {
+            return self.upload_blob(bytes, &digest, None).await;
         };
-        if !resp.status().is_success() {
-            return Err(self.status_error("PUT blob", resp).await);
-        }
-        Ok(digest)
+        let total = bytes.len() as u64;
+        hook.emit(&ProgressEvent::Started {
+            repository: self.name.clone(),
+            digest: digest.clone(),
+            total,
+        });
+        let result = self.upload_blob(bytes, &digest, Some(hook)).await;
+        hook.emit(&match &result {
+            Ok(_) => ProgressEvent::Finished {
+                digest: digest.clone(),
+                total,
+            },
+            Err(_) => ProgressEvent::Failed {
+                digest: digest.clone(),
+            },
+        });
+        result
     }
 
     async fn referrers_api(&self, subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
+        use std::sync::atomic::Ordering;
+        if self.session.no_referrers_api.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
         let object = subject.to_string();
         let url = self.url("referrers", &object);
         let resp = self
@@ -721,6 +845,21 @@ impl Repository for RemoteRepository {
             return Err(self.status_error("GET referrers", resp).await);
         }
         // 404/400/405/406/501, or an answer of another type: no referrers API (ggcr's rule).
+        // A registry that has the API answers a missing repository or subject with a JSON
+        // error (or an empty index); a bare 404/405/501 comes from a router that lacks the
+        // route entirely, which holds for every repository of this registry.
+        let json_error = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        if matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+        ) && !json_error
+        {
+            self.session.no_referrers_api.store(true, Ordering::Relaxed);
+        }
         drain(resp).await;
         Ok(None)
     }

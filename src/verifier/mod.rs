@@ -31,9 +31,7 @@ use crate::keys::PublicKey;
 use crate::policy::{self, Authority, AuthorityEvidence, Decision, Evidence, Policy, Rejection};
 use crate::reference::ImageRef;
 use crate::registry::{Client, Limits, RegistryConfig, RegistryError};
-use crate::verify::{
-    self, CandidateFailure, Check, SignatureFormat, SignatureVerifier, VerifiedBundleItem,
-};
+use crate::verify::{self, CandidateFailure, Check, SignatureFormat, SignatureVerifier};
 use cache::{CachingRepository, ContentCache, TtlCache};
 
 /// The time source (injected so tests and the webhook cache can control it).
@@ -441,32 +439,14 @@ fn check_candidates(
     verifier: &SignatureVerifier,
     format: SignatureFormat,
 ) -> AuthorityEvidence {
-    let mut ev = AuthorityEvidence::default();
-    let none = BTreeMap::new();
-    let legacy = matches!(format, SignatureFormat::Legacy | SignatureFormat::Any);
-    let bundles = matches!(format, SignatureFormat::Bundle | SignatureFormat::Any);
-    if legacy {
-        for c in &found.signatures {
-            match verify::check_signature(c, digest, verifier, &none) {
-                Ok(v) => ev.signatures.push(v),
-                Err(f) => reject(&mut ev, f),
-            }
-        }
-        for c in &found.attestations {
-            match verify::check_attestation(c, digest, verifier, None) {
-                Ok(v) => ev.attestations.push(v),
-                Err(f) => reject(&mut ev, f),
-            }
-        }
-    }
-    if bundles {
-        for c in &found.bundles {
-            match verify::check_bundle(c, digest, verifier, &none) {
-                Ok(VerifiedBundleItem::Signature(v)) => ev.signatures.push(v),
-                Ok(VerifiedBundleItem::Attestation(a)) => ev.attestations.push(a),
-                Err(f) => reject(&mut ev, f),
-            }
-        }
+    let checked = verify::check_discovered(found, digest, verifier, format, &BTreeMap::new(), None);
+    let mut ev = AuthorityEvidence {
+        signatures: checked.signatures,
+        attestations: checked.attestations,
+        rejected: Vec::new(),
+    };
+    for f in checked.failures {
+        reject(&mut ev, f);
     }
     ev
 }

@@ -1,0 +1,115 @@
+//! `imprint verify --policy` and `imprint policy lint`.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+use anyhow::Context as _;
+use clap::{Args, Subcommand, ValueEnum};
+
+use super::EXIT_FAILED;
+use super::registry_opts::RegistryOpts;
+use imprint::policy::{self, LintLevel, Policy};
+use imprint::reference::ImageRef;
+use imprint::verifier::Verifier;
+
+/// Output of a policy decision.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub enum DecisionOutput {
+    /// A compact table on stdout (one line per image, reasons indented).
+    #[default]
+    Table,
+    /// The typed decisions as a JSON array on stdout.
+    Json,
+}
+
+/// Decide `images` against the policy at `path`: exit 0 when every image is allowed or
+/// warned, 1 when any is denied (registry errors deny), 2 on an operational error.
+pub async fn verify(
+    path: &Path,
+    output: DecisionOutput,
+    registry: &RegistryOpts,
+    images: &[String],
+) -> anyhow::Result<ExitCode> {
+    let policy = Policy::from_path(path)
+        .with_context(|| format!("cannot load policy `{}`", path.display()))?;
+    let refs = images
+        .iter()
+        .map(|s| ImageRef::parse(s).with_context(|| format!("invalid image reference `{s}`")))
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let verifier = Verifier::builder(policy)
+        .registry(registry.to_config())
+        .build()
+        .context("cannot set up verification")?;
+    let decisions = verifier.verify_all(&refs).await;
+    let mut out = std::io::stdout().lock();
+    match output {
+        DecisionOutput::Table => write!(out, "{}", policy::render_table(&decisions))?,
+        DecisionOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&decisions)?)?,
+    }
+    let denied = decisions.iter().filter(|d| !d.is_allowed()).count();
+    if denied > 0 {
+        eprintln!(
+            "{denied} of {} image(s) denied by policy `{}`",
+            decisions.len(),
+            path.display()
+        );
+        Ok(ExitCode::from(EXIT_FAILED))
+    } else {
+        Ok(ExitCode::SUCCESS)
+    }
+}
+
+/// `imprint policy …`.
+#[derive(Debug, Args)]
+pub struct PolicyArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub command: PolicyCommand,
+}
+
+/// Policy subcommands.
+#[derive(Debug, Subcommand)]
+pub enum PolicyCommand {
+    /// Load a policy strictly and report findings (exit 1 on error-level findings).
+    Lint {
+        /// Policy files.
+        #[arg(required = true)]
+        policies: Vec<PathBuf>,
+    },
+}
+
+/// Run `imprint policy …`.
+pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
+    match args.command {
+        PolicyCommand::Lint { policies } => {
+            let mut errors = 0;
+            for path in &policies {
+                let policy = Policy::from_path(path)
+                    .with_context(|| format!("cannot load policy `{}`", path.display()))?;
+                let findings = policy.lint();
+                if findings.is_empty() {
+                    println!("{}: ok", path.display());
+                }
+                for f in findings {
+                    if f.level == LintLevel::Error {
+                        errors += 1;
+                    }
+                    println!(
+                        "{}: {:?} {} at {}: {}",
+                        path.display(),
+                        f.level,
+                        f.code,
+                        f.location,
+                        f.message
+                    );
+                }
+            }
+            Ok(if errors > 0 {
+                ExitCode::from(EXIT_FAILED)
+            } else {
+                ExitCode::SUCCESS
+            })
+        }
+    }
+}

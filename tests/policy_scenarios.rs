@@ -1,0 +1,591 @@
+//! Trust-policy scenarios against the real registry: real signatures and attestations made by
+//! imprint, a real policy file, the library `Verifier`, and a fixed clock. Each scenario states
+//! the expected outcome and reason code.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+mod support;
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use imprint::keys::SigningKey;
+use imprint::policy::{Decision, Outcome, Policy, ReasonCode};
+use imprint::reference::ImageRef;
+use imprint::registry::{AuthSource, RegistryConfig};
+use imprint::sign::{self, AttestOptions, SignOptions};
+use imprint::verifier::{Clock, Verifier};
+use support::{push_random_image, registry, test_client, unique_repo};
+
+#[derive(Debug)]
+struct Fixed(SystemTime);
+impl Clock for Fixed {
+    fn now(&self) -> SystemTime {
+        self.0
+    }
+}
+
+/// 2025-06-20T00:00:00Z: a day after the grype scan vector's `descriptor.timestamp`.
+fn june_2025() -> SystemTime {
+    SystemTime::UNIX_EPOCH + Duration::from_secs(1_750_377_600)
+}
+
+struct Keys {
+    release: SigningKey,
+    alice: SigningKey,
+    bob: SigningKey,
+    carol: SigningKey,
+}
+
+struct World {
+    dir: tempfile::TempDir,
+    keys: Keys,
+}
+
+impl World {
+    fn new() -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys {
+            release: SigningKey::generate_p256().unwrap(),
+            alice: SigningKey::generate_p256().unwrap(),
+            bob: SigningKey::generate_p256().unwrap(),
+            carol: SigningKey::generate_p256().unwrap(),
+        };
+        for (name, k) in [
+            ("release", &keys.release),
+            ("alice", &keys.alice),
+            ("bob", &keys.bob),
+            ("carol", &keys.carol),
+        ] {
+            std::fs::write(
+                dir.path().join(format!("{name}.pub")),
+                k.public_key().to_pem(),
+            )
+            .unwrap();
+        }
+        Self { dir, keys }
+    }
+
+    /// A policy with the standard authorities (`alice-again` is alice's key under a second
+    /// name) and the given `noMatch` and rules (YAML, indented for `spec.rules`).
+    fn policy(&self, no_match: &str, rules: &str) -> Policy {
+        let yaml = format!(
+            "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  noMatch: {no_match}\n  authorities:\n    release: {{key: {{file: release.pub}}}}\n    alice: {{key: {{file: alice.pub}}}}\n    alice-again: {{key: {{file: alice.pub}}}}\n    bob: {{key: {{file: bob.pub}}}}\n    carol: {{key: {{file: carol.pub}}}}\n  rules:\n{rules}"
+        );
+        Policy::from_str_with_base(&yaml, self.dir.path()).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+    }
+}
+
+async fn decide(policy: Policy, image: &ImageRef, now: SystemTime) -> Decision {
+    let v = Verifier::builder(policy)
+        .registry(RegistryConfig {
+            auth: AuthSource::Anonymous,
+            ..RegistryConfig::default()
+        })
+        .clock(Arc::new(Fixed(now)))
+        .build()
+        .unwrap();
+    v.verify(image).await
+}
+
+async fn signed_image(prefix: &str, signers: &[&SigningKey]) -> ImageRef {
+    let (image, _) = push_random_image(&format!("{prefix}/{}", unique_repo("img"))).await;
+    let client = test_client();
+    for k in signers {
+        sign::sign_image(&client, &image, k, &SignOptions::default())
+            .await
+            .unwrap();
+    }
+    image
+}
+
+fn rule(prefix: &str, body: &str) -> String {
+    format!(
+        "    - name: r-{prefix}\n      images: [\"{}/{prefix}/**\"]\n{body}",
+        registry()
+    )
+}
+
+fn assert_decision(d: &Decision, outcome: Outcome, code: Option<ReasonCode>, what: &str) {
+    assert_eq!(
+        d.outcome,
+        outcome,
+        "{what}: {}",
+        serde_json::to_string_pretty(d).unwrap()
+    );
+    assert_eq!(
+        d.reason.as_ref().map(|r| r.code),
+        code,
+        "{what}: {}",
+        serde_json::to_string_pretty(d).unwrap()
+    );
+}
+
+#[tokio::test]
+async fn signature_expressions_met_and_unmet() {
+    let w = World::new();
+    let k = &w.keys;
+    let expr = "      signatures:\n        anyOf:\n          - authority: release\n          - allOf:\n              - authority: carol\n              - threshold: {count: 2, of: [alice, bob, alice-again]}\n";
+    let p = "sigexpr";
+    let policy = || w.policy("deny", &rule(p, expr));
+    let cases: Vec<(&str, Vec<&SigningKey>, Outcome, Option<ReasonCode>)> = vec![
+        (
+            "release alone meets anyOf",
+            vec![&k.release],
+            Outcome::Allowed,
+            None,
+        ),
+        (
+            "carol + alice + bob meet allOf(carol, 2 of 3)",
+            vec![&k.carol, &k.alice, &k.bob],
+            Outcome::Allowed,
+            None,
+        ),
+        (
+            "carol + alice: threshold counts alice and alice-again once",
+            vec![&k.carol, &k.alice],
+            Outcome::Denied,
+            Some(ReasonCode::ThresholdNotMet),
+        ),
+        (
+            "alice + bob without carol: allOf unmet",
+            vec![&k.alice, &k.bob],
+            Outcome::Denied,
+            Some(ReasonCode::NoSignatures),
+        ),
+        (
+            "unsigned",
+            vec![],
+            Outcome::Denied,
+            Some(ReasonCode::NoSignatures),
+        ),
+    ];
+    for (what, signers, outcome, code) in cases {
+        let image = signed_image(p, &signers).await;
+        let d = decide(policy(), &image, SystemTime::now()).await;
+        if outcome == Outcome::Denied {
+            assert_eq!(
+                d.outcome,
+                Outcome::Denied,
+                "{what}: {}",
+                serde_json::to_string_pretty(&d).unwrap()
+            );
+            let got = d.reason.as_ref().map(|r| r.code);
+            assert!(
+                got == code
+                    || matches!(
+                        got,
+                        Some(
+                            ReasonCode::ThresholdNotMet
+                                | ReasonCode::NoSignatures
+                                | ReasonCode::SignatureInvalid
+                        )
+                    ),
+                "{what}: reason {got:?}"
+            );
+        } else {
+            assert_decision(&d, outcome, code, what);
+        }
+        assert!(d.digest.is_some());
+        assert_eq!(d.policy, policy().hash().clone());
+    }
+}
+
+#[tokio::test]
+async fn same_signer_twice_does_not_meet_a_threshold() {
+    let w = World::new();
+    let p = "twice";
+    let policy = w.policy(
+        "deny",
+        &rule(
+            p,
+            "      signatures:\n        threshold: {count: 2, of: [alice, bob]}\n",
+        ),
+    );
+    // Two different signatures by alice (different annotations, so two layers).
+    let (image, _) = push_random_image(&format!("{p}/{}", unique_repo("img"))).await;
+    let client = test_client();
+    for v in ["1", "2"] {
+        let opts = SignOptions {
+            annotations: [("n".to_owned(), v.to_owned())].into(),
+            ..SignOptions::default()
+        };
+        sign::sign_image(&client, &image, &w.keys.alice, &opts)
+            .await
+            .unwrap();
+    }
+    let d = decide(policy.clone(), &image, SystemTime::now()).await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::ThresholdNotMet),
+        "alice twice",
+    );
+    sign::sign_image(&client, &image, &w.keys.bob, &SignOptions::default())
+        .await
+        .unwrap();
+    let d = decide(policy, &image, SystemTime::now()).await;
+    assert_decision(&d, Outcome::Allowed, None, "alice + bob");
+    // Evidence names both authorities and their key fingerprints.
+    let json = serde_json::to_string(&d).unwrap();
+    assert!(
+        json.contains(&w.keys.alice.public_key().fingerprint())
+            && json.contains(&w.keys.bob.public_key().fingerprint()),
+        "{json}"
+    );
+}
+
+#[tokio::test]
+async fn no_match_exclude_modes_and_two_rules() {
+    let w = World::new();
+    let k = &w.keys;
+    let p = "modes";
+    let needs_release = "      signatures: {authority: release}\n";
+    // Excluded image falls through to noMatch.
+    let excl = format!(
+        "    - name: r\n      images: [\"{r}/{p}/**\"]\n      exclude: [\"{r}/{p}/sandbox/**\"]\n{needs_release}",
+        r = registry()
+    );
+    let sandbox = signed_image(&format!("{p}/sandbox"), &[&k.release]).await;
+    for (nm, outcome, code) in [
+        ("deny", Outcome::Denied, Some(ReasonCode::NoMatchingRule)),
+        ("warn", Outcome::Warned, Some(ReasonCode::NoMatchingRule)),
+        ("allow", Outcome::Allowed, None),
+    ] {
+        let d = decide(w.policy(nm, &excl), &sandbox, SystemTime::now()).await;
+        assert_decision(&d, outcome, code, &format!("excluded, noMatch {nm}"));
+        assert!(d.rules.is_empty());
+    }
+    // warn mode: unmet → warned; audit mode: unmet → allowed, recorded as a warning.
+    let unsigned = signed_image(p, &[]).await;
+    let warn = format!("{}      mode: warn\n", rule(p, needs_release));
+    let d = decide(w.policy("deny", &warn), &unsigned, SystemTime::now()).await;
+    assert_decision(
+        &d,
+        Outcome::Warned,
+        Some(ReasonCode::NoSignatures),
+        "warn mode",
+    );
+    let audit = format!("{}      mode: audit\n", rule(p, needs_release));
+    let d = decide(w.policy("deny", &audit), &unsigned, SystemTime::now()).await;
+    assert_eq!(d.outcome, Outcome::Allowed);
+    assert!(!d.warnings.is_empty(), "audit failures are recorded");
+    // Two matching rules: both must pass.
+    let by_release = signed_image(p, &[&k.release]).await;
+    let two = format!(
+        "{}    - name: second\n      images: [\"{}/{p}/**\"]\n      signatures: {{authority: carol}}\n",
+        rule(p, needs_release),
+        registry()
+    );
+    let d = decide(w.policy("deny", &two), &by_release, SystemTime::now()).await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::SignatureInvalid), // release signed; nothing verifies with carol's key
+        "second rule unmet",
+    );
+    assert_eq!(d.rules.len(), 2);
+    sign::sign_image(
+        &test_client(),
+        &by_release,
+        &k.carol,
+        &SignOptions::default(),
+    )
+    .await
+    .unwrap();
+    let d = decide(w.policy("deny", &two), &by_release, SystemTime::now()).await;
+    assert_decision(&d, Outcome::Allowed, None, "both rules met");
+}
+
+fn vector(rel: &str) -> serde_json::Value {
+    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/vectors/predicates")
+        .join(rel);
+    serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
+}
+
+async fn attested_image(
+    prefix: &str,
+    key: &SigningKey,
+    predicate_type: &str,
+    predicate: serde_json::Value,
+) -> ImageRef {
+    let (image, _) = push_random_image(&format!("{prefix}/{}", unique_repo("img"))).await;
+    let opts = AttestOptions {
+        predicate_type: predicate_type.to_owned(),
+        predicate,
+        replace: false,
+        recursive: false,
+        limits: Default::default(),
+        format: sign::WriteFormat::Legacy,
+    };
+    sign::attest_image(&test_client(), &image, key, &opts)
+        .await
+        .unwrap();
+    image
+}
+
+#[tokio::test]
+async fn attestation_content_checks() {
+    let w = World::new();
+    let k = &w.keys;
+    let p = "content";
+    // SBOM with GPL-2.0-only components (syft, alpine).
+    let sbom = attested_image(
+        p,
+        &k.alice,
+        "https://cyclonedx.org/bom",
+        vector("sbom/guac-syft-0.58.0_alpine.cdx-1.4.json"),
+    )
+    .await;
+    let sbom_rule = |denied: &str| {
+        rule(
+            p,
+            &format!(
+                "      attestations:\n        - predicateType: cyclonedx\n          signedBy: {{authority: alice}}\n          sbom: {{deniedLicenses: [{denied}]}}\n"
+            ),
+        )
+    };
+    let d = decide(
+        w.policy("deny", &sbom_rule("GPL-2.0-only")),
+        &sbom,
+        SystemTime::now(),
+    )
+    .await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::SbomDeniedLicense),
+        "denied license present",
+    );
+    let d = decide(
+        w.policy("deny", &sbom_rule("AGPL-3.0-only")),
+        &sbom,
+        SystemTime::now(),
+    )
+    .await;
+    assert_decision(&d, Outcome::Allowed, None, "denied license absent");
+    // Signed by the wrong authority: missing.
+    let wrong_signer = rule(
+        p,
+        "      attestations:\n        - predicateType: cyclonedx\n          signedBy: {authority: bob}\n",
+    );
+    let d = decide(w.policy("deny", &wrong_signer), &sbom, SystemTime::now()).await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::AttestationMissing),
+        "SBOM signed by alice, bob required",
+    );
+
+    // Grype scan of busybox 1.32.1: 1 critical (CVE-2022-48174), scanned 2025-06-19.
+    let vuln = attested_image(
+        p,
+        &k.alice,
+        "https://cosign.sigstore.dev/attestation/vuln/v1",
+        vector("vuln/defectdojo-grype-0.94.0_busybox-1.32.1.grype.json"),
+    )
+    .await;
+    let vuln_rule = |check: &str| {
+        rule(
+            p,
+            &format!(
+                "      attestations:\n        - predicateType: vuln\n          vulnerabilities: {check}\n"
+            ),
+        )
+    };
+    let d = decide(
+        w.policy("deny", &vuln_rule("{maxSeverity: high}")),
+        &vuln,
+        june_2025(),
+    )
+    .await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::VulnTooSevere),
+        "critical finding",
+    );
+    let d = decide(
+        w.policy(
+            "deny",
+            &vuln_rule("{maxSeverity: high, ignore: [CVE-2022-48174]}"),
+        ),
+        &vuln,
+        june_2025(),
+    )
+    .await;
+    assert_decision(&d, Outcome::Allowed, None, "critical finding ignored");
+    let d = decide(
+        w.policy("deny", &vuln_rule("{maxAge: 7d}")),
+        &vuln,
+        june_2025(),
+    )
+    .await;
+    assert_decision(&d, Outcome::Allowed, None, "scan one day old");
+    let d = decide(
+        w.policy("deny", &vuln_rule("{maxAge: 7d}")),
+        &vuln,
+        june_2025() + Duration::from_secs(30 * 86_400),
+    )
+    .await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::VulnReportTooOld),
+        "scan 31 days old",
+    );
+
+    // CEL conditions over a custom predicate.
+    let custom = attested_image(
+        p,
+        &k.alice,
+        "https://example.com/build/v1",
+        serde_json::json!({"builder": {"id": "https://github.com/acme/builder"}}),
+    )
+    .await;
+    let cel = |cond: &str| {
+        rule(
+            p,
+            &format!(
+                "      attestations:\n        - predicateType: https://example.com/build/v1\n          condition: '{cond}'\n"
+            ),
+        )
+    };
+    let d = decide(
+        w.policy(
+            "deny",
+            &cel(r#"predicate.builder.id.startsWith("https://github.com/")"#),
+        ),
+        &custom,
+        SystemTime::now(),
+    )
+    .await;
+    assert_decision(&d, Outcome::Allowed, None, "CEL true");
+    let d = decide(
+        w.policy(
+            "deny",
+            &cel(r#"predicate.builder.id.startsWith("https://gitlab.com/")"#),
+        ),
+        &custom,
+        SystemTime::now(),
+    )
+    .await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::ConditionFalse),
+        "CEL false",
+    );
+    let d = decide(
+        w.policy("deny", &cel("predicate.no.such.field == 1")),
+        &custom,
+        SystemTime::now(),
+    )
+    .await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::ConditionError),
+        "CEL error fails the requirement",
+    );
+}
+
+#[tokio::test]
+async fn registry_errors_deny() {
+    let w = World::new();
+    let policy = w.policy(
+        "allow",
+        "    - name: all\n      images: [\"**\"]\n      signatures: {authority: release}\n",
+    );
+    // Nothing listens on port 1: the image cannot be resolved, and that denies (fail closed),
+    // even with `noMatch: allow`.
+    let image = ImageRef::parse("127.0.0.1:1/nothing/here:v1").unwrap();
+    let d = decide(policy.clone(), &image, SystemTime::now()).await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::RegistryError),
+        "unreachable registry",
+    );
+    assert!(d.digest.is_none());
+    // A tag that does not exist: also a registry error, not an allow.
+    let missing =
+        ImageRef::parse(&format!("{}/{}:nope", registry(), unique_repo("missing"))).unwrap();
+    let d = decide(policy, &missing, SystemTime::now()).await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::RegistryError),
+        "missing tag",
+    );
+}
+
+#[tokio::test]
+async fn cached_decisions_are_reused_within_ttl() {
+    let w = World::new();
+    let p = "cache";
+    let image = signed_image(p, &[&w.keys.release]).await;
+    let v =
+        Verifier::builder(w.policy("deny", &rule(p, "      signatures: {authority: release}\n")))
+            .registry(RegistryConfig {
+                auth: AuthSource::Anonymous,
+                ..RegistryConfig::default()
+            })
+            .decision_ttl(Duration::from_secs(60))
+            .build()
+            .unwrap();
+    let first = v.verify(&image).await;
+    assert_eq!(first.outcome, Outcome::Allowed);
+    let many = v.verify_all(&vec![image.clone(); 50]).await;
+    assert!(many.iter().all(|d| d == &first), "same decision from cache");
+}
+
+/// Registry requests per image for a policy decision with full discovery (legacy tags and
+/// bundle referrers): resolve, `.sig` manifest, payload blob, the referrers tag-schema
+/// index; the referrers API probe and the `/v2/` ping happen once per registry.
+#[tokio::test]
+async fn requests_per_image_with_full_discovery() {
+    let w = World::new();
+    let proxy = support::proxy::Proxy::start(registry()).await;
+    let p = "requests";
+    let mut images = Vec::new();
+    for _ in 0..5 {
+        let image = signed_image(p, &[&w.keys.release]).await;
+        let path = image
+            .repository_name()
+            .split_once('/')
+            .unwrap()
+            .1
+            .to_owned();
+        images.push(ImageRef::parse(&format!("{}/{path}:v1", proxy.addr())).unwrap());
+    }
+    let rule = format!(
+        "    - name: r\n      images: [\"{}/{p}/**\"]\n      signatures: {{authority: release}}\n",
+        proxy.addr()
+    );
+    let v = Verifier::builder(w.policy("deny", &rule))
+        .registry(RegistryConfig {
+            auth: AuthSource::Anonymous,
+            ..RegistryConfig::default()
+        })
+        .build()
+        .unwrap();
+    proxy.reset();
+    for image in &images {
+        let d = v.verify(image).await;
+        assert_eq!(
+            d.outcome,
+            Outcome::Allowed,
+            "{}",
+            serde_json::to_string_pretty(&d).unwrap()
+        );
+    }
+    let log = proxy.requests();
+    assert_eq!(
+        log.len(),
+        1 + 1 + 4 * images.len(),
+        "ping + one referrers probe + 4 per image: {log:#?}"
+    );
+}
