@@ -304,9 +304,11 @@ impl Verifier {
                 );
             }
         };
-        let cache_key = (image.repository_name(), digest.clone());
+        // Keyed by the reference as given (rules may match on tags) and the digest it
+        // resolved to; the policy is fixed for this verifier.
+        let cache_key = (reference.clone(), digest.clone());
         if let Some(d) = inner.decisions.get(&cache_key, now) {
-            return Decision { reference, ..d };
+            return d;
         }
         let evidence = self.gather(image, &reference, &digest).await;
         let decision = policy::evaluate(&inner.policy, &evidence, now);
