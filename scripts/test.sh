@@ -23,4 +23,6 @@ if ! python3 -c 'import securesystemslib, cryptography' 2>/dev/null; then
     || apt_install python3-securesystemslib python3-cryptography
 fi
 
+# The sigstore-conformance walk, each of its 70 cases reported by name, then everything.
+cargo test --locked --test conformance conformance_bundle_verify -- --nocapture --quiet
 cargo test --locked "$@"
