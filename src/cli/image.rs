@@ -15,7 +15,7 @@ use imprint::bundle::TrustRoot;
 use imprint::evidence::Source;
 use imprint::keys::{self, PublicKey};
 use imprint::reference::ImageRef;
-use imprint::registry::{Client, Repository as _};
+use imprint::registry::{Client, Limits, Repository as _};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
 use imprint::verify::{self, SignatureFormat, SignatureVerifier};
 
@@ -435,33 +435,21 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     )?;
     let required: BTreeMap<String, String> = args.annotations.into_iter().collect();
     let client = Client::new(args.registry.to_config())?;
-    let limits = Default::default();
     let mut all_payloads = Vec::new();
     let mut failed = false;
     for image in &images {
-        let Some(resolved) = resolve_or_report(&client, image).await? else {
+        let Some((resolved, checked)) = check_image(
+            &client,
+            image,
+            &verifier,
+            args.signature_format.into(),
+            Want::Signatures(&required),
+        )
+        .await?
+        else {
             failed = true;
             continue;
         };
-        let digest = resolved.manifest.digest.clone();
-        let found = verify::discover(
-            &resolved.repository,
-            &digest,
-            args.signature_format.into(),
-            true,
-            false,
-            &limits,
-        )
-        .await
-        .with_context(|| format!("reading signatures of `{image}`"))?;
-        let checked = verify::check_discovered(
-            &found,
-            &digest,
-            &verifier,
-            args.signature_format.into(),
-            &required,
-            None,
-        );
         let (verified, failures) = (checked.signatures, checked.failures);
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
@@ -516,20 +504,57 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
     })
 }
 
-/// Resolve `image`; a missing image is reported on stderr and gives `None` (a verification
+/// What `verify` / `verify-attestation` look for.
+enum Want<'a> {
+    /// Image signatures with these required annotations.
+    Signatures(&'a BTreeMap<String, String>),
+    /// Attestations, of this predicate type if given.
+    Attestations(Option<&'a str>),
+}
+
+/// Resolve `image` once, fetch what is attached to it, and check every candidate with
+/// `verifier`. `None` when the image does not exist (reported on stderr: a verification
 /// failure, exit 1); other registry errors are operational (exit 2).
-async fn resolve_or_report(
+async fn check_image(
     client: &Client,
     image: &ImageRef,
-) -> anyhow::Result<Option<imprint::registry::ResolvedImage>> {
-    match client.resolve(image).await {
-        Ok(r) => Ok(Some(r)),
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    want: Want<'_>,
+) -> anyhow::Result<Option<(imprint::registry::ResolvedImage, verify::Checked)>> {
+    let resolved = match client.resolve(image).await {
+        Ok(r) => r,
         Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
             eprintln!("error: {image}: image not found");
-            Ok(None)
+            return Ok(None);
         }
-        Err(e) => Err(e).with_context(|| format!("resolving `{image}`")),
-    }
+        Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
+    };
+    let digest = &resolved.manifest.digest;
+    let (signatures, attestations) = match want {
+        Want::Signatures(_) => (true, false),
+        Want::Attestations(_) => (false, true),
+    };
+    let found = verify::discover(
+        &resolved.repository,
+        digest,
+        format,
+        signatures,
+        attestations,
+        &Limits::default(),
+    )
+    .await
+    .with_context(|| format!("reading what is attached to `{image}`"))?;
+    let none = BTreeMap::new();
+    let checked = match want {
+        Want::Signatures(required) => {
+            verify::check_discovered(&found, digest, verifier, format, required, None)
+        }
+        Want::Attestations(predicate_type) => {
+            verify::check_discovered(&found, digest, verifier, format, &none, predicate_type)
+        }
+    };
+    Ok(Some((resolved, checked)))
 }
 
 /// Run `imprint verify-attestation`.
@@ -546,33 +571,21 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         args.trusted_root.as_deref(),
     )?;
     let client = Client::new(args.registry.to_config())?;
-    let limits = Default::default();
     let mut failed = false;
     let mut out = std::io::stdout().lock();
     for image in &images {
-        let Some(resolved) = resolve_or_report(&client, image).await? else {
+        let Some((resolved, checked)) = check_image(
+            &client,
+            image,
+            &verifier,
+            args.signature_format.into(),
+            Want::Attestations(want.as_deref()),
+        )
+        .await?
+        else {
             failed = true;
             continue;
         };
-        let digest = resolved.manifest.digest.clone();
-        let found = verify::discover(
-            &resolved.repository,
-            &digest,
-            args.signature_format.into(),
-            false,
-            true,
-            &limits,
-        )
-        .await
-        .with_context(|| format!("reading attestations of `{image}`"))?;
-        let checked = verify::check_discovered(
-            &found,
-            &digest,
-            &verifier,
-            args.signature_format.into(),
-            &BTreeMap::new(),
-            want.as_deref(),
-        );
         let (verified, failures) = (checked.attestations, checked.failures);
         let pinned = resolved.reference.to_string();
         if verified.is_empty() {
