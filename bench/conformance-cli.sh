@@ -8,7 +8,6 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bin="${1:-${CARGO_TARGET_DIR:-target}/release/imprint}"
 vectors="${VECTORS:-../shared/vectors}"
-[ -d "$vectors" ] || vectors=/work/shared/vectors
 suite="$vectors/sigstore-conformance/bundle-verify"
 pgi="$vectors/trust-roots/pgi-trusted_root.json"
 default_id='https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main'

@@ -7,6 +7,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+#[path = "support/vectors.rs"]
+mod vectors_dir;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -32,17 +34,9 @@ use imprint::sign::{self, AttestOptions, WriteFormat};
 use imprint::verify::{self, CandidateFailure, Check, SignatureFormat, SignatureVerifier};
 use support::{push_index, push_random_image, random_bytes, registry, test_client, unique_repo};
 
-/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate, else `/work/shared/vectors`.
+/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
 fn vectors() -> PathBuf {
-    if let Some(p) = std::env::var_os("IMPRINT_VECTORS") {
-        return p.into();
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if beside.is_dir() {
-        beside
-    } else {
-        "/work/shared/vectors".into()
-    }
+    vectors_dir::dir()
 }
 
 /// Every real SBOM: the vectors made by trivy, syft, apko, cdxgen, and the cargo-cyclonedx

@@ -2,6 +2,9 @@
 //! conformance suite's key-based bundle, real SBOMs) and sign-then-verify with real cosign keys.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/vectors.rs"]
+mod vectors_dir;
+
 use std::path::{Path, PathBuf};
 
 use imprint::blob::{self, BlobError, BlobEvidence};
@@ -10,17 +13,9 @@ use imprint::evidence::Source;
 use imprint::keys::{self, PublicKey, SigningKey, password::Password};
 use imprint::payload::{self, IN_TOTO_PAYLOAD_TYPE, PayloadError};
 
-/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate, else `/work/shared/vectors`.
+/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
 fn vectors() -> PathBuf {
-    if let Some(p) = std::env::var_os("IMPRINT_VECTORS") {
-        return p.into();
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if beside.is_dir() {
-        beside
-    } else {
-        "/work/shared/vectors".into()
-    }
+    vectors_dir::dir()
 }
 
 fn att_dir() -> PathBuf {

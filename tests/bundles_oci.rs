@@ -31,7 +31,7 @@ use imprint::verify::{
 use support::proxy::{Fault, Proxy};
 use support::{push_random_image, registry, test_client, unique_repo};
 
-const V: &str = "/work/shared/vectors";
+const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
 
 fn vectors() -> PathBuf {

@@ -1,5 +1,5 @@
 //! The sigstore-conformance `bundle-verify` suite, walked offline through the library API by the
-//! rules of `/work/shared/vectors/sigstore-conformance/HOW-TO-RUN.md`. Every case is reported by
+//! rules of `../shared/vectors/sigstore-conformance/HOW-TO-RUN.md`. Every case is reported by
 //! name; none is skipped or special-cased.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -10,8 +10,14 @@ use imprint::bundle::{
     Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, verify_bundle,
 };
 
-const SUITE: &str = "/work/shared/vectors/sigstore-conformance/bundle-verify";
-const PGI_ROOT: &str = "/work/shared/vectors/trust-roots/pgi-trusted_root.json";
+const SUITE: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/vectors/sigstore-conformance/bundle-verify"
+);
+const PGI_ROOT: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/vectors/trust-roots/pgi-trusted_root.json"
+);
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 

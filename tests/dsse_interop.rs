@@ -3,6 +3,9 @@
 //! (`pip install 'securesystemslib[crypto]'`); if it is missing these tests fail, they do not skip.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/vectors.rs"]
+mod vectors_dir;
+
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -17,15 +20,7 @@ fn script() -> PathBuf {
 }
 
 fn vectors() -> PathBuf {
-    if let Some(p) = std::env::var_os("IMPRINT_VECTORS") {
-        return p.into();
-    }
-    let beside = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if beside.is_dir() {
-        beside
-    } else {
-        "/work/shared/vectors".into()
-    }
+    vectors_dir::dir()
 }
 
 /// Runs the Python side; returns (exit code, stdout + stderr). Panics with an install hint when

@@ -13,7 +13,7 @@ use imprint::bundle::{
 };
 use imprint::evidence::Signer;
 
-const V: &str = "/work/shared/vectors";
+const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const SAN: &str = "mitr@redhat.com";
 const GH_OAUTH: &str = "https://github.com/login/oauth";
 
@@ -509,7 +509,10 @@ fn wrong_trust_root_rejected() {
     assert!(verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).is_err());
 }
 
-const CONF: &str = "/work/shared/vectors/sigstore-conformance/bundle-verify";
+const CONF: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/../shared/vectors/sigstore-conformance/bundle-verify"
+);
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const GHA: &str = "https://token.actions.githubusercontent.com";
 

@@ -3,6 +3,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+#[path = "support/vectors.rs"]
+mod vectors_dir;
+
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -16,20 +19,9 @@ use imprint::keys::{
 };
 
 /// The shared test vectors (`../shared/vectors` from the main checkout), overridable with
-/// `IMPRINT_TEST_VECTORS`. A missing directory fails the test rather than skipping it.
+/// `IMPRINT_VECTORS`. A missing directory fails the test rather than skipping it.
 fn vectors() -> PathBuf {
-    let manifest = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let mut candidates: Vec<PathBuf> = Vec::new();
-    if let Some(dir) = std::env::var_os("IMPRINT_TEST_VECTORS") {
-        candidates.push(dir.into());
-    }
-    candidates.push(manifest.join("../shared/vectors"));
-    candidates.push(manifest.join("../../shared/vectors"));
-    candidates.push(PathBuf::from("/work/shared/vectors"));
-    candidates
-        .into_iter()
-        .find(|p| p.join("keys").is_dir())
-        .expect("shared test vectors not found; set IMPRINT_TEST_VECTORS")
+    vectors_dir::dir()
 }
 
 fn vector_key(name: &str) -> PathBuf {

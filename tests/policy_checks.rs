@@ -1,9 +1,12 @@
-//! Built-in policy checks on the real predicate vectors in `/work/shared/vectors/predicates`
+//! Built-in policy checks on the real predicate vectors in `../shared/vectors/predicates`
 //! (facts from that folder's README), plus: every example policy in `policies/` loads and
 //! lints clean of errors, and every policy in `testdata/policy/invalid/` fails with the error
 //! its `# expect:` line states.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
+
+#[path = "support/vectors.rs"]
+mod vectors_dir;
 
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
@@ -16,12 +19,9 @@ use imprint::policy::{
 };
 use serde_json::{Value, json};
 
-/// `$IMPRINT_VECTORS/predicates`, default `/work/shared/vectors/predicates`.
+/// `$IMPRINT_VECTORS/predicates`, default `../shared/vectors/predicates`.
 fn vectors() -> PathBuf {
-    let root = std::env::var_os("IMPRINT_VECTORS")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| PathBuf::from("/work/shared/vectors"));
-    root.join("predicates")
+    vectors_dir::dir().join("predicates")
 }
 
 fn load(rel: &str) -> Value {

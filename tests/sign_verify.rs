@@ -4,6 +4,8 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod support;
+#[path = "support/vectors.rs"]
+mod vectors_dir;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -23,7 +25,7 @@ use imprint::verify::{self, Check, SignatureFormat, SignatureVerifier};
 use support::{push_index, push_random_image, registry, test_client, unique_repo};
 
 fn vectors() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
+    vectors_dir::dir()
 }
 
 fn no_annotations() -> BTreeMap<String, String> {

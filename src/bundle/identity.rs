@@ -356,9 +356,10 @@ mod tests {
     }
 
     fn legacy_cert() -> Vec<u8> {
-        let pem = std::fs::read(
-            "/work/shared/vectors/derived/legacy-sig-keyless-containers-image/certificate.pem",
-        )
+        let pem = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/vectors/derived/legacy-sig-keyless-containers-image/certificate.pem"
+        ))
         .unwrap();
         pem::parse(pem).unwrap().into_contents()
     }

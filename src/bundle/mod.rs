@@ -494,7 +494,10 @@ pub(crate) fn verify_parsed(
 mod tests {
     use super::*;
 
-    const CONF: &str = "/work/shared/vectors/sigstore-conformance/bundle-verify";
+    const CONF: &str = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../shared/vectors/sigstore-conformance/bundle-verify"
+    );
     const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
     const ISS: &str = "https://token.actions.githubusercontent.com";
 
@@ -592,9 +595,10 @@ mod tests {
     #[test]
     fn oci_attestation_without_artifact() {
         let trust = TrustRoot::public_good().unwrap();
-        let bundle = std::fs::read(
-            "/work/shared/vectors/bundles/cosign-oci-attestation/oci-attestation.sigstore.json",
-        )
+        let bundle = std::fs::read(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../shared/vectors/bundles/cosign-oci-attestation/oci-attestation.sigstore.json"
+        ))
         .unwrap();
         let v = verify_bundle(
             &bundle,

@@ -143,16 +143,11 @@ pub(crate) fn excerpt(s: &str) -> String {
 }
 
 /// The shared test vectors: `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate (the
-/// layout of a fresh clone in CI), else `/work/shared/vectors`.
+/// layout of a checkout and of CI).
 #[cfg(test)]
 pub(crate) fn vectors_dir() -> std::path::PathBuf {
     if let Some(p) = std::env::var_os("IMPRINT_VECTORS") {
         return p.into();
     }
-    let beside = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors");
-    if beside.is_dir() {
-        beside
-    } else {
-        "/work/shared/vectors".into()
-    }
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors")
 }
