@@ -20,13 +20,13 @@ use std::process::Command;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use imprint::digest::Digest;
+use imprint::format::digest::Digest;
+use imprint::format::reference::ImageRef;
+use imprint::gate::Verifier;
 use imprint::keys::SigningKey;
 use imprint::policy::{Outcome, Policy};
-use imprint::reference::ImageRef;
-use imprint::registry::{AuthSource, Client, ManifestRef, RegistryConfig, Repository};
 use imprint::sign::{SignOptions, sign_image};
-use imprint::verifier::Verifier;
+use imprint::store::{AuthSource, Client, ManifestRef, RegistryConfig, Repository};
 use serde_json::{Value, json};
 use support::proxy::Proxy;
 use tokio::sync::Semaphore;

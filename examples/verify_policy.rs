@@ -6,9 +6,9 @@
 
 use std::process::ExitCode;
 
+use imprint::format::reference::ImageRef;
+use imprint::gate::Verifier;
 use imprint::policy::{Policy, render_table};
-use imprint::reference::ImageRef;
-use imprint::verifier::Verifier;
 
 #[tokio::main]
 async fn main() -> Result<ExitCode, Box<dyn std::error::Error>> {

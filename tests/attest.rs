@@ -16,22 +16,23 @@ use std::sync::{Arc, Mutex};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use imprint::attach::{self, Kind};
-use imprint::digest::Digest;
-use imprint::evidence::{Signer, VerifiedAttestation};
+use imprint::format;
+use imprint::format::digest::Digest;
+use imprint::format::oci;
+use imprint::format::predicate::{CYCLONEDX, OPENVEX, SPDX, VULN};
+use imprint::format::reference::ImageRef;
 use imprint::keys::{PublicKey, SigningKey};
-use imprint::oci;
-use imprint::payload;
-use imprint::payload::predicate::{CYCLONEDX, OPENVEX, SPDX, VULN};
-use imprint::reference::ImageRef;
-use imprint::registry::client::PROGRESS_MIN_BYTES;
-use imprint::registry::{AnyRepository, Limits};
-use imprint::registry::{
+use imprint::sign::{self, AttestOptions, WriteFormat};
+use imprint::store::attach::{self, Kind};
+use imprint::store::client::PROGRESS_MIN_BYTES;
+use imprint::store::discover::{self, SignatureFormat};
+use imprint::store::{AnyRepository, Limits};
+use imprint::store::{
     AuthSource, Client, ManifestRef, ProgressEvent, ProgressHook, RegistryConfig, Repository,
     media_types,
 };
-use imprint::sign::{self, AttestOptions, WriteFormat};
-use imprint::verify::{self, CandidateFailure, Check, SignatureFormat, SignatureVerifier};
+use imprint::verify::proof::{Signer, VerifiedAttestation};
+use imprint::verify::{self, CandidateFailure, Check, SignatureVerifier};
 use support::{push_index, push_random_image, random_bytes, registry, test_client, unique_repo};
 
 /// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
@@ -82,7 +83,7 @@ fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOpti
 
 fn load(path: &Path, type_uri: &str) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap();
-    payload::load_predicate(type_uri, &bytes, payload::DEFAULT_MAX_PREDICATE_BYTES)
+    format::load_predicate(type_uri, &bytes, format::DEFAULT_MAX_PREDICATE_BYTES)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
 }
 
@@ -93,7 +94,7 @@ async fn check_all<R: Repository>(
     key: &PublicKey,
     want: Option<&str>,
 ) -> Vec<Result<VerifiedAttestation, CandidateFailure>> {
-    let found = verify::discover(
+    let found = discover::discover(
         repo,
         digest,
         SignatureFormat::Legacy,
@@ -149,11 +150,11 @@ fn dsse_layer(
     annotation_type: &str,
     predicate: serde_json::Value,
 ) -> (oci::Descriptor, Vec<u8>) {
-    let statement = payload::statement(name, subject, stmt_type, predicate);
+    let statement = format::statement(name, subject, stmt_type, predicate);
     let sig = key
-        .sign(&payload::pae(payload::IN_TOTO_PAYLOAD_TYPE, &statement))
+        .sign(&format::pae(format::IN_TOTO_PAYLOAD_TYPE, &statement))
         .unwrap();
-    let envelope = payload::envelope_json(payload::IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
+    let envelope = format::envelope_json(format::IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
     let mut d = oci::Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &envelope);
     d.annotations = Some(
         [
@@ -207,8 +208,8 @@ async fn real_sboms_attest_and_verify_with_and_without_type() {
             digest.hex()
         );
         // The envelope is the stored layer, and it is cosign's DSSE layout.
-        let env = payload::parse_envelope(v.envelope()).unwrap();
-        assert_eq!(env.payload_type, payload::IN_TOTO_PAYLOAD_TYPE);
+        let env = format::parse_envelope(v.envelope()).unwrap();
+        assert_eq!(env.payload_type, format::IN_TOTO_PAYLOAD_TYPE);
     }
 
     // With a type: exactly the attestations of that type verify; the others fail on the
@@ -324,13 +325,13 @@ async fn tampered_payload_with_original_signature_fails() {
     st["predicate"]["packages"][0]["name"] = serde_json::Value::String("evil".into());
     let tampered = serde_json::to_vec(&st).unwrap();
     assert_ne!(tampered, statement);
-    let bad1 = payload::envelope_json(payload::IN_TOTO_PAYLOAD_TYPE, &tampered, &sig);
+    let bad1 = format::envelope_json(format::IN_TOTO_PAYLOAD_TYPE, &tampered, &sig);
     // 2. The original statement with one more byte of whitespace (same JSON meaning).
     let mut spaced = statement.clone();
     spaced.push(b' ');
-    let bad2 = payload::envelope_json(payload::IN_TOTO_PAYLOAD_TYPE, &spaced, &sig);
+    let bad2 = format::envelope_json(format::IN_TOTO_PAYLOAD_TYPE, &spaced, &sig);
     // 3. The payload type changed (PAE covers it).
-    let bad3 = payload::envelope_json("application/json", &statement, &sig);
+    let bad3 = format::envelope_json("application/json", &statement, &sig);
     let mut layers = vec![(good_d.clone(), good.clone())];
     for bad in [bad1, bad2, bad3] {
         let mut d = oci::Descriptor::for_bytes(media_types::DSSE_ENVELOPE, &bad);
@@ -592,7 +593,7 @@ fn printed_types(out: &Output, digest: &Digest) -> Vec<String> {
         .lines()
         .map(|line| {
             let env: serde_json::Value = serde_json::from_str(line).unwrap();
-            assert_eq!(env["payloadType"], payload::IN_TOTO_PAYLOAD_TYPE);
+            assert_eq!(env["payloadType"], format::IN_TOTO_PAYLOAD_TYPE);
             assert!(env["signatures"][0]["sig"].is_string());
             let st: serde_json::Value =
                 serde_json::from_slice(&B64.decode(env["payload"].as_str().unwrap()).unwrap())
@@ -646,7 +647,7 @@ async fn cli_attest_and_verify(bundle: bool) {
     }
     // Written in the format asked for, and nothing in the other.
     let repo = test_client().repository(&image).unwrap();
-    let found = verify::discover(
+    let found = discover::discover(
         &repo,
         &digest,
         SignatureFormat::Any,
@@ -840,7 +841,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
             .unwrap()
             .is_none()
     );
-    let found = verify::discover(
+    let found = discover::discover(
         &repo,
         &digest,
         SignatureFormat::Any,
@@ -868,7 +869,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
     );
     let out = cli_attest(&key, &cdx, "cyclonedx", &image_s, &[]);
     assert!(out.status.success(), "{}", stderr(&out));
-    let found = verify::discover(
+    let found = discover::discover(
         &repo,
         &digest,
         SignatureFormat::Any,

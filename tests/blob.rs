@@ -7,11 +7,20 @@ mod vectors_dir;
 
 use std::path::{Path, PathBuf};
 
-use imprint::blob::{self, BlobError, BlobEvidence};
-use imprint::digest::Digest;
-use imprint::evidence::Source;
+use imprint::verify::blob::{BlobError, BlobEvidence};
+
+/// The blob functions by the layer that holds them.
+mod blob {
+    pub use imprint::format::bundle::{
+        dsse_bundle, message_signature_bundle, parse_key_bundle, public_key_hint, signature_base64,
+    };
+    pub use imprint::sign::blob::{attest_blob, sign_blob};
+    pub use imprint::verify::blob::{verify_blob, verify_blob_attestation};
+}
+use imprint::format::digest::Digest;
+use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE, PayloadError};
 use imprint::keys::{self, PublicKey, SigningKey, password::Password};
-use imprint::payload::{self, IN_TOTO_PAYLOAD_TYPE, PayloadError};
+use imprint::verify::proof::Source;
 
 /// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
 fn vectors() -> PathBuf {
@@ -49,7 +58,7 @@ fn all_five_cosign_envelopes_verify_cryptographically() {
     let key = cosign_pub();
     for name in ENVELOPES {
         let env =
-            payload::parse_envelope(&read(att_dir().join(format!("{name}.dsse.json")))).unwrap();
+            format::parse_envelope(&read(att_dir().join(format!("{name}.dsse.json")))).unwrap();
         assert_eq!(env.payload_type, IN_TOTO_PAYLOAD_TYPE);
         key.verify(&env.pae(), &env.signatures[0].sig)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
@@ -58,7 +67,7 @@ fn all_five_cosign_envelopes_verify_cryptographically() {
         tampered[10] ^= 1;
         assert!(
             key.verify(
-                &payload::pae(&env.payload_type, &tampered),
+                &format::pae(&env.payload_type, &tampered),
                 &env.signatures[0].sig
             )
             .is_err(),
@@ -86,7 +95,7 @@ fn cosign_blob_attestation_vectors_behave_as_readme_says() {
         let v = verify(ok, None).unwrap_or_else(|e| panic!("{ok}: {e}"));
         assert_eq!(v.predicate_type(), "https://slsa.dev/provenance/v0.2");
         assert_eq!(v.image(), &digest);
-        let slsa = payload::predicate_type_uri("slsaprovenance").unwrap();
+        let slsa = format::predicate_type_uri("slsaprovenance").unwrap();
         assert!(verify(ok, Some(&slsa)).is_ok());
         let e = verify(ok, Some("https://cyclonedx.org/bom")).unwrap_err();
         assert!(matches!(e, BlobError::PredicateType { .. }), "{e}");
@@ -161,7 +170,10 @@ fn keyless_bundles_are_pointed_to_verify_bundle() {
     ] {
         let bundle = read(vectors().join(f));
         let e = blob::verify_blob(&key, b"x", BlobEvidence::Bundle(&bundle), src()).unwrap_err();
-        assert!(matches!(e, BlobError::KeylessBundle), "{f}: {e}");
+        assert!(
+            matches!(e, BlobError::Payload(PayloadError::KeylessBundle)),
+            "{f}: {e}"
+        );
         assert!(e.to_string().contains("verify-bundle"), "{e}");
     }
 }
@@ -273,15 +285,15 @@ fn attest_blob_with_real_sboms_then_verify() {
         } else {
             ("cyclonedx", "spdxjson")
         };
-        let uri = payload::predicate_type_uri(flag).unwrap();
-        let bytes = payload::read_predicate_file(&f, payload::DEFAULT_MAX_PREDICATE_BYTES).unwrap();
+        let uri = format::predicate_type_uri(flag).unwrap();
+        let bytes = imprint::fs::read_limited(&f, format::DEFAULT_MAX_PREDICATE_BYTES).unwrap();
         // Declared as the wrong SBOM type: refused before signing, naming the right flag.
-        let wrong_uri = payload::predicate_type_uri(wrong_flag).unwrap();
-        let e = payload::load_predicate(&wrong_uri, &bytes, payload::DEFAULT_MAX_PREDICATE_BYTES)
+        let wrong_uri = format::predicate_type_uri(wrong_flag).unwrap();
+        let e = format::load_predicate(&wrong_uri, &bytes, format::DEFAULT_MAX_PREDICATE_BYTES)
             .unwrap_err()
             .to_string();
         assert!(e.contains(&format!("--type {flag}")), "{name}: {e}");
-        let pred = payload::load_predicate(&uri, &bytes, payload::DEFAULT_MAX_PREDICATE_BYTES)
+        let pred = format::load_predicate(&uri, &bytes, format::DEFAULT_MAX_PREDICATE_BYTES)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let att = blob::attest_blob(&k, "artifact.tar", &digest, &uri, pred.clone()).unwrap();
         let bundle = blob::dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, &att.statement, &att.signature);
@@ -314,15 +326,15 @@ fn tampered_envelope_payload_with_original_signature_is_refused() {
         &k,
         "x",
         &digest,
-        payload::predicate::CUSTOM,
+        format::predicate::CUSTOM,
         serde_json::json!({"Data": "a", "Timestamp": "2026-01-01T00:00:00Z"}),
     )
     .unwrap();
     // Same signature, statement claiming another predicate type.
     let forged_statement = String::from_utf8(att.statement.clone())
         .unwrap()
-        .replace(payload::predicate::CUSTOM, "https://slsa.dev/provenance/v1");
-    let forged = payload::envelope_json(
+        .replace(format::predicate::CUSTOM, "https://slsa.dev/provenance/v1");
+    let forged = format::envelope_json(
         IN_TOTO_PAYLOAD_TYPE,
         forged_statement.as_bytes(),
         &att.signature,
@@ -346,8 +358,8 @@ fn legacy_att_vector_parses_with_logged_hash() {
     let body: serde_json::Value = serde_json::from_slice(&body).unwrap();
     let logged = body["spec"]["envelopeHash"]["value"].as_str().unwrap();
     assert_eq!(Digest::of(&raw).hex(), logged);
-    let env = payload::parse_envelope(&raw).unwrap();
-    let st = payload::parse_statement(&env.payload).unwrap();
+    let env = format::parse_envelope(&raw).unwrap();
+    let st = format::parse_statement(&env.payload).unwrap();
     assert_eq!(
         st.predicate_type,
         "https://cosign.sigstore.dev/attestation/v1"
@@ -364,11 +376,11 @@ fn legacy_att_vector_parses_with_logged_hash() {
 #[test]
 fn policy_custom_vector_parses() {
     let raw = read(vectors().join("attestations/cosign-policy-testdata-valid-custom.dsse.json"));
-    let env = payload::parse_envelope(&raw).unwrap();
-    let st = payload::parse_statement(&env.payload).unwrap();
+    let env = format::parse_envelope(&raw).unwrap();
+    let st = format::parse_statement(&env.payload).unwrap();
     assert_eq!(
         st.predicate_type,
-        payload::predicate_type_uri("custom").unwrap()
+        format::predicate_type_uri("custom").unwrap()
     );
     assert_eq!(st.predicate()["Data"], "foobar test attestation");
 }
@@ -392,7 +404,7 @@ fn written_bundles_parse_with_sigstore_types() {
         &k,
         "x",
         &Digest::of(data),
-        payload::predicate::SLSA_PROVENANCE_V1,
+        format::predicate::SLSA_PROVENANCE_V1,
         serde_json::json!({}),
     )
     .unwrap();

@@ -14,20 +14,18 @@ use std::time::Instant;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use imprint::attach::{self, Kind, NewLayer};
-use imprint::bundle::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
-use imprint::digest::Digest;
-use imprint::evidence::{Signer, Source};
+use imprint::format::digest::Digest;
+use imprint::format::oci::{self, ImageIndex, ImageManifest};
+use imprint::format::reference::ImageRef;
+use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use imprint::keys::SigningKey;
-use imprint::oci::{self, ImageIndex, ImageManifest};
-use imprint::payload::{self, IN_TOTO_PAYLOAD_TYPE};
-use imprint::reference::ImageRef;
-use imprint::registry::{Limits, ManifestRef, Repository, media_types};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
-use imprint::verify::{
-    self, COSIGN_SIGN_PREDICATE, Candidate, Check, SignatureFormat, SignatureVerifier,
-    VerifiedBundleItem,
-};
+use imprint::store::attach::{self, Kind, NewLayer};
+use imprint::store::discover::{self, Candidate, SignatureFormat};
+use imprint::store::{Limits, ManifestRef, Repository, media_types};
+use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
+use imprint::verify::proof::{Signer, Source};
+use imprint::verify::{self, COSIGN_SIGN_PREDICATE, Check, SignatureVerifier, VerifiedBundleItem};
 use support::proxy::{Fault, Proxy};
 use support::{push_random_image, registry, test_client, unique_repo};
 
@@ -77,7 +75,7 @@ fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOpti
 }
 
 async fn bundles_of<R: Repository>(repo: &R, digest: &Digest) -> Vec<Candidate> {
-    verify::discover(
+    discover::discover(
         repo,
         digest,
         SignatureFormat::Bundle,
@@ -114,9 +112,9 @@ async fn tag_index<R: Repository>(repo: &R, digest: &Digest) -> ImageIndex {
 /// A key-signed bundle for `statement` (what `sign`/`attest --new-bundle-format` store).
 fn key_bundle(key: &SigningKey, statement: &[u8]) -> Vec<u8> {
     let sig = key
-        .sign(&payload::pae(IN_TOTO_PAYLOAD_TYPE, statement))
+        .sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))
         .unwrap();
-    imprint::blob::dsse_bundle(&key.public_key(), IN_TOTO_PAYLOAD_TYPE, statement, &sig)
+    imprint::format::bundle::dsse_bundle(&key.public_key(), IN_TOTO_PAYLOAD_TYPE, statement, &sig)
 }
 
 async fn subject_of<R: Repository>(repo: &R, digest: &Digest) -> attach::Subject {
@@ -205,7 +203,7 @@ async fn sign_and_attest_as_bundles_then_verify() {
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v["verificationMaterial"]["publicKey"]["hint"],
-            imprint::blob::public_key_hint(&alice.public_key())
+            imprint::format::bundle::public_key_hint(&alice.public_key())
         );
         assert!(v["verificationMaterial"].get("tlogEntries").is_none());
         assert_eq!(v["dsseEnvelope"]["payloadType"], IN_TOTO_PAYLOAD_TYPE);
@@ -562,7 +560,7 @@ async fn signature_format_limits_what_is_read() {
         .unwrap();
     let repo = client.repository(&image).unwrap();
     let limits = Limits::default();
-    let find = |f| verify::discover(&repo, &digest, f, true, false, &limits);
+    let find = |f| discover::discover(&repo, &digest, f, true, false, &limits);
     let legacy = find(SignatureFormat::Legacy).await.unwrap();
     assert_eq!((legacy.signatures.len(), legacy.bundles.len()), (1, 0));
     let bundle = find(SignatureFormat::Bundle).await.unwrap();
@@ -726,7 +724,7 @@ async fn keyless_legacy_sig_on_the_registry() {
         }
     };
     let repo = push(annotations.clone()).await;
-    let found = verify::discover(
+    let found = discover::discover(
         &repo,
         &digest,
         SignatureFormat::Any,
@@ -769,7 +767,7 @@ async fn keyless_legacy_sig_on_the_registry() {
     let mut no_rekor = annotations.clone();
     no_rekor.remove("dev.sigstore.cosign/bundle");
     let repo = push(no_rekor).await;
-    let found = verify::discover(
+    let found = discover::discover(
         &repo,
         &digest,
         SignatureFormat::Legacy,

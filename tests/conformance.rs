@@ -6,9 +6,8 @@
 
 use std::path::{Path, PathBuf};
 
-use imprint::bundle::{
-    Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, verify_bundle,
-};
+use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
+use imprint::verify::bundle::{Artifact, VerificationPolicy, verify_bundle};
 
 const SUITE: &str = concat!(
     env!("CARGO_MANIFEST_DIR"),
@@ -141,7 +140,7 @@ fn cli_shape_on_a_few_cases() {
     assert_eq!(ok("happy-path-v0.3"), 0);
     assert_eq!(ok("signature-mismatch_fail"), 1);
     // Digest form of ARTIFACT, default (embedded) root.
-    let digest = imprint::digest::Digest::of(&std::fs::read(&a).unwrap()).to_string();
+    let digest = imprint::format::digest::Digest::of(&std::fs::read(&a).unwrap()).to_string();
     let code = cli(&[
         "--bundle",
         &case("happy-path-v0.2", "bundle.sigstore.json"),

@@ -5,8 +5,8 @@
 
 use std::process::Command;
 
+use imprint::gate::Verifier;
 use imprint::policy::{Outcome, Policy};
-use imprint::verifier::Verifier;
 
 fn imprint() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));

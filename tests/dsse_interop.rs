@@ -9,11 +9,17 @@ mod vectors_dir;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use imprint::blob::{self, BlobError, BlobEvidence};
-use imprint::digest::Digest;
-use imprint::evidence::Source;
+use imprint::verify::blob::{BlobError, BlobEvidence};
+
+/// The blob functions by the layer that holds them.
+mod blob {
+    pub use imprint::sign::blob::attest_blob;
+    pub use imprint::verify::blob::verify_blob_attestation;
+}
+use imprint::format::digest::Digest;
+use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use imprint::keys::{self, PublicKey, SigningKey, password::Password};
-use imprint::payload::{self, IN_TOTO_PAYLOAD_TYPE};
+use imprint::verify::proof::Source;
 
 fn script() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/dsse.py")
@@ -53,7 +59,7 @@ fn src() -> Source {
 fn securesystemslib_signed_envelopes_verify_with_imprint() {
     let dir = tempfile::tempdir().unwrap();
     let artifact_digest = Digest::of(b"interop artifact");
-    let statement = payload::statement(
+    let statement = format::statement(
         "interop-artifact",
         &artifact_digest,
         "https://slsa.dev/provenance/v1",
@@ -80,7 +86,7 @@ fn securesystemslib_signed_envelopes_verify_with_imprint() {
         let key = keys::load_public_key(&pub_path).unwrap();
 
         // Parses (securesystemslib's key order, non-empty keyid) and the PAE signature verifies.
-        let env = payload::parse_envelope(&env_bytes).unwrap();
+        let env = format::parse_envelope(&env_bytes).unwrap();
         assert_eq!(env.payload, statement, "{scheme}");
         assert_eq!(
             env.signatures[0].keyid.as_deref(),
@@ -104,7 +110,7 @@ fn securesystemslib_signed_envelopes_verify_with_imprint() {
         let tampered_statement = String::from_utf8(statement.clone())
             .unwrap()
             .replace("example.com", "evil.example");
-        let forged = payload::envelope_json(
+        let forged = format::envelope_json(
             IN_TOTO_PAYLOAD_TYPE,
             tampered_statement.as_bytes(),
             &env.signatures[0].sig,
@@ -187,7 +193,7 @@ fn imprint_signed_envelopes_verify_with_securesystemslib() {
             .unwrap()
             .replace("artifact", "artefact");
         let forged =
-            payload::envelope_json(IN_TOTO_PAYLOAD_TYPE, tampered.as_bytes(), &att.signature);
+            format::envelope_json(IN_TOTO_PAYLOAD_TYPE, tampered.as_bytes(), &att.signature);
         let forged_path = dir.path().join(format!("{scheme}.forged.json"));
         std::fs::write(&forged_path, forged).unwrap();
         let (code, text) = python(&[
@@ -222,7 +228,7 @@ fn securesystemslib_verifies_cosign_vector_envelope() {
     ]);
     assert_eq!(code, 0, "{text}");
     let key = PublicKey::from_pem(&std::fs::read(dir.join("cosign.pub")).unwrap()).unwrap();
-    let env = payload::parse_envelope(
+    let env = format::parse_envelope(
         &std::fs::read(dir.join("blobSLSAProvenanceSignature.dsse.json")).unwrap(),
     )
     .unwrap();

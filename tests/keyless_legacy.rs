@@ -7,11 +7,10 @@
 use std::collections::BTreeMap;
 
 use base64::Engine as _;
-use imprint::bundle::{
-    BundleError, GithubClaims, IdentityPolicy, LegacyKeylessLayer, Matcher, TrustRoot,
-    verify_legacy_keyless,
-};
-use imprint::evidence::Signer;
+use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
+use imprint::verify::bundle::BundleError;
+use imprint::verify::legacy::{LegacyKeylessLayer, verify_legacy_keyless};
+use imprint::verify::proof::Signer;
 
 const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const SAN: &str = "mitr@redhat.com";

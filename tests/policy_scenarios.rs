@@ -10,12 +10,12 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use imprint::format::reference::ImageRef;
+use imprint::gate::{Clock, Verifier};
 use imprint::keys::SigningKey;
 use imprint::policy::{Decision, Outcome, Policy, ReasonCode};
-use imprint::reference::ImageRef;
-use imprint::registry::{AuthSource, RegistryConfig};
 use imprint::sign::{self, AttestOptions, SignOptions};
-use imprint::verifier::{Clock, Verifier};
+use imprint::store::{AuthSource, RegistryConfig};
 use support::{push_random_image, registry, test_client, unique_repo};
 
 #[derive(Debug)]

@@ -5,9 +5,9 @@
 
 mod support;
 
-use imprint::digest::Digest;
-use imprint::reference::ImageRef;
-use imprint::registry::{
+use imprint::format::digest::Digest;
+use imprint::format::reference::ImageRef;
+use imprint::store::{
     AnyRepository, AuthSource, Client, Limits, ManifestRef, RegistryConfig, RegistryError,
     Repository, media_types,
 };

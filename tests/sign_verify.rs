@@ -13,15 +13,16 @@ use std::process::Command;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use imprint::attach::{self, Appended, Kind, NewLayer};
-use imprint::digest::Digest;
-use imprint::evidence::Signer;
+use imprint::format::digest::Digest;
+use imprint::format::oci;
+use imprint::format::reference::ImageRef;
 use imprint::keys::{PublicKey, SigningKey};
-use imprint::oci;
-use imprint::reference::ImageRef;
-use imprint::registry::{Limits, Repository, media_types};
 use imprint::sign::{self, SignOptions};
-use imprint::verify::{self, Check, SignatureFormat, SignatureVerifier};
+use imprint::store::attach::{self, Appended, Kind, NewLayer};
+use imprint::store::discover::{self, SignatureFormat};
+use imprint::store::{Limits, Repository, media_types};
+use imprint::verify::proof::Signer;
+use imprint::verify::{self, Check, SignatureVerifier};
 use support::{push_index, push_random_image, registry, test_client, unique_repo};
 
 fn vectors() -> PathBuf {
@@ -38,8 +39,8 @@ async fn check_all<R: Repository>(
     digest: &Digest,
     key: &PublicKey,
     required: &BTreeMap<String, String>,
-) -> Vec<Result<imprint::evidence::VerifiedSignature, verify::CandidateFailure>> {
-    let found = verify::discover(
+) -> Vec<Result<imprint::verify::proof::VerifiedSignature, verify::CandidateFailure>> {
+    let found = discover::discover(
         repo,
         digest,
         SignatureFormat::Legacy,
@@ -188,9 +189,9 @@ async fn tampered_layers_fail_closed() {
     let name = image.repository_name();
 
     // 1. Payload for another digest, validly signed.
-    let p_other = imprint::payload::simple_signing_payload(&name, &other, &no_annotations());
+    let p_other = imprint::format::simple_signing_payload(&name, &other, &no_annotations());
     // 2. Payload for this digest, with the signature of another payload.
-    let p_this = imprint::payload::simple_signing_payload(&name, &digest, &no_annotations());
+    let p_this = imprint::format::simple_signing_payload(&name, &digest, &no_annotations());
     let sig_of_other = key.sign(&p_other).unwrap();
     let mut layers = Vec::new();
     for (payload, sig) in [
@@ -241,7 +242,7 @@ async fn tampered_layers_fail_closed() {
     );
 
     // No signature tag at all: nothing is found.
-    let found = verify::discover(
+    let found = discover::discover(
         &repo,
         &other,
         SignatureFormat::Any,
@@ -281,7 +282,7 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
     ))
     .unwrap();
     let proxied = client.repository(&via).unwrap();
-    let mut forged = imprint::payload::simple_signing_payload(
+    let mut forged = imprint::format::simple_signing_payload(
         &image.repository_name(),
         &digest,
         &no_annotations(),

@@ -1,5 +1,5 @@
 //! `sign-blob`, `verify-blob`, `attest-blob`, `verify-blob-attestation`: key-based signing of
-//! files in cosign's formats (the logic is in `imprint::blob`).
+//! files in cosign's formats (the logic is in `imprint::sign::blob` and `imprint::verify::blob`).
 //!
 //! Exit codes of the `run_*` functions: `Ok(0)` success; `Ok(1)` when verification rejected the
 //! file (the reason is printed on stderr); `Err(_)` for operational errors (unreadable files,
@@ -10,10 +10,28 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
 use anyhow::Context as _;
-use imprint::blob::{self, BlobError, BlobEvidence};
-use imprint::evidence::Source;
+use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use imprint::keys;
-use imprint::payload::{self, IN_TOTO_PAYLOAD_TYPE};
+use imprint::limits::Limits;
+use imprint::verify::blob::{BlobError, BlobEvidence};
+use imprint::verify::proof::Source;
+
+/// The library functions this file calls, by the layer that holds them.
+mod blob {
+    pub(super) use imprint::format::bundle::{
+        dsse_bundle, message_signature_bundle, signature_base64,
+    };
+    pub(super) use imprint::fs::digest_file;
+    pub(super) use imprint::sign::blob::{attest_blob, sign_blob};
+    pub(super) use imprint::verify::blob::{verify_blob, verify_blob_attestation};
+
+    /// Writes an output file atomically, replacing an existing one as cosign does, mode 0644.
+    pub(super) fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+        use anyhow::Context as _;
+        imprint::fs::write_atomic(path, bytes, 0o644, imprint::fs::Overwrite::Replace)
+            .with_context(|| format!("cannot write {}", path.display()))
+    }
+}
 
 /// `imprint sign-blob --key K [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
@@ -61,7 +79,7 @@ pub struct AttestBlobArgs {
     #[arg(long = "type", default_value = "custom")]
     pub type_: String,
     /// Largest predicate accepted, in bytes (checked before reading it).
-    #[arg(long, default_value_t = payload::DEFAULT_MAX_PREDICATE_BYTES)]
+    #[arg(long, default_value_t = format::DEFAULT_MAX_PREDICATE_BYTES)]
     pub max_predicate_bytes: u64,
     /// Also write a Sigstore bundle v0.3 (public-key hint + DSSE envelope) to this file.
     #[arg(long)]
@@ -107,14 +125,14 @@ fn evidence_file(
         (None, Some(b)) => (b.clone(), true),
         _ => anyhow::bail!("give exactly one of --signature or --bundle"),
     };
-    let bytes = blob::read_file_limited(&path, blob::MAX_EVIDENCE_BYTES)?;
+    let bytes = imprint::fs::read_limited(&path, Limits::DEFAULT.max_evidence_bytes)?;
     Ok((path, bytes, is_bundle))
 }
 
 /// Reports a verification refusal on stderr and returns exit code 1; other errors propagate.
 fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<ExitCode> {
     match e {
-        BlobError::Io { .. } | BlobError::TooLarge { .. } => Err(e.into()),
+        BlobError::File(_) => Err(e.into()),
         e => {
             eprintln!(
                 "Error: verification of {} with {} failed: {e}",
@@ -131,13 +149,13 @@ fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<ExitCode> 
 pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
     let password = keys::password_from_env_or_prompt(false)?;
     let key = keys::load_signing_key(&args.key, &password)?;
-    let data = blob::read_file_limited(&args.file, u64::MAX)?;
+    let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let sig = blob::sign_blob(&key, &data)?;
     let b64 = blob::signature_base64(&sig);
     if let Some(bundle) = &args.bundle {
         let bytes = blob::message_signature_bundle(
             &key.public_key(),
-            &imprint::digest::Digest::of(&data),
+            &imprint::format::digest::Digest::of(&data),
             &sig,
         );
         blob::write_output(bundle, &bytes)?;
@@ -161,7 +179,7 @@ pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
 pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
     let key = keys::load_public_key(&args.key)?;
     let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
-    let data = blob::read_file_limited(&args.file, u64::MAX)?;
+    let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let ev = if is_bundle {
         BlobEvidence::Bundle(&evidence)
     } else {
@@ -188,10 +206,10 @@ pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
 /// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
 /// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
 pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<ExitCode> {
-    let type_uri = payload::predicate_type_uri(&args.type_)?;
-    let pred_bytes = payload::read_predicate_file(&args.predicate, args.max_predicate_bytes)
+    let type_uri = format::predicate_type_uri(&args.type_)?;
+    let pred_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
-    let predicate = payload::load_predicate(&type_uri, &pred_bytes, args.max_predicate_bytes)
+    let predicate = format::load_predicate(&type_uri, &pred_bytes, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
     drop(pred_bytes);
     let digest = blob::digest_file(&args.file)?;
@@ -231,7 +249,7 @@ pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::
     let type_uri = args
         .type_
         .as_deref()
-        .map(payload::predicate_type_uri)
+        .map(format::predicate_type_uri)
         .transpose()?;
     let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
     let digest = blob::digest_file(&args.file)?;

@@ -11,13 +11,14 @@ use clap::{Args, ValueEnum};
 use super::registry_opts::RegistryOpts;
 use super::verify_bundle::IdentityOpts;
 use super::{EXIT_FAILED, parse_key_value};
-use imprint::bundle::TrustRoot;
-use imprint::evidence::Source;
+use imprint::format::reference::ImageRef;
 use imprint::keys::{self, PublicKey};
-use imprint::reference::ImageRef;
-use imprint::registry::{Client, Limits, Repository as _};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
-use imprint::verify::{self, SignatureFormat, SignatureVerifier};
+use imprint::store::discover::{self, SignatureFormat};
+use imprint::store::{Client, Limits, Repository as _};
+use imprint::trust::TrustRoot;
+use imprint::verify::proof::Source;
+use imprint::verify::{self, SignatureVerifier};
 
 /// Output format for verification results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -265,7 +266,7 @@ fn build_verifier(
 
 /// What `verify-attestation -o json` prints for one attestation: the DSSE envelope (for a
 /// bundle, its `dsseEnvelope`, re-serialized compactly; the verified bytes are the bundle's).
-fn printed_envelope(a: &imprint::evidence::VerifiedAttestation) -> Vec<u8> {
+fn printed_envelope(a: &imprint::verify::proof::VerifiedAttestation) -> Vec<u8> {
     if let Source::Bundle { .. } = a.source()
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(a.envelope())
         && let Some(env) = v.get("dsseEnvelope")
@@ -292,7 +293,7 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
 /// subject, `optional` = its annotations, `critical.identity.docker-reference` = the
 /// repository the bundle was found in (bundles do not sign it).
 fn printed_payload(
-    v: &imprint::evidence::VerifiedSignature,
+    v: &imprint::verify::proof::VerifiedSignature,
     repository: &str,
 ) -> serde_json::Value {
     if let Source::Bundle { .. } = v.source() {
@@ -337,7 +338,7 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("signing `{image}`"))?;
         for a in done {
             match a.outcome {
-                imprint::attach::Appended::Written { manifest, .. }
+                imprint::store::attach::Appended::Written { manifest, .. }
                     if a.format == WriteFormat::Bundle =>
                 {
                     eprintln!(
@@ -345,13 +346,13 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
                         a.repository, a.digest
                     );
                 }
-                imprint::attach::Appended::Written { manifest, layers } => {
+                imprint::store::attach::Appended::Written { manifest, layers } => {
                     eprintln!(
                         "Signed {}@{} ({} signature(s) in {manifest})",
                         a.repository, a.digest, layers
                     );
                 }
-                imprint::attach::Appended::AlreadyPresent { .. } => {
+                imprint::store::attach::Appended::AlreadyPresent { .. } => {
                     eprintln!(
                         "{}@{} is already signed with this key; nothing written",
                         a.repository, a.digest
@@ -366,10 +367,11 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
 /// Run `imprint attest`.
 pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
     let images = parse_images(&args.images)?;
-    let type_uri = imprint::payload::predicate_type_uri(&args.predicate_type)?;
-    let predicate_bytes = read_limited(&args.predicate, args.max_predicate_bytes)?;
+    let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
+    let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
+        .context("raise the limit with --max-predicate-bytes")?;
     let predicate =
-        imprint::payload::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
+        imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
     let key = load_signing_key(&args.key)?;
     let client = upload_client(&args.registry)?;
@@ -387,7 +389,10 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
             .with_context(|| format!("attesting `{image}`"))?;
         for a in done {
             match (&a.outcome, a.format) {
-                (imprint::attach::Appended::Written { manifest, .. }, WriteFormat::Bundle) => {
+                (
+                    imprint::store::attach::Appended::Written { manifest, .. },
+                    WriteFormat::Bundle,
+                ) => {
                     eprintln!(
                         "Attested {}@{} with {} (bundle referrer {manifest})",
                         a.repository, a.digest, opts.predicate_type
@@ -401,20 +406,6 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
         }
     }
     Ok(ExitCode::SUCCESS)
-}
-
-/// Read a file, refusing it before reading when it is over `max` bytes.
-fn read_limited(path: &std::path::Path, max: u64) -> anyhow::Result<Vec<u8>> {
-    let meta =
-        std::fs::metadata(path).with_context(|| format!("cannot read `{}`", path.display()))?;
-    if meta.len() > max {
-        anyhow::bail!(
-            "`{}` is {} bytes, over the limit of {max} bytes (raise it with --max-predicate-bytes)",
-            path.display(),
-            meta.len()
-        );
-    }
-    std::fs::read(path).with_context(|| format!("cannot read `{}`", path.display()))
 }
 
 /// Run `imprint verify`.
@@ -521,10 +512,10 @@ async fn check_image(
     verifier: &SignatureVerifier,
     format: SignatureFormat,
     want: Want<'_>,
-) -> anyhow::Result<Option<(imprint::registry::ResolvedImage, verify::Checked)>> {
+) -> anyhow::Result<Option<(imprint::store::ResolvedImage, verify::Checked)>> {
     let resolved = match client.resolve(image).await {
         Ok(r) => r,
-        Err(imprint::registry::RegistryError::ManifestNotFound { .. }) => {
+        Err(imprint::store::RegistryError::ManifestNotFound { .. }) => {
             eprintln!("error: {image}: image not found");
             return Ok(None);
         }
@@ -535,7 +526,7 @@ async fn check_image(
         Want::Signatures(_) => (true, false),
         Want::Attestations(_) => (false, true),
     };
-    let found = verify::discover(
+    let found = discover::discover(
         &resolved.repository,
         digest,
         format,
@@ -563,7 +554,7 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
     let want = args
         .predicate_type
         .as_deref()
-        .map(imprint::payload::predicate_type_uri)
+        .map(imprint::format::predicate_type_uri)
         .transpose()?;
     let verifier = build_verifier(
         args.key.as_deref(),

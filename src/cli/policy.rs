@@ -9,9 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 
 use super::EXIT_FAILED;
 use super::registry_opts::RegistryOpts;
+use imprint::format::reference::ImageRef;
+use imprint::gate::Verifier;
 use imprint::policy::{self, LintLevel, Policy};
-use imprint::reference::ImageRef;
-use imprint::verifier::Verifier;
 
 /// Output of a policy decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]

@@ -6,11 +6,11 @@ use std::ffi::OsString;
 use std::io::IsTerminal as _;
 use std::sync::Mutex;
 
-use imprint::digest::Digest;
-use imprint::registry::{ProgressEvent, ProgressHook};
+use imprint::format::digest::Digest;
+use imprint::store::{ProgressEvent, ProgressHook};
 use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
-/// The upload observer for [`imprint::registry::RegistryConfig::progress`]: indicatif bars on
+/// The upload observer for [`imprint::store::RegistryConfig::progress`]: indicatif bars on
 /// stderr when stderr is a terminal and `CI` is unset, `None` otherwise.
 pub fn terminal_upload_progress() -> Option<ProgressHook> {
     wants_progress(std::io::stderr().is_terminal(), std::env::var_os("CI"))

@@ -1,6 +1,6 @@
 //! Registry flags shared by every command that talks to registries (cosign's names).
 
-use imprint::registry::{Limits, RegistryConfig};
+use imprint::store::{Limits, RegistryConfig};
 
 /// How to reach registries.
 #[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
@@ -12,7 +12,7 @@ pub struct RegistryOpts {
         long = "allow-http-registry",
         value_name = "HOST[:PORT]",
         num_args = 0..=1,
-        default_missing_value = imprint::registry::client::ALL_REGISTRIES,
+        default_missing_value = imprint::store::client::ALL_REGISTRIES,
         action = clap::ArgAction::Append
     )]
     pub allow_http_registry: Vec<String>,
@@ -74,7 +74,7 @@ mod tests {
         let cli = Cli::try_parse_from(["x", "--allow-http-registry"]).unwrap();
         assert_eq!(
             cli.registry.allow_http_registry,
-            [imprint::registry::client::ALL_REGISTRIES]
+            [imprint::store::client::ALL_REGISTRIES]
         );
     }
 }

@@ -5,7 +5,7 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use imprint::bundle::TrustRoot;
+use imprint::trust::TrustRoot;
 
 /// Arguments of `imprint trust-root`.
 #[derive(Debug, clap::Args)]

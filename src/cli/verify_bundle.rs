@@ -8,13 +8,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use imprint::bundle::{
-    Artifact, GithubClaims, IdentityPolicy, Matcher, TrustRoot, VerificationPolicy, VerifyOptions,
-    verify_bundle_with,
-};
+use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
+use imprint::verify::bundle::{Artifact, VerificationPolicy, VerifyOptions, verify_bundle_with};
 
-use imprint::digest::Digest;
-use imprint::evidence::Signer;
+use imprint::format::digest::Digest;
+use imprint::verify::proof::Signer;
 
 // Keyless identity flags, named as cosign names them, shared with `verify` and
 // `verify-attestation` (src/cli/image.rs). Every flag conflicts with `--key` (the parent

@@ -13,7 +13,6 @@
 //! All cryptography is aws-lc-rs, except scrypt and XSalsa20-Poly1305 for the key file.
 
 use std::fmt;
-use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use aws_lc_rs::encoding::{AsDer, Pkcs8V1Der, PublicKeyX509Der};
@@ -32,10 +31,9 @@ use zeroize::Zeroizing;
 pub mod cosign;
 pub mod password;
 
-pub use password::{Password, generate_key_pair, import_key_pair, password_from_env_or_prompt};
-
-/// Largest key file (private or public) we read. Real ones are under 10 KiB.
-pub const MAX_KEY_FILE_BYTES: u64 = 1024 * 1024;
+#[cfg(feature = "cli")]
+pub use password::password_from_env_or_prompt;
+pub use password::{Password, generate_key_pair, import_key_pair, password_from_env};
 
 /// Everything that can go wrong with keys and key files.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +61,7 @@ pub enum KeyError {
         /// The file that exists.
         path: PathBuf,
     },
-    /// A key file is larger than [`MAX_KEY_FILE_BYTES`].
+    /// A key file is larger than [`Limits::max_key_file_bytes`](crate::limits::Limits::max_key_file_bytes).
     #[error("{} is larger than {limit} bytes; not a key file", path.display())]
     TooLarge {
         /// The file.
@@ -592,7 +590,7 @@ impl PublicKey {
 
     /// `sha256:<hex>` of the DER SubjectPublicKeyInfo.
     pub fn fingerprint(&self) -> String {
-        crate::digest::Digest::of(&self.spki).to_string()
+        crate::format::digest::Digest::of(&self.spki).to_string()
     }
 
     /// PEM `PUBLIC KEY`, 64-character lines, `\n` line ends, trailing newline (as Go writes).
@@ -659,26 +657,15 @@ pub(crate) fn go_pem(label: &str, der: &[u8]) -> String {
     )
 }
 
-/// Read a whole file, refusing anything larger than [`MAX_KEY_FILE_BYTES`].
+/// Read a whole key file, refusing anything larger than [`Limits::max_key_file_bytes`].
 pub(crate) fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> {
-    let file = std::fs::File::open(path).map_err(|source| KeyError::Read {
-        path: path.to_path_buf(),
-        source,
-    })?;
-    let mut buf = Zeroizing::new(Vec::new());
-    file.take(MAX_KEY_FILE_BYTES + 1)
-        .read_to_end(&mut buf)
-        .map_err(|source| KeyError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-    if buf.len() as u64 > MAX_KEY_FILE_BYTES {
-        return Err(KeyError::TooLarge {
-            path: path.to_path_buf(),
-            limit: MAX_KEY_FILE_BYTES,
-        });
-    }
-    Ok(buf)
+    let limit = crate::limits::Limits::DEFAULT.max_key_file_bytes;
+    crate::fs::read_limited(path, limit)
+        .map(Zeroizing::new)
+        .map_err(|e| match e {
+            crate::fs::ReadError::TooLarge { path, limit } => KeyError::TooLarge { path, limit },
+            crate::fs::ReadError::Io { path, source } => KeyError::Read { path, source },
+        })
 }
 
 /// Load a cosign encrypted private key file (`ENCRYPTED SIGSTORE PRIVATE KEY` or the older

@@ -2,6 +2,7 @@
 
 use std::ffi::OsString;
 use std::fmt;
+#[cfg(feature = "cli")]
 use std::io::IsTerminal;
 use std::path::{Path, PathBuf};
 
@@ -66,6 +67,7 @@ fn os_bytes(value: OsString) -> Vec<u8> {
 /// password), then an interactive prompt on the terminal (typed twice when `confirm`, for
 /// `generate-key-pair`). Without a variable and without a terminal: [`KeyError::NoPassword`],
 /// never an empty password by accident.
+#[cfg(feature = "cli")]
 pub fn password_from_env_or_prompt(confirm: bool) -> Result<Password, KeyError> {
     if let Some(password) = password_from_env(|name| std::env::var_os(name)) {
         return Ok(password);
@@ -185,7 +187,17 @@ fn write_key_pair(
 }
 
 fn write_file(path: &Path, bytes: &[u8], mode: u32, force: bool) -> Result<(), KeyError> {
-    crate::fsutil::write_atomic(path, bytes, mode, force).map_err(|source| {
+    crate::fs::write_atomic(
+        path,
+        bytes,
+        mode,
+        if force {
+            crate::fs::Overwrite::Replace
+        } else {
+            crate::fs::Overwrite::Refuse
+        },
+    )
+    .map_err(|source| {
         if source.kind() == std::io::ErrorKind::AlreadyExists {
             KeyError::AlreadyExists {
                 path: path.to_path_buf(),

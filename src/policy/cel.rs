@@ -16,7 +16,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 
 use super::glob::NormalisedImage;
-use crate::digest::Digest;
+use crate::format::digest::Digest;
 
 /// Time allowed for one condition.
 pub const DEFAULT_BUDGET: Duration = Duration::from_millis(500);

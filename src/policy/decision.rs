@@ -3,8 +3,8 @@
 use serde::Serialize;
 
 use super::model::Mode;
-use crate::digest::Digest;
-use crate::evidence::{Signer, Source, TlogEvidence};
+use crate::format::digest::Digest;
+use crate::verify::proof::{Signer, Source, TlogEvidence};
 
 /// Why a requirement failed (or why an image got its outcome). Serialised in kebab-case;
 /// the codes are stable: new codes may be added, existing ones are never renamed.

@@ -17,8 +17,8 @@ use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, Mode, NoMatch, Policy, Rule, SignatureFormat,
     StaticAction,
 };
-use crate::digest::Digest;
-use crate::evidence::{Signer, Source, VerifiedAttestation, VerifiedSignature};
+use crate::format::digest::Digest;
+use crate::verify::proof::{Signer, Source, VerifiedAttestation, VerifiedSignature};
 
 /// The image being decided.
 #[derive(Debug, Clone, PartialEq, Eq)]

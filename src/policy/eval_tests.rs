@@ -9,8 +9,8 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::evidence::TlogEvidence;
 use crate::policy::{SignerSummary, render_table};
+use crate::verify::proof::TlogEvidence;
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 const CI_IDENTITY: &str =

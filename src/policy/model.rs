@@ -14,24 +14,28 @@ use super::glob::{ImagePattern, NormalisedImage};
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
 use super::vuln::Severity;
-use crate::digest::Digest;
-use crate::evidence::Signer;
+use crate::format::digest::Digest;
+use crate::verify::proof::Signer;
 
 /// The only `apiVersion` this build understands.
 pub const API_VERSION: &str = "imprint.dev/v1";
 /// The only `kind` this build understands.
 pub const KIND: &str = "TrustPolicy";
-/// Largest policy file accepted (bytes).
-pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
-/// Largest CEL condition accepted (characters).
-pub const MAX_CONDITION_CHARS: usize = 4096;
+/// Largest policy file accepted (bytes): [`Limits::max_policy_bytes`].
+///
+/// [`Limits::max_policy_bytes`]: crate::limits::Limits::max_policy_bytes
+pub const MAX_POLICY_BYTES: usize = crate::limits::Limits::DEFAULT.max_policy_bytes as usize;
+/// Largest CEL condition accepted (characters): [`Limits::max_condition_chars`].
+///
+/// [`Limits::max_condition_chars`]: crate::limits::Limits::max_condition_chars
+pub const MAX_CONDITION_CHARS: usize = crate::limits::Limits::DEFAULT.max_condition_chars;
 
 /// Why a policy could not be loaded. Every variant names the file (`origin`).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum PolicyError {
     /// The file could not be read.
-    #[error("cannot read policy file {path}: {source}")]
+    #[error("cannot read policy file {}", path.display())]
     Read {
         /// The path that was read.
         path: PathBuf,

@@ -15,9 +15,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{LazyLock, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use imprint::digest::Digest;
-use imprint::reference::ImageRef;
-use imprint::registry::{AuthSource, Client, RegistryConfig, Repository, media_types};
+use imprint::format::digest::Digest;
+use imprint::format::reference::ImageRef;
+use imprint::store::{AuthSource, Client, RegistryConfig, Repository, media_types};
 
 /// The registry binary (`apt-get install docker-registry`).
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";

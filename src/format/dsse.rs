@@ -1,0 +1,294 @@
+//! DSSE envelopes (cosign-formats §2.2) and the pre-authentication encoding their signatures
+//! cover (§2.3).
+
+use base64::Engine as _;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE};
+use serde_json::Value;
+
+use super::{PayloadError, excerpt, gojson};
+
+/// The DSSE `payloadType` of an in-toto Statement.
+pub const IN_TOTO_PAYLOAD_TYPE: &str = "application/vnd.in-toto+json";
+
+const WHAT: &str = "DSSE envelope";
+
+/// The DSSE v1 pre-authentication encoding: the exact bytes a DSSE signature covers,
+/// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body` with decimal ASCII lengths.
+pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload_type.len() + payload.len() + 32);
+    out.extend_from_slice(b"DSSEv1 ");
+    out.extend_from_slice(payload_type.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload_type.as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.push(b' ');
+    out.extend_from_slice(payload);
+    out
+}
+
+/// One signature of an envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EnvelopeSignature {
+    /// `keyid`, when present (cosign v2 writes `""`, cosign v3 omits it).
+    pub keyid: Option<String>,
+    /// The decoded signature bytes.
+    pub sig: Vec<u8>,
+}
+
+/// A parsed DSSE envelope.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Envelope {
+    /// `payloadType`.
+    pub payload_type: String,
+    /// The decoded payload bytes (the statement exactly as signed).
+    pub payload: Vec<u8>,
+    /// The signatures, in document order (at least one).
+    pub signatures: Vec<EnvelopeSignature>,
+}
+
+impl Envelope {
+    /// The PAE bytes the signatures of this envelope cover.
+    pub fn pae(&self) -> Vec<u8> {
+        pae(&self.payload_type, &self.payload)
+    }
+}
+
+/// Decodes base64 the way go-securesystemslib's DSSE code does: standard alphabet first, then
+/// the URL-safe one (both padded).
+fn b64(field: String, s: &str) -> Result<Vec<u8>, PayloadError> {
+    STANDARD
+        .decode(s)
+        .or_else(|_| URL_SAFE.decode(s))
+        .map_err(|_| PayloadError::Base64 { what: WHAT, field })
+}
+
+/// Parses a DSSE envelope in either key order (cosign v2's `payloadType, payload, signatures`
+/// or cosign v3's `payload, payloadType, signatures`), with or without `keyid`. Base64 fields
+/// may use the standard or URL-safe alphabet. At least one signature is required.
+pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, PayloadError> {
+    let root: Value = serde_json::from_slice(bytes)
+        .map_err(|source| PayloadError::Json { what: WHAT, source })?;
+    let field = |name: &str, expected: &'static str| PayloadError::Field {
+        what: WHAT,
+        field: name.to_owned(),
+        expected,
+    };
+    let obj = root
+        .as_object()
+        .ok_or_else(|| field("(top level)", "object"))?;
+    let payload_type = obj
+        .get("payloadType")
+        .and_then(Value::as_str)
+        .ok_or_else(|| field("payloadType", "string"))?
+        .to_owned();
+    let payload_b64 = obj
+        .get("payload")
+        .and_then(Value::as_str)
+        .ok_or_else(|| field("payload", "string"))?;
+    let payload = b64("payload".into(), payload_b64)?;
+    let sigs = obj
+        .get("signatures")
+        .and_then(Value::as_array)
+        .ok_or_else(|| field("signatures", "array"))?;
+    if sigs.is_empty() {
+        return Err(PayloadError::Value {
+            what: WHAT,
+            field: "signatures".into(),
+            found: "[]".into(),
+            expected: "at least one signature".into(),
+        });
+    }
+    let mut signatures = Vec::with_capacity(sigs.len());
+    for (i, s) in sigs.iter().enumerate() {
+        let s = s
+            .as_object()
+            .ok_or_else(|| field(&format!("signatures[{i}]"), "object"))?;
+        let sig_b64 = s
+            .get("sig")
+            .and_then(Value::as_str)
+            .ok_or_else(|| field(&format!("signatures[{i}].sig"), "string"))?;
+        let sig = b64(format!("signatures[{i}].sig"), sig_b64)?;
+        let keyid = match s.get("keyid") {
+            None | Some(Value::Null) => None,
+            Some(Value::String(k)) => Some(k.clone()),
+            Some(other) => {
+                return Err(PayloadError::Value {
+                    what: WHAT,
+                    field: format!("signatures[{i}].keyid"),
+                    found: excerpt(&other.to_string()),
+                    expected: "a string".into(),
+                });
+            }
+        };
+        signatures.push(EnvelopeSignature { keyid, sig });
+    }
+    Ok(Envelope {
+        payload_type,
+        payload,
+        signatures,
+    })
+}
+
+/// The envelope JSON cosign v2 writes (go-securesystemslib layout):
+/// `{"payloadType":…,"payload":"<b64>","signatures":[{"keyid":"","sig":"<b64>"}]}`.
+pub fn envelope_json(payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload.len() * 4 / 3 + sig.len() * 4 / 3 + 128);
+    out.extend_from_slice(br#"{"payloadType":"#);
+    gojson::write_string(&mut out, payload_type);
+    out.extend_from_slice(br#","payload":""#);
+    push_base64(&mut out, payload);
+    out.extend_from_slice(br#"","signatures":[{"keyid":"","sig":""#);
+    push_base64(&mut out, sig);
+    out.extend_from_slice(br#""}]}"#);
+    out
+}
+
+/// Appends standard padded base64 of `data` to `out` in place (no intermediate `String`: the
+/// payload of a large SBOM attestation is tens of MiB).
+fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
+    let start = out.len();
+    let len = base64::encoded_len(data.len(), true).unwrap_or(0);
+    out.resize(start + len, 0);
+    match STANDARD.encode_slice(data, &mut out[start..]) {
+        Ok(written) => out.truncate(start + written),
+        Err(_) => {
+            // Unreachable: `len` is the exact encoded size. Fall back to the allocating encoder.
+            out.truncate(start);
+            out.extend_from_slice(STANDARD.encode(data).as_bytes());
+        }
+    }
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::format::digest::Digest;
+
+    fn vectors() -> String {
+        crate::format::vectors_dir().display().to_string()
+    }
+
+    #[test]
+    fn in_place_base64_is_standard_padded_base64() {
+        for len in 0..70 {
+            let data: Vec<u8> = (0..len).map(|i| (i * 37 + 11) as u8).collect();
+            let mut out = b"x".to_vec();
+            push_base64(&mut out, &data);
+            assert_eq!(&out[1..], STANDARD.encode(&data).as_bytes(), "len {len}");
+        }
+    }
+
+    #[test]
+    fn pae_known_bytes() {
+        assert_eq!(
+            pae(IN_TOTO_PAYLOAD_TYPE, b"{}"),
+            b"DSSEv1 28 application/vnd.in-toto+json 2 {}".to_vec()
+        );
+        assert_eq!(pae("", b""), b"DSSEv1 0  0 ".to_vec());
+        // The example from the DSSE spec.
+        assert_eq!(
+            pae("http://example.com/HelloWorld", b"hello world"),
+            b"DSSEv1 29 http://example.com/HelloWorld 11 hello world".to_vec()
+        );
+    }
+
+    #[test]
+    fn envelope_roundtrip_and_layout() {
+        let e = envelope_json(IN_TOTO_PAYLOAD_TYPE, b"{\"a\":1}", &[1, 2, 3]);
+        assert_eq!(
+            String::from_utf8(e.clone()).unwrap(),
+            r#"{"payloadType":"application/vnd.in-toto+json","payload":"eyJhIjoxfQ==","signatures":[{"keyid":"","sig":"AQID"}]}"#
+        );
+        let p = parse_envelope(&e).unwrap();
+        assert_eq!(p.payload, b"{\"a\":1}");
+        assert_eq!(
+            p.signatures,
+            vec![EnvelopeSignature {
+                keyid: Some(String::new()),
+                sig: vec![1, 2, 3]
+            }]
+        );
+    }
+
+    #[test]
+    fn reemits_cosign_v2_envelopes_byte_exact() {
+        let v = vectors();
+        let dir = format!("{v}/attestations/cosign-blob-attestation");
+        let mut n = 0;
+        for e in std::fs::read_dir(&dir).unwrap() {
+            let path = e.unwrap().path();
+            if !path.to_string_lossy().ends_with(".dsse.json") {
+                continue;
+            }
+            let raw = std::fs::read(&path).unwrap();
+            let env = parse_envelope(&raw).unwrap();
+            assert_eq!(env.payload_type, IN_TOTO_PAYLOAD_TYPE);
+            let again = envelope_json(&env.payload_type, &env.payload, &env.signatures[0].sig);
+            assert_eq!(again, raw, "{}", path.display());
+            n += 1;
+        }
+        assert_eq!(n, 5);
+    }
+
+    #[test]
+    fn legacy_att_vector_parses_and_hash_matches_rekor() {
+        let v = vectors();
+        let raw = std::fs::read(format!(
+            "{v}/derived/legacy-att-keyless-from-cosign-bundle/layer-envelope.json"
+        ))
+        .unwrap();
+        assert_eq!(
+            Digest::of(&raw).hex(),
+            "c6adaaf149084f1977c14b5b1412f88258e5830d87a5c64403c403b9b73ff136"
+        );
+        let env = parse_envelope(&raw).unwrap();
+        assert_eq!(env.signatures.len(), 1);
+        assert!(
+            env.pae()
+                .starts_with(b"DSSEv1 28 application/vnd.in-toto+json 316 {\"_type\":")
+        );
+    }
+
+    #[test]
+    fn v3_key_order_without_keyid_and_urlsafe() {
+        let v3 = br#"{"payload":"eyJhIjoxfQ==","payloadType":"application/vnd.in-toto+json","signatures":[{"sig":"-_8="}]}"#;
+        let p = parse_envelope(v3).unwrap();
+        assert_eq!(p.payload, b"{\"a\":1}");
+        assert_eq!(p.signatures[0].keyid, None);
+        assert_eq!(p.signatures[0].sig, vec![0xfb, 0xff]);
+    }
+
+    #[test]
+    fn rejects_malformed_envelopes() {
+        for (bad, needle) in [
+            (
+                &br#"{"payloadType":"t","payload":"!!","signatures":[{"sig":"AQ=="}]}"#[..],
+                "payload",
+            ),
+            (
+                br#"{"payloadType":"t","payload":"AQ==","signatures":[]}"#,
+                "signatures",
+            ),
+            (br#"{"payloadType":"t","payload":"AQ=="}"#, "signatures"),
+            (
+                br#"{"payload":"AQ==","signatures":[{"sig":"AQ=="}]}"#,
+                "payloadType",
+            ),
+            (
+                br#"{"payloadType":"t","payload":"AQ==","signatures":[{"keyid":""}]}"#,
+                "signatures[0].sig",
+            ),
+            (
+                br#"{"payloadType":"t","payload":"AQ==","signatures":[{"sig":"AQ==","keyid":5}]}"#,
+                "keyid",
+            ),
+            (b"[1]", "top level"),
+            (b"nope", "JSON"),
+        ] {
+            let e = parse_envelope(bad).unwrap_err().to_string();
+            assert!(e.contains(needle), "{e} should mention {needle}");
+        }
+    }
+}

@@ -1,0 +1,489 @@
+//! The deploy-gate question as a library call: *does this image satisfy our trust policy?*
+//!
+//! A [`Verifier`] is built once from a validated [`Policy`] (keys parsed, trust roots loaded,
+//! one registry [`Client`] with one connection pool and auth session per registry) and shared
+//! across threads. [`Verifier::verify`] resolves an image once, fetches what is attached to
+//! it once, checks every candidate against every authority the matching rules name, and hands
+//! the verified evidence to the policy engine, which returns a [`Decision`].
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use imprint::policy::Policy;
+//! use imprint::gate::Verifier;
+//!
+//! let policy = Policy::from_path("policies/example.yaml".as_ref())?;
+//! let verifier = Verifier::builder(policy).build()?;
+//! let decision = verifier.verify_str("registry.example/payments/api:1.4.2").await;
+//! println!("{}: {:?}", decision.reference, decision.outcome);
+//! # Ok(()) }
+//! ```
+
+pub mod cache;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use crate::format::digest::Digest;
+use crate::format::reference::ImageRef;
+use crate::keys::PublicKey;
+use crate::policy::{self, Authority, AuthorityEvidence, Decision, Evidence, Policy, Rejection};
+use crate::store::discover::{self, Discovered, SignatureFormat};
+use crate::store::{Client, Limits, RegistryConfig, RegistryError};
+use crate::trust::{self, IdentityPolicy, Matcher};
+use crate::verify::{self, CandidateFailure, Check, SignatureVerifier};
+use cache::{CachingRepository, ContentCache, TtlCache};
+
+/// The time source (injected so tests and the webhook cache can control it).
+pub trait Clock: Send + Sync + fmt::Debug {
+    /// Now.
+    fn now(&self) -> SystemTime;
+}
+
+/// The system clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> SystemTime {
+        SystemTime::now()
+    }
+}
+
+/// Errors building a [`Verifier`] (bad key material or trust roots in the policy).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum VerifierError {
+    /// An authority's key does not parse.
+    #[error("authority `{authority}`: {message}")]
+    Authority {
+        /// Authority name.
+        authority: String,
+        /// Why.
+        message: String,
+    },
+    /// A trust root does not load.
+    #[error("trust root `{name}`: {message}")]
+    TrustRoot {
+        /// Trust root name.
+        name: String,
+        /// Why.
+        message: String,
+    },
+    /// The registry client could not be built.
+    #[error(transparent)]
+    Registry(#[from] RegistryError),
+}
+
+/// Builder for [`Verifier`]; every setting has a documented default.
+#[derive(Debug)]
+pub struct VerifierBuilder {
+    policy: Policy,
+    registry: RegistryConfig,
+    clock: Arc<dyn Clock>,
+    concurrency: usize,
+    content_cache_bytes: usize,
+    tag_ttl: Duration,
+    decision_ttl: Duration,
+}
+
+impl VerifierBuilder {
+    /// Registry settings (HTTP allow-list, TLS, auth, [`Limits`]). Default: docker config
+    /// auth, HTTPS except loopback, default limits.
+    pub fn registry(mut self, config: RegistryConfig) -> Self {
+        self.registry = config;
+        self
+    }
+    /// The clock. Default: [`SystemClock`].
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+    /// Images verified at once by [`Verifier::verify_all`]. Default: 8 per CPU core.
+    pub fn concurrency(mut self, n: usize) -> Self {
+        self.concurrency = n.max(1);
+        self
+    }
+    /// Bytes of manifests and blobs kept (content-addressed, never stale). Default 64 MiB.
+    pub fn content_cache_bytes(mut self, n: usize) -> Self {
+        self.content_cache_bytes = n;
+        self
+    }
+    /// How long a tag → digest resolution is reused. Default 30 s; zero disables.
+    pub fn tag_ttl(mut self, ttl: Duration) -> Self {
+        self.tag_ttl = ttl;
+        self
+    }
+    /// How long a whole decision per (image digest, policy) is reused (the admission-webhook
+    /// case). Default 0 (disabled): a CLI run always verifies.
+    pub fn decision_ttl(mut self, ttl: Duration) -> Self {
+        self.decision_ttl = ttl;
+        self
+    }
+
+    /// Parse keys, load trust roots, create the registry client.
+    pub fn build(self) -> Result<Verifier, VerifierError> {
+        let mut trust_roots: HashMap<String, Arc<trust::TrustRoot>> = HashMap::new();
+        for (name, root) in self.policy.trust_roots() {
+            let loaded = match root {
+                policy::TrustRoot::Embedded(which) if which == "public-good" => {
+                    trust::TrustRoot::public_good()
+                }
+                policy::TrustRoot::Embedded(which) if which == "staging" => {
+                    trust::TrustRoot::staging()
+                }
+                policy::TrustRoot::Embedded(which) => {
+                    return Err(VerifierError::TrustRoot {
+                        name: name.to_owned(),
+                        message: format!(
+                            "no embedded trust root named `{which}` (known: public-good, staging)"
+                        ),
+                    });
+                }
+                policy::TrustRoot::File(path) => trust::TrustRoot::from_file(path),
+            }
+            .map_err(|e| VerifierError::TrustRoot {
+                name: name.to_owned(),
+                message: e.to_string(),
+            })?;
+            trust_roots.insert(name.to_owned(), Arc::new(loaded));
+        }
+        let mut verifiers = BTreeMap::new();
+        for (name, authority) in self.policy.authorities() {
+            let v = match authority {
+                Authority::Key(k) => {
+                    let key =
+                        PublicKey::from_pem(&k.pem).map_err(|e| VerifierError::Authority {
+                            authority: name.to_owned(),
+                            message: e.to_string(),
+                        })?;
+                    SignatureVerifier::Key(key)
+                }
+                Authority::Keyless(k) => {
+                    let trust = match trust_roots.get(&k.trust_root) {
+                        Some(t) => t.clone(),
+                        None if k.trust_root == "public-good" => {
+                            let t = Arc::new(trust::TrustRoot::public_good().map_err(|e| {
+                                VerifierError::TrustRoot {
+                                    name: "public-good".into(),
+                                    message: e.to_string(),
+                                }
+                            })?);
+                            trust_roots.insert("public-good".into(), t.clone());
+                            t
+                        }
+                        None => {
+                            return Err(VerifierError::TrustRoot {
+                                name: k.trust_root.clone(),
+                                message: format!(
+                                    "authority `{name}` names it, but the policy does not define it"
+                                ),
+                            });
+                        }
+                    };
+                    let identity = IdentityPolicy::new(
+                        matcher(&k.subject),
+                        matcher(&k.issuer),
+                        trust::GithubClaims {
+                            trigger: k.github.trigger.clone(),
+                            sha: k.github.sha.clone(),
+                            name: k.github.name.clone(),
+                            repository: k.github.repository.clone(),
+                            git_ref: k.github.git_ref.clone(),
+                        },
+                    )
+                    .map_err(|e| VerifierError::Authority {
+                        authority: name.to_owned(),
+                        message: e.to_string(),
+                    })?;
+                    SignatureVerifier::Keyless { identity, trust }
+                }
+                _ => continue,
+            };
+            verifiers.insert(name.to_owned(), (v, format_of(authority)));
+        }
+        let limits = self.registry.limits;
+        let client = Client::new(self.registry)?;
+        Ok(Verifier {
+            inner: Arc::new(Inner {
+                policy: self.policy,
+                verifiers,
+                client,
+                limits,
+                clock: self.clock,
+                concurrency: self.concurrency,
+                content: Arc::new(ContentCache::new(self.content_cache_bytes)),
+                tags: TtlCache::new(self.tag_ttl, 100_000),
+                decisions: TtlCache::new(self.decision_ttl, 100_000),
+            }),
+        })
+    }
+}
+
+fn matcher(m: &policy::StringMatcher) -> Matcher {
+    match m {
+        policy::StringMatcher::Exact(s) => Matcher::Exact(s.clone()),
+        policy::StringMatcher::Regex(r) => Matcher::Regex(r.clone()),
+    }
+}
+
+fn format_of(a: &Authority) -> SignatureFormat {
+    match a.signature_format() {
+        policy::SignatureFormat::Legacy => SignatureFormat::Legacy,
+        policy::SignatureFormat::Bundle => SignatureFormat::Bundle,
+        _ => SignatureFormat::Any,
+    }
+}
+
+/// Verifies images against one policy. Cheap to clone; share it across threads.
+#[derive(Debug, Clone)]
+pub struct Verifier {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    policy: Policy,
+    verifiers: BTreeMap<String, (SignatureVerifier, SignatureFormat)>,
+    client: Client,
+    limits: Limits,
+    clock: Arc<dyn Clock>,
+    concurrency: usize,
+    content: Arc<ContentCache>,
+    tags: TtlCache<String, Digest>,
+    decisions: TtlCache<(String, Digest), Decision>,
+}
+
+impl Verifier {
+    /// A builder with defaults for everything but the policy.
+    pub fn builder(policy: Policy) -> VerifierBuilder {
+        let cores = std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2);
+        VerifierBuilder {
+            policy,
+            registry: RegistryConfig::default(),
+            clock: Arc::new(SystemClock),
+            concurrency: cores * 8,
+            content_cache_bytes: 64 * 1024 * 1024,
+            tag_ttl: Duration::from_secs(30),
+            decision_ttl: Duration::ZERO,
+        }
+    }
+
+    /// The policy this verifier applies.
+    pub fn policy(&self) -> &Policy {
+        &self.inner.policy
+    }
+
+    /// Parse `reference` and [`verify`](Self::verify) it; an unparsable reference is denied.
+    pub async fn verify_str(&self, reference: &str) -> Decision {
+        match ImageRef::parse(reference) {
+            Ok(r) => self.verify(&r).await,
+            Err(e) => self.unresolved(
+                reference,
+                policy::ReasonCode::RegistryError,
+                format!("invalid image reference: {e}"),
+            ),
+        }
+    }
+
+    /// Decide one image. Never panics and never returns an error: registry failures deny
+    /// (fail closed) with reason `registry-error`.
+    pub async fn verify(&self, image: &ImageRef) -> Decision {
+        let inner = &self.inner;
+        let reference = image.to_string();
+        let now = inner.clock.now();
+        let digest = match self.resolve(image, now).await {
+            Ok(d) => d,
+            Err(e) => {
+                return self.unresolved(
+                    &reference,
+                    policy::ReasonCode::RegistryError,
+                    e.to_string(),
+                );
+            }
+        };
+        // Keyed by the reference as given (rules may match on tags) and the digest it
+        // resolved to; the policy is fixed for this verifier.
+        let cache_key = (reference.clone(), digest.clone());
+        if let Some(d) = inner.decisions.get(&cache_key, now) {
+            return d;
+        }
+        let evidence = self.gather(image, &reference, &digest).await;
+        let decision = policy::evaluate(&inner.policy, &evidence, now);
+        inner.decisions.insert(cache_key, decision.clone(), now);
+        decision
+    }
+
+    /// Decide many images concurrently (at most the configured concurrency at once), in input
+    /// order. Connections, auth sessions and fetched content are shared.
+    pub async fn verify_all(&self, images: &[ImageRef]) -> Vec<Decision> {
+        let sem = Arc::new(tokio::sync::Semaphore::new(self.inner.concurrency));
+        let mut handles = Vec::with_capacity(images.len());
+        for image in images {
+            let permit = sem.clone().acquire_owned().await;
+            let this = self.clone();
+            let image = image.clone();
+            handles.push(tokio::spawn(async move {
+                let _permit = permit;
+                this.verify(&image).await
+            }));
+        }
+        let mut out = Vec::with_capacity(handles.len());
+        for (h, image) in handles.into_iter().zip(images) {
+            out.push(match h.await {
+                Ok(d) => d,
+                Err(e) => self.unresolved(
+                    &image.to_string(),
+                    policy::ReasonCode::RegistryError,
+                    format!("verification task failed: {e}"),
+                ),
+            });
+        }
+        out
+    }
+
+    async fn resolve(&self, image: &ImageRef, now: SystemTime) -> Result<Digest, RegistryError> {
+        if let Some(d) = image.digest() {
+            return Ok(d.clone());
+        }
+        let key = image.to_string();
+        if let Some(d) = self.inner.tags.get(&key, now) {
+            return Ok(d);
+        }
+        let resolved = self.inner.client.resolve(image).await?;
+        let d = resolved.manifest.digest;
+        self.inner.tags.insert(key, d.clone(), now);
+        Ok(d)
+    }
+
+    /// Fetch once, check every candidate against every needed authority.
+    async fn gather(&self, image: &ImageRef, reference: &str, digest: &Digest) -> Evidence {
+        let inner = &self.inner;
+        let mut evidence = Evidence::new(reference.to_owned(), digest.clone());
+        let needed: BTreeSet<String> = inner
+            .policy
+            .authorities_needed(reference)
+            .into_iter()
+            .map(str::to_owned)
+            .collect();
+        if needed.is_empty() {
+            return evidence;
+        }
+        let rules = inner.policy.rules_for(reference);
+        let want_signatures = rules.iter().any(|r| r.signatures.is_some());
+        let want_attestations = rules.iter().any(|r| !r.attestations.is_empty());
+        let mut legacy = false;
+        let mut bundles = false;
+        for name in &needed {
+            if let Some((_, f)) = inner.verifiers.get(name) {
+                legacy |= matches!(f, SignatureFormat::Legacy | SignatureFormat::Any);
+                bundles |= matches!(f, SignatureFormat::Bundle | SignatureFormat::Any);
+            }
+        }
+        let format = match (legacy, bundles) {
+            (true, true) => SignatureFormat::Any,
+            (true, false) => SignatureFormat::Legacy,
+            (false, true) => SignatureFormat::Bundle,
+            (false, false) => return evidence,
+        };
+        let repo = match inner.client.repository(image) {
+            Ok(r) => CachingRepository::new(r, inner.content.clone()),
+            Err(e) => {
+                evidence.discovery_errors.push(e.to_string());
+                return evidence;
+            }
+        };
+        let found = match discover::discover(
+            &repo,
+            digest,
+            format,
+            want_signatures,
+            want_attestations,
+            &inner.limits,
+        )
+        .await
+        {
+            Ok(f) => f,
+            Err(e) => {
+                evidence.discovery_errors.push(e.to_string());
+                return evidence;
+            }
+        };
+        for name in &needed {
+            let Some((verifier, fmt)) = inner.verifiers.get(name) else {
+                continue;
+            };
+            evidence.by_authority.insert(
+                name.clone(),
+                check_candidates(&found, digest, verifier, *fmt),
+            );
+        }
+        evidence
+    }
+
+    fn unresolved(&self, reference: &str, code: policy::ReasonCode, message: String) -> Decision {
+        policy::Decision::unresolved(
+            reference,
+            &self.inner.policy,
+            self.inner.clock.now(),
+            code,
+            message,
+        )
+    }
+}
+
+/// Run every check of every candidate under one authority.
+fn check_candidates(
+    found: &Discovered,
+    digest: &Digest,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+) -> AuthorityEvidence {
+    let checked = verify::check_discovered(found, digest, verifier, format, &BTreeMap::new(), None);
+    let mut ev = AuthorityEvidence {
+        signatures: checked.signatures,
+        attestations: checked.attestations,
+        rejected: Vec::new(),
+    };
+    for f in checked.failures {
+        reject(&mut ev, f);
+    }
+    ev
+}
+
+fn reject(ev: &mut AuthorityEvidence, f: CandidateFailure) {
+    let code = match f.check {
+        // A candidate of the other kind (certificate vs key) is simply not this authority's.
+        Check::VerifierKind => return,
+        Check::ImageDigest | Check::Subject => policy::ReasonCode::DigestMismatch,
+        Check::Certificate if is_identity_failure(&f.message) => {
+            policy::ReasonCode::IdentityMismatch
+        }
+        _ => policy::ReasonCode::SignatureInvalid,
+    };
+    ev.rejected.push(Rejection {
+        code,
+        message: f.to_string(),
+    });
+}
+
+fn is_identity_failure(message: &str) -> bool {
+    ["identity", "issuer", "github"]
+        .iter()
+        .any(|w| message.contains(w))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn verifier_is_send_and_sync() {
+        fn is<T: Send + Sync>() {}
+        is::<Verifier>();
+        is::<crate::store::discover::Candidate>();
+    }
+}

@@ -1,0 +1,194 @@
+//! Where images and their signatures live: an OCI registry (the distribution API over
+//! reqwest, see [`remote`]) or an OCI image
+//! layout directory on disk. Signing and verification are written once against
+//! [`Repository`]; both backends implement it, so the offline demo runs the real code.
+//!
+//! Every manifest and blob handed out has been checked against its digest: callers never see
+//! bytes that do not hash to the digest they asked for.
+
+use std::future::Future;
+
+use crate::format::digest::Digest;
+
+pub mod attach;
+mod auth;
+pub mod client;
+pub mod discover;
+pub mod layout;
+pub mod remote;
+
+pub use client::{
+    AnyRepository, AuthSource, Client, ProgressEvent, ProgressHook, RegistryConfig, ResolvedImage,
+};
+pub use layout::LayoutRepository;
+pub use remote::RemoteRepository;
+
+pub use crate::format::media_types;
+pub use crate::limits::Limits;
+
+/// How a manifest is addressed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ManifestRef<'a> {
+    /// By tag (mutable).
+    Tag(&'a str),
+    /// By digest (immutable).
+    Digest(&'a Digest),
+}
+
+/// A manifest as fetched: the exact bytes, their (checked) digest and the media type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Manifest {
+    /// sha256 of `bytes` (computed locally, never trusted from a header).
+    pub digest: Digest,
+    /// Media type: the manifest's own `mediaType` field, else the Content-Type the store gave.
+    pub media_type: String,
+    /// The exact bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// Errors from a repository backend. Each names the repository and the object involved.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum RegistryError {
+    /// The registry could not be reached or answered with a transport error.
+    #[error("registry `{registry}` unreachable: {message}")]
+    Unreachable {
+        /// Registry host.
+        registry: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The registry refused our credentials or asked for ones we do not have.
+    #[error("authentication to `{registry}` failed: {message}")]
+    Auth {
+        /// Registry host.
+        registry: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The content did not hash to the digest it was fetched by.
+    #[error(
+        "{what} in `{repository}` does not match its digest: expected {expected}, got {actual}"
+    )]
+    DigestMismatch {
+        /// Repository name.
+        repository: String,
+        /// What was fetched (e.g. `manifest`, `blob`).
+        what: String,
+        /// Digest asked for.
+        expected: Digest,
+        /// Digest of the bytes received.
+        actual: Digest,
+    },
+    /// The object is larger than [`Limits`] allows.
+    #[error("{what} `{object}` in `{repository}` is {size} bytes, over the limit of {limit}")]
+    TooLarge {
+        /// Repository name.
+        repository: String,
+        /// What was fetched.
+        what: String,
+        /// Digest or tag.
+        object: String,
+        /// Its size (declared or actual).
+        size: u64,
+        /// The limit.
+        limit: u64,
+    },
+    /// A blob that must exist is missing.
+    #[error("blob {digest} not found in `{repository}`")]
+    BlobNotFound {
+        /// Repository name.
+        repository: String,
+        /// The blob.
+        digest: Digest,
+    },
+    /// The registry answered something we cannot use.
+    #[error("registry protocol error on `{repository}` ({operation}): {message}")]
+    Protocol {
+        /// Repository name.
+        repository: String,
+        /// What we were doing.
+        operation: String,
+        /// What went wrong.
+        message: String,
+    },
+    /// The registry failed with a 5xx status (possibly transient: writers retry these).
+    #[error("registry server error on `{repository}` ({operation}): {message}")]
+    Server {
+        /// Repository name.
+        repository: String,
+        /// What we were doing.
+        operation: String,
+        /// HTTP status.
+        status: u16,
+        /// Status line and body excerpt.
+        message: String,
+    },
+    /// The image (tag or digest) does not exist.
+    #[error("manifest `{reference}` not found in `{repository}`")]
+    ManifestNotFound {
+        /// Repository name.
+        repository: String,
+        /// The tag or digest asked for.
+        reference: String,
+    },
+    /// The client could not be set up (e.g. the TLS stack failed to initialise).
+    #[error("registry client configuration: {message}")]
+    Config {
+        /// What went wrong.
+        message: String,
+    },
+    /// Local I/O on an OCI layout failed.
+    #[error("OCI layout `{path}`: {message}")]
+    Layout {
+        /// Layout directory.
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
+}
+
+/// One repository (a registry repository, or an OCI layout directory). All methods are
+/// async because the registry backend is; the layout backend just does file I/O.
+pub trait Repository: Send + Sync {
+    /// The repository name as cosign writes it into signatures (`critical.identity.docker-reference`)
+    /// and attestation subjects: e.g. `127.0.0.1:5000/app`, `index.docker.io/library/busybox`.
+    /// For an OCI layout, the layout path as given.
+    fn name(&self) -> &str;
+
+    /// Fetch a manifest or index. `Ok(None)` when it does not exist (404 / no such tag).
+    /// The returned digest is computed from the bytes; when fetched by digest, a mismatch is
+    /// [`RegistryError::DigestMismatch`].
+    fn get_manifest(
+        &self,
+        reference: ManifestRef<'_>,
+    ) -> impl Future<Output = Result<Option<Manifest>, RegistryError>> + Send;
+
+    /// Store a manifest with the given media type. `tag = Some(t)` puts it under tag `t`;
+    /// `None` puts it by its digest only (referrers). Returns the digest of `bytes`.
+    /// The bytes are stored exactly as given.
+    fn put_manifest(
+        &self,
+        tag: Option<&str>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+
+    /// Fetch a blob, refusing anything over `max_bytes`, and check it hashes to `digest`.
+    fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> impl Future<Output = Result<Vec<u8>, RegistryError>> + Send;
+
+    /// Store a blob (skipped when the store already has it). Returns its digest.
+    fn put_blob(&self, bytes: &[u8]) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+
+    /// The OCI 1.1 referrers API for `subject`: `Ok(Some(index bytes))` when the store
+    /// supports it, `Ok(None)` when it does not (callers then use the `sha256-<hex>` tag
+    /// schema). An OCI layout answers `None`... unless it can scan its blobs cheaply.
+    fn referrers_api(
+        &self,
+        subject: &Digest,
+    ) -> impl Future<Output = Result<Option<Vec<u8>>, RegistryError>> + Send;
+}

@@ -1,0 +1,866 @@
+//! The registry backend: the OCI distribution API over HTTP(S).
+//!
+//! Why requests are made here with reqwest (the HTTP client oci-client itself uses, same
+//! version) rather than through oci-client's methods:
+//! - oci-client 0.18 pings `GET /v2/` before every operation unless it holds a cached token,
+//!   and it never caches "no auth needed", so against an anonymous registry every manifest or
+//!   blob read costs two requests (sigstore-rs shows 8 pings per verified image). Issue 6 asks
+//!   for one ping per registry per process, which `RegistrySession` does.
+//! - `pull_manifest_raw` does not return the Content-Type and reads the whole body before any
+//!   size check; we need exact bytes, the media type, a `Content-Length` check before reading
+//!   and a capped stream (the same for blobs).
+//! - The referrers endpoint must be answered with the raw index bytes and only when the
+//!   Content-Type is the OCI index type (ggcr's rule); `pull_referrers` parses and falls back
+//!   on its own.
+//!
+//! The auth protocol is the one oci-client implements (see `registry/auth.rs`).
+
+use std::collections::HashMap;
+use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+
+use reqwest::header::{
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+};
+use reqwest::{Method, StatusCode};
+
+use super::auth::{self, Challenge, Credential, Scope, Token};
+use super::client::{AuthSource, PROGRESS_MIN_BYTES, ProgressEvent, ProgressHook};
+use super::{Limits, Manifest, ManifestRef, RegistryError, Repository, media_types};
+use crate::format::digest::Digest;
+
+/// Most characters of a registry error body quoted in an error message.
+const MAX_QUOTED_BODY: usize = 300;
+
+/// A token slot: locked while a token is fetched, so concurrent requests fetch one token.
+type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
+
+/// One registry host: its base URL, the shared HTTP client (connection pool), the ping
+/// result, the credential and the token cache. One per registry per [`super::Client`].
+pub(crate) struct RegistrySession {
+    host: String,
+    base: String,
+    http: reqwest::Client,
+    auth_source: AuthSource,
+    challenge: tokio::sync::OnceCell<Challenge>,
+    credential: tokio::sync::OnceCell<Option<Credential>>,
+    /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
+    /// for one repository fetch one token.
+    tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
+    /// Set once the registry showed it has no referrers API at all (its router answered 404
+    /// without a registry error body, as distribution 2.8 does), so later images skip the
+    /// probe and go straight to the tag-schema fallback: one request less per image.
+    no_referrers_api: std::sync::atomic::AtomicBool,
+}
+
+impl std::fmt::Debug for RegistrySession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RegistrySession")
+            .field("base", &self.base)
+            .finish_non_exhaustive()
+    }
+}
+
+impl RegistrySession {
+    pub(crate) fn new(
+        host: &str,
+        scheme: &str,
+        http: reqwest::Client,
+        auth_source: AuthSource,
+    ) -> Self {
+        Self {
+            host: host.to_owned(),
+            base: format!("{scheme}://{host}"),
+            http,
+            auth_source,
+            challenge: tokio::sync::OnceCell::new(),
+            credential: tokio::sync::OnceCell::new(),
+            tokens: Mutex::new(HashMap::new()),
+            no_referrers_api: std::sync::atomic::AtomicBool::new(false),
+        }
+    }
+
+    fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
+        // reqwest's Display includes the URL (no credentials: they travel in headers).
+        let mut message = e.to_string();
+        let mut source = std::error::Error::source(e);
+        while let Some(s) = source {
+            message.push_str(": ");
+            message.push_str(&s.to_string());
+            source = s.source();
+        }
+        RegistryError::Unreachable {
+            registry: self.host.clone(),
+            message,
+        }
+    }
+
+    fn auth_error(&self, message: impl Into<String>) -> RegistryError {
+        RegistryError::Auth {
+            registry: self.host.clone(),
+            message: message.into(),
+        }
+    }
+
+    /// The `/v2/` ping, done once per session (retried on the next call if it failed).
+    async fn challenge(&self) -> Result<&Challenge, RegistryError> {
+        self.challenge
+            .get_or_try_init(|| async {
+                let url = format!("{}/v2/", self.base);
+                let resp = self
+                    .http
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| self.unreachable(&e))?;
+                let status = resp.status();
+                if status.is_success() {
+                    return Ok(Challenge::None);
+                }
+                if status == StatusCode::UNAUTHORIZED {
+                    let header = resp
+                        .headers()
+                        .get(WWW_AUTHENTICATE)
+                        .and_then(|h| h.to_str().ok())
+                        .unwrap_or_default()
+                        .to_owned();
+                    return auth::parse_challenge(&header).ok_or_else(|| {
+                        self.auth_error(format!(
+                            "`GET {url}` answered 401 with an unsupported challenge `{header}`"
+                        ))
+                    });
+                }
+                Err(RegistryError::Protocol {
+                    repository: self.host.clone(),
+                    operation: "ping /v2/".to_owned(),
+                    message: format!("`GET {url}` answered {status}; is this an OCI registry?"),
+                })
+            })
+            .await
+    }
+
+    async fn credential(&self) -> Result<Option<&Credential>, RegistryError> {
+        let c = self
+            .credential
+            .get_or_try_init(|| async {
+                let source = self.auth_source.clone();
+                let host = self.host.clone();
+                tokio::task::spawn_blocking(move || auth::lookup_credential(&source, &host))
+                    .await
+                    .map_err(|e| {
+                        self.auth_error(format!("credential lookup did not finish: {e}"))
+                    })?
+            })
+            .await?;
+        Ok(c.as_ref())
+    }
+
+    fn token_slot(&self, repository: &str, scope: Scope) -> TokenSlot {
+        let mut map = match self.tokens.lock() {
+            Ok(m) => m,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        map.entry((repository.to_owned(), scope))
+            .or_default()
+            .clone()
+    }
+
+    /// The `Authorization` header value for `repository` at `scope`, if any is needed.
+    /// `stale` is a token the registry just refused: it is replaced, not reused.
+    async fn authorization(
+        &self,
+        challenge: &Challenge,
+        repository: &str,
+        scope: Scope,
+        stale: Option<&str>,
+    ) -> Result<Option<String>, RegistryError> {
+        match challenge {
+            Challenge::None => Ok(None),
+            Challenge::Basic => match self.credential().await? {
+                Some(Credential::UsernamePassword(u, p)) => Ok(Some(basic(u, p))),
+                Some(Credential::IdentityToken(_)) => Err(self.auth_error(
+                    "the registry asks for HTTP Basic auth but the docker config holds only an identity token",
+                )),
+                None => Ok(None),
+            },
+            Challenge::Bearer { realm, service } => {
+                // A push token also allows pull: reuse it if we have one.
+                if scope == Scope::Pull && stale.is_none() {
+                    let push = self.token_slot(repository, Scope::Push);
+                    if let Ok(guard) = push.try_lock()
+                        && let Some(t) = guard.as_ref().filter(|t| t.fresh())
+                    {
+                        return Ok(Some(format!("Bearer {}", t.value)));
+                    }
+                }
+                let slot = self.token_slot(repository, scope);
+                let mut guard = slot.lock().await;
+                if let Some(t) = guard.as_ref()
+                    && t.fresh()
+                    && stale != Some(t.value.as_str())
+                {
+                    return Ok(Some(format!("Bearer {}", t.value)));
+                }
+                let token = self
+                    .fetch_token(realm, service.as_deref(), repository, scope)
+                    .await?;
+                let header = format!("Bearer {}", token.value);
+                *guard = Some(token);
+                Ok(Some(header))
+            }
+        }
+    }
+
+    async fn fetch_token(
+        &self,
+        realm: &str,
+        service: Option<&str>,
+        repository: &str,
+        scope: Scope,
+    ) -> Result<Token, RegistryError> {
+        let scope_str = scope.for_repository(repository);
+        let mut url = reqwest::Url::parse(realm)
+            .map_err(|e| self.auth_error(format!("token realm `{realm}` is not a URL: {e}")))?;
+        let credential = self.credential().await?;
+        let request = match credential {
+            Some(Credential::IdentityToken(refresh)) => {
+                // OAuth2 refresh-token grant (docker `identitytoken` logins).
+                let mut form = reqwest::Url::parse("http://form.invalid/")
+                    .map_err(|e| self.auth_error(e.to_string()))?;
+                {
+                    let mut q = form.query_pairs_mut();
+                    q.append_pair("grant_type", "refresh_token");
+                    q.append_pair("refresh_token", refresh);
+                    q.append_pair("client_id", "imprint");
+                    q.append_pair("scope", &scope_str);
+                    if let Some(s) = service {
+                        q.append_pair("service", s);
+                    }
+                }
+                let body = form.query().unwrap_or_default().to_owned();
+                self.http
+                    .post(url)
+                    .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
+                    .body(body)
+            }
+            other => {
+                {
+                    let mut q = url.query_pairs_mut();
+                    q.append_pair("scope", &scope_str);
+                    if let Some(s) = service {
+                        q.append_pair("service", s);
+                    }
+                }
+                let rb = self.http.get(url);
+                match other {
+                    Some(Credential::UsernamePassword(u, p)) => {
+                        rb.header(AUTHORIZATION, basic(u, p))
+                    }
+                    _ => rb,
+                }
+            }
+        };
+        let resp = request.send().await.map_err(|e| self.unreachable(&e))?;
+        let status = resp.status();
+        let body = read_capped(resp, auth::MAX_TOKEN_RESPONSE_BYTES)
+            .await
+            .map_err(|e| match e {
+                ReadError::TooLarge(size) => self.auth_error(format!(
+                    "token response from `{realm}` is over {size} bytes"
+                )),
+                ReadError::Http(e) => self.unreachable(&e),
+            })?;
+        if !status.is_success() {
+            return Err(self.auth_error(format!(
+                "token endpoint `{realm}` refused scope `{scope_str}` ({status}){}: {}",
+                if credential.is_some() {
+                    " with the docker config credentials"
+                } else {
+                    " anonymously"
+                },
+                quote_body(&body)
+            )));
+        }
+        auth::parse_token_response(&body)
+            .map_err(|m| self.auth_error(format!("token endpoint `{realm}`: {m}")))
+    }
+
+    /// Send a request to this registry with authentication, retrying once with a fresh token
+    /// when a cached one is refused.
+    pub(crate) async fn send(
+        &self,
+        repository: &str,
+        scope: Scope,
+        method: Method,
+        url: &str,
+        build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let mut challenge = self.challenge().await?.clone();
+        let mut stale: Option<String> = None;
+        let mut retried = false;
+        loop {
+            let header = self
+                .authorization(&challenge, repository, scope, stale.as_deref())
+                .await?;
+            let mut rb = build(self.http.request(method.clone(), url));
+            if let Some(h) = &header {
+                rb = rb.header(AUTHORIZATION, h);
+            }
+            let resp = rb.send().await.map_err(|e| self.unreachable(&e))?;
+            if resp.status() != StatusCode::UNAUTHORIZED || retried {
+                return Ok(resp);
+            }
+            retried = true;
+            // A challenge on this answer that differs from the ping's (some registries open
+            // `/v2/` but protect repositories): follow it once.
+            let answered = resp
+                .headers()
+                .get(WWW_AUTHENTICATE)
+                .and_then(|h| h.to_str().ok())
+                .and_then(auth::parse_challenge);
+            match (answered, &header) {
+                (Some(c), _) if c != challenge => {
+                    drain(resp).await;
+                    challenge = c;
+                }
+                // Our cached token was refused (expired or revoked): fetch a new one once.
+                (_, Some(h)) if matches!(challenge, Challenge::Bearer { .. }) => {
+                    drain(resp).await;
+                    stale = h.strip_prefix("Bearer ").map(str::to_owned);
+                }
+                _ => return Ok(resp),
+            }
+        }
+    }
+}
+
+fn basic(user: &str, password: &str) -> String {
+    use base64::Engine as _;
+    let raw = format!("{user}:{password}");
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(raw)
+    )
+}
+
+fn quote_body(body: &[u8]) -> String {
+    let s = String::from_utf8_lossy(body);
+    let s = s.trim();
+    if s.chars().count() > MAX_QUOTED_BODY {
+        let cut: String = s.chars().take(MAX_QUOTED_BODY).collect();
+        format!("{cut}…")
+    } else {
+        s.to_owned()
+    }
+}
+
+/// Read and drop a small error body so the connection goes back to the pool.
+async fn drain(resp: reqwest::Response) {
+    let _ = read_capped(resp, 64 * 1024).await;
+}
+
+pub(crate) enum ReadError {
+    TooLarge(u64),
+    Http(reqwest::Error),
+}
+
+/// Read a body, refusing it up front when `Content-Length` is over `limit`, and stopping
+/// as soon as more than `limit` bytes have arrived.
+pub(crate) async fn read_capped(
+    mut resp: reqwest::Response,
+    limit: u64,
+) -> Result<Vec<u8>, ReadError> {
+    let declared = resp
+        .headers()
+        .get(CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if let Some(len) = declared
+        && len > limit
+    {
+        return Err(ReadError::TooLarge(len));
+    }
+    let initial = declared.unwrap_or(0).min(limit).min(8 * 1024 * 1024);
+    let mut buf = Vec::with_capacity(usize::try_from(initial).unwrap_or(0));
+    while let Some(chunk) = resp.chunk().await.map_err(ReadError::Http)? {
+        let new_len = (buf.len() + chunk.len()) as u64;
+        if new_len > limit {
+            return Err(ReadError::TooLarge(new_len));
+        }
+        buf.extend_from_slice(&chunk);
+    }
+    Ok(buf)
+}
+
+/// Bytes handed to hyper per frame of a reported upload.
+const PROGRESS_CHUNK: usize = 64 * 1024;
+
+/// A request body over shared bytes that reports how far it has been read. The bytes sent
+/// are exactly `data`; only the framing into chunks differs from a plain body.
+struct CountingBody {
+    data: bytes::Bytes,
+    pos: usize,
+    high: Arc<AtomicU64>,
+    digest: Digest,
+    hook: ProgressHook,
+}
+
+impl http_body::Body for CountingBody {
+    type Data = bytes::Bytes;
+    type Error = std::convert::Infallible;
+
+    fn poll_frame(
+        mut self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+    ) -> Poll<Option<Result<http_body::Frame<Self::Data>, Self::Error>>> {
+        let this = &mut *self;
+        if this.pos >= this.data.len() {
+            return Poll::Ready(None);
+        }
+        let end = this.data.len().min(this.pos + PROGRESS_CHUNK);
+        let chunk = this.data.slice(this.pos..end);
+        this.pos = end;
+        let sent = end as u64;
+        if this.high.fetch_max(sent, Ordering::Relaxed) < sent {
+            this.hook.emit(&ProgressEvent::Sent {
+                digest: this.digest.clone(),
+                sent,
+                total: this.data.len() as u64,
+            });
+        }
+        Poll::Ready(Some(Ok(http_body::Frame::data(chunk))))
+    }
+
+    fn is_end_stream(&self) -> bool {
+        self.pos >= self.data.len()
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact((self.data.len() - self.pos) as u64)
+    }
+}
+
+/// A repository in a registry.
+#[derive(Clone, Debug)]
+pub struct RemoteRepository {
+    session: Arc<RegistrySession>,
+    /// Path inside the registry (`library/busybox`).
+    path: String,
+    /// `registry/path`.
+    name: String,
+    limits: Limits,
+    /// Observer of large blob uploads.
+    progress: Option<ProgressHook>,
+}
+
+#[derive(serde::Deserialize)]
+struct MediaTypeField {
+    #[serde(rename = "mediaType")]
+    media_type: Option<String>,
+}
+
+impl RemoteRepository {
+    pub(crate) fn new(
+        session: Arc<RegistrySession>,
+        path: &str,
+        limits: Limits,
+        progress: Option<ProgressHook>,
+    ) -> Self {
+        Self {
+            name: format!("{}/{}", session.host, path),
+            session,
+            path: path.to_owned(),
+            limits,
+            progress,
+        }
+    }
+
+    /// The registry host (and port).
+    pub fn registry(&self) -> &str {
+        &self.session.host
+    }
+
+    fn url(&self, kind: &str, reference: &str) -> String {
+        format!("{}/v2/{}/{kind}/{reference}", self.session.base, self.path)
+    }
+
+    fn protocol(&self, operation: &str, message: impl Into<String>) -> RegistryError {
+        RegistryError::Protocol {
+            repository: self.name.clone(),
+            operation: operation.to_owned(),
+            message: message.into(),
+        }
+    }
+
+    /// Turn a non-success status into an error (auth failures as [`RegistryError::Auth`]).
+    async fn status_error(&self, operation: &str, resp: reqwest::Response) -> RegistryError {
+        let status = resp.status();
+        let body = read_capped(resp, 64 * 1024).await.unwrap_or_default();
+        let message = format!("{status}: {}", quote_body(&body));
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            RegistryError::Auth {
+                registry: self.session.host.clone(),
+                message: format!("{operation} on `{}`: {message}", self.name),
+            }
+        } else if status.is_server_error() {
+            RegistryError::Server {
+                repository: self.name.clone(),
+                operation: operation.to_owned(),
+                status: status.as_u16(),
+                message,
+            }
+        } else {
+            self.protocol(operation, message)
+        }
+    }
+
+    fn read_error(&self, e: ReadError, what: &str, object: &str, limit: u64) -> RegistryError {
+        match e {
+            ReadError::TooLarge(size) => RegistryError::TooLarge {
+                repository: self.name.clone(),
+                what: what.to_owned(),
+                object: object.to_owned(),
+                size,
+                limit,
+            },
+            ReadError::Http(e) => self.session.unreachable(&e),
+        }
+    }
+
+    /// Monolithic upload of a blob known to be absent; `hook` sees the bytes go out.
+    async fn upload_blob(
+        &self,
+        bytes: &[u8],
+        digest: &Digest,
+        hook: Option<&ProgressHook>,
+    ) -> Result<Digest, RegistryError> {
+        // Monolithic upload: POST to open a session, then one PUT with the content.
+        let start = format!("{}/v2/{}/blobs/uploads/", self.session.base, self.path);
+        let resp = self
+            .session
+            .send(&self.path, Scope::Push, Method::POST, &start, |rb| {
+                rb.header(CONTENT_LENGTH, "0")
+            })
+            .await?;
+        if resp.status() != StatusCode::ACCEPTED && !resp.status().is_success() {
+            return Err(self.status_error("POST blob upload", resp).await);
+        }
+        let location = resp
+            .headers()
+            .get(LOCATION)
+            .and_then(|v| v.to_str().ok())
+            .ok_or_else(|| self.protocol("POST blob upload", "no Location header in the answer"))?;
+        let base = reqwest::Url::parse(&start)
+            .map_err(|e| self.protocol("POST blob upload", e.to_string()))?;
+        let mut upload = base.join(location).map_err(|e| {
+            self.protocol(
+                "POST blob upload",
+                format!("bad Location `{location}`: {e}"),
+            )
+        })?;
+        upload
+            .query_pairs_mut()
+            .append_pair("digest", &digest.to_string());
+        let body = bytes::Bytes::copy_from_slice(bytes);
+        // One high-water mark across retried requests, so reported counts never go back.
+        let high = Arc::new(AtomicU64::new(0));
+        let make_body = |body: &bytes::Bytes| -> reqwest::Body {
+            match hook {
+                Some(hook) => reqwest::Body::wrap(CountingBody {
+                    data: body.clone(),
+                    pos: 0,
+                    high: high.clone(),
+                    digest: digest.clone(),
+                    hook: hook.clone(),
+                }),
+                None => reqwest::Body::from(body.clone()),
+            }
+        };
+        let resp = if self.same_registry(&upload) {
+            self.session
+                .send(
+                    &self.path,
+                    Scope::Push,
+                    Method::PUT,
+                    upload.as_str(),
+                    |rb| {
+                        rb.header(CONTENT_TYPE, "application/octet-stream")
+                            .header(CONTENT_LENGTH, body.len())
+                            .body(make_body(&body))
+                    },
+                )
+                .await?
+        } else {
+            // Never send our credentials to another host.
+            self.session
+                .http
+                .put(upload.as_str())
+                .header(CONTENT_TYPE, "application/octet-stream")
+                .header(CONTENT_LENGTH, body.len())
+                .body(make_body(&body))
+                .send()
+                .await
+                .map_err(|e| self.session.unreachable(&e))?
+        };
+        if !resp.status().is_success() {
+            return Err(self.status_error("PUT blob", resp).await);
+        }
+        Ok(digest.clone())
+    }
+
+    async fn blob_exists(&self, digest: &Digest) -> Result<bool, RegistryError> {
+        let url = self.url("blobs", &digest.to_string());
+        let resp = self
+            .session
+            .send(&self.path, Scope::Push, Method::HEAD, &url, |rb| rb)
+            .await?;
+        match resp.status() {
+            s if s.is_success() => Ok(true),
+            StatusCode::NOT_FOUND => Ok(false),
+            _ => Err(self.status_error("HEAD blob", resp).await),
+        }
+    }
+
+    /// Whether `url` points at this registry (credentials are only ever sent there).
+    fn same_registry(&self, url: &reqwest::Url) -> bool {
+        let host = match (url.host_str(), url.port()) {
+            (Some(h), Some(p)) => format!("{h}:{p}"),
+            (Some(h), None) => h.to_owned(),
+            _ => return false,
+        };
+        host == self.session.host
+    }
+}
+
+impl Repository for RemoteRepository {
+    fn name(&self) -> &str {
+        &self.name
+    }
+
+    async fn get_manifest(
+        &self,
+        reference: ManifestRef<'_>,
+    ) -> Result<Option<Manifest>, RegistryError> {
+        let object = match reference {
+            ManifestRef::Tag(t) => t.to_owned(),
+            ManifestRef::Digest(d) => d.to_string(),
+        };
+        let url = self.url("manifests", &object);
+        let accept = media_types::ACCEPTED_MANIFESTS.join(", ");
+        let resp = self
+            .session
+            .send(&self.path, Scope::Pull, Method::GET, &url, |rb| {
+                rb.header(ACCEPT, &accept)
+            })
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            drain(resp).await;
+            return Ok(None);
+        }
+        if !status.is_success() {
+            return Err(self.status_error("GET manifest", resp).await);
+        }
+        let content_type = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+        let header_digest = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok());
+        let limit = self.limits.max_manifest_bytes;
+        let bytes = read_capped(resp, limit)
+            .await
+            .map_err(|e| self.read_error(e, "manifest", &object, limit))?;
+        let digest = Digest::of(&bytes);
+        let expected = match reference {
+            ManifestRef::Digest(d) => Some(d.clone()),
+            ManifestRef::Tag(_) => header_digest,
+        };
+        if let Some(expected) = expected
+            && expected != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                repository: self.name.clone(),
+                what: format!("manifest `{object}`"),
+                expected,
+                actual: digest,
+            });
+        }
+        let field: MediaTypeField = serde_json::from_slice(&bytes).map_err(|e| {
+            self.protocol(
+                "GET manifest",
+                format!("manifest `{object}` is not JSON: {e}"),
+            )
+        })?;
+        let media_type = field
+            .media_type
+            .or(content_type)
+            .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
+        Ok(Some(Manifest {
+            digest,
+            media_type,
+            bytes,
+        }))
+    }
+
+    async fn put_manifest(
+        &self,
+        tag: Option<&str>,
+        media_type: &str,
+        bytes: &[u8],
+    ) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(bytes);
+        let object = match tag {
+            Some(t) => t.to_owned(),
+            None => digest.to_string(),
+        };
+        let url = self.url("manifests", &object);
+        let resp = self
+            .session
+            .send(&self.path, Scope::Push, Method::PUT, &url, |rb| {
+                rb.header(CONTENT_TYPE, media_type).body(bytes.to_vec())
+            })
+            .await?;
+        if !resp.status().is_success() {
+            return Err(self.status_error("PUT manifest", resp).await);
+        }
+        if let Some(stored) = resp
+            .headers()
+            .get("docker-content-digest")
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.parse::<Digest>().ok())
+            && stored != digest
+        {
+            return Err(RegistryError::DigestMismatch {
+                repository: self.name.clone(),
+                what: format!("stored manifest `{object}`"),
+                expected: digest,
+                actual: stored,
+            });
+        }
+        Ok(digest)
+    }
+
+    async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
+        let object = digest.to_string();
+        let url = self.url("blobs", &object);
+        let resp = self
+            .session
+            .send(&self.path, Scope::Pull, Method::GET, &url, |rb| rb)
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::NOT_FOUND {
+            drain(resp).await;
+            return Err(RegistryError::BlobNotFound {
+                repository: self.name.clone(),
+                digest: digest.clone(),
+            });
+        }
+        if !status.is_success() {
+            return Err(self.status_error("GET blob", resp).await);
+        }
+        let bytes = read_capped(resp, max_bytes)
+            .await
+            .map_err(|e| self.read_error(e, "blob", &object, max_bytes))?;
+        let actual = Digest::of(&bytes);
+        if actual != *digest {
+            return Err(RegistryError::DigestMismatch {
+                repository: self.name.clone(),
+                what: "blob".to_owned(),
+                expected: digest.clone(),
+                actual,
+            });
+        }
+        Ok(bytes)
+    }
+
+    async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(bytes);
+        if self.blob_exists(&digest).await? {
+            return Ok(digest);
+        }
+        let hook = self
+            .progress
+            .as_ref()
+            .filter(|_| bytes.len() as u64 >= PROGRESS_MIN_BYTES);
+        let Some(hook) = hook else {
+            return self.upload_blob(bytes, &digest, None).await;
+        };
+        let total = bytes.len() as u64;
+        hook.emit(&ProgressEvent::Started {
+            repository: self.name.clone(),
+            digest: digest.clone(),
+            total,
+        });
+        let result = self.upload_blob(bytes, &digest, Some(hook)).await;
+        hook.emit(&match &result {
+            Ok(_) => ProgressEvent::Finished {
+                digest: digest.clone(),
+                total,
+            },
+            Err(_) => ProgressEvent::Failed {
+                digest: digest.clone(),
+            },
+        });
+        result
+    }
+
+    async fn referrers_api(&self, subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
+        use std::sync::atomic::Ordering;
+        if self.session.no_referrers_api.load(Ordering::Relaxed) {
+            return Ok(None);
+        }
+        let object = subject.to_string();
+        let url = self.url("referrers", &object);
+        let resp = self
+            .session
+            .send(&self.path, Scope::Pull, Method::GET, &url, |rb| {
+                rb.header(ACCEPT, media_types::OCI_INDEX)
+            })
+            .await?;
+        let status = resp.status();
+        if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+            return Err(self.status_error("GET referrers", resp).await);
+        }
+        let is_index = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.split(';').next().unwrap_or(v).trim())
+            == Some(media_types::OCI_INDEX);
+        if status == StatusCode::OK && is_index {
+            let limit = self.limits.max_manifest_bytes;
+            let bytes = read_capped(resp, limit)
+                .await
+                .map_err(|e| self.read_error(e, "referrers index", &object, limit))?;
+            return Ok(Some(bytes));
+        }
+        if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
+            return Err(self.status_error("GET referrers", resp).await);
+        }
+        // 404/400/405/406/501, or an answer of another type: no referrers API (ggcr's rule).
+        // A registry that has the API answers a missing repository or subject with a JSON
+        // error (or an empty index); a bare 404/405/501 comes from a router that lacks the
+        // route entirely, which holds for every repository of this registry.
+        let json_error = resp
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|v| v.contains("json"));
+        if matches!(
+            status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED | StatusCode::NOT_IMPLEMENTED
+        ) && !json_error
+        {
+            self.session.no_referrers_api.store(true, Ordering::Relaxed);
+        }
+        drain(resp).await;
+        Ok(None)
+    }
+}

@@ -1,0 +1,743 @@
+//! Checks of attached signatures and attestations.
+//!
+//! Verification is split in two so that one fetch serves many verifiers (the policy engine
+//! checks the same material against every authority):
+//! 1. [`crate::store::discover`] fetches what is attached to an image digest: legacy `.sig` /
+//!    `.att` layers (blob digests checked by the repository) and Sigstore bundle referrers.
+//! 2. [`check_signature`] / [`check_attestation`] run the cryptographic and claim checks of one
+//!    candidate against one [`SignatureVerifier`], in a fixed order, failing closed, and return a
+//!    proof value or a [`CandidateFailure`] naming the check that failed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD as B64;
+use serde::Serialize;
+
+use crate::format;
+use crate::format::digest::Digest;
+use crate::keys::PublicKey;
+use crate::store::attach;
+use crate::store::discover::{Candidate, Discovered, SignatureFormat};
+use crate::store::media_types;
+use crate::trust::{IdentityPolicy, TrustRoot};
+use crate::verify::bundle;
+use crate::verify::proof::{Signer, Source, VerifiedAttestation, VerifiedSignature};
+
+/// What a signature must verify with.
+#[derive(Clone)]
+#[non_exhaustive]
+pub enum SignatureVerifier {
+    /// A public key (cosign `--key`).
+    Key(PublicKey),
+    /// A Fulcio certificate chaining to `trust`, whose identity matches `identity`.
+    Keyless {
+        /// Identity constraints (subject, issuer, GitHub claims).
+        identity: IdentityPolicy,
+        /// Trusted root (Fulcio CAs, Rekor and CT log keys, TSAs).
+        trust: Arc<TrustRoot>,
+    },
+}
+
+impl fmt::Debug for SignatureVerifier {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Self::Key(k) => write!(f, "Key({})", k.fingerprint()),
+            Self::Keyless { .. } => write!(f, "Keyless"),
+        }
+    }
+}
+
+/// The check that rejected a candidate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Check {
+    /// Fetching the layer (digest mismatch, size, missing blob).
+    Fetch,
+    /// The layer media type is not the expected one.
+    MediaType,
+    /// The signature annotation is missing or not base64.
+    SignatureAnnotation,
+    /// The signature does not verify with the key.
+    Signature,
+    /// Certificate chain, SCT, tlog or identity (keyless).
+    Certificate,
+    /// The payload does not parse.
+    Payload,
+    /// The signed image digest is not this image's digest.
+    ImageDigest,
+    /// A required annotation is missing or different.
+    Annotations,
+    /// The DSSE payload type is not in-toto.
+    PayloadType,
+    /// The in-toto statement does not parse.
+    Statement,
+    /// No statement subject has this image's sha256.
+    Subject,
+    /// The predicate type differs from the one asked for.
+    PredicateType,
+    /// The candidate needs a verifier of another kind (e.g. a certificate and only a key was given).
+    VerifierKind,
+    /// The Sigstore bundle failed verification.
+    Bundle,
+}
+
+/// Why one candidate was rejected.
+#[derive(Debug, Clone, Serialize)]
+pub struct CandidateFailure {
+    /// Where the candidate was.
+    pub source: Source,
+    /// Which check failed.
+    pub check: Check,
+    /// Details.
+    pub message: String,
+}
+
+impl fmt::Display for CandidateFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.source {
+            Source::LegacyLayer { layer, index, .. } => write!(f, "layer {index} ({layer})")?,
+            Source::Bundle { referrer, .. } => write!(f, "bundle referrer {referrer}")?,
+            Source::File { path } => write!(f, "{path}")?,
+        }
+        write!(f, ": {:?} check failed: {}", self.check, self.message)
+    }
+}
+
+fn fail(c: &Candidate, check: Check, message: impl Into<String>) -> CandidateFailure {
+    CandidateFailure {
+        source: c.source.clone(),
+        check,
+        message: message.into(),
+    }
+}
+
+fn content(c: &Candidate) -> Result<&[u8], CandidateFailure> {
+    match &c.content {
+        Ok(b) => Ok(b.as_slice()),
+        Err(e) => Err(fail(c, Check::Fetch, e.clone())),
+    }
+}
+
+/// Check one legacy `.sig` layer, in cosign's order: layer digest (done at fetch), signature
+/// over the exact payload bytes, payload parse, signed digest == image digest, annotations.
+pub fn check_signature(
+    c: &Candidate,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    required: &BTreeMap<String, String>,
+) -> Result<VerifiedSignature, CandidateFailure> {
+    let bytes = content(c)?;
+    if c.descriptor.media_type != media_types::SIMPLE_SIGNING {
+        return Err(fail(
+            c,
+            Check::MediaType,
+            format!(
+                "layer media type `{}` is not `{}`",
+                c.descriptor.media_type,
+                media_types::SIMPLE_SIGNING
+            ),
+        ));
+    }
+    let sig_b64 = c
+        .descriptor
+        .annotation(attach::SIGNATURE_ANNOTATION)
+        .ok_or_else(|| {
+            fail(
+                c,
+                Check::SignatureAnnotation,
+                format!("annotation `{}` is missing", attach::SIGNATURE_ANNOTATION),
+            )
+        })?;
+    let (signer, tlog) = check_layer_signer(c, bytes, sig_b64, verifier, false)?;
+    let ss =
+        format::parse_simple_signing(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
+    if &ss.digest != image {
+        return Err(fail(
+            c,
+            Check::ImageDigest,
+            format!("payload signs {} but the image is {image}", ss.digest),
+        ));
+    }
+    let annotations = string_map(&ss.optional);
+    for (k, v) in required {
+        match annotations.get(k) {
+            Some(have) if have == v => {}
+            Some(have) => {
+                return Err(fail(
+                    c,
+                    Check::Annotations,
+                    format!("annotation `{k}` is `{have}`, required `{v}`"),
+                ));
+            }
+            None => {
+                return Err(fail(
+                    c,
+                    Check::Annotations,
+                    format!("required annotation `{k}` is not in the signed payload"),
+                ));
+            }
+        }
+    }
+    Ok(VerifiedSignature::new(
+        image.clone(),
+        Some(ss.docker_reference),
+        annotations,
+        bytes.to_vec(),
+        signer,
+        tlog,
+        c.source.clone(),
+    ))
+}
+
+/// Verify the layer's signature material with `verifier`: key signature over `signed`, or the
+/// keyless certificate + Rekor bundle checks.
+fn check_layer_signer(
+    c: &Candidate,
+    layer_bytes: &[u8],
+    sig_b64: &str,
+    verifier: &SignatureVerifier,
+    is_attestation: bool,
+) -> Result<(Signer, Option<crate::verify::proof::TlogEvidence>), CandidateFailure> {
+    match verifier {
+        SignatureVerifier::Key(key) => {
+            let sig = B64.decode(sig_b64.trim()).map_err(|e| {
+                fail(
+                    c,
+                    Check::SignatureAnnotation,
+                    format!("signature annotation is not base64: {e}"),
+                )
+            })?;
+            key.verify(layer_bytes, &sig).map_err(|e| {
+                fail(
+                    c,
+                    Check::Signature,
+                    format!(
+                        "signature does not verify with key {}: {e}",
+                        key.fingerprint()
+                    ),
+                )
+            })?;
+            Ok((
+                Signer::Key {
+                    fingerprint: key.fingerprint(),
+                },
+                None,
+            ))
+        }
+        SignatureVerifier::Keyless { identity, trust } => {
+            let cert = c
+                .descriptor
+                .annotation(attach::CERTIFICATE_ANNOTATION)
+                .ok_or_else(|| {
+                    fail(
+                        c,
+                        Check::VerifierKind,
+                        "layer has no certificate; keyless verification needs one",
+                    )
+                })?;
+            let layer = crate::verify::legacy::LegacyKeylessLayer {
+                layer_bytes,
+                signature_b64: sig_b64,
+                certificate_pem: cert,
+                chain_pem: c.descriptor.annotation(attach::CHAIN_ANNOTATION),
+                rekor_bundle_json: c.descriptor.annotation(attach::BUNDLE_ANNOTATION),
+                rfc3161_timestamp_json: c.descriptor.annotation(attach::TIMESTAMP_ANNOTATION),
+                is_attestation,
+            };
+            let (signer, tlog) =
+                crate::verify::legacy::verify_legacy_keyless(layer, identity, trust)
+                    .map_err(|e| fail(c, Check::Certificate, e.to_string()))?;
+            Ok((signer, Some(tlog)))
+        }
+    }
+}
+
+/// Check one legacy `.att` layer: DSSE signature over the PAE, payload type, statement,
+/// subject digest == image digest, then the predicate type (when one is asked for).
+pub fn check_attestation(
+    c: &Candidate,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    predicate_type: Option<&str>,
+) -> Result<VerifiedAttestation, CandidateFailure> {
+    let bytes = content(c)?;
+    if c.descriptor.media_type != media_types::DSSE_ENVELOPE {
+        return Err(fail(
+            c,
+            Check::MediaType,
+            format!(
+                "layer media type `{}` is not `{}`",
+                c.descriptor.media_type,
+                media_types::DSSE_ENVELOPE
+            ),
+        ));
+    }
+    let env = format::parse_envelope(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
+    let pae = format::pae(&env.payload_type, &env.payload);
+    let (signer, tlog) = match verifier {
+        SignatureVerifier::Key(key) => {
+            // Any one envelope signature verifying with the key is enough (DSSE semantics).
+            let ok = env
+                .signatures
+                .iter()
+                .any(|s| key.verify(&pae, &s.sig).is_ok());
+            if !ok {
+                return Err(fail(
+                    c,
+                    Check::Signature,
+                    format!(
+                        "no DSSE signature ({} present) verifies with key {}",
+                        env.signatures.len(),
+                        key.fingerprint()
+                    ),
+                ));
+            }
+            (
+                Signer::Key {
+                    fingerprint: key.fingerprint(),
+                },
+                None,
+            )
+        }
+        SignatureVerifier::Keyless { .. } => {
+            let [sig] = env.signatures.as_slice() else {
+                return Err(fail(
+                    c,
+                    Check::Signature,
+                    format!(
+                        "keyless envelope must carry exactly one signature, found {}",
+                        env.signatures.len()
+                    ),
+                ));
+            };
+            let sig_b64 = B64.encode(&sig.sig);
+            // The certificate signed the PAE; the tlog entry binds the envelope bytes.
+            let (signer, tlog) = check_layer_signer(c, bytes, &sig_b64, verifier, true)?;
+            (signer, tlog)
+        }
+    };
+    attestation_claims(
+        c,
+        image,
+        &env.payload_type,
+        &env.payload,
+        predicate_type,
+        bytes,
+        signer,
+        tlog,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn attestation_claims(
+    c: &Candidate,
+    image: &Digest,
+    payload_type: &str,
+    statement_bytes: &[u8],
+    predicate_type: Option<&str>,
+    raw: &[u8],
+    signer: Signer,
+    tlog: Option<crate::verify::proof::TlogEvidence>,
+) -> Result<VerifiedAttestation, CandidateFailure> {
+    if payload_type != format::IN_TOTO_PAYLOAD_TYPE {
+        return Err(fail(
+            c,
+            Check::PayloadType,
+            format!(
+                "payloadType `{payload_type}` is not `{}`",
+                format::IN_TOTO_PAYLOAD_TYPE
+            ),
+        ));
+    }
+    let st = format::parse_statement(statement_bytes)
+        .map_err(|e| fail(c, Check::Statement, e.to_string()))?;
+    if !st.has_subject_digest(image) {
+        return Err(fail(
+            c,
+            Check::Subject,
+            format!("no statement subject has sha256 {}", image.hex()),
+        ));
+    }
+    if let Some(want) = predicate_type
+        && st.predicate_type != want
+    {
+        return Err(fail(
+            c,
+            Check::PredicateType,
+            format!("predicate type is `{}`, wanted `{want}`", st.predicate_type),
+        ));
+    }
+    // Move, not clone: the statement `Value` of a large SBOM is ~5x the document.
+    Ok(VerifiedAttestation::new(
+        image.clone(),
+        st.predicate_type,
+        st.raw,
+        raw.to_vec(),
+        signer,
+        tlog,
+        c.source.clone(),
+    ))
+}
+
+/// A verified bundle referrer: an image signature (`https://sigstore.dev/cosign/sign/v1`) or
+/// an attestation.
+#[derive(Debug, Clone)]
+pub enum VerifiedBundleItem {
+    /// cosign v3 image signature.
+    Signature(VerifiedSignature),
+    /// Any other predicate.
+    Attestation(VerifiedAttestation),
+}
+
+/// The predicate type cosign v3 uses for image signatures in bundles.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
+/// Check one bundle referrer with `verifier`; subject digest must be `image`.
+pub fn check_bundle(
+    c: &Candidate,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    required: &BTreeMap<String, String>,
+) -> Result<VerifiedBundleItem, CandidateFailure> {
+    let bytes = content(c)?;
+    let (payload_type, statement, signer, tlog) = match verifier {
+        SignatureVerifier::Key(k) => key_bundle_content(c, bytes, image, k)?,
+        // Keyless: the full Sigstore check (chain, SCT, tlog or timestamp, identity) against
+        // the caller's trust root; the tlog is never ignored.
+        SignatureVerifier::Keyless { identity, trust } => {
+            let vb = bundle::verify_bundle(
+                bytes,
+                Some(bundle::Artifact::Digest(image.clone())),
+                &bundle::VerificationPolicy::Keyless(identity.clone()),
+                trust,
+            )
+            .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+            let (payload_type, payload) = dsse_content(c, vb.content())?;
+            (
+                payload_type,
+                payload,
+                vb.signer().clone(),
+                vb.tlog().cloned(),
+            )
+        }
+    };
+    let att = attestation_claims(
+        c,
+        image,
+        &payload_type,
+        &statement,
+        None,
+        bytes,
+        signer,
+        tlog,
+    )?;
+    if att.predicate_type() != COSIGN_SIGN_PREDICATE {
+        return Ok(VerifiedBundleItem::Attestation(att));
+    }
+    let st = format::parse_statement(&statement)
+        .map_err(|e| fail(c, Check::Statement, e.to_string()))?;
+    // The annotations of the subject that names this image (cosign `-a` checks look there).
+    let annotations = st
+        .subjects
+        .iter()
+        .find(|s| s.digests.get("sha256").map(String::as_str) == Some(image.hex()))
+        .map(|s| string_map(&s.annotations))
+        .unwrap_or_default();
+    for (k, v) in required {
+        if annotations.get(k) != Some(v) {
+            return Err(fail(
+                c,
+                Check::Annotations,
+                format!("required annotation `{k}`=`{v}` is not on the signed subject"),
+            ));
+        }
+    }
+    Ok(VerifiedBundleItem::Signature(VerifiedSignature::new(
+        image.clone(),
+        None,
+        annotations,
+        statement,
+        att.signer().clone(),
+        att.tlog().cloned(),
+        c.source.clone(),
+    )))
+}
+
+type BundleParts = (
+    String,
+    Vec<u8>,
+    Signer,
+    Option<crate::verify::proof::TlogEvidence>,
+);
+
+fn dsse_content(
+    c: &Candidate,
+    content: &bundle::BundleContent,
+) -> Result<(String, Vec<u8>), CandidateFailure> {
+    match content {
+        bundle::BundleContent::Dsse {
+            payload_type,
+            payload,
+        } => Ok((payload_type.clone(), payload.clone())),
+        _ => Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        )),
+    }
+}
+
+/// A bundle checked with a key (cosign `--key`). The key is the trust anchor, so no
+/// transparency-log proof is required (imprint and `cosign sign --tlog-upload=false` write
+/// none; legacy key signatures are treated the same way):
+/// - a bundle without tlog entries (what imprint writes): parsed as a key bundle (a bundle
+///   with a certificate is refused), exactly one DSSE signature, verified over the PAE with
+///   the key;
+/// - a bundle with tlog entries (cosign with Rekor upload): verified by the Sigstore verifier
+///   with the key, tlog proof not required, entries checked for consistency against the
+///   embedded public-good root.
+fn key_bundle_content(
+    c: &Candidate,
+    bytes: &[u8],
+    image: &Digest,
+    key: &PublicKey,
+) -> Result<BundleParts, CandidateFailure> {
+    let kb = crate::format::bundle::parse_key_bundle(bytes)
+        .map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let signer = Signer::Key {
+        fingerprint: key.fingerprint(),
+    };
+    if kb.tlog_entries > 0 {
+        let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
+        let vb = bundle::verify_bundle_with(
+            bytes,
+            Some(bundle::Artifact::Digest(image.clone())),
+            &bundle::VerificationPolicy::Key {
+                spki_der: key.spki_der().to_vec(),
+            },
+            trust,
+            bundle::VerifyOptions::new().insecure_ignore_tlog(true),
+        )
+        .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+        let (payload_type, payload) = dsse_content(c, vb.content())?;
+        return Ok((payload_type, payload, signer, vb.tlog().cloned()));
+    }
+    let crate::format::bundle::KeyBundleContent::Dsse(env) = kb.content else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            "image bundles must carry a DSSE envelope, found a message signature",
+        ));
+    };
+    let [sig] = env.signatures.as_slice() else {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            format!(
+                "the bundle's DSSE envelope has {} signatures; exactly one is required",
+                env.signatures.len()
+            ),
+        ));
+    };
+    key.verify(&env.pae(), &sig.sig).map_err(|e| {
+        fail(
+            c,
+            Check::Signature,
+            format!(
+                "the bundle's DSSE signature does not verify with key {}: {e}",
+                key.fingerprint()
+            ),
+        )
+    })?;
+    Ok((env.payload_type, env.payload, signer, None))
+}
+
+/// The trust root used for key-signed bundles: only the tlog entries or timestamps such a
+/// bundle may carry are checked against it (for consistency; none is required). The embedded
+/// public-good root, parsed once per process.
+fn key_bundle_trust_root() -> Result<&'static TrustRoot, String> {
+    static ROOT: std::sync::OnceLock<Result<TrustRoot, String>> = std::sync::OnceLock::new();
+    ROOT.get_or_init(|| TrustRoot::public_good().map_err(|e| e.to_string()))
+        .as_ref()
+        .map_err(Clone::clone)
+}
+
+/// Everything that verified (and every candidate that did not, with why) when all
+/// discovered candidates are checked against one verifier.
+#[derive(Debug, Clone, Default)]
+pub struct Checked {
+    /// Image signatures (legacy `.sig` layers and cosign v3 signature bundles).
+    pub signatures: Vec<VerifiedSignature>,
+    /// Attestations (legacy `.att` layers and attestation bundles).
+    pub attestations: Vec<VerifiedAttestation>,
+    /// Candidates that failed a check.
+    pub failures: Vec<CandidateFailure>,
+}
+
+/// Check every candidate in `found` with `verifier`, each exactly once. Only the formats
+/// `format` allows are looked at; `required` annotations apply to signatures; a
+/// `predicate_type` limits which attestations count (others fail the `PredicateType` check).
+pub fn check_discovered(
+    found: &Discovered,
+    image: &Digest,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    required: &BTreeMap<String, String>,
+    predicate_type: Option<&str>,
+) -> Checked {
+    let mut out = Checked::default();
+    if format.legacy() {
+        for c in &found.signatures {
+            match check_signature(c, image, verifier, required) {
+                Ok(v) => out.signatures.push(v),
+                Err(f) => out.failures.push(f),
+            }
+        }
+        for c in &found.attestations {
+            match check_attestation(c, image, verifier, predicate_type) {
+                Ok(v) => out.attestations.push(v),
+                Err(f) => out.failures.push(f),
+            }
+        }
+    }
+    if format.bundle() {
+        for c in &found.bundles {
+            match check_bundle(c, image, verifier, required) {
+                Ok(VerifiedBundleItem::Signature(v)) => out.signatures.push(v),
+                Ok(VerifiedBundleItem::Attestation(a)) => match predicate_type {
+                    Some(want) if a.predicate_type() != want => out.failures.push(fail(
+                        c,
+                        Check::PredicateType,
+                        format!(
+                            "predicate type is `{}`, wanted `{want}`",
+                            a.predicate_type()
+                        ),
+                    )),
+                    _ => out.attestations.push(a),
+                },
+                Err(f) => out.failures.push(f),
+            }
+        }
+    }
+    out
+}
+
+fn string_map(m: &BTreeMap<String, serde_json::Value>) -> BTreeMap<String, String> {
+    m.iter()
+        .map(|(k, v)| {
+            let s = match v {
+                serde_json::Value::String(s) => s.clone(),
+                other => other.to_string(),
+            };
+            (k.clone(), s)
+        })
+        .collect()
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use std::sync::Arc;
+
+    use super::*;
+    use crate::format::oci::Descriptor;
+    use crate::keys::SigningKey;
+
+    fn candidate(bytes: Vec<u8>) -> Candidate {
+        let descriptor = Descriptor::for_bytes(media_types::SIGSTORE_BUNDLE_V03, &bytes);
+        Candidate {
+            source: Source::Bundle {
+                referrer: Digest::of(b"referrer"),
+                layer: descriptor.digest.clone(),
+            },
+            descriptor,
+            content: Ok(Arc::new(bytes)),
+        }
+    }
+
+    fn signed_bundle(key: &SigningKey, statement: &[u8]) -> Vec<u8> {
+        let sig = key
+            .sign(&format::pae(format::IN_TOTO_PAYLOAD_TYPE, statement))
+            .unwrap();
+        crate::format::bundle::dsse_bundle(
+            &key.public_key(),
+            format::IN_TOTO_PAYLOAD_TYPE,
+            statement,
+            &sig,
+        )
+    }
+
+    #[test]
+    fn key_bundles_verify_without_tlog_and_fail_closed() {
+        let key = SigningKey::generate_p256().unwrap();
+        let image = Digest::of(b"image");
+        let mut ann = BTreeMap::new();
+        ann.insert("env".to_owned(), "prod".to_owned());
+        let st = crate::sign::image_signature_statement(&image, &ann);
+        let c = candidate(signed_bundle(&key, &st));
+        let v = SignatureVerifier::Key(key.public_key());
+        let VerifiedBundleItem::Signature(s) = check_bundle(&c, &image, &v, &ann).unwrap() else {
+            panic!("a signature");
+        };
+        assert_eq!(s.annotations()["env"], "prod");
+        assert!(s.tlog().is_none());
+        // Other image, other key, missing annotation.
+        let other = Digest::of(b"other");
+        assert_eq!(
+            check_bundle(&c, &other, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Subject
+        );
+        let bob = SignatureVerifier::Key(SigningKey::generate_p256().unwrap().public_key());
+        assert_eq!(
+            check_bundle(&c, &image, &bob, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Signature
+        );
+        let mut need = BTreeMap::new();
+        need.insert("team".to_owned(), "x".to_owned());
+        assert_eq!(
+            check_bundle(&c, &image, &v, &need).unwrap_err().check,
+            Check::Annotations
+        );
+        // A message-signature bundle is not an image bundle.
+        let sig = key.sign(b"blob").unwrap();
+        let ms = crate::format::bundle::message_signature_bundle(
+            &key.public_key(),
+            &Digest::of(b"blob"),
+            &sig,
+        );
+        assert_eq!(
+            check_bundle(&candidate(ms), &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Bundle
+        );
+        // Two DSSE signatures: refused (a bundle envelope carries exactly one).
+        let mut two: serde_json::Value = serde_json::from_slice(&signed_bundle(&key, &st)).unwrap();
+        let first = two["dsseEnvelope"]["signatures"][0].clone();
+        two["dsseEnvelope"]["signatures"] = serde_json::json!([first.clone(), first]);
+        let c2 = candidate(serde_json::to_vec(&two).unwrap());
+        assert_eq!(
+            check_bundle(&c2, &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Bundle
+        );
+        // A fetch failure fails the candidate.
+        let mut broken = c.clone();
+        broken.content = Err("digest mismatch".into());
+        assert_eq!(
+            check_bundle(&broken, &image, &v, &BTreeMap::new())
+                .unwrap_err()
+                .check,
+            Check::Fetch
+        );
+    }
+}
