@@ -1,15 +1,16 @@
 //! `sign-blob`, `verify-blob`, `attest-blob`, `verify-blob-attestation`: key-based signing of
 //! files in cosign's formats (the logic is in `imprint::sign::blob` and `imprint::verify::blob`).
 //!
-//! Exit codes of the `run_*` functions: `Ok(0)` success; `Ok(1)` when verification rejected the
-//! file (the reason is printed on stderr); `Err(_)` for operational errors (unreadable files,
-//! bad key, bad arguments), which the binary reports and maps to its usage/operational code.
+//! The `run_*` functions return [`Outcome::Rejected`] when verification rejected the file (the
+//! failed check is named) and `Err(_)` for operational errors (unreadable files, bad key, bad
+//! arguments).
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context as _;
+
+use super::Outcome;
 use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use imprint::keys;
 use imprint::limits::Limits;
@@ -129,24 +130,23 @@ fn evidence_file(
     Ok((path, bytes, is_bundle))
 }
 
-/// Reports a verification refusal on stderr and returns exit code 1; other errors propagate.
-fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<ExitCode> {
+/// A verification refusal is a rejected outcome naming the failed check; a file that cannot be
+/// read is an operational error.
+fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
     match e {
         BlobError::File(_) => Err(e.into()),
-        e => {
-            eprintln!(
-                "Error: verification of {} with {} failed: {e}",
-                file.display(),
-                what.display()
-            );
-            Ok(ExitCode::from(1))
-        }
+        e => Ok(Outcome::Rejected(vec![format!(
+            "verification of {} with {} failed: {}",
+            file.display(),
+            what.display(),
+            super::one_line(&e)
+        )])),
     }
 }
 
 /// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
 /// writes the bundle when asked.
-pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
+pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
     let password = keys::password_from_env_or_prompt(false)?;
     let key = keys::load_signing_key(&args.key, &password)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
@@ -171,12 +171,12 @@ pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<ExitCode> {
             writeln!(stdout, "{b64}").context("writing the signature to stdout")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// Runs `verify-blob`: prints `Verified OK` on stderr and exits 0, or names the failed check
 /// and exits 1.
-pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
+pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> {
     let key = keys::load_public_key(&args.key)?;
     let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
@@ -197,7 +197,7 @@ pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             eprintln!("Verified OK");
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Success)
         }
         Err(e) => rejected(e, &evidence_path, &args.file),
     }
@@ -205,7 +205,7 @@ pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<ExitCode> {
 
 /// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
 /// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
-pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<ExitCode> {
+pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
     let type_uri = format::predicate_type_uri(&args.type_)?;
     let pred_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
@@ -239,12 +239,12 @@ pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<ExitCode> {
                 .context("writing the envelope to stdout")?;
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// Runs `verify-blob-attestation`: prints `Verified OK` on stderr and exits 0, or names the
 /// failed check (signature, payload type, subject, predicate type) and exits 1.
-pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::Result<ExitCode> {
+pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::Result<Outcome> {
     let key = keys::load_public_key(&args.key)?;
     let type_uri = args
         .type_
@@ -264,7 +264,7 @@ pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::
     match blob::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
         Ok(v) => {
             eprintln!("Verified OK (predicateType {})", v.predicate_type());
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Success)
         }
         Err(e) => rejected(e, &evidence_path, &args.file),
     }

@@ -1,20 +1,19 @@
 //! `sign`, `verify`, `attest`, `verify-attestation` over images.
 
-use std::collections::BTreeMap;
 use std::io::Write as _;
 use std::path::PathBuf;
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use super::registry_opts::RegistryOpts;
 use super::verify_bundle::IdentityOpts;
-use super::{EXIT_FAILED, parse_key_value};
+use super::{Outcome, describe_source, parse_key_value};
 use imprint::format::reference::ImageRef;
+use imprint::gate::image::{ImageError, Wanted, check_image};
 use imprint::keys::{self, PublicKey};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
-use imprint::store::discover::{self, SignatureFormat};
+use imprint::store::discover::SignatureFormat;
 use imprint::store::{Client, Limits, Repository as _};
 use imprint::trust::TrustRoot;
 use imprint::verify::proof::Source;
@@ -322,7 +321,7 @@ fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
 }
 
 /// Run `imprint sign`.
-pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
+pub async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let key = load_signing_key(&args.key)?;
     let client = upload_client(&args.registry)?;
@@ -361,11 +360,11 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// Run `imprint attest`.
-pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
+pub async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
@@ -405,11 +404,11 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(ExitCode::SUCCESS)
+    Ok(Outcome::Success)
 }
 
 /// Run `imprint verify`.
-pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
+pub async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     if let Some(policy) = &args.policy {
         let output = match args.output {
             Some(Output::Json) => super::policy::DecisionOutput::Json,
@@ -424,35 +423,37 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         &args.identity,
         args.trusted_root.as_deref(),
     )?;
-    let required: BTreeMap<String, String> = args.annotations.into_iter().collect();
+    let wanted = Wanted::signatures(args.annotations.into_iter().collect());
     let client = Client::new(args.registry.to_config())?;
     let mut all_payloads = Vec::new();
-    let mut failed = false;
+    let mut problems = Vec::new();
     for image in &images {
-        let Some((resolved, checked)) = check_image(
+        let report = match check_image(
             &client,
             image,
             &verifier,
             args.signature_format.into(),
-            Want::Signatures(&required),
+            &wanted,
+            &Limits::default(),
         )
-        .await?
-        else {
-            failed = true;
-            continue;
-        };
-        let (verified, failures) = (checked.signatures, checked.failures);
-        let pinned = resolved.reference.to_string();
-        if verified.is_empty() {
-            failed = true;
-            if failures.is_empty() {
-                eprintln!("error: {pinned}: no signatures found");
-            } else {
-                eprintln!("error: {pinned}: no matching signatures:");
-                for f in &failures {
-                    eprintln!("  - {f}");
-                }
+        .await
+        {
+            Ok(r) => r,
+            Err(e @ ImageError::NotFound { .. }) => {
+                problems.push(e.to_string());
+                continue;
             }
+            Err(e) => return Err(e.into()),
+        };
+        let (verified, failures) = (report.checked.signatures, report.checked.failures);
+        let pinned = report.resolved.reference.to_string();
+        if verified.is_empty() {
+            problems.push(no_match(
+                &pinned,
+                "signatures found",
+                "matching signatures",
+                &failures,
+            ));
             continue;
         }
         eprintln!("\nVerification for {pinned} --");
@@ -466,7 +467,9 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
         );
         for v in &verified {
             match output {
-                Output::Json => all_payloads.push(printed_payload(v, resolved.repository.name())),
+                Output::Json => {
+                    all_payloads.push(printed_payload(v, report.resolved.repository.name()));
+                }
                 Output::Text => all_payloads.push(serde_json::Value::String(
                     String::from_utf8_lossy(v.payload()).into_owned(),
                 )),
@@ -488,68 +491,25 @@ pub async fn verify(args: VerifyArgs) -> anyhow::Result<ExitCode> {
             }
         }
     }
-    Ok(if failed {
-        ExitCode::from(EXIT_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Outcome::from_problems(problems))
 }
 
-/// What `verify` / `verify-attestation` look for.
-enum Want<'a> {
-    /// Image signatures with these required annotations.
-    Signatures(&'a BTreeMap<String, String>),
-    /// Attestations, of this predicate type if given.
-    Attestations(Option<&'a str>),
-}
-
-/// Resolve `image` once, fetch what is attached to it, and check every candidate with
-/// `verifier`. `None` when the image does not exist (reported on stderr: a verification
-/// failure, exit 1); other registry errors are operational (exit 2).
-async fn check_image(
-    client: &Client,
-    image: &ImageRef,
-    verifier: &SignatureVerifier,
-    format: SignatureFormat,
-    want: Want<'_>,
-) -> anyhow::Result<Option<(imprint::store::ResolvedImage, verify::Checked)>> {
-    let resolved = match client.resolve(image).await {
-        Ok(r) => r,
-        Err(imprint::store::RegistryError::ManifestNotFound { .. }) => {
-            eprintln!("error: {image}: image not found");
-            return Ok(None);
-        }
-        Err(e) => return Err(e).with_context(|| format!("resolving `{image}`")),
-    };
-    let digest = &resolved.manifest.digest;
-    let (signatures, attestations) = match want {
-        Want::Signatures(_) => (true, false),
-        Want::Attestations(_) => (false, true),
-    };
-    let found = discover::discover(
-        &resolved.repository,
-        digest,
-        format,
-        signatures,
-        attestations,
-        &Limits::default(),
-    )
-    .await
-    .with_context(|| format!("reading what is attached to `{image}`"))?;
-    let none = BTreeMap::new();
-    let checked = match want {
-        Want::Signatures(required) => {
-            verify::check_discovered(&found, digest, verifier, format, required, None)
-        }
-        Want::Attestations(predicate_type) => {
-            verify::check_discovered(&found, digest, verifier, format, &none, predicate_type)
-        }
-    };
-    Ok(Some((resolved, checked)))
+/// The problem line for an image where nothing verified: `none` when there were no candidates
+/// at all, else `no <what>:` and one indented line per rejected candidate.
+fn no_match(pinned: &str, none: &str, what: &str, failures: &[verify::CandidateFailure]) -> String {
+    if failures.is_empty() {
+        return format!("{pinned}: no {none}");
+    }
+    let mut out = format!("{pinned}: no {what}:");
+    for f in failures {
+        out.push_str("\n  - ");
+        out.push_str(&f.to_string());
+    }
+    out
 }
 
 /// Run `imprint verify-attestation`.
-pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<ExitCode> {
+pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let want = args
         .predicate_type
@@ -561,38 +521,36 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         &args.identity,
         args.trusted_root.as_deref(),
     )?;
+    let wanted = Wanted::attestations(want.clone());
     let client = Client::new(args.registry.to_config())?;
-    let mut failed = false;
+    let mut problems = Vec::new();
     let mut out = std::io::stdout().lock();
     for image in &images {
-        let Some((resolved, checked)) = check_image(
+        let report = match check_image(
             &client,
             image,
             &verifier,
             args.signature_format.into(),
-            Want::Attestations(want.as_deref()),
+            &wanted,
+            &Limits::default(),
         )
-        .await?
-        else {
-            failed = true;
-            continue;
-        };
-        let (verified, failures) = (checked.attestations, checked.failures);
-        let pinned = resolved.reference.to_string();
-        if verified.is_empty() {
-            failed = true;
-            if failures.is_empty() {
-                eprintln!("error: {pinned}: no attestations found");
-            } else {
-                let what = want
-                    .as_deref()
-                    .map(|w| format!(" of type `{w}`"))
-                    .unwrap_or_default();
-                eprintln!("error: {pinned}: no attestation{what} verified:");
-                for f in &failures {
-                    eprintln!("  - {f}");
-                }
+        .await
+        {
+            Ok(r) => r,
+            Err(e @ ImageError::NotFound { .. }) => {
+                problems.push(e.to_string());
+                continue;
             }
+            Err(e) => return Err(e.into()),
+        };
+        let (verified, failures) = (report.checked.attestations, report.checked.failures);
+        let pinned = report.resolved.reference.to_string();
+        if verified.is_empty() {
+            let what = want
+                .as_deref()
+                .map(|w| format!("attestation of type `{w}` verified"))
+                .unwrap_or_else(|| "attestation verified".to_owned());
+            problems.push(no_match(&pinned, "attestations found", &what, &failures));
             continue;
         }
         eprintln!("\nVerification for {pinned} --");
@@ -600,7 +558,11 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
         eprintln!("{}", checked_against(&verifier));
         eprintln!("  - The statement's subject digest is the image digest");
         for a in &verified {
-            eprintln!("  verified: {} ({:?})", a.predicate_type(), a.source());
+            eprintln!(
+                "  verified: {} ({})",
+                a.predicate_type(),
+                describe_source(a.source())
+            );
             match args.output {
                 Output::Json => out.write_all(&printed_envelope(a))?,
                 Output::Text => write!(out, "{}", a.statement())?,
@@ -608,9 +570,5 @@ pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<E
             writeln!(out)?;
         }
     }
-    Ok(if failed {
-        ExitCode::from(EXIT_FAILED)
-    } else {
-        ExitCode::SUCCESS
-    })
+    Ok(Outcome::from_problems(problems))
 }

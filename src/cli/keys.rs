@@ -3,6 +3,7 @@
 
 use std::path::PathBuf;
 
+use super::Outcome;
 use anyhow::Context as _;
 use imprint::keys::{generate_key_pair, import_key_pair, password_from_env_or_prompt};
 
@@ -49,22 +50,22 @@ pub struct ImportKeyPairArgs {
 }
 
 /// Run `imprint generate-key-pair`.
-pub fn run_generate(args: GenerateKeyPairArgs) -> anyhow::Result<()> {
+pub fn run_generate(args: GenerateKeyPairArgs) -> anyhow::Result<Outcome> {
     let password = password_from_env_or_prompt(true)?;
     let (key_path, pub_path) = generate_key_pair(&args.output_key_prefix, &password, args.force)
         .context("cannot generate the key pair")?;
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
-    Ok(())
+    Ok(Outcome::Success)
 }
 
 /// Run `imprint import-key-pair`.
-pub fn run_import(args: ImportKeyPairArgs) -> anyhow::Result<()> {
+pub fn run_import(args: ImportKeyPairArgs) -> anyhow::Result<Outcome> {
     let password = password_from_env_or_prompt(true)?;
     let (key_path, pub_path) =
         import_key_pair(&args.key, &args.output_key_prefix, &password, args.force)
             .context("cannot import the key pair")?;
     eprintln!("Private key written to {}", key_path.display());
     eprintln!("Public key written to {}", pub_path.display());
-    Ok(())
+    Ok(Outcome::Success)
 }

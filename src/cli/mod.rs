@@ -1,8 +1,8 @@
 //! The `imprint` command line: flag parsing and printing only. Every command calls the
 //! library; nothing here decides whether something verifies.
 //!
-//! Exit codes (as ripgrep/uv): 0 success, 1 verification failed / denied, 2 operational error
-//! (bad flags, unreadable key, registry unreachable).
+//! Every command returns `anyhow::Result<`[`Outcome`]`>`; [`report`] prints it and picks the
+//! [`ExitStatus`] (0 success, 1 verification failed / denied, 2 operational error) in one place.
 
 use std::process::ExitCode;
 
@@ -16,11 +16,6 @@ pub mod progress;
 pub mod registry_opts;
 pub mod trust_root;
 pub mod verify_bundle;
-
-/// Exit code for a verification failure or a denied image.
-pub const EXIT_FAILED: u8 = 1;
-/// Exit code for an operational error.
-pub const EXIT_ERROR: u8 = 2;
 
 /// Sign container images and verify them against trust policies (cosign-compatible).
 #[derive(Debug, Parser)]
@@ -65,16 +60,122 @@ pub enum Command {
     TrustRoot(trust_root::TrustRootArgs),
 }
 
+/// How a command ended. [`report`] turns it into output and the exit code, in one place.
+#[derive(Debug)]
+pub enum Outcome {
+    /// Everything asked for succeeded: verified, allowed, written.
+    Success,
+    /// A verification failed or an image was denied. Each entry is one problem, printed on
+    /// stderr as `error: …`; the exit code is [`ExitStatus::Failure`].
+    Rejected(Vec<String>),
+}
+
+impl Outcome {
+    /// [`Outcome::Success`] when `problems` is empty, else [`Outcome::Rejected`].
+    pub fn from_problems(problems: Vec<String>) -> Self {
+        if problems.is_empty() {
+            Self::Success
+        } else {
+            Self::Rejected(problems)
+        }
+    }
+}
+
+/// The exit codes (as ripgrep and uv): documented in the README and tested.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ExitStatus {
+    /// 0: everything verified or allowed, or the command did what it was asked.
+    Success,
+    /// 1: a verification failed, or an image was denied by the policy.
+    Failure,
+    /// 2: an operational error (bad flags, unreadable key, unusable policy, registry
+    /// unreachable). clap's own usage errors exit 2 as well.
+    Error,
+}
+
+impl From<ExitStatus> for ExitCode {
+    fn from(status: ExitStatus) -> Self {
+        match status {
+            ExitStatus::Success => Self::SUCCESS,
+            ExitStatus::Failure => Self::from(1),
+            ExitStatus::Error => Self::from(2),
+        }
+    }
+}
+
 /// Parse the command line and run. Used by `src/main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    match run(cli.command) {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e:#}");
-            ExitCode::from(EXIT_ERROR)
+    report(run(cli.command)).into()
+}
+
+/// Print how a command ended on stderr and choose its exit status: problems of a rejected
+/// verification as `error: …` lines (exit 1); an operational error as `error: …` followed by
+/// its causes, each once, as `  Caused by: …` lines (exit 2).
+pub fn report(result: anyhow::Result<Outcome>) -> ExitStatus {
+    match result {
+        Ok(Outcome::Success) => ExitStatus::Success,
+        Ok(Outcome::Rejected(problems)) => {
+            for p in problems {
+                eprintln!("error: {p}");
+            }
+            ExitStatus::Failure
         }
+        Err(e) => {
+            eprint!("{}", render_error(&e));
+            ExitStatus::Error
+        }
+    }
+}
+
+/// `error: <top>` then one `  Caused by: <cause>` line per cause. A cause whose text the line
+/// above already ends with (an error that prints its source in its own message) is skipped,
+/// so each cause appears once.
+pub fn render_error(e: &anyhow::Error) -> String {
+    let mut out = format!("error: {e}\n");
+    let mut previous = e.to_string();
+    for cause in e.chain().skip(1) {
+        let text = cause.to_string();
+        if text.is_empty() || previous.ends_with(&text) {
+            continue;
+        }
+        out.push_str("  Caused by: ");
+        out.push_str(&text);
+        out.push('\n');
+        previous = text;
+    }
+    out
+}
+
+/// An error and its causes on one line (`outer: inner`), each cause once: for problems that
+/// are reported as one `error:` line per image or file.
+pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+    imprint::format::error_chain(e)
+}
+
+/// Who signed, for people: a key fingerprint or a certificate identity and issuer.
+pub fn describe_signer(signer: &imprint::verify::proof::Signer) -> String {
+    use imprint::verify::proof::Signer;
+    match signer {
+        Signer::Key { fingerprint } => format!("key {fingerprint}"),
+        Signer::Certificate {
+            identity, issuer, ..
+        } => format!("{identity} (issuer {issuer})"),
+        _ => "an unknown kind of signer".to_owned(),
+    }
+}
+
+/// Where a verified item was found, for people.
+pub fn describe_source(source: &imprint::verify::proof::Source) -> String {
+    use imprint::verify::proof::Source;
+    match source {
+        Source::LegacyLayer {
+            manifest, index, ..
+        } => format!("layer {index} of {manifest}"),
+        Source::Bundle { referrer, .. } => format!("bundle referrer {referrer}"),
+        Source::File { path } => path.clone(),
+        _ => "an unknown place".to_owned(),
     }
 }
 
@@ -94,14 +195,14 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Run one command.
-pub fn run(command: Command) -> anyhow::Result<ExitCode> {
+pub fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
-        Command::GenerateKeyPair(a) => keys::run_generate(a).map(|()| ExitCode::SUCCESS),
-        Command::ImportKeyPair(a) => keys::run_import(a).map(|()| ExitCode::SUCCESS),
-        Command::Sign(a) => block_on(image::sign(a)),
-        Command::Verify(a) => block_on(image::verify(a)),
-        Command::Attest(a) => block_on(image::attest(a)),
-        Command::VerifyAttestation(a) => block_on(image::verify_attestation(a)),
+        Command::GenerateKeyPair(a) => keys::run_generate(a),
+        Command::ImportKeyPair(a) => keys::run_import(a),
+        Command::Sign(a) => block_on(image::sign(a))?,
+        Command::Verify(a) => block_on(image::verify(a))?,
+        Command::Attest(a) => block_on(image::attest(a))?,
+        Command::VerifyAttestation(a) => block_on(image::verify_attestation(a))?,
         Command::SignBlob(a) => blob::run_sign_blob(&a),
         Command::VerifyBlob(a) => blob::run_verify_blob(&a),
         Command::AttestBlob(a) => blob::run_attest_blob(&a),
@@ -112,19 +213,14 @@ pub fn run(command: Command) -> anyhow::Result<ExitCode> {
     }
 }
 
-/// Run a future on a multi-threaded runtime.
-pub fn block_on<F: std::future::Future>(f: F) -> F::Output {
-    match tokio::runtime::Builder::new_multi_thread()
+/// Run a future on a multi-threaded runtime (the binary owns the runtime).
+pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+    use anyhow::Context as _;
+    let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
-    {
-        Ok(rt) => rt.block_on(f),
-        Err(e) => {
-            // Without a runtime nothing can run; report as an operational error.
-            eprintln!("error: cannot start the async runtime: {e}");
-            std::process::exit(i32::from(EXIT_ERROR));
-        }
-    }
+        .context("cannot start the async runtime")?;
+    Ok(rt.block_on(f))
 }
 
 /// Parse `k=v` pairs (cosign `-a`).

@@ -2,12 +2,11 @@
 
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 use anyhow::Context as _;
 use clap::{Args, Subcommand, ValueEnum};
 
-use super::EXIT_FAILED;
+use super::Outcome;
 use super::registry_opts::RegistryOpts;
 use imprint::format::reference::ImageRef;
 use imprint::gate::Verifier;
@@ -30,7 +29,7 @@ pub async fn verify(
     output: DecisionOutput,
     registry: &RegistryOpts,
     images: &[String],
-) -> anyhow::Result<ExitCode> {
+) -> anyhow::Result<Outcome> {
     let policy = Policy::from_path(path)
         .with_context(|| format!("cannot load policy `{}`", path.display()))?;
     let refs = images
@@ -48,16 +47,15 @@ pub async fn verify(
         DecisionOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&decisions)?)?,
     }
     let denied = decisions.iter().filter(|d| !d.is_allowed()).count();
-    if denied > 0 {
-        eprintln!(
+    Ok(if denied > 0 {
+        Outcome::Rejected(vec![format!(
             "{denied} of {} image(s) denied by policy `{}`",
             decisions.len(),
             path.display()
-        );
-        Ok(ExitCode::from(EXIT_FAILED))
+        )])
     } else {
-        Ok(ExitCode::SUCCESS)
-    }
+        Outcome::Success
+    })
 }
 
 /// `imprint policy …`.
@@ -80,7 +78,7 @@ pub enum PolicyCommand {
 }
 
 /// Run `imprint policy …`.
-pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PolicyCommand::Lint { policies } => {
             let mut errors = 0;
@@ -95,10 +93,14 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
                     if f.level == LintLevel::Error {
                         errors += 1;
                     }
+                    let level = match f.level {
+                        LintLevel::Error => "error",
+                        LintLevel::Warning => "warning",
+                        _ => "info",
+                    };
                     println!(
-                        "{}: {:?} {} at {}: {}",
+                        "{}: {level} {} at {}: {}",
                         path.display(),
-                        f.level,
                         f.code,
                         f.location,
                         f.message
@@ -106,9 +108,12 @@ pub fn run(args: PolicyArgs) -> anyhow::Result<ExitCode> {
                 }
             }
             Ok(if errors > 0 {
-                ExitCode::from(EXIT_FAILED)
+                Outcome::Rejected(vec![format!(
+                    "{errors} error-level lint finding(s) in {} policy file(s)",
+                    policies.len()
+                )])
             } else {
-                ExitCode::SUCCESS
+                Outcome::Success
             })
         }
     }

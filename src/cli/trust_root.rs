@@ -3,8 +3,8 @@
 //! root came from — for the embedded copy, its date).
 
 use std::path::PathBuf;
-use std::process::ExitCode;
 
+use anyhow::Context as _;
 use imprint::trust::TrustRoot;
 
 /// Arguments of `imprint trust-root`.
@@ -31,7 +31,7 @@ pub enum TrustRootCommand {
 }
 
 /// Run `imprint trust-root`.
-pub fn run(args: TrustRootArgs) -> anyhow::Result<ExitCode> {
+pub fn run(args: TrustRootArgs) -> anyhow::Result<super::Outcome> {
     match args.command {
         TrustRootCommand::Show {
             trusted_root,
@@ -42,16 +42,9 @@ pub fn run(args: TrustRootArgs) -> anyhow::Result<ExitCode> {
                 (None, true) => TrustRoot::staging(),
                 (None, false) => TrustRoot::public_good(),
             };
-            match root {
-                Ok(r) => {
-                    print!("{}", r.summary());
-                    Ok(ExitCode::SUCCESS)
-                }
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Ok(ExitCode::from(2))
-                }
-            }
+            let root = root.context("cannot load the trust root")?;
+            print!("{}", root.summary());
+            Ok(super::Outcome::Success)
         }
     }
 }

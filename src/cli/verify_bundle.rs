@@ -5,14 +5,17 @@
 //! Exit codes: 0 verified; 1 rejected (the failing check is named on stderr); 2 usage or
 //! operational error (unreadable file, bad key, bad trust root, missing identity).
 
-use std::path::PathBuf;
-use std::process::ExitCode;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
 
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::bundle::{Artifact, VerificationPolicy, VerifyOptions, verify_bundle_with};
 
 use imprint::format::digest::Digest;
-use imprint::verify::proof::Signer;
+use imprint::limits::Limits;
+
+use super::Outcome;
 
 // Keyless identity flags, named as cosign names them, shared with `verify` and
 // `verify-attestation` (src/cli/image.rs). Every flag conflicts with `--key` (the parent
@@ -154,15 +157,10 @@ pub struct VerifyBundleArgs {
     pub artifact: String,
 }
 
-fn usage(msg: impl std::fmt::Display) -> ExitCode {
-    eprintln!("error: {msg}");
-    ExitCode::from(2)
-}
-
 fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
     if let Some(key) = &args.key {
-        let text =
-            std::fs::read(key).map_err(|e| format!("cannot read key {}: {e}", key.display()))?;
+        let text = imprint::fs::read_limited(key, Limits::DEFAULT.max_key_file_bytes)
+            .map_err(|e| super::one_line(&e))?;
         let block =
             pem::parse(text).map_err(|e| format!("key {} is not PEM: {e}", key.display()))?;
         if block.tag() != "PUBLIC KEY" {
@@ -180,45 +178,27 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
 }
 
 /// Run `imprint verify-bundle`.
-pub fn run(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
-    let policy = match build_policy(&args) {
-        Ok(p) => p,
-        Err(e) => return Ok(usage(e)),
-    };
+pub fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
+    let policy = build_policy(&args).map_err(anyhow::Error::msg)?;
     let trust = match (&args.trusted_root, args.staging) {
         (Some(p), _) => TrustRoot::from_file(p),
         (None, true) => TrustRoot::staging(),
         (None, false) => TrustRoot::public_good(),
-    };
-    let trust = match trust {
-        Ok(t) => t,
-        Err(e) => return Ok(usage(e)),
-    };
-    let bundle = match std::fs::read(&args.bundle) {
-        Ok(b) => b,
-        Err(e) => {
-            return Ok(usage(format!(
-                "cannot read bundle {}: {e}",
-                args.bundle.display()
-            )));
-        }
-    };
+    }
+    .context("cannot load the trust root")?;
+    let limits = Limits::DEFAULT;
+    let bundle = imprint::fs::read_limited(&args.bundle, limits.max_evidence_bytes)
+        .context("cannot read the bundle")?;
     let artifact_bytes;
     let artifact = if args.artifact.starts_with("sha256:") {
-        match args.artifact.parse::<Digest>() {
-            Ok(d) => Artifact::Digest(d),
-            Err(e) => return Ok(usage(e)),
-        }
+        Artifact::Digest(
+            args.artifact
+                .parse::<Digest>()
+                .context("the artifact digest is malformed")?,
+        )
     } else {
-        artifact_bytes = match std::fs::read(&args.artifact) {
-            Ok(b) => b,
-            Err(e) => {
-                return Ok(usage(format!(
-                    "cannot read artifact {}: {e}",
-                    args.artifact
-                )));
-            }
-        };
+        artifact_bytes = imprint::fs::read_limited(Path::new(&args.artifact), u64::MAX)
+            .context("cannot read the artifact")?;
         Artifact::Bytes(&artifact_bytes)
     };
     let options = VerifyOptions::new().insecure_ignore_tlog(args.insecure_ignore_tlog);
@@ -227,13 +207,7 @@ pub fn run(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
     }
     match verify_bundle_with(&bundle, Some(artifact), &policy, &trust, options) {
         Ok(v) => {
-            match v.signer() {
-                Signer::Certificate {
-                    identity, issuer, ..
-                } => eprintln!("signer: {identity} (issuer {issuer})"),
-                Signer::Key { fingerprint } => eprintln!("signer: key {fingerprint}"),
-                other => eprintln!("signer: {other:?}"),
-            }
+            eprintln!("signer: {}", super::describe_signer(v.signer()));
             if let Some(t) = v.tlog() {
                 eprintln!(
                     "tlog: log index {} (log {}), integrated time {}",
@@ -241,15 +215,12 @@ pub fn run(args: VerifyBundleArgs) -> anyhow::Result<ExitCode> {
                 );
             }
             eprintln!("Verified OK");
-            Ok(ExitCode::SUCCESS)
+            Ok(Outcome::Success)
         }
-        Err(e) => {
-            eprintln!(
-                "error: verification failed for bundle {} [{}]: {e}",
-                args.bundle.display(),
-                e.check()
-            );
-            Ok(ExitCode::from(1))
-        }
+        Err(e) => Ok(Outcome::Rejected(vec![format!(
+            "verification failed for bundle {} [{}]: {e}",
+            args.bundle.display(),
+            e.check()
+        )])),
     }
 }

@@ -19,6 +19,7 @@
 //! ```
 
 pub mod cache;
+pub mod image;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;

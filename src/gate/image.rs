@@ -1,0 +1,185 @@
+//! One image, checked against verifiers: resolve once, discover what is attached once, check
+//! every candidate against each verifier once.
+//!
+//! This is the flow behind `imprint verify --key …` / `verify-attestation` (one verifier) and
+//! behind the policy [`Verifier`](super::Verifier) (one verifier per authority the matching
+//! rules name); both call [`discover_and_check`], so there is one way an image gets verified.
+
+use std::collections::BTreeMap;
+
+use crate::format::digest::Digest;
+use crate::format::reference::ImageRef;
+use crate::limits::Limits;
+use crate::store::discover::{self, DiscoverError, Discovered, SignatureFormat};
+use crate::store::{Client, RegistryError, Repository, ResolvedImage};
+use crate::verify::{self, Checked, SignatureVerifier};
+
+/// What to look for on an image.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct Wanted {
+    /// Image signatures (legacy `.sig` layers and cosign v3 signature bundles).
+    pub signatures: bool,
+    /// Attestations (legacy `.att` layers and attestation bundles).
+    pub attestations: bool,
+    /// Annotations every counted signature must carry (cosign `-a k=v`).
+    pub required_annotations: BTreeMap<String, String>,
+    /// Only attestations of this predicate type count (already expanded from a `--type`
+    /// shortcut); others fail the predicate-type check.
+    pub predicate_type: Option<String>,
+}
+
+impl Wanted {
+    /// Signatures carrying `required_annotations`.
+    pub fn signatures(required_annotations: BTreeMap<String, String>) -> Self {
+        Self {
+            signatures: true,
+            required_annotations,
+            ..Self::default()
+        }
+    }
+
+    /// Attestations, of `predicate_type` when given.
+    pub fn attestations(predicate_type: Option<String>) -> Self {
+        Self {
+            attestations: true,
+            predicate_type,
+            ..Self::default()
+        }
+    }
+
+    /// Signatures and attestations, with no annotation or predicate-type filter (the policy
+    /// engine filters itself).
+    pub fn everything() -> Self {
+        Self {
+            signatures: true,
+            attestations: true,
+            ..Self::default()
+        }
+    }
+}
+
+/// Why an image could not be checked at all (as opposed to a candidate failing a check).
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ImageError {
+    /// The image (tag or digest) does not exist.
+    #[error("{image}: image not found")]
+    NotFound {
+        /// The reference as given.
+        image: String,
+    },
+    /// Resolving the image failed.
+    #[error("resolving `{image}`")]
+    Resolve {
+        /// The reference as given.
+        image: String,
+        /// Why.
+        #[source]
+        source: RegistryError,
+    },
+    /// Reading what is attached to the image failed.
+    #[error("reading what is attached to `{image}`")]
+    Discover {
+        /// The reference pinned to its digest.
+        image: String,
+        /// Why.
+        #[source]
+        source: DiscoverError,
+    },
+}
+
+/// One image checked against one verifier.
+#[derive(Debug)]
+pub struct ImageReport {
+    /// The resolved image (repository, reference pinned to the digest, manifest bytes).
+    pub resolved: ResolvedImage,
+    /// What verified, and every candidate that did not with why.
+    pub checked: Checked,
+}
+
+/// Resolve `image`, discover what is attached to it and check every candidate with `verifier`.
+pub async fn check_image(
+    client: &Client,
+    image: &ImageRef,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    wanted: &Wanted,
+    limits: &Limits,
+) -> Result<ImageReport, ImageError> {
+    let resolved = match client.resolve(image).await {
+        Ok(r) => r,
+        Err(RegistryError::ManifestNotFound { .. }) => {
+            return Err(ImageError::NotFound {
+                image: image.to_string(),
+            });
+        }
+        Err(source) => {
+            return Err(ImageError::Resolve {
+                image: image.to_string(),
+                source,
+            });
+        }
+    };
+    let digest = resolved.manifest.digest.clone();
+    let mut checked = discover_and_check(
+        &resolved.repository,
+        &digest,
+        format,
+        wanted,
+        limits,
+        [verifier],
+    )
+    .await
+    .map_err(|source| ImageError::Discover {
+        image: resolved.reference.to_string(),
+        source,
+    })?;
+    let checked = checked.pop().unwrap_or_default();
+    Ok(ImageReport { resolved, checked })
+}
+
+/// Discover what is attached to `digest` in `repo` once (only the formats `format` allows),
+/// then check every candidate against each of `verifiers`, in order. One [`Checked`] per
+/// verifier.
+pub async fn discover_and_check<'v, R: Repository>(
+    repo: &R,
+    digest: &Digest,
+    format: SignatureFormat,
+    wanted: &Wanted,
+    limits: &Limits,
+    verifiers: impl IntoIterator<Item = &'v SignatureVerifier>,
+) -> Result<Vec<Checked>, DiscoverError> {
+    let found: Discovered = discover::discover(
+        repo,
+        digest,
+        format,
+        wanted.signatures,
+        wanted.attestations,
+        limits,
+    )
+    .await?;
+    Ok(verifiers
+        .into_iter()
+        .map(|verifier| check_found(&found, digest, verifier, format, wanted))
+        .collect())
+}
+
+/// Check already-discovered candidates with one verifier (the sync half of
+/// [`discover_and_check`], for callers that check with verifiers of different formats).
+pub fn check_found(
+    found: &Discovered,
+    digest: &Digest,
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    wanted: &Wanted,
+) -> Checked {
+    verify::check_discovered(
+        found,
+        digest,
+        verifier,
+        format,
+        &wanted.required_annotations,
+        wanted.predicate_type.as_deref(),
+    )
+}
