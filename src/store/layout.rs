@@ -222,12 +222,6 @@ async fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadFile> {
     Ok(buf)
 }
 
-#[derive(serde::Deserialize)]
-struct MediaTypeField {
-    #[serde(rename = "mediaType")]
-    media_type: Option<String>,
-}
-
 impl Repository for LayoutRepository {
     fn name(&self) -> &str {
         &self.name
@@ -291,17 +285,10 @@ impl Repository for LayoutRepository {
                 actual,
             });
         }
-        let field: MediaTypeField = serde_json::from_slice(&bytes)
-            .map_err(|e| self.err(format!("manifest {digest} is not JSON: {e}")))?;
-        let media_type = field
-            .media_type
-            .or(entry_media_type)
-            .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
-        Ok(Some(Manifest {
-            digest,
-            media_type,
-            bytes,
-        }))
+        let what = format!("manifest {digest} is not JSON");
+        Manifest::checked(digest, bytes, entry_media_type)
+            .map(Some)
+            .map_err(|e| self.err(format!("{what}: {e}")))
     }
 
     async fn put_manifest(

@@ -46,6 +46,33 @@ pub struct Manifest {
     pub bytes: Vec<u8>,
 }
 
+impl Manifest {
+    /// A manifest whose `bytes` hash to `digest` (the caller checked): its media type is the
+    /// document's own `mediaType`, else `declared` (the registry's Content-Type, the layout
+    /// index entry's), else the OCI manifest type. Fails when the bytes are not a JSON object.
+    pub(crate) fn checked(
+        digest: Digest,
+        bytes: Vec<u8>,
+        declared: Option<String>,
+    ) -> Result<Self, serde_json::Error> {
+        #[derive(serde::Deserialize)]
+        struct MediaTypeField {
+            #[serde(rename = "mediaType")]
+            media_type: Option<String>,
+        }
+        let field: MediaTypeField = serde_json::from_slice(&bytes)?;
+        let media_type = field
+            .media_type
+            .or(declared)
+            .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
+        Ok(Self {
+            digest,
+            media_type,
+            bytes,
+        })
+    }
+}
+
 /// Errors from a repository backend. Each names the repository and the object involved.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

@@ -455,12 +455,6 @@ pub struct RemoteRepository {
     progress: Option<ProgressHook>,
 }
 
-#[derive(serde::Deserialize)]
-struct MediaTypeField {
-    #[serde(rename = "mediaType")]
-    media_type: Option<String>,
-}
-
 impl RemoteRepository {
     pub(crate) fn new(
         session: Arc<RegistrySession>,
@@ -692,21 +686,14 @@ impl Repository for RemoteRepository {
                 actual: digest,
             });
         }
-        let field: MediaTypeField = serde_json::from_slice(&bytes).map_err(|e| {
-            self.protocol(
-                "GET manifest",
-                format!("manifest `{object}` is not JSON: {e}"),
-            )
-        })?;
-        let media_type = field
-            .media_type
-            .or(content_type)
-            .unwrap_or_else(|| media_types::OCI_MANIFEST.to_owned());
-        Ok(Some(Manifest {
-            digest,
-            media_type,
-            bytes,
-        }))
+        Manifest::checked(digest, bytes, content_type)
+            .map(Some)
+            .map_err(|e| {
+                self.protocol(
+                    "GET manifest",
+                    format!("manifest `{object}` is not JSON: {e}"),
+                )
+            })
     }
 
     async fn put_manifest(
