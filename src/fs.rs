@@ -21,10 +21,12 @@ pub enum ReadError {
         source: io::Error,
     },
     /// The file is larger than the limit for what it should hold.
-    #[error("{} is larger than the limit of {limit} bytes", path.display())]
+    #[error("{} is {size} bytes, over the limit of {limit} bytes", path.display())]
     TooLarge {
         /// The file.
         path: PathBuf,
+        /// Its size (as the file system reports it, or at least what was read).
+        size: u64,
         /// The limit in bytes.
         limit: u64,
     },
@@ -46,22 +48,25 @@ pub fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadError> {
         path: path.to_owned(),
         source,
     };
+    let too_large = |size| ReadError::TooLarge {
+        path: path.to_owned(),
+        size,
+        limit,
+    };
     let file = File::open(path).map_err(io)?;
-    // Size the buffer once from the metadata when it is plausible, so that secrets read into it
-    // are not left behind in freed, reallocated buffers.
-    let hint = file
-        .metadata()
-        .map(|m| m.len().min(limit).saturating_add(1))
-        .unwrap_or(0);
-    let mut buf = Vec::with_capacity(usize::try_from(hint).unwrap_or(0));
+    // Refuse by the size the file system reports before reading anything; size the buffer once
+    // from it, so that secrets read into it are not left behind in freed, reallocated buffers.
+    let len = file.metadata().map_err(io)?.len();
+    if len > limit {
+        return Err(too_large(len));
+    }
+    let mut buf = Vec::with_capacity(usize::try_from(len.saturating_add(1)).unwrap_or(0));
+    // `take` guards against a file that grows while it is read (or reports no size: pipes).
     file.take(limit.saturating_add(1))
         .read_to_end(&mut buf)
         .map_err(io)?;
     if buf.len() as u64 > limit {
-        return Err(ReadError::TooLarge {
-            path: path.to_owned(),
-            limit,
-        });
+        return Err(too_large(buf.len() as u64));
     }
     Ok(buf)
 }

@@ -663,7 +663,9 @@ pub(crate) fn read_limited(path: &Path) -> Result<Zeroizing<Vec<u8>>, KeyError> 
     crate::fs::read_limited(path, limit)
         .map(Zeroizing::new)
         .map_err(|e| match e {
-            crate::fs::ReadError::TooLarge { path, limit } => KeyError::TooLarge { path, limit },
+            crate::fs::ReadError::TooLarge { path, limit, .. } => {
+                KeyError::TooLarge { path, limit }
+            }
             crate::fs::ReadError::Io { path, source } => KeyError::Read { path, source },
         })
 }

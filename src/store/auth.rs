@@ -27,7 +27,8 @@ const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// Refresh tokens this long before they expire.
 const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(5);
 /// Largest token response accepted.
-pub(crate) const MAX_TOKEN_RESPONSE_BYTES: u64 = 1024 * 1024;
+pub(crate) const MAX_TOKEN_RESPONSE_BYTES: u64 =
+    crate::limits::Limits::DEFAULT.max_token_response_bytes;
 
 /// A credential from the docker config. Never printed.
 #[derive(Clone, PartialEq, Eq)]

@@ -25,7 +25,7 @@ use crate::format::digest::Digest;
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
 /// Largest `index.json` read (it grows by one entry per signed image and signature tag).
-const MAX_INDEX_BYTES: u64 = 64 * 1024 * 1024;
+const MAX_INDEX_BYTES: u64 = crate::limits::Limits::DEFAULT.max_layout_index_bytes;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
@@ -198,28 +198,22 @@ enum ReadFile {
     Io(std::io::Error),
 }
 
-/// Read a file, refusing it before reading when it is over `limit`.
+/// Read a file through [`crate::fs::read_limited`] (refused by its size before reading when
+/// it is over `limit`), off the async runtime's threads.
 async fn read_limited(path: &Path, limit: u64) -> Result<Vec<u8>, ReadFile> {
-    use tokio::io::AsyncReadExt as _;
-    let file = match tokio::fs::File::open(path).await {
-        Ok(f) => f,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(ReadFile::NotFound),
-        Err(e) => return Err(ReadFile::Io(e)),
-    };
-    let len = file.metadata().await.map_err(ReadFile::Io)?.len();
-    if len > limit {
-        return Err(ReadFile::TooLarge(len));
-    }
-    let mut buf = Vec::with_capacity(usize::try_from(len).unwrap_or(0));
-    // `take` guards against a file that grows while we read it.
-    file.take(limit + 1)
-        .read_to_end(&mut buf)
+    let owned = path.to_owned();
+    let read = tokio::task::spawn_blocking(move || crate::fs::read_limited(&owned, limit))
         .await
-        .map_err(ReadFile::Io)?;
-    if buf.len() as u64 > limit {
-        return Err(ReadFile::TooLarge(buf.len() as u64));
-    }
-    Ok(buf)
+        .map_err(|e| ReadFile::Io(std::io::Error::other(e)))?;
+    read.map_err(|e| match e {
+        crate::fs::ReadError::TooLarge { size, .. } => ReadFile::TooLarge(size),
+        crate::fs::ReadError::Io { source, .. }
+            if source.kind() == std::io::ErrorKind::NotFound =>
+        {
+            ReadFile::NotFound
+        }
+        crate::fs::ReadError::Io { source, .. } => ReadFile::Io(source),
+    })
 }
 
 impl Repository for LayoutRepository {
