@@ -5,7 +5,7 @@
 //! names. This file is the only place that constructs one: the types have private fields and
 //! private constructors, no `Default`, and the checks in [`crate::verify`] call the `seal_*`
 //! functions below as their final step. Those take the checked parts by type where a type
-//! exists (a [`CheckedStatement`] can only come from [`crate::verify::intoto`]), so grep for
+//! exists (a `CheckedStatement` can only come from [`crate::verify::intoto`]), so grep for
 //! `seal_` to find every place that vouches for a proof. The policy engine and the CLI consume
 //! proofs; nothing outside the crate can forge one.
 
