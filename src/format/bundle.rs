@@ -107,6 +107,9 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     use sigstore_types::bundle::VerificationMaterialContent;
     let text = std::str::from_utf8(bytes).map_err(|_| bundle_err("not UTF-8"))?;
     let parsed = sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
+    if let Some(problem) = top_level_problem(text) {
+        return Err(bundle_err(problem));
+    }
     let hint = match &parsed.verification_material.content {
         VerificationMaterialContent::PublicKey(pk) => pk.hint.clone(),
         VerificationMaterialContent::Certificate(_)
@@ -153,7 +156,128 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     })
 }
 
+/// What `sigstore-types` lets pass at the top level of a bundle that a key bundle must not
+/// have: no `mediaType` (read as v0.1), or both `messageSignature` and `dsseEnvelope` (the first
+/// is taken). Values are skipped, not parsed.
+fn top_level_problem(text: &str) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct TopLevel {
+        media_type: Option<serde::de::IgnoredAny>,
+        message_signature: Option<serde::de::IgnoredAny>,
+        dsse_envelope: Option<serde::de::IgnoredAny>,
+    }
+    let top: TopLevel = serde_json::from_str(text).ok()?;
+    if top.media_type.is_none() {
+        Some("`mediaType` is missing")
+    } else if top.message_signature.is_some() && top.dsse_envelope.is_some() {
+        Some("both `messageSignature` and `dsseEnvelope` are present")
+    } else {
+        None
+    }
+}
+
 /// base64 (standard alphabet, padded) of signature bytes: what cosign prints and writes.
 pub fn signature_base64(sig: &[u8]) -> String {
     STANDARD.encode(sig)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::format::IN_TOTO_PAYLOAD_TYPE;
+    use crate::keys::SigningKey;
+
+    #[test]
+    fn reads_what_it_writes_with_the_key_hint() {
+        let key = SigningKey::generate_p256().unwrap();
+        let pk = key.public_key();
+        let d = Digest::of(b"blob");
+        let kb = parse_key_bundle(&message_signature_bundle(&pk, &d, b"sig")).unwrap();
+        assert_eq!(kb.hint, public_key_hint(&pk));
+        assert_eq!(kb.tlog_entries, 0);
+        let KeyBundleContent::MessageSignature {
+            algorithm,
+            digest,
+            signature,
+        } = kb.content
+        else {
+            panic!("a message signature");
+        };
+        assert_eq!(algorithm, sigstore_types::HashAlgorithm::Sha2256);
+        assert_eq!(digest, d.raw());
+        assert_eq!(signature, b"sig");
+        let kb = parse_key_bundle(&dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, b"{}", b"sig")).unwrap();
+        assert_eq!(kb.hint, public_key_hint(&pk));
+        let KeyBundleContent::Dsse(env) = kb.content else {
+            panic!("a DSSE envelope");
+        };
+        assert_eq!(env.payload, b"{}");
+        assert_eq!(env.signatures.len(), 1);
+        assert_eq!(env.signatures[0].sig, b"sig");
+    }
+
+    #[test]
+    fn real_vectors_key_and_keyless() {
+        let v = crate::format::vectors_dir().join("bundles");
+        let dir = v.join("conformance/managed-key-happy-path");
+        let key = PublicKey::from_pem(&std::fs::read(dir.join("key.pub")).unwrap()).unwrap();
+        let kb =
+            parse_key_bundle(&std::fs::read(dir.join("bundle.sigstore.json")).unwrap()).unwrap();
+        assert_eq!(kb.hint, public_key_hint(&key));
+        assert_eq!(kb.tlog_entries, 1);
+        for keyless in [
+            "conformance/happy-path-v0.3/bundle.sigstore.json",
+            "cosign-oci-attestation/oci-attestation.sigstore.json",
+        ] {
+            let e = parse_key_bundle(&std::fs::read(v.join(keyless)).unwrap()).unwrap_err();
+            assert!(matches!(e, PayloadError::KeylessBundle), "{keyless}: {e}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_bundles() {
+        let key = SigningKey::generate_p256().unwrap();
+        let one: serde_json::Value = serde_json::from_slice(&dsse_bundle(
+            &key.public_key(),
+            IN_TOTO_PAYLOAD_TYPE,
+            b"{}",
+            b"sig",
+        ))
+        .unwrap();
+        // A bundle's DSSE envelope carries exactly one signature.
+        let mut two = one.clone();
+        let sig = two["dsseEnvelope"]["signatures"][0].clone();
+        two["dsseEnvelope"]["signatures"] = serde_json::json!([sig.clone(), sig]);
+        // Both contents at once.
+        let mut both = one.clone();
+        both["messageSignature"] = serde_json::json!({
+            "messageDigest": {"algorithm": "SHA2_256", "digest": "AA=="}, "signature": "AA=="
+        });
+        let mut md5 = serde_json::from_slice::<serde_json::Value>(&message_signature_bundle(
+            &key.public_key(),
+            &Digest::of(b"x"),
+            b"sig",
+        ))
+        .unwrap();
+        md5["messageSignature"]["messageDigest"]["algorithm"] = "MD5".into();
+        let mut media = one.clone();
+        media["mediaType"] = "application/x".into();
+        let mut no_media = one.clone();
+        no_media.as_object_mut().unwrap().remove("mediaType");
+        for (name, bad) in [
+            ("two signatures", serde_json::to_vec(&two).unwrap()),
+            ("both contents", serde_json::to_vec(&both).unwrap()),
+            ("md5", serde_json::to_vec(&md5).unwrap()),
+            ("media type", serde_json::to_vec(&media).unwrap()),
+            ("no media type", serde_json::to_vec(&no_media).unwrap()),
+            ("empty object", b"{}".to_vec()),
+            ("not JSON", b"nope".to_vec()),
+            ("not UTF-8", b"\xff".to_vec()),
+        ] {
+            let e = parse_key_bundle(&bad).unwrap_err();
+            assert!(matches!(e, PayloadError::Bundle(_)), "{name}: {e}");
+        }
+    }
 }
