@@ -1,5 +1,5 @@
-//! Sigstore bundle verification (v0.1/v0.2/v0.3), keyless identity checks, trust roots, and
-//! legacy keyless `.sig`/`.att` layer verification — all offline, from a `trusted_root.json`.
+//! Sigstore bundle verification (v0.1/v0.2/v0.3) and keyless identity checks, offline against
+//! a trust root; the shared core of legacy keyless layer verification ([`super::legacy`]) too.
 //!
 //! The cryptographic work is done by `sigstore-verify` 0.15 (certificate chain at the signing
 //! time, SCT, SET, inclusion proof + checkpoint, RFC 3161 timestamps, Rekor v2, DSSE and
@@ -353,10 +353,13 @@ pub fn verify_bundle(
     policy: &VerificationPolicy,
     trust: &TrustRoot,
 ) -> Result<VerifiedBundle, BundleError> {
-    let text = std::str::from_utf8(bundle_json)
-        .map_err(|_| BundleError::Malformed("bundle is not UTF-8".into()))?;
-    let bundle = Bundle::from_json(text).map_err(|e| BundleError::Malformed(e.to_string()))?;
-    verify_parsed(&bundle, artifact, policy, trust, VerifyOptions::default())
+    verify_bundle_with(
+        bundle_json,
+        artifact,
+        policy,
+        trust,
+        VerifyOptions::default(),
+    )
 }
 
 /// Options that weaken [`verify_bundle`]; the default is the safe setting.
