@@ -49,7 +49,7 @@ fn only(found: Discovered, digest: &Digest, verifier: &SignatureVerifier) -> Aut
     check_candidates(&found, digest, verifier, SignatureFormat::Any)
 }
 
-/// The one rejection of `ev`, as (reason code, cause).
+/// The reason code of the one rejection of `ev` (nothing verified; one failure checked).
 fn rejected(ev: &AuthorityEvidence, failures: &[CandidateFailure]) -> policy::ReasonCode {
     assert!(ev.signatures.is_empty() && ev.attestations.is_empty());
     assert_eq!(ev.rejected.len(), 1, "{:?}", ev.rejected);
