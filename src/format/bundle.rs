@@ -1,20 +1,21 @@
 //! Sigstore bundle JSON as cosign writes it for key-based signatures (cosign-formats §3.3): a
 //! bundle v0.3 (protobuf JSON field order) with `verificationMaterial.publicKey.hint` =
-//! base64(sha256(SPKI DER)) and either `messageSignature` or `dsseEnvelope`, and the reader of
-//! such bundles. Keyless bundles are read by `sigstore-types` (see `crate::verify::bundle`).
+//! base64(sha256(SPKI DER)) and either `messageSignature` or `dsseEnvelope`, and a view of such
+//! bundles for key verification. Every bundle, key-based or keyless, is parsed by
+//! `sigstore-types` (here and in `crate::verify::bundle`); this file has no JSON reader of its
+//! own.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde_json::Value;
 
 use super::digest::Digest;
-use super::{Envelope, PayloadError, gojson, parse_envelope};
+use super::{Envelope, EnvelopeSignature, PayloadError, gojson};
 use crate::keys::PublicKey;
 
 /// Media type of the bundles this module writes.
 pub const BUNDLE_MEDIA_TYPE_V03: &str = super::media_types::SIGSTORE_BUNDLE_V03;
 
-/// Bundle media types accepted when reading.
+/// Bundle media types accepted when reading (the ones `sigstore-types` reads).
 pub const BUNDLE_MEDIA_TYPES: &[&str] = &[
     BUNDLE_MEDIA_TYPE_V03,
     "application/vnd.dev.sigstore.bundle+json;version=0.1",
@@ -66,7 +67,8 @@ pub fn dsse_bundle(key: &PublicKey, payload_type: &str, payload: &[u8], sig: &[u
     out
 }
 
-/// The parts of a key-based bundle this module uses.
+/// A key-based bundle, parsed by `sigstore-types` (the one bundle parser of the crate, which
+/// the keyless path and the conformance suite use too), with the parts key verification needs.
 #[derive(Debug, Clone)]
 pub struct KeyBundle {
     /// `verificationMaterial.publicKey.hint` (may be empty).
@@ -75,6 +77,8 @@ pub struct KeyBundle {
     pub tlog_entries: usize,
     /// The signed content.
     pub content: KeyBundleContent,
+    /// The whole parsed bundle (for Sigstore verification of its tlog entries).
+    pub parsed: sigstore_types::Bundle,
 }
 
 /// What a bundle signs.
@@ -82,14 +86,14 @@ pub struct KeyBundle {
 pub enum KeyBundleContent {
     /// `messageSignature`.
     MessageSignature {
-        /// `messageDigest.algorithm` (e.g. `SHA2_256`).
-        algorithm: String,
+        /// `messageDigest.algorithm`.
+        algorithm: sigstore_types::HashAlgorithm,
         /// `messageDigest.digest`, decoded.
         digest: Vec<u8>,
         /// `signature`, decoded.
         signature: Vec<u8>,
     },
-    /// `dsseEnvelope`.
+    /// `dsseEnvelope` (in a bundle: exactly one signature, which the parser enforces).
     Dsse(Envelope),
 }
 
@@ -97,113 +101,183 @@ fn bundle_err(msg: impl Into<String>) -> PayloadError {
     PayloadError::Bundle(msg.into())
 }
 
-fn b64_field(v: Option<&Value>, field: &str) -> Result<Vec<u8>, PayloadError> {
-    let s = v
-        .and_then(Value::as_str)
-        .ok_or_else(|| bundle_err(format!("`{field}` is missing or not a string")))?;
-    STANDARD
-        .decode(s)
-        .or_else(|_| base64::engine::general_purpose::URL_SAFE.decode(s))
-        .map_err(|_| bundle_err(format!("`{field}` is not valid base64")))
-}
-
 /// Parses a Sigstore bundle (v0.1–v0.3 media types) that was made with a key. A bundle with a
 /// certificate or certificate chain is refused with [`PayloadError::KeylessBundle`].
 pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
-    let root: Value =
-        serde_json::from_slice(bytes).map_err(|e| bundle_err(format!("not valid JSON: {e}")))?;
-    let obj = root
-        .as_object()
-        .ok_or_else(|| bundle_err("the top level is not a JSON object"))?;
-    let media_type = obj
-        .get("mediaType")
-        .and_then(Value::as_str)
-        .ok_or_else(|| bundle_err("`mediaType` is missing"))?;
-    if !BUNDLE_MEDIA_TYPES.contains(&media_type) {
-        return Err(bundle_err(format!(
-            "unsupported mediaType `{}`",
-            payload_excerpt(media_type)
-        )));
+    use sigstore_types::bundle::VerificationMaterialContent;
+    let text = std::str::from_utf8(bytes).map_err(|_| bundle_err("not UTF-8"))?;
+    let parsed = sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
+    if let Some(problem) = top_level_problem(text) {
+        return Err(bundle_err(problem));
     }
-    let vm = obj
-        .get("verificationMaterial")
-        .and_then(Value::as_object)
-        .ok_or_else(|| bundle_err("`verificationMaterial` is missing"))?;
-    if vm.contains_key("certificate") || vm.contains_key("x509CertificateChain") {
-        return Err(PayloadError::KeylessBundle);
-    }
-    let hint = match vm.get("publicKey") {
-        Some(Value::Object(pk)) => match pk.get("hint") {
-            None => String::new(),
-            Some(Value::String(h)) => h.clone(),
-            Some(_) => {
-                return Err(bundle_err(
-                    "`verificationMaterial.publicKey.hint` is not a string",
-                ));
-            }
-        },
+    let hint = match &parsed.verification_material.content {
+        VerificationMaterialContent::PublicKey(pk) => pk.hint.clone(),
+        VerificationMaterialContent::Certificate(_)
+        | VerificationMaterialContent::X509CertificateChain { .. } => {
+            return Err(PayloadError::KeylessBundle);
+        }
         _ => {
             return Err(bundle_err(
-                "`verificationMaterial.publicKey` is missing (neither key nor certificate material)",
+                "`verificationMaterial` holds neither a public key nor a certificate",
             ));
         }
     };
-    let tlog_entries = match vm.get("tlogEntries") {
-        None | Some(Value::Null) => 0,
-        Some(Value::Array(a)) => a.len(),
-        Some(_) => {
-            return Err(bundle_err(
-                "`verificationMaterial.tlogEntries` is not an array",
-            ));
-        }
-    };
-    let content = match (obj.get("messageSignature"), obj.get("dsseEnvelope")) {
-        (Some(_), Some(_)) => {
-            return Err(bundle_err(
-                "both `messageSignature` and `dsseEnvelope` are present",
-            ));
-        }
-        (Some(ms), None) => {
+    let content = match &parsed.content {
+        sigstore_types::SignatureContent::MessageSignature(ms) => {
             let md = ms
-                .get("messageDigest")
-                .and_then(Value::as_object)
+                .message_digest
+                .as_ref()
                 .ok_or_else(|| bundle_err("`messageSignature.messageDigest` is missing"))?;
-            let algorithm = md
-                .get("algorithm")
-                .and_then(Value::as_str)
-                .ok_or_else(|| bundle_err("`messageSignature.messageDigest.algorithm` is missing"))?
-                .to_owned();
-            let digest = b64_field(md.get("digest"), "messageSignature.messageDigest.digest")?;
-            let signature = b64_field(ms.get("signature"), "messageSignature.signature")?;
             KeyBundleContent::MessageSignature {
-                algorithm,
-                digest,
-                signature,
+                algorithm: md.algorithm,
+                digest: md.digest.as_bytes().to_vec(),
+                signature: ms.signature.as_bytes().to_vec(),
             }
         }
-        (None, Some(env)) => {
-            let env_bytes =
-                serde_json::to_vec(env).map_err(|e| bundle_err(format!("`dsseEnvelope`: {e}")))?;
-            KeyBundleContent::Dsse(parse_envelope(&env_bytes)?)
-        }
-        (None, None) => {
+        sigstore_types::SignatureContent::DsseEnvelope(env) => KeyBundleContent::Dsse(Envelope {
+            payload_type: env.payload_type.clone(),
+            payload: env.payload.as_bytes().to_vec(),
+            signatures: vec![EnvelopeSignature {
+                keyid: Some(env.signature.keyid.as_str().to_owned()).filter(|k| !k.is_empty()),
+                sig: env.signature.sig.as_bytes().to_vec(),
+            }],
+        }),
+        _ => {
             return Err(bundle_err(
-                "neither `messageSignature` nor `dsseEnvelope` is present",
+                "the bundle content is neither a message signature nor a DSSE envelope",
             ));
         }
     };
     Ok(KeyBundle {
         hint,
-        tlog_entries,
+        tlog_entries: parsed.verification_material.tlog_entries.len(),
         content,
+        parsed,
     })
 }
 
-fn payload_excerpt(s: &str) -> String {
-    s.chars().take(80).collect()
+/// What `sigstore-types` lets pass at the top level of a bundle that a key bundle must not
+/// have: no `mediaType` (read as v0.1), or both `messageSignature` and `dsseEnvelope` (the first
+/// is taken). Values are skipped, not parsed.
+fn top_level_problem(text: &str) -> Option<&'static str> {
+    #[derive(serde::Deserialize)]
+    #[serde(rename_all = "camelCase")]
+    struct TopLevel {
+        media_type: Option<serde::de::IgnoredAny>,
+        message_signature: Option<serde::de::IgnoredAny>,
+        dsse_envelope: Option<serde::de::IgnoredAny>,
+    }
+    let top: TopLevel = serde_json::from_str(text).ok()?;
+    if top.media_type.is_none() {
+        Some("`mediaType` is missing")
+    } else if top.message_signature.is_some() && top.dsse_envelope.is_some() {
+        Some("both `messageSignature` and `dsseEnvelope` are present")
+    } else {
+        None
+    }
 }
 
 /// base64 (standard alphabet, padded) of signature bytes: what cosign prints and writes.
 pub fn signature_base64(sig: &[u8]) -> String {
     STANDARD.encode(sig)
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::format::IN_TOTO_PAYLOAD_TYPE;
+    use crate::keys::SigningKey;
+
+    #[test]
+    fn reads_what_it_writes_with_the_key_hint() {
+        let key = SigningKey::generate_p256().unwrap();
+        let pk = key.public_key();
+        let d = Digest::of(b"blob");
+        let kb = parse_key_bundle(&message_signature_bundle(&pk, &d, b"sig")).unwrap();
+        assert_eq!(kb.hint, public_key_hint(&pk));
+        assert_eq!(kb.tlog_entries, 0);
+        let KeyBundleContent::MessageSignature {
+            algorithm,
+            digest,
+            signature,
+        } = kb.content
+        else {
+            panic!("a message signature");
+        };
+        assert_eq!(algorithm, sigstore_types::HashAlgorithm::Sha2256);
+        assert_eq!(digest, d.raw());
+        assert_eq!(signature, b"sig");
+        let kb = parse_key_bundle(&dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, b"{}", b"sig")).unwrap();
+        assert_eq!(kb.hint, public_key_hint(&pk));
+        let KeyBundleContent::Dsse(env) = kb.content else {
+            panic!("a DSSE envelope");
+        };
+        assert_eq!(env.payload, b"{}");
+        assert_eq!(env.signatures.len(), 1);
+        assert_eq!(env.signatures[0].sig, b"sig");
+    }
+
+    #[test]
+    fn real_vectors_key_and_keyless() {
+        let v = crate::format::vectors_dir().join("bundles");
+        let dir = v.join("conformance/managed-key-happy-path");
+        let key = PublicKey::from_pem(&std::fs::read(dir.join("key.pub")).unwrap()).unwrap();
+        let kb =
+            parse_key_bundle(&std::fs::read(dir.join("bundle.sigstore.json")).unwrap()).unwrap();
+        assert_eq!(kb.hint, public_key_hint(&key));
+        assert_eq!(kb.tlog_entries, 1);
+        for keyless in [
+            "conformance/happy-path-v0.3/bundle.sigstore.json",
+            "cosign-oci-attestation/oci-attestation.sigstore.json",
+        ] {
+            let e = parse_key_bundle(&std::fs::read(v.join(keyless)).unwrap()).unwrap_err();
+            assert!(matches!(e, PayloadError::KeylessBundle), "{keyless}: {e}");
+        }
+    }
+
+    #[test]
+    fn refuses_malformed_bundles() {
+        let key = SigningKey::generate_p256().unwrap();
+        let one: serde_json::Value = serde_json::from_slice(&dsse_bundle(
+            &key.public_key(),
+            IN_TOTO_PAYLOAD_TYPE,
+            b"{}",
+            b"sig",
+        ))
+        .unwrap();
+        // A bundle's DSSE envelope carries exactly one signature.
+        let mut two = one.clone();
+        let sig = two["dsseEnvelope"]["signatures"][0].clone();
+        two["dsseEnvelope"]["signatures"] = serde_json::json!([sig.clone(), sig]);
+        // Both contents at once.
+        let mut both = one.clone();
+        both["messageSignature"] = serde_json::json!({
+            "messageDigest": {"algorithm": "SHA2_256", "digest": "AA=="}, "signature": "AA=="
+        });
+        let mut md5 = serde_json::from_slice::<serde_json::Value>(&message_signature_bundle(
+            &key.public_key(),
+            &Digest::of(b"x"),
+            b"sig",
+        ))
+        .unwrap();
+        md5["messageSignature"]["messageDigest"]["algorithm"] = "MD5".into();
+        let mut media = one.clone();
+        media["mediaType"] = "application/x".into();
+        let mut no_media = one.clone();
+        no_media.as_object_mut().unwrap().remove("mediaType");
+        for (name, bad) in [
+            ("two signatures", serde_json::to_vec(&two).unwrap()),
+            ("both contents", serde_json::to_vec(&both).unwrap()),
+            ("md5", serde_json::to_vec(&md5).unwrap()),
+            ("media type", serde_json::to_vec(&media).unwrap()),
+            ("no media type", serde_json::to_vec(&no_media).unwrap()),
+            ("empty object", b"{}".to_vec()),
+            ("not JSON", b"nope".to_vec()),
+            ("not UTF-8", b"\xff".to_vec()),
+        ] {
+            let e = parse_key_bundle(&bad).unwrap_err();
+            assert!(matches!(e, PayloadError::Bundle(_)), "{name}: {e}");
+        }
+    }
 }

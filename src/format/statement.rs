@@ -12,6 +12,9 @@ pub const STATEMENT_V01: &str = "https://in-toto.io/Statement/v0.1";
 /// `_type` of an in-toto Statement v1.
 pub const STATEMENT_V1: &str = "https://in-toto.io/Statement/v1";
 
+/// The predicate type cosign v3 uses for image signatures in bundles.
+pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
+
 const WHAT: &str = "in-toto statement";
 
 /// The statement bytes `imprint attest` signs: compact JSON in cosign's field order

@@ -33,7 +33,7 @@ use crate::policy::{self, Authority, AuthorityEvidence, Decision, Evidence, Poli
 use crate::store::discover::{self, Discovered, SignatureFormat};
 use crate::store::{Client, Limits, RegistryConfig, RegistryError};
 use crate::trust::{self, IdentityPolicy, Matcher};
-use crate::verify::{self, CandidateFailure, Check, SignatureVerifier};
+use crate::verify::{self, CandidateFailure, Cause, Check, SignatureVerifier};
 use cache::{CachingRepository, ContentCache, TtlCache};
 
 /// The time source (injected so tests and the webhook cache can control it).
@@ -456,14 +456,9 @@ fn check_candidates(
 }
 
 fn reject(ev: &mut AuthorityEvidence, f: CandidateFailure) {
-    let code = match f.check {
-        // A candidate of the other kind (certificate vs key) is simply not this authority's.
-        Check::VerifierKind => return,
-        Check::ImageDigest | Check::Subject => policy::ReasonCode::DigestMismatch,
-        Check::Certificate if is_identity_failure(&f.message) => {
-            policy::ReasonCode::IdentityMismatch
-        }
-        _ => policy::ReasonCode::SignatureInvalid,
+    // A candidate of the other kind (certificate vs key) is simply not this authority's.
+    let Some(code) = reason_code(&f) else {
+        return;
     };
     ev.rejected.push(Rejection {
         code,
@@ -471,11 +466,54 @@ fn reject(ev: &mut AuthorityEvidence, f: CandidateFailure) {
     });
 }
 
-fn is_identity_failure(message: &str) -> bool {
-    ["identity", "issuer", "github"]
-        .iter()
-        .any(|w| message.contains(w))
+/// The reason code of a rejected candidate, from its typed cause alone (`policies/README.md`,
+/// "Reason codes"): signed by another key, certificate identity, issuer or GitHub claim →
+/// `identity-mismatch`; for another image → `digest-mismatch`; anything else that failed
+/// (chain, signature, tlog, SCT, timestamp, malformed material) → `signature-invalid`. `None`
+/// for a candidate that needs a verifier of the other kind.
+fn reason_code(f: &CandidateFailure) -> Option<policy::ReasonCode> {
+    use policy::ReasonCode::{DigestMismatch, IdentityMismatch, SignatureInvalid};
+    use verify::bundle::BundleCheck as B;
+    Some(match f.cause {
+        Cause::OtherKey => IdentityMismatch,
+        Cause::Sigstore(check) => match check {
+            B::Identity | B::Issuer | B::GithubClaim => IdentityMismatch,
+            B::ArtifactDigest => DigestMismatch,
+            B::BundleFormat
+            | B::BundleSupport
+            | B::TrustRoot
+            | B::IdentityPolicy
+            | B::Certificate
+            | B::CertificateChain
+            | B::Sct
+            | B::TlogSet
+            | B::InclusionProof
+            | B::Checkpoint
+            | B::TlogEntry
+            | B::Signature
+            | B::Timestamp
+            | B::Key => SignatureInvalid,
+        },
+        Cause::Plain => match f.check {
+            Check::VerifierKind => return None,
+            Check::ImageDigest | Check::Subject => DigestMismatch,
+            Check::Fetch
+            | Check::MediaType
+            | Check::SignatureAnnotation
+            | Check::Signature
+            | Check::Certificate
+            | Check::Payload
+            | Check::Annotations
+            | Check::PayloadType
+            | Check::Statement
+            | Check::PredicateType
+            | Check::Bundle => SignatureInvalid,
+        },
+    })
 }
+
+#[cfg(test)]
+mod reject_tests;
 
 #[cfg(test)]
 mod tests {

@@ -102,7 +102,7 @@ fn sig(signer: Signer) -> VerifiedSignature {
 }
 
 fn sig_for(signer: Signer, image: Digest, source: Source) -> VerifiedSignature {
-    VerifiedSignature::new(
+    VerifiedSignature::fabricated(
         image,
         Some("registry.acme.io/payments/api".into()),
         BTreeMap::new(),
@@ -124,7 +124,7 @@ fn att(signer: Signer, predicate_type: &str, predicate: Value) -> VerifiedAttest
         "predicateType": predicate_type,
         "predicate": predicate,
     });
-    VerifiedAttestation::new(
+    VerifiedAttestation::fabricated(
         image_digest(),
         predicate_type.into(),
         statement,

@@ -10,7 +10,7 @@ use crate::keys::{KeyError, SigningKey};
 
 /// Signs the exact blob bytes (what `cosign sign-blob --key` signs).
 pub fn sign_blob(key: &SigningKey, blob: &[u8]) -> Result<Vec<u8>, KeyError> {
-    Ok(key.sign(blob)?)
+    key.sign(blob)
 }
 
 /// The result of [`attest_blob`].

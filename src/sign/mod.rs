@@ -10,11 +10,11 @@ use base64::engine::general_purpose::STANDARD as B64;
 use crate::format::digest::Digest;
 use crate::format::oci::ImageIndex;
 use crate::format::reference::ImageRef;
+use crate::format::statement::COSIGN_SIGN_PREDICATE;
 use crate::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::{KeyError, SigningKey};
 use crate::store::attach::{self, AppendOptions, Appended, Kind, NewLayer};
 use crate::store::{Client, Limits, RegistryError, Repository, media_types};
-use crate::verify::COSIGN_SIGN_PREDICATE;
 
 /// Errors while signing or attesting.
 #[derive(Debug, thiserror::Error)]

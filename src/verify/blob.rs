@@ -9,11 +9,16 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 
+use sigstore_types::HashAlgorithm;
+
 use crate::format::bundle::{KeyBundleContent, parse_key_bundle, public_key_hint};
 use crate::format::digest::Digest;
-use crate::format::{IN_TOTO_PAYLOAD_TYPE, PayloadError, parse_envelope, parse_statement};
+use crate::format::{PayloadError, parse_envelope};
 use crate::keys::{KeyError, PublicKey};
-use crate::verify::proof::{Signer, Source, VerifiedAttestation};
+use crate::verify::dsse::{self, DsseError, Placement};
+use crate::verify::intoto::{self, ClaimError};
+pub use crate::verify::proof::VerifiedBlob;
+use crate::verify::proof::{SignedBy, Source, VerifiedAttestation, seal_attestation, seal_blob};
 
 /// Why signing or verifying a blob failed. Verification fails closed: every variant is a refusal.
 #[derive(Debug, thiserror::Error)]
@@ -90,35 +95,6 @@ pub enum BlobEvidence<'a> {
     Bundle(&'a [u8]),
 }
 
-/// A blob signature that verified with a key.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct VerifiedBlob {
-    digest: Digest,
-    signer: Signer,
-    source: Source,
-    tlog_entries_unchecked: usize,
-}
-
-impl VerifiedBlob {
-    /// sha256 of the blob that verified.
-    pub fn digest(&self) -> &Digest {
-        &self.digest
-    }
-    /// The key that verified it.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
-    }
-    /// Where the signature came from.
-    pub fn source(&self) -> &Source {
-        &self.source
-    }
-    /// How many transparency-log entries the bundle carried that were *not* checked
-    /// (key-only verification).
-    pub fn tlog_entries_unchecked(&self) -> usize {
-        self.tlog_entries_unchecked
-    }
-}
-
 fn hint_note(bundle_hint: Option<&str>, key: &PublicKey) -> String {
     match bundle_hint {
         Some(h) if !h.is_empty() && h != public_key_hint(key) => {
@@ -136,16 +112,15 @@ fn bad_signature(what: &'static str, key: &PublicKey, hint: Option<&str>) -> Blo
     }
 }
 
-fn hash_with(algorithm: &str, blob: &[u8]) -> Result<Vec<u8>, BlobError> {
+fn hash_with(algorithm: HashAlgorithm, blob: &[u8]) -> Result<Vec<u8>, BlobError> {
     use aws_lc_rs::digest::{SHA256, SHA384, SHA512, digest};
     let alg = match algorithm {
-        "SHA2_256" => &SHA256,
-        "SHA2_384" => &SHA384,
-        "SHA2_512" => &SHA512,
+        HashAlgorithm::Sha2256 => &SHA256,
+        HashAlgorithm::Sha2384 => &SHA384,
+        HashAlgorithm::Sha2512 => &SHA512,
         other => {
             return Err(BlobError::Payload(PayloadError::Bundle(format!(
-                "unsupported messageDigest algorithm `{}` (SHA2_256, SHA2_384, SHA2_512 are accepted)",
-                payload_excerpt(other)
+                "unsupported messageDigest algorithm `{other}` (SHA2_256, SHA2_384, SHA2_512 are accepted)"
             ))));
         }
     };
@@ -179,10 +154,10 @@ pub fn verify_blob(
                     digest,
                     signature,
                 } => {
-                    let computed = hash_with(&algorithm, blob)?;
+                    let computed = hash_with(algorithm, blob)?;
                     if computed != digest {
                         return Err(BlobError::MessageDigestMismatch {
-                            algorithm,
+                            algorithm: algorithm.to_string(),
                             in_bundle: hex::encode(&digest),
                             computed: hex::encode(&computed),
                         });
@@ -200,20 +175,19 @@ pub fn verify_blob(
     };
     key.verify(blob, &signature)
         .map_err(|_| bad_signature("the blob signature", key, hint.as_deref()))?;
-    Ok(VerifiedBlob {
-        digest: Digest::of(blob),
-        signer: Signer::Key {
-            fingerprint: key.fingerprint(),
-        },
+    Ok(seal_blob(
+        Digest::of(blob),
+        SignedBy::key(key.fingerprint()),
         source,
-        tlog_entries_unchecked: tlog_entries,
-    })
+        tlog_entries,
+    ))
 }
 
 /// Verifies a blob attestation with `key`, failing closed in this order: the DSSE signature over
-/// the PAE (any one signature of a detached envelope; exactly one in a bundle), payloadType
-/// in-toto, the statement parses (v0.1 or v1), a subject's sha256 equals `blob_digest`, and the
-/// predicate type equals `predicate_type` when given (already mapped from a `--type` shortcut).
+/// the PAE ([`crate::verify::dsse`]: any one signature of a detached envelope; exactly one in a
+/// bundle), then the in-toto claims ([`crate::verify::intoto`]: payloadType in-toto, the
+/// statement parses (v0.1 or v1), a subject's sha256 equals `blob_digest`, and the predicate
+/// type equals `predicate_type` when given, already mapped from a `--type` shortcut).
 pub fn verify_blob_attestation(
     key: &PublicKey,
     blob_digest: &Digest,
@@ -221,7 +195,7 @@ pub fn verify_blob_attestation(
     predicate_type: Option<&str>,
     source: Source,
 ) -> Result<VerifiedAttestation, BlobError> {
-    let (envelope, raw, hint) = match evidence {
+    let (envelope, raw, hint, placement) = match evidence {
         BlobEvidence::Signature(bytes) => {
             let trimmed = trim_ascii(bytes);
             let raw = if trimmed.starts_with(b"{") {
@@ -232,16 +206,13 @@ pub fn verify_blob_attestation(
                     .decode(trimmed)
                     .map_err(|_| BlobError::SignatureEncoding)?
             };
-            (parse_envelope(&raw)?, raw, None)
+            (parse_envelope(&raw)?, raw, None, Placement::Detached)
         }
         BlobEvidence::Bundle(bytes) => {
             let b = parse_key_bundle(bytes)?;
             match b.content {
                 KeyBundleContent::Dsse(env) => {
-                    if env.signatures.len() != 1 {
-                        return Err(BlobError::SignatureCount(env.signatures.len()));
-                    }
-                    (env, bytes.to_vec(), Some(b.hint))
+                    (env, bytes.to_vec(), Some(b.hint), Placement::Bundle)
                 }
                 KeyBundleContent::MessageSignature { .. } => {
                     return Err(BlobError::WrongBundleContent {
@@ -252,42 +223,29 @@ pub fn verify_blob_attestation(
             }
         }
     };
-    let pae = envelope.pae();
-    if !envelope
-        .signatures
-        .iter()
-        .any(|s| key.verify(&pae, &s.sig).is_ok())
-    {
-        return Err(bad_signature(
-            "the DSSE envelope signature",
-            key,
-            hint.as_deref(),
-        ));
-    }
-    if envelope.payload_type != IN_TOTO_PAYLOAD_TYPE {
-        return Err(BlobError::PayloadType(payload_excerpt(
-            &envelope.payload_type,
-        )));
-    }
-    let statement = parse_statement(&envelope.payload)?;
-    statement.require_subject_digest(blob_digest)?;
-    if let Some(expected) = predicate_type
-        && statement.predicate_type != expected
-    {
-        return Err(BlobError::PredicateType {
-            expected: expected.to_owned(),
-            found: statement.predicate_type,
-        });
-    }
-    Ok(VerifiedAttestation::new(
-        blob_digest.clone(),
-        statement.predicate_type,
-        statement.raw,
+    dsse::verify_with_key(&envelope, key, placement).map_err(|e| match e {
+        DsseError::SignatureCount { found, .. } => BlobError::SignatureCount(found),
+        DsseError::NoSignatureVerifies { .. } => {
+            bad_signature("the DSSE envelope signature", key, hint.as_deref())
+        }
+    })?;
+    let claims = intoto::check_claims(
+        &envelope.payload_type,
+        &envelope.payload,
+        blob_digest,
+        predicate_type,
+    )
+    .map_err(|e| match e {
+        ClaimError::PayloadType { found } => BlobError::PayloadType(found),
+        ClaimError::Statement(p) | ClaimError::Subject(p) => BlobError::Payload(p),
+        ClaimError::PredicateType { expected, found } => {
+            BlobError::PredicateType { expected, found }
+        }
+    })?;
+    Ok(seal_attestation(
+        claims,
         raw,
-        Signer::Key {
-            fingerprint: key.fingerprint(),
-        },
-        None,
+        SignedBy::key(key.fingerprint()),
         source,
     ))
 }
@@ -304,10 +262,6 @@ fn trim_ascii(b: &[u8]) -> &[u8] {
     &b[start..end.max(start)]
 }
 
-fn payload_excerpt(s: &str) -> String {
-    s.chars().take(80).collect()
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -315,7 +269,7 @@ mod tests {
     use crate::format::bundle::{
         BUNDLE_MEDIA_TYPE_V03, dsse_bundle, message_signature_bundle, signature_base64,
     };
-    use crate::format::{self, envelope_json};
+    use crate::format::{self, IN_TOTO_PAYLOAD_TYPE, envelope_json};
     use crate::keys::SigningKey;
     use crate::sign::blob::{attest_blob, sign_blob};
     use serde_json::Value;

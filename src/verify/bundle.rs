@@ -1,5 +1,5 @@
-//! Sigstore bundle verification (v0.1/v0.2/v0.3), keyless identity checks, trust roots, and
-//! legacy keyless `.sig`/`.att` layer verification — all offline, from a `trusted_root.json`.
+//! Sigstore bundle verification (v0.1/v0.2/v0.3) and keyless identity checks, offline against
+//! a trust root; the shared core of legacy keyless layer verification ([`super::legacy`]) too.
 //!
 //! The cryptographic work is done by `sigstore-verify` 0.15 (certificate chain at the signing
 //! time, SCT, SET, inclusion proof + checkpoint, RFC 3161 timestamps, Rekor v2, DSSE and
@@ -14,7 +14,8 @@ use sigstore_verify::{
 };
 
 use crate::format::digest::Digest;
-use crate::verify::proof::{Signer, TlogEvidence};
+pub use crate::verify::proof::{BundleContent, VerifiedBundle};
+use crate::verify::proof::{Signer, TlogEvidence, seal_bundle};
 
 use crate::trust::identity;
 use crate::trust::{IdentityPolicy, TrustRoot};
@@ -86,28 +87,109 @@ pub enum BundleError {
 }
 
 impl BundleError {
+    /// Which check failed, as a value (the gate maps it to a reason code).
+    pub fn kind(&self) -> BundleCheck {
+        match self {
+            Self::Malformed(_) => BundleCheck::BundleFormat,
+            Self::Unsupported(_) => BundleCheck::BundleSupport,
+            Self::TrustRoot { .. } => BundleCheck::TrustRoot,
+            Self::NoIdentityConstraint(_) => BundleCheck::IdentityPolicy,
+            Self::Certificate(_) => BundleCheck::Certificate,
+            Self::CertificateChain(_) => BundleCheck::CertificateChain,
+            Self::Sct(_) => BundleCheck::Sct,
+            Self::TlogSet(_) => BundleCheck::TlogSet,
+            Self::InclusionProof(_) => BundleCheck::InclusionProof,
+            Self::Checkpoint(_) => BundleCheck::Checkpoint,
+            Self::TlogEntry(_) => BundleCheck::TlogEntry,
+            Self::Signature(_) => BundleCheck::Signature,
+            Self::Identity(_) => BundleCheck::Identity,
+            Self::Issuer(_) => BundleCheck::Issuer,
+            Self::GithubClaim(_) => BundleCheck::GithubClaim,
+            Self::ArtifactDigest(_) => BundleCheck::ArtifactDigest,
+            Self::Timestamp(_) => BundleCheck::Timestamp,
+            Self::Key(_) => BundleCheck::Key,
+        }
+    }
+
     /// A short name of the failing check (`certificate-chain`, `sct`, `tlog-set`, ...).
     pub fn check(&self) -> &'static str {
+        self.kind().as_str()
+    }
+}
+
+/// The check of Sigstore verification that rejected a bundle or a legacy keyless layer: the
+/// kind of a [`BundleError`], without its message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum BundleCheck {
+    /// The bundle JSON (or an annotation) is malformed or of an unsupported version.
+    BundleFormat,
+    /// The bundle uses a feature we cannot verify.
+    BundleSupport,
+    /// The trusted root cannot be used.
+    TrustRoot,
+    /// Keyless verification was asked for without an identity constraint.
+    IdentityPolicy,
+    /// The signing certificate is malformed, expired or not valid at the signing time.
+    Certificate,
+    /// The certificate does not chain to a trusted Fulcio CA.
+    CertificateChain,
+    /// The embedded SCT is missing or does not verify.
+    Sct,
+    /// The inclusion promise (SET) is missing or does not verify.
+    TlogSet,
+    /// The Merkle inclusion proof does not verify.
+    InclusionProof,
+    /// The checkpoint does not verify.
+    Checkpoint,
+    /// The tlog entry does not describe this signature, or names an unknown log.
+    TlogEntry,
+    /// The signature does not verify.
+    Signature,
+    /// The certificate identity (SAN) does not match the policy.
+    Identity,
+    /// The OIDC issuer does not match the policy.
+    Issuer,
+    /// A GitHub workflow claim does not match.
+    GithubClaim,
+    /// The artifact's digest does not match the bundle (message digest or statement subject).
+    ArtifactDigest,
+    /// An RFC 3161 timestamp is invalid, or no verified signing time exists.
+    Timestamp,
+    /// The key given by the verifier is unusable.
+    Key,
+}
+
+impl BundleCheck {
+    /// The kebab-case name (`certificate-chain`, `sct`, `tlog-set`, ...).
+    pub fn as_str(self) -> &'static str {
         match self {
-            Self::Malformed(_) => "bundle-format",
-            Self::Unsupported(_) => "bundle-support",
-            Self::TrustRoot { .. } => "trust-root",
-            Self::NoIdentityConstraint(_) => "identity-policy",
-            Self::Certificate(_) => "certificate",
-            Self::CertificateChain(_) => "certificate-chain",
-            Self::Sct(_) => "sct",
-            Self::TlogSet(_) => "tlog-set",
-            Self::InclusionProof(_) => "inclusion-proof",
-            Self::Checkpoint(_) => "checkpoint",
-            Self::TlogEntry(_) => "tlog-entry",
-            Self::Signature(_) => "signature",
-            Self::Identity(_) => "identity",
-            Self::Issuer(_) => "issuer",
-            Self::GithubClaim(_) => "github-claim",
-            Self::ArtifactDigest(_) => "artifact-digest",
-            Self::Timestamp(_) => "timestamp",
-            Self::Key(_) => "key",
+            Self::BundleFormat => "bundle-format",
+            Self::BundleSupport => "bundle-support",
+            Self::TrustRoot => "trust-root",
+            Self::IdentityPolicy => "identity-policy",
+            Self::Certificate => "certificate",
+            Self::CertificateChain => "certificate-chain",
+            Self::Sct => "sct",
+            Self::TlogSet => "tlog-set",
+            Self::InclusionProof => "inclusion-proof",
+            Self::Checkpoint => "checkpoint",
+            Self::TlogEntry => "tlog-entry",
+            Self::Signature => "signature",
+            Self::Identity => "identity",
+            Self::Issuer => "issuer",
+            Self::GithubClaim => "github-claim",
+            Self::ArtifactDigest => "artifact-digest",
+            Self::Timestamp => "timestamp",
+            Self::Key => "key",
         }
+    }
+}
+
+impl std::fmt::Display for BundleCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
     }
 }
 
@@ -175,47 +257,6 @@ pub enum Artifact<'a> {
     Bytes(&'a [u8]),
     /// The artifact's sha256 digest.
     Digest(Digest),
-}
-
-/// What a verified bundle signed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum BundleContent {
-    /// A signature over a message digest (`sign-blob`).
-    MessageSignature {
-        /// The signed digest.
-        digest: Digest,
-    },
-    /// A DSSE envelope.
-    Dsse {
-        /// The envelope's payload type.
-        payload_type: String,
-        /// The payload (the in-toto statement bytes).
-        payload: Vec<u8>,
-    },
-}
-
-/// A bundle that passed every check. Only [`verify_bundle`] makes one.
-#[derive(Debug, Clone)]
-pub struct VerifiedBundle {
-    signer: Signer,
-    tlog: Option<TlogEvidence>,
-    content: BundleContent,
-}
-
-impl VerifiedBundle {
-    /// Who signed.
-    pub fn signer(&self) -> &Signer {
-        &self.signer
-    }
-    /// The verified tlog entry (first one), if the bundle had one.
-    pub fn tlog(&self) -> Option<&TlogEvidence> {
-        self.tlog.as_ref()
-    }
-    /// What was signed.
-    pub fn content(&self) -> &BundleContent {
-        &self.content
-    }
 }
 
 /// The sha256 subject digests of an in-toto statement (used when the caller checks subjects).
@@ -312,10 +353,13 @@ pub fn verify_bundle(
     policy: &VerificationPolicy,
     trust: &TrustRoot,
 ) -> Result<VerifiedBundle, BundleError> {
-    let text = std::str::from_utf8(bundle_json)
-        .map_err(|_| BundleError::Malformed("bundle is not UTF-8".into()))?;
-    let bundle = Bundle::from_json(text).map_err(|e| BundleError::Malformed(e.to_string()))?;
-    verify_parsed(&bundle, artifact, policy, trust, VerifyOptions::default())
+    verify_bundle_with(
+        bundle_json,
+        artifact,
+        policy,
+        trust,
+        VerifyOptions::default(),
+    )
 }
 
 /// Options that weaken [`verify_bundle`]; the default is the safe setting.
@@ -477,11 +521,7 @@ pub(crate) fn verify_parsed(
                 .unwrap_or(0),
             log_id: hex::encode(e.log_id.key_id.as_bytes()),
         });
-    Ok(VerifiedBundle {
-        signer,
-        tlog,
-        content,
-    })
+    Ok(seal_bundle(signer, tlog, content))
 }
 
 #[cfg(test)]

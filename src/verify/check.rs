@@ -4,9 +4,10 @@
 //! checks the same material against every authority):
 //! 1. [`crate::store::discover`] fetches what is attached to an image digest: legacy `.sig` /
 //!    `.att` layers (blob digests checked by the repository) and Sigstore bundle referrers.
-//! 2. [`check_signature`] / [`check_attestation`] run the cryptographic and claim checks of one
-//!    candidate against one [`SignatureVerifier`], in a fixed order, failing closed, and return a
-//!    proof value or a [`CandidateFailure`] naming the check that failed.
+//! 2. [`check_signature`] / [`check_attestation`] / [`check_bundle`] run the cryptographic and
+//!    claim checks of one candidate against one [`SignatureVerifier`], in a fixed order (listed
+//!    in [`crate::verify`]), failing closed, and return a proof value or a [`CandidateFailure`]
+//!    naming the check that failed and its typed [`Cause`].
 
 use std::collections::BTreeMap;
 use std::fmt;
@@ -17,14 +18,23 @@ use base64::engine::general_purpose::STANDARD as B64;
 use serde::Serialize;
 
 use crate::format;
+use crate::format::bundle::{KeyBundleContent, parse_key_bundle, public_key_hint};
 use crate::format::digest::Digest;
+pub use crate::format::statement::COSIGN_SIGN_PREDICATE;
 use crate::keys::PublicKey;
 use crate::store::attach;
 use crate::store::discover::{Candidate, Discovered, SignatureFormat};
 use crate::store::media_types;
 use crate::trust::{IdentityPolicy, TrustRoot};
-use crate::verify::bundle;
-use crate::verify::proof::{Signer, Source, VerifiedAttestation, VerifiedSignature};
+use crate::verify::bundle::{self, BundleCheck, BundleError};
+use crate::verify::dsse::{self, DsseError, Placement};
+use crate::verify::intoto::{self, CheckedStatement, ClaimError};
+use crate::verify::proof::Source;
+pub use crate::verify::proof::VerifiedBundleItem;
+use crate::verify::proof::{
+    SignedBy, VerifiedAttestation, VerifiedSignature, seal_attestation, seal_bundle_signature,
+    seal_legacy_signature,
+};
 
 /// What a signature must verify with.
 #[derive(Clone)]
@@ -63,7 +73,7 @@ pub enum Check {
     SignatureAnnotation,
     /// The signature does not verify with the key.
     Signature,
-    /// Certificate chain, SCT, tlog or identity (keyless).
+    /// Certificate chain, SCT, tlog or identity (keyless); [`Cause::Sigstore`] says which.
     Certificate,
     /// The payload does not parse.
     Payload,
@@ -81,8 +91,27 @@ pub enum Check {
     PredicateType,
     /// The candidate needs a verifier of another kind (e.g. a certificate and only a key was given).
     VerifierKind,
-    /// The Sigstore bundle failed verification.
+    /// The Sigstore bundle failed verification; [`Cause::Sigstore`] says which step, when
+    /// Sigstore verification ran.
     Bundle,
+}
+
+/// What exactly rejected a candidate, as a value: the gate maps it to a reason code without
+/// reading any message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", content = "check", rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Cause {
+    /// The check named by [`CandidateFailure::check`] failed on the candidate itself (fetch,
+    /// media type, annotation, payload, signature, digest, statement, predicate type, verifier
+    /// kind, a key bundle that does not parse); there is nothing finer to say.
+    Plain,
+    /// The signature does not verify with the key, and the bundle's `publicKey.hint` names a
+    /// different key: the candidate was signed by someone else, not tampered with.
+    OtherKey,
+    /// A step of Sigstore verification (a bundle, or the certificate, chain and tlog of a legacy
+    /// keyless layer) failed: which one.
+    Sigstore(BundleCheck),
 }
 
 /// Why one candidate was rejected.
@@ -92,6 +121,8 @@ pub struct CandidateFailure {
     pub source: Source,
     /// Which check failed.
     pub check: Check,
+    /// What exactly failed, typed.
+    pub cause: Cause,
     /// Details.
     pub message: String,
 }
@@ -108,11 +139,30 @@ impl fmt::Display for CandidateFailure {
 }
 
 fn fail(c: &Candidate, check: Check, message: impl Into<String>) -> CandidateFailure {
+    failure(c, check, Cause::Plain, message)
+}
+
+fn failure(
+    c: &Candidate,
+    check: Check,
+    cause: Cause,
+    message: impl Into<String>,
+) -> CandidateFailure {
     CandidateFailure {
         source: c.source.clone(),
         check,
+        cause,
         message: message.into(),
     }
+}
+
+/// A Sigstore verification failure (bundle or legacy keyless layer), typed by its check.
+fn fail_sigstore(c: &Candidate, check: Check, e: &BundleError) -> CandidateFailure {
+    let message = match check {
+        Check::Bundle => format!("[{}] {e}", e.check()),
+        _ => e.to_string(),
+    };
+    failure(c, check, Cause::Sigstore(e.kind()), message)
 }
 
 fn content(c: &Candidate) -> Result<&[u8], CandidateFailure> {
@@ -122,8 +172,9 @@ fn content(c: &Candidate) -> Result<&[u8], CandidateFailure> {
     }
 }
 
-/// Check one legacy `.sig` layer, in cosign's order: layer digest (done at fetch), signature
-/// over the exact payload bytes, payload parse, signed digest == image digest, annotations.
+/// Check one legacy `.sig` layer, in cosign's order: layer digest (done at fetch), media type,
+/// signature over the exact payload bytes, payload parse, signed digest == image digest,
+/// annotations.
 pub fn check_signature(
     c: &Candidate,
     image: &Digest,
@@ -152,7 +203,7 @@ pub fn check_signature(
                 format!("annotation `{}` is missing", attach::SIGNATURE_ANNOTATION),
             )
         })?;
-    let (signer, tlog) = check_layer_signer(c, bytes, sig_b64, verifier, false)?;
+    let signed = check_layer_signer(c, bytes, sig_b64, verifier, false)?;
     let ss =
         format::parse_simple_signing(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
     if &ss.digest != image {
@@ -182,26 +233,25 @@ pub fn check_signature(
             }
         }
     }
-    Ok(VerifiedSignature::new(
-        image.clone(),
-        Some(ss.docker_reference),
+    Ok(seal_legacy_signature(
+        image,
+        ss.docker_reference,
         annotations,
         bytes.to_vec(),
-        signer,
-        tlog,
+        signed,
         c.source.clone(),
     ))
 }
 
 /// Verify the layer's signature material with `verifier`: key signature over `signed`, or the
-/// keyless certificate + Rekor bundle checks.
+/// keyless certificate + Rekor bundle checks ([`crate::verify::legacy`]).
 fn check_layer_signer(
     c: &Candidate,
     layer_bytes: &[u8],
     sig_b64: &str,
     verifier: &SignatureVerifier,
     is_attestation: bool,
-) -> Result<(Signer, Option<crate::verify::proof::TlogEvidence>), CandidateFailure> {
+) -> Result<SignedBy, CandidateFailure> {
     match verifier {
         SignatureVerifier::Key(key) => {
             let sig = B64.decode(sig_b64.trim()).map_err(|e| {
@@ -221,12 +271,7 @@ fn check_layer_signer(
                     ),
                 )
             })?;
-            Ok((
-                Signer::Key {
-                    fingerprint: key.fingerprint(),
-                },
-                None,
-            ))
+            Ok(SignedBy::key(key.fingerprint()))
         }
         SignatureVerifier::Keyless { identity, trust } => {
             let cert = c
@@ -250,14 +295,18 @@ fn check_layer_signer(
             };
             let (signer, tlog) =
                 crate::verify::legacy::verify_legacy_keyless(layer, identity, trust)
-                    .map_err(|e| fail(c, Check::Certificate, e.to_string()))?;
-            Ok((signer, Some(tlog)))
+                    .map_err(|e| fail_sigstore(c, Check::Certificate, &e))?;
+            Ok(SignedBy {
+                signer,
+                tlog: Some(tlog),
+            })
         }
     }
 }
 
-/// Check one legacy `.att` layer: DSSE signature over the PAE, payload type, statement,
-/// subject digest == image digest, then the predicate type (when one is asked for).
+/// Check one legacy `.att` layer: media type, envelope parse, the DSSE signature
+/// ([`crate::verify::dsse`]: any one signature verifying with a key; exactly one, the
+/// certificate's, for keyless), then the in-toto claims ([`crate::verify::intoto`]).
 pub fn check_attestation(
     c: &Candidate,
     image: &Digest,
@@ -277,126 +326,52 @@ pub fn check_attestation(
         ));
     }
     let env = format::parse_envelope(bytes).map_err(|e| fail(c, Check::Payload, e.to_string()))?;
-    let pae = format::pae(&env.payload_type, &env.payload);
-    let (signer, tlog) = match verifier {
+    let signed = match verifier {
         SignatureVerifier::Key(key) => {
-            // Any one envelope signature verifying with the key is enough (DSSE semantics).
-            let ok = env
-                .signatures
-                .iter()
-                .any(|s| key.verify(&pae, &s.sig).is_ok());
-            if !ok {
-                return Err(fail(
-                    c,
-                    Check::Signature,
-                    format!(
-                        "no DSSE signature ({} present) verifies with key {}",
-                        env.signatures.len(),
-                        key.fingerprint()
-                    ),
-                ));
-            }
-            (
-                Signer::Key {
-                    fingerprint: key.fingerprint(),
-                },
-                None,
-            )
+            dsse::verify_with_key(&env, key, Placement::Detached)
+                .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
+            SignedBy::key(key.fingerprint())
         }
         SignatureVerifier::Keyless { .. } => {
-            let [sig] = env.signatures.as_slice() else {
-                return Err(fail(
-                    c,
-                    Check::Signature,
-                    format!(
-                        "keyless envelope must carry exactly one signature, found {}",
-                        env.signatures.len()
-                    ),
-                ));
-            };
+            let sig = dsse::single_signature(&env, Placement::KeylessLayer)
+                .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
             let sig_b64 = B64.encode(&sig.sig);
             // The certificate signed the PAE; the tlog entry binds the envelope bytes.
-            let (signer, tlog) = check_layer_signer(c, bytes, &sig_b64, verifier, true)?;
-            (signer, tlog)
+            check_layer_signer(c, bytes, &sig_b64, verifier, true)?
         }
     };
-    attestation_claims(
-        c,
-        image,
-        &env.payload_type,
-        &env.payload,
-        predicate_type,
-        bytes,
-        signer,
-        tlog,
-    )
-}
-
-#[allow(clippy::too_many_arguments)]
-fn attestation_claims(
-    c: &Candidate,
-    image: &Digest,
-    payload_type: &str,
-    statement_bytes: &[u8],
-    predicate_type: Option<&str>,
-    raw: &[u8],
-    signer: Signer,
-    tlog: Option<crate::verify::proof::TlogEvidence>,
-) -> Result<VerifiedAttestation, CandidateFailure> {
-    if payload_type != format::IN_TOTO_PAYLOAD_TYPE {
-        return Err(fail(
-            c,
-            Check::PayloadType,
-            format!(
-                "payloadType `{payload_type}` is not `{}`",
-                format::IN_TOTO_PAYLOAD_TYPE
-            ),
-        ));
-    }
-    let st = format::parse_statement(statement_bytes)
-        .map_err(|e| fail(c, Check::Statement, e.to_string()))?;
-    if !st.has_subject_digest(image) {
-        return Err(fail(
-            c,
-            Check::Subject,
-            format!("no statement subject has sha256 {}", image.hex()),
-        ));
-    }
-    if let Some(want) = predicate_type
-        && st.predicate_type != want
-    {
-        return Err(fail(
-            c,
-            Check::PredicateType,
-            format!("predicate type is `{}`, wanted `{want}`", st.predicate_type),
-        ));
-    }
-    // Move, not clone: the statement `Value` of a large SBOM is ~5x the document.
-    Ok(VerifiedAttestation::new(
-        image.clone(),
-        st.predicate_type,
-        st.raw,
-        raw.to_vec(),
-        signer,
-        tlog,
+    let claims = claims(c, &env.payload_type, &env.payload, image, predicate_type)?;
+    Ok(seal_attestation(
+        claims,
+        bytes.to_vec(),
+        signed,
         c.source.clone(),
     ))
 }
 
-/// A verified bundle referrer: an image signature (`https://sigstore.dev/cosign/sign/v1`) or
-/// an attestation.
-#[derive(Debug, Clone)]
-pub enum VerifiedBundleItem {
-    /// cosign v3 image signature.
-    Signature(VerifiedSignature),
-    /// Any other predicate.
-    Attestation(VerifiedAttestation),
+/// The in-toto claim checks, with each failure named by its [`Check`].
+fn claims(
+    c: &Candidate,
+    payload_type: &str,
+    payload: &[u8],
+    image: &Digest,
+    predicate_type: Option<&str>,
+) -> Result<CheckedStatement, CandidateFailure> {
+    intoto::check_claims(payload_type, payload, image, predicate_type).map_err(|e| {
+        let check = match &e {
+            ClaimError::PayloadType { .. } => Check::PayloadType,
+            ClaimError::Statement(_) => Check::Statement,
+            ClaimError::Subject(_) => Check::Subject,
+            ClaimError::PredicateType { .. } => Check::PredicateType,
+        };
+        fail(c, check, e.to_string())
+    })
 }
 
-/// The predicate type cosign v3 uses for image signatures in bundles.
-pub const COSIGN_SIGN_PREDICATE: &str = "https://sigstore.dev/cosign/sign/v1";
-
-/// Check one bundle referrer with `verifier`; subject digest must be `image`.
+/// Check one bundle referrer with `verifier`: the bundle's signature (key bundle: exactly one
+/// DSSE signature, over the PAE, with the key; keyless: the full Sigstore verification), then
+/// the in-toto claims about `image`; a statement of [`COSIGN_SIGN_PREDICATE`] is an image
+/// signature, whose subject must carry the `required` annotations.
 pub fn check_bundle(
     c: &Candidate,
     image: &Digest,
@@ -404,7 +379,7 @@ pub fn check_bundle(
     required: &BTreeMap<String, String>,
 ) -> Result<VerifiedBundleItem, CandidateFailure> {
     let bytes = content(c)?;
-    let (payload_type, statement, signer, tlog) = match verifier {
+    let (payload_type, statement, signed) = match verifier {
         SignatureVerifier::Key(k) => key_bundle_content(c, bytes, image, k)?,
         // Keyless: the full Sigstore check (chain, SCT, tlog or timestamp, identity) against
         // the caller's trust root; the tlog is never ignored.
@@ -415,36 +390,28 @@ pub fn check_bundle(
                 &bundle::VerificationPolicy::Keyless(identity.clone()),
                 trust,
             )
-            .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+            .map_err(|e| fail_sigstore(c, Check::Bundle, &e))?;
             let (payload_type, payload) = dsse_content(c, vb.content())?;
-            (
-                payload_type,
-                payload,
-                vb.signer().clone(),
-                vb.tlog().cloned(),
-            )
+            let signed = SignedBy {
+                signer: vb.signer().clone(),
+                tlog: vb.tlog().cloned(),
+            };
+            (payload_type, payload, signed)
         }
     };
-    let att = attestation_claims(
-        c,
-        image,
-        &payload_type,
-        &statement,
-        None,
-        bytes,
-        signer,
-        tlog,
-    )?;
-    if att.predicate_type() != COSIGN_SIGN_PREDICATE {
-        return Ok(VerifiedBundleItem::Attestation(att));
+    let claims = claims(c, &payload_type, &statement, image, None)?;
+    if claims.predicate_type() != COSIGN_SIGN_PREDICATE {
+        return Ok(VerifiedBundleItem::Attestation(seal_attestation(
+            claims,
+            bytes.to_vec(),
+            signed,
+            c.source.clone(),
+        )));
     }
-    let st = format::parse_statement(&statement)
-        .map_err(|e| fail(c, Check::Statement, e.to_string()))?;
     // The annotations of the subject that names this image (cosign `-a` checks look there).
-    let annotations = st
-        .subjects
-        .iter()
-        .find(|s| s.digests.get("sha256").map(String::as_str) == Some(image.hex()))
+    let annotations = claims
+        .statement()
+        .subject_for(image)
         .map(|s| string_map(&s.annotations))
         .unwrap_or_default();
     for (k, v) in required {
@@ -456,23 +423,14 @@ pub fn check_bundle(
             ));
         }
     }
-    Ok(VerifiedBundleItem::Signature(VerifiedSignature::new(
-        image.clone(),
-        None,
-        annotations,
+    Ok(VerifiedBundleItem::Signature(seal_bundle_signature(
+        claims,
         statement,
-        att.signer().clone(),
-        att.tlog().cloned(),
+        annotations,
+        signed,
         c.source.clone(),
     )))
 }
-
-type BundleParts = (
-    String,
-    Vec<u8>,
-    Signer,
-    Option<crate::verify::proof::TlogEvidence>,
-);
 
 fn dsse_content(
     c: &Candidate,
@@ -493,28 +451,33 @@ fn dsse_content(
 
 /// A bundle checked with a key (cosign `--key`). The key is the trust anchor, so no
 /// transparency-log proof is required (imprint and `cosign sign --tlog-upload=false` write
-/// none; legacy key signatures are treated the same way):
-/// - a bundle without tlog entries (what imprint writes): parsed as a key bundle (a bundle
-///   with a certificate is refused), exactly one DSSE signature, verified over the PAE with
-///   the key;
-/// - a bundle with tlog entries (cosign with Rekor upload): verified by the Sigstore verifier
-///   with the key, tlog proof not required, entries checked for consistency against the
-///   embedded public-good root.
+/// none; legacy key signatures are treated the same way). The bundle is parsed once, by
+/// `sigstore-types` ([`parse_key_bundle`]; a bundle with a certificate is refused), then:
+/// - without tlog entries (what imprint writes): its DSSE envelope (exactly one signature, as
+///   in every bundle) verified over the PAE with the key ([`crate::verify::dsse`]);
+/// - with tlog entries (cosign with Rekor upload): verified by the Sigstore verifier with the
+///   key, tlog proof not required, entries checked for consistency against the embedded
+///   public-good root.
+///
+/// A signature that does not verify while the bundle's `publicKey.hint` names another key is
+/// [`Cause::OtherKey`]: signed by someone else.
 fn key_bundle_content(
     c: &Candidate,
     bytes: &[u8],
     image: &Digest,
     key: &PublicKey,
-) -> Result<BundleParts, CandidateFailure> {
-    let kb = crate::format::bundle::parse_key_bundle(bytes)
-        .map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
-    let signer = Signer::Key {
-        fingerprint: key.fingerprint(),
+) -> Result<(String, Vec<u8>, SignedBy), CandidateFailure> {
+    let kb = parse_key_bundle(bytes).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    let other_key = !kb.hint.is_empty() && kb.hint != public_key_hint(key);
+    let hint_note = if other_key {
+        format!(" (the bundle's key hint {} names a different key)", kb.hint)
+    } else {
+        String::new()
     };
     if kb.tlog_entries > 0 {
         let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
-        let vb = bundle::verify_bundle_with(
-            bytes,
+        let vb = bundle::verify_parsed(
+            &kb.parsed,
             Some(bundle::Artifact::Digest(image.clone())),
             &bundle::VerificationPolicy::Key {
                 spki_der: key.spki_der().to_vec(),
@@ -522,38 +485,50 @@ fn key_bundle_content(
             trust,
             bundle::VerifyOptions::new().insecure_ignore_tlog(true),
         )
-        .map_err(|e| fail(c, Check::Bundle, format!("[{}] {e}", e.check())))?;
+        .map_err(|e| match e.kind() {
+            BundleCheck::Signature if other_key => failure(
+                c,
+                Check::Bundle,
+                Cause::OtherKey,
+                format!("[{}] {e}{hint_note}", e.check()),
+            ),
+            _ => fail_sigstore(c, Check::Bundle, &e),
+        })?;
         let (payload_type, payload) = dsse_content(c, vb.content())?;
-        return Ok((payload_type, payload, signer, vb.tlog().cloned()));
+        let signed = SignedBy {
+            signer: vb.signer().clone(),
+            tlog: vb.tlog().cloned(),
+        };
+        return Ok((payload_type, payload, signed));
     }
-    let crate::format::bundle::KeyBundleContent::Dsse(env) = kb.content else {
+    let KeyBundleContent::Dsse(env) = kb.content else {
         return Err(fail(
             c,
             Check::Bundle,
             "image bundles must carry a DSSE envelope, found a message signature",
         ));
     };
-    let [sig] = env.signatures.as_slice() else {
-        return Err(fail(
-            c,
-            Check::Bundle,
-            format!(
-                "the bundle's DSSE envelope has {} signatures; exactly one is required",
-                env.signatures.len()
-            ),
-        ));
-    };
-    key.verify(&env.pae(), &sig.sig).map_err(|e| {
-        fail(
+    dsse::verify_with_key(&env, key, Placement::Bundle).map_err(|e| match e {
+        DsseError::SignatureCount { .. } => fail(c, Check::Bundle, format!("the bundle's {e}")),
+        DsseError::NoSignatureVerifies { .. } => failure(
             c,
             Check::Signature,
+            if other_key {
+                Cause::OtherKey
+            } else {
+                Cause::Plain
+            },
             format!(
-                "the bundle's DSSE signature does not verify with key {}: {e}",
+                "the bundle's DSSE signature does not verify with key {}{hint_note}",
                 key.fingerprint()
             ),
-        )
+        ),
     })?;
-    Ok((env.payload_type, env.payload, signer, None))
+    Ok((
+        env.payload_type,
+        env.payload,
+        SignedBy::key(key.fingerprint()),
+    ))
 }
 
 /// The trust root used for key-signed bundles: only the tlog entries or timestamps such a

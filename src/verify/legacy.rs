@@ -314,11 +314,8 @@ pub fn verify_legacy_keyless(
                     BundleError::Malformed(format!("attestation layer is not JSON: {e}"))
                 })?;
             let sigs = env["signatures"].as_array().map_or(0, Vec::len);
-            if sigs != 1 {
-                return Err(BundleError::Signature(format!(
-                    "DSSE envelope must carry exactly one signature, has {sigs}"
-                )));
-            }
+            super::dsse::check_count(sigs, super::dsse::Placement::KeylessLayer)
+                .map_err(|e| BundleError::Signature(e.to_string()))?;
             let env_sig = env["signatures"][0]["sig"].as_str().unwrap_or_default();
             if !layer.signature_b64.is_empty() && layer.signature_b64 != env_sig {
                 return Err(BundleError::Signature(

@@ -1,10 +1,13 @@
 //! Proof types: values that can only be made by code that ran every check.
 //!
-//! A [`VerifiedSignature`] or [`VerifiedAttestation`] exists only if its signature verified,
-//! its payload parsed and its subject is the image digest it names. Their constructors are
-//! `pub(crate)`; grep for `VerifiedSignature::new` / `VerifiedAttestation::new` to find every
-//! place that vouches for one. The policy engine and the CLI consume them; nothing outside the
-//! crate can forge one.
+//! A [`VerifiedSignature`], [`VerifiedAttestation`], [`VerifiedBundle`] or [`VerifiedBlob`]
+//! exists only if its signature verified, its payload parsed and its subject is the digest it
+//! names. This file is the only place that constructs one: the types have private fields and
+//! private constructors, no `Default`, and the checks in [`crate::verify`] call the `seal_*`
+//! functions below as their final step. Those take the checked parts by type where a type
+//! exists (a `CheckedStatement` can only come from [`crate::verify::intoto`]), so grep for
+//! `seal_` to find every place that vouches for a proof. The policy engine and the CLI consume
+//! proofs; nothing outside the crate can forge one.
 
 use std::collections::BTreeMap;
 
@@ -12,6 +15,7 @@ use serde::Serialize;
 
 use crate::format::digest::Digest;
 pub use crate::store::discover::Source;
+use crate::verify::intoto::CheckedStatement;
 
 /// Who made a signature that verified.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -59,10 +63,8 @@ pub struct VerifiedSignature {
 }
 
 impl VerifiedSignature {
-    /// Only verification code calls this, after the signature, the payload and the subject
-    /// digest were all checked.
     #[allow(clippy::too_many_arguments)]
-    pub(crate) fn new(
+    fn new(
         image: Digest,
         docker_reference: Option<String>,
         annotations: BTreeMap<String, String>,
@@ -127,8 +129,7 @@ pub struct VerifiedAttestation {
 }
 
 impl VerifiedAttestation {
-    /// Only verification code calls this, after every check passed.
-    pub(crate) fn new(
+    fn new(
         image: Digest,
         predicate_type: String,
         statement: serde_json::Value,
@@ -180,5 +181,248 @@ impl VerifiedAttestation {
     /// Where it was found.
     pub fn source(&self) -> &Source {
         &self.source
+    }
+}
+
+/// What a verified bundle signed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum BundleContent {
+    /// A signature over a message digest (`sign-blob`).
+    MessageSignature {
+        /// The signed digest.
+        digest: Digest,
+    },
+    /// A DSSE envelope.
+    Dsse {
+        /// The envelope's payload type.
+        payload_type: String,
+        /// The payload (the in-toto statement bytes).
+        payload: Vec<u8>,
+    },
+}
+
+/// A Sigstore bundle that passed every check of [`crate::verify::bundle::verify_bundle`].
+#[derive(Debug, Clone)]
+pub struct VerifiedBundle {
+    signer: Signer,
+    tlog: Option<TlogEvidence>,
+    content: BundleContent,
+}
+
+impl VerifiedBundle {
+    /// Who signed.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+    /// The verified tlog entry (first one), if the bundle had one.
+    pub fn tlog(&self) -> Option<&TlogEvidence> {
+        self.tlog.as_ref()
+    }
+    /// What was signed.
+    pub fn content(&self) -> &BundleContent {
+        &self.content
+    }
+}
+
+/// A blob signature that verified with a key.
+#[derive(Debug, Clone, Serialize)]
+pub struct VerifiedBlob {
+    digest: Digest,
+    signer: Signer,
+    source: Source,
+    tlog_entries_unchecked: usize,
+}
+
+impl VerifiedBlob {
+    /// sha256 of the blob that verified.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+    /// The key that verified it.
+    pub fn signer(&self) -> &Signer {
+        &self.signer
+    }
+    /// Where the signature came from.
+    pub fn source(&self) -> &Source {
+        &self.source
+    }
+    /// How many transparency-log entries the bundle carried that were *not* checked
+    /// (key-only verification).
+    pub fn tlog_entries_unchecked(&self) -> usize {
+        self.tlog_entries_unchecked
+    }
+}
+
+/// A verified bundle referrer: an image signature (`https://sigstore.dev/cosign/sign/v1`) or
+/// an attestation.
+#[derive(Debug, Clone)]
+pub enum VerifiedBundleItem {
+    /// cosign v3 image signature.
+    Signature(VerifiedSignature),
+    /// Any other predicate.
+    Attestation(VerifiedAttestation),
+}
+
+/// Who signed and the transparency-log evidence that was verified with it: the result of a
+/// signature check, input to every sealing step.
+#[derive(Debug, Clone)]
+pub(crate) struct SignedBy {
+    /// The signer that verified.
+    pub(crate) signer: Signer,
+    /// The tlog entry that was verified with it, if any.
+    pub(crate) tlog: Option<TlogEvidence>,
+}
+
+impl SignedBy {
+    /// A key signature (no tlog evidence).
+    pub(crate) fn key(fingerprint: String) -> Self {
+        Self {
+            signer: Signer::Key { fingerprint },
+            tlog: None,
+        }
+    }
+}
+
+/// Final step of a legacy `.sig` check: the signature over `payload` verified (`signed`), the
+/// payload parsed and its `docker-manifest-digest` is `image`, required annotations matched.
+pub(crate) fn seal_legacy_signature(
+    image: &Digest,
+    docker_reference: String,
+    annotations: BTreeMap<String, String>,
+    payload: Vec<u8>,
+    signed: SignedBy,
+    source: Source,
+) -> VerifiedSignature {
+    VerifiedSignature::new(
+        image.clone(),
+        Some(docker_reference),
+        annotations,
+        payload,
+        signed.signer,
+        signed.tlog,
+        source,
+    )
+}
+
+/// Final step of an attestation check (legacy `.att`, bundle, blob): the envelope's signature
+/// verified (`signed`) and its claims were checked against `claims.subject()`.
+pub(crate) fn seal_attestation(
+    claims: CheckedStatement,
+    envelope: Vec<u8>,
+    signed: SignedBy,
+    source: Source,
+) -> VerifiedAttestation {
+    let (subject, statement) = claims.into_parts();
+    VerifiedAttestation::new(
+        subject,
+        statement.predicate_type,
+        statement.raw,
+        envelope,
+        signed.signer,
+        signed.tlog,
+        source,
+    )
+}
+
+/// Final step of a bundle image-signature check: the bundle's signature verified (`signed`)
+/// and its statement of the cosign signing predicate passed the claim checks, so it is an image
+/// signature whose payload is the signed `statement` bytes and whose annotations are those of
+/// the subject that names the image (already compared with the required ones).
+pub(crate) fn seal_bundle_signature(
+    claims: CheckedStatement,
+    statement: Vec<u8>,
+    annotations: BTreeMap<String, String>,
+    signed: SignedBy,
+    source: Source,
+) -> VerifiedSignature {
+    let (image, _) = claims.into_parts();
+    VerifiedSignature::new(
+        image,
+        None,
+        annotations,
+        statement,
+        signed.signer,
+        signed.tlog,
+        source,
+    )
+}
+
+/// Final step of [`crate::verify::bundle::verify_bundle`].
+pub(crate) fn seal_bundle(
+    signer: Signer,
+    tlog: Option<TlogEvidence>,
+    content: BundleContent,
+) -> VerifiedBundle {
+    VerifiedBundle {
+        signer,
+        tlog,
+        content,
+    }
+}
+
+/// Final step of [`crate::verify::blob::verify_blob`]: the signature over the blob verified
+/// with the key (and a bundle's message digest is the blob's `digest`).
+pub(crate) fn seal_blob(
+    digest: Digest,
+    signed: SignedBy,
+    source: Source,
+    tlog_entries_unchecked: usize,
+) -> VerifiedBlob {
+    VerifiedBlob {
+        digest,
+        signer: signed.signer,
+        source,
+        tlog_entries_unchecked,
+    }
+}
+
+/// Test-only fabrication of proofs for the policy engine's unit tests (never compiled into
+/// the library).
+#[cfg(test)]
+impl VerifiedSignature {
+    /// A signature proof without any check (tests only).
+    pub(crate) fn fabricated(
+        image: Digest,
+        docker_reference: Option<String>,
+        annotations: BTreeMap<String, String>,
+        payload: Vec<u8>,
+        signer: Signer,
+        tlog: Option<TlogEvidence>,
+        source: Source,
+    ) -> Self {
+        Self::new(
+            image,
+            docker_reference,
+            annotations,
+            payload,
+            signer,
+            tlog,
+            source,
+        )
+    }
+}
+
+#[cfg(test)]
+impl VerifiedAttestation {
+    /// An attestation proof without any check (tests only).
+    pub(crate) fn fabricated(
+        image: Digest,
+        predicate_type: String,
+        statement: serde_json::Value,
+        envelope: Vec<u8>,
+        signer: Signer,
+        tlog: Option<TlogEvidence>,
+        source: Source,
+    ) -> Self {
+        Self::new(
+            image,
+            predicate_type,
+            statement,
+            envelope,
+            signer,
+            tlog,
+            source,
+        )
     }
 }
