@@ -18,7 +18,7 @@ use imprint::verify::blob::{BlobError, BlobEvidence};
 use imprint::verify::proof::Source;
 
 /// The library functions this file calls, by the layer that holds them.
-mod blob {
+mod api {
     pub(super) use imprint::format::bundle::{
         dsse_bundle, message_signature_bundle, signature_base64,
     };
@@ -150,20 +150,20 @@ pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
     let password = keys::password_from_env_or_prompt(false)?;
     let key = keys::load_signing_key(&args.key, &password)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
-    let sig = blob::sign_blob(&key, &data)?;
-    let b64 = blob::signature_base64(&sig);
+    let sig = api::sign_blob(&key, &data)?;
+    let b64 = api::signature_base64(&sig);
     if let Some(bundle) = &args.bundle {
-        let bytes = blob::message_signature_bundle(
+        let bytes = api::message_signature_bundle(
             &key.public_key(),
             &imprint::format::digest::Digest::of(&data),
             &sig,
         );
-        blob::write_output(bundle, &bytes)?;
+        api::write_output(bundle, &bytes)?;
         eprintln!("Wrote bundle to file {}", bundle.display());
     }
     match &args.output_signature {
         Some(out) => {
-            blob::write_output(out, b64.as_bytes())?;
+            api::write_output(out, b64.as_bytes())?;
             eprintln!("Signature wrote in the file {}", out.display());
         }
         None => {
@@ -188,7 +188,7 @@ pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> {
     let source = Source::File {
         path: evidence_path.display().to_string(),
     };
-    match blob::verify_blob(&key, &data, ev, source) {
+    match api::verify_blob(&key, &data, ev, source) {
         Ok(v) => {
             if v.tlog_entries_unchecked() > 0 {
                 eprintln!(
@@ -212,23 +212,23 @@ pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
     let predicate = format::load_predicate(&type_uri, &pred_bytes, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
     drop(pred_bytes);
-    let digest = blob::digest_file(&args.file)?;
+    let digest = api::digest_file(&args.file)?;
     let password = keys::password_from_env_or_prompt(false)?;
     let key = keys::load_signing_key(&args.key, &password)?;
-    let att = blob::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
+    let att = api::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
     if let Some(bundle) = &args.bundle {
-        let bytes = blob::dsse_bundle(
+        let bytes = api::dsse_bundle(
             &key.public_key(),
             IN_TOTO_PAYLOAD_TYPE,
             &att.statement,
             &att.signature,
         );
-        blob::write_output(bundle, &bytes)?;
+        api::write_output(bundle, &bytes)?;
         eprintln!("Wrote bundle to file {}", bundle.display());
     }
     match &args.output_signature {
         Some(out) => {
-            blob::write_output(out, &att.envelope)?;
+            api::write_output(out, &att.envelope)?;
             eprintln!("Attestation written in {}", out.display());
         }
         None => {
@@ -252,7 +252,7 @@ pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::
         .map(format::predicate_type_uri)
         .transpose()?;
     let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
-    let digest = blob::digest_file(&args.file)?;
+    let digest = api::digest_file(&args.file)?;
     let ev = if is_bundle {
         BlobEvidence::Bundle(&evidence)
     } else {
@@ -261,7 +261,7 @@ pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::
     let source = Source::File {
         path: evidence_path.display().to_string(),
     };
-    match blob::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
+    match api::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
         Ok(v) => {
             eprintln!("Verified OK (predicateType {})", v.predicate_type());
             Ok(Outcome::Success)
