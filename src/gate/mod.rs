@@ -185,13 +185,7 @@ impl VerifierBuilder {
                     let identity = IdentityPolicy::new(
                         matcher(&k.subject),
                         matcher(&k.issuer),
-                        trust::GithubClaims {
-                            trigger: k.github.trigger.clone(),
-                            sha: k.github.sha.clone(),
-                            name: k.github.name.clone(),
-                            repository: k.github.repository.clone(),
-                            git_ref: k.github.git_ref.clone(),
-                        },
+                        k.github.clone(),
                     )
                     .map_err(|e| VerifierError::Authority {
                         authority: name.to_owned(),

@@ -91,7 +91,7 @@ fn ci_signer(repository: &str) -> Signer {
         identity: CI_IDENTITY.into(),
         issuer: ISSUER.into(),
         extensions: BTreeMap::from([(
-            "githubWorkflowRepository".to_string(),
+            "github-workflow-repository".to_string(),
             repository.to_string(),
         )]),
     }
@@ -375,7 +375,7 @@ fn keyless_github_claim_mismatch() {
         d.reason
             .unwrap()
             .message
-            .contains("githubWorkflowRepository")
+            .contains("github workflow repository: expected `acme/payments`")
     );
 }
 
@@ -795,4 +795,117 @@ fn table_renders_one_line_per_image_plus_failures() {
     // Columns line up.
     let col = lines[0].find("OUTCOME").unwrap();
     assert_eq!(&lines[1][col..col + 7], "allowed");
+}
+
+/// The signer of a real Fulcio certificate (sigstore-conformance `happy-path-v0.3`, with GitHub
+/// extensions), as bundle verification produces it.
+fn conformance_signer() -> Signer {
+    use crate::trust::{GithubClaims, IdentityPolicy, Matcher};
+    use crate::verify::bundle::{Artifact, VerificationPolicy, verify_bundle};
+    let dir = crate::format::vectors_dir().join("sigstore-conformance/bundle-verify");
+    let bundle = std::fs::read(dir.join("happy-path-v0.3/bundle.sigstore.json")).unwrap();
+    let artifact = std::fs::read(dir.join("a.txt")).unwrap();
+    let trust = crate::trust::TrustRoot::public_good().unwrap();
+    let identity = IdentityPolicy::new(
+        Matcher::Exact(CONFORMANCE_IDENTITY.into()),
+        Matcher::Exact(ISSUER.into()),
+        GithubClaims::default(),
+    )
+    .unwrap();
+    let verified = verify_bundle(
+        &bundle,
+        Some(Artifact::Bytes(&artifact)),
+        &VerificationPolicy::Keyless(identity),
+        &trust,
+    )
+    .unwrap();
+    verified.signer().clone()
+}
+
+const CONFORMANCE_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+
+/// A policy whose only rule needs the keyless authority `ci` with these `github:` claims.
+fn conformance_policy(github: &str) -> Policy {
+    let yaml = format!(
+        r#"apiVersion: imprint.dev/v1
+kind: TrustPolicy
+spec:
+  authorities:
+    ci:
+      keyless:
+        issuer: {ISSUER}
+        subject: {CONFORMANCE_IDENTITY}
+        github: {github}
+  rules:
+    - name: ci
+      images: ["registry.acme.io/**"]
+      signatures: {{authority: ci}}
+"#
+    );
+    Policy::from_str_with_base(&yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+const CONFORMANCE_CLAIMS: &str = "{trigger: workflow_dispatch, sha: c7b3dfb335f051e1c86bda4c716fac97df62ad81, name: Extremely dangerous OIDC beacon, repository: sigstore-conformance/extremely-dangerous-public-oidc-beacon, ref: refs/heads/main}";
+
+#[test]
+fn keyless_github_claims_match_a_real_fulcio_certificate() {
+    let signer = conformance_signer();
+    let allowed = conformance_policy(CONFORMANCE_CLAIMS);
+    let ev = Ev::new(API).sig("ci", sig(signer.clone()));
+    expect(&evaluate(&allowed, &ev.0, now()), Outcome::Allowed, None);
+    for (claim, wrong) in [
+        ("trigger", "{trigger: push}"),
+        ("sha", "{sha: 0000000000000000000000000000000000000000}"),
+        ("name", "{name: other}"),
+        ("repository", "{repository: sigstore-conformance/other}"),
+        ("ref", "{ref: refs/heads/evil}"),
+    ] {
+        let d = evaluate(&conformance_policy(wrong), &ev.0, now());
+        expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
+        let message = d.reason.unwrap().message;
+        assert!(
+            message.contains(&format!("github workflow {claim}: expected")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn keyless_github_claims_use_successor_extensions() {
+    // A modern Fulcio certificate may carry only the 1.8+ extensions (.20, .13, .12, .14):
+    // drop the deprecated `.2`–`.6` from the real certificate's signer.
+    let Signer::Certificate {
+        identity,
+        issuer,
+        mut extensions,
+    } = conformance_signer()
+    else {
+        panic!("not a certificate signer")
+    };
+    extensions.retain(|name, _| !name.starts_with("github-workflow-"));
+    assert!(extensions.contains_key("build-trigger"), "{extensions:?}");
+    let modern = Signer::Certificate {
+        identity,
+        issuer,
+        extensions,
+    };
+    let ev = Ev::new(API).sig("ci", sig(modern));
+    let claims = "{trigger: workflow_dispatch, sha: c7b3dfb335f051e1c86bda4c716fac97df62ad81, repository: sigstore-conformance/extremely-dangerous-public-oidc-beacon, ref: refs/heads/main}";
+    expect(
+        &evaluate(&conformance_policy(claims), &ev.0, now()),
+        Outcome::Allowed,
+        None,
+    );
+    // `name` has no successor: asking for it denies.
+    let d = evaluate(&conformance_policy(CONFORMANCE_CLAIMS), &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
+    assert!(d.reason.unwrap().message.contains(
+        "github workflow name: expected `Extremely dangerous OIDC beacon`, certificate has none"
+    ));
+    let d = evaluate(
+        &conformance_policy("{repository: sigstore-conformance/other}"),
+        &ev.0,
+        now(),
+    );
+    expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
 }

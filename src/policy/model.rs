@@ -15,6 +15,7 @@ use super::sbom::DeniedPackage;
 use super::version::VersionRange;
 use super::vuln::Severity;
 use crate::format::digest::Digest;
+pub use crate::trust::GithubClaims;
 use crate::verify::proof::Signer;
 
 /// The only `apiVersion` this build understands.
@@ -258,42 +259,6 @@ impl Serialize for StringMatcher {
     }
 }
 
-/// GitHub Actions claims from Fulcio certificate extensions (all optional, exact match).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct GithubClaims {
-    /// `githubWorkflowTrigger` (e.g. `push`).
-    pub trigger: Option<String>,
-    /// `githubWorkflowSha`.
-    pub sha: Option<String>,
-    /// `githubWorkflowName`.
-    pub name: Option<String>,
-    /// `githubWorkflowRepository` (`owner/repo`).
-    pub repository: Option<String>,
-    /// `githubWorkflowRef` (`refs/tags/v1`).
-    pub git_ref: Option<String>,
-}
-
-impl GithubClaims {
-    /// `(extension name, expected value)` pairs, using the names [`Signer::Certificate`]
-    /// extensions are keyed by.
-    pub fn expected(&self) -> Vec<(&'static str, &str)> {
-        let mut out = Vec::new();
-        for (name, value) in [
-            ("githubWorkflowTrigger", &self.trigger),
-            ("githubWorkflowSha", &self.sha),
-            ("githubWorkflowName", &self.name),
-            ("githubWorkflowRepository", &self.repository),
-            ("githubWorkflowRef", &self.git_ref),
-        ] {
-            if let Some(value) = value {
-                out.push((name, value.as_str()));
-            }
-        }
-        out
-    }
-}
-
 /// A keyless (Fulcio certificate) authority.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -329,15 +294,9 @@ impl KeylessAuthority {
                         self.subject
                     ));
                 }
-                for (name, expected) in self.github.expected() {
-                    match extensions.get(name) {
-                        Some(actual) if actual == expected => {}
-                        Some(actual) => {
-                            return Err(format!("{name} is `{actual}`, expected `{expected}`"));
-                        }
-                        None => return Err(format!("certificate has no {name} extension")),
-                    }
-                }
+                self.github
+                    .check_named(extensions)
+                    .map_err(|m| m.to_string())?;
                 Ok(())
             }
             Signer::Key { .. } => Err("signed with a key, not a certificate".into()),

@@ -75,8 +75,10 @@ impl std::fmt::Display for Matcher {
     }
 }
 
-/// GitHub workflow claims (`--certificate-github-workflow-*`), compared exactly.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// GitHub workflow claims (`--certificate-github-workflow-*` flags, `github:` in a policy),
+/// compared exactly; see [`GithubClaims::check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GithubClaims {
     /// Event that triggered the workflow (`.2`, else `.20`).
     pub trigger: Option<String>,
@@ -146,33 +148,118 @@ pub(crate) struct CertIdentity {
     raw_ext: BTreeMap<u32, String>,
 }
 
-fn ext_name(n: u32) -> Option<&'static str> {
-    Some(match n {
-        1 => "issuer-v1",
-        2 => "github-workflow-trigger",
-        3 => "github-workflow-sha",
-        4 => "github-workflow-name",
-        5 => "github-workflow-repository",
-        6 => "github-workflow-ref",
-        8 => "issuer",
-        9 => "build-signer-uri",
-        10 => "build-signer-digest",
-        11 => "runner-environment",
-        12 => "source-repository-uri",
-        13 => "source-repository-digest",
-        14 => "source-repository-ref",
-        15 => "source-repository-identifier",
-        16 => "source-repository-owner-uri",
-        17 => "source-repository-owner-identifier",
-        18 => "build-config-uri",
-        19 => "build-config-digest",
-        20 => "build-trigger",
-        21 => "run-invocation-uri",
-        22 => "source-repository-visibility-at-signing",
-        23 => "deployment-environment",
-        24 => "token-subject",
-        _ => return None,
-    })
+/// The Fulcio certificate extensions under `1.3.6.1.4.1.57264.1.`: OID arc → readable name.
+/// [`Signer::Certificate`](crate::verify::proof::Signer::Certificate) extensions are keyed by
+/// these names; the GitHub claim check reads them through this table too.
+pub const FULCIO_EXTENSIONS: &[(u32, &str)] = &[
+    (1, "issuer-v1"),
+    (2, "github-workflow-trigger"),
+    (3, "github-workflow-sha"),
+    (4, "github-workflow-name"),
+    (5, "github-workflow-repository"),
+    (6, "github-workflow-ref"),
+    (8, "issuer"),
+    (9, "build-signer-uri"),
+    (10, "build-signer-digest"),
+    (11, "runner-environment"),
+    (12, "source-repository-uri"),
+    (13, "source-repository-digest"),
+    (14, "source-repository-ref"),
+    (15, "source-repository-identifier"),
+    (16, "source-repository-owner-uri"),
+    (17, "source-repository-owner-identifier"),
+    (18, "build-config-uri"),
+    (19, "build-config-digest"),
+    (20, "build-trigger"),
+    (21, "run-invocation-uri"),
+    (22, "source-repository-visibility-at-signing"),
+    (23, "deployment-environment"),
+    (24, "token-subject"),
+];
+
+/// The readable name of the Fulcio extension `1.3.6.1.4.1.57264.1.<arc>`.
+pub fn extension_name(arc: u32) -> Option<&'static str> {
+    FULCIO_EXTENSIONS
+        .iter()
+        .find(|(n, _)| *n == arc)
+        .map(|(_, name)| *name)
+}
+
+/// A GitHub workflow claim that the certificate does not satisfy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMismatch {
+    /// Which claim (`trigger`, `sha`, `name`, `repository`, `ref`).
+    pub claim: &'static str,
+    /// The value the policy asks for.
+    pub expected: String,
+    /// What the certificate carries (`None`: neither the deprecated extension nor its
+    /// successor).
+    pub found: Option<String>,
+}
+
+impl std::fmt::Display for ClaimMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "github workflow {}: expected `{}`, certificate has ",
+            self.claim, self.expected
+        )?;
+        match &self.found {
+            Some(v) => write!(f, "`{v}`"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+impl GithubClaims {
+    /// Whether any claim is asked for.
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// Compares the claims with a certificate's Fulcio extensions, given by OID arc
+    /// (`ext(2)` is `1.3.6.1.4.1.57264.1.2`). The deprecated extension is used when present,
+    /// else its successor (`.20` trigger, `.13` sha, `.12` repository as
+    /// `https://github.com/<owner/repo>`, `.14` ref); `name` has no successor.
+    pub fn check<'a>(&self, ext: impl Fn(u32) -> Option<&'a str>) -> Result<(), ClaimMismatch> {
+        let checks: [(&'static str, &Option<String>, u32, Option<u32>); 5] = [
+            ("trigger", &self.trigger, 2, Some(20)),
+            ("sha", &self.sha, 3, Some(13)),
+            ("name", &self.name, 4, None),
+            ("repository", &self.repository, 5, Some(12)),
+            ("ref", &self.git_ref, 6, Some(14)),
+        ];
+        for (claim, want, old, new) in checks {
+            let Some(want) = want else { continue };
+            let got = ext(old).or_else(|| {
+                let v = ext(new?)?;
+                Some(if old == 5 {
+                    v.strip_prefix("https://github.com/").unwrap_or(v)
+                } else {
+                    v
+                })
+            });
+            if got != Some(want.as_str()) {
+                return Err(ClaimMismatch {
+                    claim,
+                    expected: want.clone(),
+                    found: got.map(str::to_owned),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`check`](Self::check) against extensions keyed by their readable names
+    /// ([`FULCIO_EXTENSIONS`]), as in
+    /// [`Signer::Certificate`](crate::verify::proof::Signer::Certificate).
+    pub fn check_named(&self, extensions: &BTreeMap<String, String>) -> Result<(), ClaimMismatch> {
+        self.check(|arc| {
+            extension_name(arc)
+                .and_then(|name| extensions.get(name))
+                .map(String::as_str)
+        })
+    }
 }
 
 /// Read SAN identity, issuer and Fulcio extensions from a DER certificate.
@@ -260,7 +347,7 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
     };
     let extensions = raw_ext
         .iter()
-        .filter_map(|(n, v)| ext_name(*n).map(|name| (name.to_owned(), v.clone())))
+        .filter_map(|(n, v)| extension_name(*n).map(|name| (name.to_owned(), v.clone())))
         .collect();
     Ok(CertIdentity {
         identity,
@@ -286,32 +373,10 @@ impl CertIdentity {
                 self.issuer, policy.issuer
             )));
         }
-        let g = &policy.github;
-        let checks: [(&str, &Option<String>, u32, Option<u32>); 5] = [
-            ("trigger", &g.trigger, 2, Some(20)),
-            ("sha", &g.sha, 3, Some(13)),
-            ("name", &g.name, 4, None),
-            ("repository", &g.repository, 5, Some(12)),
-            ("ref", &g.git_ref, 6, Some(14)),
-        ];
-        for (what, want, old, new) in checks {
-            let Some(want) = want else { continue };
-            let got = self.raw_ext.get(&old).cloned().or_else(|| {
-                let v = self.raw_ext.get(&new?)?;
-                Some(if old == 5 {
-                    v.strip_prefix("https://github.com/")
-                        .map_or_else(|| v.clone(), str::to_owned)
-                } else {
-                    v.clone()
-                })
-            });
-            if got.as_deref() != Some(want.as_str()) {
-                return Err(BundleError::GithubClaim(format!(
-                    "github workflow {what}: expected `{want}`, certificate has {}",
-                    got.map_or_else(|| "none".into(), |v| format!("`{v}`"))
-                )));
-            }
-        }
+        policy
+            .github
+            .check(|arc| self.raw_ext.get(&arc).map(String::as_str))
+            .map_err(|m| BundleError::GithubClaim(m.to_string()))?;
         Ok(())
     }
 }
