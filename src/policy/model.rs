@@ -891,19 +891,10 @@ fn levenshtein(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
-/// Expands cosign's `--type` aliases to predicate type URIs.
+/// Expands cosign's `--type` shortcuts with the one table
+/// ([`crate::format::predicate::SHORTCUTS`]); anything else is kept as written.
 fn expand_predicate_alias(t: &str) -> String {
-    match t {
-        "slsaprovenance" | "slsaprovenance02" => "https://slsa.dev/provenance/v0.2",
-        "slsaprovenance1" => "https://slsa.dev/provenance/v1",
-        "spdx" => "https://spdx.dev/Document",
-        "spdxjson" => "https://spdx.dev/Document",
-        "cyclonedx" => "https://cyclonedx.org/bom",
-        "vuln" => "https://cosign.sigstore.dev/attestation/vuln/v1",
-        "openvex" => "https://openvex.dev/ns",
-        other => other,
-    }
-    .to_string()
+    crate::format::predicate::expand_shortcut(t).map_or_else(|| t.to_owned(), str::to_owned)
 }
 
 struct Validator {
@@ -1773,6 +1764,38 @@ mod tests {
         assert_eq!(p.rules_for("ghcr.io/x/app:1").len(), 1);
         assert!(p.rules_for("ghcr.io/x/sandbox/app:1").is_empty());
         assert!(p.rules_for("docker.io/library/busybox").is_empty());
+    }
+
+    #[test]
+    fn every_attest_type_shortcut_expands_like_attest() {
+        for (shortcut, _) in crate::format::predicate::SHORTCUTS {
+            let p = parse(&format!(
+                "{AUTH}      attestations: [{{predicateType: {shortcut}}}]\n"
+            ))
+            .unwrap();
+            assert_eq!(
+                p.rules()[0].attestations[0].predicate_type,
+                crate::format::predicate::predicate_type_uri(shortcut).unwrap(),
+                "predicateType: {shortcut}"
+            );
+        }
+        // `custom` and `link` are what `imprint attest --type custom|link` writes.
+        let p = parse(&format!(
+            "{AUTH}      attestations: [{{predicateType: custom}}, {{predicateType: link}}]\n"
+        ))
+        .unwrap();
+        let types: Vec<&str> = p.rules()[0]
+            .attestations
+            .iter()
+            .map(|a| a.predicate_type.as_str())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "https://cosign.sigstore.dev/attestation/v1",
+                "https://in-toto.io/Link/v1"
+            ]
+        );
     }
 
     #[test]
