@@ -21,33 +21,49 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use crate::verify::bundle::BundleError;
-
 const OID_SAN: &str = "2.5.29.17";
 const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
 const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
 
-/// How a certificate identity or issuer is matched.
+/// How a certificate identity or issuer is matched: the one matcher type for `--certificate-*`
+/// flags and policy `subject`/`issuer` fields. The two regex semantics are two constructors:
+/// [`Matcher::regex`] (flags: anchored to the whole value) and [`Matcher::unanchored_regex`]
+/// (policies: policy-controller's `regexp.MatchString`, a match anywhere).
 #[derive(Debug, Clone)]
 pub enum Matcher {
     /// The value equals this string exactly.
     Exact(String),
-    /// The whole value matches this regex. Build it with [`Matcher::regex`], which anchors it
-    /// (`^(?:R)$`); cosign matches unanchored, we match the whole value (stricter).
+    /// The value matches this regex (anchored or not, as it was built).
     Regex(regex::Regex),
 }
 
 impl Matcher {
-    /// A regex matcher anchored to the whole value: `^(?:pattern)$`.
-    pub fn regex(pattern: &str) -> Result<Self, BundleError> {
+    /// A regex matcher anchored to the whole value: `^(?:pattern)$` (the `--certificate-*-regexp`
+    /// flags; cosign matches unanchored, we match the whole value, which is stricter).
+    pub fn regex(pattern: &str) -> Result<Self, IdentityError> {
         if pattern.is_empty() {
-            return Err(BundleError::NoIdentityConstraint(
+            return Err(IdentityError::NoConstraint(
                 "empty regular expression".into(),
             ));
         }
         regex::Regex::new(&format!("^(?:{pattern})$"))
             .map(Self::Regex)
-            .map_err(|e| BundleError::NoIdentityConstraint(format!("bad regex `{pattern}`: {e}")))
+            .map_err(|e| IdentityError::InvalidRegex {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// A regex matcher with policy-controller semantics: the pattern as written, matching
+    /// anywhere in the value unless it has its own `^`/`$` (policy `subjectRegExp` /
+    /// `issuerRegExp`; `imprint policy lint` warns when the anchors are missing).
+    pub fn unanchored_regex(pattern: &str) -> Result<Self, IdentityError> {
+        regex::Regex::new(pattern)
+            .map(Self::Regex)
+            .map_err(|e| IdentityError::InvalidRegex {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })
     }
 
     /// Whether `value` satisfies this matcher.
@@ -71,6 +87,76 @@ impl std::fmt::Display for Matcher {
         match self {
             Self::Exact(s) => write!(f, "`{s}`"),
             Self::Regex(r) => write!(f, "regex `{}`", r.as_str()),
+        }
+    }
+}
+
+/// Serialised as the exact string, or a regex as `/pattern/`.
+impl serde::Serialize for Matcher {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Exact(v) => s.serialize_str(v),
+            Self::Regex(r) => s.serialize_str(&format!("/{}/", r.as_str())),
+        }
+    }
+}
+
+/// Why an identity policy cannot be built, or a certificate's identity is not accepted. Each
+/// variant names the failing check; `verify::bundle::BundleError` converts from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// The policy constrains nothing (empty identity, issuer or regex).
+    #[error("{0}")]
+    NoConstraint(String),
+    /// A regex does not compile.
+    #[error("bad regex `{pattern}`: {reason}")]
+    InvalidRegex {
+        /// The pattern as given.
+        pattern: String,
+        /// The regex compiler's message.
+        reason: String,
+    },
+    /// The leaf certificate or one of its Fulcio extensions does not parse.
+    #[error("{0}")]
+    CertificateParse(String),
+    /// The certificate has no usable identity: no, several or an unsupported subjectAltName.
+    #[error("{0}")]
+    San(String),
+    /// The certificate identity (SAN) does not match the policy.
+    #[error("certificate identity `{identity}` does not match {expected}")]
+    IdentityMismatch {
+        /// The certificate's identity.
+        identity: String,
+        /// The matcher it failed, as displayed.
+        expected: String,
+    },
+    /// The certificate has no OIDC issuer, or its two issuer extensions disagree.
+    #[error("{0}")]
+    IssuerExtension(String),
+    /// The certificate's OIDC issuer does not match the policy.
+    #[error("certificate OIDC issuer `{issuer}` does not match {expected}")]
+    IssuerMismatch {
+        /// The certificate's issuer.
+        issuer: String,
+        /// The matcher it failed, as displayed.
+        expected: String,
+    },
+    /// A GitHub workflow claim does not match.
+    #[error(transparent)]
+    GithubClaim(ClaimMismatch),
+}
+
+impl IdentityError {
+    /// A short name of the failing check, the same as `BundleError::check` gives after
+    /// conversion (`identity-policy`, `certificate`, `identity`, `issuer`, `github-claim`).
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::NoConstraint(_) | Self::InvalidRegex { .. } => "identity-policy",
+            Self::CertificateParse(_) => "certificate",
+            Self::San(_) | Self::IdentityMismatch { .. } => "identity",
+            Self::IssuerExtension(_) | Self::IssuerMismatch { .. } => "issuer",
+            Self::GithubClaim(_) => "github-claim",
         }
     }
 }
@@ -111,7 +197,7 @@ impl IdentityPolicy {
         subject: Matcher,
         issuer: Matcher,
         github: GithubClaims,
-    ) -> Result<Self, BundleError> {
+    ) -> Result<Self, IdentityError> {
         let p = Self {
             subject,
             issuer,
@@ -123,14 +209,14 @@ impl IdentityPolicy {
 
     /// Fails if the policy constrains nothing (fields are public, so this is re-checked at
     /// verification time).
-    pub(crate) fn check_constrained(&self) -> Result<(), BundleError> {
+    pub(crate) fn check_constrained(&self) -> Result<(), IdentityError> {
         if self.subject.is_empty() {
-            return Err(BundleError::NoIdentityConstraint(
+            return Err(IdentityError::NoConstraint(
                 "the certificate identity is empty".into(),
             ));
         }
         if self.issuer.is_empty() {
-            return Err(BundleError::NoIdentityConstraint(
+            return Err(IdentityError::NoConstraint(
                 "the OIDC issuer is empty".into(),
             ));
         }
@@ -149,7 +235,7 @@ pub(crate) struct CertIdentity {
 }
 
 /// The Fulcio certificate extensions under `1.3.6.1.4.1.57264.1.`: OID arc → readable name.
-/// [`Signer::Certificate`](crate::verify::proof::Signer::Certificate) extensions are keyed by
+/// The extensions of a verified certificate signer (`Signer::Certificate`) are keyed by
 /// these names; the GitHub claim check reads them through this table too.
 pub const FULCIO_EXTENSIONS: &[(u32, &str)] = &[
     (1, "issuer-v1"),
@@ -211,6 +297,8 @@ impl std::fmt::Display for ClaimMismatch {
     }
 }
 
+impl std::error::Error for ClaimMismatch {}
+
 impl GithubClaims {
     /// Whether any claim is asked for.
     pub fn is_empty(&self) -> bool {
@@ -252,7 +340,7 @@ impl GithubClaims {
 
     /// [`check`](Self::check) against extensions keyed by their readable names
     /// ([`FULCIO_EXTENSIONS`]), as in
-    /// [`Signer::Certificate`](crate::verify::proof::Signer::Certificate).
+    /// `Signer::Certificate`.
     pub fn check_named(&self, extensions: &BTreeMap<String, String>) -> Result<(), ClaimMismatch> {
         self.check(|arc| {
             extension_name(arc)
@@ -263,9 +351,10 @@ impl GithubClaims {
 }
 
 /// Read SAN identity, issuer and Fulcio extensions from a DER certificate.
-pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError> {
-    let cert = Certificate::from_der(cert_der)
-        .map_err(|e| BundleError::Certificate(format!("cannot parse leaf certificate: {e}")))?;
+pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, IdentityError> {
+    let cert = Certificate::from_der(cert_der).map_err(|e| {
+        IdentityError::CertificateParse(format!("cannot parse leaf certificate: {e}"))
+    })?;
     let mut sans: Vec<String> = Vec::new();
     let mut raw_ext = BTreeMap::new();
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
@@ -273,7 +362,7 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
         let value = ext.extn_value.as_bytes();
         if oid == OID_SAN {
             let san = SubjectAltName::from_der(value).map_err(|e| {
-                BundleError::Identity(format!("cannot parse subjectAltName extension: {e}"))
+                IdentityError::San(format!("cannot parse subjectAltName extension: {e}"))
             })?;
             for name in san.0 {
                 match name {
@@ -283,13 +372,13 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
                         if other.type_id.to_string() == OID_OTHERNAME_USERNAME =>
                     {
                         let v: Utf8StringRef<'_> = other.value.decode_as().map_err(|e| {
-                            BundleError::Identity(format!("bad otherName SAN value: {e}"))
+                            IdentityError::San(format!("bad otherName SAN value: {e}"))
                         })?;
                         sans.push(v.as_str().to_owned());
                     }
                     other => {
                         let kind = other.to_der().map(|d| d.first().copied()).ok().flatten();
-                        return Err(BundleError::Identity(format!(
+                        return Err(IdentityError::San(format!(
                             "unsupported subjectAltName kind (tag {kind:?}); Fulcio certificates carry an email, URI or otherName identity"
                         )));
                     }
@@ -300,20 +389,20 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
             let text = if n <= 6 {
                 // Deprecated extensions are raw string bytes, not DER.
                 String::from_utf8(value.to_vec()).map_err(|_| {
-                    BundleError::Certificate(format!("Fulcio extension {oid} is not UTF-8"))
+                    IdentityError::CertificateParse(format!("Fulcio extension {oid} is not UTF-8"))
                 })?
             } else {
                 Utf8StringRef::from_der(value)
                     .map(|s| s.as_str().to_owned())
                     .or_else(|_| Ia5StringRef::from_der(value).map(|s| s.as_str().to_owned()))
                     .map_err(|e| {
-                        BundleError::Certificate(format!(
+                        IdentityError::CertificateParse(format!(
                             "Fulcio extension {oid} is not a DER string: {e}"
                         ))
                     })?
             };
             if raw_ext.insert(n, text).is_some() {
-                return Err(BundleError::Certificate(format!(
+                return Err(IdentityError::CertificateParse(format!(
                     "Fulcio extension {oid} appears twice"
                 )));
             }
@@ -322,25 +411,25 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
     let identity = match sans.len() {
         1 => sans.remove(0),
         0 => {
-            return Err(BundleError::Identity(
+            return Err(IdentityError::San(
                 "certificate has no email, URI or otherName subjectAltName".into(),
             ));
         }
         n => {
-            return Err(BundleError::Identity(format!(
+            return Err(IdentityError::San(format!(
                 "certificate has {n} subjectAltNames; a Fulcio certificate has exactly one"
             )));
         }
     };
     let issuer = match (raw_ext.get(&8), raw_ext.get(&1)) {
         (Some(v2), Some(v1)) if v2 != v1 => {
-            return Err(BundleError::Issuer(format!(
+            return Err(IdentityError::IssuerExtension(format!(
                 "certificate issuer extensions disagree: .1.8 `{v2}` vs .1.1 `{v1}`"
             )));
         }
         (Some(v), _) | (None, Some(v)) => v.clone(),
         (None, None) => {
-            return Err(BundleError::Issuer(
+            return Err(IdentityError::IssuerExtension(
                 "certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)".into(),
             ));
         }
@@ -359,25 +448,24 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
 
 impl CertIdentity {
     /// Apply `policy`; the error names the failing check.
-    pub(crate) fn check(&self, policy: &IdentityPolicy) -> Result<(), BundleError> {
+    pub(crate) fn check(&self, policy: &IdentityPolicy) -> Result<(), IdentityError> {
         policy.check_constrained()?;
         if !policy.subject.matches(&self.identity) {
-            return Err(BundleError::Identity(format!(
-                "certificate identity `{}` does not match {}",
-                self.identity, policy.subject
-            )));
+            return Err(IdentityError::IdentityMismatch {
+                identity: self.identity.clone(),
+                expected: policy.subject.to_string(),
+            });
         }
         if !policy.issuer.matches(&self.issuer) {
-            return Err(BundleError::Issuer(format!(
-                "certificate OIDC issuer `{}` does not match {}",
-                self.issuer, policy.issuer
-            )));
+            return Err(IdentityError::IssuerMismatch {
+                issuer: self.issuer.clone(),
+                expected: policy.issuer.to_string(),
+            });
         }
         policy
             .github
             .check(|arc| self.raw_ext.get(&arc).map(String::as_str))
-            .map_err(|m| BundleError::GithubClaim(m.to_string()))?;
-        Ok(())
+            .map_err(IdentityError::GithubClaim)
     }
 }
 
@@ -400,24 +488,39 @@ mod tests {
 
     #[test]
     fn refuses_empty_constraints() {
-        assert!(
-            IdentityPolicy::new(
-                Matcher::Exact(String::new()),
-                Matcher::Exact("x".into()),
-                GithubClaims::default()
-            )
-            .is_err()
-        );
-        assert!(
-            IdentityPolicy::new(
-                Matcher::Exact("x".into()),
-                Matcher::Exact(String::new()),
-                GithubClaims::default()
-            )
-            .is_err()
-        );
-        assert!(Matcher::regex("").is_err());
-        assert!(Matcher::regex("(").is_err());
+        let no_constraint = |r: Result<IdentityPolicy, IdentityError>| {
+            matches!(r, Err(IdentityError::NoConstraint(_)))
+        };
+        assert!(no_constraint(IdentityPolicy::new(
+            Matcher::Exact(String::new()),
+            Matcher::Exact("x".into()),
+            GithubClaims::default()
+        )));
+        assert!(no_constraint(IdentityPolicy::new(
+            Matcher::Exact("x".into()),
+            Matcher::Exact(String::new()),
+            GithubClaims::default()
+        )));
+        assert!(matches!(
+            Matcher::regex(""),
+            Err(IdentityError::NoConstraint(_))
+        ));
+        assert!(matches!(
+            Matcher::regex("("),
+            Err(IdentityError::InvalidRegex { ref pattern, .. }) if pattern == "("
+        ));
+    }
+
+    #[test]
+    fn unanchored_regex_matches_anywhere() {
+        let m = Matcher::unanchored_regex("example\\.com").unwrap();
+        assert!(m.matches("a@example.com.evil"));
+        let m = Matcher::unanchored_regex("^a@example\\.com$").unwrap();
+        assert!(!m.matches("a@example.com.evil") && m.matches("a@example.com"));
+        assert!(matches!(
+            Matcher::unanchored_regex("("),
+            Err(IdentityError::InvalidRegex { .. })
+        ));
     }
 
     fn legacy_cert() -> Vec<u8> {
@@ -443,14 +546,30 @@ mod tests {
         id.check(&pol).unwrap();
         let mut wrong = pol.clone();
         wrong.subject = Matcher::Exact("mitr@redhat.co".into());
-        assert!(matches!(id.check(&wrong), Err(BundleError::Identity(_))));
+        assert_eq!(
+            id.check(&wrong),
+            Err(IdentityError::IdentityMismatch {
+                identity: "mitr@redhat.com".into(),
+                expected: "`mitr@redhat.co`".into(),
+            })
+        );
         let mut wrong = pol.clone();
         wrong.issuer = Matcher::Exact("https://accounts.google.com".into());
-        assert!(matches!(id.check(&wrong), Err(BundleError::Issuer(_))));
+        assert!(matches!(
+            id.check(&wrong),
+            Err(IdentityError::IssuerMismatch { ref issuer, .. }) if issuer == "https://github.com/login/oauth"
+        ));
         // A GitHub claim the certificate does not carry fails.
         let mut wrong = pol;
         wrong.github.trigger = Some("push".into());
-        assert!(matches!(id.check(&wrong), Err(BundleError::GithubClaim(_))));
+        assert_eq!(
+            id.check(&wrong),
+            Err(IdentityError::GithubClaim(ClaimMismatch {
+                claim: "trigger",
+                expected: "push".into(),
+                found: None,
+            }))
+        );
     }
 
     #[test]
@@ -490,13 +609,18 @@ mod tests {
         g.name = Some("wf".into());
         assert!(matches!(
             id.check(&pol(g)),
-            Err(BundleError::GithubClaim(_))
+            Err(IdentityError::GithubClaim(ClaimMismatch {
+                claim: "name",
+                found: None,
+                ..
+            }))
         ));
         let mut g = good;
         g.repository = Some("o/other".into());
         assert!(matches!(
             id.check(&pol(g)),
-            Err(BundleError::GithubClaim(_))
+            Err(IdentityError::GithubClaim(ClaimMismatch { claim: "repository", ref found, .. }))
+                if found.as_deref() == Some("o/r")
         ));
     }
 }
