@@ -139,7 +139,7 @@ struct Ev(Evidence);
 
 impl Ev {
     fn new(reference: &str) -> Self {
-        Self(Evidence::new(reference, image_digest()))
+        Self(Evidence::new(reference.parse().unwrap(), image_digest()))
     }
     fn sig(mut self, authority: &str, s: VerifiedSignature) -> Self {
         self.0
@@ -453,7 +453,7 @@ fn signature_format_is_enforced() {
 fn excluded_image_falls_to_no_match() {
     let sandbox = "registry.acme.io/payments/sandbox/tool:dev";
     let p = policy("deny", PAYMENTS);
-    assert!(p.rules_for(sandbox).is_empty());
+    assert!(p.rules_for(&sandbox.parse().unwrap()).is_empty());
     let d = evaluate(&p, &Ev::new(sandbox).0, now());
     expect(&d, Outcome::Denied, Some(ReasonCode::NoMatchingRule));
     assert!(d.rules.is_empty());
@@ -542,7 +542,7 @@ fn static_pass_and_fail() {
     let d = evaluate(&p, &Ev::new("registry.acme.io/blocked/x:1").0, now());
     expect(&d, Outcome::Denied, Some(ReasonCode::StaticFail));
     assert!(
-        p.authorities_needed("registry.acme.io/base/debian:12")
+        p.authorities_needed(&"registry.acme.io/base/debian:12".parse().unwrap())
             .is_empty()
     );
 }

@@ -5,7 +5,8 @@ use std::collections::BTreeSet;
 
 use serde::Serialize;
 
-use super::model::{Authority, Mode, NoMatch, Policy, StaticAction, StringMatcher};
+use super::model::{Authority, Mode, NoMatch, Policy, StaticAction};
+use crate::trust::Matcher;
 
 /// How serious a lint finding is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -148,7 +149,7 @@ impl Policy {
                 used_roots.insert(k.trust_root.as_str());
                 for (field, matcher) in [("issuerRegExp", &k.issuer), ("subjectRegExp", &k.subject)]
                 {
-                    if let StringMatcher::Regex(r) = matcher {
+                    if let Matcher::Regex(r) = matcher {
                         let s = r.as_str();
                         if !s.starts_with('^') || !s.ends_with('$') {
                             push(

@@ -7,19 +7,18 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 
-use regex::Regex;
-
 use super::duration::parse_duration;
 use super::error::PolicyError;
 use super::glob::ImagePattern;
 use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Policy, Rule, SbomCheck, StringMatcher, TrustRoot, VulnCheck,
+    KeylessAuthority, Policy, Rule, SbomCheck, TrustRoot, VulnCheck,
 };
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
 use super::wire as raw;
 use crate::format::digest::Digest;
+use crate::trust::{EmbeddedRoot, IdentityError, Matcher};
 
 /// The only `apiVersion` this build understands.
 pub const API_VERSION: &str = "imprint.dev/v1";
@@ -151,7 +150,7 @@ pub(crate) fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
     let lower = word.to_lowercase();
     let close = candidates
         .iter()
-        .map(|c| (levenshtein(&lower, &c.to_lowercase()), *c))
+        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), *c))
         .filter(|(d, c)| *d <= (c.len() / 3).max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| c.to_string());
@@ -172,20 +171,6 @@ pub(crate) fn suggest(word: &str, candidates: &[&str]) -> Option<String> {
             .max_by_key(|c| c.len())
             .map(|c| c.to_string())
     })
-}
-
-fn levenshtein(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
-        }
-        prev = cur;
-    }
-    prev[b.len()]
 }
 
 /// Expands cosign's `--type` shortcuts with the one table
@@ -230,15 +215,18 @@ impl Validator {
         for (name, root) in spec.trust_roots {
             let field = format!("spec.trustRoots.{name}");
             let root = match (root.embedded, root.file) {
-                (Some(e), None) => {
-                    if e != "public-good" {
+                (Some(e), None) => match EmbeddedRoot::from_name(&e) {
+                    Some(root) => TrustRoot::Embedded(root),
+                    None => {
                         return Err(self.err(
                             format!("{field}.embedded"),
-                            format!("unknown embedded trust root `{e}` (known: public-good)"),
+                            format!(
+                                "unknown embedded trust root `{e}` (known: {})",
+                                EmbeddedRoot::known_names()
+                            ),
                         ));
                     }
-                    TrustRoot::Embedded(e)
-                }
+                },
                 (None, Some(f)) => {
                     let path = self.base.join(f);
                     if !path.is_file() {
@@ -288,7 +276,7 @@ impl Validator {
         trust_roots: &BTreeMap<String, TrustRoot>,
     ) -> Result<Authority, PolicyError> {
         let field = format!("spec.authorities.{name}");
-        let format = a.signature_format.unwrap_or_default();
+        let format = a.signature_format.map(Into::into).unwrap_or_default();
         match (a.key, a.keyless, a.static_action) {
             (Some(key), None, None) => {
                 let (source, pem) = match (key.file, key.pem, key.env) {
@@ -332,8 +320,9 @@ impl Validator {
                 }))
             }
             (None, Some(k), None) => {
-                let trust_root = k.trust_root.unwrap_or_else(|| "public-good".to_string());
-                if !trust_roots.contains_key(&trust_root) && trust_root != "public-good" {
+                let default_root = EmbeddedRoot::PublicGood.name();
+                let trust_root = k.trust_root.unwrap_or_else(|| default_root.to_owned());
+                if !trust_roots.contains_key(&trust_root) && trust_root != default_root {
                     return Err(self.err(
                         format!("{field}.keyless.trustRoot"),
                         format!("trust root `{trust_root}` is not defined in spec.trustRoots"),
@@ -380,11 +369,15 @@ impl Validator {
         what: &str,
         exact: Option<String>,
         regex: Option<String>,
-    ) -> Result<StringMatcher, PolicyError> {
+    ) -> Result<Matcher, PolicyError> {
         match (exact, regex) {
-            (Some(e), None) => Ok(StringMatcher::Exact(e)),
-            (None, Some(r)) => Regex::new(&r).map(StringMatcher::Regex).map_err(|e| {
-                self.err(format!("{field}.{what}RegExp"), format!("invalid regex: {e}"))
+            (Some(e), None) => Ok(Matcher::Exact(e)),
+            (None, Some(r)) => Matcher::unanchored_regex(&r).map_err(|e| {
+                let reason = match e {
+                    IdentityError::InvalidRegex { reason, .. } => reason,
+                    other => other.to_string(),
+                };
+                self.err(format!("{field}.{what}RegExp"), format!("invalid regex: {reason}"))
             }),
             (Some(_), Some(_)) => Err(self.err(
                 field,
@@ -888,9 +881,10 @@ mod tests {
             p.rules()[0].attestations[0].predicate_type,
             "https://slsa.dev/provenance/v1"
         );
-        assert_eq!(p.rules_for("ghcr.io/x/app:1").len(), 1);
-        assert!(p.rules_for("ghcr.io/x/sandbox/app:1").is_empty());
-        assert!(p.rules_for("docker.io/library/busybox").is_empty());
+        let rules_for = |r: &str| p.rules_for(&r.parse().unwrap()).len();
+        assert_eq!(rules_for("ghcr.io/x/app:1"), 1);
+        assert_eq!(rules_for("ghcr.io/x/sandbox/app:1"), 0);
+        assert_eq!(rules_for("docker.io/library/busybox"), 0);
     }
 
     #[test]

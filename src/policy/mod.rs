@@ -39,7 +39,7 @@ pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
     KeylessAuthority, Mode, NoMatch, OrSemantics, Policy, Rule, SbomCheck, SignatureFormat,
-    StaticAction, StringMatcher, TrustRoot, VulnCheck,
+    StaticAction, TrustRoot, VulnCheck,
 };
 pub use sbom::{
     DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,

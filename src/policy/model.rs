@@ -5,16 +5,19 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
-use regex::Regex;
 use serde::Serialize;
 
 use super::glob::{ImagePattern, NormalisedImage};
 use super::sbom::DeniedPackage;
 use super::vuln::Severity;
 use crate::format::digest::Digest;
+use crate::format::reference::ImageRef;
+pub use crate::store::discover::SignatureFormat;
 pub use crate::trust::GithubClaims;
+use crate::trust::{self, EmbeddedRoot, Matcher, TrustRootError};
 use crate::verify::proof::Signer;
 
 /// What happens to an image that no rule matches.
@@ -56,20 +59,6 @@ pub enum StaticAction {
     Pass,
 }
 
-/// Which signature storage formats an authority accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
-#[serde(rename_all = "kebab-case")]
-#[non_exhaustive]
-pub enum SignatureFormat {
-    /// Both (the default).
-    #[default]
-    Any,
-    /// Sigstore bundles attached as OCI referrers only.
-    Bundle,
-    /// Legacy `sha256-<hex>.sig` / `.att` tags only.
-    Legacy,
-}
-
 /// How `OR` in a package's license expression is read by `deniedLicenses`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, serde::Deserialize, Default)]
 #[serde(rename_all = "camelCase")]
@@ -88,10 +77,20 @@ pub enum OrSemantics {
 #[serde(rename_all = "camelCase")]
 #[non_exhaustive]
 pub enum TrustRoot {
-    /// A trust root compiled into imprint (`public-good`).
-    Embedded(String),
+    /// A trust root compiled into imprint (`public-good`, `staging`).
+    Embedded(EmbeddedRoot),
     /// A `trusted_root.json` file (resolved against the policy file's directory).
     File(PathBuf),
+}
+
+impl TrustRoot {
+    /// Loads it (an embedded root is parsed once per process and shared).
+    pub fn load(&self) -> Result<Arc<trust::TrustRoot>, TrustRootError> {
+        match self {
+            Self::Embedded(root) => root.load(),
+            Self::File(path) => trust::TrustRoot::from_file(path).map(Arc::new),
+        }
+    }
 }
 
 /// Where a key authority's PEM came from.
@@ -123,51 +122,16 @@ pub struct KeyAuthority {
     pub signature_format: SignatureFormat,
 }
 
-/// Exact or regular-expression match on a certificate field.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub enum StringMatcher {
-    /// Equal, byte for byte.
-    Exact(String),
-    /// Regex (not implicitly anchored; lint warns when `^`/`$` are missing).
-    Regex(Regex),
-}
-
-impl StringMatcher {
-    /// Whether `value` matches.
-    pub fn is_match(&self, value: &str) -> bool {
-        match self {
-            Self::Exact(expected) => expected == value,
-            Self::Regex(regex) => regex.is_match(value),
-        }
-    }
-}
-
-impl fmt::Display for StringMatcher {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Self::Exact(s) => write!(f, "{s}"),
-            Self::Regex(r) => write!(f, "/{}/", r.as_str()),
-        }
-    }
-}
-
-impl Serialize for StringMatcher {
-    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
-        s.serialize_str(&self.to_string())
-    }
-}
-
 /// A keyless (Fulcio certificate) authority.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct KeylessAuthority {
-    /// Name of the trust root (`public-good` if not given).
+    /// Name of the trust root (`public-good` if not given); see [`Policy::trust_root`].
     pub trust_root: String,
-    /// OIDC issuer.
-    pub issuer: StringMatcher,
-    /// Certificate identity (SAN).
-    pub subject: StringMatcher,
+    /// OIDC issuer (a regex matches unanchored, as in policy-controller).
+    pub issuer: Matcher,
+    /// Certificate identity (SAN; a regex matches unanchored, as in policy-controller).
+    pub subject: Matcher,
     /// GitHub workflow claims.
     pub github: GithubClaims,
     /// Accepted signature formats.
@@ -184,10 +148,10 @@ impl KeylessAuthority {
                 issuer,
                 extensions,
             } => {
-                if !self.issuer.is_match(issuer) {
+                if !self.issuer.matches(issuer) {
                     return Err(format!("issuer `{issuer}` does not match {}", self.issuer));
                 }
-                if !self.subject.is_match(identity) {
+                if !self.subject.matches(identity) {
                     return Err(format!(
                         "identity `{identity}` does not match {}",
                         self.subject
@@ -444,21 +408,34 @@ impl Policy {
         &self.rules
     }
 
-    /// The rules that apply to an image reference (every one must pass).
-    pub fn rules_for(&self, image_ref: &str) -> Vec<&Rule> {
-        self.rules_for_image(&NormalisedImage::parse(image_ref))
+    /// The trust root a keyless authority's `trustRoot` names: the one defined in
+    /// `spec.trustRoots`, else the embedded public-good root for its default name
+    /// (`public-good`), else `None` (the loader refuses such a policy).
+    pub fn trust_root(&self, name: &str) -> Option<TrustRoot> {
+        match self.trust_roots.get(name) {
+            Some(root) => Some(root.clone()),
+            None if name == EmbeddedRoot::PublicGood.name() => {
+                Some(TrustRoot::Embedded(EmbeddedRoot::PublicGood))
+            }
+            None => None,
+        }
     }
 
-    /// The rules that apply to a parsed image.
+    /// The rules that apply to an image (every one must pass).
+    pub fn rules_for(&self, image: &ImageRef) -> Vec<&Rule> {
+        self.rules_for_image(&NormalisedImage::new(image))
+    }
+
+    /// The rules that apply to an image already split for matching (with its resolved digest).
     pub fn rules_for_image(&self, image: &NormalisedImage) -> Vec<&Rule> {
         self.rules.iter().filter(|r| r.applies_to(image)).collect()
     }
 
     /// Authorities whose evidence the caller must collect for this image (those named by
     /// matching rules), without static ones, which need no registry access.
-    pub fn authorities_needed(&self, image_ref: &str) -> BTreeSet<&str> {
+    pub fn authorities_needed(&self, image: &ImageRef) -> BTreeSet<&str> {
         let mut out = BTreeSet::new();
-        for rule in self.rules_for(image_ref) {
+        for rule in self.rules_for(image) {
             for name in rule.authority_names() {
                 if !matches!(
                     self.authorities.get(name),

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::Deserialize;
 
-use super::model::{Mode, NoMatch, OrSemantics, SignatureFormat, StaticAction};
+use super::model::{Mode, NoMatch, OrSemantics, StaticAction};
 use super::vuln::Severity;
 
 #[derive(Deserialize)]
@@ -182,4 +182,23 @@ pub(super) struct Vulnerabilities {
     pub max_age: Option<String>,
     #[serde(default)]
     pub ignore: Vec<String>,
+}
+
+/// `signatureFormat:` as written; the model uses [`crate::store::discover::SignatureFormat`].
+#[derive(Deserialize, Clone, Copy)]
+#[serde(rename_all = "kebab-case")]
+pub(super) enum SignatureFormat {
+    Any,
+    Bundle,
+    Legacy,
+}
+
+impl From<SignatureFormat> for crate::store::discover::SignatureFormat {
+    fn from(f: SignatureFormat) -> Self {
+        match f {
+            SignatureFormat::Any => Self::Any,
+            SignatureFormat::Bundle => Self::Bundle,
+            SignatureFormat::Legacy => Self::Legacy,
+        }
+    }
 }
