@@ -14,7 +14,7 @@
 //! let policy = Policy::from_path("policies/example.yaml".as_ref())?;
 //! let verifier = Verifier::builder(policy).build()?;
 //! let decision = verifier.verify_str("registry.example/payments/api:1.4.2").await;
-//! println!("{}: {:?}", decision.reference, decision.outcome);
+//! println!("{}: {}", decision.reference(), decision.outcome().as_str());
 //! # Ok(()) }
 //! ```
 

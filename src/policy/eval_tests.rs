@@ -909,3 +909,21 @@ fn keyless_github_claims_use_successor_extensions() {
     );
     expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
 }
+
+/// Decisions are read through accessors; their JSON stays what it was.
+#[test]
+fn decision_json_is_stable() {
+    let rules = r#"  - name: ci
+    images: ["registry.acme.io/**"]
+    signatures: {anyOf: [{authority: ci}, {authority: release}]}
+"#;
+    let p = policy("deny", rules);
+    let ev = Ev::new(API)
+        .sig("ci", sig(ci_signer("evil/payments")))
+        .sig("release", sig(key_signer("release")));
+    let d = evaluate(&p, &ev.0, now());
+    let json = serde_json::to_string(&d).unwrap();
+    // The `--output json` report, byte for byte as it was when Decision had public fields.
+    let want = r#"{"reference":"registry.acme.io/payments/api:v1","digest":"sha256:5d74aca46333c087a384efd46229304451589038a608f361b803a31cf1673e41","outcome":"allowed","policy":"sha256:6965e4c6c73fc4e5a4e6bd492e1380a31e0412ed4a5f6160e44320aad59b57ce","evaluatedAt":"2023-11-14T22:13:20Z","rules":[{"name":"ci","mode":"enforce","met":true,"requirements":[{"requirement":"signatures: anyOf(ci, release)","met":true,"evidence":[{"authority":"release","signer":{"kind":"key","fingerprint":"sha256:a2ce99e7004b3a24e906ecae754b144d768ac8c9369d85cdb201a090fe4c57a2"},"tlog":{"log_index":42,"integrated_time":1699999000,"log_id":"c0ffee"},"source":{"kind":"legacy-layer","manifest":"sha256:4541539917b4498ec2fe8f61b84c76b71af96aeab5c2af9c8507329550dd9900","layer":"sha256:eed225a67549eef74940ab0a96905d904cd52d8df8fb06693e4b9f2e017ea6be","index":0}}],"details":[{"code":"identity-mismatch","message":"ci: github workflow repository: expected `acme/payments`, certificate has `evil/payments`"}]}]}]}"#;
+    assert_eq!(json, want);
+}
