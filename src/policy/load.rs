@@ -740,6 +740,31 @@ mod tests {
     }
 
     #[test]
+    fn embedded_trust_roots_come_from_trust_root() {
+        let p = parse("  trustRoots:\n    stg: {embedded: staging}\n    pg: {embedded: public-good}\n  authorities:\n    ci:\n      keyless: {issuer: x, subject: y, trustRoot: stg}\n").unwrap();
+        let roots: Vec<_> = p.trust_roots().collect();
+        assert_eq!(
+            roots,
+            [
+                ("pg", &TrustRoot::Embedded(EmbeddedRoot::PublicGood)),
+                ("stg", &TrustRoot::Embedded(EmbeddedRoot::Staging)),
+            ]
+        );
+        // `public-good` exists implicitly; other names must be defined.
+        assert_eq!(
+            p.trust_root("public-good"),
+            Some(TrustRoot::Embedded(EmbeddedRoot::PublicGood))
+        );
+        assert_eq!(p.trust_root("corp"), None);
+        let (field, message) = invalid("  trustRoots:\n    corp: {embedded: corp}\n");
+        assert_eq!(field, "spec.trustRoots.corp.embedded");
+        assert_eq!(
+            message,
+            "unknown embedded trust root `corp` (known: public-good, staging)"
+        );
+    }
+
+    #[test]
     fn thresholds_are_checked() {
         let (field, _) = invalid(&format!(
             "{AUTH}      signatures: {{threshold: {{count: 3, of: [a, b]}}}}\n"

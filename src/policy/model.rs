@@ -462,6 +462,28 @@ mod tests {
     use super::*;
 
     #[test]
+    fn policy_regexes_match_unanchored_like_policy_controller() {
+        let yaml = "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  authorities:\n    ci: {keyless: {issuerRegExp: 'token\\.actions', subjectRegExp: 'acme/'}}\n";
+        let p = Policy::from_str_with_base(yaml, std::path::Path::new(".")).unwrap();
+        let Some(Authority::Keyless(k)) = p.authority("ci") else {
+            panic!("not keyless")
+        };
+        let signer = |identity: &str| Signer::Certificate {
+            identity: identity.into(),
+            issuer: "https://token.actions.githubusercontent.com".into(),
+            extensions: BTreeMap::new(),
+        };
+        k.check_signer(&signer(
+            "https://github.com/acme/app/.github/workflows/x.yml@refs/heads/main",
+        ))
+        .unwrap();
+        assert_eq!(
+            k.check_signer(&signer("https://github.com/other/app")),
+            Err("identity `https://github.com/other/app` does not match regex `acme/`".into())
+        );
+    }
+
+    #[test]
     fn policy_is_shareable_across_threads() {
         fn assert_send_sync<T: Send + Sync>() {}
         assert_send_sync::<Policy>();
