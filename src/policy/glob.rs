@@ -14,7 +14,9 @@
 
 use globset::{GlobBuilder, GlobMatcher};
 
-use crate::format::reference::{DOCKER_HUB_REGISTRY as DOCKER_HUB, ImageRef};
+use crate::format::reference::{
+    DOCKER_HUB_REGISTRY as DOCKER_HUB, ImageRef, is_docker_hub, is_registry_host,
+};
 
 /// A compiled image pattern.
 #[derive(Debug, Clone)]
@@ -170,17 +172,6 @@ fn normalise_pattern(pattern: &str) -> String {
     } else {
         format!("{DOCKER_HUB}/{pattern}")
     }
-}
-
-fn is_docker_hub(host: &str) -> bool {
-    matches!(
-        host,
-        "docker.io" | "index.docker.io" | "registry-1.docker.io"
-    )
-}
-
-fn is_registry_host(segment: &str) -> bool {
-    segment.contains('.') || segment.contains(':') || segment == "localhost"
 }
 
 #[cfg(test)]
