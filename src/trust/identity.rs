@@ -300,11 +300,6 @@ impl std::fmt::Display for ClaimMismatch {
 impl std::error::Error for ClaimMismatch {}
 
 impl GithubClaims {
-    /// Whether any claim is asked for.
-    pub fn is_empty(&self) -> bool {
-        *self == Self::default()
-    }
-
     /// Compares the claims with a certificate's Fulcio extensions, given by OID arc
     /// (`ext(2)` is `1.3.6.1.4.1.57264.1.2`). The deprecated extension is used when present,
     /// else its successor (`.20` trigger, `.13` sha, `.12` repository as
