@@ -449,17 +449,17 @@ async fn imprint_cold(
     let secs = start.elapsed().as_secs_f64();
     let allowed = decisions
         .iter()
-        .filter(|d| d.outcome == Outcome::Allowed)
+        .filter(|d| d.outcome() == Outcome::Allowed)
         .count();
     if allowed != images.len()
-        && let Some(d) = decisions.iter().find(|d| d.outcome != Outcome::Allowed)
+        && let Some(d) = decisions.iter().find(|d| d.outcome() != Outcome::Allowed)
     {
         eprintln!(
             "imprint ({format}): {} of {} not allowed, e.g. {}: {:?}",
             images.len() - allowed,
             images.len(),
-            d.reference,
-            d.reason
+            d.reference(),
+            d.reason()
         );
     }
     (secs, allowed)
@@ -707,19 +707,19 @@ async fn run() {
     let primed = warm.verify_all(&images).await;
     let primed_ok = primed
         .iter()
-        .filter(|d| d.outcome == Outcome::Allowed)
+        .filter(|d| d.outcome() == Outcome::Allowed)
         .count();
     let start = Instant::now();
     let again = warm.verify_all(&images).await;
     let warm_all_secs = start.elapsed().as_secs_f64();
     let warm_ok = again
         .iter()
-        .filter(|d| d.outcome == Outcome::Allowed)
+        .filter(|d| d.outcome() == Outcome::Allowed)
         .count();
     let start = Instant::now();
     let mut seq_ok = 0;
     for image in &images {
-        if warm.verify(image).await.outcome == Outcome::Allowed {
+        if warm.verify(image).await.outcome() == Outcome::Allowed {
             seq_ok += 1;
         }
     }

@@ -133,11 +133,11 @@ async fn demo_policy_allows_the_demo_image() {
     std::env::set_current_dir(root).unwrap();
     let d = verifier.verify_str("oci:testdata/demo-image:demo").await;
     assert_eq!(
-        d.outcome,
+        d.outcome(),
         Outcome::Allowed,
         "{}",
         serde_json::to_string_pretty(&d).unwrap()
     );
-    assert_eq!(d.rules.len(), 1);
-    assert!(d.rules[0].requirements.iter().all(|r| r.met));
+    assert_eq!(d.rules().len(), 1);
+    assert!(d.rules()[0].requirements().iter().all(|r| r.met()));
 }

@@ -748,16 +748,18 @@ fn example_payments_policy_shape() {
     let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/payments.yaml");
     let policy = Policy::from_path(&path).unwrap();
     assert_eq!(
-        policy.rules_for("registry.acme.io/payments/api:v1").len(),
+        policy
+            .rules_for(&"registry.acme.io/payments/api:v1".parse().unwrap())
+            .len(),
         1
     );
     assert!(
         policy
-            .rules_for("registry.acme.io/payments/sandbox/x:v1")
+            .rules_for(&"registry.acme.io/payments/sandbox/x:v1".parse().unwrap())
             .is_empty()
     );
     let needed: Vec<&str> = policy
-        .authorities_needed("registry.acme.io/payments/api:v1")
+        .authorities_needed(&"registry.acme.io/payments/api:v1".parse().unwrap())
         .into_iter()
         .collect();
     assert_eq!(needed, ["alice", "bob", "carol", "ci", "release-key"]);

@@ -109,13 +109,13 @@ fn rule(prefix: &str, body: &str) -> String {
 
 fn assert_decision(d: &Decision, outcome: Outcome, code: Option<ReasonCode>, what: &str) {
     assert_eq!(
-        d.outcome,
+        d.outcome(),
         outcome,
         "{what}: {}",
         serde_json::to_string_pretty(d).unwrap()
     );
     assert_eq!(
-        d.reason.as_ref().map(|r| r.code),
+        d.reason().map(|r| r.code),
         code,
         "{what}: {}",
         serde_json::to_string_pretty(d).unwrap()
@@ -166,12 +166,12 @@ async fn signature_expressions_met_and_unmet() {
         let d = decide(policy(), &image, SystemTime::now()).await;
         if outcome == Outcome::Denied {
             assert_eq!(
-                d.outcome,
+                d.outcome(),
                 Outcome::Denied,
                 "{what}: {}",
                 serde_json::to_string_pretty(&d).unwrap()
             );
-            let got = d.reason.as_ref().map(|r| r.code);
+            let got = d.reason().map(|r| r.code);
             assert!(
                 got == code
                     || matches!(
@@ -187,8 +187,8 @@ async fn signature_expressions_met_and_unmet() {
         } else {
             assert_decision(&d, outcome, code, what);
         }
-        assert!(d.digest.is_some());
-        assert_eq!(d.policy, policy().hash().clone());
+        assert!(d.digest().is_some());
+        assert_eq!(d.policy(), &policy().hash());
     }
 }
 
@@ -255,7 +255,7 @@ async fn no_match_exclude_modes_and_two_rules() {
     ] {
         let d = decide(w.policy(nm, &excl), &sandbox, SystemTime::now()).await;
         assert_decision(&d, outcome, code, &format!("excluded, noMatch {nm}"));
-        assert!(d.rules.is_empty());
+        assert!(d.rules().is_empty());
     }
     // warn mode: unmet → warned; audit mode: unmet → allowed, recorded as a warning.
     let unsigned = signed_image(p, &[]).await;
@@ -269,8 +269,8 @@ async fn no_match_exclude_modes_and_two_rules() {
     );
     let audit = format!("{}      mode: audit\n", rule(p, needs_release));
     let d = decide(w.policy("deny", &audit), &unsigned, SystemTime::now()).await;
-    assert_eq!(d.outcome, Outcome::Allowed);
-    assert!(!d.warnings.is_empty(), "audit failures are recorded");
+    assert_eq!(d.outcome(), Outcome::Allowed);
+    assert!(!d.warnings().is_empty(), "audit failures are recorded");
     // Two matching rules: both must pass.
     let by_release = signed_image(p, &[&k.release]).await;
     let two = format!(
@@ -285,7 +285,7 @@ async fn no_match_exclude_modes_and_two_rules() {
         Some(ReasonCode::SignatureInvalid), // release signed; nothing verifies with carol's key
         "second rule unmet",
     );
-    assert_eq!(d.rules.len(), 2);
+    assert_eq!(d.rules().len(), 2);
     sign::sign_image(
         &test_client(),
         &by_release,
@@ -509,7 +509,7 @@ async fn registry_errors_deny() {
         Some(ReasonCode::RegistryError),
         "unreachable registry",
     );
-    assert!(d.digest.is_none());
+    assert!(d.digest().is_none());
     // A tag that does not exist: also a registry error, not an allow.
     let missing =
         ImageRef::parse(&format!("{}/{}:nope", registry(), unique_repo("missing"))).unwrap();
@@ -537,7 +537,7 @@ async fn cached_decisions_are_reused_within_ttl() {
             .build()
             .unwrap();
     let first = v.verify(&image).await;
-    assert_eq!(first.outcome, Outcome::Allowed);
+    assert_eq!(first.outcome(), Outcome::Allowed);
     let many = v.verify_all(&vec![image.clone(); 50]).await;
     assert!(many.iter().all(|d| d == &first), "same decision from cache");
 }
@@ -576,7 +576,7 @@ async fn requests_per_image_with_full_discovery() {
     for image in &images {
         let d = v.verify(image).await;
         assert_eq!(
-            d.outcome,
+            d.outcome(),
             Outcome::Allowed,
             "{}",
             serde_json::to_string_pretty(&d).unwrap()

@@ -29,7 +29,9 @@ pub const VULN: &str = "https://cosign.sigstore.dev/attestation/vuln/v1";
 /// OpenVEX (`openvex`).
 pub const OPENVEX: &str = "https://openvex.dev/ns";
 
-const SHORTCUTS: &[(&str, &str)] = &[
+/// cosign's `--type` shortcuts → predicateType URIs: the one alias table, used by
+/// `imprint attest --type` and by `predicateType:` in policies.
+pub const SHORTCUTS: &[(&str, &str)] = &[
     ("custom", CUSTOM),
     ("slsaprovenance", SLSA_PROVENANCE_V02),
     ("slsaprovenance02", SLSA_PROVENANCE_V02),
@@ -45,14 +47,23 @@ const SHORTCUTS: &[(&str, &str)] = &[
 /// Maps a `--type` value to its predicateType URI: one of cosign's shortcuts (exact, lowercase),
 /// or else the value itself when it is an absolute URI (`scheme:` followed by something).
 pub fn predicate_type_uri(type_flag: &str) -> Result<String, PayloadError> {
-    if let Some((_, uri)) = SHORTCUTS.iter().find(|(k, _)| *k == type_flag) {
-        return Ok((*uri).to_owned());
+    if let Some(uri) = expand_shortcut(type_flag) {
+        return Ok(uri.to_owned());
     }
     if is_absolute_uri(type_flag) {
         Ok(type_flag.to_owned())
     } else {
         Err(PayloadError::UnknownPredicateType(excerpt(type_flag)))
     }
+}
+
+/// The predicateType URI of one of cosign's `--type` shortcuts ([`SHORTCUTS`]; exact,
+/// lowercase), or `None`.
+pub fn expand_shortcut(type_flag: &str) -> Option<&'static str> {
+    SHORTCUTS
+        .iter()
+        .find(|(k, _)| *k == type_flag)
+        .map(|(_, uri)| *uri)
 }
 
 /// RFC 3986 `scheme ":" rest`, with a non-empty rest and no whitespace or control characters.

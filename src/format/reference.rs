@@ -15,6 +15,22 @@ use crate::format::digest::Digest;
 /// The registry Docker Hub images live on (the name ggcr and cosign use).
 pub const DOCKER_HUB_REGISTRY: &str = "index.docker.io";
 
+/// Whether `host` is a name of Docker Hub: `docker.io`, `index.docker.io` or
+/// `registry-1.docker.io`. (Parsing rewrites only `docker.io` to [`DOCKER_HUB_REGISTRY`], as
+/// ggcr does; policy image patterns treat all three as the same registry.)
+pub fn is_docker_hub(host: &str) -> bool {
+    matches!(
+        host,
+        "docker.io" | DOCKER_HUB_REGISTRY | "registry-1.docker.io"
+    )
+}
+
+/// Whether the first component of an image name is a registry host (the distribution rule):
+/// it contains `.` or `:`, or is `localhost`. Otherwise the name is on Docker Hub.
+pub fn is_registry_host(component: &str) -> bool {
+    component.contains('.') || component.contains(':') || component == "localhost"
+}
+
 /// The tag used when a registry reference names neither a tag nor a digest.
 pub const DEFAULT_TAG: &str = "latest";
 
@@ -317,11 +333,7 @@ fn parse_remote(reference: &str) -> Result<RemoteRef, ReferenceError> {
         return Err(invalid(reference, "the repository name is empty"));
     }
     let (registry, path) = match name.split_once('/') {
-        Some((first, path))
-            if first.contains('.') || first.contains(':') || first == "localhost" =>
-        {
-            (first, path)
-        }
+        Some((first, path)) if is_registry_host(first) => (first, path),
         _ => (DOCKER_HUB_REGISTRY, name),
     };
     check_registry(reference, registry)?;

@@ -14,7 +14,7 @@
 //! let policy = Policy::from_path("policies/example.yaml".as_ref())?;
 //! let verifier = Verifier::builder(policy).build()?;
 //! let decision = verifier.verify_str("registry.example/payments/api:1.4.2").await;
-//! println!("{}: {:?}", decision.reference, decision.outcome);
+//! println!("{}: {}", decision.reference(), decision.outcome().as_str());
 //! # Ok(()) }
 //! ```
 
@@ -32,7 +32,7 @@ use crate::keys::PublicKey;
 use crate::policy::{self, Authority, AuthorityEvidence, Decision, Evidence, Policy, Rejection};
 use crate::store::discover::{self, Discovered, SignatureFormat};
 use crate::store::{Client, Limits, RegistryConfig, RegistryError};
-use crate::trust::{self, IdentityPolicy, Matcher};
+use crate::trust::{self, IdentityPolicy};
 use crate::verify::{self, CandidateFailure, Cause, Check, SignatureVerifier};
 use cache::{CachingRepository, ContentCache, TtlCache};
 
@@ -127,28 +127,11 @@ impl VerifierBuilder {
     pub fn build(self) -> Result<Verifier, VerifierError> {
         let mut trust_roots: HashMap<String, Arc<trust::TrustRoot>> = HashMap::new();
         for (name, root) in self.policy.trust_roots() {
-            let loaded = match root {
-                policy::TrustRoot::Embedded(which) if which == "public-good" => {
-                    trust::TrustRoot::public_good()
-                }
-                policy::TrustRoot::Embedded(which) if which == "staging" => {
-                    trust::TrustRoot::staging()
-                }
-                policy::TrustRoot::Embedded(which) => {
-                    return Err(VerifierError::TrustRoot {
-                        name: name.to_owned(),
-                        message: format!(
-                            "no embedded trust root named `{which}` (known: public-good, staging)"
-                        ),
-                    });
-                }
-                policy::TrustRoot::File(path) => trust::TrustRoot::from_file(path),
-            }
-            .map_err(|e| VerifierError::TrustRoot {
+            let loaded = root.load().map_err(|e| VerifierError::TrustRoot {
                 name: name.to_owned(),
                 message: e.to_string(),
             })?;
-            trust_roots.insert(name.to_owned(), Arc::new(loaded));
+            trust_roots.insert(name.to_owned(), loaded);
         }
         let mut verifiers = BTreeMap::new();
         for (name, authority) in self.policy.authorities() {
@@ -164,45 +147,34 @@ impl VerifierBuilder {
                 Authority::Keyless(k) => {
                     let trust = match trust_roots.get(&k.trust_root) {
                         Some(t) => t.clone(),
-                        None if k.trust_root == "public-good" => {
-                            let t = Arc::new(trust::TrustRoot::public_good().map_err(|e| {
-                                VerifierError::TrustRoot {
-                                    name: "public-good".into(),
-                                    message: e.to_string(),
-                                }
-                            })?);
-                            trust_roots.insert("public-good".into(), t.clone());
+                        None => {
+                            let Some(root) = self.policy.trust_root(&k.trust_root) else {
+                                return Err(VerifierError::TrustRoot {
+                                    name: k.trust_root.clone(),
+                                    message: format!(
+                                        "authority `{name}` names it, but the policy does not define it"
+                                    ),
+                                });
+                            };
+                            let t = root.load().map_err(|e| VerifierError::TrustRoot {
+                                name: k.trust_root.clone(),
+                                message: e.to_string(),
+                            })?;
+                            trust_roots.insert(k.trust_root.clone(), t.clone());
                             t
                         }
-                        None => {
-                            return Err(VerifierError::TrustRoot {
-                                name: k.trust_root.clone(),
-                                message: format!(
-                                    "authority `{name}` names it, but the policy does not define it"
-                                ),
-                            });
-                        }
                     };
-                    let identity = IdentityPolicy::new(
-                        matcher(&k.subject),
-                        matcher(&k.issuer),
-                        trust::GithubClaims {
-                            trigger: k.github.trigger.clone(),
-                            sha: k.github.sha.clone(),
-                            name: k.github.name.clone(),
-                            repository: k.github.repository.clone(),
-                            git_ref: k.github.git_ref.clone(),
-                        },
-                    )
-                    .map_err(|e| VerifierError::Authority {
-                        authority: name.to_owned(),
-                        message: e.to_string(),
-                    })?;
+                    let identity =
+                        IdentityPolicy::new(k.subject.clone(), k.issuer.clone(), k.github.clone())
+                            .map_err(|e| VerifierError::Authority {
+                                authority: name.to_owned(),
+                                message: e.to_string(),
+                            })?;
                     SignatureVerifier::Keyless { identity, trust }
                 }
                 _ => continue,
             };
-            verifiers.insert(name.to_owned(), (v, format_of(authority)));
+            verifiers.insert(name.to_owned(), (v, authority.signature_format()));
         }
         let limits = self.registry.limits;
         let client = Client::new(self.registry)?;
@@ -219,21 +191,6 @@ impl VerifierBuilder {
                 decisions: TtlCache::new(self.decision_ttl, 100_000),
             }),
         })
-    }
-}
-
-fn matcher(m: &policy::StringMatcher) -> Matcher {
-    match m {
-        policy::StringMatcher::Exact(s) => Matcher::Exact(s.clone()),
-        policy::StringMatcher::Regex(r) => Matcher::Regex(r.clone()),
-    }
-}
-
-fn format_of(a: &Authority) -> SignatureFormat {
-    match a.signature_format() {
-        policy::SignatureFormat::Legacy => SignatureFormat::Legacy,
-        policy::SignatureFormat::Bundle => SignatureFormat::Bundle,
-        _ => SignatureFormat::Any,
     }
 }
 
@@ -312,7 +269,7 @@ impl Verifier {
         if let Some(d) = inner.decisions.get(&cache_key, now) {
             return d;
         }
-        let evidence = self.gather(image, &reference, &digest).await;
+        let evidence = self.gather(image, &digest).await;
         let decision = policy::evaluate(&inner.policy, &evidence, now);
         inner.decisions.insert(cache_key, decision.clone(), now);
         decision
@@ -361,19 +318,19 @@ impl Verifier {
     }
 
     /// Fetch once, check every candidate against every needed authority.
-    async fn gather(&self, image: &ImageRef, reference: &str, digest: &Digest) -> Evidence {
+    async fn gather(&self, image: &ImageRef, digest: &Digest) -> Evidence {
         let inner = &self.inner;
-        let mut evidence = Evidence::new(reference.to_owned(), digest.clone());
+        let mut evidence = Evidence::new(image.clone(), digest.clone());
         let needed: BTreeSet<String> = inner
             .policy
-            .authorities_needed(reference)
+            .authorities_needed(image)
             .into_iter()
             .map(str::to_owned)
             .collect();
         if needed.is_empty() {
             return evidence;
         }
-        let rules = inner.policy.rules_for(reference);
+        let rules = inner.policy.rules_for(image);
         let want_signatures = rules.iter().any(|r| r.signatures.is_some());
         let want_attestations = rules.iter().any(|r| !r.attestations.is_empty());
         let mut legacy = false;

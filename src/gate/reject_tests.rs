@@ -12,7 +12,7 @@ use crate::keys::SigningKey;
 use crate::store::attach;
 use crate::store::discover::{Candidate, Source};
 use crate::store::media_types;
-use crate::trust::GithubClaims;
+use crate::trust::{GithubClaims, Matcher};
 use crate::verify::bundle::BundleCheck;
 
 const GH_OAUTH: &str = "https://github.com/login/oauth";

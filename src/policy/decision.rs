@@ -200,69 +200,72 @@ pub struct EvidenceRecord {
     pub attestation_digest: Option<Digest>,
 }
 
-/// The result for one requirement of one rule.
+/// The result for one requirement of one rule. Only the policy engine makes these; read them
+/// through the accessors.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RequirementDecision {
     /// What was required, e.g. `signatures: anyOf(release-key, 2 of [alice, bob, carol])` or
     /// `attestation https://slsa.dev/provenance/v1`.
-    pub requirement: String,
+    pub(super) requirement: String,
     /// Whether it was met.
-    pub met: bool,
+    pub(super) met: bool,
     /// The evidence that met it (also partial evidence when it was not met).
-    pub evidence: Vec<EvidenceRecord>,
+    pub(super) evidence: Vec<EvidenceRecord>,
     /// Why it failed (`None` when met).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Reason>,
+    pub(super) reason: Option<Reason>,
     /// Further findings (other failed branches, other candidate attestations, notes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub details: Vec<Reason>,
+    pub(super) details: Vec<Reason>,
 }
 
-/// The result for one rule that applied to the image.
+/// The result for one rule that applied to the image. Only the policy engine makes these.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RuleDecision {
     /// Rule name.
-    pub name: String,
+    pub(super) name: String,
     /// Its mode.
-    pub mode: Mode,
+    pub(super) mode: Mode,
     /// Whether every requirement was met.
-    pub met: bool,
+    pub(super) met: bool,
     /// Per requirement.
-    pub requirements: Vec<RequirementDecision>,
+    pub(super) requirements: Vec<RequirementDecision>,
 }
 
-/// The decision for one image.
+/// The decision for one image. Only [`evaluate`](super::evaluate) and the deploy gate make
+/// these (library users cannot forge one); read it through the accessors. Serialised as the
+/// `--output json` report.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Decision {
     /// The reference as given.
-    pub reference: String,
+    pub(super) reference: String,
     /// The resolved digest that was evaluated (`None` when the image could not be resolved).
-    pub digest: Option<Digest>,
+    pub(super) digest: Option<Digest>,
     /// Allowed, denied or warned.
-    pub outcome: Outcome,
+    pub(super) outcome: Outcome,
     /// sha256 of the policy source.
-    pub policy: Digest,
+    pub(super) policy: Digest,
     /// Evaluation time (RFC 3339, UTC).
-    pub evaluated_at: String,
+    pub(super) evaluated_at: String,
     /// Rules that applied, in policy order.
-    pub rules: Vec<RuleDecision>,
+    pub(super) rules: Vec<RuleDecision>,
     /// The main reason for a denied or warned outcome (first failing enforce/warn
     /// requirement, or `no-matching-rule` / `registry-error`).
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub reason: Option<Reason>,
+    pub(super) reason: Option<Reason>,
     /// Warnings (failed `warn` rules, `noMatch: warn`, failed `audit` rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub warnings: Vec<String>,
+    pub(super) warnings: Vec<String>,
 }
 
 impl Decision {
     /// The decision for an image that could not be evaluated at all (unparsable reference,
     /// registry unreachable, tag not found): denied, whatever the policy says, because
     /// nothing could be checked (fail closed).
-    pub fn unresolved(
+    pub(crate) fn unresolved(
         reference: &str,
         policy: &super::model::Policy,
         now: std::time::SystemTime,
@@ -285,6 +288,96 @@ impl Decision {
     /// Whether the image may be used (allowed or warned).
     pub fn is_allowed(&self) -> bool {
         self.outcome != Outcome::Denied
+    }
+
+    /// The reference as given.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The resolved digest that was evaluated (`None` when the image could not be resolved).
+    pub fn digest(&self) -> Option<&Digest> {
+        self.digest.as_ref()
+    }
+
+    /// Allowed, denied or warned.
+    pub fn outcome(&self) -> Outcome {
+        self.outcome
+    }
+
+    /// sha256 of the policy source.
+    pub fn policy(&self) -> &Digest {
+        &self.policy
+    }
+
+    /// Evaluation time (RFC 3339, UTC).
+    pub fn evaluated_at(&self) -> &str {
+        &self.evaluated_at
+    }
+
+    /// Rules that applied, in policy order.
+    pub fn rules(&self) -> &[RuleDecision] {
+        &self.rules
+    }
+
+    /// The main reason for a denied or warned outcome (first failing enforce/warn
+    /// requirement, or `no-matching-rule` / `registry-error`).
+    pub fn reason(&self) -> Option<&Reason> {
+        self.reason.as_ref()
+    }
+
+    /// Warnings (failed `warn` rules, `noMatch: warn`, failed `audit` rules).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+}
+
+impl RuleDecision {
+    /// Rule name.
+    pub fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// Its mode.
+    pub fn mode(&self) -> Mode {
+        self.mode
+    }
+
+    /// Whether every requirement was met.
+    pub fn met(&self) -> bool {
+        self.met
+    }
+
+    /// Per requirement.
+    pub fn requirements(&self) -> &[RequirementDecision] {
+        &self.requirements
+    }
+}
+
+impl RequirementDecision {
+    /// What was required, e.g. `signatures: anyOf(release-key, 2 of [alice, bob, carol])`.
+    pub fn requirement(&self) -> &str {
+        &self.requirement
+    }
+
+    /// Whether it was met.
+    pub fn met(&self) -> bool {
+        self.met
+    }
+
+    /// The evidence that met it (also partial evidence when it was not met).
+    pub fn evidence(&self) -> &[EvidenceRecord] {
+        &self.evidence
+    }
+
+    /// Why it failed (`None` when met).
+    pub fn reason(&self) -> Option<&Reason> {
+        self.reason.as_ref()
+    }
+
+    /// Further findings (other failed branches, other candidate attestations, notes).
+    pub fn details(&self) -> &[Reason] {
+        &self.details
     }
 }
 

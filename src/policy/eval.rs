@@ -18,13 +18,14 @@ use super::model::{
     StaticAction,
 };
 use crate::format::digest::Digest;
+use crate::format::reference::ImageRef;
 use crate::verify::proof::{Signer, Source, VerifiedAttestation, VerifiedSignature};
 
 /// The image being decided.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ImageInfo {
-    /// The reference as the user gave it (tag or digest form).
-    pub reference: String,
+    /// The reference as the user gave it (tag or digest form), parsed.
+    pub reference: ImageRef,
     /// The resolved manifest digest that was verified.
     pub digest: Digest,
 }
@@ -62,13 +63,10 @@ pub struct Evidence {
 }
 
 impl Evidence {
-    /// Evidence with nothing verified yet.
-    pub fn new(reference: impl Into<String>, digest: Digest) -> Self {
+    /// Evidence with nothing verified yet, for `reference` resolved to `digest`.
+    pub fn new(reference: ImageRef, digest: Digest) -> Self {
         Self {
-            image: ImageInfo {
-                reference: reference.into(),
-                digest,
-            },
+            image: ImageInfo { reference, digest },
             by_authority: BTreeMap::new(),
             discovery_errors: Vec::new(),
         }
@@ -77,13 +75,13 @@ impl Evidence {
 
 /// Evaluates the policy for one image. `now` is injected (scan ages, `evaluatedAt`).
 pub fn evaluate(policy: &Policy, evidence: &Evidence, now: SystemTime) -> Decision {
-    let image = NormalisedImage::parse(&evidence.image.reference)
+    let image = NormalisedImage::new(&evidence.image.reference)
         .with_digest(&evidence.image.digest.to_string());
     let rules = policy.rules_for_image(&image);
     let evaluated_at = chrono::DateTime::<chrono::Utc>::from(now)
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let mut decision = Decision {
-        reference: evidence.image.reference.clone(),
+        reference: evidence.image.reference.to_string(),
         digest: Some(evidence.image.digest.clone()),
         outcome: Outcome::Allowed,
         policy: policy.hash(),
@@ -246,8 +244,12 @@ impl Ctx<'_> {
             return Err(Reason::new(
                 ReasonCode::NoSignatures,
                 format!(
-                    "{name}: found a signature in a format the authority does not accept ({:?})",
-                    authority.signature_format()
+                    "{name}: found a signature in a format the authority does not accept ({})",
+                    match authority.signature_format() {
+                        SignatureFormat::Legacy => "legacy only",
+                        SignatureFormat::Bundle => "bundle only",
+                        SignatureFormat::Any => "any",
+                    }
                 ),
             ));
         }
@@ -669,7 +671,7 @@ impl Ctx<'_> {
         }
         if let Some(condition) = &req.condition {
             let image = super::cel::image_value(
-                &self.evidence.image.reference,
+                &self.evidence.image.reference.to_string(),
                 &self.evidence.image.digest,
                 self.image,
             );

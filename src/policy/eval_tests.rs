@@ -91,7 +91,7 @@ fn ci_signer(repository: &str) -> Signer {
         identity: CI_IDENTITY.into(),
         issuer: ISSUER.into(),
         extensions: BTreeMap::from([(
-            "githubWorkflowRepository".to_string(),
+            "github-workflow-repository".to_string(),
             repository.to_string(),
         )]),
     }
@@ -139,7 +139,7 @@ struct Ev(Evidence);
 
 impl Ev {
     fn new(reference: &str) -> Self {
-        Self(Evidence::new(reference, image_digest()))
+        Self(Evidence::new(reference.parse().unwrap(), image_digest()))
     }
     fn sig(mut self, authority: &str, s: VerifiedSignature) -> Self {
         self.0
@@ -375,7 +375,7 @@ fn keyless_github_claim_mismatch() {
         d.reason
             .unwrap()
             .message
-            .contains("githubWorkflowRepository")
+            .contains("github workflow repository: expected `acme/payments`")
     );
 }
 
@@ -453,7 +453,7 @@ fn signature_format_is_enforced() {
 fn excluded_image_falls_to_no_match() {
     let sandbox = "registry.acme.io/payments/sandbox/tool:dev";
     let p = policy("deny", PAYMENTS);
-    assert!(p.rules_for(sandbox).is_empty());
+    assert!(p.rules_for(&sandbox.parse().unwrap()).is_empty());
     let d = evaluate(&p, &Ev::new(sandbox).0, now());
     expect(&d, Outcome::Denied, Some(ReasonCode::NoMatchingRule));
     assert!(d.rules.is_empty());
@@ -542,7 +542,7 @@ fn static_pass_and_fail() {
     let d = evaluate(&p, &Ev::new("registry.acme.io/blocked/x:1").0, now());
     expect(&d, Outcome::Denied, Some(ReasonCode::StaticFail));
     assert!(
-        p.authorities_needed("registry.acme.io/base/debian:12")
+        p.authorities_needed(&"registry.acme.io/base/debian:12".parse().unwrap())
             .is_empty()
     );
 }
@@ -795,4 +795,135 @@ fn table_renders_one_line_per_image_plus_failures() {
     // Columns line up.
     let col = lines[0].find("OUTCOME").unwrap();
     assert_eq!(&lines[1][col..col + 7], "allowed");
+}
+
+/// The signer of a real Fulcio certificate (sigstore-conformance `happy-path-v0.3`, with GitHub
+/// extensions), as bundle verification produces it.
+fn conformance_signer() -> Signer {
+    use crate::trust::{GithubClaims, IdentityPolicy, Matcher};
+    use crate::verify::bundle::{Artifact, VerificationPolicy, verify_bundle};
+    let dir = crate::format::vectors_dir().join("sigstore-conformance/bundle-verify");
+    let bundle = std::fs::read(dir.join("happy-path-v0.3/bundle.sigstore.json")).unwrap();
+    let artifact = std::fs::read(dir.join("a.txt")).unwrap();
+    let trust = crate::trust::TrustRoot::public_good().unwrap();
+    let identity = IdentityPolicy::new(
+        Matcher::Exact(CONFORMANCE_IDENTITY.into()),
+        Matcher::Exact(ISSUER.into()),
+        GithubClaims::default(),
+    )
+    .unwrap();
+    let verified = verify_bundle(
+        &bundle,
+        Some(Artifact::Bytes(&artifact)),
+        &VerificationPolicy::Keyless(identity),
+        &trust,
+    )
+    .unwrap();
+    verified.signer().clone()
+}
+
+const CONFORMANCE_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
+
+/// A policy whose only rule needs the keyless authority `ci` with these `github:` claims.
+fn conformance_policy(github: &str) -> Policy {
+    let yaml = format!(
+        r#"apiVersion: imprint.dev/v1
+kind: TrustPolicy
+spec:
+  authorities:
+    ci:
+      keyless:
+        issuer: {ISSUER}
+        subject: {CONFORMANCE_IDENTITY}
+        github: {github}
+  rules:
+    - name: ci
+      images: ["registry.acme.io/**"]
+      signatures: {{authority: ci}}
+"#
+    );
+    Policy::from_str_with_base(&yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}\n{yaml}"))
+}
+
+const CONFORMANCE_CLAIMS: &str = "{trigger: workflow_dispatch, sha: c7b3dfb335f051e1c86bda4c716fac97df62ad81, name: Extremely dangerous OIDC beacon, repository: sigstore-conformance/extremely-dangerous-public-oidc-beacon, ref: refs/heads/main}";
+
+#[test]
+fn keyless_github_claims_match_a_real_fulcio_certificate() {
+    let signer = conformance_signer();
+    let allowed = conformance_policy(CONFORMANCE_CLAIMS);
+    let ev = Ev::new(API).sig("ci", sig(signer.clone()));
+    expect(&evaluate(&allowed, &ev.0, now()), Outcome::Allowed, None);
+    for (claim, wrong) in [
+        ("trigger", "{trigger: push}"),
+        ("sha", "{sha: 0000000000000000000000000000000000000000}"),
+        ("name", "{name: other}"),
+        ("repository", "{repository: sigstore-conformance/other}"),
+        ("ref", "{ref: refs/heads/evil}"),
+    ] {
+        let d = evaluate(&conformance_policy(wrong), &ev.0, now());
+        expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
+        let message = d.reason.unwrap().message;
+        assert!(
+            message.contains(&format!("github workflow {claim}: expected")),
+            "{message}"
+        );
+    }
+}
+
+#[test]
+fn keyless_github_claims_use_successor_extensions() {
+    // A modern Fulcio certificate may carry only the 1.8+ extensions (.20, .13, .12, .14):
+    // drop the deprecated `.2`–`.6` from the real certificate's signer.
+    let Signer::Certificate {
+        identity,
+        issuer,
+        mut extensions,
+    } = conformance_signer()
+    else {
+        panic!("not a certificate signer")
+    };
+    extensions.retain(|name, _| !name.starts_with("github-workflow-"));
+    assert!(extensions.contains_key("build-trigger"), "{extensions:?}");
+    let modern = Signer::Certificate {
+        identity,
+        issuer,
+        extensions,
+    };
+    let ev = Ev::new(API).sig("ci", sig(modern));
+    let claims = "{trigger: workflow_dispatch, sha: c7b3dfb335f051e1c86bda4c716fac97df62ad81, repository: sigstore-conformance/extremely-dangerous-public-oidc-beacon, ref: refs/heads/main}";
+    expect(
+        &evaluate(&conformance_policy(claims), &ev.0, now()),
+        Outcome::Allowed,
+        None,
+    );
+    // `name` has no successor: asking for it denies.
+    let d = evaluate(&conformance_policy(CONFORMANCE_CLAIMS), &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
+    assert!(d.reason.unwrap().message.contains(
+        "github workflow name: expected `Extremely dangerous OIDC beacon`, certificate has none"
+    ));
+    let d = evaluate(
+        &conformance_policy("{repository: sigstore-conformance/other}"),
+        &ev.0,
+        now(),
+    );
+    expect(&d, Outcome::Denied, Some(ReasonCode::IdentityMismatch));
+}
+
+/// Decisions are read through accessors; their JSON stays what it was.
+#[test]
+fn decision_json_is_stable() {
+    let rules = r#"  - name: ci
+    images: ["registry.acme.io/**"]
+    signatures: {anyOf: [{authority: ci}, {authority: release}]}
+"#;
+    let p = policy("deny", rules);
+    let ev = Ev::new(API)
+        .sig("ci", sig(ci_signer("evil/payments")))
+        .sig("release", sig(key_signer("release")));
+    let d = evaluate(&p, &ev.0, now());
+    let json = serde_json::to_string(&d).unwrap();
+    // The `--output json` report, byte for byte as it was when Decision had public fields.
+    let want = r#"{"reference":"registry.acme.io/payments/api:v1","digest":"sha256:5d74aca46333c087a384efd46229304451589038a608f361b803a31cf1673e41","outcome":"allowed","policy":"sha256:6965e4c6c73fc4e5a4e6bd492e1380a31e0412ed4a5f6160e44320aad59b57ce","evaluatedAt":"2023-11-14T22:13:20Z","rules":[{"name":"ci","mode":"enforce","met":true,"requirements":[{"requirement":"signatures: anyOf(ci, release)","met":true,"evidence":[{"authority":"release","signer":{"kind":"key","fingerprint":"sha256:a2ce99e7004b3a24e906ecae754b144d768ac8c9369d85cdb201a090fe4c57a2"},"tlog":{"log_index":42,"integrated_time":1699999000,"log_id":"c0ffee"},"source":{"kind":"legacy-layer","manifest":"sha256:4541539917b4498ec2fe8f61b84c76b71af96aeab5c2af9c8507329550dd9900","layer":"sha256:eed225a67549eef74940ab0a96905d904cd52d8df8fb06693e4b9f2e017ea6be","index":0}}],"details":[{"code":"identity-mismatch","message":"ci: github workflow repository: expected `acme/payments`, certificate has `evil/payments`"}]}]}]}"#;
+    assert_eq!(json, want);
 }

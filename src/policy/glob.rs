@@ -4,16 +4,19 @@
 //!   `**/b`, `a/**/b`) crosses segments; `?` is one non-`/` character; `[abc]` and `{a,b}`
 //!   work as in globset.
 //! * `:` is not a separator, so `repo:*` (or `repo:**`) matches any tag.
-//! * Docker Hub names are normalised before matching, in patterns and in image references:
-//!   `busybox` → `index.docker.io/library/busybox`, `acme/app` → `index.docker.io/acme/app`,
-//!   `docker.io/x/y` and `registry-1.docker.io/x/y` → `index.docker.io/x/y`.
+//! * Docker Hub names are normalised before matching. Images arrive parsed
+//!   ([`ImageRef`], which already normalises `busybox` → `index.docker.io/library/busybox` and
+//!   `docker.io` → `index.docker.io`); [`NormalisedImage`] only adds `registry-1.docker.io` →
+//!   `index.docker.io`. Patterns get the same normalisation from their text.
 //! * A pattern matches an image if it matches its repository (`host/path`), its reference as
 //!   given (`host/path:tag` or `host/path@sha256:…`) or its digest form (`host/path@sha256:…`).
 //!   So `registry.acme.io/payments/**` covers every tag and digest under `payments/`.
 
 use globset::{GlobBuilder, GlobMatcher};
 
-const DOCKER_HUB: &str = "index.docker.io";
+use crate::format::reference::{
+    DOCKER_HUB_REGISTRY as DOCKER_HUB, ImageRef, is_docker_hub, is_registry_host,
+};
 
 /// A compiled image pattern.
 #[derive(Debug, Clone)]
@@ -73,27 +76,32 @@ pub struct NormalisedImage {
     pub digest: Option<String>,
 }
 
+impl From<&ImageRef> for NormalisedImage {
+    fn from(image: &ImageRef) -> Self {
+        Self::new(image)
+    }
+}
+
 impl NormalisedImage {
-    /// Parses a reference such as `busybox`, `ghcr.io/a/b:v1` or `host:5000/a@sha256:…`.
-    /// Lenient by design: it only splits, it does not validate (the registry layer does).
-    pub fn parse(reference: &str) -> Self {
-        let reference = reference.trim();
-        let (rest, digest) = match reference.split_once('@') {
-            Some((name, digest)) => (name, Some(digest.to_string())),
-            None => (reference, None),
-        };
-        let last_slash = rest.rfind('/').map_or(0, |i| i + 1);
-        let (name, tag) = match rest[last_slash..].rfind(':') {
-            Some(colon) => {
-                let split = last_slash + colon;
-                (&rest[..split], Some(rest[split + 1..].to_string()))
+    /// The parts of a parsed reference. A registry image is `registry/repository` (Docker Hub
+    /// as `index.docker.io`, also when written `registry-1.docker.io`); an OCI layout image is
+    /// `oci:PATH`.
+    pub fn new(image: &ImageRef) -> Self {
+        let repository = match image {
+            ImageRef::Remote(r) if is_docker_hub(r.registry()) => {
+                if r.repository().contains('/') {
+                    format!("{DOCKER_HUB}/{}", r.repository())
+                } else {
+                    format!("{DOCKER_HUB}/library/{}", r.repository())
+                }
             }
-            None => (rest, None),
+            ImageRef::Remote(r) => r.name(),
+            ImageRef::Layout(l) => format!("oci:{}", l.path()),
         };
         Self {
-            repository: normalise_repository(name),
-            tag,
-            digest,
+            repository,
+            tag: image.tag().map(str::to_owned),
+            digest: image.digest().map(ToString::to_string),
         }
     }
 
@@ -141,26 +149,6 @@ impl NormalisedImage {
     }
 }
 
-/// Normalises a repository name (no tag or digest).
-fn normalise_repository(name: &str) -> String {
-    let (first, rest) = match name.split_once('/') {
-        Some((first, rest)) => (first, Some(rest)),
-        None => (name, None),
-    };
-    match rest {
-        None => format!("{DOCKER_HUB}/library/{first}"),
-        Some(rest) if is_docker_hub(first) => {
-            if rest.contains('/') {
-                format!("{DOCKER_HUB}/{rest}")
-            } else {
-                format!("{DOCKER_HUB}/library/{rest}")
-            }
-        }
-        Some(_) if is_registry_host(first) => name.to_string(),
-        Some(_) => format!("{DOCKER_HUB}/{name}"),
-    }
-}
-
 fn normalise_pattern(pattern: &str) -> String {
     let first = pattern.split('/').next().unwrap_or(pattern);
     // A pattern whose first segment is itself a glob (`*`, `**`, `*.acme.io`, `{a,b}`) is
@@ -186,52 +174,53 @@ fn normalise_pattern(pattern: &str) -> String {
     }
 }
 
-fn is_docker_hub(host: &str) -> bool {
-    matches!(
-        host,
-        "docker.io" | "index.docker.io" | "registry-1.docker.io"
-    )
-}
-
-fn is_registry_host(segment: &str) -> bool {
-    segment.contains('.') || segment.contains(':') || segment == "localhost"
-}
-
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
 
-    fn m(pattern: &str, image: &str) -> bool {
+    const HEX: &str = "00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff00ff";
+
+    fn image(reference: &str) -> NormalisedImage {
+        NormalisedImage::new(&ImageRef::parse(reference).unwrap())
+    }
+
+    fn m(pattern: &str, reference: &str) -> bool {
         ImagePattern::new(pattern)
             .unwrap()
-            .matches(&NormalisedImage::parse(image))
+            .matches(&image(reference))
     }
 
     #[test]
     fn docker_hub_normalisation() {
         assert_eq!(
-            NormalisedImage::parse("busybox").full(),
-            "index.docker.io/library/busybox"
+            image("busybox").full(),
+            "index.docker.io/library/busybox:latest"
         );
         assert_eq!(
-            NormalisedImage::parse("docker.io/acme/app:v1").full(),
+            image("docker.io/acme/app:v1").full(),
             "index.docker.io/acme/app:v1"
         );
         assert_eq!(
-            NormalisedImage::parse("docker.io/busybox").full(),
-            "index.docker.io/library/busybox"
+            image("docker.io/busybox").full(),
+            "index.docker.io/library/busybox:latest"
         );
         assert_eq!(
-            NormalisedImage::parse("acme/app").repository,
+            image("registry-1.docker.io/busybox:1").full(),
+            "index.docker.io/library/busybox:1"
+        );
+        assert_eq!(
+            image("registry-1.docker.io/acme/app").repository,
             "index.docker.io/acme/app"
         );
+        assert_eq!(image("acme/app").repository, "index.docker.io/acme/app");
+        assert_eq!(image("localhost:5000/a/b:t").full(), "localhost:5000/a/b:t");
+        assert_eq!(image("oci:/tmp/x:v1").full(), "oci:/tmp/x:v1");
+        let with_digest = image(&format!("ghcr.io/a/b@sha256:{HEX}"));
         assert_eq!(
-            NormalisedImage::parse("localhost:5000/a/b:t").full(),
-            "localhost:5000/a/b:t"
+            with_digest.digest.as_deref(),
+            Some(format!("sha256:{HEX}").as_str())
         );
-        let with_digest = NormalisedImage::parse("ghcr.io/a/b@sha256:abcd");
-        assert_eq!(with_digest.digest.as_deref(), Some("sha256:abcd"));
         assert_eq!(with_digest.tag, None);
         assert_eq!(with_digest.registry(), "ghcr.io");
         assert_eq!(with_digest.path(), "a/b");
@@ -276,13 +265,16 @@ mod tests {
 
     #[test]
     fn digest_references_match() {
-        assert!(m("ghcr.io/a/**", "ghcr.io/a/b@sha256:00ff"));
-        assert!(m("ghcr.io/a/b@sha256:*", "ghcr.io/a/b@sha256:00ff"));
-        let image = NormalisedImage::parse("ghcr.io/a/b:v1").with_digest("sha256:00ff");
+        assert!(m("ghcr.io/a/**", &format!("ghcr.io/a/b@sha256:{HEX}")));
+        assert!(m(
+            "ghcr.io/a/b@sha256:*",
+            &format!("ghcr.io/a/b@sha256:{HEX}")
+        ));
+        let resolved = image("ghcr.io/a/b:v1").with_digest(&format!("sha256:{HEX}"));
         assert!(
-            ImagePattern::new("ghcr.io/a/b@sha256:00ff")
+            ImagePattern::new(&format!("ghcr.io/a/b@sha256:{HEX}"))
                 .unwrap()
-                .matches(&image)
+                .matches(&resolved)
         );
     }
 

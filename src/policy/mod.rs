@@ -13,13 +13,17 @@
 mod cel;
 mod decision;
 mod duration;
+mod error;
 mod eval;
 mod glob;
+mod lint;
+mod load;
 mod locate;
 mod model;
 mod sbom;
 mod version;
 mod vuln;
+mod wire;
 
 pub use cel::{DEFAULT_BUDGET as CONDITION_BUDGET, evaluate_condition};
 pub use decision::{
@@ -27,13 +31,15 @@ pub use decision::{
     SignerSummary, render_table,
 };
 pub use duration::{format_duration, parse_duration};
+pub use error::PolicyError;
 pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
 pub use glob::{ImagePattern, NormalisedImage};
+pub use lint::{LintFinding, LintLevel};
+pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{
-    API_VERSION, AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KIND,
-    KeyAuthority, KeySource, KeylessAuthority, LintFinding, LintLevel, MAX_CONDITION_CHARS,
-    MAX_POLICY_BYTES, Mode, NoMatch, OrSemantics, Policy, PolicyError, Rule, SbomCheck,
-    SignatureFormat, StaticAction, StringMatcher, TrustRoot, VulnCheck,
+    AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
+    KeylessAuthority, Mode, NoMatch, OrSemantics, Policy, Rule, SbomCheck, SignatureFormat,
+    StaticAction, TrustRoot, VulnCheck,
 };
 pub use sbom::{
     DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,

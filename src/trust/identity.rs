@@ -21,33 +21,49 @@ use x509_cert::der::{Decode, Encode};
 use x509_cert::ext::pkix::SubjectAltName;
 use x509_cert::ext::pkix::name::GeneralName;
 
-use crate::verify::bundle::BundleError;
-
 const OID_SAN: &str = "2.5.29.17";
 const FULCIO_ARC: &str = "1.3.6.1.4.1.57264.1.";
 const OID_OTHERNAME_USERNAME: &str = "1.3.6.1.4.1.57264.1.7";
 
-/// How a certificate identity or issuer is matched.
+/// How a certificate identity or issuer is matched: the one matcher type for `--certificate-*`
+/// flags and policy `subject`/`issuer` fields. The two regex semantics are two constructors:
+/// [`Matcher::regex`] (flags: anchored to the whole value) and [`Matcher::unanchored_regex`]
+/// (policies: policy-controller's `regexp.MatchString`, a match anywhere).
 #[derive(Debug, Clone)]
 pub enum Matcher {
     /// The value equals this string exactly.
     Exact(String),
-    /// The whole value matches this regex. Build it with [`Matcher::regex`], which anchors it
-    /// (`^(?:R)$`); cosign matches unanchored, we match the whole value (stricter).
+    /// The value matches this regex (anchored or not, as it was built).
     Regex(regex::Regex),
 }
 
 impl Matcher {
-    /// A regex matcher anchored to the whole value: `^(?:pattern)$`.
-    pub fn regex(pattern: &str) -> Result<Self, BundleError> {
+    /// A regex matcher anchored to the whole value: `^(?:pattern)$` (the `--certificate-*-regexp`
+    /// flags; cosign matches unanchored, we match the whole value, which is stricter).
+    pub fn regex(pattern: &str) -> Result<Self, IdentityError> {
         if pattern.is_empty() {
-            return Err(BundleError::NoIdentityConstraint(
+            return Err(IdentityError::NoConstraint(
                 "empty regular expression".into(),
             ));
         }
         regex::Regex::new(&format!("^(?:{pattern})$"))
             .map(Self::Regex)
-            .map_err(|e| BundleError::NoIdentityConstraint(format!("bad regex `{pattern}`: {e}")))
+            .map_err(|e| IdentityError::InvalidRegex {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })
+    }
+
+    /// A regex matcher with policy-controller semantics: the pattern as written, matching
+    /// anywhere in the value unless it has its own `^`/`$` (policy `subjectRegExp` /
+    /// `issuerRegExp`; `imprint policy lint` warns when the anchors are missing).
+    pub fn unanchored_regex(pattern: &str) -> Result<Self, IdentityError> {
+        regex::Regex::new(pattern)
+            .map(Self::Regex)
+            .map_err(|e| IdentityError::InvalidRegex {
+                pattern: pattern.to_owned(),
+                reason: e.to_string(),
+            })
     }
 
     /// Whether `value` satisfies this matcher.
@@ -75,8 +91,80 @@ impl std::fmt::Display for Matcher {
     }
 }
 
-/// GitHub workflow claims (`--certificate-github-workflow-*`), compared exactly.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// Serialised as the exact string, or a regex as `/pattern/`.
+impl serde::Serialize for Matcher {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Self::Exact(v) => s.serialize_str(v),
+            Self::Regex(r) => s.serialize_str(&format!("/{}/", r.as_str())),
+        }
+    }
+}
+
+/// Why an identity policy cannot be built, or a certificate's identity is not accepted. Each
+/// variant names the failing check; `verify::bundle::BundleError` converts from it.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum IdentityError {
+    /// The policy constrains nothing (empty identity, issuer or regex).
+    #[error("{0}")]
+    NoConstraint(String),
+    /// A regex does not compile.
+    #[error("bad regex `{pattern}`: {reason}")]
+    InvalidRegex {
+        /// The pattern as given.
+        pattern: String,
+        /// The regex compiler's message.
+        reason: String,
+    },
+    /// The leaf certificate or one of its Fulcio extensions does not parse.
+    #[error("{0}")]
+    CertificateParse(String),
+    /// The certificate has no usable identity: no, several or an unsupported subjectAltName.
+    #[error("{0}")]
+    San(String),
+    /// The certificate identity (SAN) does not match the policy.
+    #[error("certificate identity `{identity}` does not match {expected}")]
+    IdentityMismatch {
+        /// The certificate's identity.
+        identity: String,
+        /// The matcher it failed, as displayed.
+        expected: String,
+    },
+    /// The certificate has no OIDC issuer, or its two issuer extensions disagree.
+    #[error("{0}")]
+    IssuerExtension(String),
+    /// The certificate's OIDC issuer does not match the policy.
+    #[error("certificate OIDC issuer `{issuer}` does not match {expected}")]
+    IssuerMismatch {
+        /// The certificate's issuer.
+        issuer: String,
+        /// The matcher it failed, as displayed.
+        expected: String,
+    },
+    /// A GitHub workflow claim does not match.
+    #[error(transparent)]
+    GithubClaim(ClaimMismatch),
+}
+
+impl IdentityError {
+    /// A short name of the failing check, the same as `BundleError::check` gives after
+    /// conversion (`identity-policy`, `certificate`, `identity`, `issuer`, `github-claim`).
+    pub fn check(&self) -> &'static str {
+        match self {
+            Self::NoConstraint(_) | Self::InvalidRegex { .. } => "identity-policy",
+            Self::CertificateParse(_) => "certificate",
+            Self::San(_) | Self::IdentityMismatch { .. } => "identity",
+            Self::IssuerExtension(_) | Self::IssuerMismatch { .. } => "issuer",
+            Self::GithubClaim(_) => "github-claim",
+        }
+    }
+}
+
+/// GitHub workflow claims (`--certificate-github-workflow-*` flags, `github:` in a policy),
+/// compared exactly; see [`GithubClaims::check`].
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct GithubClaims {
     /// Event that triggered the workflow (`.2`, else `.20`).
     pub trigger: Option<String>,
@@ -109,7 +197,7 @@ impl IdentityPolicy {
         subject: Matcher,
         issuer: Matcher,
         github: GithubClaims,
-    ) -> Result<Self, BundleError> {
+    ) -> Result<Self, IdentityError> {
         let p = Self {
             subject,
             issuer,
@@ -121,14 +209,14 @@ impl IdentityPolicy {
 
     /// Fails if the policy constrains nothing (fields are public, so this is re-checked at
     /// verification time).
-    pub(crate) fn check_constrained(&self) -> Result<(), BundleError> {
+    pub(crate) fn check_constrained(&self) -> Result<(), IdentityError> {
         if self.subject.is_empty() {
-            return Err(BundleError::NoIdentityConstraint(
+            return Err(IdentityError::NoConstraint(
                 "the certificate identity is empty".into(),
             ));
         }
         if self.issuer.is_empty() {
-            return Err(BundleError::NoIdentityConstraint(
+            return Err(IdentityError::NoConstraint(
                 "the OIDC issuer is empty".into(),
             ));
         }
@@ -146,39 +234,122 @@ pub(crate) struct CertIdentity {
     raw_ext: BTreeMap<u32, String>,
 }
 
-fn ext_name(n: u32) -> Option<&'static str> {
-    Some(match n {
-        1 => "issuer-v1",
-        2 => "github-workflow-trigger",
-        3 => "github-workflow-sha",
-        4 => "github-workflow-name",
-        5 => "github-workflow-repository",
-        6 => "github-workflow-ref",
-        8 => "issuer",
-        9 => "build-signer-uri",
-        10 => "build-signer-digest",
-        11 => "runner-environment",
-        12 => "source-repository-uri",
-        13 => "source-repository-digest",
-        14 => "source-repository-ref",
-        15 => "source-repository-identifier",
-        16 => "source-repository-owner-uri",
-        17 => "source-repository-owner-identifier",
-        18 => "build-config-uri",
-        19 => "build-config-digest",
-        20 => "build-trigger",
-        21 => "run-invocation-uri",
-        22 => "source-repository-visibility-at-signing",
-        23 => "deployment-environment",
-        24 => "token-subject",
-        _ => return None,
-    })
+/// The Fulcio certificate extensions under `1.3.6.1.4.1.57264.1.`: OID arc → readable name.
+/// The extensions of a verified certificate signer (`Signer::Certificate`) are keyed by
+/// these names; the GitHub claim check reads them through this table too.
+pub const FULCIO_EXTENSIONS: &[(u32, &str)] = &[
+    (1, "issuer-v1"),
+    (2, "github-workflow-trigger"),
+    (3, "github-workflow-sha"),
+    (4, "github-workflow-name"),
+    (5, "github-workflow-repository"),
+    (6, "github-workflow-ref"),
+    (8, "issuer"),
+    (9, "build-signer-uri"),
+    (10, "build-signer-digest"),
+    (11, "runner-environment"),
+    (12, "source-repository-uri"),
+    (13, "source-repository-digest"),
+    (14, "source-repository-ref"),
+    (15, "source-repository-identifier"),
+    (16, "source-repository-owner-uri"),
+    (17, "source-repository-owner-identifier"),
+    (18, "build-config-uri"),
+    (19, "build-config-digest"),
+    (20, "build-trigger"),
+    (21, "run-invocation-uri"),
+    (22, "source-repository-visibility-at-signing"),
+    (23, "deployment-environment"),
+    (24, "token-subject"),
+];
+
+/// The readable name of the Fulcio extension `1.3.6.1.4.1.57264.1.<arc>`.
+pub fn extension_name(arc: u32) -> Option<&'static str> {
+    FULCIO_EXTENSIONS
+        .iter()
+        .find(|(n, _)| *n == arc)
+        .map(|(_, name)| *name)
+}
+
+/// A GitHub workflow claim that the certificate does not satisfy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClaimMismatch {
+    /// Which claim (`trigger`, `sha`, `name`, `repository`, `ref`).
+    pub claim: &'static str,
+    /// The value the policy asks for.
+    pub expected: String,
+    /// What the certificate carries (`None`: neither the deprecated extension nor its
+    /// successor).
+    pub found: Option<String>,
+}
+
+impl std::fmt::Display for ClaimMismatch {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "github workflow {}: expected `{}`, certificate has ",
+            self.claim, self.expected
+        )?;
+        match &self.found {
+            Some(v) => write!(f, "`{v}`"),
+            None => f.write_str("none"),
+        }
+    }
+}
+
+impl std::error::Error for ClaimMismatch {}
+
+impl GithubClaims {
+    /// Compares the claims with a certificate's Fulcio extensions, given by OID arc
+    /// (`ext(2)` is `1.3.6.1.4.1.57264.1.2`). The deprecated extension is used when present,
+    /// else its successor (`.20` trigger, `.13` sha, `.12` repository as
+    /// `https://github.com/<owner/repo>`, `.14` ref); `name` has no successor.
+    pub fn check<'a>(&self, ext: impl Fn(u32) -> Option<&'a str>) -> Result<(), ClaimMismatch> {
+        let checks: [(&'static str, &Option<String>, u32, Option<u32>); 5] = [
+            ("trigger", &self.trigger, 2, Some(20)),
+            ("sha", &self.sha, 3, Some(13)),
+            ("name", &self.name, 4, None),
+            ("repository", &self.repository, 5, Some(12)),
+            ("ref", &self.git_ref, 6, Some(14)),
+        ];
+        for (claim, want, old, new) in checks {
+            let Some(want) = want else { continue };
+            let got = ext(old).or_else(|| {
+                let v = ext(new?)?;
+                Some(if old == 5 {
+                    v.strip_prefix("https://github.com/").unwrap_or(v)
+                } else {
+                    v
+                })
+            });
+            if got != Some(want.as_str()) {
+                return Err(ClaimMismatch {
+                    claim,
+                    expected: want.clone(),
+                    found: got.map(str::to_owned),
+                });
+            }
+        }
+        Ok(())
+    }
+
+    /// [`check`](Self::check) against extensions keyed by their readable names
+    /// ([`FULCIO_EXTENSIONS`]), as in
+    /// `Signer::Certificate`.
+    pub fn check_named(&self, extensions: &BTreeMap<String, String>) -> Result<(), ClaimMismatch> {
+        self.check(|arc| {
+            extension_name(arc)
+                .and_then(|name| extensions.get(name))
+                .map(String::as_str)
+        })
+    }
 }
 
 /// Read SAN identity, issuer and Fulcio extensions from a DER certificate.
-pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError> {
-    let cert = Certificate::from_der(cert_der)
-        .map_err(|e| BundleError::Certificate(format!("cannot parse leaf certificate: {e}")))?;
+pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, IdentityError> {
+    let cert = Certificate::from_der(cert_der).map_err(|e| {
+        IdentityError::CertificateParse(format!("cannot parse leaf certificate: {e}"))
+    })?;
     let mut sans: Vec<String> = Vec::new();
     let mut raw_ext = BTreeMap::new();
     for ext in cert.tbs_certificate.extensions.iter().flatten() {
@@ -186,7 +357,7 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
         let value = ext.extn_value.as_bytes();
         if oid == OID_SAN {
             let san = SubjectAltName::from_der(value).map_err(|e| {
-                BundleError::Identity(format!("cannot parse subjectAltName extension: {e}"))
+                IdentityError::San(format!("cannot parse subjectAltName extension: {e}"))
             })?;
             for name in san.0 {
                 match name {
@@ -196,13 +367,13 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
                         if other.type_id.to_string() == OID_OTHERNAME_USERNAME =>
                     {
                         let v: Utf8StringRef<'_> = other.value.decode_as().map_err(|e| {
-                            BundleError::Identity(format!("bad otherName SAN value: {e}"))
+                            IdentityError::San(format!("bad otherName SAN value: {e}"))
                         })?;
                         sans.push(v.as_str().to_owned());
                     }
                     other => {
                         let kind = other.to_der().map(|d| d.first().copied()).ok().flatten();
-                        return Err(BundleError::Identity(format!(
+                        return Err(IdentityError::San(format!(
                             "unsupported subjectAltName kind (tag {kind:?}); Fulcio certificates carry an email, URI or otherName identity"
                         )));
                     }
@@ -213,20 +384,20 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
             let text = if n <= 6 {
                 // Deprecated extensions are raw string bytes, not DER.
                 String::from_utf8(value.to_vec()).map_err(|_| {
-                    BundleError::Certificate(format!("Fulcio extension {oid} is not UTF-8"))
+                    IdentityError::CertificateParse(format!("Fulcio extension {oid} is not UTF-8"))
                 })?
             } else {
                 Utf8StringRef::from_der(value)
                     .map(|s| s.as_str().to_owned())
                     .or_else(|_| Ia5StringRef::from_der(value).map(|s| s.as_str().to_owned()))
                     .map_err(|e| {
-                        BundleError::Certificate(format!(
+                        IdentityError::CertificateParse(format!(
                             "Fulcio extension {oid} is not a DER string: {e}"
                         ))
                     })?
             };
             if raw_ext.insert(n, text).is_some() {
-                return Err(BundleError::Certificate(format!(
+                return Err(IdentityError::CertificateParse(format!(
                     "Fulcio extension {oid} appears twice"
                 )));
             }
@@ -235,32 +406,32 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
     let identity = match sans.len() {
         1 => sans.remove(0),
         0 => {
-            return Err(BundleError::Identity(
+            return Err(IdentityError::San(
                 "certificate has no email, URI or otherName subjectAltName".into(),
             ));
         }
         n => {
-            return Err(BundleError::Identity(format!(
+            return Err(IdentityError::San(format!(
                 "certificate has {n} subjectAltNames; a Fulcio certificate has exactly one"
             )));
         }
     };
     let issuer = match (raw_ext.get(&8), raw_ext.get(&1)) {
         (Some(v2), Some(v1)) if v2 != v1 => {
-            return Err(BundleError::Issuer(format!(
+            return Err(IdentityError::IssuerExtension(format!(
                 "certificate issuer extensions disagree: .1.8 `{v2}` vs .1.1 `{v1}`"
             )));
         }
         (Some(v), _) | (None, Some(v)) => v.clone(),
         (None, None) => {
-            return Err(BundleError::Issuer(
+            return Err(IdentityError::IssuerExtension(
                 "certificate has no OIDC issuer extension (1.3.6.1.4.1.57264.1.8 or .1.1)".into(),
             ));
         }
     };
     let extensions = raw_ext
         .iter()
-        .filter_map(|(n, v)| ext_name(*n).map(|name| (name.to_owned(), v.clone())))
+        .filter_map(|(n, v)| extension_name(*n).map(|name| (name.to_owned(), v.clone())))
         .collect();
     Ok(CertIdentity {
         identity,
@@ -272,47 +443,24 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, BundleError
 
 impl CertIdentity {
     /// Apply `policy`; the error names the failing check.
-    pub(crate) fn check(&self, policy: &IdentityPolicy) -> Result<(), BundleError> {
+    pub(crate) fn check(&self, policy: &IdentityPolicy) -> Result<(), IdentityError> {
         policy.check_constrained()?;
         if !policy.subject.matches(&self.identity) {
-            return Err(BundleError::Identity(format!(
-                "certificate identity `{}` does not match {}",
-                self.identity, policy.subject
-            )));
+            return Err(IdentityError::IdentityMismatch {
+                identity: self.identity.clone(),
+                expected: policy.subject.to_string(),
+            });
         }
         if !policy.issuer.matches(&self.issuer) {
-            return Err(BundleError::Issuer(format!(
-                "certificate OIDC issuer `{}` does not match {}",
-                self.issuer, policy.issuer
-            )));
-        }
-        let g = &policy.github;
-        let checks: [(&str, &Option<String>, u32, Option<u32>); 5] = [
-            ("trigger", &g.trigger, 2, Some(20)),
-            ("sha", &g.sha, 3, Some(13)),
-            ("name", &g.name, 4, None),
-            ("repository", &g.repository, 5, Some(12)),
-            ("ref", &g.git_ref, 6, Some(14)),
-        ];
-        for (what, want, old, new) in checks {
-            let Some(want) = want else { continue };
-            let got = self.raw_ext.get(&old).cloned().or_else(|| {
-                let v = self.raw_ext.get(&new?)?;
-                Some(if old == 5 {
-                    v.strip_prefix("https://github.com/")
-                        .map_or_else(|| v.clone(), str::to_owned)
-                } else {
-                    v.clone()
-                })
+            return Err(IdentityError::IssuerMismatch {
+                issuer: self.issuer.clone(),
+                expected: policy.issuer.to_string(),
             });
-            if got.as_deref() != Some(want.as_str()) {
-                return Err(BundleError::GithubClaim(format!(
-                    "github workflow {what}: expected `{want}`, certificate has {}",
-                    got.map_or_else(|| "none".into(), |v| format!("`{v}`"))
-                )));
-            }
         }
-        Ok(())
+        policy
+            .github
+            .check(|arc| self.raw_ext.get(&arc).map(String::as_str))
+            .map_err(IdentityError::GithubClaim)
     }
 }
 
@@ -335,24 +483,39 @@ mod tests {
 
     #[test]
     fn refuses_empty_constraints() {
-        assert!(
-            IdentityPolicy::new(
-                Matcher::Exact(String::new()),
-                Matcher::Exact("x".into()),
-                GithubClaims::default()
-            )
-            .is_err()
-        );
-        assert!(
-            IdentityPolicy::new(
-                Matcher::Exact("x".into()),
-                Matcher::Exact(String::new()),
-                GithubClaims::default()
-            )
-            .is_err()
-        );
-        assert!(Matcher::regex("").is_err());
-        assert!(Matcher::regex("(").is_err());
+        let no_constraint = |r: Result<IdentityPolicy, IdentityError>| {
+            matches!(r, Err(IdentityError::NoConstraint(_)))
+        };
+        assert!(no_constraint(IdentityPolicy::new(
+            Matcher::Exact(String::new()),
+            Matcher::Exact("x".into()),
+            GithubClaims::default()
+        )));
+        assert!(no_constraint(IdentityPolicy::new(
+            Matcher::Exact("x".into()),
+            Matcher::Exact(String::new()),
+            GithubClaims::default()
+        )));
+        assert!(matches!(
+            Matcher::regex(""),
+            Err(IdentityError::NoConstraint(_))
+        ));
+        assert!(matches!(
+            Matcher::regex("("),
+            Err(IdentityError::InvalidRegex { ref pattern, .. }) if pattern == "("
+        ));
+    }
+
+    #[test]
+    fn unanchored_regex_matches_anywhere() {
+        let m = Matcher::unanchored_regex("example\\.com").unwrap();
+        assert!(m.matches("a@example.com.evil"));
+        let m = Matcher::unanchored_regex("^a@example\\.com$").unwrap();
+        assert!(!m.matches("a@example.com.evil") && m.matches("a@example.com"));
+        assert!(matches!(
+            Matcher::unanchored_regex("("),
+            Err(IdentityError::InvalidRegex { .. })
+        ));
     }
 
     fn legacy_cert() -> Vec<u8> {
@@ -378,14 +541,30 @@ mod tests {
         id.check(&pol).unwrap();
         let mut wrong = pol.clone();
         wrong.subject = Matcher::Exact("mitr@redhat.co".into());
-        assert!(matches!(id.check(&wrong), Err(BundleError::Identity(_))));
+        assert_eq!(
+            id.check(&wrong),
+            Err(IdentityError::IdentityMismatch {
+                identity: "mitr@redhat.com".into(),
+                expected: "`mitr@redhat.co`".into(),
+            })
+        );
         let mut wrong = pol.clone();
         wrong.issuer = Matcher::Exact("https://accounts.google.com".into());
-        assert!(matches!(id.check(&wrong), Err(BundleError::Issuer(_))));
+        assert!(matches!(
+            id.check(&wrong),
+            Err(IdentityError::IssuerMismatch { ref issuer, .. }) if issuer == "https://github.com/login/oauth"
+        ));
         // A GitHub claim the certificate does not carry fails.
         let mut wrong = pol;
         wrong.github.trigger = Some("push".into());
-        assert!(matches!(id.check(&wrong), Err(BundleError::GithubClaim(_))));
+        assert_eq!(
+            id.check(&wrong),
+            Err(IdentityError::GithubClaim(ClaimMismatch {
+                claim: "trigger",
+                expected: "push".into(),
+                found: None,
+            }))
+        );
     }
 
     #[test]
@@ -425,13 +604,18 @@ mod tests {
         g.name = Some("wf".into());
         assert!(matches!(
             id.check(&pol(g)),
-            Err(BundleError::GithubClaim(_))
+            Err(IdentityError::GithubClaim(ClaimMismatch {
+                claim: "name",
+                found: None,
+                ..
+            }))
         ));
         let mut g = good;
         g.repository = Some("o/other".into());
         assert!(matches!(
             id.check(&pol(g)),
-            Err(BundleError::GithubClaim(_))
+            Err(IdentityError::GithubClaim(ClaimMismatch { claim: "repository", ref found, .. }))
+                if found.as_deref() == Some("o/r")
         ));
     }
 }

@@ -6,5 +6,7 @@
 pub mod identity;
 pub mod root;
 
-pub use identity::{GithubClaims, IdentityPolicy, Matcher};
-pub use root::{PUBLIC_GOOD_ORIGIN, TrustRoot};
+pub use identity::{
+    ClaimMismatch, FULCIO_EXTENSIONS, GithubClaims, IdentityError, IdentityPolicy, Matcher,
+};
+pub use root::{EmbeddedRoot, PUBLIC_GOOD_ORIGIN, TrustRoot, TrustRootError};

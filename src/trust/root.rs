@@ -1,17 +1,15 @@
 //! Trust material: a parsed `trusted_root.json` (Sigstore protobuf-specs `TrustedRoot`).
 //!
-//! The public-good production root is compiled in ([`TrustRoot::public_good`]); a root can also
-//! be read from a file (`--trusted-root`). TUF refresh can plug in later by producing the same
+//! The embedded roots are named in one place, [`EmbeddedRoot`] (`public-good`, `staging`), and
+//! each is parsed once per process; a root can also be read from a file (`--trusted-root`). TUF refresh can plug in later by producing the same
 //! JSON bytes and calling [`TrustRoot::from_json`].
 
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, OnceLock};
 
 use sigstore_trust_root::TrustedRoot;
 use sigstore_verify::Verifier;
-
-use crate::verify::bundle::BundleError;
 
 /// The embedded copy of the Sigstore public-good `trusted_root.json`.
 const PUBLIC_GOOD_JSON: &[u8] = include_bytes!("public-good-trusted_root.json");
@@ -19,6 +17,86 @@ const PUBLIC_GOOD_JSON: &[u8] = include_bytes!("public-good-trusted_root.json");
 /// Where and when the embedded public-good root was taken from.
 pub const PUBLIC_GOOD_ORIGIN: &str =
     "sigstore/root-signing targets/trusted_root.json, last changed 2025-09-22 (commit c9bda74a)";
+
+/// A trust root that cannot be used (unreadable, malformed, unsupported, or a log key without a
+/// validity start).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("trusted root {source_name}: {detail}")]
+#[non_exhaustive]
+pub struct TrustRootError {
+    /// Which root (path, or the embedded copy).
+    pub source_name: String,
+    /// What is wrong.
+    pub detail: String,
+}
+
+/// A trust root compiled into imprint: the one place that names them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum EmbeddedRoot {
+    /// The Sigstore public-good production instance (`public-good`).
+    PublicGood,
+    /// The Sigstore public-good staging instance (`staging`).
+    Staging,
+}
+
+impl EmbeddedRoot {
+    /// Every embedded root.
+    pub const ALL: [Self; 2] = [Self::PublicGood, Self::Staging];
+
+    /// Its name in policies and messages: `public-good`, `staging`.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::PublicGood => "public-good",
+            Self::Staging => "staging",
+        }
+    }
+
+    /// The root called `name`, if there is one.
+    pub fn from_name(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.name() == name)
+    }
+
+    /// The names of all embedded roots, comma-separated (for messages).
+    pub fn known_names() -> String {
+        Self::ALL.map(Self::name).join(", ")
+    }
+
+    /// The parsed root, parsed once per process and shared.
+    pub fn load(self) -> Result<Arc<TrustRoot>, TrustRootError> {
+        static PUBLIC_GOOD: OnceLock<Result<Arc<TrustRoot>, TrustRootError>> = OnceLock::new();
+        static STAGING: OnceLock<Result<Arc<TrustRoot>, TrustRootError>> = OnceLock::new();
+        let (cell, json, origin): (_, &[u8], String) = match self {
+            Self::PublicGood => (
+                &PUBLIC_GOOD,
+                PUBLIC_GOOD_JSON,
+                format!("embedded public-good root ({PUBLIC_GOOD_ORIGIN})"),
+            ),
+            Self::Staging => (
+                &STAGING,
+                sigstore_trust_root::SigstoreInstance::Staging
+                    .embedded_trusted_root_json()
+                    .as_bytes(),
+                "embedded staging root (from sigstore-trust-root 0.15)".into(),
+            ),
+        };
+        cell.get_or_init(|| TrustRoot::parse(json, origin).map(Arc::new))
+            .clone()
+    }
+}
+
+impl std::fmt::Display for EmbeddedRoot {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// Serialised as its name.
+impl serde::Serialize for EmbeddedRoot {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(self.name())
+    }
+}
 
 /// Media types of `trusted_root.json` we accept.
 const MEDIA_TYPES: &[&str] = &[
@@ -55,41 +133,35 @@ impl std::fmt::Debug for TrustRoot {
 }
 
 impl TrustRoot {
-    /// The Sigstore public-good production root compiled into this binary.
-    pub fn public_good() -> Result<Self, BundleError> {
-        Self::parse(
-            PUBLIC_GOOD_JSON,
-            format!("embedded public-good root ({PUBLIC_GOOD_ORIGIN})"),
-        )
+    /// The Sigstore public-good production root compiled into this binary
+    /// ([`EmbeddedRoot::PublicGood`]).
+    pub fn public_good() -> Result<Self, TrustRootError> {
+        EmbeddedRoot::PublicGood.load().map(|r| (*r).clone())
     }
 
     /// The Sigstore public-good staging root (as shipped by `sigstore-trust-root`), for
-    /// `--staging`.
-    pub fn staging() -> Result<Self, BundleError> {
-        let json = sigstore_trust_root::SigstoreInstance::Staging.embedded_trusted_root_json();
-        Self::parse(
-            json.as_bytes(),
-            "embedded staging root (from sigstore-trust-root 0.15)".into(),
-        )
+    /// `--staging` ([`EmbeddedRoot::Staging`]).
+    pub fn staging() -> Result<Self, TrustRootError> {
+        EmbeddedRoot::Staging.load().map(|r| (*r).clone())
     }
 
     /// Parse a `trusted_root.json` document.
-    pub fn from_json(bytes: &[u8]) -> Result<Self, BundleError> {
+    pub fn from_json(bytes: &[u8]) -> Result<Self, TrustRootError> {
         Self::parse(bytes, "trusted root given as JSON".into())
     }
 
     /// Read and parse a `trusted_root.json` file.
-    pub fn from_file(path: &Path) -> Result<Self, BundleError> {
+    pub fn from_file(path: &Path) -> Result<Self, TrustRootError> {
         let limit = crate::limits::Limits::DEFAULT.max_trust_root_bytes;
-        let bytes = crate::fs::read_limited(path, limit).map_err(|e| BundleError::TrustRoot {
+        let bytes = crate::fs::read_limited(path, limit).map_err(|e| TrustRootError {
             source_name: path.display().to_string(),
             detail: crate::format::error_chain(&e),
         })?;
         Self::parse(&bytes, path.display().to_string())
     }
 
-    fn parse(bytes: &[u8], origin: String) -> Result<Self, BundleError> {
-        let err = |detail: String| BundleError::TrustRoot {
+    fn parse(bytes: &[u8], origin: String) -> Result<Self, TrustRootError> {
+        let err = |detail: String| TrustRootError {
             source_name: origin.clone(),
             detail,
         };
@@ -221,11 +293,12 @@ mod tests {
 
     #[test]
     fn rejects_garbage_and_wrong_media_type() {
-        assert!(TrustRoot::from_json(b"{").is_err());
+        let e = TrustRoot::from_json(b"{").unwrap_err();
+        assert_eq!(e.source_name, "trusted root given as JSON");
         let mut v: serde_json::Value = serde_json::from_slice(PUBLIC_GOOD_JSON).unwrap();
         v["mediaType"] = "application/json".into();
         let e = TrustRoot::from_json(&serde_json::to_vec(&v).unwrap()).unwrap_err();
-        assert!(e.to_string().contains("mediaType"), "{e}");
+        assert_eq!(e.detail, "unsupported mediaType `application/json`");
     }
 
     #[test]
@@ -235,6 +308,26 @@ mod tests {
             .as_object_mut()
             .unwrap()
             .remove("validFor");
-        assert!(TrustRoot::from_json(&serde_json::to_vec(&v).unwrap()).is_err());
+        let e = TrustRoot::from_json(&serde_json::to_vec(&v).unwrap()).unwrap_err();
+        assert_eq!(e.detail, "a tlog key has no validFor.start");
+    }
+
+    #[test]
+    fn embedded_roots_are_named_once_and_cached() {
+        for root in EmbeddedRoot::ALL {
+            assert_eq!(EmbeddedRoot::from_name(root.name()), Some(root));
+            let a = root.load().unwrap();
+            let b = root.load().unwrap();
+            assert!(Arc::ptr_eq(&a, &b), "{root} parsed twice");
+        }
+        assert_eq!(EmbeddedRoot::from_name("corp"), None);
+        assert_eq!(EmbeddedRoot::known_names(), "public-good, staging");
+        assert!(
+            EmbeddedRoot::PublicGood
+                .load()
+                .unwrap()
+                .origin()
+                .contains("2025-09-22")
+        );
     }
 }

@@ -193,6 +193,29 @@ impl std::fmt::Display for BundleCheck {
     }
 }
 
+impl From<crate::trust::TrustRootError> for BundleError {
+    fn from(e: crate::trust::TrustRootError) -> Self {
+        Self::TrustRoot {
+            source_name: e.source_name,
+            detail: e.detail,
+        }
+    }
+}
+
+impl From<crate::trust::IdentityError> for BundleError {
+    fn from(e: crate::trust::IdentityError) -> Self {
+        use crate::trust::IdentityError as E;
+        let s = e.to_string();
+        match e {
+            E::NoConstraint(_) | E::InvalidRegex { .. } => Self::NoIdentityConstraint(s),
+            E::CertificateParse(_) => Self::Certificate(s),
+            E::San(_) | E::IdentityMismatch { .. } => Self::Identity(s),
+            E::IssuerExtension(_) | E::IssuerMismatch { .. } => Self::Issuer(s),
+            E::GithubClaim(_) => Self::GithubClaim(s),
+        }
+    }
+}
+
 impl From<SvError> for BundleError {
     fn from(e: SvError) -> Self {
         let s = e.to_string();
