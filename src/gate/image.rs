@@ -125,10 +125,9 @@ pub async fn check_image(
     let mut checked = discover_and_check(
         &resolved.repository,
         &digest,
-        format,
         wanted,
         limits,
-        [verifier],
+        &[(verifier, format)],
     )
     .await
     .map_err(|source| ImageError::Discover {
@@ -139,17 +138,23 @@ pub async fn check_image(
     Ok(ImageReport { resolved, checked })
 }
 
-/// Discover what is attached to `digest` in `repo` once (only the formats `format` allows),
-/// then check every candidate against each of `verifiers`, in order. One [`Checked`] per
-/// verifier.
-pub async fn discover_and_check<'v, R: Repository>(
+/// Discover what is attached to `digest` in `repo` once (the formats any of `verifiers`
+/// accepts), then check every candidate against each verifier with its own accepted formats,
+/// in order: one [`Checked`] per verifier. An empty `verifiers` discovers nothing.
+pub async fn discover_and_check<R: Repository>(
     repo: &R,
     digest: &Digest,
-    format: SignatureFormat,
     wanted: &Wanted,
     limits: &Limits,
-    verifiers: impl IntoIterator<Item = &'v SignatureVerifier>,
+    verifiers: &[(&SignatureVerifier, SignatureFormat)],
 ) -> Result<Vec<Checked>, DiscoverError> {
+    let Some(format) = verifiers
+        .iter()
+        .map(|(_, f)| *f)
+        .reduce(SignatureFormat::union)
+    else {
+        return Ok(Vec::new());
+    };
     let found: Discovered = discover::discover(
         repo,
         digest,
@@ -160,8 +165,8 @@ pub async fn discover_and_check<'v, R: Repository>(
     )
     .await?;
     Ok(verifiers
-        .into_iter()
-        .map(|verifier| check_found(&found, digest, verifier, format, wanted))
+        .iter()
+        .map(|(verifier, format)| check_found(&found, digest, verifier, *format, wanted))
         .collect())
 }
 

@@ -30,7 +30,7 @@ use crate::format::digest::Digest;
 use crate::format::reference::ImageRef;
 use crate::keys::PublicKey;
 use crate::policy::{self, Authority, AuthorityEvidence, Decision, Evidence, Policy, Rejection};
-use crate::store::discover::{self, Discovered, SignatureFormat};
+use crate::store::discover::SignatureFormat;
 use crate::store::{Client, Limits, RegistryConfig, RegistryError};
 use crate::trust::{self, IdentityPolicy};
 use crate::verify::{self, CandidateFailure, Cause, Check, SignatureVerifier};
@@ -331,53 +331,53 @@ impl Verifier {
             return evidence;
         }
         let rules = inner.policy.rules_for(image);
-        let want_signatures = rules.iter().any(|r| r.signatures.is_some());
-        let want_attestations = rules.iter().any(|r| !r.attestations.is_empty());
-        let mut legacy = false;
-        let mut bundles = false;
-        for name in &needed {
-            if let Some((_, f)) = inner.verifiers.get(name) {
-                legacy |= matches!(f, SignatureFormat::Legacy | SignatureFormat::Any);
-                bundles |= matches!(f, SignatureFormat::Bundle | SignatureFormat::Any);
-            }
-        }
-        let format = match (legacy, bundles) {
-            (true, true) => SignatureFormat::Any,
-            (true, false) => SignatureFormat::Legacy,
-            (false, true) => SignatureFormat::Bundle,
-            (false, false) => return evidence,
+        let wanted = image::Wanted {
+            signatures: rules.iter().any(|r| r.signatures.is_some()),
+            attestations: rules.iter().any(|r| !r.attestations.is_empty()),
+            ..image::Wanted::default()
         };
+        let authorities: Vec<(&String, &SignatureVerifier, SignatureFormat)> = needed
+            .iter()
+            .filter_map(|name| {
+                let (verifier, format) = inner.verifiers.get(name)?;
+                Some((name, verifier, *format))
+            })
+            .collect();
+        if authorities.is_empty() {
+            return evidence;
+        }
         let repo = match inner.client.repository(image) {
             Ok(r) => CachingRepository::new(r, inner.content.clone()),
             Err(e) => {
-                evidence.discovery_errors.push(e.to_string());
+                evidence
+                    .discovery_errors
+                    .push(crate::format::error_chain(&e));
                 return evidence;
             }
         };
-        let found = match discover::discover(
+        let verifiers: Vec<(&SignatureVerifier, SignatureFormat)> =
+            authorities.iter().map(|(_, v, f)| (*v, *f)).collect();
+        let checked = match image::discover_and_check(
             &repo,
             digest,
-            format,
-            want_signatures,
-            want_attestations,
+            &wanted,
             &inner.limits,
+            &verifiers,
         )
         .await
         {
-            Ok(f) => f,
+            Ok(c) => c,
             Err(e) => {
-                evidence.discovery_errors.push(e.to_string());
+                evidence
+                    .discovery_errors
+                    .push(crate::format::error_chain(&e));
                 return evidence;
             }
         };
-        for name in &needed {
-            let Some((verifier, fmt)) = inner.verifiers.get(name) else {
-                continue;
-            };
-            evidence.by_authority.insert(
-                name.clone(),
-                check_candidates(&found, digest, verifier, *fmt),
-            );
+        for ((name, _, _), checked) in authorities.into_iter().zip(checked) {
+            evidence
+                .by_authority
+                .insert(name.clone(), authority_evidence(checked));
         }
         evidence
     }
@@ -393,14 +393,8 @@ impl Verifier {
     }
 }
 
-/// Run every check of every candidate under one authority.
-fn check_candidates(
-    found: &Discovered,
-    digest: &Digest,
-    verifier: &SignatureVerifier,
-    format: SignatureFormat,
-) -> AuthorityEvidence {
-    let checked = verify::check_discovered(found, digest, verifier, format, &BTreeMap::new(), None);
+/// What verified under one authority, and why the rest was rejected (typed reason codes).
+fn authority_evidence(checked: verify::Checked) -> AuthorityEvidence {
     let mut ev = AuthorityEvidence {
         signatures: checked.signatures,
         attestations: checked.attestations,

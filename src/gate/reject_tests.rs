@@ -10,7 +10,7 @@ use super::*;
 use crate::format::oci::Descriptor;
 use crate::keys::SigningKey;
 use crate::store::attach;
-use crate::store::discover::{Candidate, Source};
+use crate::store::discover::{Candidate, Discovered, Source};
 use crate::store::media_types;
 use crate::trust::{GithubClaims, Matcher};
 use crate::verify::bundle::BundleCheck;
@@ -46,7 +46,13 @@ fn bundle_candidate(bytes: Vec<u8>) -> Candidate {
 }
 
 fn only(found: Discovered, digest: &Digest, verifier: &SignatureVerifier) -> AuthorityEvidence {
-    check_candidates(&found, digest, verifier, SignatureFormat::Any)
+    authority_evidence(image::check_found(
+        &found,
+        digest,
+        verifier,
+        SignatureFormat::Any,
+        &image::Wanted::everything(),
+    ))
 }
 
 /// The reason code of the one rejection of `ev` (nothing verified; one failure checked).

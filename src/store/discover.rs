@@ -56,6 +56,18 @@ pub enum SignatureFormat {
 }
 
 impl SignatureFormat {
+    /// The formats either `self` or `other` accepts.
+    pub fn union(self, other: Self) -> Self {
+        match (
+            self.legacy() || other.legacy(),
+            self.bundle() || other.bundle(),
+        ) {
+            (true, false) => Self::Legacy,
+            (false, true) => Self::Bundle,
+            _ => Self::Any,
+        }
+    }
+
     pub(crate) fn legacy(self) -> bool {
         matches!(self, Self::Legacy | Self::Any)
     }
