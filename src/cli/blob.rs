@@ -36,7 +36,7 @@ mod api {
 
 /// `imprint sign-blob --key K [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
-pub struct SignBlobArgs {
+pub(crate) struct SignBlobArgs {
     /// cosign encrypted private key file (password from IMPRINT_PASSWORD / COSIGN_PASSWORD or a prompt).
     #[arg(long)]
     pub key: PathBuf,
@@ -52,7 +52,7 @@ pub struct SignBlobArgs {
 
 /// `imprint verify-blob --key PUB (--signature S | --bundle B) FILE`
 #[derive(clap::Args, Debug, Clone)]
-pub struct VerifyBlobArgs {
+pub(crate) struct VerifyBlobArgs {
     /// PEM public key.
     #[arg(long)]
     pub key: PathBuf,
@@ -68,7 +68,7 @@ pub struct VerifyBlobArgs {
 
 /// `imprint attest-blob --key K --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
-pub struct AttestBlobArgs {
+pub(crate) struct AttestBlobArgs {
     /// cosign encrypted private key file.
     #[arg(long)]
     pub key: PathBuf,
@@ -94,7 +94,7 @@ pub struct AttestBlobArgs {
 
 /// `imprint verify-blob-attestation --key PUB (--signature S | --bundle B) [--type T] FILE`
 #[derive(clap::Args, Debug, Clone)]
-pub struct VerifyBlobAttestationArgs {
+pub(crate) struct VerifyBlobAttestationArgs {
     /// PEM public key.
     #[arg(long)]
     pub key: PathBuf,
@@ -146,7 +146,7 @@ fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
 
 /// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
 /// writes the bundle when asked.
-pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
     let password = keys::password_from_env_or_prompt(false)?;
     let key = keys::load_signing_key(&args.key, &password)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
@@ -155,7 +155,7 @@ pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
     if let Some(bundle) = &args.bundle {
         let bytes = api::message_signature_bundle(
             &key.public_key(),
-            &imprint::format::digest::Digest::of(&data),
+            &format::digest::Digest::of(&data),
             &sig,
         );
         api::write_output(bundle, &bytes)?;
@@ -176,7 +176,7 @@ pub fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
 
 /// Runs `verify-blob`: prints `Verified OK` on stderr and exits 0, or names the failed check
 /// and exits 1.
-pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> {
     let key = keys::load_public_key(&args.key)?;
     let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
@@ -205,7 +205,7 @@ pub fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> {
 
 /// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
 /// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
-pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
     let type_uri = format::predicate_type_uri(&args.type_)?;
     let pred_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
@@ -244,7 +244,9 @@ pub fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
 
 /// Runs `verify-blob-attestation`: prints `Verified OK` on stderr and exits 0, or names the
 /// failed check (signature, payload type, subject, predicate type) and exits 1.
-pub fn run_verify_blob_attestation(args: &VerifyBlobAttestationArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run_verify_blob_attestation(
+    args: &VerifyBlobAttestationArgs,
+) -> anyhow::Result<Outcome> {
     let key = keys::load_public_key(&args.key)?;
     let type_uri = args
         .type_

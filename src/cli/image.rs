@@ -21,7 +21,7 @@ use imprint::verify::{self, SignatureVerifier};
 
 /// Output format for verification results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum Output {
+pub(crate) enum Output {
     /// cosign's: a JSON array of the verified payloads on stdout.
     #[default]
     Json,
@@ -52,7 +52,7 @@ impl From<FormatArg> for SignatureFormat {
 }
 
 /// The default of `--new-bundle-format` for `sign` and `attest` (cosign v3: bundles).
-pub const NEW_BUNDLE_FORMAT_DEFAULT: bool = true;
+pub(crate) const NEW_BUNDLE_FORMAT_DEFAULT: bool = true;
 
 fn write_format(new_bundle_format: bool) -> WriteFormat {
     if new_bundle_format {
@@ -69,7 +69,7 @@ fn write_format(new_bundle_format: bool) -> WriteFormat {
 as with `cosign sign --tlog-upload=false`. Verifiers must therefore not require a tlog entry for key signatures, \
 which is what cosign --insecure-ignore-tlog and policy-controller key authorities do."
 )]
-pub struct SignArgs {
+pub(crate) struct SignArgs {
     /// Path to the private key (cosign encrypted PEM). Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt.
     #[arg(long)]
     pub key: PathBuf,
@@ -114,7 +114,7 @@ signs without one); keyless ones always need the Rekor proof.";
 /// `imprint verify`.
 #[derive(Debug, Args)]
 #[command(after_help = KEYLESS_HELP)]
-pub struct VerifyArgs {
+pub(crate) struct VerifyArgs {
     /// Decide each image against this trust policy (YAML; see policies/README.md) instead of
     /// a single key or identity. Prints a table (or the typed decisions with `-o json`); exit
     /// 1 when any image is denied.
@@ -150,7 +150,7 @@ pub struct VerifyArgs {
 
 /// `imprint attest`.
 #[derive(Debug, Args)]
-pub struct AttestArgs {
+pub(crate) struct AttestArgs {
     /// Path to the private key (cosign encrypted PEM).
     #[arg(long)]
     pub key: PathBuf,
@@ -189,7 +189,7 @@ pub struct AttestArgs {
 /// `imprint verify-attestation`.
 #[derive(Debug, Args)]
 #[command(after_help = KEYLESS_HELP)]
-pub struct VerifyAttestationArgs {
+pub(crate) struct VerifyAttestationArgs {
     /// Public key (PEM SPKI or certificate).
     #[arg(long)]
     pub key: Option<PathBuf>,
@@ -265,7 +265,7 @@ fn build_verifier(
 
 /// What `verify-attestation -o json` prints for one attestation: the DSSE envelope (for a
 /// bundle, its `dsseEnvelope`, re-serialized compactly; the verified bytes are the bundle's).
-fn printed_envelope(a: &imprint::verify::proof::VerifiedAttestation) -> Vec<u8> {
+fn printed_envelope(a: &verify::proof::VerifiedAttestation) -> Vec<u8> {
     if let Source::Bundle { .. } = a.source()
         && let Ok(v) = serde_json::from_slice::<serde_json::Value>(a.envelope())
         && let Some(env) = v.get("dsseEnvelope")
@@ -291,10 +291,7 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
 /// shape built from what was verified: `critical.image.docker-manifest-digest` = the statement
 /// subject, `optional` = its annotations, `critical.identity.docker-reference` = the
 /// repository the bundle was found in (bundles do not sign it).
-fn printed_payload(
-    v: &imprint::verify::proof::VerifiedSignature,
-    repository: &str,
-) -> serde_json::Value {
+fn printed_payload(v: &verify::proof::VerifiedSignature, repository: &str) -> serde_json::Value {
     if let Source::Bundle { .. } = v.source() {
         let optional = if v.annotations().is_empty() {
             serde_json::Value::Null
@@ -321,7 +318,7 @@ fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
 }
 
 /// Run `imprint sign`.
-pub async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let key = load_signing_key(&args.key)?;
     let client = upload_client(&args.registry)?;
@@ -364,7 +361,7 @@ pub async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Run `imprint attest`.
-pub async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
@@ -408,7 +405,7 @@ pub async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Run `imprint verify`.
-pub async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     if let Some(policy) = &args.policy {
         let output = match args.output {
             Some(Output::Json) => super::policy::DecisionOutput::Json,
@@ -509,7 +506,7 @@ fn no_match(pinned: &str, none: &str, what: &str, failures: &[verify::CandidateF
 }
 
 /// Run `imprint verify-attestation`.
-pub async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<Outcome> {
+pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let want = args
         .predicate_type

@@ -18,7 +18,7 @@ use imprint::keys::{generate_key_pair, import_key_pair, password_from_env_or_pro
         The password comes from IMPRINT_PASSWORD, then COSIGN_PASSWORD (an empty value means \
         an empty password), then a prompt on the terminal (asked twice)."
 )]
-pub struct GenerateKeyPairArgs {
+pub(crate) struct GenerateKeyPairArgs {
     /// Write the key pair to PREFIX.key and PREFIX.pub.
     #[arg(long, value_name = "PREFIX", default_value = "cosign")]
     pub output_key_prefix: PathBuf,
@@ -37,7 +37,7 @@ pub struct GenerateKeyPairArgs {
         bits. The key is re-encoded as PKCS#8 and encrypted like generate-key-pair does; the \
         password comes from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt."
 )]
-pub struct ImportKeyPairArgs {
+pub(crate) struct ImportKeyPairArgs {
     /// The unencrypted PEM private key to import.
     #[arg(short = 'k', long, value_name = "FILE")]
     pub key: PathBuf,
@@ -50,7 +50,7 @@ pub struct ImportKeyPairArgs {
 }
 
 /// Run `imprint generate-key-pair`.
-pub fn run_generate(args: GenerateKeyPairArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run_generate(args: GenerateKeyPairArgs) -> anyhow::Result<Outcome> {
     let password = password_from_env_or_prompt(true)?;
     let (key_path, pub_path) = generate_key_pair(&args.output_key_prefix, &password, args.force)
         .context("cannot generate the key pair")?;
@@ -60,7 +60,7 @@ pub fn run_generate(args: GenerateKeyPairArgs) -> anyhow::Result<Outcome> {
 }
 
 /// Run `imprint import-key-pair`.
-pub fn run_import(args: ImportKeyPairArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run_import(args: ImportKeyPairArgs) -> anyhow::Result<Outcome> {
     let password = password_from_env_or_prompt(true)?;
     let (key_path, pub_path) =
         import_key_pair(&args.key, &args.output_key_prefix, &password, args.force)

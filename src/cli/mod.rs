@@ -8,19 +8,19 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
 
-pub mod blob;
-pub mod image;
-pub mod keys;
-pub mod policy;
-pub mod progress;
-pub mod registry_opts;
-pub mod trust_root;
-pub mod verify_bundle;
+pub(crate) mod blob;
+pub(crate) mod image;
+pub(crate) mod keys;
+pub(crate) mod policy;
+pub(crate) mod progress;
+pub(crate) mod registry_opts;
+pub(crate) mod trust_root;
+pub(crate) mod verify_bundle;
 
 /// Sign container images and verify them against trust policies (cosign-compatible).
 #[derive(Debug, Parser)]
 #[command(name = "imprint", version, about, long_about = None)]
-pub struct Cli {
+pub(crate) struct Cli {
     /// More logging on stderr (repeat for more). `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
@@ -31,7 +31,7 @@ pub struct Cli {
 
 /// Subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {
+pub(crate) enum Command {
     /// Create a cosign key pair (`cosign.key`, encrypted, mode 0600; `cosign.pub`).
     GenerateKeyPair(keys::GenerateKeyPairArgs),
     /// Convert a PEM private key (PKCS#8, PKCS#1 RSA, SEC1 EC) into cosign's encrypted format.
@@ -62,7 +62,7 @@ pub enum Command {
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
 #[derive(Debug)]
-pub enum Outcome {
+pub(crate) enum Outcome {
     /// Everything asked for succeeded: verified, allowed, written.
     Success,
     /// A verification failed or an image was denied. Each entry is one problem, printed on
@@ -72,7 +72,7 @@ pub enum Outcome {
 
 impl Outcome {
     /// [`Outcome::Success`] when `problems` is empty, else [`Outcome::Rejected`].
-    pub fn from_problems(problems: Vec<String>) -> Self {
+    pub(crate) fn from_problems(problems: Vec<String>) -> Self {
         if problems.is_empty() {
             Self::Success
         } else {
@@ -104,7 +104,7 @@ impl From<ExitStatus> for ExitCode {
 }
 
 /// Parse the command line and run. Used by `src/main.rs`.
-pub fn main() -> ExitCode {
+pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     report(run(cli.command)).into()
@@ -113,7 +113,7 @@ pub fn main() -> ExitCode {
 /// Print how a command ended on stderr and choose its exit status: problems of a rejected
 /// verification as `error: …` lines (exit 1); an operational error as `error: …` followed by
 /// its causes, each once, as `  Caused by: …` lines (exit 2).
-pub fn report(result: anyhow::Result<Outcome>) -> ExitStatus {
+pub(crate) fn report(result: anyhow::Result<Outcome>) -> ExitStatus {
     match result {
         Ok(Outcome::Success) => ExitStatus::Success,
         Ok(Outcome::Rejected(problems)) => {
@@ -132,7 +132,7 @@ pub fn report(result: anyhow::Result<Outcome>) -> ExitStatus {
 /// `error: <top>` then one `  Caused by: <cause>` line per cause. A cause whose text the line
 /// above already ends with (an error that prints its source in its own message) is skipped,
 /// so each cause appears once.
-pub fn render_error(e: &anyhow::Error) -> String {
+pub(crate) fn render_error(e: &anyhow::Error) -> String {
     let mut out = format!("error: {e}\n");
     let mut previous = e.to_string();
     for cause in e.chain().skip(1) {
@@ -150,12 +150,12 @@ pub fn render_error(e: &anyhow::Error) -> String {
 
 /// An error and its causes on one line (`outer: inner`), each cause once: for problems that
 /// are reported as one `error:` line per image or file.
-pub fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
+pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
     imprint::format::error_chain(e)
 }
 
 /// Who signed, for people: a key fingerprint or a certificate identity and issuer.
-pub fn describe_signer(signer: &imprint::verify::proof::Signer) -> String {
+pub(crate) fn describe_signer(signer: &imprint::verify::proof::Signer) -> String {
     use imprint::verify::proof::Signer;
     match signer {
         Signer::Key { fingerprint } => format!("key {fingerprint}"),
@@ -167,7 +167,7 @@ pub fn describe_signer(signer: &imprint::verify::proof::Signer) -> String {
 }
 
 /// Where a verified item was found, for people.
-pub fn describe_source(source: &imprint::verify::proof::Source) -> String {
+pub(crate) fn describe_source(source: &imprint::verify::proof::Source) -> String {
     use imprint::verify::proof::Source;
     match source {
         Source::LegacyLayer {
@@ -195,7 +195,7 @@ fn init_tracing(verbose: u8) {
 }
 
 /// Run one command.
-pub fn run(command: Command) -> anyhow::Result<Outcome> {
+pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
     match command {
         Command::GenerateKeyPair(a) => keys::run_generate(a),
         Command::ImportKeyPair(a) => keys::run_import(a),
@@ -214,7 +214,7 @@ pub fn run(command: Command) -> anyhow::Result<Outcome> {
 }
 
 /// Run a future on a multi-threaded runtime (the binary owns the runtime).
-pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
+pub(crate) fn block_on<F: Future>(f: F) -> anyhow::Result<F::Output> {
     use anyhow::Context as _;
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -224,7 +224,7 @@ pub fn block_on<F: std::future::Future>(f: F) -> anyhow::Result<F::Output> {
 }
 
 /// Parse `k=v` pairs (cosign `-a`).
-pub fn parse_key_value(s: &str) -> Result<(String, String), String> {
+pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
     match s.split_once('=') {
         Some((k, v)) if !k.is_empty() => Ok((k.to_owned(), v.to_owned())),
         _ => Err(format!("`{s}` is not of the form key=value")),

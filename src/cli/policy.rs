@@ -14,7 +14,7 @@ use imprint::policy::{self, LintLevel, Policy};
 
 /// Output of a policy decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
-pub enum DecisionOutput {
+pub(crate) enum DecisionOutput {
     /// A compact table on stdout (one line per image, reasons indented).
     #[default]
     Table,
@@ -24,7 +24,7 @@ pub enum DecisionOutput {
 
 /// Decide `images` against the policy at `path`: exit 0 when every image is allowed or
 /// warned, 1 when any is denied (registry errors deny), 2 on an operational error.
-pub async fn verify(
+pub(crate) async fn verify(
     path: &Path,
     output: DecisionOutput,
     registry: &RegistryOpts,
@@ -60,7 +60,7 @@ pub async fn verify(
 
 /// `imprint policy …`.
 #[derive(Debug, Args)]
-pub struct PolicyArgs {
+pub(crate) struct PolicyArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: PolicyCommand,
@@ -68,7 +68,7 @@ pub struct PolicyArgs {
 
 /// Policy subcommands.
 #[derive(Debug, Subcommand)]
-pub enum PolicyCommand {
+pub(crate) enum PolicyCommand {
     /// Load a policy strictly and report findings (exit 1 on error-level findings).
     Lint {
         /// Policy files.
@@ -78,7 +78,7 @@ pub enum PolicyCommand {
 }
 
 /// Run `imprint policy …`.
-pub fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PolicyCommand::Lint { policies } => {
             let mut errors = 0;

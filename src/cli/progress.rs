@@ -12,7 +12,7 @@ use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
 
 /// The upload observer for [`imprint::store::RegistryConfig::progress`]: indicatif bars on
 /// stderr when stderr is a terminal and `CI` is unset, `None` otherwise.
-pub fn terminal_upload_progress() -> Option<ProgressHook> {
+pub(crate) fn terminal_upload_progress() -> Option<ProgressHook> {
     wants_progress(std::io::stderr().is_terminal(), std::env::var_os("CI"))
         .then(|| indicatif_hook(ProgressDrawTarget::stderr()))
 }

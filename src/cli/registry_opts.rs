@@ -4,7 +4,7 @@ use imprint::store::{Limits, RegistryConfig};
 
 /// How to reach registries.
 #[derive(clap::Args, Clone, Debug, Default, PartialEq, Eq)]
-pub struct RegistryOpts {
+pub(crate) struct RegistryOpts {
     /// Use plain HTTP for this registry (`host` or `host:port`); repeatable. Without a value
     /// (cosign's boolean form), plain HTTP for every registry. Loopback registries
     /// (127.0.0.0/8, localhost, [::1]) always use plain HTTP
@@ -25,7 +25,7 @@ pub struct RegistryOpts {
 
 impl RegistryOpts {
     /// The registry configuration these flags ask for (default limits, docker config auth).
-    pub fn to_config(&self) -> RegistryConfig {
+    pub(crate) fn to_config(&self) -> RegistryConfig {
         RegistryConfig {
             allow_http_registries: self.allow_http_registry.clone(),
             insecure_skip_tls_verify: self.allow_insecure_registry,

@@ -10,7 +10,7 @@ use imprint::trust::TrustRoot;
 /// Arguments of `imprint trust-root`.
 #[derive(Debug, clap::Args)]
 #[command(about = "Inspect the Sigstore trust root used for keyless verification")]
-pub struct TrustRootArgs {
+pub(crate) struct TrustRootArgs {
     /// What to do.
     #[command(subcommand)]
     pub command: TrustRootCommand,
@@ -18,7 +18,7 @@ pub struct TrustRootArgs {
 
 /// `imprint trust-root` subcommands.
 #[derive(Debug, clap::Subcommand)]
-pub enum TrustRootCommand {
+pub(crate) enum TrustRootCommand {
     /// Show the logs, CAs and TSAs of a trusted root (default: the embedded public-good root).
     Show {
         /// A `trusted_root.json` to show instead of the embedded copy.
@@ -31,7 +31,7 @@ pub enum TrustRootCommand {
 }
 
 /// Run `imprint trust-root`.
-pub fn run(args: TrustRootArgs) -> anyhow::Result<super::Outcome> {
+pub(crate) fn run(args: TrustRootArgs) -> anyhow::Result<super::Outcome> {
     match args.command {
         TrustRootCommand::Show {
             trusted_root,

@@ -22,14 +22,14 @@ use super::Outcome;
 // command must define an argument with id `key`).
 
 /// Long help of the regex flags.
-pub const REGEX_HELP: &str = "Regular expression (Rust `regex` syntax, close to Go RE2) matched against the WHOLE value: \
+pub(crate) const REGEX_HELP: &str = "Regular expression (Rust `regex` syntax, close to Go RE2) matched against the WHOLE value: \
 imprint anchors it as ^(?:REGEX)$. cosign matches unanchored (Go MatchString); imprint is stricter, \
 so write `.*@example\\.com`, not `@example\\.com`.";
 
 /// `--certificate-identity[-regexp]`, `--certificate-oidc-issuer[-regexp]`,
 /// `--certificate-github-workflow-{trigger,sha,name,repository,ref}`.
 #[derive(Debug, Clone, Default, clap::Args)]
-pub struct IdentityOpts {
+pub(crate) struct IdentityOpts {
     /// Expected certificate identity (SAN: email, URI or username), exact match.
     #[arg(long, value_name = "IDENTITY", conflicts_with_all = ["key", "certificate_identity_regexp"])]
     pub certificate_identity: Option<String>,
@@ -65,7 +65,7 @@ pub struct IdentityOpts {
 
 impl IdentityOpts {
     /// Whether any identity flag was given.
-    pub fn any(&self) -> bool {
+    pub(crate) fn any(&self) -> bool {
         self.certificate_identity.is_some()
             || self.certificate_identity_regexp.is_some()
             || self.certificate_oidc_issuer.is_some()
@@ -79,7 +79,7 @@ impl IdentityOpts {
 
     /// The identity policy: an identity and an issuer are both required (keyless
     /// verification without identity constraints is refused, as cosign refuses it).
-    pub fn policy(&self) -> Result<IdentityPolicy, String> {
+    pub(crate) fn policy(&self) -> Result<IdentityPolicy, String> {
         let subject = match (
             &self.certificate_identity,
             &self.certificate_identity_regexp,
@@ -126,7 +126,7 @@ and an issuer (--certificate-oidc-issuer or --certificate-oidc-issuer-regexp). R
 (anchored ^(?:R)$), stricter than cosign's unanchored matching.\n\
 Exit status: 0 verified, 1 rejected (the failing check is named), 2 usage or operational error."
 )]
-pub struct VerifyBundleArgs {
+pub(crate) struct VerifyBundleArgs {
     /// The bundle file (`.sigstore.json`).
     #[arg(long, value_name = "FILE")]
     pub bundle: PathBuf,
@@ -178,7 +178,7 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
 }
 
 /// Run `imprint verify-bundle`.
-pub fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
+pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
     let policy = build_policy(&args).map_err(anyhow::Error::msg)?;
     let trust = match (&args.trusted_root, args.staging) {
         (Some(p), _) => TrustRoot::from_file(p),

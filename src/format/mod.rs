@@ -116,7 +116,7 @@ pub enum PayloadError {
     #[error("in-toto statement has an empty subject list, so it is not about {expected}")]
     EmptySubject {
         /// The digest the statement was expected to be about.
-        expected: crate::format::digest::Digest,
+        expected: digest::Digest,
     },
     /// No subject carries a sha256 digest.
     #[error(
@@ -124,7 +124,7 @@ pub enum PayloadError {
     )]
     NoSha256Subject {
         /// The digest the statement was expected to be about.
-        expected: crate::format::digest::Digest,
+        expected: digest::Digest,
         /// The subject names, comma separated.
         names: String,
     },
@@ -132,7 +132,7 @@ pub enum PayloadError {
     #[error("no subject of the in-toto statement matches {expected} (found sha256 {found})")]
     SubjectMismatch {
         /// The digest the statement was expected to be about.
-        expected: crate::format::digest::Digest,
+        expected: digest::Digest,
         /// The sha256 values found, comma separated.
         found: String,
     },

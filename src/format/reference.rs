@@ -154,7 +154,7 @@ pub enum ImageRef {
 impl ImageRef {
     /// Parse a reference in docker/cosign syntax, or skopeo's `oci:PATH[:TAG]` /
     /// `oci:PATH@sha256:…` for an OCI layout directory.
-    pub fn parse(s: &str) -> Result<ImageRef, ReferenceError> {
+    pub fn parse(s: &str) -> Result<Self, ReferenceError> {
         if s.is_empty() {
             return Err(ReferenceError::Empty);
         }
@@ -167,16 +167,16 @@ impl ImageRef {
     /// The tag, if any. Registry references that name neither tag nor digest get `latest`.
     pub fn tag(&self) -> Option<&str> {
         match self {
-            ImageRef::Remote(r) => r.tag(),
-            ImageRef::Layout(l) => l.tag(),
+            Self::Remote(r) => r.tag(),
+            Self::Layout(l) => l.tag(),
         }
     }
 
     /// The digest, if the reference is pinned.
     pub fn digest(&self) -> Option<&Digest> {
         match self {
-            ImageRef::Remote(r) => r.digest(),
-            ImageRef::Layout(l) => l.digest(),
+            Self::Remote(r) => r.digest(),
+            Self::Layout(l) => l.digest(),
         }
     }
 
@@ -184,22 +184,22 @@ impl ImageRef {
     /// `index.docker.io/library/busybox`; for a layout, the path as given.
     pub fn repository_name(&self) -> String {
         match self {
-            ImageRef::Remote(r) => r.name(),
-            ImageRef::Layout(l) => l.path.clone(),
+            Self::Remote(r) => r.name(),
+            Self::Layout(l) => l.path.clone(),
         }
     }
 
     /// The same repository, pinned to `digest` (the tag is dropped: the digest is what
     /// everything after resolution works on).
-    pub fn with_digest(&self, digest: Digest) -> ImageRef {
+    pub fn with_digest(&self, digest: Digest) -> Self {
         match self {
-            ImageRef::Remote(r) => ImageRef::Remote(RemoteRef {
+            Self::Remote(r) => Self::Remote(RemoteRef {
                 registry: r.registry.clone(),
                 repository: r.repository.clone(),
                 tag: None,
                 digest: Some(digest),
             }),
-            ImageRef::Layout(l) => ImageRef::Layout(LayoutRef {
+            Self::Layout(l) => Self::Layout(LayoutRef {
                 path: l.path.clone(),
                 tag: None,
                 digest: Some(digest),
@@ -208,15 +208,15 @@ impl ImageRef {
     }
 
     /// The same repository, addressed by `tag` (e.g. a `sha256-<hex>.sig` tag).
-    pub fn with_tag(&self, tag: &str) -> ImageRef {
+    pub fn with_tag(&self, tag: &str) -> Self {
         match self {
-            ImageRef::Remote(r) => ImageRef::Remote(RemoteRef {
+            Self::Remote(r) => Self::Remote(RemoteRef {
                 registry: r.registry.clone(),
                 repository: r.repository.clone(),
                 tag: Some(tag.to_owned()),
                 digest: None,
             }),
-            ImageRef::Layout(l) => ImageRef::Layout(LayoutRef {
+            Self::Layout(l) => Self::Layout(LayoutRef {
                 path: l.path.clone(),
                 tag: Some(tag.to_owned()),
                 digest: None,
@@ -228,7 +228,7 @@ impl ImageRef {
 impl std::str::FromStr for ImageRef {
     type Err = ReferenceError;
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        ImageRef::parse(s)
+        Self::parse(s)
     }
 }
 
@@ -236,8 +236,8 @@ impl fmt::Display for ImageRef {
     /// Canonical form: `repo@digest` when pinned, else `repo:tag`; layouts keep `oci:`.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (prefix, name, tag, digest) = match self {
-            ImageRef::Remote(r) => ("", r.name(), r.tag(), r.digest()),
-            ImageRef::Layout(l) => ("oci:", l.path.clone(), l.tag(), l.digest()),
+            Self::Remote(r) => ("", r.name(), r.tag(), r.digest()),
+            Self::Layout(l) => ("oci:", l.path.clone(), l.tag(), l.digest()),
         };
         match (digest, tag) {
             (Some(d), _) => write!(f, "{prefix}{name}@{d}"),

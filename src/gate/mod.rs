@@ -383,7 +383,7 @@ impl Verifier {
     }
 
     fn unresolved(&self, reference: &str, code: policy::ReasonCode, message: String) -> Decision {
-        policy::Decision::unresolved(
+        Decision::unresolved(
             reference,
             &self.inner.policy,
             self.inner.clock.now(),

@@ -75,7 +75,7 @@ pub enum KeyError {
         /// The file.
         path: PathBuf,
         /// What was wrong with it.
-        error: Box<KeyError>,
+        error: Box<Self>,
     },
     /// The input is not PEM.
     #[error("not a PEM file")]
@@ -193,15 +193,15 @@ pub enum KeyError {
 
 impl KeyError {
     /// The error without any [`KeyError::InFile`] wrappers, for matching on the cause.
-    pub fn innermost(&self) -> &KeyError {
+    pub fn innermost(&self) -> &Self {
         match self {
-            KeyError::InFile { error, .. } => error.innermost(),
+            Self::InFile { error, .. } => error.innermost(),
             other => other,
         }
     }
 
-    pub(crate) fn in_file(self, path: &Path) -> KeyError {
-        KeyError::InFile {
+    pub(crate) fn in_file(self, path: &Path) -> Self {
+        Self::InFile {
             path: path.to_path_buf(),
             error: Box::new(self),
         }
@@ -230,12 +230,12 @@ pub enum KeyAlgorithm {
 impl fmt::Display for KeyAlgorithm {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            KeyAlgorithm::EcdsaP256Sha256 => "ecdsa-p256-sha256",
-            KeyAlgorithm::EcdsaP384Sha384 => "ecdsa-p384-sha384",
-            KeyAlgorithm::EcdsaP521Sha512 => "ecdsa-p521-sha512",
-            KeyAlgorithm::Ed25519 => "ed25519",
-            KeyAlgorithm::RsaPkcs1Sha256 => "rsa-pkcs1v15-sha256",
-            KeyAlgorithm::RsaPssSha256 => "rsa-pss-sha256",
+            Self::EcdsaP256Sha256 => "ecdsa-p256-sha256",
+            Self::EcdsaP384Sha384 => "ecdsa-p384-sha384",
+            Self::EcdsaP521Sha512 => "ecdsa-p521-sha512",
+            Self::Ed25519 => "ed25519",
+            Self::RsaPkcs1Sha256 => "rsa-pkcs1v15-sha256",
+            Self::RsaPssSha256 => "rsa-pss-sha256",
         })
     }
 }

@@ -22,7 +22,7 @@ pub struct Password(Zeroizing<Vec<u8>>);
 impl Password {
     /// A password from raw bytes.
     pub fn new(bytes: impl Into<Vec<u8>>) -> Self {
-        Password(Zeroizing::new(bytes.into()))
+        Self(Zeroizing::new(bytes.into()))
     }
 
     /// The password bytes (no trimming or encoding applied).
@@ -33,7 +33,7 @@ impl Password {
 
 impl From<&str> for Password {
     fn from(value: &str) -> Self {
-        Password::new(value.as_bytes())
+        Self::new(value.as_bytes())
     }
 }
 

@@ -276,7 +276,7 @@ impl Decision {
             reference: reference.to_owned(),
             digest: None,
             outcome: Outcome::Denied,
-            policy: policy.hash().clone(),
+            policy: policy.hash(),
             evaluated_at: chrono::DateTime::<chrono::Utc>::from(now)
                 .to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
             rules: Vec::new(),

@@ -9,8 +9,8 @@ use serde_saphyr::Spanned;
 
 /// A YAML node with the location of every child.
 enum Node {
-    Map(BTreeMap<String, Spanned<Node>>),
-    Seq(Vec<Spanned<Node>>),
+    Map(BTreeMap<String, Spanned<Self>>),
+    Seq(Vec<Spanned<Self>>),
     Scalar,
 }
 

@@ -197,9 +197,9 @@ impl Authority {
 #[non_exhaustive]
 pub enum AuthorityExpr {
     /// Every child must be met.
-    AllOf(Vec<AuthorityExpr>),
+    AllOf(Vec<Self>),
     /// At least one child must be met.
-    AnyOf(Vec<AuthorityExpr>),
+    AnyOf(Vec<Self>),
     /// A single named authority.
     Authority(String),
     /// At least `count` of the named authorities, counted by distinct signer.

@@ -126,8 +126,8 @@ pub(super) struct Rule {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 pub(super) enum Expr {
     Authority(String),
-    AnyOf(Vec<Expr>),
-    AllOf(Vec<Expr>),
+    AnyOf(Vec<Self>),
+    AllOf(Vec<Self>),
     Threshold(Threshold),
 }
 

@@ -147,12 +147,8 @@ async fn push_statement_bundle<R: Repository>(
     predicate_type: &str,
 ) -> Result<Appended, SignError> {
     let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
-    let bundle = crate::format::bundle::dsse_bundle(
-        &key.public_key(),
-        IN_TOTO_PAYLOAD_TYPE,
-        statement,
-        &sig,
-    );
+    let bundle =
+        format::bundle::dsse_bundle(&key.public_key(), IN_TOTO_PAYLOAD_TYPE, statement, &sig);
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let manifest =
         attach::push_bundle_referrer(repo, subject, &bundle, predicate_type, &created).await?;
@@ -197,7 +193,7 @@ pub async fn sign_image(
         let layer = NewLayer::new(media_types::SIMPLE_SIGNING, bytes.clone(), ann);
         // cosign's dedupe: an existing layer with the same payload whose signature verifies
         // with this signer's key makes the new one redundant.
-        let is_equivalent = |d: &crate::format::oci::Descriptor| {
+        let is_equivalent = |d: &format::oci::Descriptor| {
             d.annotation(attach::SIGNATURE_ANNOTATION)
                 .and_then(|s| B64.decode(s.trim()).ok())
                 .is_some_and(|s| public.verify(&bytes, &s).is_ok())
@@ -275,8 +271,8 @@ pub async fn attest_image(
             continue;
         }
         let digest = subject.digest;
-        let sig = key.sign(&format::pae(format::IN_TOTO_PAYLOAD_TYPE, &statement))?;
-        let envelope = format::envelope_json(format::IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
+        let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, &statement))?;
+        let envelope = format::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
         let mut ann = BTreeMap::new();
         ann.insert(attach::SIGNATURE_ANNOTATION.to_owned(), String::new());
         ann.insert(
@@ -285,9 +281,9 @@ pub async fn attest_image(
         );
         let layer = NewLayer::new(media_types::DSSE_ENVELOPE, envelope, ann);
         // Identical envelope bytes (deterministic signatures) are the same attestation.
-        let is_equivalent = |_: &crate::format::oci::Descriptor| true;
+        let is_equivalent = |_: &format::oci::Descriptor| true;
         let ptype = opts.predicate_type.clone();
-        let drop_same_type = move |d: &crate::format::oci::Descriptor| {
+        let drop_same_type = move |d: &format::oci::Descriptor| {
             d.annotation(attach::PREDICATE_TYPE_ANNOTATION) == Some(ptype.as_str())
         };
         let outcome = attach::append(

@@ -42,10 +42,10 @@ pub(crate) enum Credential {
 impl fmt::Debug for Credential {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Credential::UsernamePassword(user, _) => {
+            Self::UsernamePassword(user, _) => {
                 write!(f, "UsernamePassword({user:?}, <redacted>)")
             }
-            Credential::IdentityToken(_) => write!(f, "IdentityToken(<redacted>)"),
+            Self::IdentityToken(_) => write!(f, "IdentityToken(<redacted>)"),
         }
     }
 }
@@ -226,8 +226,8 @@ pub(crate) enum Scope {
 impl Scope {
     pub(crate) fn for_repository(self, repository: &str) -> String {
         match self {
-            Scope::Pull => format!("repository:{repository}:pull"),
-            Scope::Push => format!("repository:{repository}:pull,push"),
+            Self::Pull => format!("repository:{repository}:pull"),
+            Self::Push => format!("repository:{repository}:pull,push"),
         }
     }
 }

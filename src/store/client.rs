@@ -297,15 +297,15 @@ fn use_plain_http(registry: &str, allowed: &[String]) -> bool {
 impl AnyRepository {
     /// Whether this is an OCI layout directory (not a registry).
     pub fn is_layout(&self) -> bool {
-        matches!(self, AnyRepository::Layout(_))
+        matches!(self, Self::Layout(_))
     }
 }
 
 impl Repository for AnyRepository {
     fn name(&self) -> &str {
         match self {
-            AnyRepository::Remote(r) => r.name(),
-            AnyRepository::Layout(l) => l.name(),
+            Self::Remote(r) => r.name(),
+            Self::Layout(l) => l.name(),
         }
     }
 
@@ -314,8 +314,8 @@ impl Repository for AnyRepository {
         reference: ManifestRef<'_>,
     ) -> Result<Option<Manifest>, RegistryError> {
         match self {
-            AnyRepository::Remote(r) => r.get_manifest(reference).await,
-            AnyRepository::Layout(l) => l.get_manifest(reference).await,
+            Self::Remote(r) => r.get_manifest(reference).await,
+            Self::Layout(l) => l.get_manifest(reference).await,
         }
     }
 
@@ -326,29 +326,29 @@ impl Repository for AnyRepository {
         bytes: &[u8],
     ) -> Result<Digest, RegistryError> {
         match self {
-            AnyRepository::Remote(r) => r.put_manifest(tag, media_type, bytes).await,
-            AnyRepository::Layout(l) => l.put_manifest(tag, media_type, bytes).await,
+            Self::Remote(r) => r.put_manifest(tag, media_type, bytes).await,
+            Self::Layout(l) => l.put_manifest(tag, media_type, bytes).await,
         }
     }
 
     async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
         match self {
-            AnyRepository::Remote(r) => r.get_blob(digest, max_bytes).await,
-            AnyRepository::Layout(l) => l.get_blob(digest, max_bytes).await,
+            Self::Remote(r) => r.get_blob(digest, max_bytes).await,
+            Self::Layout(l) => l.get_blob(digest, max_bytes).await,
         }
     }
 
     async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
         match self {
-            AnyRepository::Remote(r) => r.put_blob(bytes).await,
-            AnyRepository::Layout(l) => l.put_blob(bytes).await,
+            Self::Remote(r) => r.put_blob(bytes).await,
+            Self::Layout(l) => l.put_blob(bytes).await,
         }
     }
 
     async fn referrers_api(&self, subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
         match self {
-            AnyRepository::Remote(r) => r.referrers_api(subject).await,
-            AnyRepository::Layout(l) => l.referrers_api(subject).await,
+            Self::Remote(r) => r.referrers_api(subject).await,
+            Self::Layout(l) => l.referrers_api(subject).await,
         }
     }
 }

@@ -25,7 +25,7 @@ use crate::format::digest::Digest;
 pub const REF_NAME_ANNOTATION: &str = "org.opencontainers.image.ref.name";
 
 /// Largest `index.json` read (it grows by one entry per signed image and signature tag).
-const MAX_INDEX_BYTES: u64 = crate::limits::Limits::DEFAULT.max_layout_index_bytes;
+const MAX_INDEX_BYTES: u64 = Limits::DEFAULT.max_layout_index_bytes;
 
 static TEMP_COUNTER: AtomicU64 = AtomicU64::new(0);
 
