@@ -1,9 +1,5 @@
 //! Blob signing and attestation against real vectors (cosign's own test data, the Sigstore
 //! conformance suite's key-based bundle, real SBOMs) and sign-then-verify with real cosign keys.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/vectors.rs"]
-mod vectors_dir;
 
 use std::path::{Path, PathBuf};
 
@@ -24,7 +20,7 @@ use imprint::verify::proof::Source;
 
 /// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
 fn vectors() -> PathBuf {
-    vectors_dir::dir()
+    crate::support::vectors::dir()
 }
 
 fn att_dir() -> PathBuf {

@@ -1,16 +1,11 @@
 //! End-to-end: sign and verify images on a real registry (Debian's docker-registry started by
 //! the harness), cosign's real signature vectors pushed byte-exact, negative cases, and the CLI.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
+use crate::support::{push_index, push_random_image, registry, test_client, unique_repo};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format::digest::Digest;
@@ -23,10 +18,9 @@ use imprint::store::discover::{self, SignatureFormat};
 use imprint::store::{Limits, Repository, media_types};
 use imprint::verify::proof::Signer;
 use imprint::verify::{self, Check, SignatureVerifier};
-use support::{push_index, push_random_image, registry, test_client, unique_repo};
 
 fn vectors() -> PathBuf {
-    vectors_dir::dir()
+    crate::support::vectors::dir()
 }
 
 fn no_annotations() -> BTreeMap<String, String> {
@@ -274,7 +268,7 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
         .unwrap();
     let payload_digest = att.manifest.layers[0].digest.clone();
 
-    let proxy = support::proxy::Proxy::start(registry()).await;
+    let proxy = crate::support::proxy::Proxy::start(registry()).await;
     let via = ImageRef::parse(&format!(
         "{}/{}",
         proxy.addr(),
@@ -291,7 +285,7 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
     proxy.inject(
         "GET",
         &format!("/blobs/{payload_digest}"),
-        support::proxy::Fault::body("application/octet-stream", forged),
+        crate::support::proxy::Fault::body("application/octet-stream", forged),
     );
     let r = check_all(&proxied, &digest, &key.public_key(), &no_annotations()).await;
     let f = r[0].as_ref().unwrap_err();
@@ -620,7 +614,7 @@ async fn oci_layout_sign_and_verify_through_the_same_code() {
     let layout = ImageRef::parse(&format!("oci:{}:v1", tmp.path().join("img").display())).unwrap();
     let client = test_client();
     let repo = client.repository(&layout).unwrap();
-    let digest = support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
+    let digest = crate::support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let key = SigningKey::generate_p256().unwrap();
     let done = sign::sign_image(&client, &layout, &key, &SignOptions::default())
         .await

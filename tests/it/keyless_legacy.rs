@@ -2,8 +2,6 @@
 //! the certificate, chain, Rekor bundle (SET, body, integratedTime, logIndex, logID), payload or
 //! signature is rejected. Each mutation is a named case; all are printed with the failing check.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 
 use base64::Engine as _;

@@ -2,8 +2,6 @@
 //! rules of `../shared/vectors/sigstore-conformance/HOW-TO-RUN.md`. Every case is reported by
 //! name; none is skipped or special-cased.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
@@ -94,11 +92,11 @@ fn conformance_bundle_verify() {
 // The CLI module, compiled into this test (the lead wires it into src/main.rs), driven with the
 // harness's argument shape on a few cases.
 #[allow(dead_code)]
-#[path = "../src/cli/verify_bundle.rs"]
+#[path = "../../src/cli/verify_bundle.rs"]
 mod verify_bundle_cli;
 
 #[allow(dead_code)]
-#[path = "../src/cli/trust_root.rs"]
+#[path = "../../src/cli/trust_root.rs"]
 mod trust_root_cli;
 
 fn cli(args: &[&str]) -> Result<u8, clap::Error> {

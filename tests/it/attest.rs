@@ -4,16 +4,13 @@
 //! annotation contradicting the payload, tampered payload, non-SBOM declared as SBOM),
 //! `--replace`, `--recursive`, and upload progress reporting.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use crate::support::{
+    push_index, push_random_image, random_bytes, registry, test_client, unique_repo,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format;
@@ -33,11 +30,10 @@ use imprint::store::{
 };
 use imprint::verify::proof::{Signer, VerifiedAttestation};
 use imprint::verify::{self, CandidateFailure, Check, SignatureVerifier};
-use support::{push_index, push_random_image, random_bytes, registry, test_client, unique_repo};
 
 /// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
 fn vectors() -> PathBuf {
-    vectors_dir::dir()
+    crate::support::vectors::dir()
 }
 
 /// Every real SBOM: the vectors made by trivy, syft, apko, cdxgen, and the cargo-cyclonedx

@@ -1,11 +1,6 @@
 //! Key handling: cosign key file vectors, generate/import, sign/verify for every algorithm,
 //! public keys from PEM/certificates, and interop with the `sigstore` crate.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -21,7 +16,7 @@ use imprint::keys::{
 /// The shared test vectors (`../shared/vectors` from the main checkout), overridable with
 /// `IMPRINT_VECTORS`. A missing directory fails the test rather than skipping it.
 fn vectors() -> PathBuf {
-    vectors_dir::dir()
+    crate::support::vectors::dir()
 }
 
 fn vector_key(name: &str) -> PathBuf {

@@ -6,6 +6,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 pub mod proxy;
+pub mod vectors;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};

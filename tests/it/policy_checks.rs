@@ -3,11 +3,6 @@
 //! lints clean of errors, and every policy in `testdata/policy/invalid/` fails with the error
 //! its `# expect:` line states.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -21,7 +16,7 @@ use serde_json::{Value, json};
 
 /// `$IMPRINT_VECTORS/predicates`, default `../shared/vectors/predicates`.
 fn vectors() -> PathBuf {
-    vectors_dir::dir().join("predicates")
+    crate::support::vectors::dir().join("predicates")
 }
 
 fn load(rel: &str) -> Value {

@@ -1,8 +1,6 @@
 //! The README's offline demo keeps working: the committed OCI layout verifies with the
 //! committed demo key and satisfies the demo policy; another key does not.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::process::Command;
 
 use imprint::gate::Verifier;

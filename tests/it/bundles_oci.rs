@@ -2,16 +2,14 @@
 //! real registry (Debian's distribution 2.8: no referrers API, so the `sha256-<hex>`
 //! tag-schema index is used) and through a proxy that adds a native referrers API.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
+use crate::support::proxy::{Fault, Proxy};
+use crate::support::{push_random_image, registry, test_client, unique_repo};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format::digest::Digest;
@@ -26,8 +24,6 @@ use imprint::store::{Limits, ManifestRef, Repository, media_types};
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::proof::{Signer, Source};
 use imprint::verify::{self, COSIGN_SIGN_PREDICATE, Check, SignatureVerifier, VerifiedBundleItem};
-use support::proxy::{Fault, Proxy};
-use support::{push_random_image, registry, test_client, unique_repo};
 
 const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
@@ -852,7 +848,7 @@ async fn oci_layout_bundle_sign_attest_and_verify() {
     let layout = ImageRef::parse(&format!("oci:{}:v1", tmp.path().join("img").display())).unwrap();
     let client = test_client();
     let repo = client.repository(&layout).unwrap();
-    let digest = support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
+    let digest = crate::support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let key = SigningKey::generate_p256().unwrap();
     sign::sign_image(&client, &layout, &key, &bundle_opts(&[("env", "demo")]))
         .await

@@ -1,10 +1,6 @@
 //! DSSE interop both ways with an independent implementation: Python `securesystemslib`
-//! (driven by `tests/interop/dsse.py`). The test setup installs it
+//! (driven by `tests/it/interop/dsse.py`). The test setup installs it
 //! (`pip install 'securesystemslib[crypto]'`); if it is missing these tests fail, they do not skip.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/vectors.rs"]
-mod vectors_dir;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;
@@ -22,11 +18,11 @@ use imprint::keys::{self, PublicKey, SigningKey, password::Password};
 use imprint::verify::proof::Source;
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/interop/dsse.py")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/interop/dsse.py")
 }
 
 fn vectors() -> PathBuf {
-    vectors_dir::dir()
+    crate::support::vectors::dir()
 }
 
 /// Runs the Python side; returns (exit code, stdout + stderr). Panics with an install hint when
