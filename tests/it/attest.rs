@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use std::sync::{Arc, Mutex};
 
+use crate::support::vectors;
 use crate::support::{
     push_index, push_random_image, random_bytes, registry, test_client, unique_repo,
 };
@@ -31,11 +32,6 @@ use imprint::store::{
 use imprint::verify::proof::{Signer, VerifiedAttestation};
 use imprint::verify::{self, CandidateFailure, Check, SignatureVerifier};
 
-/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
-fn vectors() -> PathBuf {
-    crate::support::vectors::dir()
-}
-
 /// Every real SBOM: the vectors made by trivy, syft, apko, cdxgen, and the cargo-cyclonedx
 /// SBOM of this repository. With the predicate type each one is.
 fn sbom_files() -> Vec<(PathBuf, &'static str)> {
@@ -45,7 +41,9 @@ fn sbom_files() -> Vec<(PathBuf, &'static str)> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json"));
+    files.push(crate::support::crate_path(
+        "testdata/sbom/imprint.cdx-1.5.json",
+    ));
     let typed: Vec<_> = files
         .into_iter()
         .map(|p| {
@@ -417,7 +415,7 @@ async fn recursive_attests_index_and_each_child() {
     let client = test_client();
     let key = SigningKey::generate_p256().unwrap();
     let predicate = load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json"),
+        &crate::support::crate_path("testdata/sbom/imprint.cdx-1.5.json"),
         CYCLONEDX,
     );
     let mut opts = attest_opts(CYCLONEDX, predicate);
@@ -623,7 +621,7 @@ async fn cli_attest_and_verify(bundle: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(tmp.path(), "k");
     let spdx = vectors().join("predicates/sbom/guac-syft-0.90.0_kubectl-amd64.spdx.json");
-    let cdx = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json");
+    let cdx = crate::support::crate_path("testdata/sbom/imprint.cdx-1.5.json");
 
     let out = cli_attest(&key, &spdx, "spdxjson", &image_s, &[format]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -778,7 +776,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
     let image_s = image.to_string();
     let tmp = tempfile::tempdir().unwrap();
     let (key, _) = key_pair(tmp.path(), "k");
-    let cdx = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json");
+    let cdx = crate::support::crate_path("testdata/sbom/imprint.cdx-1.5.json");
     let spdx = vectors().join("predicates/sbom/protobom-apko-curl.spdx.json");
     let plain = tmp.path().join("config.json");
     std::fs::write(&plain, br#"{"name": "not an sbom", "packages": 3}"#).unwrap();

@@ -3,6 +3,7 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::vectors;
 use imprint::verify::blob::{BlobError, BlobEvidence};
 
 /// The blob functions by the layer that holds them.
@@ -17,11 +18,6 @@ use imprint::format::digest::Digest;
 use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE, PayloadError};
 use imprint::keys::{self, PublicKey, SigningKey, password::Password};
 use imprint::verify::proof::Source;
-
-/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
-fn vectors() -> PathBuf {
-    crate::support::vectors::dir()
-}
 
 fn att_dir() -> PathBuf {
     vectors().join("attestations/cosign-blob-attestation")
@@ -272,7 +268,9 @@ fn attest_blob_with_real_sboms_then_verify() {
         .unwrap()
         .map(|e| e.unwrap().path())
         .collect();
-    files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json"));
+    files.push(crate::support::crate_path(
+        "testdata/sbom/imprint.cdx-1.5.json",
+    ));
     assert!(files.len() >= 10);
     for f in files {
         let name = f.file_name().unwrap().to_string_lossy().into_owned();

@@ -3,13 +3,13 @@
 //! tag-schema index is used) and through a proxy that adds a native referrers API.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
 use crate::support::proxy::{Fault, Proxy};
-use crate::support::{push_random_image, registry, test_client, unique_repo};
+use crate::support::{push_random_image, registry, test_client, unique_repo, vectors};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format::digest::Digest;
@@ -25,12 +25,7 @@ use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::proof::{Signer, Source};
 use imprint::verify::{self, COSIGN_SIGN_PREDICATE, Check, SignatureVerifier, VerifiedBundleItem};
 
-const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const CUSTOM: &str = "https://cosign.sigstore.dev/attestation/v1";
-
-fn vectors() -> PathBuf {
-    PathBuf::from(V)
-}
 
 fn pgi() -> Arc<TrustRoot> {
     Arc::new(TrustRoot::from_file(&vectors().join("trust-roots/pgi-trusted_root.json")).unwrap())
@@ -610,9 +605,9 @@ async fn signature_format_limits_what_is_read() {
 /// check as an attestation of its subject, and only of it; warm timing printed.
 #[test]
 fn cosign_oci_attestation_vector_through_check_bundle() {
-    let bytes = std::fs::read(format!(
-        "{V}/bundles/cosign-oci-attestation/oci-attestation.sigstore.json"
-    ))
+    let bytes = std::fs::read(
+        vectors().join("bundles/cosign-oci-attestation/oci-attestation.sigstore.json"),
+    )
     .unwrap();
     let subject: Digest = "sha256:732112270d7e59418a8c080b134b24cabd67d250d0d0147a97ed95ba5c280aa4"
         .parse()

@@ -4,17 +4,19 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::support::vectors;
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::bundle::{Artifact, VerificationPolicy, verify_bundle};
 
-const SUITE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/sigstore-conformance/bundle-verify"
-);
-const PGI_ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/trust-roots/pgi-trusted_root.json"
-);
+/// The suite's `bundle-verify` directory in the shared vectors.
+fn suite() -> PathBuf {
+    vectors().join("sigstore-conformance/bundle-verify")
+}
+
+/// The Public Good Instance trust root the suite uses by default.
+fn pgi_root() -> PathBuf {
+    vectors().join("trust-roots/pgi-trusted_root.json")
+}
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
@@ -24,13 +26,13 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let artifact_path = if dir.join("artifact").exists() {
         dir.join("artifact")
     } else {
-        Path::new(SUITE).join("a.txt")
+        suite().join("a.txt")
     };
     let artifact = std::fs::read(artifact_path).map_err(|e| e.to_string())?;
     let root_path = if dir.join("trusted_root.json").exists() {
         dir.join("trusted_root.json")
     } else {
-        PathBuf::from(PGI_ROOT)
+        pgi_root()
     };
     let trust = TrustRoot::from_file(&root_path).map_err(|e| e.to_string())?;
     let policy = if dir.join("key.pub").exists() {
@@ -61,7 +63,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
 
 #[test]
 fn conformance_bundle_verify() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(SUITE)
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
@@ -119,8 +121,10 @@ fn cli(args: &[&str]) -> Result<u8, clap::Error> {
 
 #[test]
 fn cli_shape_on_a_few_cases() {
-    let case = |c: &str, f: &str| format!("{SUITE}/{c}/{f}");
-    let a = format!("{SUITE}/a.txt");
+    let suite = suite().display().to_string();
+    let pgi_root = pgi_root().display().to_string();
+    let case = |c: &str, f: &str| format!("{suite}/{c}/{f}");
+    let a = format!("{suite}/a.txt");
     let ok = |c: &str| {
         cli(&[
             "--bundle",
@@ -130,7 +134,7 @@ fn cli_shape_on_a_few_cases() {
             "--certificate-oidc-issuer",
             DEFAULT_ISSUER,
             "--trusted-root",
-            PGI_ROOT,
+            &pgi_root,
             &a,
         ])
         .unwrap()
@@ -216,21 +220,14 @@ fn cli_shape_on_a_few_cases() {
 /// describes is reached. Remove the encoding noise and check the described defect is caught too.
 #[test]
 fn fail_cases_also_rejected_for_the_described_defect() {
-    let trust = TrustRoot::from_file(Path::new(&format!(
-        "{SUITE}/rekor2-timestamp-with-incorrect-time_fail/trusted_root.json"
-    )))
-    .unwrap();
-    let mut b: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!(
-            "{SUITE}/rekor2-timestamp-with-incorrect-time_fail/bundle.sigstore.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let case = suite().join("rekor2-timestamp-with-incorrect-time_fail");
+    let trust = TrustRoot::from_file(&case.join("trusted_root.json")).unwrap();
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
     // The README's `base64` wrapped the timestamp at 76 columns (Go's decoder skips newlines).
     let ts = &mut b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"];
     *ts = ts.as_str().unwrap().replace(['\n', '\r'], "").into();
-    let artifact = std::fs::read(format!("{SUITE}/a.txt")).unwrap();
+    let artifact = std::fs::read(suite().join("a.txt")).unwrap();
     let policy = VerificationPolicy::Keyless(
         IdentityPolicy::new(
             Matcher::Exact(DEFAULT_IDENTITY.into()),

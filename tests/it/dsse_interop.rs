@@ -2,9 +2,10 @@
 //! (driven by `tests/it/interop/dsse.py`). The test setup installs it
 //! (`pip install 'securesystemslib[crypto]'`); if it is missing these tests fail, they do not skip.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Command;
 
+use crate::support::vectors;
 use imprint::verify::blob::{BlobError, BlobEvidence};
 
 /// The blob functions by the layer that holds them.
@@ -18,29 +19,25 @@ use imprint::keys::{self, PublicKey, SigningKey, password::Password};
 use imprint::verify::proof::Source;
 
 fn script() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/it/interop/dsse.py")
+    crate::support::crate_path("tests/it/interop/dsse.py")
 }
 
-fn vectors() -> PathBuf {
-    crate::support::vectors::dir()
-}
-
-/// Runs the Python side; returns (exit code, stdout + stderr). Panics with an install hint when
+/// Runs the Python side; returns (exit code, stdout + stderr). Fails with an install hint when
 /// python3 or securesystemslib is missing.
 fn python(args: &[&str]) -> (i32, String) {
+    crate::support::require_python_modules(
+        &["securesystemslib", "cryptography"],
+        "pip install 'securesystemslib[crypto]' (Debian: python3-securesystemslib)",
+    );
     let out = Command::new("python3")
         .arg(script())
         .args(args)
         .output()
-        .expect("python3 must be installed for the DSSE interop test");
+        .expect("run python3");
     let text = format!(
         "{}{}",
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
-    );
-    assert!(
-        !text.contains("ModuleNotFoundError"),
-        "securesystemslib is not installed: run `pip install 'securesystemslib[crypto]'`\n{text}"
     );
     (out.status.code().unwrap_or(-1), text)
 }

@@ -4,18 +4,18 @@
 
 use std::collections::BTreeMap;
 
+use crate::support::vectors;
 use base64::Engine as _;
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::bundle::BundleError;
 use imprint::verify::legacy::{LegacyKeylessLayer, verify_legacy_keyless};
 use imprint::verify::proof::Signer;
 
-const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const SAN: &str = "mitr@redhat.com";
 const GH_OAUTH: &str = "https://github.com/login/oauth";
 
 fn read(p: &str) -> String {
-    std::fs::read_to_string(format!("{V}/{p}")).unwrap()
+    std::fs::read_to_string(vectors().join(p)).unwrap()
 }
 
 fn policy(san: &str, issuer: &str) -> IdentityPolicy {
@@ -54,7 +54,7 @@ impl SigParts {
 fn derived_sig() -> SigParts {
     let d = "derived/legacy-sig-keyless-containers-image";
     SigParts {
-        payload: std::fs::read(format!("{V}/{d}/payload.json")).unwrap(),
+        payload: std::fs::read(vectors().join(d).join("payload.json")).unwrap(),
         sig: read(&format!("{d}/signature.b64")),
         cert: read(&format!("{d}/certificate.pem")),
         chain: Some(read(&format!("{d}/chain.pem"))),
@@ -96,10 +96,8 @@ fn derived_containers_image_sig_verifies() {
         "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
     );
     // The same with the trust root read from the vectors' file.
-    let file_root = TrustRoot::from_file(std::path::Path::new(&format!(
-        "{V}/trust-roots/pgi-trusted_root.json"
-    )))
-    .unwrap();
+    let file_root =
+        TrustRoot::from_file(&vectors().join("trust-roots/pgi-trusted_root.json")).unwrap();
     verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &file_root).unwrap();
     // Without a chain annotation (cosign v3 legacy writes ""), intermediates come from the root.
     let mut no_chain = parts.clone();
@@ -112,10 +110,11 @@ fn derived_containers_image_sig_verifies() {
 #[test]
 fn containers_image_dir_signature_verifies() {
     // containers/image stores a signature as "\0sigstore-json\n" + {mimeType, payload, annotations}.
-    let raw = std::fs::read(format!(
-        "{V}/legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"
-    ))
-    .unwrap();
+    let raw =
+        std::fs::read(vectors().join(
+            "legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1",
+        ))
+        .unwrap();
     let json = raw.strip_prefix(b"\x00sigstore-json\n").unwrap();
     let v: serde_json::Value = serde_json::from_slice(json).unwrap();
     let payload = base64::engine::general_purpose::STANDARD
@@ -150,10 +149,9 @@ fn connaisseur_keyless_layer_verifies() {
     .unwrap();
     let layer = &m["layers"][0];
     let digest = layer["digest"].as_str().unwrap().replace(':', "-");
-    let payload = std::fs::read(format!(
-        "{V}/legacy-signatures/connaisseur/blobs/{digest}.json"
-    ))
-    .unwrap();
+    let payload =
+        std::fs::read(vectors().join(format!("legacy-signatures/connaisseur/blobs/{digest}.json")))
+            .unwrap();
     let ann: BTreeMap<String, String> =
         serde_json::from_value(layer["annotations"].clone()).unwrap();
     let parts = from_annotations(payload, &ann);
@@ -170,7 +168,7 @@ fn connaisseur_keyless_layer_verifies() {
 
 fn att_parts() -> (Vec<u8>, BTreeMap<String, String>) {
     let d = "derived/legacy-att-keyless-from-cosign-bundle";
-    let env = std::fs::read(format!("{V}/{d}/layer-envelope.json")).unwrap();
+    let env = std::fs::read(vectors().join(d).join("layer-envelope.json")).unwrap();
     let ann: BTreeMap<String, String> =
         serde_json::from_str(&read(&format!("{d}/layer-annotations.json"))).unwrap();
     (env, ann)
@@ -499,17 +497,19 @@ fn identity_and_issuer_mismatch_rejected_with_named_check() {
 #[test]
 fn wrong_trust_root_rejected() {
     let base = derived_sig();
-    let other = TrustRoot::from_file(std::path::Path::new(&format!(
-        "{V}/trust-roots/sigstore-go-scaffolding-trusted_root.json"
-    )))
+    let other = TrustRoot::from_file(
+        &vectors().join("trust-roots/sigstore-go-scaffolding-trusted_root.json"),
+    )
     .unwrap();
     assert!(verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).is_err());
 }
 
-const CONF: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/sigstore-conformance/bundle-verify"
-);
+/// The sigstore-conformance `bundle-verify` cases.
+fn conformance_case(rel: &str) -> std::path::PathBuf {
+    vectors()
+        .join("sigstore-conformance/bundle-verify")
+        .join(rel)
+}
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const GHA: &str = "https://token.actions.githubusercontent.com";
 
@@ -517,7 +517,7 @@ const GHA: &str = "https://token.actions.githubusercontent.com";
 fn legacy_from_bundle(case: &str) -> (serde_json::Value, String, String, String) {
     let b64 = base64::engine::general_purpose::STANDARD;
     let b: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!("{CONF}/{case}/bundle.sigstore.json")).unwrap(),
+        &std::fs::read(conformance_case(case).join("bundle.sigstore.json")).unwrap(),
     )
     .unwrap();
     let vm = &b["verificationMaterial"];
@@ -548,7 +548,7 @@ fn legacy_from_bundle(case: &str) -> (serde_json::Value, String, String, String)
 fn conformance_v01_message_signature_as_legacy_sig() {
     let (b, cert, rekor, _) = legacy_from_bundle("happy-path-v0.1");
     let parts = SigParts {
-        payload: std::fs::read(format!("{CONF}/a.txt")).unwrap(),
+        payload: std::fs::read(conformance_case("a.txt")).unwrap(),
         sig: b["messageSignature"]["signature"]
             .as_str()
             .unwrap()
@@ -594,9 +594,9 @@ fn conformance_intoto_entry_as_legacy_att() {
         "signatures": [{"keyid": "", "sig": env["signatures"][0]["sig"]}],
     }))
     .unwrap();
-    let t = TrustRoot::from_file(std::path::Path::new(&format!(
-        "{CONF}/intoto-with-custom-trust-root/trusted_root.json"
-    )))
+    let t = TrustRoot::from_file(&conformance_case(
+        "intoto-with-custom-trust-root/trusted_root.json",
+    ))
     .unwrap();
     let pol = policy(BEACON, GHA);
     let layer = LegacyKeylessLayer {

@@ -5,6 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
+use crate::support::vectors;
 use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der};
 use aws_lc_rs::signature::{self as lc, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
@@ -12,12 +13,6 @@ use imprint::keys::{
     KeyAlgorithm, KeyError, Password, PublicKey, SigningKey, cosign, generate_key_pair,
     import_key_pair, load_public_key, load_signing_key,
 };
-
-/// The shared test vectors (`../shared/vectors` from the main checkout), overridable with
-/// `IMPRINT_VECTORS`. A missing directory fails the test rather than skipping it.
-fn vectors() -> PathBuf {
-    crate::support::vectors::dir()
-}
 
 fn vector_key(name: &str) -> PathBuf {
     vectors().join("keys").join(name)
@@ -28,9 +23,7 @@ fn derived_pub(name: &str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/keys")
-        .join(name)
+    crate::support::crate_path("testdata/keys").join(name)
 }
 
 /// (key file, password, algorithm, derived public key file) from the vectors README table.
@@ -791,7 +784,7 @@ mod interop {
 
 #[test]
 fn example_public_keys_in_keys_dir_load() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
+    let dir = crate::support::crate_path("keys");
     let mut count = 0;
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

@@ -2,7 +2,6 @@
 //! imprint, a real policy file, the library `Verifier`, and a fixed clock. Each scenario states
 //! the expected outcome and reason code.
 
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
@@ -295,9 +294,7 @@ async fn no_match_exclude_modes_and_two_rules() {
 }
 
 fn vector(rel: &str) -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/predicates")
-        .join(rel);
+    let p = crate::support::vectors().join("predicates").join(rel);
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 

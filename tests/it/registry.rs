@@ -658,11 +658,12 @@ async fn registry_image_copies_to_layout_byte_exact() {
 // ---- auth ---------------------------------------------------------------------------
 
 fn htpasswd(user: &str, password: &str) -> String {
-    let out = std::process::Command::new("htpasswd")
+    let htpasswd = crate::support::require_program("htpasswd", "apache2-utils");
+    let out = std::process::Command::new(htpasswd)
         .args(["-Bbn", user, password])
         .output()
-        .expect("htpasswd (apache2-utils)");
-    assert!(out.status.success());
+        .expect("run htpasswd");
+    assert!(out.status.success(), "htpasswd failed: {out:?}");
     String::from_utf8(out.stdout).unwrap()
 }
 

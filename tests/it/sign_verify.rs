@@ -2,9 +2,10 @@
 //! the harness), cosign's real signature vectors pushed byte-exact, negative cases, and the CLI.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
+use crate::support::vectors;
 use crate::support::{push_index, push_random_image, registry, test_client, unique_repo};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
@@ -18,10 +19,6 @@ use imprint::store::discover::{self, SignatureFormat};
 use imprint::store::{Limits, Repository, media_types};
 use imprint::verify::proof::Signer;
 use imprint::verify::{self, Check, SignatureVerifier};
-
-fn vectors() -> PathBuf {
-    crate::support::vectors::dir()
-}
 
 fn no_annotations() -> BTreeMap<String, String> {
     BTreeMap::new()
