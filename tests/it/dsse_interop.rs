@@ -9,7 +9,7 @@ use crate::support::vectors;
 use imprint::verify::blob::{BlobError, BlobEvidence};
 
 /// The blob functions by the layer that holds them.
-mod blob {
+mod api {
     pub use imprint::sign::blob::attest_blob;
     pub use imprint::verify::blob::verify_blob_attestation;
 }
@@ -89,7 +89,7 @@ fn securesystemslib_signed_envelopes_verify_with_imprint() {
             .unwrap_or_else(|e| panic!("{scheme}: {e}"));
 
         // The full attestation check passes.
-        let v = blob::verify_blob_attestation(
+        let v = api::verify_blob_attestation(
             &key,
             &artifact_digest,
             BlobEvidence::Signature(&env_bytes),
@@ -108,7 +108,7 @@ fn securesystemslib_signed_envelopes_verify_with_imprint() {
             tampered_statement.as_bytes(),
             &env.signatures[0].sig,
         );
-        let e = blob::verify_blob_attestation(
+        let e = api::verify_blob_attestation(
             &key,
             &artifact_digest,
             BlobEvidence::Signature(&forged),
@@ -121,7 +121,7 @@ fn securesystemslib_signed_envelopes_verify_with_imprint() {
         // Another key: refused.
         let other = SigningKey::generate_p256().unwrap().public_key();
         assert!(
-            blob::verify_blob_attestation(
+            api::verify_blob_attestation(
                 &other,
                 &artifact_digest,
                 BlobEvidence::Signature(&env_bytes),
@@ -157,7 +157,7 @@ fn imprint_signed_envelopes_verify_with_securesystemslib() {
     ];
     let digest = Digest::of(b"artifact for python");
     for (scheme, key) in cases {
-        let att = blob::attest_blob(
+        let att = api::attest_blob(
             &key,
             "artifact",
             &digest,

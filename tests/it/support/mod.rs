@@ -352,25 +352,3 @@ pub async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
         .expect("push index");
     (image, digest, children)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn programs_on_path_and_by_absolute_path_are_found() {
-        assert_eq!(find_program("sh").map(|p| p.ends_with("sh")), Some(true));
-        assert_eq!(find_program("/bin/sh"), Some(PathBuf::from("/bin/sh")));
-        assert_eq!(find_program("imprint-no-such-program"), None);
-        assert_eq!(find_program("/nonexistent/imprint-no-such-program"), None);
-    }
-
-    #[test]
-    #[should_panic(
-        expected = "this test runs `imprint-no-such-program`, which is not installed: it is in \
-                    Debian's `imprint-no-such-package` package"
-    )]
-    fn a_missing_program_is_named_with_its_package() {
-        require_program("imprint-no-such-program", "imprint-no-such-package");
-    }
-}
