@@ -4,8 +4,10 @@
 //! annotation contradicting the payload, tampered payload, non-SBOM declared as SBOM),
 //! `--replace`, `--recursive`, and upload progress reporting.
 
+use crate::support::checks::{attest_options, attestation_checks as check_all, failed_checks};
+use crate::support::cli::{imprint, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
 use crate::support::vectors;
@@ -19,7 +21,7 @@ use imprint::format::digest::Digest;
 use imprint::format::oci;
 use imprint::format::predicate::{CYCLONEDX, OPENVEX, SPDX, VULN};
 use imprint::format::reference::ImageRef;
-use imprint::keys::{PublicKey, SigningKey};
+use imprint::keys::SigningKey;
 use imprint::sign::{self, AttestOptions, WriteFormat};
 use imprint::store::attach::{self, Kind};
 use imprint::store::client::PROGRESS_MIN_BYTES;
@@ -30,7 +32,7 @@ use imprint::store::{
     media_types,
 };
 use imprint::verify::proof::{Signer, VerifiedAttestation};
-use imprint::verify::{self, CandidateFailure, Check, SignatureVerifier};
+use imprint::verify::{CandidateFailure, Check};
 
 /// Every real SBOM: the vectors made by trivy, syft, apko, cdxgen, and the cargo-cyclonedx
 /// SBOM of this repository. With the predicate type each one is.
@@ -65,51 +67,13 @@ fn sbom_files() -> Vec<(PathBuf, &'static str)> {
 }
 
 fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOptions {
-    AttestOptions {
-        predicate_type: predicate_type.to_owned(),
-        predicate,
-        replace: false,
-        recursive: false,
-        limits: Limits::default(),
-        format: WriteFormat::Legacy,
-    }
+    attest_options(WriteFormat::Legacy, predicate_type, predicate)
 }
 
 fn load(path: &Path, type_uri: &str) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap();
     format::load_predicate(type_uri, &bytes, format::DEFAULT_MAX_PREDICATE_BYTES)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Discover the `.att` layers of `digest` and check each with `key` and `want`.
-async fn check_all<R: Repository>(
-    repo: &R,
-    digest: &Digest,
-    key: &PublicKey,
-    want: Option<&str>,
-) -> Vec<Result<VerifiedAttestation, CandidateFailure>> {
-    let found = discover::discover(
-        repo,
-        digest,
-        SignatureFormat::Legacy,
-        false,
-        true,
-        &Limits::default(),
-    )
-    .await
-    .unwrap();
-    let v = SignatureVerifier::Key(key.clone());
-    found
-        .attestations
-        .iter()
-        .map(|c| verify::check_attestation(c, digest, &v, want))
-        .collect()
-}
-
-fn failed_checks(r: &[Result<VerifiedAttestation, CandidateFailure>]) -> Vec<Check> {
-    r.iter()
-        .map(|x| x.as_ref().map(|_| ()).unwrap_err().check)
-        .collect()
 }
 
 /// Write `layers` (descriptor, content) as the `.att` attachment of `digest`, by hand.
@@ -533,18 +497,6 @@ async fn upload_progress_counts_bytes_up_to_the_blob_size() {
 }
 
 // ---- CLI ----
-
-fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.env_remove("COSIGN_PASSWORD")
-        .env("IMPRINT_PASSWORD", "test-password")
-        .env("DOCKER_CONFIG", "/nonexistent");
-    c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
 
 fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let prefix = dir.join(name);

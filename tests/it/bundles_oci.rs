@@ -2,9 +2,11 @@
 //! real registry (Debian's distribution 2.8: no referrers API, so the `sha256-<hex>`
 //! tag-schema index is used) and through a proxy that adds a native referrers API.
 
+use crate::support::checks::{attest_options, bundle_checks as check_all};
+use crate::support::cli::{imprint, run};
+use crate::support::sig::{containers_image_layer, push_sig_layer};
 use std::collections::BTreeMap;
 use std::path::Path;
-use std::process::Command;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -55,14 +57,7 @@ fn bundle_opts(annotations: &[(&str, &str)]) -> SignOptions {
 }
 
 fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOptions {
-    AttestOptions {
-        predicate_type: predicate_type.to_owned(),
-        predicate,
-        replace: false,
-        recursive: false,
-        limits: Limits::default(),
-        format: WriteFormat::Bundle,
-    }
+    attest_options(WriteFormat::Bundle, predicate_type, predicate)
 }
 
 async fn bundles_of<R: Repository>(repo: &R, digest: &Digest) -> Vec<Candidate> {
@@ -77,18 +72,6 @@ async fn bundles_of<R: Repository>(repo: &R, digest: &Digest) -> Vec<Candidate> 
     .await
     .unwrap()
     .bundles
-}
-
-fn check_all(
-    cands: &[Candidate],
-    digest: &Digest,
-    v: &SignatureVerifier,
-    required: &BTreeMap<String, String>,
-) -> Vec<Result<VerifiedBundleItem, verify::CandidateFailure>> {
-    cands
-        .iter()
-        .map(|c| verify::check_bundle(c, digest, v, required))
-        .collect()
 }
 
 async fn tag_index<R: Repository>(repo: &R, digest: &Digest) -> ImageIndex {
@@ -671,18 +654,6 @@ fn cosign_oci_attestation_vector_through_check_bundle() {
     eprintln!("TIMING keyless bundle verify (library, warm): {per:?} per bundle over {n} runs");
 }
 
-/// containers/image's `signature-1` files hold a cosign layer: `\0sigstore-json\n` + JSON with
-/// mimeType, base64 payload and the layer annotations.
-fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>) {
-    let raw = std::fs::read(path).unwrap();
-    let json = raw.strip_prefix(b"\0sigstore-json\n").unwrap();
-    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
-    let payload = B64.decode(v["payload"].as_str().unwrap()).unwrap();
-    let annotations: BTreeMap<String, String> =
-        serde_json::from_value(v["annotations"].clone()).unwrap();
-    (payload, annotations)
-}
-
 /// The keyless legacy `.sig` of containers/image, pushed under its `.sig` tag, verifies through
 /// discovery with the right identity only; a mutated certificate annotation is rejected.
 #[tokio::test]
@@ -691,28 +662,10 @@ async fn keyless_legacy_sig_on_the_registry() {
         vectors().join("legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid");
     let digest = Digest::of(&std::fs::read(dir.join("manifest.json")).unwrap());
     let (payload, annotations) = containers_image_layer(&dir.join("signature-1"));
-    let client = test_client();
     let push = |annotations: BTreeMap<String, String>| {
-        let client = client.clone();
         let payload = payload.clone();
         let digest = digest.clone();
-        async move {
-            let image =
-                ImageRef::parse(&format!("{}/{}", registry(), unique_repo("keyless-sig"))).unwrap();
-            let repo = client.repository(&image).unwrap();
-            let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-            repo.put_blob(&layer.bytes).await.unwrap();
-            let (config, m) = attach::build_manifest(&[layer.descriptor]);
-            repo.put_blob(&config).await.unwrap();
-            repo.put_manifest(
-                Some(&Kind::Signature.tag(&digest)),
-                media_types::OCI_MANIFEST,
-                &m,
-            )
-            .await
-            .unwrap();
-            repo
-        }
+        async move { push_sig_layer("keyless-sig", &digest, payload, annotations).await }
     };
     let repo = push(annotations.clone()).await;
     let found = discover::discover(
@@ -892,23 +845,6 @@ async fn oci_layout_bundle_sign_attest_and_verify() {
 }
 
 // ---- CLI ----
-
-fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.env_remove("COSIGN_PASSWORD")
-        .env("IMPRINT_PASSWORD", "test-password")
-        .env("DOCKER_CONFIG", "/nonexistent");
-    c
-}
-
-fn run(c: &mut Command) -> (i32, String, String) {
-    let out = c.output().unwrap();
-    (
-        out.status.code().unwrap_or(-1),
-        String::from_utf8_lossy(&out.stdout).into_owned(),
-        String::from_utf8_lossy(&out.stderr).into_owned(),
-    )
-}
 
 #[tokio::test]
 async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {

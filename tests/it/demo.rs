@@ -1,16 +1,10 @@
 //! The README's offline demo keeps working: the committed OCI layout verifies with the
 //! committed demo key and satisfies the demo policy; another key does not.
 
-use std::process::Command;
+use crate::support::cli::imprint;
 
 use imprint::gate::Verifier;
 use imprint::policy::{Outcome, Policy};
-
-fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.current_dir(env!("CARGO_MANIFEST_DIR"));
-    c
-}
 
 #[test]
 fn demo_image_verifies_with_demo_key() {

@@ -1,9 +1,10 @@
 //! End-to-end: sign and verify images on a real registry (Debian's docker-registry started by
 //! the harness), cosign's real signature vectors pushed byte-exact, negative cases, and the CLI.
 
+use crate::support::checks::signature_checks as check_all;
+use crate::support::cli::imprint;
+use crate::support::sig::{containers_image_layer, push_sig_layer, push_sig_vector};
 use std::collections::BTreeMap;
-use std::path::Path;
-use std::process::Command;
 
 use crate::support::vectors;
 use crate::support::{push_index, push_random_image, registry, test_client, unique_repo};
@@ -14,39 +15,14 @@ use imprint::format::oci;
 use imprint::format::reference::ImageRef;
 use imprint::keys::{PublicKey, SigningKey};
 use imprint::sign::{self, SignOptions};
-use imprint::store::attach::{self, Appended, Kind, NewLayer};
+use imprint::store::attach::{self, Appended, Kind};
 use imprint::store::discover::{self, SignatureFormat};
 use imprint::store::{Limits, Repository, media_types};
+use imprint::verify::Check;
 use imprint::verify::proof::Signer;
-use imprint::verify::{self, Check, SignatureVerifier};
 
 fn no_annotations() -> BTreeMap<String, String> {
     BTreeMap::new()
-}
-
-/// Discover and check every `.sig` layer of `digest` with `key`.
-async fn check_all<R: Repository>(
-    repo: &R,
-    digest: &Digest,
-    key: &PublicKey,
-    required: &BTreeMap<String, String>,
-) -> Vec<Result<imprint::verify::proof::VerifiedSignature, verify::CandidateFailure>> {
-    let found = discover::discover(
-        repo,
-        digest,
-        SignatureFormat::Legacy,
-        true,
-        false,
-        &Limits::default(),
-    )
-    .await
-    .unwrap();
-    let v = SignatureVerifier::Key(key.clone());
-    found
-        .signatures
-        .iter()
-        .map(|c| verify::check_signature(c, digest, &v, required))
-        .collect()
 }
 
 #[tokio::test]
@@ -295,34 +271,6 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
     assert!(check_all(&proxied, &digest, &key.public_key(), &no_annotations()).await[0].is_ok());
 }
 
-/// Push a legacy `.sig` image byte-exact: its payload blobs, the config (reproduced by cosign's
-/// rule, and checked against the digest in the manifest), then the manifest bytes.
-async fn push_sig_vector<R: Repository>(
-    repo: &R,
-    subject: &Digest,
-    manifest_bytes: &[u8],
-    payloads: &[Vec<u8>],
-) {
-    let m: oci::ImageManifest = serde_json::from_slice(manifest_bytes).unwrap();
-    let config = oci::cosign_config_blob(&m.layers);
-    assert_eq!(
-        Digest::of(&config),
-        m.config.digest,
-        "config rule reproduces the vector's config digest"
-    );
-    repo.put_blob(&config).await.unwrap();
-    for p in payloads {
-        repo.put_blob(p).await.unwrap();
-    }
-    repo.put_manifest(
-        Some(&Kind::Signature.tag(subject)),
-        media_types::OCI_MANIFEST,
-        manifest_bytes,
-    )
-    .await
-    .unwrap();
-}
-
 #[tokio::test]
 async fn connaisseur_vectors_verify_with_exactly_the_right_keys() {
     let dir = vectors().join("legacy-signatures/connaisseur");
@@ -387,18 +335,6 @@ async fn connaisseur_vectors_verify_with_exactly_the_right_keys() {
     assert_eq!(r[0].as_ref().unwrap_err().check, Check::ImageDigest);
 }
 
-/// containers/image's `signature-1` files hold a cosign layer: `\0sigstore-json\n` + JSON with
-/// mimeType, base64 payload and the layer annotations.
-fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>) {
-    let raw = std::fs::read(path).unwrap();
-    let json = raw.strip_prefix(b"\0sigstore-json\n").unwrap();
-    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
-    let payload = B64.decode(v["payload"].as_str().unwrap()).unwrap();
-    let annotations: BTreeMap<String, String> =
-        serde_json::from_value(v["annotations"].clone()).unwrap();
-    (payload, annotations)
-}
-
 #[tokio::test]
 async fn containers_image_vector_and_single_byte_mutations() {
     let dir = vectors().join("legacy-signatures/containers-image");
@@ -408,27 +344,9 @@ async fn containers_image_vector_and_single_byte_mutations() {
         containers_image_layer(&dir.join("dir-img-cosign-valid/signature-1"));
     let cosign = PublicKey::from_pem(&std::fs::read(dir.join("cosign.pub")).unwrap()).unwrap();
     let cosign2 = PublicKey::from_pem(&std::fs::read(dir.join("cosign2.pub")).unwrap()).unwrap();
-    let client = test_client();
 
-    let push = |payload: Vec<u8>, annotations: BTreeMap<String, String>, subject: Digest| {
-        let client = client.clone();
-        async move {
-            let image =
-                ImageRef::parse(&format!("{}/{}", registry(), unique_repo("ci-vector"))).unwrap();
-            let repo = client.repository(&image).unwrap();
-            let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-            repo.put_blob(&layer.bytes).await.unwrap();
-            let (config, m) = attach::build_manifest(&[layer.descriptor]);
-            repo.put_blob(&config).await.unwrap();
-            repo.put_manifest(
-                Some(&Kind::Signature.tag(&subject)),
-                media_types::OCI_MANIFEST,
-                &m,
-            )
-            .await
-            .unwrap();
-            repo
-        }
+    let push = |payload: Vec<u8>, annotations: BTreeMap<String, String>, subject: Digest| async move {
+        push_sig_layer("ci-vector", &subject, payload, annotations).await
     };
     let repo = push(payload.clone(), annotations.clone(), digest.clone()).await;
     assert!(check_all(&repo, &digest, &cosign, &no_annotations()).await[0].is_ok());
@@ -484,14 +402,6 @@ async fn containers_image_vector_and_single_byte_mutations() {
 }
 
 // ---- CLI ----
-
-fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.env_remove("COSIGN_PASSWORD")
-        .env("IMPRINT_PASSWORD", "test-password")
-        .env("DOCKER_CONFIG", "/nonexistent");
-    c
-}
 
 #[tokio::test]
 async fn cli_generate_sign_verify_and_exit_codes() {

@@ -8,7 +8,10 @@
 //! (`bash scripts/test.sh` installs them all).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod checks;
+pub mod cli;
 pub mod proxy;
+pub mod sig;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
