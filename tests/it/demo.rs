@@ -1,129 +1,87 @@
 //! The README's offline demo keeps working: the committed OCI layout verifies with the
 //! committed demo key and satisfies the demo policy; another key does not.
 
-use crate::support::cli::imprint;
-
 use imprint::gate::Verifier;
 use imprint::policy::{Outcome, Policy};
 
+use crate::support::cli::{imprint, run};
+use crate::support::crate_path;
+
+const DEMO: &str = "oci:testdata/demo-image:demo";
+
 #[test]
 fn demo_image_verifies_with_demo_key() {
-    let out = imprint()
-        .args([
-            "verify",
-            "--key",
-            "keys/demo.pub",
-            "oci:testdata/demo-image:demo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let payloads: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, stdout, stderr) = run(imprint().args(["verify", "--key", "keys/demo.pub", DEMO]));
+    assert_eq!(code, 0, "{stderr}");
+    let payloads: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         payloads[0]["critical"]["type"],
         "cosign container image signature"
     );
     assert_eq!(payloads[0]["optional"]["env"], "demo");
 
-    let out = imprint()
-        .args([
-            "verify-attestation",
-            "--key",
-            "keys/demo.pub",
-            "--type",
-            "cyclonedx",
-            "oci:testdata/demo-image:demo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, _, stderr) = run(imprint().args([
+        "verify-attestation",
+        "--key",
+        "keys/demo.pub",
+        "--type",
+        "cyclonedx",
+        DEMO,
+    ]));
+    assert_eq!(code, 0, "{stderr}");
 
-    // A key that did not sign it.
-    let out = imprint()
-        .args([
-            "verify",
-            "--key",
-            "keys/connaisseur-alice.pub",
-            "oci:testdata/demo-image:demo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+    // A key that did not sign it: rejected by the signature check of its one layer.
+    let (code, stdout, stderr) =
+        run(imprint().args(["verify", "--key", "keys/connaisseur-alice.pub", DEMO]));
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(stdout, "");
+    assert!(stderr.contains("no matching signatures"), "{stderr}");
+    assert!(
+        stderr.contains("layer 0") && stderr.contains("Signature check failed"),
+        "{stderr}"
+    );
 }
 
 #[test]
 fn demo_policy_through_the_cli() {
-    let out = imprint()
-        .args([
-            "verify",
-            "--policy",
-            "policies/demo.yaml",
-            "oci:testdata/demo-image:demo",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let table = String::from_utf8_lossy(&out.stdout);
+    let (code, stdout, stderr) =
+        run(imprint().args(["verify", "--policy", "policies/demo.yaml", DEMO]));
+    assert_eq!(code, 0, "{stderr}");
     assert!(
-        table.starts_with("IMAGE") && table.contains("allowed"),
-        "{table}"
+        stdout.starts_with("IMAGE") && stdout.contains("allowed"),
+        "{stdout}"
     );
-    let out = imprint()
-        .args([
-            "verify",
-            "--policy",
-            "policies/demo.yaml",
-            "-o",
-            "json",
-            "oci:testdata/demo-image:demo",
-            "oci:testdata/no-such-layout:x",
-        ])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(1),
-        "one image cannot be resolved: denied"
-    );
-    let decisions: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, stdout, stderr) = run(imprint().args([
+        "verify",
+        "--policy",
+        "policies/demo.yaml",
+        "-o",
+        "json",
+        DEMO,
+        "oci:testdata/no-such-layout:x",
+    ]));
+    assert_eq!(code, 1, "one image cannot be resolved: denied\n{stderr}");
+    let decisions: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(decisions[0]["outcome"], "allowed");
     assert_eq!(decisions[1]["outcome"], "denied");
     assert_eq!(decisions[1]["reason"]["code"], "registry-error");
-    let out = imprint()
-        .args(["policy", "lint", "policies/demo.yaml"])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stdout)
-    );
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", "policies/demo.yaml"]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
 }
 
 #[tokio::test]
 async fn demo_policy_allows_the_demo_image() {
-    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
-    let policy = Policy::from_path(&root.join("policies/demo.yaml")).unwrap();
+    let policy = Policy::from_path(&crate_path("policies/demo.yaml")).unwrap();
     let verifier = Verifier::builder(policy).build().unwrap();
-    // Layout paths in references are relative to the working directory.
-    std::env::set_current_dir(root).unwrap();
-    let d = verifier.verify_str("oci:testdata/demo-image:demo").await;
+    // The demo policy names the layout by its relative path, and layout paths are relative to
+    // the working directory: cargo runs the test binary in the crate root. (It is not changed
+    // here: the working directory belongs to every test of this binary.)
+    assert_eq!(
+        std::env::current_dir().unwrap().canonicalize().unwrap(),
+        crate_path("").canonicalize().unwrap(),
+        "run the tests from the crate root"
+    );
+    let d = verifier.verify_str(DEMO).await;
     assert_eq!(
         d.outcome,
         Outcome::Allowed,

@@ -2,7 +2,7 @@
 //! the harness), cosign's real signature vectors pushed byte-exact, negative cases, and the CLI.
 
 use crate::support::checks::signature_checks as check_all;
-use crate::support::cli::imprint;
+use crate::support::cli::{imprint, run};
 use crate::support::sig::{containers_image_layer, push_sig_layer, push_sig_vector};
 use std::collections::BTreeMap;
 
@@ -407,111 +407,90 @@ async fn containers_image_vector_and_single_byte_mutations() {
 async fn cli_generate_sign_verify_and_exit_codes() {
     let (image, digest) = push_random_image(&unique_repo("cli")).await;
     let tmp = tempfile::tempdir().unwrap();
-    let prefix = tmp.path().join("k");
-    let out = imprint()
-        .arg("generate-key-pair")
-        .arg("--output-key-prefix")
-        .arg(&prefix)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = prefix.with_extension("key");
-    let pubkey = prefix.with_extension("pub");
+    let generate = |prefix: &std::path::Path| {
+        let (code, _, stderr) = run(imprint()
+            .arg("generate-key-pair")
+            .arg("--output-key-prefix")
+            .arg(prefix));
+        assert_eq!(code, 0, "{stderr}");
+        (prefix.with_extension("key"), prefix.with_extension("pub"))
+    };
+    let (key, pubkey) = generate(&tmp.path().join("k"));
 
     let image_s = image.to_string();
-    let out = imprint()
-        .args(["sign", "--key"])
-        .arg(&key)
-        .args(["-a", "team=payments", &image_s])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, _, stderr) =
+        run(imprint()
+            .args(["sign", "--key"])
+            .arg(&key)
+            .args(["-a", "team=payments", &image_s]));
+    assert_eq!(code, 0, "{stderr}");
 
-    let out = imprint()
-        .args(["verify", "--key"])
-        .arg(&pubkey)
-        .args(["-a", "team=payments", &image_s])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, stdout, stderr) = run(imprint().args(["verify", "--key"]).arg(&pubkey).args([
+        "-a",
+        "team=payments",
+        &image_s,
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         printed[0]["critical"]["image"]["docker-manifest-digest"],
         digest.to_string()
     );
     assert_eq!(printed[0]["optional"]["team"], "payments");
 
-    // Wrong annotation, wrong key: verification failures (1), naming the check.
-    let out = imprint()
-        .args(["verify", "--key"])
-        .arg(&pubkey)
-        .args(["-a", "team=other", &image_s])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Annotations"));
-    let other = tmp.path().join("other");
+    // Wrong annotation, wrong key: verification failures (1), naming the check that rejected.
+    let (code, stdout, stderr) =
+        run(imprint()
+            .args(["verify", "--key"])
+            .arg(&pubkey)
+            .args(["-a", "team=other", &image_s]));
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("Annotations check failed"), "{stderr}");
     assert!(
-        imprint()
-            .arg("generate-key-pair")
-            .arg("--output-key-prefix")
-            .arg(&other)
-            .status()
-            .unwrap()
-            .success()
+        stderr.contains("required annotation `team`=`other` is not on the signed subject"),
+        "{stderr}"
     );
-    let out = imprint()
+    let (_, other_pub) = generate(&tmp.path().join("other"));
+    let (code, stdout, stderr) = run(imprint()
         .args(["verify", "--key"])
-        .arg(other.with_extension("pub"))
-        .arg(&image_s)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .arg(&other_pub)
+        .arg(&image_s));
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("Signature check failed"), "{stderr}");
     // An unsigned image: 1, "no signatures found".
     let (unsigned, _) = push_random_image(&unique_repo("cli-unsigned")).await;
-    let out = imprint()
+    let (code, _, stderr) = run(imprint()
         .args(["verify", "--key"])
         .arg(&pubkey)
-        .arg(unsigned.to_string())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no signatures found"));
-    // Operational errors: 2.
-    let out = imprint()
+        .arg(unsigned.to_string()));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no signatures found"), "{stderr}");
+    // Operational errors: 2, saying what could not be done.
+    let missing = tmp.path().join("missing.pub");
+    let (code, _, stderr) = run(imprint()
         .args(["verify", "--key"])
-        .arg(tmp.path().join("missing.pub"))
-        .arg(&image_s)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = imprint()
-        .args(["verify", "--key"])
-        .arg(&pubkey)
-        .arg("127.0.0.1:1/nothing:here")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .arg(&missing)
+        .arg(&image_s));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot load public key `{}`", missing.display())),
+        "{stderr}"
     );
-    let out = imprint().args(["verify", "--bogus-flag"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _, stderr) = run(imprint()
+        .args(["verify", "--key"])
+        .arg(&pubkey)
+        .arg("127.0.0.1:1/nothing:here"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("registry `127.0.0.1:1` unreachable"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(imprint().args(["verify", "--bogus-flag"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("unexpected argument '--bogus-flag'"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
