@@ -9,7 +9,7 @@ use base64::Engine as _;
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::bundle::BundleError;
 use imprint::verify::legacy::{LegacyKeylessLayer, verify_legacy_keyless};
-use imprint::verify::proof::Signer;
+use imprint::verify::proof::{Signer, TlogEvidence};
 
 const SAN: &str = "mitr@redhat.com";
 const GH_OAUTH: &str = "https://github.com/login/oauth";
@@ -201,15 +201,20 @@ fn derived_legacy_att_verifies_and_mutations_rejected() {
     let pretty = serde_json::to_vec_pretty(&v).unwrap();
     let e = verify_legacy_keyless(att_layer(&pretty, &ann), &pol, &trust()).unwrap_err();
     assert_eq!(e.check(), "tlog-entry", "{e}");
-    // Every byte of the envelope flipped in turn.
-    let mut rejected = 0;
-    for i in (0..env.len()).step_by(3) {
+    // Every third byte of the envelope flipped in turn: the envelope no longer parses, its
+    // signature no longer decodes, or it no longer hashes to the logged envelopeHash.
+    let flips = (0..env.len()).step_by(3).map(|i| {
         let mut m = env.clone();
         m[i] ^= 0x01;
         let r = verify_legacy_keyless(att_layer(&m, &ann), &pol, &trust());
-        assert!(r.is_err(), "envelope byte {i} flipped was accepted");
-        rejected += 1;
-    }
+        (format!("envelope byte {i} flipped"), r)
+    });
+    let by_check = rejections("legacy att envelope", flips);
+    assert_only_checks(
+        "legacy att envelope",
+        &by_check,
+        &["bundle-format", "signature", "tlog-entry"],
+    );
     // A non-empty signature annotation must match the envelope's.
     let mut ann2 = ann.clone();
     ann2.insert(
@@ -219,21 +224,24 @@ fn derived_legacy_att_verifies_and_mutations_rejected() {
     let e = verify_legacy_keyless(att_layer(&env, &ann2), &pol, &trust()).unwrap_err();
     assert_eq!(e.check(), "signature");
     // Chain and certificate mutations on the attestation too.
-    for key in [
-        "dev.sigstore.cosign/certificate",
-        "dev.sigstore.cosign/chain",
+    for (key, checks) in [
+        (
+            "dev.sigstore.cosign/certificate",
+            &["certificate", "certificate-chain"][..],
+        ),
+        ("dev.sigstore.cosign/chain", &["certificate-chain"][..]),
     ] {
-        for (name, text) in b64_char_mutations(&ann[key]) {
-            let mut a = ann.clone();
-            a.insert(key.into(), text);
-            assert!(
-                verify_legacy_keyless(att_layer(&env, &a), &pol, &trust()).is_err(),
-                "{key} {name} accepted"
-            );
-            rejected += 1;
-        }
+        let cases = b64_char_mutations(&ann[key])
+            .into_iter()
+            .map(|(name, text)| {
+                let mut a = ann.clone();
+                a.insert(key.into(), text);
+                let r = verify_legacy_keyless(att_layer(&env, &a), &pol, &trust());
+                (format!("{key} {name}"), r)
+            });
+        let by_check = rejections(key, cases);
+        assert_only_checks(key, &by_check, checks);
     }
-    println!("legacy att: {rejected} mutations rejected");
 }
 
 /// Change one base64 character of a PEM body (or a bare base64 string), at every position.
@@ -261,28 +269,49 @@ fn b64_char_mutations(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn expect_all_rejected(what: &str, cases: Vec<(String, SigParts)>) -> usize {
-    let t = trust();
-    let pol = policy(SAN, GH_OAUTH);
+/// Which checks rejected `cases` (check name → count); fails the test if one was accepted.
+fn rejections(
+    what: &str,
+    cases: impl IntoIterator<Item = (String, Result<(Signer, TlogEvidence), BundleError>)>,
+) -> BTreeMap<&'static str, usize> {
     let mut accepted = Vec::new();
     let mut by_check: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let n = cases.len();
-    for (name, parts) in cases {
-        match verify_legacy_keyless(parts.layer(), &pol, &t) {
+    for (name, result) in cases {
+        match result {
             Ok(_) => accepted.push(name),
-            Err(e) => {
-                let e: BundleError = e;
-                *by_check.entry(e.check()).or_default() += 1;
-            }
+            Err(e) => *by_check.entry(e.check()).or_default() += 1,
         }
     }
-    println!("{what}: {n} mutations, rejected by check: {by_check:?}");
     assert!(
         accepted.is_empty(),
         "{what}: accepted mutations: {accepted:?}"
     );
-    assert!(n > 0);
-    n
+    assert!(!by_check.is_empty(), "{what}: no mutations");
+    by_check
+}
+
+/// Every case is rejected, each by one of the `checks` expected for this kind of mutation.
+/// Returns the number of cases.
+fn expect_all_rejected(what: &str, cases: Vec<(String, SigParts)>, checks: &[&str]) -> usize {
+    let t = trust();
+    let pol = policy(SAN, GH_OAUTH);
+    let by_check = rejections(
+        what,
+        cases.into_iter().map(|(name, parts)| {
+            let r = verify_legacy_keyless(parts.layer(), &pol, &t);
+            (name, r)
+        }),
+    );
+    assert_only_checks(what, &by_check, checks);
+    by_check.values().sum()
+}
+
+/// `by_check` names no check outside `checks`.
+fn assert_only_checks(what: &str, by_check: &BTreeMap<&'static str, usize>, checks: &[&str]) {
+    assert!(
+        by_check.keys().all(|c| checks.contains(c)),
+        "{what}: rejected by {by_check:?}, expected only by {checks:?}"
+    );
 }
 
 #[test]
@@ -312,7 +341,7 @@ fn certificate_mutations_rejected() {
     let mut p = base.clone();
     p.cert = base.chain.clone().unwrap();
     cases.push(("cert: the chain instead of the leaf".into(), p));
-    expect_all_rejected("certificate", cases);
+    expect_all_rejected("certificate", cases, &["certificate", "certificate-chain"]);
 }
 
 #[test]
@@ -351,7 +380,7 @@ fn chain_mutations_rejected() {
         p.chain = Some(c);
         cases.push((n.into(), p));
     }
-    expect_all_rejected("chain", cases);
+    expect_all_rejected("chain", cases, &["certificate-chain"]);
 }
 
 #[test]
@@ -428,7 +457,7 @@ fn rekor_bundle_mutations_rejected() {
         "derived/legacy-att-keyless-from-cosign-bundle/rekor-bundle.json",
     ));
     cases.push(("Rekor bundle of another entry".into(), p));
-    expect_all_rejected("rekor bundle", cases);
+    expect_all_rejected("rekor bundle", cases, &["tlog-entry", "tlog-set"]);
 }
 
 #[test]
@@ -446,7 +475,7 @@ fn payload_mutations_rejected() {
     let mut p = base.clone();
     p.payload.pop();
     cases.push(("payload truncated".into(), p));
-    expect_all_rejected("payload", cases);
+    expect_all_rejected("payload", cases, &["signature"]);
 }
 
 #[test]
@@ -466,7 +495,7 @@ fn signature_mutations_rejected() {
     let mut p = base.clone();
     p.sig = "not base64!".into();
     cases.push(("signature not base64".into(), p));
-    expect_all_rejected("signature", cases);
+    expect_all_rejected("signature", cases, &["signature"]);
 }
 
 #[test]
@@ -501,7 +530,8 @@ fn wrong_trust_root_rejected() {
         &vectors().join("trust-roots/sigstore-go-scaffolding-trusted_root.json"),
     )
     .unwrap();
-    assert!(verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).is_err());
+    let e = verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).unwrap_err();
+    assert_eq!(e.check(), "certificate-chain", "{e}");
 }
 
 /// The sigstore-conformance `bundle-verify` cases.
@@ -581,7 +611,8 @@ fn conformance_v01_message_signature_as_legacy_sig() {
         is_attestation: true,
         ..parts.layer()
     };
-    assert!(verify_legacy_keyless(layer, &pol, &t).is_err());
+    let e = verify_legacy_keyless(layer, &pol, &t).unwrap_err();
+    assert_eq!(e.check(), "tlog-entry", "{e}");
 }
 
 #[test]
@@ -618,11 +649,15 @@ fn conformance_intoto_entry_as_legacy_att() {
     };
     let e = verify_legacy_keyless(with_ts, &pol, &t).unwrap_err();
     assert_eq!(e.check(), "timestamp", "{e}");
-    // Payload tampering is caught by the intoto entry's payloadHash / the signature.
+    // Payload tampering is caught by the intoto entry's payloadHash / the signature. A payload
+    // that is no statement about a sha256 subject fails before that, on the subject.
+    let b64 = base64::engine::general_purpose::STANDARD;
     let mut v: serde_json::Value = serde_json::from_slice(&layer_bytes).unwrap();
-    v["payload"] = base64::engine::general_purpose::STANDARD
-        .encode(b"{}")
-        .into();
+    let payload = b64.decode(v["payload"].as_str().unwrap()).unwrap();
+    let mut statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    statement["predicate"] = serde_json::json!({"tampered": true});
+    let tampered_statement = serde_json::to_vec(&statement).unwrap();
+    v["payload"] = b64.encode(&tampered_statement).into();
     let tampered = serde_json::to_vec(&v).unwrap();
     let e = verify_legacy_keyless(
         LegacyKeylessLayer {
@@ -631,6 +666,19 @@ fn conformance_intoto_entry_as_legacy_att() {
         },
         &pol,
         &t,
-    );
-    assert!(e.is_err());
+    )
+    .unwrap_err();
+    assert_eq!(e.check(), "signature", "{e}");
+    v["payload"] = b64.encode(b"{}").into();
+    let tampered = serde_json::to_vec(&v).unwrap();
+    let e = verify_legacy_keyless(
+        LegacyKeylessLayer {
+            layer_bytes: &tampered,
+            ..layer
+        },
+        &pol,
+        &t,
+    )
+    .unwrap_err();
+    assert_eq!(e.check(), "artifact-digest", "{e}");
 }
