@@ -57,13 +57,15 @@ fn all_five_cosign_envelopes_verify_cryptographically() {
         // Tampering with one payload byte breaks it.
         let mut tampered = env.payload.clone();
         tampered[10] ^= 1;
-        assert!(
-            key.verify(
+        let err = key
+            .verify(
                 &format::pae(&env.payload_type, &tampered),
-                &env.signatures[0].sig
+                &env.signatures[0].sig,
             )
-            .is_err(),
-            "{name}"
+            .unwrap_err();
+        assert!(
+            matches!(err, keys::KeyError::BadSignature { ref fingerprint, .. } if *fingerprint == key.fingerprint()),
+            "{name}: {err:?}"
         );
     }
 }
@@ -224,36 +226,45 @@ fn sign_blob_with_real_cosign_keys_then_verify() {
         api::verify_blob(&pk, blob_bytes, BlobEvidence::Bundle(&bundle), src())
             .unwrap_or_else(|e| panic!("{key_file} bundle: {e}"));
         // Wrong key, tampered blob, tampered signature.
-        assert!(
+        let bad_signature = |key: &PublicKey, e: BlobError| {
+            assert!(
+                matches!(e, BlobError::BadSignature { what: "the blob signature", ref fingerprint, .. } if *fingerprint == key.fingerprint()),
+                "{key_file}: {e:?}"
+            );
+        };
+        bad_signature(
+            &wrong,
             api::verify_blob(
                 &wrong,
                 blob_bytes,
                 BlobEvidence::Signature(b64.as_bytes()),
-                src()
+                src(),
             )
-            .is_err()
+            .unwrap_err(),
         );
-        assert!(
+        bad_signature(
+            &pk,
             api::verify_blob(
                 &pk,
                 b"tampered",
                 BlobEvidence::Signature(b64.as_bytes()),
-                src()
+                src(),
             )
-            .is_err()
+            .unwrap_err(),
         );
         let mut bad = sig.clone();
         let last = bad.len() - 1;
         bad[last] ^= 1;
         let bad_b64 = api::signature_base64(&bad);
-        assert!(
+        bad_signature(
+            &pk,
             api::verify_blob(
                 &pk,
                 blob_bytes,
                 BlobEvidence::Signature(bad_b64.as_bytes()),
-                src()
+                src(),
             )
-            .is_err()
+            .unwrap_err(),
         );
     }
 }

@@ -8,7 +8,6 @@ use crate::support::sig::{containers_image_layer, push_sig_layer};
 use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Instant;
 
 use crate::support::proxy::{Fault, Proxy};
 use crate::support::{push_random_image, registry, test_client, unique_repo, vectors};
@@ -309,7 +308,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
     );
     assert_eq!(r.len(), 1);
     let f = r[0].as_ref().unwrap_err();
-    assert!(matches!(f.check, Check::Bundle | Check::Subject), "{f}");
+    assert_eq!(f.check, Check::Subject, "{f}");
 
     // 2. A correct bundle for this image, one byte of the DSSE signature changed.
     let (image2, digest2) = push_random_image(&unique_repo("bundle-tamper")).await;
@@ -630,7 +629,8 @@ fn cosign_oci_attestation_vector_through_check_bundle() {
     // Another digest, another identity, another issuer, a key: rejected.
     let other = Digest::of(b"another image");
     let f = verify::check_bundle(&c, &other, &v, &BTreeMap::new()).unwrap_err();
-    assert!(matches!(f.check, Check::Bundle | Check::Subject), "{f}");
+    assert_eq!(f.check, Check::Bundle, "{f}");
+    assert!(f.to_string().contains("artifact-digest"), "{f}");
     // (A key verifier meets a certificate bundle: refused as not a key bundle.)
     for wrong in [
         keyless("someone@else.com", "https://github.com/login/oauth"),
@@ -644,14 +644,6 @@ fn cosign_oci_attestation_vector_through_check_bundle() {
             Check::Bundle
         );
     }
-    // Warm timing of one keyless bundle verification (library).
-    let n = 50;
-    let start = Instant::now();
-    for _ in 0..n {
-        verify::check_bundle(&c, &subject, &v, &BTreeMap::new()).unwrap();
-    }
-    let per = start.elapsed() / n;
-    eprintln!("TIMING keyless bundle verify (library, warm): {per:?} per bundle over {n} runs");
 }
 
 /// The keyless legacy `.sig` of containers/image, pushed under its `.sig` tag, verifies through

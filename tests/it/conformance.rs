@@ -181,17 +181,20 @@ fn cli_shape_on_a_few_cases() {
     ])
     .unwrap();
     assert_eq!(code, 2, "issuer missing");
-    assert!(
-        cli(&[
-            "--bundle",
-            "b",
-            "--key",
-            "k",
-            "--certificate-identity",
-            "x",
-            "a"
-        ])
-        .is_err()
+    let usage = cli(&[
+        "--bundle",
+        "b",
+        "--key",
+        "k",
+        "--certificate-identity",
+        "x",
+        "a",
+    ])
+    .unwrap_err();
+    assert_eq!(
+        usage.kind(),
+        clap::error::ErrorKind::ArgumentConflict,
+        "{usage}"
     );
     // Missing bundle file: operational error.
     let code = cli(&[

@@ -429,7 +429,8 @@ async fn referrers_api_only_for_an_oci_index_answer() {
     assert_eq!(repo.referrers_api(&subject).await.unwrap(), None);
     proxy.clear_faults();
     proxy.inject("GET", "/referrers/", Fault::status(503));
-    assert!(repo.referrers_api(&subject).await.is_err());
+    let e = repo.referrers_api(&subject).await.unwrap_err();
+    assert!(matches!(e, RegistryError::Server { .. }), "{e:?}");
 }
 
 #[tokio::test]
