@@ -777,7 +777,13 @@ async fn sigstore_rs_verifies_legacy_signatures_imprint_writes() {
         digest.to_string()
     );
     verify_constraints(&layers, constraint(&key).iter()).unwrap();
-    assert!(verify_constraints(&layers, constraint(&other).iter()).is_err());
+    let constraints = constraint(&other);
+    let e = verify_constraints(&layers, constraints.iter()).unwrap_err();
+    assert_eq!(
+        e.unsatisfied_constraints.len(),
+        1,
+        "the public-key constraint"
+    );
 }
 
 /// The same bundle write and read paths on an OCI layout (no referrers API: the tag-schema
