@@ -668,12 +668,25 @@ async fn cli_attest_and_verify(bundle: bool) {
         stderr(&out)
     );
     // Operational errors: 2.
-    let out = cli_verify(&tmp.path().join("missing.pub"), None, &image_s);
-    assert_eq!(out.status.code(), Some(2));
+    let missing = tmp.path().join("missing.pub");
+    let out = cli_verify(&missing, None, &image_s);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let expected = format!("cannot load public key `{}`", missing.display());
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
     let out = cli_verify(&public, Some("not a type"), &image_s);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid predicate type `not a type`"),
+        "{}",
+        stderr(&out)
+    );
     let out = cli_verify(&public, None, "127.0.0.1:1/nothing:here");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("registry `127.0.0.1:1` unreachable"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The swapped-annotation and other-subject layers through the CLI: the payload decides.
@@ -704,6 +717,12 @@ async fn cli_trusts_the_payload_not_the_annotation() {
     let out = cli_verify(&public, Some("cyclonedx"), &image_s);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out)
+            .contains("PredicateType check failed: predicate type is `https://spdx.dev/Document`"),
+        "{}",
+        stderr(&out)
+    );
     let out = cli_verify(&public, None, &image_s);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(printed_types(&out, &digest), vec![SPDX]);
@@ -718,7 +737,11 @@ async fn cli_trusts_the_payload_not_the_annotation() {
     let out = cli_verify(&public, None, &image_s);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("Subject"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Subject check failed"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A file that is not the SBOM it is declared as is refused before anything is pushed.
@@ -770,6 +793,11 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
         &["--max-predicate-bytes", "1000"],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is larger than the limit of 1000 bytes"),
+        "{}",
+        stderr(&out)
+    );
 
     // Nothing was pushed: no `.att` tag, no referrer, no tag-schema index.
     let repo = test_client().repository(&image).unwrap();

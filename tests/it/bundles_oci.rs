@@ -967,14 +967,17 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
         run(imprint().args(["verify", "--certificate-identity", "a@b.c", &image_s]));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("--certificate-oidc-issuer"), "{err}");
-    assert_eq!(run(imprint().args(["verify", &image_s])).0, 2);
-    assert_eq!(
-        run(imprint()
-            .args(["verify", "--certificate-identity", "a@b.c", "--key"])
-            .arg(&pub1)
-            .arg(&image_s))
-        .0,
-        2
+    let (code, _, err) = run(imprint().args(["verify", &image_s]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no verifier: give --key"), "{err}");
+    let (code, _, err) = run(imprint()
+        .args(["verify", "--certificate-identity", "a@b.c", "--key"])
+        .arg(&pub1)
+        .arg(&image_s));
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("'--certificate-identity <IDENTITY>' cannot be used with '--key <KEY>'"),
+        "{err}"
     );
     let (code, _, err) = run(imprint().args([
         "verify",
@@ -985,6 +988,14 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
         &image_s,
     ]));
     assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("VerifierKind check failed: layer has no certificate"),
+        "{err}"
+    );
+    assert!(
+        err.contains("keyless verification needs a certificate in the bundle"),
+        "{err}"
+    );
     let (code, _, err) = run(imprint()
         .args([
             "verify-attestation",
@@ -997,6 +1008,10 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
         .arg(vectors().join("trust-roots/pgi-trusted_root.json"))
         .arg(&image_s));
     assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("keyless verification needs a certificate in the bundle"),
+        "{err}"
+    );
 }
 
 /// The CLI verifies the keyless containers/image signature with identity flags (an OCI layout
@@ -1084,15 +1099,19 @@ async fn cli_keyless_legacy_signature_on_a_layout() {
         "https://github.com/login/oauth",
     );
     assert_eq!(code, 1, "{err}");
-    assert!(err.contains("Certificate"), "{err}");
-    assert_eq!(
-        keyless(
-            "--certificate-identity",
-            "mitr@redhat.com",
-            "https://accounts.google.com"
-        )
-        .0,
-        1
+    assert!(
+        err.contains("Certificate check failed: identity check failed"),
+        "{err}"
+    );
+    let (code, _, err) = keyless(
+        "--certificate-identity",
+        "mitr@redhat.com",
+        "https://accounts.google.com",
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(
+        err.contains("Certificate check failed: issuer check failed"),
+        "{err}"
     );
     // The embedded public-good root also verifies it (default trust).
     let (code, _, err) = run(imprint()
@@ -1118,4 +1137,5 @@ async fn cli_keyless_legacy_signature_on_a_layout() {
         ])
         .arg(&layout));
     assert_eq!(code, 1, "{err}");
+    assert!(err.contains("no signatures found"), "{err}");
 }
