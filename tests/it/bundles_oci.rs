@@ -791,10 +791,8 @@ async fn sigstore_rs_verifies_legacy_signatures_imprint_writes() {
 #[tokio::test]
 async fn oci_layout_bundle_sign_attest_and_verify() {
     let tmp = tempfile::tempdir().unwrap();
-    let layout = ImageRef::parse(&format!("oci:{}:v1", tmp.path().join("img").display())).unwrap();
+    let (layout, repo, digest) = crate::support::push_image_to_layout(tmp.path()).await;
     let client = test_client();
-    let repo = client.repository(&layout).unwrap();
-    let digest = crate::support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let key = SigningKey::generate_p256().unwrap();
     sign::sign_image(&client, &layout, &key, &bundle_opts(&[("env", "demo")]))
         .await

@@ -493,10 +493,8 @@ async fn cli_generate_sign_verify_and_exit_codes() {
 async fn oci_layout_sign_and_verify_through_the_same_code() {
     // Copy a registry image into a fresh layout via the Repository API, then sign it there.
     let tmp = tempfile::tempdir().unwrap();
-    let layout = ImageRef::parse(&format!("oci:{}:v1", tmp.path().join("img").display())).unwrap();
+    let (layout, repo, digest) = crate::support::push_image_to_layout(tmp.path()).await;
     let client = test_client();
-    let repo = client.repository(&layout).unwrap();
-    let digest = crate::support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let key = SigningKey::generate_p256().unwrap();
     let done = sign::sign_image(&client, &layout, &key, &SignOptions::default())
         .await

@@ -23,7 +23,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use imprint::format::digest::Digest;
 use imprint::format::reference::ImageRef;
-use imprint::store::{AuthSource, Client, RegistryConfig, Repository, media_types};
+use imprint::store::{AnyRepository, AuthSource, Client, RegistryConfig, Repository, media_types};
 
 /// The shared test vectors: `$IMPRINT_VECTORS` if set, else `../shared/vectors` beside the
 /// crate (the layout of a checkout and of CI). The one place the integration tests locate them;
@@ -318,6 +318,18 @@ pub async fn push_random_image_at(registry: &str, repo: &str) -> (ImageRef, Dige
     let repository = test_client().repository(&image).expect("repository");
     let digest = push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
     (image, digest)
+}
+
+/// Push a fresh tiny image to a new OCI layout `<dir>/img` tagged `v1`. Returns the layout
+/// reference (`oci:<dir>/img:v1`), its repository and the manifest digest.
+pub async fn push_image_to_layout(dir: &Path) -> (ImageRef, AnyRepository, Digest) {
+    let layout = ImageRef::parse(&format!("oci:{}:v1", dir.join("img").display()))
+        .expect("layout reference");
+    let repository = test_client()
+        .repository(&layout)
+        .expect("layout repository");
+    let digest = push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
+    (layout, repository, digest)
 }
 
 /// Push a 2-platform index (linux/amd64 and linux/arm64) to `<registry()>/<repo>:multi`.
