@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
-# Installs what the tests need (Debian's docker-registry, Python's securesystemslib for the
-# DSSE interop test) and runs the whole test suite. The README's test command; .ci/run runs it.
+# Installs every program the tests run and runs the whole test suite. The README's test command;
+# .ci/run runs it. The tests run: /usr/bin/docker-registry (Debian's docker-registry), htpasswd
+# (apache2-utils), sh, and python3 with securesystemslib and cryptography; each test checks
+# for its program first (tests/it/support: require_program) and names the package if missing.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,6 +17,8 @@ apt_install() {
 [ -x /usr/bin/docker-registry ] || apt_install docker-registry
 # The Debian package may start a system instance on :5000; the tests start their own on a
 # free loopback port, so it is not needed.
+# The bcrypt htpasswd file of the Basic-auth registry test.
+command -v htpasswd >/dev/null || apt_install apache2-utils
 command -v python3 >/dev/null || apt_install python3 python3-pip
 # An independent DSSE implementation for the interop test.
 if ! python3 -c 'import securesystemslib, cryptography' 2>/dev/null; then
@@ -24,5 +28,5 @@ if ! python3 -c 'import securesystemslib, cryptography' 2>/dev/null; then
 fi
 
 # The sigstore-conformance walk, each of its 70 cases reported by name, then everything.
-cargo test --locked --test conformance conformance_bundle_verify -- --nocapture --quiet
+cargo test --locked --test it conformance::conformance_bundle_verify -- --exact --nocapture --quiet
 cargo test --locked "$@"

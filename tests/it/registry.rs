@@ -1,18 +1,17 @@
 //! The transport layer against a real registry (Debian's docker-registry, distribution 2.8)
 //! and on OCI layout directories: exact bytes, digest and size checks, not-found handling,
 //! request counts, auth.
-#![allow(clippy::unwrap_used, clippy::expect_used)]
 
-mod support;
-
+use crate::support::proxy::{Fault, Kind, Proxy};
+use crate::support::{
+    push_image_to, push_index, push_random_image, registry, test_client, unique_repo,
+};
 use imprint::format::digest::Digest;
 use imprint::format::reference::ImageRef;
 use imprint::store::{
     AnyRepository, AuthSource, Client, Limits, ManifestRef, RegistryConfig, RegistryError,
     Repository, media_types,
 };
-use support::proxy::{Fault, Kind, Proxy};
-use support::{push_image_to, push_index, push_random_image, registry, test_client, unique_repo};
 
 fn repo_at(client: &Client, registry: &str, repo: &str) -> AnyRepository {
     client
@@ -26,7 +25,7 @@ fn repo_at(client: &Client, registry: &str, repo: &str) -> AnyRepository {
 async fn manifest_bytes_round_trip_exactly() {
     let client = test_client();
     let repo = repo_at(&client, registry(), &unique_repo("exact"));
-    let (_, config, layer) = support::build_image(("amd64", "linux"));
+    let (_, config, layer) = crate::support::build_image(("amd64", "linux"));
     repo.put_blob(&config).await.unwrap();
     repo.put_blob(&layer).await.unwrap();
     let manifest = format!(
@@ -82,7 +81,7 @@ async fn blobs_round_trip_and_existing_blobs_are_not_uploaded_again() {
     let proxy = Proxy::start(registry()).await;
     let client = test_client();
     let repo = repo_at(&client, proxy.addr(), &unique_repo("blobs"));
-    let blob = support::random_bytes(10_000);
+    let blob = crate::support::random_bytes(10_000);
     let d = repo.put_blob(&blob).await.unwrap();
     assert_eq!(d, Digest::of(&blob));
     assert_eq!(proxy.count("HEAD", Kind::Blob), 1);
@@ -123,14 +122,17 @@ async fn tampered_blobs_and_manifests_are_refused() {
     let name = unique_repo("tamper");
     let repo = repo_at(&client, proxy.addr(), &name);
     let digest = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
-    let blob = support::random_bytes(100);
+    let blob = crate::support::random_bytes(100);
     let blob_digest = repo.put_blob(&blob).await.unwrap();
 
     // Blob served with other bytes.
     proxy.inject(
         "GET",
         &format!("/blobs/{blob_digest}"),
-        Fault::body("application/octet-stream", support::random_bytes(100)),
+        Fault::body(
+            "application/octet-stream",
+            crate::support::random_bytes(100),
+        ),
     );
     let e = repo.get_blob(&blob_digest, 1000).await.unwrap_err();
     assert!(
@@ -269,7 +271,7 @@ async fn missing_things_are_none_or_not_found() {
 async fn resolve_fetches_the_manifest_once_and_pins_the_digest() {
     let proxy = Proxy::start(registry()).await;
     let name = unique_repo("resolve");
-    let (_, digest) = support::push_random_image_at(proxy.addr(), &name).await;
+    let (_, digest) = crate::support::push_random_image_at(proxy.addr(), &name).await;
     proxy.reset();
 
     let client = test_client();
@@ -333,10 +335,10 @@ async fn one_ping_per_registry_and_three_requests_per_signed_image() {
     let mut images = Vec::new();
     for i in 0..5 {
         let name = unique_repo(&format!("count{i}"));
-        let (image, digest) = support::push_random_image_at(proxy.addr(), &name).await;
+        let (image, digest) = crate::support::push_random_image_at(proxy.addr(), &name).await;
         // A stand-in `.sig` manifest with one payload layer.
         let repo = setup.repository(&image).unwrap();
-        let payload = support::random_bytes(200);
+        let payload = crate::support::random_bytes(200);
         let payload_digest = repo.put_blob(&payload).await.unwrap();
         let config = b"{}".to_vec();
         repo.put_blob(&config).await.unwrap();
@@ -427,7 +429,8 @@ async fn referrers_api_only_for_an_oci_index_answer() {
     assert_eq!(repo.referrers_api(&subject).await.unwrap(), None);
     proxy.clear_faults();
     proxy.inject("GET", "/referrers/", Fault::status(503));
-    assert!(repo.referrers_api(&subject).await.is_err());
+    let e = repo.referrers_api(&subject).await.unwrap_err();
+    assert!(matches!(e, RegistryError::Server { .. }), "{e:?}");
 }
 
 #[tokio::test]
@@ -507,7 +510,7 @@ async fn layout_round_trip_and_tags() {
     );
 
     // Untagged: appended once.
-    let (m, _, _) = support::build_image(("amd64", "linux"));
+    let (m, _, _) = crate::support::build_image(("amd64", "linux"));
     let u = repo
         .put_manifest(None, media_types::OCI_MANIFEST, &m)
         .await
@@ -566,7 +569,7 @@ async fn layout_checks_digests_and_sizes() {
     let image = ImageRef::parse(&format!("oci:{path_str}:v1")).unwrap();
     let repo = client.repository(&image).unwrap();
     let d = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
-    let blob = support::random_bytes(300);
+    let blob = crate::support::random_bytes(300);
     let bd = repo.put_blob(&blob).await.unwrap();
     assert_eq!(repo.get_blob(&bd, 300).await.unwrap(), blob);
     let e = repo.get_blob(&bd, 299).await.unwrap_err();
@@ -580,7 +583,7 @@ async fn layout_checks_digests_and_sizes() {
     // Tamper with the blob and the manifest on disk.
     std::fs::write(
         path.join("blobs/sha256").join(bd.hex()),
-        support::random_bytes(300),
+        crate::support::random_bytes(300),
     )
     .unwrap();
     let e = repo.get_blob(&bd, 300).await.unwrap_err();
@@ -656,11 +659,12 @@ async fn registry_image_copies_to_layout_byte_exact() {
 // ---- auth ---------------------------------------------------------------------------
 
 fn htpasswd(user: &str, password: &str) -> String {
-    let out = std::process::Command::new("htpasswd")
+    let htpasswd = crate::support::require_program("htpasswd", "apache2-utils");
+    let out = std::process::Command::new(htpasswd)
         .args(["-Bbn", user, password])
         .output()
-        .expect("htpasswd (apache2-utils)");
-    assert!(out.status.success());
+        .expect("run htpasswd");
+    assert!(out.status.success(), "htpasswd failed: {out:?}");
     String::from_utf8(out.stdout).unwrap()
 }
 
@@ -676,7 +680,7 @@ fn docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &s
 
 #[tokio::test]
 async fn basic_auth_from_docker_config() {
-    let reg = support::start_registry(support::RegistryOptions {
+    let reg = crate::support::start_registry(crate::support::RegistryOptions {
         htpasswd: Some(htpasswd("alice", "s3cret-pw")),
     });
     let proxy = Proxy::start(reg.addr()).await;

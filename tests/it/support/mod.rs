@@ -2,10 +2,16 @@
 //! distribution 2.8) started once per test binary, image builders that push through the
 //! crate's own [`Repository`] API, and a request-counting / fault-injecting proxy.
 //!
-//! Each test binary includes this with `mod support;`; not every binary uses every helper.
+//! Included once by `tests/it/main.rs` (and by `benches/bulk_verify.rs` with `#[path]`); not
+//! every user uses every helper. Before a test runs an external program it calls
+//! [`require_program`], so a missing tool fails with its name and the Debian package to install
+//! (`bash scripts/test.sh` installs them all).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod checks;
+pub mod cli;
 pub mod proxy;
+pub mod sig;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -17,10 +23,81 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use imprint::format::digest::Digest;
 use imprint::format::reference::ImageRef;
-use imprint::store::{AuthSource, Client, RegistryConfig, Repository, media_types};
+use imprint::store::{AnyRepository, AuthSource, Client, RegistryConfig, Repository, media_types};
+
+/// The shared test vectors: `$IMPRINT_VECTORS` if set, else `../shared/vectors` beside the
+/// crate (the layout of a checkout and of CI). The one place the integration tests locate them;
+/// a missing directory fails the test (with a hint) rather than skipping it.
+pub fn vectors() -> PathBuf {
+    let dir = std::env::var_os("IMPRINT_VECTORS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
+    assert!(
+        dir.is_dir(),
+        "test vectors not found at {} (set IMPRINT_VECTORS)",
+        dir.display()
+    );
+    dir
+}
+
+/// `rel` inside the crate's own checkout (`testdata/…`, `policies/…`, `keys/…`).
+pub fn crate_path(rel: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
+}
 
 /// The registry binary (`apt-get install docker-registry`).
 pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+
+/// Where `program` is: itself if it is a path, else the first executable file of that name on
+/// `$PATH`; `None` when there is none.
+pub fn find_program(program: &str) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let executable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.contains('/') {
+        let p = PathBuf::from(program);
+        return executable(&p).then_some(p);
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| executable(p))
+}
+
+/// The message [`require_program`] fails with.
+pub fn missing_program_message(program: &str, debian_package: &str) -> String {
+    format!(
+        "this test runs `{program}`, which is not installed: it is in Debian's \
+         `{debian_package}` package (`bash scripts/test.sh` installs everything the tests \
+         run, or `apt-get install {debian_package}`)"
+    )
+}
+
+/// Call before a test runs `program`: returns its path, or fails the test naming the program
+/// and the Debian package that provides it, instead of a panic deep inside the test.
+pub fn require_program(program: &str, debian_package: &str) -> PathBuf {
+    find_program(program)
+        .unwrap_or_else(|| panic!("{}", missing_program_message(program, debian_package)))
+}
+
+/// Call before a test runs `python3` with `modules`: fails the test naming python3's package or
+/// the missing modules and how to install them.
+pub fn require_python_modules(modules: &[&str], install: &str) {
+    let python = require_program("python3", "python3");
+    let import = format!("import {}", modules.join(", "));
+    let out = Command::new(python)
+        .args(["-c", &import])
+        .output()
+        .unwrap_or_else(|e| panic!("cannot run python3: {e}"));
+    assert!(
+        out.status.success(),
+        "this test needs the Python modules {modules:?}, which are not importable: {install} \
+         (`bash scripts/test.sh` installs them)\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
 
 /// A registry process. It runs under a small `sh` wrapper that reads its stdin: when this
 /// test process exits (however it exits), the pipe closes, `read` returns, and the wrapper
@@ -57,10 +134,7 @@ fn free_port() -> u16 {
 
 /// Start a registry with `options`, wait until `/v2/` answers, return it.
 pub fn start_registry(options: RegistryOptions) -> RegistryProcess {
-    assert!(
-        Path::new(REGISTRY_BIN).exists(),
-        "{REGISTRY_BIN} is missing: run `apt-get install -y docker-registry`"
-    );
+    require_program(REGISTRY_BIN, "docker-registry");
     let dir = tempfile::Builder::new()
         .prefix("imprint-registry-")
         .tempdir()
@@ -244,6 +318,18 @@ pub async fn push_random_image_at(registry: &str, repo: &str) -> (ImageRef, Dige
     let repository = test_client().repository(&image).expect("repository");
     let digest = push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
     (image, digest)
+}
+
+/// Push a fresh tiny image to a new OCI layout `<dir>/img` tagged `v1`. Returns the layout
+/// reference (`oci:<dir>/img:v1`), its repository and the manifest digest.
+pub async fn push_image_to_layout(dir: &Path) -> (ImageRef, AnyRepository, Digest) {
+    let layout = ImageRef::parse(&format!("oci:{}:v1", dir.join("img").display()))
+        .expect("layout reference");
+    let repository = test_client()
+        .repository(&layout)
+        .expect("layout repository");
+    let digest = push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
+    (layout, repository, digest)
 }
 
 /// Push a 2-platform index (linux/amd64 and linux/arm64) to `<registry()>/<repo>:multi`.

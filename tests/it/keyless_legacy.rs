@@ -2,22 +2,20 @@
 //! the certificate, chain, Rekor bundle (SET, body, integratedTime, logIndex, logID), payload or
 //! signature is rejected. Each mutation is a named case; all are printed with the failing check.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::collections::BTreeMap;
 
+use crate::support::vectors;
 use base64::Engine as _;
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::bundle::BundleError;
 use imprint::verify::legacy::{LegacyKeylessLayer, verify_legacy_keyless};
-use imprint::verify::proof::Signer;
+use imprint::verify::proof::{Signer, TlogEvidence};
 
-const V: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../shared/vectors");
 const SAN: &str = "mitr@redhat.com";
 const GH_OAUTH: &str = "https://github.com/login/oauth";
 
 fn read(p: &str) -> String {
-    std::fs::read_to_string(format!("{V}/{p}")).unwrap()
+    std::fs::read_to_string(vectors().join(p)).unwrap()
 }
 
 fn policy(san: &str, issuer: &str) -> IdentityPolicy {
@@ -56,7 +54,7 @@ impl SigParts {
 fn derived_sig() -> SigParts {
     let d = "derived/legacy-sig-keyless-containers-image";
     SigParts {
-        payload: std::fs::read(format!("{V}/{d}/payload.json")).unwrap(),
+        payload: std::fs::read(vectors().join(d).join("payload.json")).unwrap(),
         sig: read(&format!("{d}/signature.b64")),
         cert: read(&format!("{d}/certificate.pem")),
         chain: Some(read(&format!("{d}/chain.pem"))),
@@ -98,10 +96,8 @@ fn derived_containers_image_sig_verifies() {
         "c0d23d6ad406973f9559f3ba2d1ca01f84147d8ffc5b8445c224f98b9591801d"
     );
     // The same with the trust root read from the vectors' file.
-    let file_root = TrustRoot::from_file(std::path::Path::new(&format!(
-        "{V}/trust-roots/pgi-trusted_root.json"
-    )))
-    .unwrap();
+    let file_root =
+        TrustRoot::from_file(&vectors().join("trust-roots/pgi-trusted_root.json")).unwrap();
     verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &file_root).unwrap();
     // Without a chain annotation (cosign v3 legacy writes ""), intermediates come from the root.
     let mut no_chain = parts.clone();
@@ -114,10 +110,11 @@ fn derived_containers_image_sig_verifies() {
 #[test]
 fn containers_image_dir_signature_verifies() {
     // containers/image stores a signature as "\0sigstore-json\n" + {mimeType, payload, annotations}.
-    let raw = std::fs::read(format!(
-        "{V}/legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1"
-    ))
-    .unwrap();
+    let raw =
+        std::fs::read(vectors().join(
+            "legacy-signatures/containers-image/dir-img-cosign-fulcio-rekor-valid/signature-1",
+        ))
+        .unwrap();
     let json = raw.strip_prefix(b"\x00sigstore-json\n").unwrap();
     let v: serde_json::Value = serde_json::from_slice(json).unwrap();
     let payload = base64::engine::general_purpose::STANDARD
@@ -152,10 +149,9 @@ fn connaisseur_keyless_layer_verifies() {
     .unwrap();
     let layer = &m["layers"][0];
     let digest = layer["digest"].as_str().unwrap().replace(':', "-");
-    let payload = std::fs::read(format!(
-        "{V}/legacy-signatures/connaisseur/blobs/{digest}.json"
-    ))
-    .unwrap();
+    let payload =
+        std::fs::read(vectors().join(format!("legacy-signatures/connaisseur/blobs/{digest}.json")))
+            .unwrap();
     let ann: BTreeMap<String, String> =
         serde_json::from_value(layer["annotations"].clone()).unwrap();
     let parts = from_annotations(payload, &ann);
@@ -172,7 +168,7 @@ fn connaisseur_keyless_layer_verifies() {
 
 fn att_parts() -> (Vec<u8>, BTreeMap<String, String>) {
     let d = "derived/legacy-att-keyless-from-cosign-bundle";
-    let env = std::fs::read(format!("{V}/{d}/layer-envelope.json")).unwrap();
+    let env = std::fs::read(vectors().join(d).join("layer-envelope.json")).unwrap();
     let ann: BTreeMap<String, String> =
         serde_json::from_str(&read(&format!("{d}/layer-annotations.json"))).unwrap();
     (env, ann)
@@ -205,15 +201,20 @@ fn derived_legacy_att_verifies_and_mutations_rejected() {
     let pretty = serde_json::to_vec_pretty(&v).unwrap();
     let e = verify_legacy_keyless(att_layer(&pretty, &ann), &pol, &trust()).unwrap_err();
     assert_eq!(e.check(), "tlog-entry", "{e}");
-    // Every byte of the envelope flipped in turn.
-    let mut rejected = 0;
-    for i in (0..env.len()).step_by(3) {
+    // Every third byte of the envelope flipped in turn: the envelope no longer parses, its
+    // signature no longer decodes, or it no longer hashes to the logged envelopeHash.
+    let flips = (0..env.len()).step_by(3).map(|i| {
         let mut m = env.clone();
         m[i] ^= 0x01;
         let r = verify_legacy_keyless(att_layer(&m, &ann), &pol, &trust());
-        assert!(r.is_err(), "envelope byte {i} flipped was accepted");
-        rejected += 1;
-    }
+        (format!("envelope byte {i} flipped"), r)
+    });
+    let by_check = rejections("legacy att envelope", flips);
+    assert_only_checks(
+        "legacy att envelope",
+        &by_check,
+        &["bundle-format", "signature", "tlog-entry"],
+    );
     // A non-empty signature annotation must match the envelope's.
     let mut ann2 = ann.clone();
     ann2.insert(
@@ -223,21 +224,24 @@ fn derived_legacy_att_verifies_and_mutations_rejected() {
     let e = verify_legacy_keyless(att_layer(&env, &ann2), &pol, &trust()).unwrap_err();
     assert_eq!(e.check(), "signature");
     // Chain and certificate mutations on the attestation too.
-    for key in [
-        "dev.sigstore.cosign/certificate",
-        "dev.sigstore.cosign/chain",
+    for (key, checks) in [
+        (
+            "dev.sigstore.cosign/certificate",
+            &["certificate", "certificate-chain"][..],
+        ),
+        ("dev.sigstore.cosign/chain", &["certificate-chain"][..]),
     ] {
-        for (name, text) in b64_char_mutations(&ann[key]) {
-            let mut a = ann.clone();
-            a.insert(key.into(), text);
-            assert!(
-                verify_legacy_keyless(att_layer(&env, &a), &pol, &trust()).is_err(),
-                "{key} {name} accepted"
-            );
-            rejected += 1;
-        }
+        let cases = b64_char_mutations(&ann[key])
+            .into_iter()
+            .map(|(name, text)| {
+                let mut a = ann.clone();
+                a.insert(key.into(), text);
+                let r = verify_legacy_keyless(att_layer(&env, &a), &pol, &trust());
+                (format!("{key} {name}"), r)
+            });
+        let by_check = rejections(key, cases);
+        assert_only_checks(key, &by_check, checks);
     }
-    println!("legacy att: {rejected} mutations rejected");
 }
 
 /// Change one base64 character of a PEM body (or a bare base64 string), at every position.
@@ -265,28 +269,49 @@ fn b64_char_mutations(text: &str) -> Vec<(String, String)> {
     out
 }
 
-fn expect_all_rejected(what: &str, cases: Vec<(String, SigParts)>) -> usize {
-    let t = trust();
-    let pol = policy(SAN, GH_OAUTH);
+/// Which checks rejected `cases` (check name → count); fails the test if one was accepted.
+fn rejections(
+    what: &str,
+    cases: impl IntoIterator<Item = (String, Result<(Signer, TlogEvidence), BundleError>)>,
+) -> BTreeMap<&'static str, usize> {
     let mut accepted = Vec::new();
     let mut by_check: BTreeMap<&'static str, usize> = BTreeMap::new();
-    let n = cases.len();
-    for (name, parts) in cases {
-        match verify_legacy_keyless(parts.layer(), &pol, &t) {
+    for (name, result) in cases {
+        match result {
             Ok(_) => accepted.push(name),
-            Err(e) => {
-                let e: BundleError = e;
-                *by_check.entry(e.check()).or_default() += 1;
-            }
+            Err(e) => *by_check.entry(e.check()).or_default() += 1,
         }
     }
-    println!("{what}: {n} mutations, rejected by check: {by_check:?}");
     assert!(
         accepted.is_empty(),
         "{what}: accepted mutations: {accepted:?}"
     );
-    assert!(n > 0);
-    n
+    assert!(!by_check.is_empty(), "{what}: no mutations");
+    by_check
+}
+
+/// Every case is rejected, each by one of the `checks` expected for this kind of mutation.
+/// Returns the number of cases.
+fn expect_all_rejected(what: &str, cases: Vec<(String, SigParts)>, checks: &[&str]) -> usize {
+    let t = trust();
+    let pol = policy(SAN, GH_OAUTH);
+    let by_check = rejections(
+        what,
+        cases.into_iter().map(|(name, parts)| {
+            let r = verify_legacy_keyless(parts.layer(), &pol, &t);
+            (name, r)
+        }),
+    );
+    assert_only_checks(what, &by_check, checks);
+    by_check.values().sum()
+}
+
+/// `by_check` names no check outside `checks`.
+fn assert_only_checks(what: &str, by_check: &BTreeMap<&'static str, usize>, checks: &[&str]) {
+    assert!(
+        by_check.keys().all(|c| checks.contains(c)),
+        "{what}: rejected by {by_check:?}, expected only by {checks:?}"
+    );
 }
 
 #[test]
@@ -316,7 +341,7 @@ fn certificate_mutations_rejected() {
     let mut p = base.clone();
     p.cert = base.chain.clone().unwrap();
     cases.push(("cert: the chain instead of the leaf".into(), p));
-    expect_all_rejected("certificate", cases);
+    expect_all_rejected("certificate", cases, &["certificate", "certificate-chain"]);
 }
 
 #[test]
@@ -355,7 +380,7 @@ fn chain_mutations_rejected() {
         p.chain = Some(c);
         cases.push((n.into(), p));
     }
-    expect_all_rejected("chain", cases);
+    expect_all_rejected("chain", cases, &["certificate-chain"]);
 }
 
 #[test]
@@ -432,7 +457,7 @@ fn rekor_bundle_mutations_rejected() {
         "derived/legacy-att-keyless-from-cosign-bundle/rekor-bundle.json",
     ));
     cases.push(("Rekor bundle of another entry".into(), p));
-    expect_all_rejected("rekor bundle", cases);
+    expect_all_rejected("rekor bundle", cases, &["tlog-entry", "tlog-set"]);
 }
 
 #[test]
@@ -450,7 +475,7 @@ fn payload_mutations_rejected() {
     let mut p = base.clone();
     p.payload.pop();
     cases.push(("payload truncated".into(), p));
-    expect_all_rejected("payload", cases);
+    expect_all_rejected("payload", cases, &["signature"]);
 }
 
 #[test]
@@ -470,7 +495,7 @@ fn signature_mutations_rejected() {
     let mut p = base.clone();
     p.sig = "not base64!".into();
     cases.push(("signature not base64".into(), p));
-    expect_all_rejected("signature", cases);
+    expect_all_rejected("signature", cases, &["signature"]);
 }
 
 #[test]
@@ -501,17 +526,20 @@ fn identity_and_issuer_mismatch_rejected_with_named_check() {
 #[test]
 fn wrong_trust_root_rejected() {
     let base = derived_sig();
-    let other = TrustRoot::from_file(std::path::Path::new(&format!(
-        "{V}/trust-roots/sigstore-go-scaffolding-trusted_root.json"
-    )))
+    let other = TrustRoot::from_file(
+        &vectors().join("trust-roots/sigstore-go-scaffolding-trusted_root.json"),
+    )
     .unwrap();
-    assert!(verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).is_err());
+    let e = verify_legacy_keyless(base.layer(), &policy(SAN, GH_OAUTH), &other).unwrap_err();
+    assert_eq!(e.check(), "certificate-chain", "{e}");
 }
 
-const CONF: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/sigstore-conformance/bundle-verify"
-);
+/// The sigstore-conformance `bundle-verify` cases.
+fn conformance_case(rel: &str) -> std::path::PathBuf {
+    vectors()
+        .join("sigstore-conformance/bundle-verify")
+        .join(rel)
+}
 const BEACON: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const GHA: &str = "https://token.actions.githubusercontent.com";
 
@@ -519,7 +547,7 @@ const GHA: &str = "https://token.actions.githubusercontent.com";
 fn legacy_from_bundle(case: &str) -> (serde_json::Value, String, String, String) {
     let b64 = base64::engine::general_purpose::STANDARD;
     let b: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!("{CONF}/{case}/bundle.sigstore.json")).unwrap(),
+        &std::fs::read(conformance_case(case).join("bundle.sigstore.json")).unwrap(),
     )
     .unwrap();
     let vm = &b["verificationMaterial"];
@@ -550,7 +578,7 @@ fn legacy_from_bundle(case: &str) -> (serde_json::Value, String, String, String)
 fn conformance_v01_message_signature_as_legacy_sig() {
     let (b, cert, rekor, _) = legacy_from_bundle("happy-path-v0.1");
     let parts = SigParts {
-        payload: std::fs::read(format!("{CONF}/a.txt")).unwrap(),
+        payload: std::fs::read(conformance_case("a.txt")).unwrap(),
         sig: b["messageSignature"]["signature"]
             .as_str()
             .unwrap()
@@ -583,7 +611,8 @@ fn conformance_v01_message_signature_as_legacy_sig() {
         is_attestation: true,
         ..parts.layer()
     };
-    assert!(verify_legacy_keyless(layer, &pol, &t).is_err());
+    let e = verify_legacy_keyless(layer, &pol, &t).unwrap_err();
+    assert_eq!(e.check(), "tlog-entry", "{e}");
 }
 
 #[test]
@@ -596,9 +625,9 @@ fn conformance_intoto_entry_as_legacy_att() {
         "signatures": [{"keyid": "", "sig": env["signatures"][0]["sig"]}],
     }))
     .unwrap();
-    let t = TrustRoot::from_file(std::path::Path::new(&format!(
-        "{CONF}/intoto-with-custom-trust-root/trusted_root.json"
-    )))
+    let t = TrustRoot::from_file(&conformance_case(
+        "intoto-with-custom-trust-root/trusted_root.json",
+    ))
     .unwrap();
     let pol = policy(BEACON, GHA);
     let layer = LegacyKeylessLayer {
@@ -620,11 +649,15 @@ fn conformance_intoto_entry_as_legacy_att() {
     };
     let e = verify_legacy_keyless(with_ts, &pol, &t).unwrap_err();
     assert_eq!(e.check(), "timestamp", "{e}");
-    // Payload tampering is caught by the intoto entry's payloadHash / the signature.
+    // Payload tampering is caught by the intoto entry's payloadHash / the signature. A payload
+    // that is no statement about a sha256 subject fails before that, on the subject.
+    let b64 = base64::engine::general_purpose::STANDARD;
     let mut v: serde_json::Value = serde_json::from_slice(&layer_bytes).unwrap();
-    v["payload"] = base64::engine::general_purpose::STANDARD
-        .encode(b"{}")
-        .into();
+    let payload = b64.decode(v["payload"].as_str().unwrap()).unwrap();
+    let mut statement: serde_json::Value = serde_json::from_slice(&payload).unwrap();
+    statement["predicate"] = serde_json::json!({"tampered": true});
+    let tampered_statement = serde_json::to_vec(&statement).unwrap();
+    v["payload"] = b64.encode(&tampered_statement).into();
     let tampered = serde_json::to_vec(&v).unwrap();
     let e = verify_legacy_keyless(
         LegacyKeylessLayer {
@@ -633,6 +666,19 @@ fn conformance_intoto_entry_as_legacy_att() {
         },
         &pol,
         &t,
-    );
-    assert!(e.is_err());
+    )
+    .unwrap_err();
+    assert_eq!(e.check(), "signature", "{e}");
+    v["payload"] = b64.encode(b"{}").into();
+    let tampered = serde_json::to_vec(&v).unwrap();
+    let e = verify_legacy_keyless(
+        LegacyKeylessLayer {
+            layer_bytes: &tampered,
+            ..layer
+        },
+        &pol,
+        &t,
+    )
+    .unwrap_err();
+    assert_eq!(e.check(), "artifact-digest", "{e}");
 }

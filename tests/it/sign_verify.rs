@@ -1,16 +1,13 @@
 //! End-to-end: sign and verify images on a real registry (Debian's docker-registry started by
 //! the harness), cosign's real signature vectors pushed byte-exact, negative cases, and the CLI.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
+use crate::support::checks::{failed_checks, signature_checks as check_all};
+use crate::support::cli::{imprint, run};
+use crate::support::sig::{containers_image_layer, push_sig_layer, push_sig_vector};
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
-use std::process::Command;
 
+use crate::support::vectors;
+use crate::support::{push_index, push_random_image, registry, test_client, unique_repo};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format::digest::Digest;
@@ -18,44 +15,14 @@ use imprint::format::oci;
 use imprint::format::reference::ImageRef;
 use imprint::keys::{PublicKey, SigningKey};
 use imprint::sign::{self, SignOptions};
-use imprint::store::attach::{self, Appended, Kind, NewLayer};
+use imprint::store::attach::{self, Appended, Kind};
 use imprint::store::discover::{self, SignatureFormat};
 use imprint::store::{Limits, Repository, media_types};
+use imprint::verify::Check;
 use imprint::verify::proof::Signer;
-use imprint::verify::{self, Check, SignatureVerifier};
-use support::{push_index, push_random_image, registry, test_client, unique_repo};
-
-fn vectors() -> PathBuf {
-    vectors_dir::dir()
-}
 
 fn no_annotations() -> BTreeMap<String, String> {
     BTreeMap::new()
-}
-
-/// Discover and check every `.sig` layer of `digest` with `key`.
-async fn check_all<R: Repository>(
-    repo: &R,
-    digest: &Digest,
-    key: &PublicKey,
-    required: &BTreeMap<String, String>,
-) -> Vec<Result<imprint::verify::proof::VerifiedSignature, verify::CandidateFailure>> {
-    let found = discover::discover(
-        repo,
-        digest,
-        SignatureFormat::Legacy,
-        true,
-        false,
-        &Limits::default(),
-    )
-    .await
-    .unwrap();
-    let v = SignatureVerifier::Key(key.clone());
-    found
-        .signatures
-        .iter()
-        .map(|c| verify::check_signature(c, digest, &v, required))
-        .collect()
 }
 
 #[tokio::test]
@@ -274,7 +241,7 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
         .unwrap();
     let payload_digest = att.manifest.layers[0].digest.clone();
 
-    let proxy = support::proxy::Proxy::start(registry()).await;
+    let proxy = crate::support::proxy::Proxy::start(registry()).await;
     let via = ImageRef::parse(&format!(
         "{}/{}",
         proxy.addr(),
@@ -291,7 +258,7 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
     proxy.inject(
         "GET",
         &format!("/blobs/{payload_digest}"),
-        support::proxy::Fault::body("application/octet-stream", forged),
+        crate::support::proxy::Fault::body("application/octet-stream", forged),
     );
     let r = check_all(&proxied, &digest, &key.public_key(), &no_annotations()).await;
     let f = r[0].as_ref().unwrap_err();
@@ -302,34 +269,6 @@ async fn blob_not_matching_its_layer_digest_is_rejected() {
     );
     proxy.clear_faults();
     assert!(check_all(&proxied, &digest, &key.public_key(), &no_annotations()).await[0].is_ok());
-}
-
-/// Push a legacy `.sig` image byte-exact: its payload blobs, the config (reproduced by cosign's
-/// rule, and checked against the digest in the manifest), then the manifest bytes.
-async fn push_sig_vector<R: Repository>(
-    repo: &R,
-    subject: &Digest,
-    manifest_bytes: &[u8],
-    payloads: &[Vec<u8>],
-) {
-    let m: oci::ImageManifest = serde_json::from_slice(manifest_bytes).unwrap();
-    let config = oci::cosign_config_blob(&m.layers);
-    assert_eq!(
-        Digest::of(&config),
-        m.config.digest,
-        "config rule reproduces the vector's config digest"
-    );
-    repo.put_blob(&config).await.unwrap();
-    for p in payloads {
-        repo.put_blob(p).await.unwrap();
-    }
-    repo.put_manifest(
-        Some(&Kind::Signature.tag(subject)),
-        media_types::OCI_MANIFEST,
-        manifest_bytes,
-    )
-    .await
-    .unwrap();
 }
 
 #[tokio::test]
@@ -375,37 +314,21 @@ async fn connaisseur_vectors_verify_with_exactly_the_right_keys() {
             .iter()
             .all(Result::is_ok)
     );
-    assert!(
-        check_all(&repo, &d2, &bob, &no_annotations())
-            .await
-            .iter()
-            .all(Result::is_err)
-    );
+    let r = check_all(&repo, &d2, &bob, &no_annotations()).await;
+    assert_eq!(failed_checks(&r), vec![Check::Signature; r.len()]);
 
-    // The same signatures attached to a digest one byte off: the payload names the real
-    // digest, so the claim check rejects every layer.
+    // The same signatures attached to a digest one byte off: alice's layer verifies but its
+    // payload names the real digest, so the claim check rejects it; bob's and charlie's layers
+    // fail on the signature (checked first) with alice's key.
     let mut hex = d1.hex().to_owned();
     hex.replace_range(0..1, if hex.starts_with('0') { "1" } else { "0" });
     let off: Digest = format!("sha256:{hex}").parse().unwrap();
     push_sig_vector(&repo, &off, &m1, &payloads).await;
     let r = check_all(&repo, &off, &alice, &no_annotations()).await;
-    assert!(r.iter().all(|x| {
-        x.as_ref()
-            .is_err_and(|f| f.check == Check::ImageDigest || f.check == Check::Signature)
-    }));
-    assert_eq!(r[0].as_ref().unwrap_err().check, Check::ImageDigest);
-}
-
-/// containers/image's `signature-1` files hold a cosign layer: `\0sigstore-json\n` + JSON with
-/// mimeType, base64 payload and the layer annotations.
-fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>) {
-    let raw = std::fs::read(path).unwrap();
-    let json = raw.strip_prefix(b"\0sigstore-json\n").unwrap();
-    let v: serde_json::Value = serde_json::from_slice(json).unwrap();
-    let payload = B64.decode(v["payload"].as_str().unwrap()).unwrap();
-    let annotations: BTreeMap<String, String> =
-        serde_json::from_value(v["annotations"].clone()).unwrap();
-    (payload, annotations)
+    assert_eq!(
+        failed_checks(&r),
+        vec![Check::ImageDigest, Check::Signature, Check::Signature]
+    );
 }
 
 #[tokio::test]
@@ -417,27 +340,9 @@ async fn containers_image_vector_and_single_byte_mutations() {
         containers_image_layer(&dir.join("dir-img-cosign-valid/signature-1"));
     let cosign = PublicKey::from_pem(&std::fs::read(dir.join("cosign.pub")).unwrap()).unwrap();
     let cosign2 = PublicKey::from_pem(&std::fs::read(dir.join("cosign2.pub")).unwrap()).unwrap();
-    let client = test_client();
 
-    let push = |payload: Vec<u8>, annotations: BTreeMap<String, String>, subject: Digest| {
-        let client = client.clone();
-        async move {
-            let image =
-                ImageRef::parse(&format!("{}/{}", registry(), unique_repo("ci-vector"))).unwrap();
-            let repo = client.repository(&image).unwrap();
-            let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-            repo.put_blob(&layer.bytes).await.unwrap();
-            let (config, m) = attach::build_manifest(&[layer.descriptor]);
-            repo.put_blob(&config).await.unwrap();
-            repo.put_manifest(
-                Some(&Kind::Signature.tag(&subject)),
-                media_types::OCI_MANIFEST,
-                &m,
-            )
-            .await
-            .unwrap();
-            repo
-        }
+    let push = |payload: Vec<u8>, annotations: BTreeMap<String, String>, subject: Digest| async move {
+        push_sig_layer("ci-vector", &subject, payload, annotations).await
     };
     let repo = push(payload.clone(), annotations.clone(), digest.clone()).await;
     assert!(check_all(&repo, &digest, &cosign, &no_annotations()).await[0].is_ok());
@@ -494,133 +399,102 @@ async fn containers_image_vector_and_single_byte_mutations() {
 
 // ---- CLI ----
 
-fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.env_remove("COSIGN_PASSWORD")
-        .env("IMPRINT_PASSWORD", "test-password")
-        .env("DOCKER_CONFIG", "/nonexistent");
-    c
-}
-
 #[tokio::test]
 async fn cli_generate_sign_verify_and_exit_codes() {
     let (image, digest) = push_random_image(&unique_repo("cli")).await;
     let tmp = tempfile::tempdir().unwrap();
-    let prefix = tmp.path().join("k");
-    let out = imprint()
-        .arg("generate-key-pair")
-        .arg("--output-key-prefix")
-        .arg(&prefix)
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let key = prefix.with_extension("key");
-    let pubkey = prefix.with_extension("pub");
+    let generate = |prefix: &std::path::Path| {
+        let (code, _, stderr) = run(imprint()
+            .arg("generate-key-pair")
+            .arg("--output-key-prefix")
+            .arg(prefix));
+        assert_eq!(code, 0, "{stderr}");
+        (prefix.with_extension("key"), prefix.with_extension("pub"))
+    };
+    let (key, pubkey) = generate(&tmp.path().join("k"));
 
     let image_s = image.to_string();
-    let out = imprint()
-        .args(["sign", "--key"])
-        .arg(&key)
-        .args(["-a", "team=payments", &image_s])
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let (code, _, stderr) =
+        run(imprint()
+            .args(["sign", "--key"])
+            .arg(&key)
+            .args(["-a", "team=payments", &image_s]));
+    assert_eq!(code, 0, "{stderr}");
 
-    let out = imprint()
-        .args(["verify", "--key"])
-        .arg(&pubkey)
-        .args(["-a", "team=payments", &image_s])
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(0),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let printed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let (code, stdout, stderr) = run(imprint().args(["verify", "--key"]).arg(&pubkey).args([
+        "-a",
+        "team=payments",
+        &image_s,
+    ]));
+    assert_eq!(code, 0, "{stderr}");
+    let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
     assert_eq!(
         printed[0]["critical"]["image"]["docker-manifest-digest"],
         digest.to_string()
     );
     assert_eq!(printed[0]["optional"]["team"], "payments");
 
-    // Wrong annotation, wrong key: verification failures (1), naming the check.
-    let out = imprint()
-        .args(["verify", "--key"])
-        .arg(&pubkey)
-        .args(["-a", "team=other", &image_s])
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("Annotations"));
-    let other = tmp.path().join("other");
+    // Wrong annotation, wrong key: verification failures (1), naming the check that rejected.
+    let (code, stdout, stderr) =
+        run(imprint()
+            .args(["verify", "--key"])
+            .arg(&pubkey)
+            .args(["-a", "team=other", &image_s]));
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("Annotations check failed"), "{stderr}");
     assert!(
-        imprint()
-            .arg("generate-key-pair")
-            .arg("--output-key-prefix")
-            .arg(&other)
-            .status()
-            .unwrap()
-            .success()
+        stderr.contains("required annotation `team`=`other` is not on the signed subject"),
+        "{stderr}"
     );
-    let out = imprint()
+    let (_, other_pub) = generate(&tmp.path().join("other"));
+    let (code, stdout, stderr) = run(imprint()
         .args(["verify", "--key"])
-        .arg(other.with_extension("pub"))
-        .arg(&image_s)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
+        .arg(&other_pub)
+        .arg(&image_s));
+    assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
+    assert!(stderr.contains("Signature check failed"), "{stderr}");
     // An unsigned image: 1, "no signatures found".
     let (unsigned, _) = push_random_image(&unique_repo("cli-unsigned")).await;
-    let out = imprint()
+    let (code, _, stderr) = run(imprint()
         .args(["verify", "--key"])
         .arg(&pubkey)
-        .arg(unsigned.to_string())
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(1));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("no signatures found"));
-    // Operational errors: 2.
-    let out = imprint()
+        .arg(unsigned.to_string()));
+    assert_eq!(code, 1, "{stderr}");
+    assert!(stderr.contains("no signatures found"), "{stderr}");
+    // Operational errors: 2, saying what could not be done.
+    let missing = tmp.path().join("missing.pub");
+    let (code, _, stderr) = run(imprint()
         .args(["verify", "--key"])
-        .arg(tmp.path().join("missing.pub"))
-        .arg(&image_s)
-        .output()
-        .unwrap();
-    assert_eq!(out.status.code(), Some(2));
-    let out = imprint()
-        .args(["verify", "--key"])
-        .arg(&pubkey)
-        .arg("127.0.0.1:1/nothing:here")
-        .output()
-        .unwrap();
-    assert_eq!(
-        out.status.code(),
-        Some(2),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
+        .arg(&missing)
+        .arg(&image_s));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains(&format!("cannot load public key `{}`", missing.display())),
+        "{stderr}"
     );
-    let out = imprint().args(["verify", "--bogus-flag"]).output().unwrap();
-    assert_eq!(out.status.code(), Some(2));
+    let (code, _, stderr) = run(imprint()
+        .args(["verify", "--key"])
+        .arg(&pubkey)
+        .arg("127.0.0.1:1/nothing:here"));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("registry `127.0.0.1:1` unreachable"),
+        "{stderr}"
+    );
+    let (code, _, stderr) = run(imprint().args(["verify", "--bogus-flag"]));
+    assert_eq!(code, 2, "{stderr}");
+    assert!(
+        stderr.contains("unexpected argument '--bogus-flag'"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn oci_layout_sign_and_verify_through_the_same_code() {
     // Copy a registry image into a fresh layout via the Repository API, then sign it there.
     let tmp = tempfile::tempdir().unwrap();
-    let layout = ImageRef::parse(&format!("oci:{}:v1", tmp.path().join("img").display())).unwrap();
+    let (layout, repo, digest) = crate::support::push_image_to_layout(tmp.path()).await;
     let client = test_client();
-    let repo = client.repository(&layout).unwrap();
-    let digest = support::push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let key = SigningKey::generate_p256().unwrap();
     let done = sign::sign_image(&client, &layout, &key, &SignOptions::default())
         .await

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Independent DSSE implementation for imprint's interop test (tests/dsse_interop.rs).
+"""Independent DSSE implementation for imprint's interop test (tests/it/dsse_interop.rs).
 
 Uses the `securesystemslib` package (pip install 'securesystemslib[crypto]'), whose DSSE code
 (PAE, envelope JSON, signature schemes) is independent of imprint.

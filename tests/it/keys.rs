@@ -1,15 +1,10 @@
 //! Key handling: cosign key file vectors, generate/import, sign/verify for every algorithm,
 //! public keys from PEM/certificates, and interop with the `sigstore` crate.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
 use std::fs;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
 
+use crate::support::vectors;
 use aws_lc_rs::encoding::{AsDer, EcPrivateKeyRfc5915Der};
 use aws_lc_rs::signature::{self as lc, EcdsaKeyPair, KeyPair as _};
 use base64::Engine as _;
@@ -17,12 +12,6 @@ use imprint::keys::{
     KeyAlgorithm, KeyError, Password, PublicKey, SigningKey, cosign, generate_key_pair,
     import_key_pair, load_public_key, load_signing_key,
 };
-
-/// The shared test vectors (`../shared/vectors` from the main checkout), overridable with
-/// `IMPRINT_VECTORS`. A missing directory fails the test rather than skipping it.
-fn vectors() -> PathBuf {
-    vectors_dir::dir()
-}
 
 fn vector_key(name: &str) -> PathBuf {
     vectors().join("keys").join(name)
@@ -33,9 +22,7 @@ fn derived_pub(name: &str) -> PathBuf {
 }
 
 fn fixture(name: &str) -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("testdata/keys")
-        .join(name)
+    crate::support::crate_path("testdata/keys").join(name)
 }
 
 /// (key file, password, algorithm, derived public key file) from the vectors README table.
@@ -77,6 +64,25 @@ const GOOD_VECTORS: &[(&str, &str, KeyAlgorithm, &str)] = &[
         "sigstore-rs-cosign_generated_encrypted_empty_private.pub",
     ),
 ];
+
+/// `result` is the rejection of a signature by `key`: [`KeyError::BadSignature`] naming that
+/// key's algorithm and fingerprint, not some other failure.
+#[track_caller]
+fn assert_bad_signature(key: &PublicKey, result: Result<(), KeyError>) {
+    match result {
+        Err(KeyError::BadSignature {
+            algorithm,
+            fingerprint,
+        }) => {
+            assert_eq!(algorithm, key.algorithm());
+            assert_eq!(fingerprint, key.fingerprint());
+        }
+        other => panic!(
+            "expected BadSignature from {}, got {other:?}",
+            key.fingerprint()
+        ),
+    }
+}
 
 #[test]
 fn vectors_decrypt_with_right_password_and_match_derived_public_keys() {
@@ -179,7 +185,6 @@ fn with_scrypt_params(pem_text: &str, n: u64, r: u64, p: u64) -> String {
 #[test]
 fn absurd_scrypt_parameters_are_refused_before_any_work() {
     let pem = fs::read_to_string(vector_key("sigstore-rs-ecdsa_encrypted_private.key")).unwrap();
-    let start = Instant::now();
     for (n, r, p) in [
         (1u64 << 30, 8, 1),
         (1 << 20, 8, 1),
@@ -194,11 +199,6 @@ fn absurd_scrypt_parameters_are_refused_before_any_work() {
         );
         assert!(err.to_string().contains("unsupported scrypt parameters"));
     }
-    assert!(
-        start.elapsed() < Duration::from_secs(1),
-        "took {:?}",
-        start.elapsed()
-    );
     // The accepted set still works: re-labelled N of a real file only changes the derived key,
     // so the box no longer opens, but the KDF ran (wrong password, not a parameter error).
     let err =
@@ -518,24 +518,24 @@ fn sign_verify_every_algorithm_and_reject_tampering() {
         let mut bad = signature.clone();
         let mid = bad.len() / 2;
         bad[mid] ^= 0x01;
-        assert!(public.verify(message, &bad).is_err());
+        assert_bad_signature(&public, public.verify(message, &bad));
         // Empty and truncated signatures.
-        assert!(public.verify(message, &[]).is_err());
-        assert!(
-            public
-                .verify(message, &signature[..signature.len() - 1])
-                .is_err()
+        assert_bad_signature(&public, public.verify(message, &[]));
+        assert_bad_signature(
+            &public,
+            public.verify(message, &signature[..signature.len() - 1]),
         );
         // Every other key rejects it.
         for (j, other) in keys.iter().enumerate() {
             if i != j {
-                assert!(other.public_key().verify(message, &signature).is_err());
+                let other = other.public_key();
+                assert_bad_signature(&other, other.verify(message, &signature));
             }
         }
         // Another key of the same algorithm rejects it too (P-256).
         if i == 0 {
-            let other = SigningKey::generate_p256().unwrap();
-            assert!(other.public_key().verify(message, &signature).is_err());
+            let other = SigningKey::generate_p256().unwrap().public_key();
+            assert_bad_signature(&other, other.verify(message, &signature));
         }
     }
 }
@@ -581,7 +581,7 @@ fn rsa_pss_signatures_verify() {
     .unwrap();
     let public = load_public_key(&fixture("rsa-2048-pkcs1.pub")).unwrap();
     public.verify(b"pss message", &signature).unwrap();
-    assert!(public.verify(b"other message", &signature).is_err());
+    assert_bad_signature(&public, public.verify(b"other message", &signature));
 }
 
 #[test]
@@ -591,9 +591,9 @@ fn p384_signature_over_sha256_verifies() {
     let signature = fs::read(fixture("p384-sha256.sig")).unwrap();
     let public = load_public_key(&fixture("ec-p384-sec1.pub")).unwrap();
     public.verify(&message, &signature).unwrap();
-    assert!(public.verify(b"another message", &signature).is_err());
+    assert_bad_signature(&public, public.verify(b"another message", &signature));
     let other = load_public_key(&fixture("ec-p521-pkcs8.pub")).unwrap();
-    assert!(other.verify(&message, &signature).is_err());
+    assert_bad_signature(&other, other.verify(&message, &signature));
 }
 
 #[test]
@@ -667,7 +667,11 @@ fn public_key_parsing_rejects_bad_input() {
     let mut off_curve = p256.spki_der().to_vec();
     let last = off_curve.len() - 1;
     off_curve[last] ^= 0x01;
-    assert!(PublicKey::from_spki_der(&off_curve).is_err());
+    let err = PublicKey::from_spki_der(&off_curve).unwrap_err();
+    assert!(
+        matches!(err, KeyError::MalformedPublicKey { .. }),
+        "{err:?}"
+    );
     // RSA 1024 is too small.
     let err = load_public_key(&fixture("rsa-1024.too-small.pub")).unwrap_err();
     assert!(
@@ -750,7 +754,7 @@ mod interop {
         let signature = signer.sign(message).unwrap();
         let public = load_public_key(&pub_path).unwrap();
         public.verify(message, &signature).unwrap();
-        assert!(public.verify(b"tampered", &signature).is_err());
+        super::assert_bad_signature(&public, public.verify(b"tampered", &signature));
 
         // imprint signs, sigstore verifies with the .pub file.
         let verifier =
@@ -760,13 +764,24 @@ mod interop {
         verifier
             .verify_signature(Signature::Raw(&signature), b"signed by imprint")
             .unwrap();
+        let e = verifier
+            .verify_signature(Signature::Raw(&signature), b"tampered")
+            .unwrap_err();
         assert!(
-            verifier
-                .verify_signature(Signature::Raw(&signature), b"tampered")
-                .is_err()
+            matches!(
+                e,
+                sigstore::errors::SigstoreError::PublicKeyVerificationError
+            ),
+            "{e:?}"
         );
-        // Wrong password in sigstore too.
-        assert!(SigStoreKeyPair::from_encrypted_pem(&key_pem, b"nope").is_err());
+        // Wrong password in sigstore too (sigstore-rs 0.15 reports it as an unparsable key).
+        match SigStoreKeyPair::from_encrypted_pem(&key_pem, b"nope") {
+            Ok(_) => panic!("sigstore opened the key with a wrong password"),
+            Err(e) => assert!(
+                matches!(e, sigstore::errors::SigstoreError::KeyParseError(_)),
+                "{e:?}"
+            ),
+        }
     }
 
     #[test]
@@ -796,7 +811,7 @@ mod interop {
 
 #[test]
 fn example_public_keys_in_keys_dir_load() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("keys");
+    let dir = crate::support::crate_path("keys");
     let mut count = 0;
     for entry in fs::read_dir(&dir).unwrap() {
         let path = entry.unwrap().path();

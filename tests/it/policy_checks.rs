@@ -3,11 +3,6 @@
 //! lints clean of errors, and every policy in `testdata/policy/invalid/` fails with the error
 //! its `# expect:` line states.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime};
 
@@ -19,13 +14,13 @@ use imprint::policy::{
 };
 use serde_json::{Value, json};
 
-/// `$IMPRINT_VECTORS/predicates`, default `../shared/vectors/predicates`.
-fn vectors() -> PathBuf {
-    vectors_dir::dir().join("predicates")
+/// The predicate vectors (`predicates/` of the shared vectors).
+fn predicates() -> PathBuf {
+    crate::support::vectors().join("predicates")
 }
 
 fn load(rel: &str) -> Value {
-    let bytes = std::fs::read(vectors().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
+    let bytes = std::fs::read(predicates().join(rel)).unwrap_or_else(|e| panic!("{rel}: {e}"));
     serde_json::from_slice(&bytes).unwrap()
 }
 
@@ -721,7 +716,7 @@ fn yaml_files(dir: &Path) -> Vec<PathBuf> {
 
 #[test]
 fn example_policies_load_and_lint() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies");
+    let dir = crate::support::crate_path("policies");
     let files = yaml_files(&dir);
     assert!(files.len() >= 5, "{files:?}");
     for path in files {
@@ -745,7 +740,7 @@ fn example_policies_load_and_lint() {
 
 #[test]
 fn example_payments_policy_shape() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("policies/payments.yaml");
+    let path = crate::support::crate_path("policies/payments.yaml");
     let policy = Policy::from_path(&path).unwrap();
     assert_eq!(
         policy
@@ -769,7 +764,7 @@ fn example_payments_policy_shape() {
 
 #[test]
 fn testdata_policy_with_key_files() {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/policy/with-key-files.yaml");
+    let path = crate::support::crate_path("testdata/policy/with-key-files.yaml");
     let policy = Policy::from_path(&path).unwrap();
     let keys: Vec<&str> = policy.authorities().map(|(n, _)| n).collect();
     assert_eq!(keys, ["alice", "bob", "carol", "release"]);
@@ -784,7 +779,7 @@ fn testdata_policy_with_key_files() {
 
 #[test]
 fn invalid_policies_fail_with_the_expected_error() {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/policy/invalid");
+    let dir = crate::support::crate_path("testdata/policy/invalid");
     let files = yaml_files(&dir);
     assert!(files.len() >= 8);
     for path in files {

@@ -4,16 +4,16 @@
 //! annotation contradicting the payload, tampered payload, non-SBOM declared as SBOM),
 //! `--replace`, `--recursive`, and upload progress reporting.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-#[path = "support/vectors.rs"]
-mod vectors_dir;
-
+use crate::support::checks::{attest_options, attestation_checks as check_all, failed_checks};
+use crate::support::cli::{imprint, stderr};
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 use std::sync::{Arc, Mutex};
 
+use crate::support::vectors;
+use crate::support::{
+    push_index, push_random_image, random_bytes, registry, test_client, unique_repo,
+};
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format;
@@ -21,7 +21,7 @@ use imprint::format::digest::Digest;
 use imprint::format::oci;
 use imprint::format::predicate::{CYCLONEDX, OPENVEX, SPDX, VULN};
 use imprint::format::reference::ImageRef;
-use imprint::keys::{PublicKey, SigningKey};
+use imprint::keys::SigningKey;
 use imprint::sign::{self, AttestOptions, WriteFormat};
 use imprint::store::attach::{self, Kind};
 use imprint::store::client::PROGRESS_MIN_BYTES;
@@ -32,13 +32,7 @@ use imprint::store::{
     media_types,
 };
 use imprint::verify::proof::{Signer, VerifiedAttestation};
-use imprint::verify::{self, CandidateFailure, Check, SignatureVerifier};
-use support::{push_index, push_random_image, random_bytes, registry, test_client, unique_repo};
-
-/// `$IMPRINT_VECTORS`, else `../shared/vectors` beside the crate.
-fn vectors() -> PathBuf {
-    vectors_dir::dir()
-}
+use imprint::verify::{CandidateFailure, Check};
 
 /// Every real SBOM: the vectors made by trivy, syft, apko, cdxgen, and the cargo-cyclonedx
 /// SBOM of this repository. With the predicate type each one is.
@@ -49,7 +43,9 @@ fn sbom_files() -> Vec<(PathBuf, &'static str)> {
         .filter(|p| p.extension().is_some_and(|x| x == "json"))
         .collect();
     files.sort();
-    files.push(Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json"));
+    files.push(crate::support::crate_path(
+        "testdata/sbom/imprint.cdx-1.5.json",
+    ));
     let typed: Vec<_> = files
         .into_iter()
         .map(|p| {
@@ -71,51 +67,13 @@ fn sbom_files() -> Vec<(PathBuf, &'static str)> {
 }
 
 fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOptions {
-    AttestOptions {
-        predicate_type: predicate_type.to_owned(),
-        predicate,
-        replace: false,
-        recursive: false,
-        limits: Limits::default(),
-        format: WriteFormat::Legacy,
-    }
+    attest_options(WriteFormat::Legacy, predicate_type, predicate)
 }
 
 fn load(path: &Path, type_uri: &str) -> serde_json::Value {
     let bytes = std::fs::read(path).unwrap();
     format::load_predicate(type_uri, &bytes, format::DEFAULT_MAX_PREDICATE_BYTES)
         .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-}
-
-/// Discover the `.att` layers of `digest` and check each with `key` and `want`.
-async fn check_all<R: Repository>(
-    repo: &R,
-    digest: &Digest,
-    key: &PublicKey,
-    want: Option<&str>,
-) -> Vec<Result<VerifiedAttestation, CandidateFailure>> {
-    let found = discover::discover(
-        repo,
-        digest,
-        SignatureFormat::Legacy,
-        false,
-        true,
-        &Limits::default(),
-    )
-    .await
-    .unwrap();
-    let v = SignatureVerifier::Key(key.clone());
-    found
-        .attestations
-        .iter()
-        .map(|c| verify::check_attestation(c, digest, &v, want))
-        .collect()
-}
-
-fn failed_checks(r: &[Result<VerifiedAttestation, CandidateFailure>]) -> Vec<Check> {
-    r.iter()
-        .map(|x| x.as_ref().map(|_| ()).unwrap_err().check)
-        .collect()
 }
 
 /// Write `layers` (descriptor, content) as the `.att` attachment of `digest`, by hand.
@@ -231,9 +189,9 @@ async fn real_sboms_attest_and_verify_with_and_without_type() {
         let n = expected.iter().filter(|(w, _)| *w == t).count();
         assert_eq!(r.iter().filter(|x| x.is_ok()).count(), n);
     }
-    // A type nothing has: nothing verifies.
+    // A type nothing has: nothing verifies, each layer fails on the predicate type.
     let r = check_all(&repo, &digest, &key.public_key(), Some(VULN)).await;
-    assert!(r.iter().all(|x| x.is_err()));
+    assert_eq!(failed_checks(&r), vec![Check::PredicateType; r.len()]);
 
     // Wrong key: every layer fails on the signature.
     let other = SigningKey::generate_p256().unwrap();
@@ -421,7 +379,7 @@ async fn recursive_attests_index_and_each_child() {
     let client = test_client();
     let key = SigningKey::generate_p256().unwrap();
     let predicate = load(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json"),
+        &crate::support::crate_path("testdata/sbom/imprint.cdx-1.5.json"),
         CYCLONEDX,
     );
     let mut opts = attest_opts(CYCLONEDX, predicate);
@@ -540,18 +498,6 @@ async fn upload_progress_counts_bytes_up_to_the_blob_size() {
 
 // ---- CLI ----
 
-fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
-    c.env_remove("COSIGN_PASSWORD")
-        .env("IMPRINT_PASSWORD", "test-password")
-        .env("DOCKER_CONFIG", "/nonexistent");
-    c
-}
-
-fn stderr(out: &Output) -> String {
-    String::from_utf8_lossy(&out.stderr).into_owned()
-}
-
 fn key_pair(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     let prefix = dir.join(name);
     let out = imprint()
@@ -627,7 +573,7 @@ async fn cli_attest_and_verify(bundle: bool) {
     let tmp = tempfile::tempdir().unwrap();
     let (key, public) = key_pair(tmp.path(), "k");
     let spdx = vectors().join("predicates/sbom/guac-syft-0.90.0_kubectl-amd64.spdx.json");
-    let cdx = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json");
+    let cdx = crate::support::crate_path("testdata/sbom/imprint.cdx-1.5.json");
 
     let out = cli_attest(&key, &spdx, "spdxjson", &image_s, &[format]);
     assert!(out.status.success(), "{}", stderr(&out));
@@ -722,12 +668,25 @@ async fn cli_attest_and_verify(bundle: bool) {
         stderr(&out)
     );
     // Operational errors: 2.
-    let out = cli_verify(&tmp.path().join("missing.pub"), None, &image_s);
-    assert_eq!(out.status.code(), Some(2));
+    let missing = tmp.path().join("missing.pub");
+    let out = cli_verify(&missing, None, &image_s);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let expected = format!("cannot load public key `{}`", missing.display());
+    assert!(stderr(&out).contains(&expected), "{}", stderr(&out));
     let out = cli_verify(&public, Some("not a type"), &image_s);
-    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("invalid predicate type `not a type`"),
+        "{}",
+        stderr(&out)
+    );
     let out = cli_verify(&public, None, "127.0.0.1:1/nothing:here");
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("registry `127.0.0.1:1` unreachable"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// The swapped-annotation and other-subject layers through the CLI: the payload decides.
@@ -758,6 +717,12 @@ async fn cli_trusts_the_payload_not_the_annotation() {
     let out = cli_verify(&public, Some("cyclonedx"), &image_s);
     assert_eq!(out.status.code(), Some(1), "{}", stderr(&out));
     assert!(out.stdout.is_empty());
+    assert!(
+        stderr(&out)
+            .contains("PredicateType check failed: predicate type is `https://spdx.dev/Document`"),
+        "{}",
+        stderr(&out)
+    );
     let out = cli_verify(&public, None, &image_s);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert_eq!(printed_types(&out, &digest), vec![SPDX]);
@@ -772,7 +737,11 @@ async fn cli_trusts_the_payload_not_the_annotation() {
     let out = cli_verify(&public, None, &image_s);
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
-    assert!(stderr(&out).contains("Subject"), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("Subject check failed"),
+        "{}",
+        stderr(&out)
+    );
 }
 
 /// A file that is not the SBOM it is declared as is refused before anything is pushed.
@@ -782,7 +751,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
     let image_s = image.to_string();
     let tmp = tempfile::tempdir().unwrap();
     let (key, _) = key_pair(tmp.path(), "k");
-    let cdx = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/sbom/imprint.cdx-1.5.json");
+    let cdx = crate::support::crate_path("testdata/sbom/imprint.cdx-1.5.json");
     let spdx = vectors().join("predicates/sbom/protobom-apko-curl.spdx.json");
     let plain = tmp.path().join("config.json");
     std::fs::write(&plain, br#"{"name": "not an sbom", "packages": 3}"#).unwrap();
@@ -824,6 +793,11 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
         &["--max-predicate-bytes", "1000"],
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("is larger than the limit of 1000 bytes"),
+        "{}",
+        stderr(&out)
+    );
 
     // Nothing was pushed: no `.att` tag, no referrer, no tag-schema index.
     let repo = test_client().repository(&image).unwrap();

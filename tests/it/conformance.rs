@@ -2,21 +2,21 @@
 //! rules of `../shared/vectors/sigstore-conformance/HOW-TO-RUN.md`. Every case is reported by
 //! name; none is skipped or special-cased.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
 use std::path::{Path, PathBuf};
 
+use crate::support::vectors;
 use imprint::trust::{GithubClaims, IdentityPolicy, Matcher, TrustRoot};
 use imprint::verify::bundle::{Artifact, VerificationPolicy, verify_bundle};
 
-const SUITE: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/sigstore-conformance/bundle-verify"
-);
-const PGI_ROOT: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/../shared/vectors/trust-roots/pgi-trusted_root.json"
-);
+/// The suite's `bundle-verify` directory in the shared vectors.
+fn suite() -> PathBuf {
+    vectors().join("sigstore-conformance/bundle-verify")
+}
+
+/// The Public Good Instance trust root the suite uses by default.
+fn pgi_root() -> PathBuf {
+    vectors().join("trust-roots/pgi-trusted_root.json")
+}
 const DEFAULT_IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const DEFAULT_ISSUER: &str = "https://token.actions.githubusercontent.com";
 
@@ -26,13 +26,13 @@ fn run_case(dir: &Path) -> Result<(), String> {
     let artifact_path = if dir.join("artifact").exists() {
         dir.join("artifact")
     } else {
-        Path::new(SUITE).join("a.txt")
+        suite().join("a.txt")
     };
     let artifact = std::fs::read(artifact_path).map_err(|e| e.to_string())?;
     let root_path = if dir.join("trusted_root.json").exists() {
         dir.join("trusted_root.json")
     } else {
-        PathBuf::from(PGI_ROOT)
+        pgi_root()
     };
     let trust = TrustRoot::from_file(&root_path).map_err(|e| e.to_string())?;
     let policy = if dir.join("key.pub").exists() {
@@ -63,7 +63,7 @@ fn run_case(dir: &Path) -> Result<(), String> {
 
 #[test]
 fn conformance_bundle_verify() {
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(SUITE)
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(suite())
         .unwrap()
         .map(|e| e.unwrap().path())
         .filter(|p| p.is_dir())
@@ -91,38 +91,28 @@ fn conformance_bundle_verify() {
     assert!(failed.is_empty(), "failed cases: {failed:?}");
 }
 
-// The CLI module, compiled into this test (the lead wires it into src/main.rs), driven with the
-// harness's argument shape on a few cases.
-#[allow(dead_code)]
-#[path = "../src/cli/verify_bundle.rs"]
-mod verify_bundle_cli;
+/// `imprint verify-bundle ARGS`, as the sigstore-conformance harness runs it: (exit code,
+/// stderr).
+fn cli_run(args: &[&str]) -> (i32, String) {
+    let (code, _, stderr) = crate::support::cli::run(
+        crate::support::cli::imprint()
+            .arg("verify-bundle")
+            .args(args),
+    );
+    (code, stderr)
+}
 
-#[allow(dead_code)]
-#[path = "../src/cli/trust_root.rs"]
-mod trust_root_cli;
-
-fn cli(args: &[&str]) -> Result<u8, clap::Error> {
-    use clap::Parser;
-    #[derive(Parser)]
-    struct Cli {
-        #[command(flatten)]
-        args: verify_bundle_cli::VerifyBundleArgs,
-    }
-    let cli = Cli::try_parse_from(std::iter::once("verify-bundle").chain(args.iter().copied()))?;
-    let code = verify_bundle_cli::run(cli.args).unwrap();
-    Ok(if code == std::process::ExitCode::SUCCESS {
-        0
-    } else if code == std::process::ExitCode::from(1) {
-        1
-    } else {
-        2
-    })
+/// The exit code of `imprint verify-bundle ARGS`.
+fn cli(args: &[&str]) -> i32 {
+    cli_run(args).0
 }
 
 #[test]
 fn cli_shape_on_a_few_cases() {
-    let case = |c: &str, f: &str| format!("{SUITE}/{c}/{f}");
-    let a = format!("{SUITE}/a.txt");
+    let suite = suite().display().to_string();
+    let pgi_root = pgi_root().display().to_string();
+    let case = |c: &str, f: &str| format!("{suite}/{c}/{f}");
+    let a = format!("{suite}/a.txt");
     let ok = |c: &str| {
         cli(&[
             "--bundle",
@@ -132,10 +122,9 @@ fn cli_shape_on_a_few_cases() {
             "--certificate-oidc-issuer",
             DEFAULT_ISSUER,
             "--trusted-root",
-            PGI_ROOT,
+            &pgi_root,
             &a,
         ])
-        .unwrap()
     };
     assert_eq!(ok("happy-path-v0.3"), 0);
     assert_eq!(ok("signature-mismatch_fail"), 1);
@@ -149,8 +138,7 @@ fn cli_shape_on_a_few_cases() {
         "--certificate-oidc-issuer",
         DEFAULT_ISSUER,
         &digest,
-    ])
-    .unwrap();
+    ]);
     assert_eq!(code, 0);
     // Managed key.
     let code = cli(&[
@@ -159,16 +147,14 @@ fn cli_shape_on_a_few_cases() {
         "--key",
         &case("managed-key-happy-path", "key.pub"),
         &a,
-    ])
-    .unwrap();
+    ]);
     assert_eq!(code, 0);
     // Keyless without identity is refused (exit 2); key plus identity is a usage error.
     let code = cli(&[
         "--bundle",
         &case("happy-path-v0.3", "bundle.sigstore.json"),
         &a,
-    ])
-    .unwrap();
+    ]);
     assert_eq!(code, 2);
     let code = cli(&[
         "--bundle",
@@ -176,21 +162,19 @@ fn cli_shape_on_a_few_cases() {
         "--certificate-identity",
         DEFAULT_IDENTITY,
         &a,
-    ])
-    .unwrap();
+    ]);
     assert_eq!(code, 2, "issuer missing");
-    assert!(
-        cli(&[
-            "--bundle",
-            "b",
-            "--key",
-            "k",
-            "--certificate-identity",
-            "x",
-            "a"
-        ])
-        .is_err()
-    );
+    let (code, stderr) = cli_run(&[
+        "--bundle",
+        "b",
+        "--key",
+        "k",
+        "--certificate-identity",
+        "x",
+        "a",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("cannot be used with"), "{stderr}");
     // Missing bundle file: operational error.
     let code = cli(&[
         "--bundle",
@@ -200,39 +184,30 @@ fn cli_shape_on_a_few_cases() {
         "--certificate-oidc-issuer",
         "y",
         &a,
-    ])
-    .unwrap();
+    ]);
     assert_eq!(code, 2);
-    // trust-root show parses.
-    let code = trust_root_cli::run(trust_root_cli::TrustRootArgs {
-        command: trust_root_cli::TrustRootCommand::Show {
-            trusted_root: None,
-            staging: false,
-        },
-    })
-    .unwrap();
-    assert_eq!(code, std::process::ExitCode::SUCCESS);
+    // trust-root show parses the embedded root.
+    let (code, stdout, stderr) =
+        crate::support::cli::run(crate::support::cli::imprint().args(["trust-root", "show"]));
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stdout.contains("Fulcio") || stdout.contains("fulcio"),
+        "{stdout}"
+    );
 }
 
 /// Two `_fail` cases are rejected for an encoding problem before the defect their README
 /// describes is reached. Remove the encoding noise and check the described defect is caught too.
 #[test]
 fn fail_cases_also_rejected_for_the_described_defect() {
-    let trust = TrustRoot::from_file(Path::new(&format!(
-        "{SUITE}/rekor2-timestamp-with-incorrect-time_fail/trusted_root.json"
-    )))
-    .unwrap();
-    let mut b: serde_json::Value = serde_json::from_slice(
-        &std::fs::read(format!(
-            "{SUITE}/rekor2-timestamp-with-incorrect-time_fail/bundle.sigstore.json"
-        ))
-        .unwrap(),
-    )
-    .unwrap();
+    let case = suite().join("rekor2-timestamp-with-incorrect-time_fail");
+    let trust = TrustRoot::from_file(&case.join("trusted_root.json")).unwrap();
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
     // The README's `base64` wrapped the timestamp at 76 columns (Go's decoder skips newlines).
     let ts = &mut b["verificationMaterial"]["timestampVerificationData"]["rfc3161Timestamps"][0]["signedTimestamp"];
     *ts = ts.as_str().unwrap().replace(['\n', '\r'], "").into();
-    let artifact = std::fs::read(format!("{SUITE}/a.txt")).unwrap();
+    let artifact = std::fs::read(suite().join("a.txt")).unwrap();
     let policy = VerificationPolicy::Keyless(
         IdentityPolicy::new(
             Matcher::Exact(DEFAULT_IDENTITY.into()),

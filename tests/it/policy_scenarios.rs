@@ -2,21 +2,16 @@
 //! imprint, a real policy file, the library `Verifier`, and a fixed clock. Each scenario states
 //! the expected outcome and reason code.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod support;
-
-use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use crate::support::{push_random_image, registry, test_client, unique_repo};
 use imprint::format::reference::ImageRef;
 use imprint::gate::{Clock, Verifier};
 use imprint::keys::SigningKey;
 use imprint::policy::{Decision, Outcome, Policy, ReasonCode};
 use imprint::sign::{self, AttestOptions, SignOptions};
 use imprint::store::{AuthSource, RegistryConfig};
-use support::{push_random_image, registry, test_client, unique_repo};
 
 #[derive(Debug)]
 struct Fixed(SystemTime);
@@ -299,9 +294,7 @@ async fn no_match_exclude_modes_and_two_rules() {
 }
 
 fn vector(rel: &str) -> serde_json::Value {
-    let p = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/vectors/predicates")
-        .join(rel);
+    let p = crate::support::vectors().join("predicates").join(rel);
     serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap()
 }
 
@@ -548,7 +541,7 @@ async fn cached_decisions_are_reused_within_ttl() {
 #[tokio::test]
 async fn requests_per_image_with_full_discovery() {
     let w = World::new();
-    let proxy = support::proxy::Proxy::start(registry()).await;
+    let proxy = crate::support::proxy::Proxy::start(registry()).await;
     let p = "requests";
     let mut images = Vec::new();
     for _ in 0..5 {

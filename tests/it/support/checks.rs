@@ -1,0 +1,103 @@
+//! Discover an image's legacy attachments and run the library's candidate checks on each, so
+//! a test asserts which [`Check`] rejected a candidate.
+
+use std::collections::BTreeMap;
+
+use imprint::format::digest::Digest;
+use imprint::keys::PublicKey;
+use imprint::sign::{AttestOptions, WriteFormat};
+use imprint::store::discover::{self, Candidate, Discovered, SignatureFormat};
+use imprint::store::{Limits, Repository};
+use imprint::verify::{
+    self, CandidateFailure, Check, SignatureVerifier, VerifiedAttestation, VerifiedBundleItem,
+    VerifiedSignature,
+};
+
+/// Attestation options with defaults (no replace, not recursive, default limits).
+pub fn attest_options(
+    format: WriteFormat,
+    predicate_type: &str,
+    predicate: serde_json::Value,
+) -> AttestOptions {
+    AttestOptions {
+        predicate_type: predicate_type.to_owned(),
+        predicate,
+        replace: false,
+        recursive: false,
+        limits: Limits::default(),
+        format,
+    }
+}
+
+async fn discover_legacy<R: Repository>(
+    repo: &R,
+    digest: &Digest,
+    signatures: bool,
+    attestations: bool,
+) -> Discovered {
+    discover::discover(
+        repo,
+        digest,
+        SignatureFormat::Legacy,
+        signatures,
+        attestations,
+        &Limits::default(),
+    )
+    .await
+    .expect("discover")
+}
+
+/// Discover and check every `.sig` layer of `digest` with `key` and `required` annotations.
+pub async fn signature_checks<R: Repository>(
+    repo: &R,
+    digest: &Digest,
+    key: &PublicKey,
+    required: &BTreeMap<String, String>,
+) -> Vec<Result<VerifiedSignature, CandidateFailure>> {
+    let v = SignatureVerifier::Key(key.clone());
+    discover_legacy(repo, digest, true, false)
+        .await
+        .signatures
+        .iter()
+        .map(|c| verify::check_signature(c, digest, &v, required))
+        .collect()
+}
+
+/// Discover the `.att` layers of `digest` and check each with `key` and `want`.
+pub async fn attestation_checks<R: Repository>(
+    repo: &R,
+    digest: &Digest,
+    key: &PublicKey,
+    want: Option<&str>,
+) -> Vec<Result<VerifiedAttestation, CandidateFailure>> {
+    let v = SignatureVerifier::Key(key.clone());
+    discover_legacy(repo, digest, false, true)
+        .await
+        .attestations
+        .iter()
+        .map(|c| verify::check_attestation(c, digest, &v, want))
+        .collect()
+}
+
+/// Check every bundle candidate with `v` and `required` annotations.
+pub fn bundle_checks(
+    cands: &[Candidate],
+    digest: &Digest,
+    v: &SignatureVerifier,
+    required: &BTreeMap<String, String>,
+) -> Vec<Result<VerifiedBundleItem, CandidateFailure>> {
+    cands
+        .iter()
+        .map(|c| verify::check_bundle(c, digest, v, required))
+        .collect()
+}
+
+/// The check that rejected each candidate; panics if one passed.
+pub fn failed_checks<T>(r: &[Result<T, CandidateFailure>]) -> Vec<Check> {
+    r.iter()
+        .map(|x| match x {
+            Ok(_) => panic!("a candidate passed where all must fail"),
+            Err(f) => f.check,
+        })
+        .collect()
+}

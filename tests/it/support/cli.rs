@@ -1,0 +1,30 @@
+//! The `imprint` command, as the CLI tests run it.
+
+use std::process::{Command, Output};
+
+/// The `imprint` binary of this build, run in the crate's checkout (so the README's relative
+/// paths such as `keys/demo.pub` work), with the password from `IMPRINT_PASSWORD`
+/// (`test-password`), no `COSIGN_PASSWORD`, and no docker config (anonymous registry access).
+pub fn imprint() -> Command {
+    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
+    c.current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("COSIGN_PASSWORD")
+        .env("IMPRINT_PASSWORD", "test-password")
+        .env("DOCKER_CONFIG", "/nonexistent");
+    c
+}
+
+/// Runs `c`: (exit code, or -1 when killed by a signal; stdout; stderr), lossily decoded.
+pub fn run(c: &mut Command) -> (i32, String, String) {
+    let out = c.output().expect("run imprint");
+    (
+        out.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+/// The stderr of `out`, lossily decoded.
+pub fn stderr(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
