@@ -107,7 +107,7 @@ impl Meter {
                 (cmd.starts_with(support::REGISTRY_BIN) && cmd.contains(&dir)).then_some(name)
             })
         });
-        Meter {
+        Self {
             registry_port,
             registry_pid,
             ticks_per_s,

@@ -264,7 +264,7 @@ mod tests {
         md5["messageSignature"]["messageDigest"]["algorithm"] = "MD5".into();
         let mut media = one.clone();
         media["mediaType"] = "application/x".into();
-        let mut no_media = one.clone();
+        let mut no_media = one;
         no_media.as_object_mut().unwrap().remove("mediaType");
         for (name, bad) in [
             ("two signatures", serde_json::to_vec(&two).unwrap()),

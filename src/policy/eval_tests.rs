@@ -851,7 +851,7 @@ const CONFORMANCE_CLAIMS: &str = "{trigger: workflow_dispatch, sha: c7b3dfb335f0
 fn keyless_github_claims_match_a_real_fulcio_certificate() {
     let signer = conformance_signer();
     let allowed = conformance_policy(CONFORMANCE_CLAIMS);
-    let ev = Ev::new(API).sig("ci", sig(signer.clone()));
+    let ev = Ev::new(API).sig("ci", sig(signer));
     expect(&evaluate(&allowed, &ev.0, now()), Outcome::Allowed, None);
     for (claim, wrong) in [
         ("trigger", "{trigger: push}"),

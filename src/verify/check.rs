@@ -638,7 +638,7 @@ mod tests {
         let sig = key
             .sign(&format::pae(format::IN_TOTO_PAYLOAD_TYPE, statement))
             .unwrap();
-        crate::format::bundle::dsse_bundle(
+        format::bundle::dsse_bundle(
             &key.public_key(),
             format::IN_TOTO_PAYLOAD_TYPE,
             statement,
@@ -683,11 +683,8 @@ mod tests {
         );
         // A message-signature bundle is not an image bundle.
         let sig = key.sign(b"blob").unwrap();
-        let ms = crate::format::bundle::message_signature_bundle(
-            &key.public_key(),
-            &Digest::of(b"blob"),
-            &sig,
-        );
+        let ms =
+            format::bundle::message_signature_bundle(&key.public_key(), &Digest::of(b"blob"), &sig);
         assert_eq!(
             check_bundle(&candidate(ms), &image, &v, &BTreeMap::new())
                 .unwrap_err()
@@ -706,7 +703,7 @@ mod tests {
             Check::Bundle
         );
         // A fetch failure fails the candidate.
-        let mut broken = c.clone();
+        let mut broken = c;
         broken.content = Err("digest mismatch".into());
         assert_eq!(
             check_bundle(&broken, &image, &v, &BTreeMap::new())

@@ -123,7 +123,7 @@ mod tests {
             payload: b"{}".to_vec(),
             signatures: sigs
                 .into_iter()
-                .map(|sig| format::EnvelopeSignature { keyid: None, sig })
+                .map(|sig| EnvelopeSignature { keyid: None, sig })
                 .collect(),
         }
     }
@@ -142,7 +142,7 @@ mod tests {
         }
         // Two signatures, the second by the key: a detached envelope passes (threshold 1), a
         // bundle envelope is refused for its count before any signature is tried.
-        let two = envelope(vec![b.clone(), a.clone()]);
+        let two = envelope(vec![b.clone(), a]);
         verify_with_key(&two, &key, Placement::Detached).unwrap();
         assert_eq!(
             verify_with_key(&two, &key, Placement::Bundle),

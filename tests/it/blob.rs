@@ -8,11 +8,11 @@ use imprint::verify::blob::{BlobError, BlobEvidence};
 
 /// The blob functions by the layer that holds them.
 mod api {
-    pub use imprint::format::bundle::{
+    pub(super) use imprint::format::bundle::{
         dsse_bundle, message_signature_bundle, parse_key_bundle, public_key_hint, signature_base64,
     };
-    pub use imprint::sign::blob::{attest_blob, sign_blob};
-    pub use imprint::verify::blob::{verify_blob, verify_blob_attestation};
+    pub(super) use imprint::sign::blob::{attest_blob, sign_blob};
+    pub(super) use imprint::verify::blob::{verify_blob, verify_blob_attestation};
 }
 use imprint::format::digest::Digest;
 use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE, PayloadError};
@@ -149,7 +149,7 @@ fn conformance_managed_key_bundle_verifies() {
     let artifact = read(vectors().join("bundles/conformance/a.txt"));
     let v = api::verify_blob(&key, &artifact, BlobEvidence::Bundle(&bundle), src()).unwrap();
     assert_eq!(v.tlog_entries_unchecked(), 1);
-    let mut other = artifact.clone();
+    let mut other = artifact;
     other.push(b'\n');
     let e = api::verify_blob(&key, &other, BlobEvidence::Bundle(&bundle), src()).unwrap_err();
     assert!(matches!(e, BlobError::MessageDigestMismatch { .. }), "{e}");

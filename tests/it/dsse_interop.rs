@@ -10,8 +10,8 @@ use imprint::verify::blob::{BlobError, BlobEvidence};
 
 /// The blob functions by the layer that holds them.
 mod api {
-    pub use imprint::sign::blob::attest_blob;
-    pub use imprint::verify::blob::verify_blob_attestation;
+    pub(super) use imprint::sign::blob::attest_blob;
+    pub(super) use imprint::verify::blob::verify_blob_attestation;
 }
 use imprint::format::digest::Digest;
 use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};

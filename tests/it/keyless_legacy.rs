@@ -100,7 +100,7 @@ fn derived_containers_image_sig_verifies() {
         TrustRoot::from_file(&vectors().join("trust-roots/pgi-trusted_root.json")).unwrap();
     verify_legacy_keyless(parts.layer(), &policy(SAN, GH_OAUTH), &file_root).unwrap();
     // Without a chain annotation (cosign v3 legacy writes ""), intermediates come from the root.
-    let mut no_chain = parts.clone();
+    let mut no_chain = parts;
     no_chain.chain = Some(String::new());
     verify_legacy_keyless(no_chain.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap();
     no_chain.chain = None;
@@ -339,7 +339,7 @@ fn certificate_mutations_rejected() {
     p.cert = format!("x{}", base.cert);
     cases.push(("cert: leading garbage".into(), p));
     let mut p = base.clone();
-    p.cert = base.chain.clone().unwrap();
+    p.cert = base.chain.unwrap();
     cases.push(("cert: the chain instead of the leaf".into(), p));
     expect_all_rejected("certificate", cases, &["certificate", "certificate-chain"]);
 }
@@ -472,7 +472,7 @@ fn payload_mutations_rejected() {
     let mut p = base.clone();
     p.payload.push(b'\n');
     cases.push(("payload + newline".into(), p));
-    let mut p = base.clone();
+    let mut p = base;
     p.payload.pop();
     cases.push(("payload truncated".into(), p));
     expect_all_rejected("payload", cases, &["signature"]);
@@ -492,7 +492,7 @@ fn signature_mutations_rejected() {
     let mut p = base.clone();
     p.sig = String::new();
     cases.push(("signature empty".into(), p));
-    let mut p = base.clone();
+    let mut p = base;
     p.sig = "not base64!".into();
     cases.push(("signature not base64".into(), p));
     expect_all_rejected("signature", cases, &["signature"]);

@@ -754,7 +754,7 @@ mod interop {
         let signature = signer.sign(message).unwrap();
         let public = load_public_key(&pub_path).unwrap();
         public.verify(message, &signature).unwrap();
-        super::assert_bad_signature(&public, public.verify(b"tampered", &signature));
+        assert_bad_signature(&public, public.verify(b"tampered", &signature));
 
         // imprint signs, sigstore verifies with the .pub file.
         let verifier =

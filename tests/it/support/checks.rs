@@ -14,7 +14,7 @@ use imprint::verify::{
 };
 
 /// Attestation options with defaults (no replace, not recursive, default limits).
-pub fn attest_options(
+pub(crate) fn attest_options(
     format: WriteFormat,
     predicate_type: &str,
     predicate: serde_json::Value,
@@ -48,7 +48,7 @@ async fn discover_legacy<R: Repository>(
 }
 
 /// Discover and check every `.sig` layer of `digest` with `key` and `required` annotations.
-pub async fn signature_checks<R: Repository>(
+pub(crate) async fn signature_checks<R: Repository>(
     repo: &R,
     digest: &Digest,
     key: &PublicKey,
@@ -64,7 +64,7 @@ pub async fn signature_checks<R: Repository>(
 }
 
 /// Discover the `.att` layers of `digest` and check each with `key` and `want`.
-pub async fn attestation_checks<R: Repository>(
+pub(crate) async fn attestation_checks<R: Repository>(
     repo: &R,
     digest: &Digest,
     key: &PublicKey,
@@ -80,7 +80,7 @@ pub async fn attestation_checks<R: Repository>(
 }
 
 /// Check every bundle candidate with `v` and `required` annotations.
-pub fn bundle_checks(
+pub(crate) fn bundle_checks(
     cands: &[Candidate],
     digest: &Digest,
     v: &SignatureVerifier,
@@ -93,7 +93,7 @@ pub fn bundle_checks(
 }
 
 /// The check that rejected each candidate; panics if one passed.
-pub fn failed_checks<T>(r: &[Result<T, CandidateFailure>]) -> Vec<Check> {
+pub(crate) fn failed_checks<T>(r: &[Result<T, CandidateFailure>]) -> Vec<Check> {
     r.iter()
         .map(|x| match x {
             Ok(_) => panic!("a candidate passed where all must fail"),

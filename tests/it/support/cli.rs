@@ -5,7 +5,7 @@ use std::process::{Command, Output};
 /// The `imprint` binary of this build, run in the crate's checkout (so the README's relative
 /// paths such as `keys/demo.pub` work), with the password from `IMPRINT_PASSWORD`
 /// (`test-password`), no `COSIGN_PASSWORD`, and no docker config (anonymous registry access).
-pub fn imprint() -> Command {
+pub(crate) fn imprint() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("COSIGN_PASSWORD")
@@ -15,7 +15,7 @@ pub fn imprint() -> Command {
 }
 
 /// Runs `c`: (exit code, or -1 when killed by a signal; stdout; stderr), lossily decoded.
-pub fn run(c: &mut Command) -> (i32, String, String) {
+pub(crate) fn run(c: &mut Command) -> (i32, String, String) {
     let out = c.output().expect("run imprint");
     (
         out.status.code().unwrap_or(-1),
@@ -25,6 +25,6 @@ pub fn run(c: &mut Command) -> (i32, String, String) {
 }
 
 /// The stderr of `out`, lossily decoded.
-pub fn stderr(out: &Output) -> String {
+pub(crate) fn stderr(out: &Output) -> String {
     String::from_utf8_lossy(&out.stderr).into_owned()
 }

@@ -8,10 +8,10 @@
 //! (`bash scripts/test.sh` installs them all).
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
-pub mod checks;
-pub mod cli;
-pub mod proxy;
-pub mod sig;
+pub(crate) mod checks;
+pub(crate) mod cli;
+pub(crate) mod proxy;
+pub(crate) mod sig;
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -28,7 +28,7 @@ use imprint::store::{AnyRepository, AuthSource, Client, RegistryConfig, Reposito
 /// The shared test vectors: `$IMPRINT_VECTORS` if set, else `../shared/vectors` beside the
 /// crate (the layout of a checkout and of CI). The one place the integration tests locate them;
 /// a missing directory fails the test (with a hint) rather than skipping it.
-pub fn vectors() -> PathBuf {
+pub(crate) fn vectors() -> PathBuf {
     let dir = std::env::var_os("IMPRINT_VECTORS")
         .map(PathBuf::from)
         .unwrap_or_else(|| Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/vectors"));
@@ -41,16 +41,16 @@ pub fn vectors() -> PathBuf {
 }
 
 /// `rel` inside the crate's own checkout (`testdata/…`, `policies/…`, `keys/…`).
-pub fn crate_path(rel: &str) -> PathBuf {
+pub(crate) fn crate_path(rel: &str) -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join(rel)
 }
 
 /// The registry binary (`apt-get install docker-registry`).
-pub const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
+pub(crate) const REGISTRY_BIN: &str = "/usr/bin/docker-registry";
 
 /// Where `program` is: itself if it is a path, else the first executable file of that name on
 /// `$PATH`; `None` when there is none.
-pub fn find_program(program: &str) -> Option<PathBuf> {
+pub(crate) fn find_program(program: &str) -> Option<PathBuf> {
     use std::os::unix::fs::PermissionsExt as _;
     let executable = |p: &Path| {
         p.metadata()
@@ -67,7 +67,7 @@ pub fn find_program(program: &str) -> Option<PathBuf> {
 }
 
 /// The message [`require_program`] fails with.
-pub fn missing_program_message(program: &str, debian_package: &str) -> String {
+pub(crate) fn missing_program_message(program: &str, debian_package: &str) -> String {
     format!(
         "this test runs `{program}`, which is not installed: it is in Debian's \
          `{debian_package}` package (`bash scripts/test.sh` installs everything the tests \
@@ -77,14 +77,14 @@ pub fn missing_program_message(program: &str, debian_package: &str) -> String {
 
 /// Call before a test runs `program`: returns its path, or fails the test naming the program
 /// and the Debian package that provides it, instead of a panic deep inside the test.
-pub fn require_program(program: &str, debian_package: &str) -> PathBuf {
+pub(crate) fn require_program(program: &str, debian_package: &str) -> PathBuf {
     find_program(program)
         .unwrap_or_else(|| panic!("{}", missing_program_message(program, debian_package)))
 }
 
 /// Call before a test runs `python3` with `modules`: fails the test naming python3's package or
 /// the missing modules and how to install them.
-pub fn require_python_modules(modules: &[&str], install: &str) {
+pub(crate) fn require_python_modules(modules: &[&str], install: &str) {
     let python = require_program("python3", "python3");
     let import = format!("import {}", modules.join(", "));
     let out = Command::new(python)
@@ -102,7 +102,7 @@ pub fn require_python_modules(modules: &[&str], install: &str) {
 /// A registry process. It runs under a small `sh` wrapper that reads its stdin: when this
 /// test process exits (however it exits), the pipe closes, `read` returns, and the wrapper
 /// kills the registry and removes its storage. No unsafe code, no `prctl`.
-pub struct RegistryProcess {
+pub(crate) struct RegistryProcess {
     addr: String,
     dir: PathBuf,
     _child: Mutex<Child>,
@@ -110,19 +110,19 @@ pub struct RegistryProcess {
 
 impl RegistryProcess {
     /// `host:port`.
-    pub fn addr(&self) -> &str {
+    pub(crate) fn addr(&self) -> &str {
         &self.addr
     }
 
     /// The directory holding config, storage and the registry's log.
-    pub fn dir(&self) -> &Path {
+    pub(crate) fn dir(&self) -> &Path {
         &self.dir
     }
 }
 
 /// How to start a registry.
 #[derive(Default)]
-pub struct RegistryOptions {
+pub(crate) struct RegistryOptions {
     /// `htpasswd` file contents: enables HTTP Basic auth.
     pub htpasswd: Option<String>,
 }
@@ -133,7 +133,7 @@ fn free_port() -> u16 {
 }
 
 /// Start a registry with `options`, wait until `/v2/` answers, return it.
-pub fn start_registry(options: RegistryOptions) -> RegistryProcess {
+pub(crate) fn start_registry(options: RegistryOptions) -> RegistryProcess {
     require_program(REGISTRY_BIN, "docker-registry");
     let dir = tempfile::Builder::new()
         .prefix("imprint-registry-")
@@ -217,12 +217,12 @@ static REGISTRY: LazyLock<RegistryProcess> =
     LazyLock::new(|| start_registry(RegistryOptions::default()));
 
 /// The shared anonymous registry of this test binary (`127.0.0.1:<port>`).
-pub fn registry() -> &'static str {
+pub(crate) fn registry() -> &'static str {
     REGISTRY.addr()
 }
 
 /// A repository name no other test uses.
-pub fn unique_repo(name: &str) -> String {
+pub(crate) fn unique_repo(name: &str) -> String {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let n = COUNTER.fetch_add(1, Ordering::Relaxed);
     let nanos = SystemTime::now()
@@ -233,7 +233,7 @@ pub fn unique_repo(name: &str) -> String {
 }
 
 /// Fresh pseudo-random bytes (unique per call; not for cryptography).
-pub fn random_bytes(len: usize) -> Vec<u8> {
+pub(crate) fn random_bytes(len: usize) -> Vec<u8> {
     static COUNTER: AtomicU64 = AtomicU64::new(0);
     let seed = format!(
         "{:?}-{}-{}",
@@ -253,7 +253,7 @@ pub fn random_bytes(len: usize) -> Vec<u8> {
 }
 
 /// A client for test registries: anonymous (ignores the machine's docker config).
-pub fn test_client() -> Client {
+pub(crate) fn test_client() -> Client {
     Client::new(RegistryConfig {
         auth: AuthSource::Anonymous,
         ..RegistryConfig::default()
@@ -262,7 +262,7 @@ pub fn test_client() -> Client {
 }
 
 /// A tiny image: (manifest bytes, config bytes, layer bytes), OCI media types, compact JSON.
-pub fn build_image(platform: (&str, &str)) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
+pub(crate) fn build_image(platform: (&str, &str)) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
     let layer = random_bytes(512);
     let layer_digest = Digest::of(&layer);
     let config = serde_json::to_vec(&serde_json::json!({
@@ -292,7 +292,7 @@ pub fn build_image(platform: (&str, &str)) -> (Vec<u8>, Vec<u8>, Vec<u8>) {
 
 /// Push a tiny image (config + one layer) to `repository` through any [`Repository`].
 /// `tag = None` pushes by digest only. Returns the manifest digest.
-pub async fn push_image_to(
+pub(crate) async fn push_image_to(
     repository: &impl Repository,
     tag: Option<&str>,
     platform: (&str, &str),
@@ -308,12 +308,12 @@ pub async fn push_image_to(
 
 /// Push a fresh tiny image to `<registry()>/<repo>:v1`. Returns the reference by tag and
 /// the manifest digest.
-pub async fn push_random_image(repo: &str) -> (ImageRef, Digest) {
+pub(crate) async fn push_random_image(repo: &str) -> (ImageRef, Digest) {
     push_random_image_at(registry(), repo).await
 }
 
 /// Like [`push_random_image`] on another registry address (e.g. a proxy).
-pub async fn push_random_image_at(registry: &str, repo: &str) -> (ImageRef, Digest) {
+pub(crate) async fn push_random_image_at(registry: &str, repo: &str) -> (ImageRef, Digest) {
     let image = ImageRef::parse(&format!("{registry}/{repo}:v1")).expect("reference");
     let repository = test_client().repository(&image).expect("repository");
     let digest = push_image_to(&repository, Some("v1"), ("amd64", "linux")).await;
@@ -322,7 +322,7 @@ pub async fn push_random_image_at(registry: &str, repo: &str) -> (ImageRef, Dige
 
 /// Push a fresh tiny image to a new OCI layout `<dir>/img` tagged `v1`. Returns the layout
 /// reference (`oci:<dir>/img:v1`), its repository and the manifest digest.
-pub async fn push_image_to_layout(dir: &Path) -> (ImageRef, AnyRepository, Digest) {
+pub(crate) async fn push_image_to_layout(dir: &Path) -> (ImageRef, AnyRepository, Digest) {
     let layout = ImageRef::parse(&format!("oci:{}:v1", dir.join("img").display()))
         .expect("layout reference");
     let repository = test_client()
@@ -334,7 +334,7 @@ pub async fn push_image_to_layout(dir: &Path) -> (ImageRef, AnyRepository, Diges
 
 /// Push a 2-platform index (linux/amd64 and linux/arm64) to `<registry()>/<repo>:multi`.
 /// Returns the reference by tag, the index digest and the two platform manifest digests.
-pub async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
+pub(crate) async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
     let image = ImageRef::parse(&format!("{}/{repo}:multi", registry())).expect("reference");
     let repository = test_client().repository(&image).expect("repository");
     let mut entries = Vec::new();

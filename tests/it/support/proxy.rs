@@ -18,7 +18,7 @@ const MAX_CONNECTIONS: usize = 256;
 
 /// What a request was for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Kind {
+pub(crate) enum Kind {
     /// `/v2/`
     Ping,
     /// `/v2/<name>/manifests/<ref>`
@@ -39,7 +39,7 @@ pub enum Kind {
 
 /// One logged request.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Logged {
+pub(crate) struct Logged {
     /// `GET`, `HEAD`, …
     pub method: String,
     /// Request target (path and query).
@@ -50,7 +50,7 @@ pub struct Logged {
 
 /// A canned answer for requests the proxy intercepts.
 #[derive(Debug, Clone)]
-pub struct Fault {
+pub(crate) struct Fault {
     /// HTTP status.
     pub status: u16,
     /// Extra headers (`Content-Type`, …).
@@ -66,7 +66,7 @@ pub struct Fault {
 
 impl Fault {
     /// An empty answer with `status`.
-    pub fn status(status: u16) -> Self {
+    pub(crate) fn status(status: u16) -> Self {
         Self {
             status,
             headers: Vec::new(),
@@ -77,7 +77,7 @@ impl Fault {
     }
 
     /// A `200` with `body` and `content_type`.
-    pub fn body(content_type: &str, body: Vec<u8>) -> Self {
+    pub(crate) fn body(content_type: &str, body: Vec<u8>) -> Self {
         Self {
             status: 200,
             headers: vec![("Content-Type".into(), content_type.into())],
@@ -201,31 +201,31 @@ impl State {
 
 /// A running proxy (it stops when the test's runtime stops).
 #[derive(Clone)]
-pub struct Proxy {
+pub(crate) struct Proxy {
     addr: String,
     state: Arc<Mutex<State>>,
 }
 
 impl Proxy {
     /// Start a proxy in front of `upstream` (`host:port`) on a free loopback port.
-    pub async fn start(upstream: &str) -> Proxy {
+    pub(crate) async fn start(upstream: &str) -> Self {
         Self::start_inner(upstream, None).await
     }
 
     /// Like [`Proxy::start`], with token auth (a bearer challenge and a `/token` endpoint
     /// that wants `user`/`password` as HTTP Basic).
-    pub async fn start_with_bearer(upstream: &str, user: &str, password: &str) -> Proxy {
+    pub(crate) async fn start_with_bearer(upstream: &str, user: &str, password: &str) -> Self {
         Self::start_inner(upstream, Some((user, password))).await
     }
 
     /// Invalidate every token handed out (as if they expired).
-    pub fn revoke_tokens(&self) {
+    pub(crate) fn revoke_tokens(&self) {
         if let Some(g) = self.state.lock().expect("proxy state").bearer.as_mut() {
             g.issued.clear();
         }
     }
 
-    async fn start_inner(upstream: &str, bearer: Option<(&str, &str)>) -> Proxy {
+    async fn start_inner(upstream: &str, bearer: Option<(&str, &str)>) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind proxy");
         let addr = listener.local_addr().expect("proxy addr").to_string();
         let state = Arc::new(Mutex::new(State {
@@ -257,21 +257,21 @@ impl Proxy {
                 });
             }
         });
-        Proxy { addr, state }
+        Self { addr, state }
     }
 
     /// `127.0.0.1:<port>`, to use as the registry in references.
-    pub fn addr(&self) -> &str {
+    pub(crate) fn addr(&self) -> &str {
         &self.addr
     }
 
     /// Everything logged so far.
-    pub fn requests(&self) -> Vec<Logged> {
+    pub(crate) fn requests(&self) -> Vec<Logged> {
         self.state.lock().expect("proxy state").log.clone()
     }
 
     /// How many requests of `method` and `kind` were seen.
-    pub fn count(&self, method: &str, kind: Kind) -> usize {
+    pub(crate) fn count(&self, method: &str, kind: Kind) -> usize {
         self.requests()
             .iter()
             .filter(|r| r.method == method && r.kind == kind)
@@ -279,12 +279,12 @@ impl Proxy {
     }
 
     /// Forget the log.
-    pub fn reset(&self) {
+    pub(crate) fn reset(&self) {
         self.state.lock().expect("proxy state").log.clear();
     }
 
     /// Answer requests with `method` whose path contains `path_part` with `fault`.
-    pub fn inject(&self, method: &str, path_part: &str, fault: Fault) {
+    pub(crate) fn inject(&self, method: &str, path_part: &str, fault: Fault) {
         self.state.lock().expect("proxy state").rules.push((
             method.to_owned(),
             path_part.to_owned(),
@@ -293,13 +293,13 @@ impl Proxy {
     }
 
     /// Remove all injected faults.
-    pub fn clear_faults(&self) {
+    pub(crate) fn clear_faults(&self) {
         self.state.lock().expect("proxy state").rules.clear();
     }
 }
 
 /// Classify a request path.
-pub fn classify(path: &str) -> Kind {
+pub(crate) fn classify(path: &str) -> Kind {
     let path = path.split('?').next().unwrap_or(path);
     if path == "/v2/" || path == "/v2" {
         return Kind::Ping;

@@ -16,7 +16,7 @@ use super::{registry, test_client, unique_repo};
 
 /// containers/image's `signature-1` files hold a cosign layer: `\0sigstore-json\n` + JSON with
 /// mimeType, base64 payload and the layer annotations. Returns (payload, annotations).
-pub fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>) {
+pub(crate) fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>) {
     let raw = std::fs::read(path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let json = raw
         .strip_prefix(b"\0sigstore-json\n")
@@ -30,7 +30,7 @@ pub fn containers_image_layer(path: &Path) -> (Vec<u8>, BTreeMap<String, String>
 
 /// Push one simple-signing layer (`payload` with `annotations`) as the `.sig` attachment of
 /// `subject`, in a fresh repository `<registry()>/<prefix>-…`. Returns that repository.
-pub async fn push_sig_layer(
+pub(crate) async fn push_sig_layer(
     prefix: &str,
     subject: &Digest,
     payload: Vec<u8>,
@@ -54,7 +54,7 @@ pub async fn push_sig_layer(
 
 /// Push a legacy `.sig` image byte-exact: its payload blobs, the config (reproduced by cosign's
 /// rule, and checked against the digest in the manifest), then the manifest bytes.
-pub async fn push_sig_vector<R: Repository>(
+pub(crate) async fn push_sig_vector<R: Repository>(
     repo: &R,
     subject: &Digest,
     manifest_bytes: &[u8],
