@@ -321,9 +321,12 @@ where
         match update_once(repo, tag, &mut build, &done).await {
             Ok(Some(updated)) => return Ok(updated),
             Ok(None) => {}
-            // A registry under concurrent tag writes may answer 5xx; try again.
-            Err(AttachError::Registry(RegistryError::Server { .. }))
-                if attempt + 1 < MAX_WRITE_ATTEMPTS => {}
+            // A registry under concurrent tag writes may answer 5xx, or refuse a manifest whose
+            // config blob another writer is uploading at the same moment; try again (the
+            // blobs are put again on the next round).
+            Err(AttachError::Registry(
+                RegistryError::Server { .. } | RegistryError::ManifestBlobUnknown { .. },
+            )) if attempt + 1 < MAX_WRITE_ATTEMPTS => {}
             Err(e) => return Err(e),
         }
         backoff(attempt).await;

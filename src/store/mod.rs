@@ -151,6 +151,20 @@ pub enum RegistryError {
         /// Status line and body excerpt.
         message: String,
     },
+    /// A manifest PUT was refused because a blob it references is not (yet) known to the
+    /// registry (`MANIFEST_BLOB_UNKNOWN`). Seen transiently when another writer uploads the
+    /// same blob at the same moment: writers retry these.
+    #[error(
+        "registry refused the manifest on `{repository}` ({operation}): a blob it references is unknown: {message}"
+    )]
+    ManifestBlobUnknown {
+        /// Repository name.
+        repository: String,
+        /// What we were doing.
+        operation: String,
+        /// Status line and body excerpt.
+        message: String,
+    },
     /// The image (tag or digest) does not exist.
     #[error("manifest `{reference}` not found in `{repository}`")]
     ManifestNotFound {

@@ -498,6 +498,14 @@ impl RemoteRepository {
                 registry: self.session.host.clone(),
                 message: format!("{operation} on `{}`: {message}", self.name),
             }
+        } else if status == StatusCode::BAD_REQUEST
+            && has_error_code(&body, "MANIFEST_BLOB_UNKNOWN")
+        {
+            RegistryError::ManifestBlobUnknown {
+                repository: self.name.clone(),
+                operation: operation.to_owned(),
+                message,
+            }
         } else if status.is_server_error() {
             RegistryError::Server {
                 repository: self.name.clone(),
@@ -849,5 +857,37 @@ impl Repository for RemoteRepository {
         }
         drain(resp).await;
         Ok(None)
+    }
+}
+
+/// Whether a distribution error body (`{"errors":[{"code":…}]}`) carries `code`.
+fn has_error_code(body: &[u8], code: &str) -> bool {
+    #[derive(serde::Deserialize)]
+    struct Body {
+        #[serde(default)]
+        errors: Vec<Entry>,
+    }
+    #[derive(serde::Deserialize)]
+    struct Entry {
+        #[serde(default)]
+        code: String,
+    }
+    serde_json::from_slice::<Body>(body).is_ok_and(|b| b.errors.iter().any(|e| e.code == code))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn distribution_error_codes() {
+        let body = br#"{"errors":[{"code":"DIGEST_INVALID","message":"x"},{"code":"MANIFEST_BLOB_UNKNOWN","message":"blob unknown to registry","detail":"sha256:ab"}]}"#;
+        assert!(has_error_code(body, "MANIFEST_BLOB_UNKNOWN"));
+        assert!(!has_error_code(body, "NAME_UNKNOWN"));
+        assert!(!has_error_code(
+            b"<html>bad gateway</html>",
+            "MANIFEST_BLOB_UNKNOWN"
+        ));
+        assert!(!has_error_code(b"{}", "MANIFEST_BLOB_UNKNOWN"));
     }
 }
