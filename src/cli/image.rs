@@ -365,7 +365,7 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let images = parse_images(&args.images)?;
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
-        .context("raise the limit with --max-predicate-bytes")?;
+        .context("cannot read the predicate file (a larger one needs --max-predicate-bytes)")?;
     let predicate =
         imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;

@@ -794,7 +794,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
     );
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(
-        stderr(&out).contains("is larger than the limit of 1000 bytes"),
+        stderr(&out).contains("over the limit of 1000 bytes"),
         "{}",
         stderr(&out)
     );
