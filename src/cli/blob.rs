@@ -154,7 +154,7 @@ pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
     let b64 = api::signature_base64(&sig);
     if let Some(bundle) = &args.bundle {
         let bytes = api::message_signature_bundle(
-            &key.public_key(),
+            key.public_key().spki_der(),
             &format::digest::Digest::of(&data),
             &sig,
         );
@@ -218,7 +218,7 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
     let att = api::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
     if let Some(bundle) = &args.bundle {
         let bytes = api::dsse_bundle(
-            &key.public_key(),
+            key.public_key().spki_der(),
             IN_TOTO_PAYLOAD_TYPE,
             &att.statement,
             &att.signature,

@@ -10,7 +10,6 @@ use base64::engine::general_purpose::STANDARD;
 
 use super::digest::Digest;
 use super::{Envelope, EnvelopeSignature, PayloadError, gojson};
-use crate::keys::PublicKey;
 
 /// Media type of the bundles this module writes.
 pub const BUNDLE_MEDIA_TYPE_V03: &str = super::media_types::SIGSTORE_BUNDLE_V03;
@@ -24,24 +23,24 @@ pub const BUNDLE_MEDIA_TYPES: &[&str] = &[
 ];
 
 /// The bundle `publicKey.hint` cosign writes: base64(sha256(SPKI DER)).
-pub fn public_key_hint(key: &PublicKey) -> String {
-    STANDARD.encode(Digest::of(key.spki_der()).raw())
+pub fn public_key_hint(spki_der: &[u8]) -> String {
+    STANDARD.encode(Digest::of(spki_der).raw())
 }
 
-fn bundle_prefix(out: &mut Vec<u8>, key: &PublicKey) {
+fn bundle_prefix(out: &mut Vec<u8>, spki_der: &[u8]) {
     out.extend_from_slice(br#"{"mediaType":""#);
     out.extend_from_slice(BUNDLE_MEDIA_TYPE_V03.as_bytes());
     out.extend_from_slice(br#"","verificationMaterial":{"publicKey":{"hint":""#);
-    out.extend_from_slice(public_key_hint(key).as_bytes());
+    out.extend_from_slice(public_key_hint(spki_der).as_bytes());
     out.extend_from_slice(br#""}},"#);
 }
 
 /// A key-based bundle v0.3 for a blob signature (protobuf JSON field order):
 /// `{"mediaType":…,"verificationMaterial":{"publicKey":{"hint":…}},"messageSignature":
 /// {"messageDigest":{"algorithm":"SHA2_256","digest":<b64>},"signature":<b64>}}`.
-pub fn message_signature_bundle(key: &PublicKey, blob_digest: &Digest, sig: &[u8]) -> Vec<u8> {
+pub fn message_signature_bundle(spki_der: &[u8], blob_digest: &Digest, sig: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(512);
-    bundle_prefix(&mut out, key);
+    bundle_prefix(&mut out, spki_der);
     out.extend_from_slice(
         br#""messageSignature":{"messageDigest":{"algorithm":"SHA2_256","digest":""#,
     );
@@ -54,9 +53,9 @@ pub fn message_signature_bundle(key: &PublicKey, blob_digest: &Digest, sig: &[u8
 
 /// A key-based bundle v0.3 holding a DSSE envelope (protobuf JSON: `payload, payloadType,
 /// signatures[{sig}]`, no keyid).
-pub fn dsse_bundle(key: &PublicKey, payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> {
+pub fn dsse_bundle(spki_der: &[u8], payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> {
     let mut out = Vec::with_capacity(payload.len() * 4 / 3 + 512);
-    bundle_prefix(&mut out, key);
+    bundle_prefix(&mut out, spki_der);
     out.extend_from_slice(br#""dsseEnvelope":{"payload":""#);
     out.extend_from_slice(STANDARD.encode(payload).as_bytes());
     out.extend_from_slice(br#"","payloadType":"#);
@@ -187,15 +186,15 @@ pub fn signature_base64(sig: &[u8]) -> String {
 mod tests {
     use super::*;
     use crate::format::IN_TOTO_PAYLOAD_TYPE;
-    use crate::keys::SigningKey;
+    use crate::keys::{PublicKey, SigningKey};
 
     #[test]
     fn reads_what_it_writes_with_the_key_hint() {
         let key = SigningKey::generate_p256().unwrap();
         let pk = key.public_key();
         let d = Digest::of(b"blob");
-        let kb = parse_key_bundle(&message_signature_bundle(&pk, &d, b"sig")).unwrap();
-        assert_eq!(kb.hint, public_key_hint(&pk));
+        let kb = parse_key_bundle(&message_signature_bundle(pk.spki_der(), &d, b"sig")).unwrap();
+        assert_eq!(kb.hint, public_key_hint(pk.spki_der()));
         assert_eq!(kb.tlog_entries, 0);
         let KeyBundleContent::MessageSignature {
             algorithm,
@@ -208,8 +207,14 @@ mod tests {
         assert_eq!(algorithm, sigstore_types::HashAlgorithm::Sha2256);
         assert_eq!(digest, d.raw());
         assert_eq!(signature, b"sig");
-        let kb = parse_key_bundle(&dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, b"{}", b"sig")).unwrap();
-        assert_eq!(kb.hint, public_key_hint(&pk));
+        let kb = parse_key_bundle(&dsse_bundle(
+            pk.spki_der(),
+            IN_TOTO_PAYLOAD_TYPE,
+            b"{}",
+            b"sig",
+        ))
+        .unwrap();
+        assert_eq!(kb.hint, public_key_hint(pk.spki_der()));
         let KeyBundleContent::Dsse(env) = kb.content else {
             panic!("a DSSE envelope");
         };
@@ -225,7 +230,7 @@ mod tests {
         let key = PublicKey::from_pem(&std::fs::read(dir.join("key.pub")).unwrap()).unwrap();
         let kb =
             parse_key_bundle(&std::fs::read(dir.join("bundle.sigstore.json")).unwrap()).unwrap();
-        assert_eq!(kb.hint, public_key_hint(&key));
+        assert_eq!(kb.hint, public_key_hint(key.spki_der()));
         assert_eq!(kb.tlog_entries, 1);
         for keyless in [
             "conformance/happy-path-v0.3/bundle.sigstore.json",
@@ -240,7 +245,7 @@ mod tests {
     fn refuses_malformed_bundles() {
         let key = SigningKey::generate_p256().unwrap();
         let one: serde_json::Value = serde_json::from_slice(&dsse_bundle(
-            &key.public_key(),
+            key.public_key().spki_der(),
             IN_TOTO_PAYLOAD_TYPE,
             b"{}",
             b"sig",
@@ -256,7 +261,7 @@ mod tests {
             "messageDigest": {"algorithm": "SHA2_256", "digest": "AA=="}, "signature": "AA=="
         });
         let mut md5 = serde_json::from_slice::<serde_json::Value>(&message_signature_bundle(
-            &key.public_key(),
+            key.public_key().spki_der(),
             &Digest::of(b"x"),
             b"sig",
         ))

@@ -202,7 +202,7 @@ fn key_bundle(key: &SigningKey, image: &Digest) -> Vec<u8> {
         ))
         .unwrap();
     crate::format::bundle::dsse_bundle(
-        &key.public_key(),
+        key.public_key().spki_der(),
         crate::format::IN_TOTO_PAYLOAD_TYPE,
         &statement,
         &sig,

@@ -147,8 +147,12 @@ async fn push_statement_bundle<R: Repository>(
     predicate_type: &str,
 ) -> Result<Appended, SignError> {
     let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
-    let bundle =
-        format::bundle::dsse_bundle(&key.public_key(), IN_TOTO_PAYLOAD_TYPE, statement, &sig);
+    let bundle = format::bundle::dsse_bundle(
+        key.public_key().spki_der(),
+        IN_TOTO_PAYLOAD_TYPE,
+        statement,
+        &sig,
+    );
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let manifest =
         attach::push_bundle_referrer(repo, subject, &bundle, predicate_type, &created).await?;

@@ -519,10 +519,10 @@ mod tests {
     }
 
     fn legacy_cert() -> Vec<u8> {
-        let pem = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/derived/legacy-sig-keyless-containers-image/certificate.pem"
-        ))
+        let pem = std::fs::read(
+            crate::format::vectors_dir()
+                .join("derived/legacy-sig-keyless-containers-image/certificate.pem"),
+        )
         .unwrap();
         pem::parse(pem).unwrap().into_contents()
     }

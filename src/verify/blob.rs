@@ -97,7 +97,7 @@ pub enum BlobEvidence<'a> {
 
 fn hint_note(bundle_hint: Option<&str>, key: &PublicKey) -> String {
     match bundle_hint {
-        Some(h) if !h.is_empty() && h != public_key_hint(key) => {
+        Some(h) if !h.is_empty() && h != public_key_hint(key.spki_der()) => {
             format!(" (the bundle's key hint {h} names a different key)")
         }
         _ => String::new(),
@@ -297,7 +297,7 @@ mod tests {
         )
         .unwrap();
         assert_eq!(v.digest(), &Digest::of(blob));
-        let bundle = message_signature_bundle(&pk, &Digest::of(blob), &sig);
+        let bundle = message_signature_bundle(pk.spki_der(), &Digest::of(blob), &sig);
         let v = verify_blob(&pk, blob, BlobEvidence::Bundle(&bundle), src()).unwrap();
         assert_eq!(v.tlog_entries_unchecked(), 0);
         // Shape check.
@@ -305,7 +305,7 @@ mod tests {
         assert_eq!(j["mediaType"], BUNDLE_MEDIA_TYPE_V03);
         assert_eq!(
             j["verificationMaterial"]["publicKey"]["hint"],
-            public_key_hint(&pk)
+            public_key_hint(pk.spki_der())
         );
         assert_eq!(
             j["messageSignature"]["messageDigest"]["algorithm"],
@@ -329,7 +329,7 @@ mod tests {
         let e = verify_blob(&pk, b"a", BlobEvidence::Signature(b"%%%"), src()).unwrap_err();
         assert!(matches!(e, BlobError::SignatureEncoding), "{e}");
         // Bundle: digest of another blob.
-        let bundle = message_signature_bundle(&pk, &Digest::of(b"a"), &sig);
+        let bundle = message_signature_bundle(pk.spki_der(), &Digest::of(b"a"), &sig);
         let e = verify_blob(&pk, b"b", BlobEvidence::Bundle(&bundle), src()).unwrap_err();
         assert!(matches!(e, BlobError::MessageDigestMismatch { .. }), "{e}");
         // Bundle checked with another key: the hint mismatch is named.
@@ -392,7 +392,12 @@ mod tests {
             .is_ok()
         );
         // Bundle form.
-        let bundle = dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, &att.statement, &att.signature);
+        let bundle = dsse_bundle(
+            pk.spki_der(),
+            IN_TOTO_PAYLOAD_TYPE,
+            &att.statement,
+            &att.signature,
+        );
         assert!(
             verify_blob_attestation(&pk, &d, BlobEvidence::Bundle(&bundle), None, src()).is_ok()
         );
@@ -428,7 +433,7 @@ mod tests {
         .unwrap_err();
         assert!(matches!(e, BlobError::BadSignature { .. }), "{e}");
         // A message-signature bundle is not an attestation and vice versa.
-        let ms = message_signature_bundle(&pk, &d, &att.signature);
+        let ms = message_signature_bundle(pk.spki_der(), &d, &att.signature);
         assert!(matches!(
             verify_blob_attestation(&pk, &d, BlobEvidence::Bundle(&ms), None, src()).unwrap_err(),
             BlobError::WrongBundleContent { .. }

@@ -553,10 +553,9 @@ mod tests {
     use super::*;
     use crate::trust::{GithubClaims, Matcher};
 
-    const CONF: &str = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../shared/vectors/sigstore-conformance/bundle-verify"
-    );
+    fn conf() -> std::path::PathBuf {
+        crate::format::vectors_dir().join("sigstore-conformance/bundle-verify")
+    }
     const ID: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
     const ISS: &str = "https://token.actions.githubusercontent.com";
 
@@ -574,8 +573,8 @@ mod tests {
     #[test]
     fn happy_path_v03_and_negatives() {
         let trust = TrustRoot::public_good().unwrap();
-        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
-        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let bundle = std::fs::read(conf().join("happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let art = std::fs::read(conf().join("a.txt")).unwrap();
         let v = verify_bundle(
             &bundle,
             Some(Artifact::Bytes(&art)),
@@ -654,10 +653,10 @@ mod tests {
     #[test]
     fn oci_attestation_without_artifact() {
         let trust = TrustRoot::public_good().unwrap();
-        let bundle = std::fs::read(concat!(
-            env!("CARGO_MANIFEST_DIR"),
-            "/../shared/vectors/bundles/cosign-oci-attestation/oci-attestation.sigstore.json"
-        ))
+        let bundle = std::fs::read(
+            crate::format::vectors_dir()
+                .join("bundles/cosign-oci-attestation/oci-attestation.sigstore.json"),
+        )
         .unwrap();
         let v = verify_bundle(
             &bundle,
@@ -680,8 +679,8 @@ mod tests {
     #[test]
     fn github_claims_from_certificate() {
         let trust = TrustRoot::public_good().unwrap();
-        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
-        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let bundle = std::fs::read(conf().join("happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let art = std::fs::read(conf().join("a.txt")).unwrap();
         let v = verify_bundle(
             &bundle,
             Some(Artifact::Bytes(&art)),
@@ -728,7 +727,7 @@ mod tests {
     fn staging_root_and_non_dsse_without_artifact() {
         assert!(TrustRoot::staging().is_ok());
         let trust = TrustRoot::public_good().unwrap();
-        let bundle = std::fs::read(format!("{CONF}/happy-path-v0.3/bundle.sigstore.json")).unwrap();
+        let bundle = std::fs::read(conf().join("happy-path-v0.3/bundle.sigstore.json")).unwrap();
         let e = verify_bundle(&bundle, None, &keyless(ID, ISS), &trust).unwrap_err();
         assert_eq!(e.check(), "artifact-digest");
         let e = verify_bundle(b"{}", None, &keyless(ID, ISS), &trust).unwrap_err();
@@ -740,19 +739,18 @@ mod tests {
     #[test]
     fn insecure_ignore_tlog_option() {
         let trust = TrustRoot::public_good().unwrap();
-        let art = std::fs::read(format!("{CONF}/a.txt")).unwrap();
+        let art = std::fs::read(conf().join("a.txt")).unwrap();
         let strip = |case: &str| {
             let mut b: serde_json::Value = serde_json::from_slice(
-                &std::fs::read(format!("{CONF}/{case}/bundle.sigstore.json")).unwrap(),
+                &std::fs::read(conf().join(case).join("bundle.sigstore.json")).unwrap(),
             )
             .unwrap();
             b["verificationMaterial"]["tlogEntries"] = serde_json::json!([]);
             serde_json::to_vec(&b).unwrap()
         };
-        let key =
-            pem::parse(std::fs::read(format!("{CONF}/managed-key-happy-path/key.pub")).unwrap())
-                .unwrap()
-                .into_contents();
+        let key = pem::parse(std::fs::read(conf().join("managed-key-happy-path/key.pub")).unwrap())
+            .unwrap()
+            .into_contents();
         let key_pol = VerificationPolicy::Key { spki_der: key };
         let no_tlog = strip("managed-key-happy-path");
         // Default: the tlog is required.

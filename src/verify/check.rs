@@ -468,21 +468,25 @@ fn key_bundle_content(
     key: &PublicKey,
 ) -> Result<(String, Vec<u8>, SignedBy), CandidateFailure> {
     let kb = parse_key_bundle(bytes).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
-    let other_key = !kb.hint.is_empty() && kb.hint != public_key_hint(key);
+    let other_key = !kb.hint.is_empty() && kb.hint != public_key_hint(key.spki_der());
     let hint_note = if other_key {
         format!(" (the bundle's key hint {} names a different key)", kb.hint)
     } else {
         String::new()
     };
     if kb.tlog_entries > 0 {
-        let trust = key_bundle_trust_root().map_err(|e| fail(c, Check::Bundle, e))?;
+        // Only the tlog entries or timestamps such a bundle may carry are checked against the
+        // embedded public-good root (for consistency; none is required).
+        let trust = crate::trust::EmbeddedRoot::PublicGood
+            .load()
+            .map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
         let vb = bundle::verify_parsed(
             &kb.parsed,
             Some(bundle::Artifact::Digest(image.clone())),
             &bundle::VerificationPolicy::Key {
                 spki_der: key.spki_der().to_vec(),
             },
-            trust,
+            &trust,
             bundle::VerifyOptions::new().insecure_ignore_tlog(true),
         )
         .map_err(|e| match e.kind() {
@@ -529,16 +533,6 @@ fn key_bundle_content(
         env.payload,
         SignedBy::key(key.fingerprint()),
     ))
-}
-
-/// The trust root used for key-signed bundles: only the tlog entries or timestamps such a
-/// bundle may carry are checked against it (for consistency; none is required). The embedded
-/// public-good root, parsed once per process.
-fn key_bundle_trust_root() -> Result<&'static TrustRoot, String> {
-    static ROOT: std::sync::OnceLock<Result<TrustRoot, String>> = std::sync::OnceLock::new();
-    ROOT.get_or_init(|| TrustRoot::public_good().map_err(|e| e.to_string()))
-        .as_ref()
-        .map_err(Clone::clone)
 }
 
 /// Everything that verified (and every candidate that did not, with why) when all
@@ -639,7 +633,7 @@ mod tests {
             .sign(&format::pae(format::IN_TOTO_PAYLOAD_TYPE, statement))
             .unwrap();
         format::bundle::dsse_bundle(
-            &key.public_key(),
+            key.public_key().spki_der(),
             format::IN_TOTO_PAYLOAD_TYPE,
             statement,
             &sig,
@@ -683,8 +677,11 @@ mod tests {
         );
         // A message-signature bundle is not an image bundle.
         let sig = key.sign(b"blob").unwrap();
-        let ms =
-            format::bundle::message_signature_bundle(&key.public_key(), &Digest::of(b"blob"), &sig);
+        let ms = format::bundle::message_signature_bundle(
+            key.public_key().spki_der(),
+            &Digest::of(b"blob"),
+            &sig,
+        );
         assert_eq!(
             check_bundle(&candidate(ms), &image, &v, &BTreeMap::new())
                 .unwrap_err()

@@ -145,7 +145,7 @@ fn conformance_managed_key_bundle_verifies() {
     let bundle = read(dir.join("bundle.sigstore.json"));
     let parsed = api::parse_key_bundle(&bundle).unwrap();
     // cosign's hint rule: base64(sha256(SPKI DER)), the same as the suite's bundle.
-    assert_eq!(parsed.hint, api::public_key_hint(&key));
+    assert_eq!(parsed.hint, api::public_key_hint(key.spki_der()));
     let artifact = read(vectors().join("bundles/conformance/a.txt"));
     let v = api::verify_blob(&key, &artifact, BlobEvidence::Bundle(&bundle), src()).unwrap();
     assert_eq!(v.tlog_entries_unchecked(), 1);
@@ -222,7 +222,7 @@ fn sign_blob_with_real_cosign_keys_then_verify() {
             src(),
         )
         .unwrap_or_else(|e| panic!("{key_file}: {e}"));
-        let bundle = api::message_signature_bundle(&pk, &Digest::of(blob_bytes), &sig);
+        let bundle = api::message_signature_bundle(pk.spki_der(), &Digest::of(blob_bytes), &sig);
         api::verify_blob(&pk, blob_bytes, BlobEvidence::Bundle(&bundle), src())
             .unwrap_or_else(|e| panic!("{key_file} bundle: {e}"));
         // Wrong key, tampered blob, tampered signature.
@@ -301,7 +301,12 @@ fn attest_blob_with_real_sboms_then_verify() {
         let pred = format::load_predicate(&uri, &bytes, format::DEFAULT_MAX_PREDICATE_BYTES)
             .unwrap_or_else(|e| panic!("{name}: {e}"));
         let att = api::attest_blob(&k, "artifact.tar", &digest, &uri, pred.clone()).unwrap();
-        let bundle = api::dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, &att.statement, &att.signature);
+        let bundle = api::dsse_bundle(
+            pk.spki_der(),
+            IN_TOTO_PAYLOAD_TYPE,
+            &att.statement,
+            &att.signature,
+        );
         for ev in [
             BlobEvidence::Signature(&att.envelope),
             BlobEvidence::Bundle(&bundle),
@@ -399,7 +404,7 @@ fn written_bundles_parse_with_sigstore_types() {
     let pk = k.public_key();
     let data = b"bundle me";
     let sig = api::sign_blob(&k, data).unwrap();
-    let ms = api::message_signature_bundle(&pk, &Digest::of(data), &sig);
+    let ms = api::message_signature_bundle(pk.spki_der(), &Digest::of(data), &sig);
     let parsed = sigstore_types::Bundle::from_json(std::str::from_utf8(&ms).unwrap()).unwrap();
     assert!(matches!(
         parsed.content,
@@ -413,7 +418,12 @@ fn written_bundles_parse_with_sigstore_types() {
         serde_json::json!({}),
     )
     .unwrap();
-    let dsse = api::dsse_bundle(&pk, IN_TOTO_PAYLOAD_TYPE, &att.statement, &att.signature);
+    let dsse = api::dsse_bundle(
+        pk.spki_der(),
+        IN_TOTO_PAYLOAD_TYPE,
+        &att.statement,
+        &att.signature,
+    );
     let parsed = sigstore_types::Bundle::from_json(std::str::from_utf8(&dsse).unwrap()).unwrap();
     assert!(matches!(
         parsed.content,

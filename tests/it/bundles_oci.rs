@@ -87,7 +87,12 @@ fn key_bundle(key: &SigningKey, statement: &[u8]) -> Vec<u8> {
     let sig = key
         .sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))
         .unwrap();
-    format::bundle::dsse_bundle(&key.public_key(), IN_TOTO_PAYLOAD_TYPE, statement, &sig)
+    format::bundle::dsse_bundle(
+        key.public_key().spki_der(),
+        IN_TOTO_PAYLOAD_TYPE,
+        statement,
+        &sig,
+    )
 }
 
 async fn subject_of<R: Repository>(repo: &R, digest: &Digest) -> attach::Subject {
@@ -176,7 +181,7 @@ async fn sign_and_attest_as_bundles_then_verify() {
         let v: serde_json::Value = serde_json::from_slice(&b).unwrap();
         assert_eq!(
             v["verificationMaterial"]["publicKey"]["hint"],
-            format::bundle::public_key_hint(&alice.public_key())
+            format::bundle::public_key_hint(alice.public_key().spki_der())
         );
         assert!(v["verificationMaterial"].get("tlogEntries").is_none());
         assert_eq!(v["dsseEnvelope"]["payloadType"], IN_TOTO_PAYLOAD_TYPE);
