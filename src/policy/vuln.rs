@@ -119,6 +119,19 @@ pub enum VulnFormat {
     Trivy,
 }
 
+impl VulnFormat {
+    /// The format's name, for messages.
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CosignVuln => "cosign vuln",
+            Self::CycloneDx => "CycloneDX",
+            Self::Grype => "Grype",
+            Self::Sarif => "SARIF",
+            Self::Trivy => "Trivy",
+        }
+    }
+}
+
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct VulnFinding {
@@ -481,8 +494,9 @@ pub fn check_vulnerabilities(
             return Err(Reason::new(
                 ReasonCode::FieldMissing,
                 format!(
-                    "maxAge needs the scan time, but `{}` is absent (or not an RFC 3339 time) in this {:?} report",
-                    report.time_field, report.format
+                    "maxAge needs the scan time, but `{}` is absent (or not an RFC 3339 time) in this {} report",
+                    report.time_field,
+                    report.format.name()
                 ),
             ));
         };

@@ -372,9 +372,12 @@ pub(crate) fn read_identity(cert_der: &[u8]) -> Result<CertIdentity, IdentityErr
                         sans.push(v.as_str().to_owned());
                     }
                     other => {
-                        let kind = other.to_der().map(|d| d.first().copied()).ok().flatten();
+                        let kind = match other.to_der().map(|d| d.first().copied()) {
+                            Ok(Some(tag)) => format!("tag 0x{tag:02x}"),
+                            _ => "unknown tag".to_owned(),
+                        };
                         return Err(IdentityError::San(format!(
-                            "unsupported subjectAltName kind (tag {kind:?}); Fulcio certificates carry an email, URI or otherName identity"
+                            "unsupported subjectAltName kind ({kind}); Fulcio certificates carry an email, URI or otherName identity"
                         )));
                     }
                 }

@@ -96,6 +96,34 @@ pub enum Check {
     Bundle,
 }
 
+impl Check {
+    /// The check's stable kebab-case name (as serialised): `signature`, `predicate-type`, …
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Fetch => "fetch",
+            Self::MediaType => "media-type",
+            Self::SignatureAnnotation => "signature-annotation",
+            Self::Signature => "signature",
+            Self::Certificate => "certificate",
+            Self::Payload => "payload",
+            Self::ImageDigest => "image-digest",
+            Self::Annotations => "annotations",
+            Self::PayloadType => "payload-type",
+            Self::Statement => "statement",
+            Self::Subject => "subject",
+            Self::PredicateType => "predicate-type",
+            Self::VerifierKind => "verifier-kind",
+            Self::Bundle => "bundle",
+        }
+    }
+}
+
+impl fmt::Display for Check {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
 /// What exactly rejected a candidate, as a value: the gate maps it to a reason code without
 /// reading any message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -134,7 +162,7 @@ impl fmt::Display for CandidateFailure {
             Source::Bundle { referrer, .. } => write!(f, "bundle referrer {referrer}")?,
             Source::File { path } => write!(f, "{path}")?,
         }
-        write!(f, ": {:?} check failed: {}", self.check, self.message)
+        write!(f, ": {} check failed: {}", self.check, self.message)
     }
 }
 

@@ -646,7 +646,7 @@ async fn cli_attest_and_verify(bundle: bool) {
     );
     if !bundle {
         // Legacy layers are listed with the check that refused them.
-        assert!(stderr(&out).contains("PredicateType"), "{}", stderr(&out));
+        assert!(stderr(&out).contains("predicate-type"), "{}", stderr(&out));
     }
     // Wrong key: 1.
     let (_, other_pub) = key_pair(tmp.path(), "other");
@@ -654,7 +654,7 @@ async fn cli_attest_and_verify(bundle: bool) {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(
-        stderr(&out).contains("Signature check failed"),
+        stderr(&out).contains("signature check failed"),
         "{}",
         stderr(&out)
     );
@@ -719,7 +719,7 @@ async fn cli_trusts_the_payload_not_the_annotation() {
     assert!(out.stdout.is_empty());
     assert!(
         stderr(&out)
-            .contains("PredicateType check failed: predicate type is `https://spdx.dev/Document`"),
+            .contains("predicate-type check failed: predicate type is `https://spdx.dev/Document`"),
         "{}",
         stderr(&out)
     );
@@ -738,7 +738,7 @@ async fn cli_trusts_the_payload_not_the_annotation() {
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     assert!(
-        stderr(&out).contains("Subject check failed"),
+        stderr(&out).contains("subject check failed"),
         "{}",
         stderr(&out)
     );

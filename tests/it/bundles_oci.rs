@@ -992,7 +992,7 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
     ]));
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("VerifierKind check failed: layer has no certificate"),
+        err.contains("verifier-kind check failed: layer has no certificate"),
         "{err}"
     );
     assert!(
@@ -1103,7 +1103,7 @@ async fn cli_keyless_legacy_signature_on_a_layout() {
     );
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("Certificate check failed: identity check failed"),
+        err.contains("certificate check failed: identity check failed"),
         "{err}"
     );
     let (code, _, err) = keyless(
@@ -1113,7 +1113,7 @@ async fn cli_keyless_legacy_signature_on_a_layout() {
     );
     assert_eq!(code, 1, "{err}");
     assert!(
-        err.contains("Certificate check failed: issuer check failed"),
+        err.contains("certificate check failed: issuer check failed"),
         "{err}"
     );
     // The embedded public-good root also verifies it (default trust).

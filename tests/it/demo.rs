@@ -37,7 +37,7 @@ fn demo_image_verifies_with_demo_key() {
     assert_eq!(stdout, "");
     assert!(stderr.contains("no matching signatures"), "{stderr}");
     assert!(
-        stderr.contains("layer 0") && stderr.contains("Signature check failed"),
+        stderr.contains("layer 0") && stderr.contains("signature check failed"),
         "{stderr}"
     );
 }

@@ -441,7 +441,7 @@ async fn cli_generate_sign_verify_and_exit_codes() {
             .arg(&pubkey)
             .args(["-a", "team=other", &image_s]));
     assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
-    assert!(stderr.contains("Annotations check failed"), "{stderr}");
+    assert!(stderr.contains("annotations check failed"), "{stderr}");
     assert!(
         stderr.contains("required annotation `team`=`other` is not on the signed subject"),
         "{stderr}"
@@ -452,7 +452,7 @@ async fn cli_generate_sign_verify_and_exit_codes() {
         .arg(&other_pub)
         .arg(&image_s));
     assert_eq!((code, stdout.as_str()), (1, ""), "{stderr}");
-    assert!(stderr.contains("Signature check failed"), "{stderr}");
+    assert!(stderr.contains("signature check failed"), "{stderr}");
     // An unsigned image: 1, "no signatures found".
     let (unsigned, _) = push_random_image(&unique_repo("cli-unsigned")).await;
     let (code, _, stderr) = run(imprint()
