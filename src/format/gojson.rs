@@ -9,7 +9,7 @@
 use serde_json::Value;
 
 /// Appends `s` as a Go-escaped JSON string literal (with the quotes) to `out`.
-pub fn write_string(out: &mut Vec<u8>, s: &str) {
+pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
     out.push(b'"');
     for c in s.chars() {
@@ -46,7 +46,7 @@ pub fn write_string(out: &mut Vec<u8>, s: &str) {
 /// Appends `v` as compact JSON with Go string escaping. Object keys are written in the order the
 /// value holds them (`serde_json` is built with `preserve_order`, so that is document order);
 /// call [`sorted`] first to get Go's map order.
-pub fn write_value(out: &mut Vec<u8>, v: &Value) {
+pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
     match v {
         Value::Null => out.extend_from_slice(b"null"),
         Value::Bool(true) => out.extend_from_slice(b"true"),
@@ -80,7 +80,8 @@ pub fn write_value(out: &mut Vec<u8>, v: &Value) {
 
 /// `v` with every object's keys sorted by byte order, recursively: the order Go uses when it
 /// marshals a `map[string]any`.
-pub fn sorted(v: &Value) -> Value {
+#[cfg(test)]
+fn sorted(v: &Value) -> Value {
     match v {
         Value::Array(items) => Value::Array(items.iter().map(sorted).collect()),
         Value::Object(map) => {
@@ -98,7 +99,8 @@ pub fn sorted(v: &Value) -> Value {
 }
 
 /// `v` as compact Go-style JSON bytes (see [`write_value`]).
-pub fn to_vec(v: &Value) -> Vec<u8> {
+#[cfg(test)]
+fn to_vec(v: &Value) -> Vec<u8> {
     let mut out = Vec::new();
     write_value(&mut out, v);
     out

@@ -12,7 +12,7 @@
 pub mod bundle;
 pub mod digest;
 pub mod dsse;
-pub mod gojson;
+pub(crate) mod gojson;
 pub mod oci;
 pub mod predicate;
 pub mod reference;
