@@ -3,22 +3,10 @@
 #![cfg_attr(not(test), deny(clippy::print_stdout, clippy::print_stderr))]
 #![doc = include_str!("../README.md")]
 //!
-//! # Layers
-//!
-//! Each module depends only on the ones listed above it:
-//!
-//! | module | owns |
-//! |---|---|
-//! | [`limits`], [`fs`] | every resource bound with its default; bounded file reads, atomic writes |
-//! | [`format`] | wire formats, no I/O: digests, Go-style JSON, OCI manifests and media types, image references, simple signing, DSSE, in-toto statements, predicate types, key-bundle JSON |
-//! | [`store`] | where images live: the registry client (auth, remote), OCI layouts, legacy `.sig`/`.att` attachments, discovery of what is attached to an image |
-//! | [`keys`], [`trust`] | cosign key files and keys; Sigstore trust roots and certificate identities |
-//! | [`sign`], [`verify`] | writing signatures and attestations; every check that turns attached bytes into a proof value |
-//! | [`policy`] | trust policies: model, loading, lint, evaluation of verified evidence into a [`Decision`] |
-//! | [`gate`] | the deploy gate: resolve an image, discover once, check against every authority, decide |
-//!
 //! The paved path is re-exported here: build a [`Verifier`] from a [`Policy`], ask it about an
-//! [`ImageRef`], get a [`Decision`].
+//! [`ImageRef`], get a [`Decision`]. The modules are the layers of the table above
+//! ("Where things are"): [`limits`], [`fs`], [`format`](mod@format), [`store`], [`keys`], [`trust`],
+//! [`sign`], [`verify`], [`policy`], [`gate`].
 
 pub mod format;
 pub mod fs;

@@ -3,7 +3,7 @@
 //! - [`simple_signing`]: the "simple signing" JSON that legacy `.sig` image signatures cover
 //!   (cosign-formats §1.4);
 //! - [`dsse`]: DSSE envelopes and the PAE bytes their signatures cover (§2.2, §2.3);
-//! - [`statement`]: in-toto Statements v0.1 and v1 (§2.4);
+//! - [`statement`](mod@statement): in-toto Statements v0.1 and v1 (§2.4);
 //! - [`predicate`]: `--type` shortcuts and predicate loading with SBOM validation (§2.5).
 //!
 //! Nothing here does cryptography: callers sign or verify the exact bytes these functions
@@ -152,7 +152,7 @@ pub enum PayloadError {
     /// The predicate is not the kind of document its declared type says.
     #[error("predicate declared as {declared} is not one: {reason}{}", suggestion.as_ref().map(|s| format!("; it looks like {s}")).unwrap_or_default())]
     PredicateMismatch {
-        /// The declared type, e.g. "SPDX JSON (https://spdx.dev/Document)".
+        /// The declared type, e.g. "SPDX JSON (`https://spdx.dev/Document`)".
         declared: String,
         /// What is wrong with it.
         reason: String,
