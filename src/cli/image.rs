@@ -10,7 +10,7 @@ use super::registry_opts::RegistryOpts;
 use super::verify_bundle::IdentityOpts;
 use super::{Outcome, describe_source, parse_key_value};
 use imprint::format::reference::ImageRef;
-use imprint::gate::image::{ImageError, Wanted, check_image};
+use imprint::gate::image::{ImageError, ImageReport, Wanted, check_image};
 use imprint::keys::{self, PublicKey};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
 use imprint::store::discover::SignatureFormat;
@@ -424,24 +424,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let client = Client::new(args.registry.to_config())?;
     let mut all_payloads = Vec::new();
     let mut problems = Vec::new();
-    for image in &images {
-        let report = match check_image(
-            &client,
-            image,
-            &verifier,
-            args.signature_format.into(),
-            &wanted,
-            &Limits::default(),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e @ ImageError::NotFound { .. }) => {
-                problems.push(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
+    let format = args.signature_format.into();
+    for report in check_each(&client, &images, &verifier, format, &wanted, &mut problems).await? {
         let (verified, failures) = (report.checked.signatures, report.checked.failures);
         let pinned = report.resolved.reference.to_string();
         if verified.is_empty() {
@@ -491,6 +475,28 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     Ok(Outcome::from_problems(problems))
 }
 
+/// Check every image with the library's one image flow ([`check_image`]). An image that does
+/// not exist is a problem (exit 1) and the others are still checked; an image that cannot be
+/// checked at all (registry unreachable, malformed referrers) is an operational error.
+async fn check_each(
+    client: &Client,
+    images: &[ImageRef],
+    verifier: &SignatureVerifier,
+    format: SignatureFormat,
+    wanted: &Wanted,
+    problems: &mut Vec<String>,
+) -> anyhow::Result<Vec<ImageReport>> {
+    let mut reports = Vec::with_capacity(images.len());
+    for image in images {
+        match check_image(client, image, verifier, format, wanted, &Limits::default()).await {
+            Ok(r) => reports.push(r),
+            Err(e @ ImageError::NotFound { .. }) => problems.push(e.to_string()),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    Ok(reports)
+}
+
 /// The problem line for an image where nothing verified: `none` when there were no candidates
 /// at all, else `no <what>:` and one indented line per rejected candidate.
 fn no_match(pinned: &str, none: &str, what: &str, failures: &[verify::CandidateFailure]) -> String {
@@ -521,25 +527,10 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
     let wanted = Wanted::attestations(want.clone());
     let client = Client::new(args.registry.to_config())?;
     let mut problems = Vec::new();
+    let format = args.signature_format.into();
+    let reports = check_each(&client, &images, &verifier, format, &wanted, &mut problems).await?;
     let mut out = std::io::stdout().lock();
-    for image in &images {
-        let report = match check_image(
-            &client,
-            image,
-            &verifier,
-            args.signature_format.into(),
-            &wanted,
-            &Limits::default(),
-        )
-        .await
-        {
-            Ok(r) => r,
-            Err(e @ ImageError::NotFound { .. }) => {
-                problems.push(e.to_string());
-                continue;
-            }
-            Err(e) => return Err(e.into()),
-        };
+    for report in reports {
         let (verified, failures) = (report.checked.attestations, report.checked.failures);
         let pinned = report.resolved.reference.to_string();
         if verified.is_empty() {

@@ -363,16 +363,7 @@ impl Repository for LayoutRepository {
             }
             Err(ReadFile::Io(e)) => return Err(self.io_err("cannot read", &path, &e)),
         };
-        let actual = Digest::of(&bytes);
-        if actual != *digest {
-            return Err(RegistryError::DigestMismatch {
-                repository: self.name.clone(),
-                what: "blob".to_owned(),
-                expected: digest.clone(),
-                actual,
-            });
-        }
-        Ok(bytes)
+        super::checked_blob(&self.name, digest, bytes)
     }
 
     async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {

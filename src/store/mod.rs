@@ -46,6 +46,25 @@ pub struct Manifest {
     pub bytes: Vec<u8>,
 }
 
+/// `bytes` if they hash to `digest`, else [`RegistryError::DigestMismatch`] naming the blob: the
+/// check every backend makes before it hands a blob out.
+pub(crate) fn checked_blob(
+    repository: &str,
+    digest: &Digest,
+    bytes: Vec<u8>,
+) -> Result<Vec<u8>, RegistryError> {
+    let actual = Digest::of(&bytes);
+    if actual != *digest {
+        return Err(RegistryError::DigestMismatch {
+            repository: repository.to_owned(),
+            what: "blob".to_owned(),
+            expected: digest.clone(),
+            actual,
+        });
+    }
+    Ok(bytes)
+}
+
 impl Manifest {
     /// A manifest whose `bytes` hash to `digest` (the caller checked): its media type is the
     /// document's own `mediaType`, else `declared` (the registry's Content-Type, the layout

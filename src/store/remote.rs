@@ -763,16 +763,7 @@ impl Repository for RemoteRepository {
         let bytes = read_capped(resp, max_bytes)
             .await
             .map_err(|e| self.read_error(e, "blob", &object, max_bytes))?;
-        let actual = Digest::of(&bytes);
-        if actual != *digest {
-            return Err(RegistryError::DigestMismatch {
-                repository: self.name.clone(),
-                what: "blob".to_owned(),
-                expected: digest.clone(),
-                actual,
-            });
-        }
-        Ok(bytes)
+        super::checked_blob(&self.name, digest, bytes)
     }
 
     async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
