@@ -230,3 +230,48 @@ pub(crate) fn parse_key_value(s: &str) -> Result<(String, String), String> {
         _ => Err(format!("`{s}` is not of the form key=value")),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, thiserror::Error)]
+    #[error("cannot read {0}")]
+    struct Read(&'static str, #[source] std::io::Error);
+
+    #[test]
+    fn each_cause_once() {
+        let io = std::io::Error::new(std::io::ErrorKind::NotFound, "no such file");
+        let e = anyhow::Error::new(Read("k.pub", io)).context("cannot load public key `k.pub`");
+        assert_eq!(
+            render_error(&e),
+            "error: cannot load public key `k.pub`\n  Caused by: cannot read k.pub\n  Caused by: no such file\n"
+        );
+        // A context that already ends with its cause's text does not repeat it.
+        let e = anyhow::anyhow!("no such file").context("reading k.pub: no such file");
+        assert_eq!(render_error(&e), "error: reading k.pub: no such file\n");
+    }
+
+    #[test]
+    fn exit_status_comes_from_the_outcome() {
+        assert_eq!(report(Ok(Outcome::Success)), ExitStatus::Success);
+        assert_eq!(
+            report(Ok(Outcome::Rejected(vec![
+                "img: no signatures found".into()
+            ]))),
+            ExitStatus::Failure
+        );
+        assert_eq!(
+            report(Err(anyhow::anyhow!("registry unreachable"))),
+            ExitStatus::Error
+        );
+        assert!(matches!(
+            Outcome::from_problems(Vec::new()),
+            Outcome::Success
+        ));
+        assert!(matches!(
+            Outcome::from_problems(vec!["x".into()]),
+            Outcome::Rejected(p) if p == ["x"]
+        ));
+    }
+}
