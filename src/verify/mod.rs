@@ -78,7 +78,10 @@ pub mod intoto;
 pub mod legacy;
 pub mod proof;
 
-pub use check::*;
+pub use check::{
+    COSIGN_SIGN_PREDICATE, CandidateFailure, Cause, Check, Checked, SignatureVerifier,
+    check_attestation, check_bundle, check_discovered, check_signature,
+};
 pub use proof::{
     BundleContent, Signer, Source, TlogEvidence, VerifiedAttestation, VerifiedBlob, VerifiedBundle,
     VerifiedBundleItem, VerifiedSignature,
