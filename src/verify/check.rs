@@ -289,16 +289,9 @@ fn check_layer_signer(
                     format!("signature annotation is not base64: {e}"),
                 )
             })?;
-            key.verify(layer_bytes, &sig).map_err(|e| {
-                fail(
-                    c,
-                    Check::Signature,
-                    format!(
-                        "signature does not verify with key {}: {e}",
-                        key.fingerprint()
-                    ),
-                )
-            })?;
+            // The key error names the algorithm and the fingerprint.
+            key.verify(layer_bytes, &sig)
+                .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
             Ok(SignedBy::key(key.fingerprint()))
         }
         SignatureVerifier::Keyless { identity, trust } => {

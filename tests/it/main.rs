@@ -8,6 +8,7 @@ mod support;
 mod attest;
 mod blob;
 mod bundles_oci;
+mod cli_output;
 mod conformance;
 mod demo;
 mod dsse_interop;
