@@ -15,7 +15,7 @@ use crate::store::{Manifest, ManifestRef, RegistryError, Repository};
 
 /// Bounded content-addressed cache of manifests and blobs.
 #[derive(Debug)]
-pub struct ContentCache {
+pub(super) struct ContentCache {
     max_bytes: usize,
     inner: Mutex<ContentInner>,
 }
@@ -30,7 +30,7 @@ struct ContentInner {
 
 impl ContentCache {
     /// A cache holding at most `max_bytes` of content.
-    pub fn new(max_bytes: usize) -> Self {
+    pub(super) fn new(max_bytes: usize) -> Self {
         Self {
             max_bytes,
             inner: Mutex::new(ContentInner::default()),
@@ -95,14 +95,14 @@ impl ContentCache {
 /// A [`Repository`] wrapper that serves manifests-by-digest and blobs from a shared
 /// [`ContentCache`]. Tags are never cached here (they move).
 #[derive(Debug, Clone)]
-pub struct CachingRepository<R> {
+pub(super) struct CachingRepository<R> {
     inner: R,
     cache: Arc<ContentCache>,
 }
 
 impl<R: Repository> CachingRepository<R> {
     /// Wrap `inner`.
-    pub fn new(inner: R, cache: Arc<ContentCache>) -> Self {
+    pub(super) fn new(inner: R, cache: Arc<ContentCache>) -> Self {
         Self { inner, cache }
     }
 }
@@ -159,7 +159,7 @@ impl<R: Repository> Repository for CachingRepository<R> {
 
 /// A map whose entries expire `ttl` after insertion, by an injected clock.
 #[derive(Debug)]
-pub struct TtlCache<K, V> {
+pub(super) struct TtlCache<K, V> {
     ttl: Duration,
     max_entries: usize,
     inner: Mutex<HashMap<K, (SystemTime, V)>>,
@@ -168,7 +168,7 @@ pub struct TtlCache<K, V> {
 impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     /// Entries live `ttl`; at most `max_entries` are kept (expired ones are dropped first,
     /// then everything if still full — simple and bounded).
-    pub fn new(ttl: Duration, max_entries: usize) -> Self {
+    pub(super) fn new(ttl: Duration, max_entries: usize) -> Self {
         Self {
             ttl,
             max_entries,
@@ -177,7 +177,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 
     /// The value for `k` if present and not expired at `now`.
-    pub fn get(&self, k: &K, now: SystemTime) -> Option<V> {
+    pub(super) fn get(&self, k: &K, now: SystemTime) -> Option<V> {
         if self.ttl.is_zero() {
             return None;
         }
@@ -191,7 +191,7 @@ impl<K: Eq + Hash + Clone, V: Clone> TtlCache<K, V> {
     }
 
     /// Insert `v` for `k` at `now`.
-    pub fn insert(&self, k: K, v: V, now: SystemTime) {
+    pub(super) fn insert(&self, k: K, v: V, now: SystemTime) {
         if self.ttl.is_zero() {
             return;
         }

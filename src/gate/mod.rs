@@ -18,7 +18,7 @@
 //! # Ok(()) }
 //! ```
 
-pub mod cache;
+mod cache;
 pub mod image;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

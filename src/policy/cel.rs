@@ -101,12 +101,7 @@ fn run(source: &str, predicate: Value, statement: Value, image: Value) -> Result
 }
 
 fn type_name(value: &cel::Value) -> String {
-    let debug = format!("{value:?}");
-    debug
-        .split(['(', ' ', '{'])
-        .next()
-        .unwrap_or("a value")
-        .to_lowercase()
+    value.type_of().to_string()
 }
 
 #[cfg(test)]

@@ -30,7 +30,7 @@ use crate::verify::bundle::{self, BundleCheck, BundleError};
 use crate::verify::dsse::{self, DsseError, Placement};
 use crate::verify::intoto::{self, CheckedStatement, ClaimError};
 use crate::verify::proof::Source;
-pub use crate::verify::proof::VerifiedBundleItem;
+use crate::verify::proof::VerifiedBundleItem;
 use crate::verify::proof::{
     SignedBy, VerifiedAttestation, VerifiedSignature, seal_attestation, seal_bundle_signature,
     seal_legacy_signature,

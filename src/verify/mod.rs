@@ -2,7 +2,7 @@
 //!
 //! * [`proof`]: the proof types ([`VerifiedSignature`], [`VerifiedAttestation`], …) and the
 //!   only code that constructs them.
-//! * [`check`]: the checks of one discovered candidate against one [`SignatureVerifier`].
+//! * `check`: the checks of one discovered candidate against one [`SignatureVerifier`].
 //! * [`dsse`]: DSSE signatures with a key, and how many signatures an envelope may carry.
 //! * [`intoto`]: the in-toto claim checks (payload type, statement, subject, predicate type).
 //! * [`bundle`]: Sigstore bundle verification (offline, against a trust root).
@@ -72,7 +72,7 @@
 
 pub mod blob;
 pub mod bundle;
-pub mod check;
+mod check;
 pub mod dsse;
 pub mod intoto;
 pub mod legacy;
