@@ -6,6 +6,8 @@
 //! [`Limits`] value is threaded through the registry client, discovery and signing so that
 //! tests and long-running services can tighten them.
 
+use std::time::Duration;
+
 /// Size and count limits, with documented defaults ([`Limits::DEFAULT`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
@@ -34,6 +36,49 @@ pub struct Limits {
     pub max_token_response_bytes: u64,
     /// Largest `trusted_root.json`. Default 16 MiB.
     pub max_trust_root_bytes: u64,
+    /// Largest simple-signing payload (the JSON a `.sig` layer signs). Default 256 KiB: cosign's
+    /// payloads are a few hundred bytes plus annotations.
+    pub max_payload_bytes: u64,
+    /// Most bytes fetched for one image in total: every attachment manifest, signature layer,
+    /// attestation, referrer and bundle together. Default 512 MiB.
+    pub max_image_bytes: u64,
+    /// Most signature/attestation candidates (layers and referrers together) evaluated for one
+    /// image. Default 1000.
+    pub max_attachments: usize,
+    /// Most referrer manifests followed for one image. Default 256.
+    pub max_referrers: usize,
+    /// Most HTTP redirects followed for one request. Default 5.
+    pub max_redirects: usize,
+    /// Deepest JSON nesting accepted in documents imprint inspects (SBOMs, reports,
+    /// statements). Default 128, as `serde_json`'s own recursion limit.
+    pub max_json_depth: usize,
+    /// Deepest nesting of `anyOf`/`allOf`/`threshold` in a policy. Default 16.
+    pub max_policy_depth: usize,
+    /// Most CEL evaluation cost (steps) one condition may spend. Default 100,000.
+    pub max_cel_cost: u64,
+    /// Longest certificate chain accepted (leaf included). Default 10.
+    pub max_cert_chain_len: usize,
+    /// Largest scrypt cost exponent (`log2 N`) accepted in an encrypted key file. Default 20
+    /// (cosign writes 15).
+    pub max_scrypt_log_n: u8,
+    /// Largest scrypt block size `r` accepted in a key file. Default 32 (cosign writes 8).
+    pub max_scrypt_r: u32,
+    /// Largest scrypt parallelism `p` accepted in a key file. Default 16 (cosign writes 1).
+    pub max_scrypt_p: u32,
+    /// Longest time to establish a connection to a registry. Default 10 s.
+    pub connect_timeout: Duration,
+    /// Longest time one registry request may take in total, body included. Default 120 s.
+    pub request_timeout: Duration,
+    /// Longest time verification of one image may take (resolution, discovery, every fetch).
+    /// Default 300 s.
+    pub image_timeout: Duration,
+    /// Most retries of one idempotent read after 429, 5xx or a reset connection. Default 3.
+    pub max_retries: u32,
+    /// Longest `Retry-After` honoured; a registry asking for a longer wait fails the read.
+    /// Default 30 s.
+    pub max_retry_after: Duration,
+    /// Most concurrent fetches for one image. Default 8.
+    pub max_concurrent_fetches: usize,
 }
 
 impl Limits {
@@ -50,6 +95,24 @@ impl Limits {
         max_layout_index_bytes: 64 * MIB,
         max_token_response_bytes: MIB,
         max_trust_root_bytes: 16 * MIB,
+        max_payload_bytes: 256 * KIB,
+        max_image_bytes: 512 * MIB,
+        max_attachments: 1000,
+        max_referrers: 256,
+        max_redirects: 5,
+        max_json_depth: 128,
+        max_policy_depth: 16,
+        max_cel_cost: 100_000,
+        max_cert_chain_len: 10,
+        max_scrypt_log_n: 20,
+        max_scrypt_r: 32,
+        max_scrypt_p: 16,
+        connect_timeout: Duration::from_secs(10),
+        request_timeout: Duration::from_secs(120),
+        image_timeout: Duration::from_secs(300),
+        max_retries: 3,
+        max_retry_after: Duration::from_secs(30),
+        max_concurrent_fetches: 8,
     };
 }
 
@@ -59,4 +122,5 @@ impl Default for Limits {
     }
 }
 
-const MIB: u64 = 1024 * 1024;
+const KIB: u64 = 1024;
+const MIB: u64 = 1024 * KIB;

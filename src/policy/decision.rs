@@ -46,6 +46,8 @@ pub enum ReasonCode {
     VulnReportTooOld,
     /// A finding is more severe than `maxSeverity`.
     VulnTooSevere,
+    /// A registry request or the image's verification ran past its deadline (fail closed).
+    Timeout,
 }
 
 impl ReasonCode {
@@ -69,6 +71,7 @@ impl ReasonCode {
             Self::ThresholdNotMet => "threshold-not-met",
             Self::VulnReportTooOld => "vuln-report-too-old",
             Self::VulnTooSevere => "vuln-too-severe",
+            Self::Timeout => "timeout",
         }
     }
 }

@@ -192,6 +192,18 @@ pub enum RegistryError {
         /// The tag or digest asked for.
         reference: String,
     },
+    /// A request, or the whole image's verification, ran past its deadline
+    /// ([`Limits::request_timeout`](crate::Limits::request_timeout),
+    /// [`Limits::image_timeout`](crate::Limits::image_timeout)).
+    #[error("registry `{registry}` timed out ({operation}) after {after:?}")]
+    Timeout {
+        /// Registry host (or layout path).
+        registry: String,
+        /// What we were doing.
+        operation: String,
+        /// The deadline that ran out.
+        after: std::time::Duration,
+    },
     /// The client could not be set up (e.g. the TLS stack failed to initialise).
     #[error("registry client configuration: {message}")]
     Config {
