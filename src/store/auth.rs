@@ -25,6 +25,9 @@ const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 /// Tokens without `expires_in` are valid for 60 s (distribution token spec).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
 /// Refresh tokens this long before they expire.
+/// The longest a token is reused, whatever `expires_in` says.
+const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+/// Margin before a token's stated expiry at which it is refreshed.
 const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(5);
 /// Largest token response accepted.
 pub(crate) const MAX_TOKEN_RESPONSE_BYTES: u64 =
@@ -258,6 +261,44 @@ struct TokenResponse {
     expires_in: Option<u64>,
 }
 
+/// Whether the registry credentials may be sent to the token `realm` named by the registry at
+/// `registry_base` (`https://host[:port]`): over HTTPS always (the realm's certificate is
+/// checked); over plain HTTP only to the registry's own host when the registry itself is
+/// spoken to over plain HTTP (loopback or `--allow-http-registry`). A hostile registry must not
+/// be able to collect the docker config password in clear text on the network, nor turn an
+/// HTTPS registry's credentials into a plain-HTTP request.
+pub(crate) fn may_send_credentials(
+    registry_base: &str,
+    realm: &reqwest::Url,
+) -> Result<(), String> {
+    if realm.scheme() == "https" {
+        return Ok(());
+    }
+    let registry = reqwest::Url::parse(registry_base)
+        .map_err(|e| format!("registry address `{registry_base}` is not a URL: {e}"))?;
+    if realm.scheme() != "http" {
+        return Err(format!(
+            "token realm `{realm}` uses scheme `{}`: only https (or http on the registry's own plain-HTTP host) is used",
+            realm.scheme()
+        ));
+    }
+    if registry.scheme() == "https" {
+        return Err(format!(
+            "the registry is spoken to over HTTPS but names a plain-HTTP token realm `{realm}`: refusing to send credentials in clear text"
+        ));
+    }
+    let same_host = registry.host_str().map(str::to_ascii_lowercase)
+        == realm.host_str().map(str::to_ascii_lowercase)
+        && registry.port_or_known_default() == realm.port_or_known_default();
+    if same_host {
+        Ok(())
+    } else {
+        Err(format!(
+            "token realm `{realm}` is plain HTTP on another host than the registry: refusing to send credentials in clear text"
+        ))
+    }
+}
+
 /// Parse a token endpoint answer.
 pub(crate) fn parse_token_response(body: &[u8]) -> Result<Token, String> {
     let r: TokenResponse = serde_json::from_slice(body)
@@ -267,11 +308,16 @@ pub(crate) fn parse_token_response(body: &[u8]) -> Result<Token, String> {
         .filter(|t| !t.is_empty())
         .or(r.access_token.filter(|t| !t.is_empty()))
         .ok_or_else(|| "token response has neither `token` nor `access_token`".to_owned())?;
+    // A registry may claim any lifetime; a huge one must neither overflow the clock
+    // (`Instant + Duration` panics) nor keep a token forever.
     let lifetime = r
         .expires_in
-        .map(Duration::from_secs)
-        .unwrap_or(DEFAULT_TOKEN_LIFETIME);
-    let refresh_at = Instant::now() + lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN);
+        .map_or(DEFAULT_TOKEN_LIFETIME, Duration::from_secs)
+        .min(MAX_TOKEN_LIFETIME);
+    let now = Instant::now();
+    let refresh_at = now
+        .checked_add(lifetime.saturating_sub(TOKEN_EXPIRY_MARGIN))
+        .unwrap_or(now);
     Ok(Token { value, refresh_at })
 }
 
@@ -318,6 +364,71 @@ mod tests {
         assert!(parse_token_response(br#"{"token":""}"#).is_err());
         assert!(parse_token_response(b"<html>").is_err());
         assert_eq!(format!("{t:?}"), "Token(<redacted>)");
+    }
+
+    /// Regression: `Instant::now() + Duration::from_secs(u64::MAX)` panicked ("overflow when
+    /// adding duration to instant") in verify, sign and attest.
+    #[test]
+    fn hostile_token_lifetimes_do_not_panic() {
+        let huge = format!(r#"{{"token":"abc","expires_in":{}}}"#, u64::MAX);
+        let t = parse_token_response(huge.as_bytes()).unwrap();
+        assert!(t.fresh());
+        assert!(t.refresh_at <= Instant::now() + MAX_TOKEN_LIFETIME);
+        for body in [
+            r#"{"token":"abc","expires_in":-1}"#,
+            r#"{"token":"abc","expires_in":1e300}"#,
+            r#"{"token":"abc","expires_in":"300"}"#,
+            r#"{"token":7}"#,
+            "[]",
+            "",
+        ] {
+            let e = parse_token_response(body.as_bytes())
+                .map(|_| ())
+                .unwrap_err();
+            assert!(e.contains("token response"), "{body}: {e}");
+        }
+    }
+
+    #[test]
+    fn credentials_go_only_to_safe_realms() {
+        let url = |s: &str| reqwest::Url::parse(s).unwrap();
+        // HTTPS realms: always (any host, as Docker Hub's auth.docker.io).
+        assert!(
+            may_send_credentials(
+                "https://registry.acme.io",
+                &url("https://auth.acme.io/token")
+            )
+            .is_ok()
+        );
+        assert!(
+            may_send_credentials("http://127.0.0.1:5000", &url("https://auth.acme.io/token"))
+                .is_ok()
+        );
+        // Plain HTTP only to the plain-HTTP registry's own host and port.
+        assert!(
+            may_send_credentials("http://127.0.0.1:5000", &url("http://127.0.0.1:5000/token"))
+                .is_ok()
+        );
+        let e = may_send_credentials("http://127.0.0.1:5000", &url("http://evil.example/token"))
+            .unwrap_err();
+        assert!(e.contains("another host"), "{e}");
+        let e = may_send_credentials("http://127.0.0.1:5000", &url("http://127.0.0.1:5001/token"))
+            .unwrap_err();
+        assert!(e.contains("another host"), "{e}");
+        // Never from an HTTPS registry to a plain-HTTP realm, not even on the same host.
+        let e = may_send_credentials(
+            "https://registry.acme.io",
+            &url("http://registry.acme.io/token"),
+        )
+        .unwrap_err();
+        assert!(e.contains("HTTPS"), "{e}");
+        assert!(
+            may_send_credentials(
+                "https://registry.acme.io",
+                &url("ftp://registry.acme.io/token")
+            )
+            .is_err()
+        );
     }
 
     #[test]

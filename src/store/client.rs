@@ -160,9 +160,13 @@ impl Client {
         }
         let http = reqwest::Client::builder()
             .user_agent(concat!("imprint/", env!("CARGO_PKG_VERSION")))
-            .connect_timeout(Duration::from_secs(30))
-            .read_timeout(Duration::from_secs(120))
+            .connect_timeout(config.limits.connect_timeout)
+            // A total deadline per request, body included: per-read timeouts alone let a
+            // registry that trickles one byte at a time hold a request forever.
+            .timeout(config.limits.request_timeout)
+            .read_timeout(config.limits.request_timeout)
             .pool_idle_timeout(Duration::from_secs(90))
+            .redirect(redirect_policy(config.limits.max_redirects))
             .tls_danger_accept_invalid_certs(config.insecure_skip_tls_verify)
             .build()
             .map_err(|e| RegistryError::Config {
@@ -222,6 +226,7 @@ impl Client {
                     scheme,
                     self.inner.http.clone(),
                     self.inner.config.auth.clone(),
+                    self.inner.config.limits.request_timeout,
                 ))
             })
             .clone()
@@ -265,6 +270,31 @@ impl Client {
             manifest,
         })
     }
+}
+
+/// At most `max` redirects, and none that changes the scheme from HTTPS to plain HTTP. reqwest
+/// already drops `Authorization` when a redirect leaves the host.
+fn redirect_policy(max: usize) -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(move |attempt| {
+        if attempt.previous().len() > max {
+            let url = attempt.url().to_string();
+            attempt.error(format!(
+                "more than {max} redirects (limit `max_redirects`), last to `{url}`"
+            ))
+        } else if attempt.url().scheme() == "http"
+            && attempt
+                .previous()
+                .last()
+                .is_some_and(|u| u.scheme() == "https")
+        {
+            let url = attempt.url().to_string();
+            attempt.error(format!(
+                "refusing a redirect from HTTPS to plain HTTP `{url}`"
+            ))
+        } else {
+            attempt.follow()
+        }
+    })
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {

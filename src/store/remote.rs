@@ -49,6 +49,8 @@ pub(crate) struct RegistrySession {
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
     tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
+    /// The per-request deadline the HTTP client enforces (reported in timeout errors).
+    request_timeout: std::time::Duration,
     /// Set once the registry showed it has no referrers API at all (its router answered 404
     /// without a registry error body, as distribution 2.8 does), so later images skip the
     /// probe and go straight to the tag-schema fallback: one request less per image.
@@ -69,6 +71,7 @@ impl RegistrySession {
         scheme: &str,
         http: reqwest::Client,
         auth_source: AuthSource,
+        request_timeout: std::time::Duration,
     ) -> Self {
         Self {
             host: host.to_owned(),
@@ -78,11 +81,21 @@ impl RegistrySession {
             challenge: tokio::sync::OnceCell::new(),
             credential: tokio::sync::OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
+            request_timeout,
             no_referrers_api: std::sync::atomic::AtomicBool::new(false),
         }
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
+        if e.is_timeout() {
+            return RegistryError::Timeout {
+                registry: self.host.clone(),
+                operation: e
+                    .url()
+                    .map_or_else(|| "request".to_owned(), |u| format!("GET/PUT {}", u.path())),
+                after: self.request_timeout,
+            };
+        }
         // reqwest's Display includes the URL (no credentials: they travel in headers).
         let mut message = e.to_string();
         let mut source = std::error::Error::source(e);
@@ -224,6 +237,9 @@ impl RegistrySession {
         let mut url = reqwest::Url::parse(realm)
             .map_err(|e| self.auth_error(format!("token realm `{realm}` is not a URL: {e}")))?;
         let credential = self.credential().await?;
+        if credential.is_some() {
+            auth::may_send_credentials(&self.base, &url).map_err(|m| self.auth_error(m))?;
+        }
         let request = match credential {
             Some(Credential::IdentityToken(refresh)) => {
                 // OAuth2 refresh-token grant (docker `identitytoken` logins).

@@ -62,6 +62,8 @@ pub(crate) struct Fault {
     /// Declare this `Content-Length` instead of the real one (the connection is closed
     /// after the body, so a lie is harmless to the proxy).
     pub declared_length: Option<u64>,
+    /// Send the body one byte at a time with this pause between bytes (slowloris).
+    pub trickle: Option<std::time::Duration>,
 }
 
 impl Fault {
@@ -73,6 +75,7 @@ impl Fault {
             body: Vec::new(),
             content_length: true,
             declared_length: None,
+            trickle: None,
         }
     }
 
@@ -84,6 +87,7 @@ impl Fault {
             body,
             content_length: true,
             declared_length: None,
+            trickle: None,
         }
     }
 }
@@ -414,13 +418,19 @@ async fn handle(
                     kind: classify(&path),
                 });
                 let body = &request[head_end..];
-                st.gate(&method, &path, authorization.as_deref(), body)
-                    .or_else(|| {
-                        st.rules
-                            .iter()
-                            .find(|(m, p, _)| *m == method && path.contains(p.as_str()))
-                            .map(|(_, _, f)| f.clone())
-                    })
+                let rule = st
+                    .rules
+                    .iter()
+                    .find(|(m, p, _)| *m == method && path.contains(p.as_str()))
+                    .map(|(_, _, f)| f.clone());
+                // A fault injected for the token endpoint replaces the gate's own answer
+                // (hostile token responses); elsewhere the gate decides first.
+                if path.starts_with("/token") && rule.is_some() {
+                    rule
+                } else {
+                    st.gate(&method, &path, authorization.as_deref(), body)
+                        .or(rule)
+                }
             };
             match fault {
                 None => server_write.write_all(&request).await?,
@@ -437,7 +447,16 @@ async fn handle(
                     out.push_str("Connection: close\r\n\r\n");
                     w.write_all(out.as_bytes()).await?;
                     if method != "HEAD" {
-                        w.write_all(&f.body).await?;
+                        match f.trickle {
+                            None => w.write_all(&f.body).await?,
+                            Some(pause) => {
+                                for b in &f.body {
+                                    w.write_all(std::slice::from_ref(b)).await?;
+                                    w.flush().await?;
+                                    tokio::time::sleep(pause).await;
+                                }
+                            }
+                        }
                     }
                     let _ = w.shutdown().await;
                     return Ok(());
