@@ -25,6 +25,32 @@ pub fn is_docker_hub(host: &str) -> bool {
     )
 }
 
+/// The one spelling of a registry host used for matching, connecting and naming: ASCII
+/// lowercase (DNS names are case-insensitive), without HTTPS's default port `:443`. So
+/// `REGISTRY.ACME.IO` and `registry.acme.io:443` are `registry.acme.io`, and cannot escape a
+/// rule written for it. A loopback registry keeps `:443`: loopback registries are spoken to
+/// over plain HTTP, where 443 is not the default port. Docker Hub's `docker.io` becomes
+/// [`DOCKER_HUB_REGISTRY`] in [`ImageRef::parse`], after this.
+pub fn canonical_registry(host: &str) -> String {
+    let lower = host.to_ascii_lowercase();
+    match lower.strip_suffix(":443") {
+        Some(bare) if !is_loopback_host(bare) => bare.to_owned(),
+        _ => lower,
+    }
+}
+
+/// `localhost`, `127.0.0.0/8` or `[::1]` (a host without port).
+fn is_loopback_host(host: &str) -> bool {
+    let ip = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    host == "localhost"
+        || ip
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Whether the first component of an image name is a registry host (the distribution rule):
 /// it contains `.` or `:`, or is `localhost`. Otherwise the name is on Docker Hub.
 pub fn is_registry_host(component: &str) -> bool {
@@ -337,10 +363,11 @@ fn parse_remote(reference: &str) -> Result<RemoteRef, ReferenceError> {
         _ => (DOCKER_HUB_REGISTRY, name),
     };
     check_registry(reference, registry)?;
+    let registry = canonical_registry(registry);
     let registry = if registry == "docker.io" {
         DOCKER_HUB_REGISTRY
     } else {
-        registry
+        registry.as_str()
     };
     check_path(reference, path)?;
     let repository = if registry == DOCKER_HUB_REGISTRY && !path.contains('/') {
@@ -604,12 +631,30 @@ mod tests {
                 format!("ghcr.io/acme/app@{d}"),
             ),
             (
-                format!("reg.example.com:443/x/y:v2@{d}"),
-                "reg.example.com:443",
+                // HTTPS's default port is dropped and the host lowercased: one spelling.
+                format!("Reg.Example.COM:443/x/y:v2@{d}"),
+                "reg.example.com",
                 "x/y",
                 Some("v2"),
                 true,
-                format!("reg.example.com:443/x/y@{d}"),
+                format!("reg.example.com/x/y@{d}"),
+            ),
+            (
+                // Loopback registries speak plain HTTP: 443 is not their default port.
+                "127.0.0.1:443/x".into(),
+                "127.0.0.1:443",
+                "x",
+                Some("latest"),
+                false,
+                "127.0.0.1:443/x:latest".into(),
+            ),
+            (
+                "DOCKER.IO:443/busybox".into(),
+                "index.docker.io",
+                "library/busybox",
+                Some("latest"),
+                false,
+                "index.docker.io/library/busybox:latest".into(),
             ),
             (
                 "quay.io/a-b__c.d/e---f:TAG_1.0-x".into(),

@@ -15,7 +15,8 @@
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::format::reference::{
-    DOCKER_HUB_REGISTRY as DOCKER_HUB, ImageRef, is_docker_hub, is_registry_host,
+    DOCKER_HUB_REGISTRY as DOCKER_HUB, ImageRef, canonical_registry, is_docker_hub,
+    is_registry_host,
 };
 
 /// A compiled image pattern.
@@ -152,10 +153,25 @@ impl NormalisedImage {
 fn normalise_pattern(pattern: &str) -> String {
     let first = pattern.split('/').next().unwrap_or(pattern);
     // A pattern whose first segment is itself a glob (`*`, `**`, `*.acme.io`, `{a,b}`) is
-    // taken literally: we cannot know whether it means a host.
+    // taken literally, but for the case of a host-like segment: we cannot know whether it
+    // means a host, and hosts are matched in lowercase.
     if first.contains(['*', '?', '[', '{']) {
+        if pattern.contains('/') && is_registry_host(first) {
+            let rest = &pattern[first.len()..];
+            return format!("{}{rest}", first.to_ascii_lowercase());
+        }
         return pattern.to_string();
     }
+    // The host as references spell it (`REGISTRY.ACME.IO`, `registry.acme.io:443` →
+    // `registry.acme.io`), so a rule cannot be escaped by another spelling of its registry.
+    let canonical;
+    let pattern = match pattern.split_once('/') {
+        Some((host, rest)) if is_registry_host(host) => {
+            canonical = format!("{}/{rest}", canonical_registry(host));
+            canonical.as_str()
+        }
+        _ => pattern,
+    };
     if !pattern.contains('/') {
         // `busybox`, `busybox:*`: a Docker Hub official image.
         return format!("{DOCKER_HUB}/library/{pattern}");
@@ -224,6 +240,53 @@ mod tests {
         assert_eq!(with_digest.tag, None);
         assert_eq!(with_digest.registry(), "ghcr.io");
         assert_eq!(with_digest.path(), "a/b");
+    }
+
+    /// Regression: `REGISTRY.ACME.IO/payments/api` and `registry.acme.io:443/payments/api`
+    /// reach the same registry as `registry.acme.io/payments/api` but escaped its rule.
+    #[test]
+    fn every_spelling_of_a_registry_meets_its_rule() {
+        for image in [
+            "registry.acme.io/payments/api:v1",
+            "REGISTRY.ACME.IO/payments/api:v1",
+            "Registry.Acme.Io:443/payments/api",
+            "registry.acme.io:443/payments/api@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+        ] {
+            for pattern in [
+                "registry.acme.io/payments/**",
+                "REGISTRY.acme.io/payments/*",
+                "registry.acme.io:443/payments/api",
+                "*.ACME.IO/payments/**",
+            ] {
+                assert!(m(pattern, image), "{pattern} must match {image}");
+            }
+        }
+        // Another port is another registry.
+        assert!(!m(
+            "registry.acme.io/payments/**",
+            "registry.acme.io:5000/payments/api"
+        ));
+        assert!(!m(
+            "registry.acme.io:5000/payments/**",
+            "registry.acme.io/payments/api"
+        ));
+        // Docker Hub, however it is spelled.
+        for image in [
+            "busybox",
+            "DOCKER.IO/library/busybox",
+            "docker.io:443/busybox",
+            "Index.Docker.Io/library/busybox:1",
+            "registry-1.docker.io:443/library/busybox",
+        ] {
+            for pattern in [
+                "busybox",
+                "docker.io/library/busybox:*",
+                "INDEX.DOCKER.IO/library/**",
+            ] {
+                let matched = m(pattern, image) || m(&format!("{pattern}:*"), image);
+                assert!(matched, "{pattern} must match {image}");
+            }
+        }
     }
 
     #[test]

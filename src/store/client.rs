@@ -307,6 +307,7 @@ fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
 /// Plain HTTP for loopback registries and the ones the user allowed.
 fn use_plain_http(registry: &str, allowed: &[String]) -> bool {
     if allowed.iter().any(|a| {
+        let a = crate::format::reference::canonical_registry(a);
         a == ALL_REGISTRIES
             || a == registry
             || registry.rsplit_once(':').is_some_and(|(host, _)| a == host)
