@@ -447,8 +447,11 @@ const OID_P521: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.132.0.35");
 const OID_ED25519: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.101.112");
 const OID_RSA: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.1.1");
 
-/// A verification key, held as its DER SubjectPublicKeyInfo.
-#[derive(Clone, PartialEq, Eq)]
+/// A verification key, held as its canonical DER SubjectPublicKeyInfo: the SPKI aws-lc-rs
+/// writes for the parsed key (for EC keys, with the uncompressed point, whichever SEC1 form
+/// the input used). Equality, [`PublicKey::fingerprint`] and [`PublicKey::spki_der`] are all
+/// of that canonical form, so one key in several encodings is one identity.
+#[derive(Clone, PartialEq, Eq, Hash)]
 pub struct PublicKey {
     spki: Vec<u8>,
     algorithm: KeyAlgorithm,
@@ -509,7 +512,8 @@ impl PublicKey {
         Self::from_spki_der(&spki)
     }
 
-    /// Parse a DER SubjectPublicKeyInfo: EC P-256/P-384/P-521, Ed25519 or RSA (2048-8192).
+    /// Parse a DER SubjectPublicKeyInfo: EC P-256/P-384/P-521 (uncompressed, compressed or
+    /// hybrid point), Ed25519 or RSA (2048-8192). The key is kept in canonical form.
     pub fn from_spki_der(der: &[u8]) -> Result<Self, KeyError> {
         let info =
             SubjectPublicKeyInfoRef::from_der(der).map_err(|_| KeyError::MalformedPublicKey {
@@ -553,14 +557,37 @@ impl PublicKey {
                 oid: oid.to_string(),
             });
         };
-        // Let aws-lc-rs check the key itself (point on curve, RSA size and exponent).
-        ParsedPublicKey::new(verification_algorithms(algorithm)[0], der).map_err(|_| {
-            KeyError::MalformedPublicKey {
+        // An EC key is handed to aws-lc-rs as its bare SEC1 point (after the form checks in
+        // `ec_point`); other keys as the whole SPKI.
+        let point;
+        let input = match ec_coordinate_len(algorithm) {
+            Some(coordinate) => {
+                let bits =
+                    info.subject_public_key
+                        .as_bytes()
+                        .ok_or(KeyError::MalformedPublicKey {
+                            problem: "EC public key BIT STRING has unused bits",
+                        })?;
+                point = ec_point(bits, coordinate)?;
+                point.as_slice()
+            }
+            None => der,
+        };
+        // Let aws-lc-rs check the key itself (point on curve, RSA size and exponent) and
+        // write it back out: the key's identity is that canonical SPKI (for EC, with the
+        // uncompressed point), so every encoding of one key gets one fingerprint.
+        let parsed = ParsedPublicKey::new(verification_algorithms(algorithm)[0], input).map_err(
+            |_| KeyError::MalformedPublicKey {
                 problem: "the key material is invalid or unsupported (RSA must be 2048-8192 bits)",
+            },
+        )?;
+        let canonical = AsDer::<PublicKeyX509Der>::as_der(&parsed).map_err(|_| {
+            KeyError::MalformedPublicKey {
+                problem: "the key cannot be re-encoded as a SubjectPublicKeyInfo",
             }
         })?;
         Ok(Self {
-            spki: der.to_vec(),
+            spki: canonical.as_ref().to_vec(),
             algorithm,
         })
     }
@@ -583,12 +610,13 @@ impl PublicKey {
         })
     }
 
-    /// The DER SubjectPublicKeyInfo.
+    /// The canonical DER SubjectPublicKeyInfo (see [`PublicKey`]).
     pub fn spki_der(&self) -> &[u8] {
         &self.spki
     }
 
-    /// `sha256:<hex>` of the DER SubjectPublicKeyInfo.
+    /// `sha256:<hex>` of the canonical DER SubjectPublicKeyInfo: the key's identity, the same
+    /// for every encoding of the key.
     pub fn fingerprint(&self) -> String {
         crate::format::digest::Digest::of(&self.spki).to_string()
     }
@@ -601,6 +629,47 @@ impl PublicKey {
     /// The key's algorithm ([`KeyAlgorithm::RsaPkcs1Sha256`] for any RSA key).
     pub fn algorithm(&self) -> KeyAlgorithm {
         self.algorithm
+    }
+}
+
+/// Size in bytes of one coordinate of the curve, for EC algorithms.
+fn ec_coordinate_len(algorithm: KeyAlgorithm) -> Option<usize> {
+    match algorithm {
+        KeyAlgorithm::EcdsaP256Sha256 => Some(32),
+        KeyAlgorithm::EcdsaP384Sha384 => Some(48),
+        KeyAlgorithm::EcdsaP521Sha512 => Some(66),
+        _ => None,
+    }
+}
+
+/// Checks the form and length of a SEC1 point (uncompressed `04 X Y`, compressed `02/03 X`,
+/// hybrid `06/07 X Y`) and returns it in a form aws-lc-rs parses: a hybrid point must have
+/// the Y parity its prefix states and becomes `04 X Y`. aws-lc-rs checks that the point is
+/// on the curve (and decompresses), but does not say which of these was wrong, and
+/// accepting hybrid points is not something every libcrypto does; this byte-level check
+/// makes both explicit.
+fn ec_point(point: &[u8], coordinate: usize) -> Result<Vec<u8>, KeyError> {
+    let wrong_size = KeyError::MalformedPublicKey {
+        problem: "EC point has the wrong length for its form and curve",
+    };
+    match point.first() {
+        Some(0x04) if point.len() == 1 + 2 * coordinate => Ok(point.to_vec()),
+        Some(0x02 | 0x03) if point.len() == 1 + coordinate => Ok(point.to_vec()),
+        Some(&prefix @ (0x06 | 0x07)) if point.len() == 1 + 2 * coordinate => {
+            let y_odd = point.last().is_some_and(|last| last & 1 == 1);
+            if y_odd != (prefix == 0x07) {
+                return Err(KeyError::MalformedPublicKey {
+                    problem: "hybrid EC point: the prefix's Y parity does not match Y",
+                });
+            }
+            let mut uncompressed = point.to_vec();
+            uncompressed[0] = 0x04;
+            Ok(uncompressed)
+        }
+        Some(0x02..=0x04 | 0x06 | 0x07) => Err(wrong_size),
+        _ => Err(KeyError::MalformedPublicKey {
+            problem: "EC point is not uncompressed (04), compressed (02/03) or hybrid (06/07)",
+        }),
     }
 }
 
@@ -684,6 +753,41 @@ pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     PublicKey::from_pem(&bytes).map_err(|e| e.in_file(path))
 }
 
+/// Test support: the vector P-256 key and its public key as SPKI DER in the three SEC1 point
+/// encodings `[uncompressed, compressed, hybrid]`, derived here from the uncompressed point.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) fn test_p256_encodings() -> (SigningKey, [Vec<u8>; 3]) {
+    let path = crate::format::vectors_dir().join("keys/sigstore-rs-ecdsa_private.key");
+    let pem_text = std::fs::read(&path).unwrap();
+    let block = pem::parse(&pem_text).unwrap();
+    let key = SigningKey::from_pkcs8_der(block.contents()).unwrap();
+    let uncompressed = key.public_key().spki_der().to_vec();
+    let (compressed, hybrid) = test_other_encodings(&uncompressed);
+    (key, [uncompressed, compressed, hybrid])
+}
+
+/// Test support: the compressed and hybrid SPKI of an uncompressed EC SPKI.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+pub(crate) fn test_other_encodings(uncompressed: &[u8]) -> (Vec<u8>, Vec<u8>) {
+    let info = SubjectPublicKeyInfoOwned::from_der(uncompressed).unwrap();
+    let point = info.subject_public_key.raw_bytes();
+    assert_eq!(point[0], 0x04);
+    let y_odd = point[point.len() - 1] & 1;
+    let coordinate = (point.len() - 1) / 2;
+    let mut compressed = vec![0x02 | y_odd];
+    compressed.extend_from_slice(&point[1..=coordinate]);
+    let mut hybrid = point.to_vec();
+    hybrid[0] = 0x06 | y_odd;
+    let with_point = |p: &[u8]| {
+        let mut info = info.clone();
+        info.subject_public_key = BitString::from_bytes(p).unwrap();
+        info.to_der().unwrap()
+    };
+    (with_point(&compressed), with_point(&hybrid))
+}
+
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
@@ -742,5 +846,100 @@ mod tests {
             matches!(&err, KeyError::UnsupportedPublicKeyAlgorithm { oid } if oid == "1.3.101.110"),
             "{err:?}"
         );
+    }
+
+    #[test]
+    fn one_p256_key_in_three_encodings_has_one_identity() {
+        let (key, encodings) = test_p256_encodings();
+        let parsed: Vec<PublicKey> = encodings
+            .iter()
+            .map(|der| PublicKey::from_spki_der(der).unwrap())
+            .collect();
+        for (der, k) in encodings.iter().zip(&parsed) {
+            assert_eq!(k, &key.public_key(), "{}", hex::encode(der));
+            assert_eq!(k.fingerprint(), key.public_key().fingerprint());
+            // The canonical SPKI carries the uncompressed point.
+            assert_eq!(k.spki_der(), encodings[0].as_slice());
+        }
+        // The same through PEM.
+        for der in &encodings {
+            let pem = go_pem("PUBLIC KEY", der);
+            assert_eq!(
+                PublicKey::from_pem(pem.as_bytes()).unwrap().fingerprint(),
+                key.public_key().fingerprint()
+            );
+        }
+    }
+
+    #[test]
+    fn signatures_verify_under_compressed_and_hybrid_encodings() {
+        let (key, encodings) = test_p256_encodings();
+        let sig = key.sign(b"payload").unwrap();
+        for der in &encodings {
+            let public = PublicKey::from_spki_der(der).unwrap();
+            public.verify(b"payload", &sig).unwrap();
+            assert!(public.verify(b"other", &sig).is_err());
+        }
+    }
+
+    #[test]
+    fn p384_and_p521_compressed_and_hybrid_are_the_same_key() {
+        for (algorithm, signing) in &EC_CURVES[1..] {
+            let pair = EcdsaKeyPair::generate(signing).unwrap();
+            let key = SigningKey::from_ecdsa(pair, *algorithm).unwrap();
+            let uncompressed = key.public_key().spki_der().to_vec();
+            let (compressed, hybrid) = test_other_encodings(&uncompressed);
+            let sig = key.sign(b"m").unwrap();
+            for der in [&compressed, &hybrid] {
+                let public = PublicKey::from_spki_der(der).unwrap();
+                assert_eq!(public, key.public_key(), "{algorithm}");
+                public.verify(b"m", &sig).unwrap();
+            }
+        }
+    }
+
+    #[test]
+    fn hybrid_point_with_the_wrong_y_parity_is_rejected() {
+        let (_, [_, _, hybrid]) = test_p256_encodings();
+        let mut info = SubjectPublicKeyInfoOwned::from_der(&hybrid).unwrap();
+        let mut point = info.subject_public_key.raw_bytes().to_vec();
+        point[0] ^= 1; // 0x06 <-> 0x07: the parity no longer matches Y
+        info.subject_public_key = BitString::from_bytes(&point).unwrap();
+        let err = PublicKey::from_spki_der(&info.to_der().unwrap()).unwrap_err();
+        assert!(
+            matches!(&err, KeyError::MalformedPublicKey { problem } if problem.contains("hybrid")),
+            "{err:?}"
+        );
+    }
+
+    #[test]
+    fn ec_points_of_the_wrong_form_or_length_are_rejected() {
+        let (_, [uncompressed, compressed, _]) = test_p256_encodings();
+        for (base, edit) in [
+            (&uncompressed, 0x05u8), // unknown prefix
+            (&compressed, 0x04),     // uncompressed prefix on 33 bytes
+            (&uncompressed, 0x02),   // compressed prefix on 65 bytes
+        ] {
+            let mut info = SubjectPublicKeyInfoOwned::from_der(base).unwrap();
+            let mut point = info.subject_public_key.raw_bytes().to_vec();
+            point[0] = edit;
+            info.subject_public_key = BitString::from_bytes(&point).unwrap();
+            let err = PublicKey::from_spki_der(&info.to_der().unwrap()).unwrap_err();
+            assert!(
+                matches!(&err, KeyError::MalformedPublicKey { .. }),
+                "{edit:#x}: {err:?}"
+            );
+        }
+    }
+
+    #[test]
+    fn rsa_pkcs1_and_spki_are_one_identity() {
+        let path = crate::format::vectors_dir().join("keys/sigstore-rs-rsa_private.key");
+        let block = pem::parse(std::fs::read(path).unwrap()).unwrap();
+        let key = SigningKey::from_pkcs1_der(block.contents()).unwrap();
+        let spki = key.public_key();
+        let info = SubjectPublicKeyInfoRef::from_der(spki.spki_der()).unwrap();
+        let pkcs1 = PublicKey::from_pkcs1_rsa_der(info.subject_public_key.raw_bytes()).unwrap();
+        assert_eq!(pkcs1.fingerprint(), spki.fingerprint());
     }
 }

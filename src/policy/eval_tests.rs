@@ -927,3 +927,75 @@ fn decision_json_is_stable() {
     let want = r#"{"reference":"registry.acme.io/payments/api:v1","digest":"sha256:5d74aca46333c087a384efd46229304451589038a608f361b803a31cf1673e41","outcome":"allowed","policy":"sha256:6965e4c6c73fc4e5a4e6bd492e1380a31e0412ed4a5f6160e44320aad59b57ce","evaluatedAt":"2023-11-14T22:13:20Z","rules":[{"name":"ci","mode":"enforce","met":true,"requirements":[{"requirement":"signatures: anyOf(ci, release)","met":true,"evidence":[{"authority":"release","signer":{"kind":"key","fingerprint":"sha256:a2ce99e7004b3a24e906ecae754b144d768ac8c9369d85cdb201a090fe4c57a2"},"tlog":{"log_index":42,"integrated_time":1699999000,"log_id":"c0ffee"},"source":{"kind":"legacy-layer","manifest":"sha256:4541539917b4498ec2fe8f61b84c76b71af96aeab5c2af9c8507329550dd9900","layer":"sha256:eed225a67549eef74940ab0a96905d904cd52d8df8fb06693e4b9f2e017ea6be","index":0}}],"details":[{"code":"identity-mismatch","message":"ci: github workflow repository: expected `acme/payments`, certificate has `evil/payments`"}]}]}]}"#;
     assert_eq!(json, want);
 }
+
+/// The vector P-256 key as three authorities, one per SEC1 point encoding of its SPKI
+/// (uncompressed, compressed, hybrid), plus the signer fingerprint the verifier reports for
+/// each (the fingerprint of the key parsed from that authority's PEM).
+fn one_key_three_encodings(rules: &str) -> (Policy, [Signer; 3]) {
+    let (_, encodings) = crate::keys::test_p256_encodings();
+    let pems: Vec<String> = encodings
+        .iter()
+        .map(|der| crate::keys::go_pem("PUBLIC KEY", der))
+        .collect();
+    let inline = |pem: &str| pem.replace('\n', "\\n");
+    let yaml = format!(
+        r#"apiVersion: imprint.dev/v1
+kind: TrustPolicy
+spec:
+  authorities:
+    plain: {{key: {{pem: "{}"}}}}
+    compressed: {{key: {{pem: "{}"}}}}
+    hybrid: {{key: {{pem: "{}"}}}}
+  rules:
+{rules}"#,
+        inline(&pems[0]),
+        inline(&pems[1]),
+        inline(&pems[2]),
+    );
+    let policy =
+        Policy::from_str_with_base(&yaml, Path::new(".")).unwrap_or_else(|e| panic!("{e}\n{yaml}"));
+    let signer = |pem: &String| Signer::Key {
+        fingerprint: crate::keys::PublicKey::from_pem(pem.as_bytes())
+            .unwrap()
+            .fingerprint(),
+    };
+    let signers = [signer(&pems[0]), signer(&pems[1]), signer(&pems[2])];
+    (policy, signers)
+}
+
+#[test]
+fn one_key_in_three_encodings_does_not_meet_three_of_three() {
+    let rules = r#"  - name: three
+    images: ["registry.acme.io/**"]
+    signatures: {threshold: {count: 3, of: [plain, compressed, hybrid]}}
+"#;
+    let (p, [plain, compressed, hybrid]) = one_key_three_encodings(rules);
+    // One signature, which the verifier finds under each of the three authorities.
+    let ev = Ev::new(API)
+        .sig("plain", sig(plain))
+        .sig("compressed", sig(compressed))
+        .sig("hybrid", sig(hybrid));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::ThresholdNotMet));
+    let message = &d.reason.as_ref().unwrap().message;
+    assert!(message.contains("1 distinct signer(s)"), "{message}");
+}
+
+#[test]
+fn a_compressed_key_authority_accepts_its_signature() {
+    let rules = r#"  - name: one
+    images: ["registry.acme.io/**"]
+    signatures: {authority: compressed}
+"#;
+    let (p, [_, compressed, _]) = one_key_three_encodings(rules);
+    let Some(Authority::Key(k)) = p.authority("compressed") else {
+        panic!("not a key authority")
+    };
+    // The authority's fingerprint is the canonical one the verifier reports.
+    let Signer::Key { fingerprint } = &compressed else {
+        panic!("not a key signer")
+    };
+    assert_eq!(k.fingerprint.as_ref(), Some(fingerprint));
+    let ev = Ev::new(API).sig("compressed", sig(compressed));
+    expect(&evaluate(&p, &ev.0, now()), Outcome::Allowed, None);
+}

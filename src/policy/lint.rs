@@ -1,7 +1,7 @@
 //! Lint: findings about a policy that loads but is probably wrong or too weak
 //! (`imprint policy lint`).
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
@@ -165,6 +165,37 @@ impl Policy {
                 }
             }
         }
+        // Key authorities that are one key by canonical identity (however the PEM writes it:
+        // SPKI or PKCS#1, compressed or uncompressed point, a certificate's key).
+        let mut by_key: BTreeMap<String, Vec<&str>> = BTreeMap::new();
+        for (name, authority) in &self.authorities {
+            if let Authority::Key(k) = authority {
+                let identity = crate::keys::PublicKey::from_pem(&k.pem)
+                    .ok()
+                    .map(|key| key.fingerprint())
+                    .or_else(|| k.fingerprint.clone());
+                if let Some(identity) = identity {
+                    by_key.entry(identity).or_default().push(name.as_str());
+                }
+            }
+        }
+        for (identity, names) in &by_key {
+            if let [first, .., last] = names.as_slice() {
+                let listed = names[..names.len() - 1]
+                    .iter()
+                    .map(|n| format!("`{n}`"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                push(
+                    LintLevel::Warning,
+                    "duplicate-key",
+                    format!("spec.authorities.{first}"),
+                    format!(
+                        "authorities {listed} and `{last}` are the same key ({identity}): they count as one signer"
+                    ),
+                );
+            }
+        }
         for name in self.trust_roots.keys() {
             if !used_roots.contains(name.as_str()) {
                 push(
@@ -213,5 +244,35 @@ mod tests {
         );
         assert!(codes(&p).contains(&"rule-matches-nothing"));
         assert!(codes(&p).contains(&"static-pass"));
+    }
+
+    #[test]
+    fn the_same_key_under_several_names_is_reported() {
+        let (_, encodings) = crate::keys::test_p256_encodings();
+        let pem = |der: &[u8]| crate::keys::go_pem("PUBLIC KEY", der).replace('\n', "\\n");
+        let other = crate::keys::SigningKey::generate_p256()
+            .unwrap()
+            .public_key()
+            .to_pem()
+            .replace('\n', "\\n");
+        let p = parse(&format!(
+            "  authorities:\n    a: {{key: {{pem: \"{}\"}}}}\n    b: {{key: {{pem: \"{}\"}}}}\n    c: {{key: {{pem: \"{}\"}}}}\n    d: {{key: {{pem: \"{other}\"}}}}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      signatures: {{threshold: {{count: 3, of: [a, b, c, d]}}}}\n",
+            pem(&encodings[0]),
+            pem(&encodings[1]),
+            pem(&encodings[2]),
+        ));
+        let found: Vec<LintFinding> = p
+            .lint()
+            .into_iter()
+            .filter(|f| f.code == "duplicate-key")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].level, LintLevel::Warning);
+        assert_eq!(found[0].location, "spec.authorities.a");
+        assert!(
+            found[0].message.contains("`a`, `b` and `c`"),
+            "{}",
+            found[0].message
+        );
     }
 }

@@ -310,8 +310,13 @@ impl Validator {
                 let parsed = pem::parse(&pem).map_err(|e| {
                     self.err(format!("{field}.key"), format!("not a PEM public key: {e}"))
                 })?;
-                let fingerprint = (parsed.tag() == "PUBLIC KEY")
-                    .then(|| Digest::of(parsed.contents()).to_string());
+                // The canonical identity (as the verifier reports it) when the key parses.
+                let fingerprint = (parsed.tag() == "PUBLIC KEY").then(|| {
+                    crate::keys::PublicKey::from_spki_der(parsed.contents()).map_or_else(
+                        |_| Digest::of(parsed.contents()).to_string(),
+                        |key| key.fingerprint(),
+                    )
+                });
                 Ok(Authority::Key(KeyAuthority {
                     source,
                     pem,

@@ -13,6 +13,7 @@ mod conformance;
 mod demo;
 mod dsse_interop;
 mod hostile_transport;
+mod identities;
 mod keyless_legacy;
 mod keys;
 mod policy_checks;
