@@ -11,6 +11,7 @@ use std::future::Future;
 use crate::format::digest::Digest;
 
 pub mod attach;
+mod budget;
 mod auth;
 pub mod client;
 pub mod discover;

@@ -12,6 +12,7 @@ mod cli_output;
 mod conformance;
 mod demo;
 mod dsse_interop;
+mod hostile_attachments;
 mod keyless_legacy;
 mod keys;
 mod policy_checks;
