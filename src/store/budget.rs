@@ -202,7 +202,10 @@ mod tests {
         fn name(&self) -> &str {
             "slow"
         }
-        async fn get_manifest(&self, _: ManifestRef<'_>) -> Result<Option<Manifest>, RegistryError> {
+        async fn get_manifest(
+            &self,
+            _: ManifestRef<'_>,
+        ) -> Result<Option<Manifest>, RegistryError> {
             Ok(None)
         }
         async fn put_manifest(
@@ -273,11 +276,21 @@ mod tests {
         let f = ImageFetches::new(&repo, &limits);
         let (a, b, c) = (descriptor(1, 10), descriptor(2, 10), descriptor(3, 10));
         assert!(f.blob(&a, 10, "max").await.is_ok());
-        assert!(f.blob(&a, 10, "max").await.is_ok(), "memoised: not charged again");
+        assert!(
+            f.blob(&a, 10, "max").await.is_ok(),
+            "memoised: not charged again"
+        );
         assert!(f.blob(&b, 10, "max").await.is_ok());
         let e = f.blob(&c, 10, "max").await.unwrap_err();
-        assert!(e.contains("max_image_bytes") && e.contains("30") && e.contains("25"), "{e}");
-        assert_eq!(repo.calls.load(Ordering::SeqCst), 2, "refused before fetching");
+        assert!(
+            e.contains("max_image_bytes") && e.contains("30") && e.contains("25"),
+            "{e}"
+        );
+        assert_eq!(
+            repo.calls.load(Ordering::SeqCst),
+            2,
+            "refused before fetching"
+        );
     }
 
     #[tokio::test]
@@ -289,7 +302,10 @@ mod tests {
             .blob(&descriptor(1, 11), 10, "max_payload_bytes")
             .await
             .unwrap_err();
-        assert!(e.contains("max_payload_bytes") && e.contains("11") && e.contains("10"), "{e}");
+        assert!(
+            e.contains("max_payload_bytes") && e.contains("11") && e.contains("10"),
+            "{e}"
+        );
         assert_eq!(repo.calls.load(Ordering::SeqCst), 0);
     }
 }

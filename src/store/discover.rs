@@ -139,8 +139,7 @@ pub async fn discover<R: Repository>(
     let fetches = ImageFetches::new(repo, limits);
     if format.legacy() {
         if want_signatures {
-            out.signatures =
-                legacy_candidates(&fetches, subject, Kind::Signature, limits).await?;
+            out.signatures = legacy_candidates(&fetches, subject, Kind::Signature, limits).await?;
         }
         if want_attestations {
             out.attestations =

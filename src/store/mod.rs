@@ -11,8 +11,8 @@ use std::future::Future;
 use crate::format::digest::Digest;
 
 pub mod attach;
-mod budget;
 mod auth;
+mod budget;
 pub mod client;
 pub mod discover;
 pub mod layout;

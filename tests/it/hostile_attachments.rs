@@ -58,15 +58,7 @@ async fn discover_sigs<R: Repository>(
     subject: &Digest,
     limits: &Limits,
 ) -> Result<Discovered, discover::DiscoverError> {
-    discover::discover(
-        repo,
-        subject,
-        SignatureFormat::Legacy,
-        true,
-        false,
-        limits,
-    )
-    .await
+    discover::discover(repo, subject, SignatureFormat::Legacy, true, false, limits).await
 }
 
 /// 50 layers pointing at one blob: one blob GET, one shared copy in memory.
@@ -114,8 +106,7 @@ async fn layers_sharing_one_blob_fetch_it_once() {
 #[tokio::test]
 async fn the_image_total_is_bounded_by_max_image_bytes() {
     let proxy = Proxy::start(registry()).await;
-    let (image, subject) =
-        push_random_image_at(proxy.addr(), &unique_repo("hostile-total")).await;
+    let (image, subject) = push_random_image_at(proxy.addr(), &unique_repo("hostile-total")).await;
     let repo = test_client().repository(&image).unwrap();
     let blob = random_bytes(4096);
     let blob_digest = repo.put_blob(&blob).await.unwrap();
@@ -204,8 +195,7 @@ async fn an_oversized_payload_layer_is_refused_before_it_is_fetched() {
 #[tokio::test]
 async fn a_valid_signature_still_verifies() {
     let proxy = Proxy::start(registry()).await;
-    let (image, subject) =
-        push_random_image_at(proxy.addr(), &unique_repo("hostile-valid")).await;
+    let (image, subject) = push_random_image_at(proxy.addr(), &unique_repo("hostile-valid")).await;
     let client = test_client();
     let alice = SigningKey::generate_p256().unwrap();
     sign::sign_image(&client, &image, &alice, &SignOptions::default())
