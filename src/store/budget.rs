@@ -23,6 +23,9 @@ use crate::store::{Limits, Manifest, ManifestRef, RegistryError, Repository};
 /// A fetched blob as shared by every candidate that names it, or why it could not be fetched.
 pub(crate) type Shared = Result<Arc<Vec<u8>>, String>;
 
+/// One shared fetch per (digest, declared size).
+type Memo = HashMap<(Digest, u64), Arc<OnceCell<Shared>>>;
+
 /// The fetches of one image's discovery, over `repo`. Also a [`Repository`] itself, so code
 /// that reads manifests (`attach::read`) is charged and throttled too.
 pub(crate) struct ImageFetches<'a, R> {
@@ -30,7 +33,7 @@ pub(crate) struct ImageFetches<'a, R> {
     limits: &'a Limits,
     permits: Semaphore,
     spent: Mutex<u64>,
-    memo: Mutex<HashMap<(Digest, u64), Arc<OnceCell<Shared>>>>,
+    memo: Mutex<Memo>,
 }
 
 impl<'a, R: Repository> ImageFetches<'a, R> {
