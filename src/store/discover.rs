@@ -4,6 +4,10 @@
 //! attached as OCI referrers (the referrers API, else the `sha256-<hex>` tag-schema index,
 //! §3.4). Every blob is digest-checked by the [`Repository`] and size-checked against
 //! [`Limits`]; a candidate that cannot be fetched carries why, and fails its check later.
+//! Everything fetched for one image goes through one budget (`store::budget`): each digest
+//! fetched once and shared, bounded concurrency, one byte total
+//! ([`Limits::max_image_bytes`]), and simple-signing payloads bounded by
+//! [`Limits::max_payload_bytes`] before they are fetched.
 //! Nothing here verifies a signature: that is `crate::verify`.
 
 use std::sync::Arc;
@@ -13,6 +17,7 @@ use serde::Serialize;
 use crate::format::digest::Digest;
 use crate::format::oci::{Descriptor, ImageIndex, ImageManifest};
 use crate::store::attach::{self, Kind};
+use crate::store::budget::ImageFetches;
 use crate::store::{Limits, ManifestRef, RegistryError, Repository, media_types};
 /// Where a verified item came from.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -131,30 +136,38 @@ pub async fn discover<R: Repository>(
     limits: &Limits,
 ) -> Result<Discovered, DiscoverError> {
     let mut out = Discovered::default();
+    let fetches = ImageFetches::new(repo, limits);
     if format.legacy() {
         if want_signatures {
-            out.signatures = legacy_candidates(repo, subject, Kind::Signature, limits).await?;
+            out.signatures = legacy_candidates(&fetches, subject, Kind::Signature, limits).await?;
         }
         if want_attestations {
-            out.attestations = legacy_candidates(repo, subject, Kind::Attestation, limits).await?;
+            out.attestations =
+                legacy_candidates(&fetches, subject, Kind::Attestation, limits).await?;
         }
     }
     if format.bundle() {
-        out.bundles = bundle_candidates(repo, subject, limits).await?;
+        out.bundles = bundle_candidates(&fetches, subject, limits).await?;
     }
     Ok(out)
 }
 
 async fn legacy_candidates<R: Repository>(
-    repo: &R,
+    fetches: &ImageFetches<'_, R>,
     subject: &Digest,
     kind: Kind,
     limits: &Limits,
 ) -> Result<Vec<Candidate>, DiscoverError> {
-    let Some(att) = attach::read(repo, subject, kind, limits.max_layers).await? else {
+    let Some(att) = attach::read(fetches, subject, kind, limits.max_layers).await? else {
         return Ok(Vec::new());
     };
-    let fetches = att
+    // A simple-signing payload is a few hundred bytes of JSON: `.sig` layers get the small
+    // payload limit, `.att` envelopes (which carry whole statements) the blob limit.
+    let (max, limit) = match kind {
+        Kind::Signature => (limits.max_payload_bytes, "max_payload_bytes"),
+        Kind::Attestation => (limits.max_blob_bytes, "max_blob_bytes"),
+    };
+    let candidates = att
         .manifest
         .layers
         .iter()
@@ -165,33 +178,19 @@ async fn legacy_candidates<R: Repository>(
                 layer: layer.digest.clone(),
                 index,
             };
-            fetch_candidate(repo, source, layer.clone(), limits.max_blob_bytes)
+            fetch_candidate(fetches, source, layer.clone(), max, limit)
         });
-    Ok(futures_util::future::join_all(fetches).await)
+    Ok(futures_util::future::join_all(candidates).await)
 }
 
 async fn fetch_candidate<R: Repository>(
-    repo: &R,
+    fetches: &ImageFetches<'_, R>,
     source: Source,
     descriptor: Descriptor,
     max: u64,
+    limit: &str,
 ) -> Candidate {
-    let content = if descriptor.size > max {
-        Err(format!(
-            "declared size {} is over the limit of {max} bytes",
-            descriptor.size
-        ))
-    } else {
-        match repo.get_blob(&descriptor.digest, max).await {
-            Ok(bytes) if bytes.len() as u64 != descriptor.size => Err(format!(
-                "blob is {} bytes but the descriptor says {}",
-                bytes.len(),
-                descriptor.size
-            )),
-            Ok(bytes) => Ok(Arc::new(bytes)),
-            Err(e) => Err(crate::format::error_chain(&e)),
-        }
-    };
+    let content: Result<Arc<Vec<u8>>, String> = fetches.blob(&descriptor, max, limit).await;
     Candidate {
         source,
         descriptor,
@@ -202,7 +201,7 @@ async fn fetch_candidate<R: Repository>(
 /// Find bundle referrers: the referrers API when the store has it, else the `sha256-<hex>`
 /// tag-schema index (cosign-formats §3.4).
 async fn bundle_candidates<R: Repository>(
-    repo: &R,
+    repo: &ImageFetches<'_, R>,
     subject: &Digest,
     limits: &Limits,
 ) -> Result<Vec<Candidate>, DiscoverError> {
@@ -270,7 +269,14 @@ async fn bundle_candidates<R: Repository>(
             referrer: referrer.clone(),
             layer: layer.digest.clone(),
         };
-        fetch_candidate(repo, source, layer.clone(), limits.max_blob_bytes).await
+        fetch_candidate(
+            repo,
+            source,
+            layer.clone(),
+            limits.max_blob_bytes,
+            "max_blob_bytes",
+        )
+        .await
     });
     Ok(futures_util::future::join_all(fetches).await)
 }

@@ -12,6 +12,7 @@ use crate::format::digest::Digest;
 
 pub mod attach;
 mod auth;
+mod budget;
 pub mod client;
 pub mod discover;
 pub mod layout;

@@ -14,6 +14,7 @@ mod demo;
 mod dsse_interop;
 mod hostile_transport;
 mod identities;
+mod hostile_attachments;
 mod keyless_legacy;
 mod keys;
 mod policy_checks;
