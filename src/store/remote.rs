@@ -1036,4 +1036,87 @@ mod tests {
         ));
         assert!(!has_error_code(b"{}", "MANIFEST_BLOB_UNKNOWN"));
     }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(retry_after("7", now), Some(secs(7)));
+        assert_eq!(retry_after(" 0 ", now), Some(secs(0)));
+        assert_eq!(
+            retry_after("Wed, 02 Dec 2026 12:00:30 GMT", now),
+            Some(secs(30))
+        );
+        // A date in the past means: now.
+        assert_eq!(
+            retry_after("Wed, 02 Dec 2026 11:00:00 GMT", now),
+            Some(secs(0))
+        );
+        assert_eq!(
+            retry_after(&u64::MAX.to_string(), now),
+            Some(secs(u64::MAX))
+        );
+        for junk in ["-1", "1.5", "soon", "", "99999999999999999999999"] {
+            assert_eq!(retry_after(junk, now), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_from_a_base_derived_from_the_deadline() {
+        let ms = std::time::Duration::from_millis;
+        let defaults = Limits::default();
+        assert_eq!(backoff(&defaults, 0), ms(500));
+        assert_eq!(backoff(&defaults, 2), ms(2000));
+        let tight = Limits {
+            request_timeout: ms(2000),
+            ..Limits::default()
+        };
+        assert_eq!(backoff(&tight, 0), ms(20));
+        assert_eq!(backoff(&tight, 1), ms(40));
+        // Never overflows.
+        let _ = backoff(&defaults, u32::MAX);
+        for s in [429, 500, 502, 503, 504] {
+            assert!(retryable_status(StatusCode::from_u16(s).unwrap()));
+        }
+        for s in [400, 401, 404, 501] {
+            assert!(!retryable_status(StatusCode::from_u16(s).unwrap()));
+        }
+    }
+
+    /// Neither the docker config password, an identity token nor a bearer token appears in
+    /// the `Debug` text of the session (nor of the `Client` that holds the sessions).
+    #[tokio::test]
+    async fn debug_output_redacts_credentials_and_tokens() {
+        let session = RegistrySession::new(
+            "registry.example",
+            "https",
+            reqwest::Client::new(),
+            AuthSource::Anonymous,
+            Limits::default(),
+        );
+        session
+            .credential
+            .set(Some(Credential::UsernamePassword(
+                "alice".into(),
+                "hunter2-password".into(),
+            )))
+            .unwrap();
+        let slot = session.token_slot("app", Scope::Pull);
+        *slot.lock().await = auth::parse_token_response(br#"{"token":"bearer-secret-xyz"}"#).ok();
+        let text = format!("{session:?}");
+        for secret in ["hunter2-password", "bearer-secret-xyz"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let c = Credential::IdentityToken("refresh-secret".into());
+        assert!(!format!("{c:?}").contains("refresh-secret"));
+        let c = Credential::UsernamePassword("alice".into(), "hunter2-password".into());
+        assert!(!format!("{c:?}").contains("hunter2-password"));
+        let t = auth::parse_token_response(br#"{"access_token":"bearer-secret-xyz"}"#).unwrap();
+        assert!(!format!("{t:?}").contains("bearer-secret-xyz"));
+        let config = super::super::RegistryConfig::default();
+        let client = super::super::Client::new(config).unwrap();
+        assert!(!format!("{client:?}").contains("hunter2-password"));
+    }
 }
