@@ -24,14 +24,10 @@ const DOCKER_HUB_CONFIG_KEY: &str = "https://index.docker.io/v1/";
 
 /// Tokens without `expires_in` are valid for 60 s (distribution token spec).
 const DEFAULT_TOKEN_LIFETIME: Duration = Duration::from_secs(60);
-/// Refresh tokens this long before they expire.
 /// The longest a token is reused, whatever `expires_in` says.
 const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
 /// Margin before a token's stated expiry at which it is refreshed.
 const TOKEN_EXPIRY_MARGIN: Duration = Duration::from_secs(5);
-/// Largest token response accepted.
-pub(crate) const MAX_TOKEN_RESPONSE_BYTES: u64 =
-    crate::limits::Limits::DEFAULT.max_token_response_bytes;
 
 /// A credential from the docker config. Never printed.
 #[derive(Clone, PartialEq, Eq)]

@@ -226,7 +226,7 @@ impl Client {
                     scheme,
                     self.inner.http.clone(),
                     self.inner.config.auth.clone(),
-                    self.inner.config.limits.request_timeout,
+                    self.inner.config.limits,
                 ))
             })
             .clone()

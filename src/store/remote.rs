@@ -22,7 +22,7 @@ use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 
 use reqwest::header::{
-    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, WWW_AUTHENTICATE,
+    ACCEPT, AUTHORIZATION, CONTENT_LENGTH, CONTENT_TYPE, LOCATION, RETRY_AFTER, WWW_AUTHENTICATE,
 };
 use reqwest::{Method, StatusCode};
 
@@ -49,8 +49,8 @@ pub(crate) struct RegistrySession {
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
     tokens: Mutex<HashMap<(String, Scope), TokenSlot>>,
-    /// The per-request deadline the HTTP client enforces (reported in timeout errors).
-    request_timeout: std::time::Duration,
+    /// Deadlines, retries and the token response cap.
+    limits: Limits,
     /// Set once the registry showed it has no referrers API at all (its router answered 404
     /// without a registry error body, as distribution 2.8 does), so later images skip the
     /// probe and go straight to the tag-schema fallback: one request less per image.
@@ -71,7 +71,7 @@ impl RegistrySession {
         scheme: &str,
         http: reqwest::Client,
         auth_source: AuthSource,
-        request_timeout: std::time::Duration,
+        limits: Limits,
     ) -> Self {
         Self {
             host: host.to_owned(),
@@ -81,7 +81,7 @@ impl RegistrySession {
             challenge: tokio::sync::OnceCell::new(),
             credential: tokio::sync::OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
-            request_timeout,
+            limits,
             no_referrers_api: std::sync::atomic::AtomicBool::new(false),
         }
     }
@@ -93,7 +93,7 @@ impl RegistrySession {
                 operation: e
                     .url()
                     .map_or_else(|| "request".to_owned(), |u| format!("GET/PUT {}", u.path())),
-                after: self.request_timeout,
+                after: self.limits.request_timeout,
             };
         }
         // reqwest's Display includes the URL (no credentials: they travel in headers).
@@ -123,11 +123,8 @@ impl RegistrySession {
             .get_or_try_init(|| async {
                 let url = format!("{}/v2/", self.base);
                 let resp = self
-                    .http
-                    .get(&url)
-                    .send()
-                    .await
-                    .map_err(|e| self.unreachable(&e))?;
+                    .execute(&Method::GET, &url, || self.http.get(&url))
+                    .await?;
                 let status = resp.status();
                 if status.is_success() {
                     return Ok(Challenge::None);
@@ -234,13 +231,14 @@ impl RegistrySession {
         scope: Scope,
     ) -> Result<Token, RegistryError> {
         let scope_str = scope.for_repository(repository);
-        let mut url = reqwest::Url::parse(realm)
+        let url = reqwest::Url::parse(realm)
             .map_err(|e| self.auth_error(format!("token realm `{realm}` is not a URL: {e}")))?;
         let credential = self.credential().await?;
         if credential.is_some() {
             auth::may_send_credentials(&self.base, &url).map_err(|m| self.auth_error(m))?;
         }
-        let request = match credential {
+        let post = matches!(credential, Some(Credential::IdentityToken(_)));
+        let make = || match credential {
             Some(Credential::IdentityToken(refresh)) => {
                 // OAuth2 refresh-token grant (docker `identitytoken` logins).
                 let mut form = reqwest::Url::parse("http://form.invalid/")
@@ -256,12 +254,14 @@ impl RegistrySession {
                     }
                 }
                 let body = form.query().unwrap_or_default().to_owned();
-                self.http
-                    .post(url)
+                Ok(self
+                    .http
+                    .post(url.clone())
                     .header(CONTENT_TYPE, "application/x-www-form-urlencoded")
-                    .body(body)
+                    .body(body))
             }
             other => {
+                let mut url = url.clone();
                 {
                     let mut q = url.query_pairs_mut();
                     q.append_pair("scope", &scope_str);
@@ -270,17 +270,24 @@ impl RegistrySession {
                     }
                 }
                 let rb = self.http.get(url);
-                match other {
+                Ok(match other {
                     Some(Credential::UsernamePassword(u, p)) => {
                         rb.header(AUTHORIZATION, basic(u, p))
                     }
                     _ => rb,
-                }
+                })
             }
         };
-        let resp = request.send().await.map_err(|e| self.unreachable(&e))?;
+        // Fail before any request when the form cannot be built.
+        let _ = make()?;
+        let method = if post { Method::POST } else { Method::GET };
+        let resp = self
+            .execute(&method, realm, || {
+                make().unwrap_or_else(|_| self.http.get(realm))
+            })
+            .await?;
         let status = resp.status();
-        let body = read_capped(resp, auth::MAX_TOKEN_RESPONSE_BYTES)
+        let body = read_capped(resp, self.limits.max_token_response_bytes)
             .await
             .map_err(|e| match e {
                 ReadError::TooLarge(size) => self.auth_error(format!(
@@ -303,6 +310,98 @@ impl RegistrySession {
             .map_err(|m| self.auth_error(format!("token endpoint `{realm}`: {m}")))
     }
 
+    /// Send one request made by `make` within the request deadline
+    /// ([`Limits::request_timeout`], retries and their waits included). Idempotent reads (GET,
+    /// HEAD) are retried at most [`Limits::max_retries`] times on 429, 500, 502, 503, 504 and
+    /// on a connection that failed or dropped before an answer, after an exponential backoff
+    /// or the `Retry-After` the registry asked for. A `Retry-After` over
+    /// [`Limits::max_retry_after`] fails at once. Writes are sent once.
+    async fn execute(
+        &self,
+        method: &Method,
+        url: &str,
+        make: impl Fn() -> reqwest::RequestBuilder,
+    ) -> Result<reqwest::Response, RegistryError> {
+        let idempotent = *method == Method::GET || *method == Method::HEAD;
+        let started = std::time::Instant::now();
+        let deadline = started.checked_add(self.limits.request_timeout);
+        let mut attempt: u32 = 0;
+        loop {
+            let remaining =
+                deadline.map(|d| d.saturating_duration_since(std::time::Instant::now()));
+            if remaining.is_some_and(|r| r.is_zero()) {
+                return Err(self.timeout(method, url));
+            }
+            let mut rb = make();
+            if let Some(r) = remaining {
+                rb = rb.timeout(r);
+            }
+            let result = rb.send().await;
+            let wait = match &result {
+                Ok(resp) if idempotent && retryable_status(resp.status()) => {
+                    let asked = resp
+                        .headers()
+                        .get(RETRY_AFTER)
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(|v| retry_after(v, chrono::Utc::now()));
+                    match asked {
+                        Some(wait) if wait > self.limits.max_retry_after => {
+                            let status = resp.status();
+                            return Err(RegistryError::Unreachable {
+                                registry: self.host.clone(),
+                                message: format!(
+                                    "`{method} {url}` answered {status} and asked to retry after {wait:?}, over the limit `max_retry_after` of {:?}",
+                                    self.limits.max_retry_after
+                                ),
+                            });
+                        }
+                        Some(wait) => wait,
+                        None => backoff(&self.limits, attempt),
+                    }
+                }
+                Err(e) if idempotent && !e.is_timeout() && (e.is_connect() || e.is_request()) => {
+                    backoff(&self.limits, attempt)
+                }
+                Err(e) if e.is_timeout() => return Err(self.timeout(method, url)),
+                _ => return result.map_err(|e| self.unreachable(&e)),
+            };
+            let past_deadline = deadline.is_some_and(|d| {
+                std::time::Instant::now()
+                    .checked_add(wait)
+                    .is_none_or(|t| t >= d)
+            });
+            if attempt >= self.limits.max_retries || past_deadline {
+                return match result {
+                    // The caller reports the status (with the body excerpt).
+                    Ok(resp) => Ok(resp),
+                    Err(e) => Err(match self.unreachable(&e) {
+                        RegistryError::Unreachable { registry, message } => {
+                            RegistryError::Unreachable {
+                                registry,
+                                message: format!("{message} (after {attempt} retries)"),
+                            }
+                        }
+                        other => other,
+                    }),
+                };
+            }
+            if let Ok(resp) = result {
+                drain(resp).await;
+            }
+            tracing::debug!(%method, url, attempt, ?wait, "retrying an idempotent registry read");
+            tokio::time::sleep(wait).await;
+            attempt += 1;
+        }
+    }
+
+    fn timeout(&self, method: &Method, url: &str) -> RegistryError {
+        RegistryError::Timeout {
+            registry: self.host.clone(),
+            operation: format!("{method} {}", url.split('?').next().unwrap_or(url)),
+            after: self.limits.request_timeout,
+        }
+    }
+
     /// Send a request to this registry with authentication, retrying once with a fresh token
     /// when a cached one is refused.
     pub(crate) async fn send(
@@ -320,11 +419,15 @@ impl RegistrySession {
             let header = self
                 .authorization(&challenge, repository, scope, stale.as_deref())
                 .await?;
-            let mut rb = build(self.http.request(method.clone(), url));
-            if let Some(h) = &header {
-                rb = rb.header(AUTHORIZATION, h);
-            }
-            let resp = rb.send().await.map_err(|e| self.unreachable(&e))?;
+            let resp = self
+                .execute(&method, url, || {
+                    let rb = build(self.http.request(method.clone(), url));
+                    match &header {
+                        Some(h) => rb.header(AUTHORIZATION, h),
+                        None => rb,
+                    }
+                })
+                .await?;
             if resp.status() != StatusCode::UNAUTHORIZED || retried {
                 return Ok(resp);
             }
@@ -350,6 +453,42 @@ impl RegistrySession {
             }
         }
     }
+}
+
+/// Statuses after which an idempotent read is retried.
+fn retryable_status(status: StatusCode) -> bool {
+    matches!(status.as_u16(), 429 | 500 | 502 | 503 | 504)
+}
+
+/// The wait before retry number `attempt + 1`: `base * 2^attempt`, the base derived from the
+/// request deadline (a hundredth of it, between 10 ms and 500 ms) so the defaults wait 0.5 s,
+/// 1 s, 2 s and tight test limits retry in milliseconds. No jitter: one process retries few
+/// reads of one registry at once, and a predictable wait keeps the deadline arithmetic exact.
+fn backoff(limits: &Limits, attempt: u32) -> std::time::Duration {
+    let base = (limits.request_timeout / 100).clamp(
+        std::time::Duration::from_millis(10),
+        std::time::Duration::from_millis(500),
+    );
+    base.saturating_mul(2u32.saturating_pow(attempt.min(16)))
+}
+
+/// A `Retry-After` value (RFC 9110 10.2.3): delay seconds or an HTTP-date, relative to `now`.
+/// A date in the past is no wait; an unparsable value is `None` (the backoff applies).
+pub(crate) fn retry_after(
+    value: &str,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Option<std::time::Duration> {
+    let value = value.trim();
+    if let Ok(secs) = value.parse::<u64>() {
+        return Some(std::time::Duration::from_secs(secs));
+    }
+    // IMF-fixdate (`Sun, 06 Nov 1994 08:49:37 GMT`) is RFC 2822 syntax.
+    let when = chrono::DateTime::parse_from_rfc2822(value).ok()?;
+    Some(
+        (when.with_timezone(&chrono::Utc) - now)
+            .to_std()
+            .unwrap_or_default(),
+    )
 }
 
 fn basic(user: &str, password: &str) -> String {
@@ -896,5 +1035,88 @@ mod tests {
             "MANIFEST_BLOB_UNKNOWN"
         ));
         assert!(!has_error_code(b"{}", "MANIFEST_BLOB_UNKNOWN"));
+    }
+
+    #[test]
+    fn retry_after_seconds_and_dates() {
+        let now = chrono::DateTime::parse_from_rfc3339("2026-12-02T12:00:00Z")
+            .unwrap()
+            .with_timezone(&chrono::Utc);
+        let secs = std::time::Duration::from_secs;
+        assert_eq!(retry_after("7", now), Some(secs(7)));
+        assert_eq!(retry_after(" 0 ", now), Some(secs(0)));
+        assert_eq!(
+            retry_after("Wed, 02 Dec 2026 12:00:30 GMT", now),
+            Some(secs(30))
+        );
+        // A date in the past means: now.
+        assert_eq!(
+            retry_after("Wed, 02 Dec 2026 11:00:00 GMT", now),
+            Some(secs(0))
+        );
+        assert_eq!(
+            retry_after(&u64::MAX.to_string(), now),
+            Some(secs(u64::MAX))
+        );
+        for junk in ["-1", "1.5", "soon", "", "99999999999999999999999"] {
+            assert_eq!(retry_after(junk, now), None, "{junk}");
+        }
+    }
+
+    #[test]
+    fn backoff_grows_from_a_base_derived_from_the_deadline() {
+        let ms = std::time::Duration::from_millis;
+        let defaults = Limits::default();
+        assert_eq!(backoff(&defaults, 0), ms(500));
+        assert_eq!(backoff(&defaults, 2), ms(2000));
+        let tight = Limits {
+            request_timeout: ms(2000),
+            ..Limits::default()
+        };
+        assert_eq!(backoff(&tight, 0), ms(20));
+        assert_eq!(backoff(&tight, 1), ms(40));
+        // Never overflows.
+        let _ = backoff(&defaults, u32::MAX);
+        for s in [429, 500, 502, 503, 504] {
+            assert!(retryable_status(StatusCode::from_u16(s).unwrap()));
+        }
+        for s in [400, 401, 404, 501] {
+            assert!(!retryable_status(StatusCode::from_u16(s).unwrap()));
+        }
+    }
+
+    /// Neither the docker config password, an identity token nor a bearer token appears in
+    /// the `Debug` text of the session (nor of the `Client` that holds the sessions).
+    #[tokio::test]
+    async fn debug_output_redacts_credentials_and_tokens() {
+        let session = RegistrySession::new(
+            "registry.example",
+            "https",
+            reqwest::Client::new(),
+            AuthSource::Anonymous,
+            Limits::default(),
+        );
+        session
+            .credential
+            .set(Some(Credential::UsernamePassword(
+                "alice".into(),
+                "hunter2-password".into(),
+            )))
+            .unwrap();
+        let slot = session.token_slot("app", Scope::Pull);
+        *slot.lock().await = auth::parse_token_response(br#"{"token":"bearer-secret-xyz"}"#).ok();
+        let text = format!("{session:?}");
+        for secret in ["hunter2-password", "bearer-secret-xyz"] {
+            assert!(!text.contains(secret), "{text}");
+        }
+        let c = Credential::IdentityToken("refresh-secret".into());
+        assert!(!format!("{c:?}").contains("refresh-secret"));
+        let c = Credential::UsernamePassword("alice".into(), "hunter2-password".into());
+        assert!(!format!("{c:?}").contains("hunter2-password"));
+        let t = auth::parse_token_response(br#"{"access_token":"bearer-secret-xyz"}"#).unwrap();
+        assert!(!format!("{t:?}").contains("bearer-secret-xyz"));
+        let config = super::super::RegistryConfig::default();
+        let client = super::super::Client::new(config).unwrap();
+        assert!(!format!("{client:?}").contains("hunter2-password"));
     }
 }
