@@ -265,7 +265,10 @@ pub(crate) fn run_verify_blob_attestation(
     };
     match api::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
         Ok(v) => {
-            eprintln!("Verified OK (predicateType {})", v.predicate_type());
+            eprintln!(
+                "Verified OK (predicateType {})",
+                format::text::for_terminal(v.predicate_type())
+            );
             Ok(Outcome::Success)
         }
         Err(e) => rejected(e, &evidence_path, &args.file),

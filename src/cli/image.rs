@@ -10,6 +10,7 @@ use super::registry_opts::RegistryOpts;
 use super::verify_bundle::IdentityOpts;
 use super::{Outcome, describe_source, parse_key_value};
 use imprint::format::reference::ImageRef;
+use imprint::format::text::{for_terminal, lines_for_terminal};
 use imprint::gate::image::{ImageError, ImageReport, Wanted, check_image};
 use imprint::keys::{self, PublicKey};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
@@ -467,7 +468,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         Output::Text => {
             for p in all_payloads {
                 if let serde_json::Value::String(s) = p {
-                    writeln!(out, "{s}")?;
+                    writeln!(out, "{}", for_terminal(&s))?;
                 }
             }
         }
@@ -490,7 +491,9 @@ async fn check_each(
     for image in images {
         match check_image(client, image, verifier, format, wanted, &Limits::default()).await {
             Ok(r) => reports.push(r),
-            Err(e @ ImageError::NotFound { .. }) => problems.push(e.to_string()),
+            Err(e @ ImageError::NotFound { .. }) => {
+                problems.push(for_terminal(&e.to_string()).into_owned())
+            }
             Err(e) => return Err(e.into()),
         }
     }
@@ -506,7 +509,9 @@ fn no_match(pinned: &str, none: &str, what: &str, failures: &[verify::CandidateF
     let mut out = format!("{pinned}: no {what}:");
     for f in failures {
         out.push_str("\n  - ");
-        out.push_str(&f.to_string());
+        // Each failure on its own line: its text (which may quote registry data) escaped, so
+        // only these breaks are line breaks (`report` keeps them).
+        out.push_str(&for_terminal(&f.to_string()));
     }
     out
 }
@@ -548,12 +553,12 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
         for a in &verified {
             eprintln!(
                 "  verified: {} ({})",
-                a.predicate_type(),
-                describe_source(a.source())
+                for_terminal(a.predicate_type()),
+                for_terminal(&describe_source(a.source()))
             );
             match args.output {
                 Output::Json => out.write_all(&printed_envelope(a))?,
-                Output::Text => write!(out, "{}", a.statement())?,
+                Output::Text => write!(out, "{}", lines_for_terminal(&a.statement().to_string()))?,
             }
             writeln!(out)?;
         }

@@ -7,6 +7,7 @@
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use imprint::format::text::for_terminal;
 
 pub(crate) mod blob;
 pub(crate) mod image;
@@ -118,7 +119,9 @@ pub(crate) fn report(result: anyhow::Result<Outcome>) -> ExitStatus {
         Ok(Outcome::Success) => ExitStatus::Success,
         Ok(Outcome::Rejected(problems)) => {
             for p in problems {
-                eprintln!("error: {p}");
+                // Problems are built here with their outside text already escaped (one line
+                // per failure); this keeps those breaks and escapes anything else.
+                eprintln!("error: {}", imprint::format::text::lines_for_terminal(&p));
             }
             ExitStatus::Failure
         }
@@ -133,7 +136,7 @@ pub(crate) fn report(result: anyhow::Result<Outcome>) -> ExitStatus {
 /// above already ends with (an error that prints its source in its own message) is skipped,
 /// so each cause appears once.
 pub(crate) fn render_error(e: &anyhow::Error) -> String {
-    let mut out = format!("error: {e}\n");
+    let mut out = format!("error: {}\n", for_terminal(&e.to_string()));
     let mut previous = e.to_string();
     for cause in e.chain().skip(1) {
         let text = cause.to_string();
@@ -141,7 +144,7 @@ pub(crate) fn render_error(e: &anyhow::Error) -> String {
             continue;
         }
         out.push_str("  Caused by: ");
-        out.push_str(&text);
+        out.push_str(&for_terminal(&text));
         out.push('\n');
         previous = text;
     }
@@ -151,17 +154,21 @@ pub(crate) fn render_error(e: &anyhow::Error) -> String {
 /// An error and its causes on one line (`outer: inner`), each cause once: for problems that
 /// are reported as one `error:` line per image or file.
 pub(crate) fn one_line(e: &(dyn std::error::Error + 'static)) -> String {
-    imprint::format::error_chain(e)
+    for_terminal(&imprint::format::error_chain(e)).into_owned()
 }
 
 /// Who signed, for people: a key fingerprint or a certificate identity and issuer.
 pub(crate) fn describe_signer(signer: &imprint::verify::proof::Signer) -> String {
     use imprint::verify::proof::Signer;
     match signer {
-        Signer::Key { fingerprint } => format!("key {fingerprint}"),
+        Signer::Key { fingerprint } => format!("key {}", for_terminal(&fingerprint.to_string())),
         Signer::Certificate {
             identity, issuer, ..
-        } => format!("{identity} (issuer {issuer})"),
+        } => format!(
+            "{} (issuer {})",
+            for_terminal(&identity.to_string()),
+            for_terminal(&issuer.to_string())
+        ),
         _ => "an unknown kind of signer".to_owned(),
     }
 }

@@ -43,7 +43,11 @@ pub(crate) async fn verify(
     let decisions = verifier.verify_all(&refs).await;
     let mut out = std::io::stdout().lock();
     match output {
-        DecisionOutput::Table => write!(out, "{}", policy::render_table(&decisions))?,
+        DecisionOutput::Table => write!(
+            out,
+            "{}",
+            imprint::format::text::lines_for_terminal(&policy::render_table(&decisions))
+        )?,
         DecisionOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&decisions)?)?,
     }
     let denied = decisions.iter().filter(|d| !d.is_allowed()).count();
@@ -102,8 +106,8 @@ pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
                         "{}: {level} {} at {}: {}",
                         path.display(),
                         f.code,
-                        f.location,
-                        f.message
+                        imprint::format::text::for_terminal(&f.location.to_string()),
+                        imprint::format::text::for_terminal(&f.message)
                     );
                 }
             }

@@ -211,7 +211,9 @@ pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
             if let Some(t) = v.tlog() {
                 eprintln!(
                     "tlog: log index {} (log {}), integrated time {}",
-                    t.log_index, t.log_id, t.integrated_time
+                    t.log_index,
+                    imprint::format::text::for_terminal(&t.log_id.to_string()),
+                    t.integrated_time
                 );
             }
             eprintln!("Verified OK");

@@ -18,6 +18,7 @@ pub mod predicate;
 pub mod reference;
 pub mod simple_signing;
 pub mod statement;
+pub mod text;
 
 pub use dsse::{
     Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_json, pae, parse_envelope,
