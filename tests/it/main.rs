@@ -20,6 +20,7 @@ mod keys;
 mod policy_checks;
 mod policy_scenarios;
 mod registry;
+mod secrets;
 mod sign_verify;
 
 /// The support module's own checks.
