@@ -119,9 +119,58 @@ const PARSE_MODE: spdx::ParseMode = spdx::ParseMode {
     allow_unknown: false,
 };
 
+/// Rewrites every word of a license text that names an SPDX license or exception id, or an
+/// operator, in any letter case, to its canonical spelling (`agpl-3.0-only` becomes
+/// `AGPL-3.0-only`, `And` becomes `AND`). SPDX ids match case-insensitively (SPDX spec,
+/// annex D), but the `spdx` crate's lexer compares exactly, and its `imprecise` mode only knows
+/// a fixed list of common misspellings; so this small pass, over the crate's own id tables,
+/// is hand-written. Words it does not know are left as they are.
+fn canonical_case(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut word = String::new();
+    let flush = |word: &mut String, out: &mut String| {
+        if word.is_empty() {
+            return;
+        }
+        let (base, plus) = match word.strip_suffix('+') {
+            Some(b) => (b.to_string(), "+"),
+            None => (word.clone(), ""),
+        };
+        let upper = base.to_ascii_uppercase();
+        if matches!(upper.as_str(), "AND" | "OR" | "WITH") && plus.is_empty() {
+            out.push_str(&upper);
+        } else if let Some(l) = spdx::identifiers::LICENSES
+            .iter()
+            .find(|l| l.name.eq_ignore_ascii_case(&base))
+        {
+            out.push_str(l.name);
+            out.push_str(plus);
+        } else if let Some(e) = spdx::identifiers::EXCEPTIONS
+            .iter()
+            .find(|e| e.name.eq_ignore_ascii_case(&base))
+        {
+            out.push_str(e.name);
+            out.push_str(plus);
+        } else {
+            out.push_str(word);
+        }
+        word.clear();
+    };
+    for c in text.chars() {
+        if c.is_ascii_alphanumeric() || matches!(c, '.' | '-' | '+' | ':') {
+            word.push(c);
+        } else {
+            flush(&mut word, &mut out);
+            out.push(c);
+        }
+    }
+    flush(&mut word, &mut out);
+    out
+}
+
 /// Parses the denied license expression of a policy into normalised ids.
 pub(crate) fn denied_license_ids(text: &str) -> Result<BTreeSet<String>, String> {
-    let expr = spdx::Expression::parse_mode(text, PARSE_MODE).map_err(|e| {
+    let expr = spdx::Expression::parse_mode(&canonical_case(text), PARSE_MODE).map_err(|e| {
         format!(
             "`{text}` is not an SPDX license expression: {} at character {}",
             e.reason,
@@ -219,7 +268,12 @@ pub fn sbom_packages(predicate: &Value) -> Result<(SbomFormat, Vec<SbomPackage>)
             ));
         };
         let mut out = Vec::new();
-        collect_components(components, &mut out, 0);
+        if let Some(main) = obj.get("metadata").and_then(|m| m.get("component")) {
+            // The component the SBOM describes is a package too, with its own licenses
+            // (and possibly nested components).
+            collect_components(std::slice::from_ref(main), &mut out, 0)?;
+        }
+        collect_components(components, &mut out, 0)?;
         return Ok((SbomFormat::CycloneDx, out));
     }
     Err(Reason::new(
@@ -232,9 +286,24 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
     v.get(key).and_then(Value::as_str).map(str::to_string)
 }
 
-fn collect_components(components: &[Value], out: &mut Vec<SbomPackage>, depth: usize) {
-    if depth > 32 {
-        return;
+/// Deepest `components` nesting read; deeper fails closed (a component that is not read
+/// cannot be judged). `Limits::max_json_depth` bounds the JSON itself; each component level
+/// is at least two JSON levels, so this bound is never the tighter one for a document that
+/// parsed.
+const MAX_COMPONENT_DEPTH: usize = crate::limits::Limits::DEFAULT.max_json_depth;
+
+fn collect_components(
+    components: &[Value],
+    out: &mut Vec<SbomPackage>,
+    depth: usize,
+) -> Result<(), Reason> {
+    if depth > MAX_COMPONENT_DEPTH {
+        return Err(Reason::new(
+            ReasonCode::UnsupportedFormat,
+            format!(
+                "CycloneDX components are nested deeper than the limit max_json_depth = {MAX_COMPONENT_DEPTH}; the SBOM cannot be judged"
+            ),
+        ));
     }
     for c in components {
         let mut licenses = Vec::new();
@@ -258,16 +327,21 @@ fn collect_components(components: &[Value], out: &mut Vec<SbomPackage>, depth: u
             licenses,
         });
         if let Some(children) = c.get("components").and_then(Value::as_array) {
-            collect_components(children, out, depth + 1);
+            collect_components(children, out, depth + 1)?;
         }
     }
+    Ok(())
 }
 
 /// Which denied ids a license text hits (empty: allowed). `Err(text)`: not an expression
 /// and not a denied id.
 fn license_hits(text: &str, denied: &BTreeSet<String>, or: OrSemantics) -> Result<Vec<String>, ()> {
-    let trimmed = text.trim();
-    if trimmed.is_empty() || trimmed == "NOASSERTION" || trimmed == "NONE" {
+    let canonical = canonical_case(text.trim());
+    let trimmed = canonical.as_str();
+    if trimmed.is_empty()
+        || trimmed.eq_ignore_ascii_case("NOASSERTION")
+        || trimmed.eq_ignore_ascii_case("NONE")
+    {
         return Ok(Vec::new());
     }
     match spdx::Expression::parse_mode(trimmed, PARSE_MODE) {
@@ -515,5 +589,113 @@ mod tests {
     #[test]
     fn bad_policy_license() {
         assert!(denied_license_ids("MIT AND (").is_err());
+    }
+}
+
+/// Issue 10: license checks must not fail open.
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod fail_closed_tests {
+    use serde_json::json;
+
+    use super::*;
+
+    fn deny(license: &str) -> SbomCheck {
+        SbomCheck {
+            denied_licenses: vec![license.to_string()],
+            denied_license_ids: denied_license_ids(license).unwrap(),
+            denied_packages: Vec::new(),
+            license_or: OrSemantics::Choice,
+        }
+    }
+
+    fn spdx(concluded: &str, declared: &str) -> Value {
+        json!({"spdxVersion": "SPDX-2.3", "packages": [
+            {"name": "p", "versionInfo": "1.0", "licenseConcluded": concluded, "licenseDeclared": declared}
+        ]})
+    }
+
+    fn cdx(licenses: Value) -> Value {
+        json!({"bomFormat": "CycloneDX", "components": [
+            {"name": "c", "version": "1.0", "licenses": licenses}
+        ]})
+    }
+
+    fn denied(check: &SbomCheck, doc: &Value) -> bool {
+        check_sbom(check, doc).unwrap().reason().is_some()
+    }
+
+    #[test]
+    fn license_ids_match_case_insensitively_in_spdx() {
+        let c = deny("AGPL-3.0-only");
+        assert!(denied(&c, &spdx("agpl-3.0-only AND MIT", "NOASSERTION")));
+        assert!(denied(&c, &spdx("NOASSERTION", "agpl-3.0-only and mit")));
+        assert!(denied(&c, &spdx("NONE", "Agpl-3.0-Only")));
+        assert!(!denied(&c, &spdx("mit", "noassertion")));
+        // A lower-case policy denies the canonical spelling too.
+        let lower = deny("agpl-3.0-only");
+        assert!(denied(&lower, &spdx("AGPL-3.0-only", "NONE")));
+        // `gpl-2.0+` is GPL-2.0-or-later in any case.
+        assert!(denied(&deny("GPL-2.0-or-later"), &spdx("gpl-2.0+", "NONE")));
+    }
+
+    #[test]
+    fn license_ids_match_case_insensitively_in_cyclonedx() {
+        let c = deny("AGPL-3.0-only");
+        assert!(denied(
+            &c,
+            &cdx(json!([{"expression": "agpl-3.0-only AND MIT"}]))
+        ));
+        assert!(denied(
+            &c,
+            &cdx(json!([{"license": {"id": "agpl-3.0-only"}}]))
+        ));
+        assert!(denied(
+            &c,
+            &cdx(json!([{"license": {"name": "agpl-3.0-only"}}]))
+        ));
+        assert!(!denied(&c, &cdx(json!([{"license": {"id": "mit"}}]))));
+    }
+
+    #[test]
+    fn metadata_component_is_checked() {
+        let doc = json!({"bomFormat": "CycloneDX",
+            "metadata": {"component": {"name": "app", "version": "2.0",
+                "licenses": [{"license": {"id": "AGPL-3.0-only"}}]}},
+            "components": []});
+        assert!(denied(&deny("AGPL-3.0-only"), &doc));
+        let pkg = SbomCheck {
+            denied_licenses: Vec::new(),
+            denied_license_ids: BTreeSet::new(),
+            denied_packages: vec![DeniedPackage {
+                name: "app".into(),
+                versions: None,
+            }],
+            license_or: OrSemantics::Choice,
+        };
+        assert!(denied(&pkg, &doc));
+    }
+
+    fn nested(levels: usize, leaf_license: &str) -> Value {
+        let mut v = json!({"name": "leaf", "licenses": [{"license": {"id": leaf_license}}]});
+        for _ in 0..levels {
+            v = json!({"name": "wrap", "components": [v]});
+        }
+        json!({"bomFormat": "CycloneDX", "components": [v]})
+    }
+
+    #[test]
+    fn deeply_nested_components_are_read() {
+        // 40 levels is well inside serde_json's limit; the old traversal stopped at 32 and
+        // skipped what was below.
+        assert!(denied(&deny("AGPL-3.0-only"), &nested(40, "AGPL-3.0-only")));
+    }
+
+    #[test]
+    fn components_past_the_depth_limit_fail_closed() {
+        let doc = nested(MAX_COMPONENT_DEPTH + 2, "MIT");
+        let err = check_sbom(&deny("AGPL-3.0-only"), &doc).unwrap_err();
+        assert_eq!(err.code, ReasonCode::UnsupportedFormat);
+        assert!(err.message.contains("max_json_depth"), "{}", err.message);
     }
 }
