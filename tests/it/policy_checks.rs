@@ -192,7 +192,8 @@ fn sbom_cyclonedx_trivy_alpine_deprecated_gpl() {
     let doc = load("sbom/cyclonedx-rust-cargo-trivy-0.42.1_alpine-3.13.1.cdx-1.4.json");
     let (format, packages) = sbom_packages(&doc).unwrap();
     assert_eq!(format, SbomFormat::CycloneDx);
-    assert_eq!(packages.len(), 15);
+    // 15 components plus `metadata.component` (the image itself).
+    assert_eq!(packages.len(), 16);
     // `GPL-2.0` (deprecated) expressions count as GPL-2.0-only: 6 components.
     let gpl = denied_packages(&sbom_check("{deniedLicenses: [GPL-2.0-only]}"), &doc);
     assert_eq!(gpl.len(), 6, "{gpl:?}");
@@ -209,7 +210,8 @@ fn sbom_cyclonedx_trivy_alpine_deprecated_gpl() {
 fn sbom_cdxgen_ids_names_and_expressions() {
     let doc = load("sbom/cdxgen-vuln-spring_v9.10.2.cdx-1.5.json");
     let (_, packages) = sbom_packages(&doc).unwrap();
-    assert_eq!(packages.len(), 88);
+    // 88 components plus `metadata.component` (vuln-spring, Apache-2.0).
+    assert_eq!(packages.len(), 89);
     assert!(!denied_packages(&sbom_check("{deniedLicenses: [BSD-4-Clause]}"), &doc).is_empty());
     // `(CDDL-1.0 OR GPL-2.0-with-classpath-exception)`: a choice is left, unless anyMention.
     let choice = check_sbom(&sbom_check("{deniedLicenses: [CDDL-1.0]}"), &doc).unwrap();
@@ -239,7 +241,8 @@ fn sbom_syft_cyclonedx_alpine_and_rails() {
     assert!(denied_packages(&sbom_check("{deniedLicenses: [AGPL-3.0-only]}"), &alpine).is_empty());
     let rails = load("sbom/protobom-syft-1.2.0_rails-5.0.0.cdx-1.5.json");
     let (_, packages) = sbom_packages(&rails).unwrap();
-    assert_eq!(packages.len(), 445);
+    // 445 components plus `metadata.component` (the rails image).
+    assert_eq!(packages.len(), 446);
     let gpl3 = check_sbom(&sbom_check("{deniedLicenses: [GPL-3.0-only]}"), &rails).unwrap();
     assert!(!gpl3.findings.is_empty());
     // `GPL` alone is free text: never guessed to be a specific GPL version.
