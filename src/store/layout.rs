@@ -140,9 +140,11 @@ impl LayoutRepository {
         let dir = path
             .parent()
             .ok_or_else(|| self.err(format!("`{}` has no parent directory", path.display())))?;
+        self.refuse_symlinks(dir).await?;
         tokio::fs::create_dir_all(dir)
             .await
             .map_err(|e| self.io_err("cannot create directory", dir, &e))?;
+        self.refuse_symlinks(dir).await?;
         let file_name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -154,7 +156,12 @@ impl LayoutRepository {
         ));
         let result = async {
             use tokio::io::AsyncWriteExt as _;
-            let mut f = tokio::fs::File::create(&tmp).await?;
+            // `create_new`: never opens (and follows) something already at the name.
+            let mut f = tokio::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .open(&tmp)
+                .await?;
             f.write_all(bytes).await?;
             f.sync_all().await?;
             drop(f);
@@ -164,6 +171,36 @@ impl LayoutRepository {
         if let Err(e) = result {
             let _ = tokio::fs::remove_file(&tmp).await;
             return Err(self.io_err("cannot write", path, &e));
+        }
+        Ok(())
+    }
+
+    /// Refuse to write below a symlink inside the layout (`blobs`, `blobs/sha256`, ...): a
+    /// layout from elsewhere could otherwise make signing write outside it. The layout root
+    /// itself may be a symlink (the user named it). Checked before and after creating the
+    /// directories; a writer racing us inside the layout directory is out of scope (that
+    /// needs `openat`-style handles, which std does not offer).
+    async fn refuse_symlinks(&self, dir: &Path) -> Result<(), RegistryError> {
+        let Ok(inside) = dir.strip_prefix(&self.root) else {
+            return Err(self.err(format!(
+                "`{}` is outside the layout directory",
+                dir.display()
+            )));
+        };
+        let mut path = self.root.clone();
+        for part in inside.components() {
+            path.push(part);
+            match tokio::fs::symlink_metadata(&path).await {
+                Ok(m) if m.file_type().is_symlink() => {
+                    return Err(self.err(format!(
+                        "refusing to write through the symlink `{}` inside the layout",
+                        path.display()
+                    )));
+                }
+                Ok(_) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(()),
+                Err(e) => return Err(self.io_err("cannot inspect", &path, &e)),
+            }
         }
         Ok(())
     }
@@ -376,5 +413,47 @@ impl Repository for LayoutRepository {
     async fn referrers_api(&self, _subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
         // No referrers API in a layout: callers use the `sha256-<hex>` tag schema.
         Ok(None)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Regression (issue 10): a layout whose `blobs/sha256` is a symlink made `put_blob`
+    /// (signing into the layout) write wherever the link pointed.
+    #[tokio::test]
+    async fn writes_do_not_follow_symlinks_inside_the_layout() {
+        let outside = tempfile::tempdir().unwrap();
+        let layout = tempfile::tempdir().unwrap();
+        std::fs::create_dir_all(layout.path().join("blobs")).unwrap();
+        std::os::unix::fs::symlink(outside.path(), layout.path().join("blobs/sha256")).unwrap();
+        let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
+        let e = repo.put_blob(b"payload").await.unwrap_err();
+        let msg = e.to_string();
+        assert!(
+            msg.contains("symlink") && msg.contains("blobs/sha256"),
+            "{msg}"
+        );
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+        // `blobs` itself a symlink: refused too.
+        let layout = tempfile::tempdir().unwrap();
+        std::os::unix::fs::symlink(outside.path(), layout.path().join("blobs")).unwrap();
+        let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
+        assert!(repo.put_blob(b"payload").await.is_err());
+        assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
+
+        // A plain layout still works.
+        let layout = tempfile::tempdir().unwrap();
+        let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
+        let digest = repo.put_blob(b"payload").await.unwrap();
+        assert!(
+            layout
+                .path()
+                .join("blobs/sha256")
+                .join(digest.hex())
+                .is_file()
+        );
     }
 }
