@@ -147,8 +147,7 @@ fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
 /// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
 /// writes the bundle when asked.
 pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
-    let password = keys::password_from_env_or_prompt(false)?;
-    let key = keys::load_signing_key(&args.key, &password)?;
+    let key = super::image::load_signing_key(&args.key)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let sig = api::sign_blob(&key, &data)?;
     let b64 = api::signature_base64(&sig);
@@ -213,8 +212,7 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
     drop(pred_bytes);
     let digest = api::digest_file(&args.file)?;
-    let password = keys::password_from_env_or_prompt(false)?;
-    let key = keys::load_signing_key(&args.key, &password)?;
+    let key = super::image::load_signing_key(&args.key)?;
     let att = api::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
     if let Some(bundle) = &args.bundle {
         let bytes = api::dsse_bundle(

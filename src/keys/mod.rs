@@ -746,11 +746,58 @@ pub fn load_signing_key(path: &Path, password: &Password) -> Result<SigningKey, 
     cosign::decrypt(&bytes, password.as_bytes()).map_err(|e| e.in_file(path))
 }
 
+/// A warning when the private key file at `path` can be read or written by users other than
+/// its owner (any of the mode bits `0o077`), as ssh checks. The key is encrypted, but its
+/// password is then the only protection. `None` when the mode is private, or cannot be read
+/// (loading reports that).
+pub fn private_key_file_warning(path: &Path) -> Option<String> {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path).ok()?.permissions().mode() & 0o777;
+    (mode & 0o077 != 0).then(|| {
+        format!(
+            "private key file `{}` is accessible by other users (mode {mode:04o}); run `chmod 600 {}`",
+            path.display(),
+            path.display()
+        )
+    })
+}
+
 /// Load a PEM public key file (`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`). Errors name
 /// the file.
 pub fn load_public_key(path: &Path) -> Result<PublicKey, KeyError> {
     let bytes = read_limited(path)?;
     PublicKey::from_pem(&bytes).map_err(|e| e.in_file(path))
+}
+
+#[cfg(test)]
+mod file_mode_tests {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    /// Regression (issue 10): a world-readable private key file was used without a word.
+    #[test]
+    fn a_key_file_readable_by_others_gets_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cosign.key");
+        std::fs::write(&path, b"not read").unwrap();
+        for (mode, warned) in [
+            (0o600, false),
+            (0o400, false),
+            (0o644, true),
+            (0o640, true),
+            (0o606, true),
+        ] {
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).unwrap();
+            let w = super::private_key_file_warning(&path);
+            assert_eq!(w.is_some(), warned, "mode {mode:o}: {w:?}");
+            if let Some(w) = w {
+                assert!(
+                    w.contains(&format!("{mode:04o}")) && w.contains("chmod 600"),
+                    "{w}"
+                );
+            }
+        }
+        assert!(super::private_key_file_warning(&dir.path().join("missing")).is_none());
+    }
 }
 
 /// Test support: the vector P-256 key and its public key as SPKI DER in the three SEC1 point

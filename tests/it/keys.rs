@@ -833,3 +833,38 @@ fn example_public_keys_in_keys_dir_load() {
         "sha256:c87a79018f346cc02482448b77296b0bea143ef2ccab99b04776fb0f638f301f"
     );
 }
+
+/// Regression (issue 10, "a world-readable private key file gets a warning"): signing with a
+/// key file other users can read said nothing. Now `sign-blob` (like `sign` and `attest`)
+/// warns, naming the mode and the fix; a private file gets no warning.
+#[test]
+fn signing_with_a_key_file_others_can_read_warns() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let dir = tempfile::tempdir().unwrap();
+    let (key_path, _) = generate_key_pair(
+        &dir.path().join("k"),
+        &Password::from("test-password"),
+        false,
+    )
+    .unwrap();
+    let blob = dir.path().join("blob.txt");
+    fs::write(&blob, b"hello").unwrap();
+    let sign = || {
+        crate::support::cli::run(crate::support::cli::imprint().args([
+            "sign-blob",
+            "--key",
+            key_path.to_str().unwrap(),
+            blob.to_str().unwrap(),
+        ]))
+    };
+    let (code, _, stderr) = sign();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(!stderr.contains("accessible by other users"), "{stderr}");
+    fs::set_permissions(&key_path, fs::Permissions::from_mode(0o644)).unwrap();
+    let (code, _, stderr) = sign();
+    assert_eq!(code, 0, "{stderr}");
+    assert!(
+        stderr.contains("accessible by other users") && stderr.contains("0644"),
+        "{stderr}"
+    );
+}
