@@ -161,17 +161,12 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
     if let Some(key) = &args.key {
         let text = imprint::fs::read_limited(key, Limits::DEFAULT.max_key_file_bytes)
             .map_err(|e| super::one_line(&e))?;
-        let block =
-            pem::parse(text).map_err(|e| format!("key {} is not PEM: {e}", key.display()))?;
-        if block.tag() != "PUBLIC KEY" {
-            return Err(format!(
-                "key {} is a `{}` PEM block, expected `PUBLIC KEY`",
-                key.display(),
-                block.tag()
-            ));
-        }
+        // Parsed and re-encoded (canonical SPKI): the signer shown and matched is the same
+        // key however the file spells it (compressed, uncompressed or hybrid point).
+        let public = imprint::PublicKey::from_pem(&text)
+            .map_err(|e| format!("key {}: {e}", key.display()))?;
         return Ok(VerificationPolicy::Key {
-            spki_der: block.into_contents(),
+            spki_der: public.spki_der().to_vec(),
         });
     }
     args.identity.policy().map(VerificationPolicy::Keyless)

@@ -310,6 +310,14 @@ fn check_bundle_chain(bundle: &Bundle) -> Result<(), BundleError> {
         certificates,
     } = &bundle.verification_material.content
     {
+        let max = crate::limits::Limits::DEFAULT.max_cert_chain_len;
+        if certificates.len() > max {
+            return Err(BundleError::CertificateChain(format!(
+                "max_cert_chain_len: the bundle's certificate chain has {} certificates, over \
+                 the limit of {max}",
+                certificates.len()
+            )));
+        }
         for (i, c) in certificates.iter().enumerate() {
             let cert = x509_cert::Certificate::from_der(c.raw_bytes.as_bytes()).map_err(|e| {
                 BundleError::CertificateChain(format!("bundle certificate {}: {e}", i + 1))

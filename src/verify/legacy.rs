@@ -152,6 +152,14 @@ fn check_chain(
             "chain annotation holds no certificate".into(),
         ));
     }
+    let max = crate::limits::Limits::DEFAULT.max_cert_chain_len;
+    if ders.len() + 1 > max {
+        return Err(BundleError::CertificateChain(format!(
+            "max_cert_chain_len: the chain annotation makes a chain of {} certificates with the \
+             leaf, over the limit of {max}",
+            ders.len() + 1
+        )));
+    }
     let trusted: Vec<&[u8]> = trust
         .root()
         .certificate_authorities

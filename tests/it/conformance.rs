@@ -149,6 +149,29 @@ fn cli_shape_on_a_few_cases() {
         &a,
     ]);
     assert_eq!(code, 0);
+    // Regression: `--key` used the file's SPKI bytes as they were, so the same key with a
+    // compressed point was shown as another signer. Now every spelling is one signer.
+    let der = pem::parse(std::fs::read(case("managed-key-happy-path", "key.pub")).unwrap())
+        .unwrap()
+        .into_contents();
+    let dir = tempfile::tempdir().unwrap();
+    let mut signers = Vec::new();
+    for (i, spelling) in crate::support::point_encodings(&der).iter().enumerate() {
+        let path = dir.path().join(format!("{i}.pub"));
+        std::fs::write(&path, spelling).unwrap();
+        let (code, stderr) = cli_run(&[
+            "--bundle",
+            &case("managed-key-happy-path", "bundle.sigstore.json"),
+            "--key",
+            path.to_str().unwrap(),
+            &a,
+        ]);
+        assert_eq!(code, 0, "{stderr}");
+        let signer = stderr.lines().find(|l| l.starts_with("signer:")).unwrap();
+        signers.push(signer.to_owned());
+    }
+    assert_eq!(signers[0], signers[1], "compressed point");
+    assert_eq!(signers[0], signers[2], "hybrid point");
     // Keyless without identity is refused (exit 2); key plus identity is a usage error.
     let code = cli(&[
         "--bundle",
@@ -231,4 +254,34 @@ fn fail_cases_also_rejected_for_the_described_defect() {
         matches!(e.check(), "certificate" | "certificate-chain" | "timestamp"),
         "{e}"
     );
+}
+
+/// Regression (issue 10): a bundle's `x509CertificateChain` of any length was parsed and
+/// walked. Past max_cert_chain_len (10) it is refused by count, naming the limit.
+#[test]
+fn an_overlong_bundle_certificate_chain_is_refused_by_count() {
+    let case = suite().join("happy-path-v0.2");
+    let mut b: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(case.join("bundle.sigstore.json")).unwrap()).unwrap();
+    let certs = &mut b["verificationMaterial"]["x509CertificateChain"]["certificates"];
+    let leaf = certs[0].clone();
+    *certs = serde_json::Value::Array(vec![leaf; 11]);
+    let artifact = std::fs::read(suite().join("a.txt")).unwrap();
+    let policy = VerificationPolicy::Keyless(
+        IdentityPolicy::new(
+            Matcher::Exact(DEFAULT_IDENTITY.into()),
+            Matcher::Exact(DEFAULT_ISSUER.into()),
+            GithubClaims::default(),
+        )
+        .unwrap(),
+    );
+    let trust = TrustRoot::from_file(&pgi_root()).unwrap();
+    let e = verify_bundle(
+        &serde_json::to_vec(&b).unwrap(),
+        Some(Artifact::Bytes(&artifact)),
+        &policy,
+        &trust,
+    )
+    .unwrap_err();
+    assert!(e.to_string().contains("max_cert_chain_len"), "{e}");
 }

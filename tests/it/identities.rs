@@ -6,11 +6,7 @@
 use std::sync::Arc;
 use std::time::SystemTime;
 
-use x509_cert::der::asn1::BitString;
-use x509_cert::der::{Decode, Encode};
-use x509_cert::spki::SubjectPublicKeyInfoOwned;
-
-use crate::support::{push_random_image, registry, test_client, unique_repo};
+use crate::support::{point_encodings, push_random_image, registry, test_client, unique_repo};
 use imprint::format::reference::ImageRef;
 use imprint::gate::{Clock, Verifier};
 use imprint::keys::SigningKey;
@@ -28,19 +24,7 @@ impl Clock for Now {
 
 /// `PUBLIC KEY` PEMs of `key` with the point uncompressed, compressed and hybrid.
 fn three_encodings(key: &SigningKey) -> [String; 3] {
-    let info = SubjectPublicKeyInfoOwned::from_der(key.public_key().spki_der()).unwrap();
-    let point = info.subject_public_key.raw_bytes().to_vec();
-    assert_eq!(point[0], 0x04);
-    let y_odd = point[point.len() - 1] & 1;
-    let mut compressed = vec![0x02 | y_odd];
-    compressed.extend_from_slice(&point[1..=(point.len() - 1) / 2]);
-    let mut hybrid = point.clone();
-    hybrid[0] = 0x06 | y_odd;
-    [point, compressed, hybrid].map(|p| {
-        let mut info = info.clone();
-        info.subject_public_key = BitString::from_bytes(&p).unwrap();
-        pem::encode(&pem::Pem::new("PUBLIC KEY", info.to_der().unwrap()))
-    })
+    point_encodings(key.public_key().spki_der())
 }
 
 async fn decide(policy: Policy, image: &ImageRef) -> Decision {

@@ -105,6 +105,12 @@ fn derived_containers_image_sig_verifies() {
     verify_legacy_keyless(no_chain.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap();
     no_chain.chain = None;
     verify_legacy_keyless(no_chain.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap();
+    // Regression (issue 10): a chain annotation of any length was parsed and walked. Over
+    // max_cert_chain_len (10, leaf included) it is refused by count, naming the limit.
+    let mut long = derived_sig();
+    long.chain = long.chain.map(|c| c.repeat(10));
+    let e = verify_legacy_keyless(long.layer(), &policy(SAN, GH_OAUTH), &trust()).unwrap_err();
+    assert!(e.to_string().contains("max_cert_chain_len"), "{e}");
 }
 
 #[test]

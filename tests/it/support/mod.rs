@@ -367,3 +367,24 @@ pub(crate) async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
         .expect("push index");
     (image, digest, children)
 }
+
+/// `PUBLIC KEY` PEMs of the EC key in `spki_der` with its point uncompressed, compressed and
+/// hybrid (SEC 1 §2.3.3): three spellings of one key.
+pub(crate) fn point_encodings(spki_der: &[u8]) -> [String; 3] {
+    use x509_cert::der::asn1::BitString;
+    use x509_cert::der::{Decode, Encode};
+    use x509_cert::spki::SubjectPublicKeyInfoOwned;
+    let info = SubjectPublicKeyInfoOwned::from_der(spki_der).unwrap();
+    let point = info.subject_public_key.raw_bytes().to_vec();
+    assert_eq!(point[0], 0x04, "an uncompressed point to start from");
+    let y_odd = point[point.len() - 1] & 1;
+    let mut compressed = vec![0x02 | y_odd];
+    compressed.extend_from_slice(&point[1..=(point.len() - 1) / 2]);
+    let mut hybrid = point.clone();
+    hybrid[0] = 0x06 | y_odd;
+    [point, compressed, hybrid].map(|p| {
+        let mut info = info.clone();
+        info.subject_public_key = BitString::from_bytes(&p).unwrap();
+        pem::encode(&pem::Pem::new("PUBLIC KEY", info.to_der().unwrap()))
+    })
+}
