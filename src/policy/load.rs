@@ -416,7 +416,7 @@ impl Validator {
         let exclude = patterns(r.exclude, "exclude")?;
         let signatures = r
             .signatures
-            .map(|e| self.expr(&format!("{field}.signatures"), e, authorities))
+            .map(|e| self.expr(&format!("{field}.signatures"), e, authorities, 1))
             .transpose()?;
         let mut attestations = Vec::new();
         for (i, a) in r.attestations.into_iter().enumerate() {
@@ -442,12 +442,23 @@ impl Validator {
         })
     }
 
+    /// An authority expression at nesting `depth` (1 at the top), at most
+    /// [`Limits::max_policy_depth`](crate::limits::Limits::max_policy_depth) deep: deeper
+    /// expressions are refused at load, naming the limit, before any evaluation recurses.
     fn expr(
         &self,
         field: &str,
         e: raw::Expr,
         authorities: &BTreeMap<String, Authority>,
+        depth: usize,
     ) -> Result<AuthorityExpr, PolicyError> {
+        let max = crate::limits::Limits::DEFAULT.max_policy_depth;
+        if depth > max {
+            return Err(self.err(
+                field,
+                format!("max_policy_depth: anyOf/allOf/threshold nested {depth} deep, over the limit of {max}"),
+            ));
+        }
         let known = |name: &str, f: &str| -> Result<(), PolicyError> {
             if authorities.contains_key(name) {
                 Ok(())
@@ -474,14 +485,18 @@ impl Validator {
                 children
                     .into_iter()
                     .enumerate()
-                    .map(|(i, c)| self.expr(&format!("{field}.anyOf[{i}]"), c, authorities))
+                    .map(|(i, c)| {
+                        self.expr(&format!("{field}.anyOf[{i}]"), c, authorities, depth + 1)
+                    })
                     .collect::<Result<_, _>>()?,
             ),
             raw::Expr::AllOf(children) => AuthorityExpr::AllOf(
                 children
                     .into_iter()
                     .enumerate()
-                    .map(|(i, c)| self.expr(&format!("{field}.allOf[{i}]"), c, authorities))
+                    .map(|(i, c)| {
+                        self.expr(&format!("{field}.allOf[{i}]"), c, authorities, depth + 1)
+                    })
                     .collect::<Result<_, _>>()?,
             ),
             raw::Expr::Threshold(t) => {
@@ -525,7 +540,7 @@ impl Validator {
         }
         let signed_by = a
             .signed_by
-            .map(|e| self.expr(&format!("{field}.signedBy"), e, authorities))
+            .map(|e| self.expr(&format!("{field}.signedBy"), e, authorities, 1))
             .transpose()?;
         let sbom = a
             .sbom
@@ -788,7 +803,23 @@ mod tests {
             "{AUTH}      signatures: {{anyOf: [{{allOf: []}}]}}\n"
         ));
         assert_eq!(field, "spec.rules[0].signatures.anyOf[0]");
-        // Nesting to any depth parses.
+        // Regression (issue 10): nesting had no bound at load. Up to max_policy_depth (16)
+        // parses; one more level is refused at the field where it starts, naming the limit.
+        let nested = |levels: usize| {
+            let mut e = "{authority: b}".to_owned();
+            for _ in 1..levels {
+                e = format!("{{anyOf: [{e}]}}");
+            }
+            format!("{AUTH}      signatures: {e}\n")
+        };
+        parse(&nested(16)).unwrap();
+        let (field, message) = invalid(&nested(17));
+        assert!(
+            message.contains("max_policy_depth") && message.contains("17"),
+            "{message}"
+        );
+        assert!(field.ends_with(".anyOf[0]"), "{field}");
+        // Nesting within the limit parses.
         let ok = parse(&format!("{AUTH}      signatures: {{anyOf: [{{allOf: [{{anyOf: [{{threshold: {{count: 1, of: [a, b]}}}}]}}, {{authority: b}}]}}]}}\n")).unwrap();
         assert_eq!(
             ok.rules()[0].signatures.as_ref().unwrap().to_string(),
