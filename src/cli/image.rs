@@ -225,7 +225,12 @@ fn parse_images(images: &[String]) -> anyhow::Result<Vec<ImageRef>> {
         .collect()
 }
 
-fn load_signing_key(path: &std::path::Path) -> anyhow::Result<keys::SigningKey> {
+/// Load a private key for signing: warns when the file is accessible by others, then asks
+/// for its password (`COSIGN_PASSWORD` or a prompt).
+pub(super) fn load_signing_key(path: &std::path::Path) -> anyhow::Result<keys::SigningKey> {
+    if let Some(w) = keys::private_key_file_warning(path) {
+        eprintln!("warning: {}", for_terminal(&w));
+    }
     let password = keys::password::password_from_env_or_prompt(false)?;
     keys::load_signing_key(path, &password)
         .with_context(|| format!("cannot load private key `{}`", path.display()))
@@ -490,7 +495,17 @@ async fn check_each(
     let mut reports = Vec::with_capacity(images.len());
     for image in images {
         match check_image(client, image, verifier, format, wanted, &Limits::default()).await {
-            Ok(r) => reports.push(r),
+            Ok(r) => {
+                // Something verified anyway: the evidence may be incomplete, say where.
+                for u in &r.unreadable {
+                    eprintln!(
+                        "warning: {}: could not read {}",
+                        r.resolved.reference,
+                        for_terminal(&u.to_string())
+                    );
+                }
+                reports.push(r)
+            }
             Err(e @ ImageError::NotFound { .. }) => {
                 problems.push(for_terminal(&e.to_string()).into_owned())
             }

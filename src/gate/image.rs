@@ -10,7 +10,7 @@ use std::collections::BTreeMap;
 use crate::format::digest::Digest;
 use crate::format::reference::ImageRef;
 use crate::limits::Limits;
-use crate::store::discover::{self, DiscoverError, Discovered, SignatureFormat};
+use crate::store::discover::{self, Discovered, SignatureFormat, Unreadable};
 use crate::store::{Client, RegistryError, Repository, ResolvedImage};
 use crate::verify::{self, Checked, SignatureVerifier};
 
@@ -78,14 +78,15 @@ pub enum ImageError {
         #[source]
         source: RegistryError,
     },
-    /// Reading what is attached to the image failed.
+    /// Nothing of what was wanted verified, and a source of attachments could not be read
+    /// (so the image may well be signed: this is not "unsigned").
     #[error("reading what is attached to `{image}`")]
     Discover {
         /// The reference pinned to its digest.
         image: String,
-        /// Why.
+        /// The first source that could not be read.
         #[source]
-        source: DiscoverError,
+        source: Unreadable,
     },
 }
 
@@ -96,6 +97,18 @@ pub struct ImageReport {
     pub resolved: ResolvedImage,
     /// What verified, and every candidate that did not with why.
     pub checked: Checked,
+    /// Sources of attachments that could not be read in full (warnings when something
+    /// verified anyway).
+    pub unreadable: Vec<Unreadable>,
+}
+
+/// Every candidate checked with each verifier, and the sources that could not be read.
+#[derive(Debug, Default)]
+pub struct Checks {
+    /// One [`Checked`] per verifier, in order.
+    pub per_verifier: Vec<Checked>,
+    /// Sources that could not be read in full; the evidence may be incomplete.
+    pub unreadable: Vec<Unreadable>,
 }
 
 /// Resolve `image`, discover what is attached to it and check every candidate with `verifier`.
@@ -107,14 +120,26 @@ pub async fn check_image(
     wanted: &Wanted,
     limits: &Limits,
 ) -> Result<ImageReport, ImageError> {
-    let resolved = match client.resolve(image).await {
-        Ok(r) => r,
-        Err(RegistryError::ManifestNotFound { .. }) => {
+    let deadline = tokio::time::Instant::now() + limits.image_timeout;
+    let resolving = tokio::time::timeout_at(deadline, client.resolve(image));
+    let resolved = match resolving.await {
+        Err(_) => {
+            return Err(ImageError::Resolve {
+                image: image.to_string(),
+                source: RegistryError::Timeout {
+                    registry: image.repository_name(),
+                    operation: "resolving the image (image_timeout)".to_owned(),
+                    after: limits.image_timeout,
+                },
+            });
+        }
+        Ok(Ok(r)) => r,
+        Ok(Err(RegistryError::ManifestNotFound { .. })) => {
             return Err(ImageError::NotFound {
                 image: image.to_string(),
             });
         }
-        Err(source) => {
+        Ok(Err(source)) => {
             return Err(ImageError::Resolve {
                 image: image.to_string(),
                 source,
@@ -122,52 +147,67 @@ pub async fn check_image(
         }
     };
     let digest = resolved.manifest.digest.clone();
-    let mut checked = discover_and_check(
+    let mut checks = discover_and_check(
         &resolved.repository,
         &digest,
         wanted,
         limits,
         &[(verifier, format)],
+        deadline,
     )
-    .await
-    .map_err(|source| ImageError::Discover {
-        image: resolved.reference.to_string(),
-        source,
-    })?;
-    let checked = checked.pop().unwrap_or_default();
-    Ok(ImageReport { resolved, checked })
+    .await;
+    let checked = checks.per_verifier.pop().unwrap_or_default();
+    let nothing = (!wanted.signatures || checked.signatures.is_empty())
+        && (!wanted.attestations || checked.attestations.is_empty());
+    if nothing && let Some(first) = checks.unreadable.first() {
+        return Err(ImageError::Discover {
+            image: resolved.reference.to_string(),
+            source: first.clone(),
+        });
+    }
+    Ok(ImageReport {
+        resolved,
+        checked,
+        unreadable: checks.unreadable,
+    })
 }
 
 /// Discover what is attached to `digest` in `repo` once (the formats any of `verifiers`
-/// accepts), then check every candidate against each verifier with its own accepted formats,
-/// in order: one [`Checked`] per verifier. An empty `verifiers` discovers nothing.
+/// accepts) before `deadline`, then check every candidate against each verifier with its own
+/// accepted formats, in order: one [`Checked`] per verifier. An empty `verifiers` discovers
+/// nothing. A source that cannot be read does not discard what the others held.
 pub async fn discover_and_check<R: Repository>(
     repo: &R,
     digest: &Digest,
     wanted: &Wanted,
     limits: &Limits,
     verifiers: &[(&SignatureVerifier, SignatureFormat)],
-) -> Result<Vec<Checked>, DiscoverError> {
+    deadline: tokio::time::Instant,
+) -> Checks {
     let Some(format) = verifiers
         .iter()
         .map(|(_, f)| *f)
         .reduce(SignatureFormat::union)
     else {
-        return Ok(Vec::new());
+        return Checks::default();
     };
-    let found: Discovered = discover::discover(
+    let found: Discovered = discover::discover_until(
         repo,
         digest,
         format,
         wanted.signatures,
         wanted.attestations,
         limits,
+        deadline,
     )
-    .await?;
-    Ok(verifiers
-        .iter()
-        .map(|(verifier, format)| check_found(&found, digest, verifier, *format, wanted))
-        .collect())
+    .await;
+    Checks {
+        per_verifier: verifiers
+            .iter()
+            .map(|(verifier, format)| check_found(&found, digest, verifier, *format, wanted))
+            .collect(),
+        unreadable: found.unreadable,
+    }
 }
 
 /// Check already-discovered candidates with one verifier (the sync half of

@@ -253,13 +253,26 @@ impl Verifier {
         let inner = &self.inner;
         let reference = image.to_string();
         let now = inner.clock.now();
-        let digest = match self.resolve(image, now).await {
-            Ok(d) => d,
-            Err(e) => {
+        // One deadline for the whole image: resolution, discovery and every fetch.
+        let deadline = tokio::time::Instant::now() + inner.limits.image_timeout;
+        let digest = match tokio::time::timeout_at(deadline, self.resolve(image, now)).await {
+            Ok(Ok(d)) => d,
+            Ok(Err(e)) => {
+                let code = if matches!(e, RegistryError::Timeout { .. }) {
+                    policy::ReasonCode::Timeout
+                } else {
+                    policy::ReasonCode::RegistryError
+                };
+                return self.unresolved(&reference, code, crate::format::error_chain(&e));
+            }
+            Err(_) => {
                 return self.unresolved(
                     &reference,
-                    policy::ReasonCode::RegistryError,
-                    e.to_string(),
+                    policy::ReasonCode::Timeout,
+                    format!(
+                        "resolving the image ran past image_timeout ({:?})",
+                        inner.limits.image_timeout
+                    ),
                 );
             }
         };
@@ -269,9 +282,12 @@ impl Verifier {
         if let Some(d) = inner.decisions.get(&cache_key, now) {
             return d;
         }
-        let evidence = self.gather(image, &digest).await;
+        let evidence = self.gather(image, &digest, deadline).await;
         let decision = policy::evaluate(&inner.policy, &evidence, now);
-        inner.decisions.insert(cache_key, decision.clone(), now);
+        // A decision made on incomplete evidence is not reused: the next request reads again.
+        if evidence.discovery_errors.is_empty() {
+            inner.decisions.insert(cache_key, decision.clone(), now);
+        }
         decision
     }
 
@@ -318,7 +334,12 @@ impl Verifier {
     }
 
     /// Fetch once, check every candidate against every needed authority.
-    async fn gather(&self, image: &ImageRef, digest: &Digest) -> Evidence {
+    async fn gather(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        deadline: tokio::time::Instant,
+    ) -> Evidence {
         let inner = &self.inner;
         let mut evidence = Evidence::new(image.clone(), digest.clone());
         let needed: BTreeSet<String> = inner
@@ -349,32 +370,29 @@ impl Verifier {
         let repo = match inner.client.repository(image) {
             Ok(r) => CachingRepository::new(r, inner.content.clone()),
             Err(e) => {
-                evidence
-                    .discovery_errors
-                    .push(crate::format::error_chain(&e));
+                evidence.discovery_errors.push(policy::Reason::new(
+                    policy::ReasonCode::RegistryError,
+                    crate::format::error_chain(&e),
+                ));
                 return evidence;
             }
         };
         let verifiers: Vec<(&SignatureVerifier, SignatureFormat)> =
             authorities.iter().map(|(_, v, f)| (*v, *f)).collect();
-        let checked = match image::discover_and_check(
-            &repo,
-            digest,
-            &wanted,
-            &inner.limits,
-            &verifiers,
-        )
-        .await
-        {
-            Ok(c) => c,
-            Err(e) => {
-                evidence
-                    .discovery_errors
-                    .push(crate::format::error_chain(&e));
-                return evidence;
-            }
-        };
-        for ((name, _, _), checked) in authorities.into_iter().zip(checked) {
+        let checks =
+            image::discover_and_check(&repo, digest, &wanted, &inner.limits, &verifiers, deadline)
+                .await;
+        for u in &checks.unreadable {
+            let code = if u.timed_out() {
+                policy::ReasonCode::Timeout
+            } else {
+                policy::ReasonCode::RegistryError
+            };
+            evidence
+                .discovery_errors
+                .push(policy::Reason::new(code, u.to_string()));
+        }
+        for ((name, _, _), checked) in authorities.into_iter().zip(checks.per_verifier) {
             evidence
                 .by_authority
                 .insert(name.clone(), authority_evidence(checked));

@@ -221,6 +221,10 @@ pub struct RequirementDecision {
     /// Further findings (other failed branches, other candidate attestations, notes).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) details: Vec<Reason>,
+    /// What the checks could not judge in the evidence that met the requirement (license
+    /// texts that are not SPDX expressions); copied into the decision's warnings.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) warnings: Vec<String>,
 }
 
 /// The result for one rule that applied to the image. Only the policy engine makes these.

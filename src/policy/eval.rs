@@ -57,9 +57,11 @@ pub struct Evidence {
     pub image: ImageInfo,
     /// Authority name → what verified under it.
     pub by_authority: BTreeMap<String, AuthorityEvidence>,
-    /// Errors while discovering signatures/attestations (registry errors). Non-empty means
-    /// evidence may be incomplete: unmet requirements then fail with `registry-error`.
-    pub discovery_errors: Vec<String>,
+    /// Sources of signatures/attestations that could not be read (`registry-error`, or
+    /// `timeout` past a deadline). Non-empty means evidence may be incomplete: a requirement
+    /// met by what was read stays met (with a warning); an unmet one fails with this code
+    /// instead of "unsigned".
+    pub discovery_errors: Vec<Reason>,
 }
 
 impl Evidence {
@@ -140,7 +142,20 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: SystemTime) -> Decisi
                     .push(format!("audit: {}", described.message)),
             }
         }
+        for req in &result.requirements {
+            decision.warnings.extend(
+                req.warnings
+                    .iter()
+                    .map(|w| format!("rule {}: {}: {w}", rule.name, req.requirement)),
+            );
+        }
         decision.rules.push(result);
+    }
+    // Evidence read from the other sources was used; say which source could not be read.
+    for e in &evidence.discovery_errors {
+        decision
+            .warnings
+            .push(format!("{}: could not read {}", e.code, e.message));
     }
     if let Some(reason) = denied {
         decision.outcome = Outcome::Denied;
@@ -199,6 +214,29 @@ fn format_allows(format: SignatureFormat, source: &Source) -> bool {
 }
 
 impl Ctx<'_> {
+    /// The code an unmet requirement gets when evidence is incomplete: `timeout` when a
+    /// deadline cut discovery short, else `registry-error`; `None` when nothing failed.
+    fn discovery_code(&self) -> Option<ReasonCode> {
+        let errors = &self.evidence.discovery_errors;
+        if errors.iter().any(|e| e.code == ReasonCode::Timeout) {
+            Some(ReasonCode::Timeout)
+        } else if errors.is_empty() {
+            None
+        } else {
+            Some(ReasonCode::RegistryError)
+        }
+    }
+
+    fn discovery_messages(&self) -> String {
+        let messages: Vec<&str> = self
+            .evidence
+            .discovery_errors
+            .iter()
+            .map(|e| e.message.as_str())
+            .collect();
+        messages.join("; ")
+    }
+
     fn rule(&self, rule: &Rule) -> RuleDecision {
         let mut requirements = Vec::new();
         if let Some(expr) = &rule.signatures {
@@ -209,6 +247,7 @@ impl Ctx<'_> {
                 evidence: result.evidence,
                 reason: if result.met { None } else { result.reason },
                 details: result.details,
+                warnings: Vec::new(),
             });
         }
         for att in &rule.attestations {
@@ -289,12 +328,12 @@ impl Ctx<'_> {
                     .map(|r| Reason::new(r.code, format!("{name}: {}", r.message))),
             );
         }
-        if !self.evidence.discovery_errors.is_empty() {
+        if let Some(code) = self.discovery_code() {
             let reason = Reason::new(
-                ReasonCode::RegistryError,
+                code,
                 format!(
                     "{name}: no verified {what}; discovery failed: {}",
-                    self.evidence.discovery_errors.join("; ")
+                    self.discovery_messages()
                 ),
             );
             return (reason, details);
@@ -510,11 +549,9 @@ impl Ctx<'_> {
                     );
                 }
             }
-            let code = if self.evidence.discovery_errors.is_empty() {
-                ReasonCode::AttestationMissing
-            } else {
-                ReasonCode::RegistryError
-            };
+            let code = self
+                .discovery_code()
+                .unwrap_or(ReasonCode::AttestationMissing);
             let mut message = format!(
                 "no verified attestation of type {} signed by [{}]",
                 req.predicate_type,
@@ -523,7 +560,7 @@ impl Ctx<'_> {
             if !self.evidence.discovery_errors.is_empty() {
                 message.push_str(&format!(
                     "; discovery failed: {}",
-                    self.evidence.discovery_errors.join("; ")
+                    self.discovery_messages()
                 ));
             }
             if !other_types.is_empty() {
@@ -541,6 +578,7 @@ impl Ctx<'_> {
                 evidence: Vec::new(),
                 reason: Some(Reason::new(code, message)),
                 details,
+                warnings: Vec::new(),
             };
         }
         let mut failures: Vec<Reason> = Vec::new();
@@ -614,13 +652,14 @@ impl Ctx<'_> {
             }
             let (_, att) = group.attestations[0];
             match self.content_checks(req, att) {
-                Ok(()) => {
+                Ok(warnings) => {
                     return RequirementDecision {
                         requirement: label,
                         met: true,
                         evidence,
                         reason: None,
                         details: failures,
+                        warnings,
                     };
                 }
                 Err(reason) => {
@@ -648,19 +687,45 @@ impl Ctx<'_> {
             evidence: Vec::new(),
             reason: Some(reason),
             details: failures,
+            warnings: Vec::new(),
         }
     }
 
+    /// Run the requirement's content checks on `att`: `Ok` with what could not be judged
+    /// (license texts that are not SPDX expressions, when licenses are denied), or why it
+    /// failed.
     fn content_checks(
         &self,
         req: &AttestationRequirement,
         att: &VerifiedAttestation,
-    ) -> Result<(), Reason> {
+    ) -> Result<Vec<String>, Reason> {
         let predicate = att.predicate();
+        let mut warnings = Vec::new();
         if let Some(check) = &req.sbom {
             let report = super::sbom::check_sbom(check, predicate)?;
             if let Some(reason) = report.reason() {
                 return Err(reason);
+            }
+            if !check.denied_licenses.is_empty() && !report.unparsed_licenses.is_empty() {
+                const SHOWN: usize = 10;
+                let texts: Vec<String> = report
+                    .unparsed_licenses
+                    .iter()
+                    .take(SHOWN)
+                    .map(|t| format!("{t:?}"))
+                    .collect();
+                let more = report.unparsed_licenses.len().saturating_sub(SHOWN);
+                warnings.push(format!(
+                    "SBOM: {} license text(s) are not SPDX expressions and were not judged \
+                     against deniedLicenses: {}{}",
+                    report.unparsed_licenses.len(),
+                    texts.join(", "),
+                    if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    }
+                ));
             }
         }
         if let Some(check) = &req.vulnerabilities {
@@ -697,7 +762,7 @@ impl Ctx<'_> {
                 }
             }
         }
-        Ok(())
+        Ok(warnings)
     }
 }
 

@@ -172,7 +172,15 @@ impl Ev {
         self
     }
     fn discovery_error(mut self, e: &str) -> Self {
-        self.0.discovery_errors.push(e.into());
+        self.0
+            .discovery_errors
+            .push(Reason::new(ReasonCode::RegistryError, e));
+        self
+    }
+    fn timed_out(mut self, e: &str) -> Self {
+        self.0
+            .discovery_errors
+            .push(Reason::new(ReasonCode::Timeout, e));
         self
     }
 }
@@ -426,7 +434,27 @@ fn registry_error_fails_closed() {
     let met = Ev::new(API)
         .sig("release", sig(key_signer("release")))
         .discovery_error("referrers API: 404");
-    expect(&evaluate(&p, &met.0, now()), Outcome::Allowed, None);
+    let d = evaluate(&p, &met.0, now());
+    expect(&d, Outcome::Allowed, None);
+    // ... and says which source could not be read.
+    assert!(
+        d.warnings()
+            .iter()
+            .any(|w| w.contains("registry-error") && w.contains("referrers API: 404")),
+        "{:?}",
+        d.warnings()
+    );
+}
+
+#[test]
+fn a_deadline_fails_closed_with_timeout() {
+    let p = policy("deny", PAYMENTS);
+    let ev = Ev::new(API)
+        .discovery_error("legacy signatures (.sig): 503")
+        .timed_out("referrers: verifying the image (image_timeout) after 300s");
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::Timeout));
+    assert!(d.reason.unwrap().message.contains("image_timeout"));
 }
 
 #[test]
@@ -597,6 +625,48 @@ fn sbom_denied_license() {
         Some("https://cyclonedx.org/bom")
     );
     assert_eq!(ev.attestation_digest, Some(Digest::of(b"envelope")));
+}
+
+/// Regression (issue 10): license texts the SBOM check could not judge (not SPDX
+/// expressions) were dropped; a passing SBOM whose only AGPL mention is free text read as
+/// clean. Now they are decision warnings, with the text.
+#[test]
+fn unjudged_license_texts_are_warnings() {
+    let rule = attestation_rule(
+        r#"{predicateType: cyclonedx, signedBy: {authority: ci}, sbom: {deniedLicenses: [AGPL-3.0-only]}}"#,
+    );
+    let p = policy("deny", &rule);
+    let sbom = json!({"bomFormat": "CycloneDX", "specVersion": "1.5", "components": [
+        {"name": "libfoo", "version": "1.0", "licenses": [{"license": {"name": "Affero GPL v3, probably"}}]},
+        {"name": "libbar", "version": "2.0", "licenses": [{"license": {"id": "MIT"}}]}
+    ]});
+    let ev = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://cyclonedx.org/bom",
+            sbom,
+        ),
+    );
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Allowed, None);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.contains("Affero GPL v3, probably") && w.contains("not judged")),
+        "{:?}",
+        d.warnings
+    );
+    // A clean SBOM gets no such warning.
+    let clean = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://cyclonedx.org/bom",
+            cdx("MIT"),
+        ),
+    );
+    assert!(evaluate(&p, &clean.0, now()).warnings.is_empty());
 }
 
 #[test]

@@ -10,7 +10,7 @@
 //! [`Limits::max_payload_bytes`] before they are fetched.
 //! Nothing here verifies a signature: that is `crate::verify`.
 
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use serde::Serialize;
 
@@ -102,9 +102,77 @@ pub struct Discovered {
     pub attestations: Vec<Candidate>,
     /// Sigstore bundles found as referrers (signatures and attestations alike).
     pub bundles: Vec<Candidate>,
+    /// Sources that could not be read (or were cut short by a limit or the deadline). What
+    /// the other sources held is still here: junk in one place does not hide valid evidence
+    /// in another. Non-empty means the evidence may be incomplete.
+    pub unreadable: Vec<Unreadable>,
 }
 
-/// Errors that stop discovery as a whole (as opposed to one candidate failing).
+impl Discovered {
+    /// `self` when every source was read in full, else the first that was not: for callers
+    /// that would rather fail than decide on incomplete evidence.
+    pub fn complete(self) -> Result<Self, Unreadable> {
+        match self.unreadable.first() {
+            Some(u) => Err(u.clone()),
+            None => Ok(self),
+        }
+    }
+}
+
+/// Where attachments are looked for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SourceKind {
+    /// The legacy `sha256-<hex>.sig` tag.
+    LegacySignatures,
+    /// The legacy `sha256-<hex>.att` tag.
+    LegacyAttestations,
+    /// Referrers (the referrers API or the `sha256-<hex>` tag-schema index).
+    Referrers,
+}
+
+impl std::fmt::Display for SourceKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Self::LegacySignatures => "legacy signatures (.sig)",
+            Self::LegacyAttestations => "legacy attestations (.att)",
+            Self::Referrers => "referrers",
+        })
+    }
+}
+
+/// A source of attachments that could not be read in full, and why.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{source_kind}: {}", crate::format::error_chain(.error.as_ref()))]
+pub struct Unreadable {
+    /// Which source.
+    pub source_kind: SourceKind,
+    /// Why (shared: [`Discovered`] is cheap to clone).
+    pub error: Arc<DiscoverError>,
+}
+
+impl Unreadable {
+    fn new(source_kind: SourceKind, error: impl Into<DiscoverError>) -> Self {
+        Self {
+            source_kind,
+            error: Arc::new(error.into()),
+        }
+    }
+
+    /// Did a deadline ([`Limits::request_timeout`], [`Limits::image_timeout`]) cut it short?
+    pub fn timed_out(&self) -> bool {
+        matches!(
+            self.error.as_ref(),
+            DiscoverError::Registry(RegistryError::Timeout { .. })
+                | DiscoverError::Attach(attach::AttachError::Registry(
+                    RegistryError::Timeout { .. }
+                ))
+        )
+    }
+}
+
+/// Errors that make one source unreadable (as opposed to one candidate failing).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum DiscoverError {
@@ -124,9 +192,25 @@ pub enum DiscoverError {
         /// Why.
         message: String,
     },
+    /// More referrers, or more candidates in all, than a limit allows: candidates up to the
+    /// limit were checked, the rest were not.
+    #[error(
+        "{limit}: {count} {what} for this image, over the limit of {max}; those past it were not checked"
+    )]
+    TooMany {
+        /// The limit's name (`max_referrers`, `max_attachments`).
+        limit: &'static str,
+        /// What was counted.
+        what: &'static str,
+        /// How many there were.
+        count: usize,
+        /// The limit.
+        max: usize,
+    },
 }
 
-/// Fetch every signature, attestation and bundle attached to `subject`.
+/// Fetch every signature, attestation and bundle attached to `subject`, within
+/// [`Limits::image_timeout`] from now.
 pub async fn discover<R: Repository>(
     repo: &R,
     subject: &Digest,
@@ -134,53 +218,263 @@ pub async fn discover<R: Repository>(
     want_signatures: bool,
     want_attestations: bool,
     limits: &Limits,
-) -> Result<Discovered, DiscoverError> {
-    let mut out = Discovered::default();
-    let fetches = ImageFetches::new(repo, limits);
-    if format.legacy() {
-        if want_signatures {
-            out.signatures = legacy_candidates(&fetches, subject, Kind::Signature, limits).await?;
-        }
-        if want_attestations {
-            out.attestations =
-                legacy_candidates(&fetches, subject, Kind::Attestation, limits).await?;
-        }
-    }
-    if format.bundle() {
-        out.bundles = bundle_candidates(&fetches, subject, limits).await?;
-    }
-    Ok(out)
+) -> Discovered {
+    let deadline = tokio::time::Instant::now() + limits.image_timeout;
+    discover_until(
+        repo,
+        subject,
+        format,
+        want_signatures,
+        want_attestations,
+        limits,
+        deadline,
+    )
+    .await
 }
 
-async fn legacy_candidates<R: Repository>(
-    fetches: &ImageFetches<'_, R>,
+/// [`discover`], with the image's deadline given (the gate starts it before resolving the
+/// tag). Each source (the `.sig` tag, the `.att` tag, the referrers) is listed and fetched on
+/// its own, concurrently, so a slow or broken source does not hold up the others; all of them
+/// share one fetch budget, [`Limits::max_attachments`] candidates (reserved in the order the
+/// sources are listed) and [`Limits::max_referrers`]. A source that fails, runs into a limit
+/// or past the deadline is reported in [`Discovered::unreadable`]; what the others held is
+/// still used.
+pub async fn discover_until<R: Repository>(
+    repo: &R,
     subject: &Digest,
-    kind: Kind,
+    format: SignatureFormat,
+    want_signatures: bool,
+    want_attestations: bool,
     limits: &Limits,
-) -> Result<Vec<Candidate>, DiscoverError> {
-    let Some(att) = attach::read(fetches, subject, kind, limits.max_layers).await? else {
-        return Ok(Vec::new());
+    deadline: tokio::time::Instant,
+) -> Discovered {
+    let fetches = ImageFetches::new(repo, limits);
+    let room = Mutex::new(limits.max_attachments);
+    let source = Discovery {
+        fetches: &fetches,
+        subject,
+        limits,
+        room: &room,
     };
-    // A simple-signing payload is a few hundred bytes of JSON: `.sig` layers get the small
-    // payload limit, `.att` envelopes (which carry whole statements) the blob limit.
-    let (max, limit) = match kind {
-        Kind::Signature => (limits.max_payload_bytes, "max_payload_bytes"),
-        Kind::Attestation => (limits.max_blob_bytes, "max_blob_bytes"),
+    let none = || (Vec::new(), Vec::new());
+    let (sig, att, refs) = tokio::join!(
+        async {
+            if want_signatures && format.legacy() {
+                source.within(deadline, SourceKind::LegacySignatures).await
+            } else {
+                none()
+            }
+        },
+        async {
+            if want_attestations && format.legacy() {
+                source
+                    .within(deadline, SourceKind::LegacyAttestations)
+                    .await
+            } else {
+                none()
+            }
+        },
+        async {
+            if format.bundle() {
+                source.within(deadline, SourceKind::Referrers).await
+            } else {
+                none()
+            }
+        }
+    );
+    let mut out = Discovered {
+        signatures: sig.0,
+        attestations: att.0,
+        bundles: refs.0,
+        unreadable: Vec::new(),
     };
-    let candidates = att
-        .manifest
-        .layers
-        .iter()
-        .enumerate()
-        .map(|(index, layer)| {
-            let source = Source::LegacyLayer {
-                manifest: att.digest.clone(),
-                layer: layer.digest.clone(),
-                index,
-            };
-            fetch_candidate(fetches, source, layer.clone(), max, limit)
+    out.unreadable.extend(sig.1);
+    out.unreadable.extend(att.1);
+    out.unreadable.extend(refs.1);
+    out
+}
+
+/// One image's discovery state shared by its sources.
+struct Discovery<'a, 'r, R> {
+    fetches: &'a ImageFetches<'r, R>,
+    subject: &'a Digest,
+    limits: &'a Limits,
+    /// Candidates still allowed under `max_attachments`.
+    room: &'a Mutex<usize>,
+}
+
+impl<R: Repository> Discovery<'_, '_, R> {
+    /// Read one source before `deadline`: its candidates, and why it is incomplete (if it is).
+    async fn within(
+        &self,
+        deadline: tokio::time::Instant,
+        kind: SourceKind,
+    ) -> (Vec<Candidate>, Vec<Unreadable>) {
+        let mut problems = Vec::new();
+        let listed = match tokio::time::timeout_at(deadline, self.list(kind)).await {
+            Ok(Ok(listed)) => listed,
+            Ok(Err(e)) => return (Vec::new(), vec![Unreadable::new(kind, e)]),
+            Err(_) => return (Vec::new(), vec![Unreadable::new(kind, self.late())]),
+        };
+        let mut listed = listed;
+        if kind == SourceKind::Referrers && listed.len() > self.limits.max_referrers {
+            problems.push(Unreadable::new(
+                kind,
+                DiscoverError::TooMany {
+                    limit: "max_referrers",
+                    what: "bundle referrers",
+                    count: listed.len(),
+                    max: self.limits.max_referrers,
+                },
+            ));
+            listed.truncate(self.limits.max_referrers);
+        }
+        let (granted, seen) = {
+            // A plain counter: a panic elsewhere cannot leave it inconsistent.
+            let mut room = self.room.lock().unwrap_or_else(PoisonError::into_inner);
+            let granted = listed.len().min(*room);
+            let seen = self.limits.max_attachments - *room + listed.len();
+            *room -= granted;
+            (granted, seen)
+        };
+        if granted < listed.len() {
+            problems.push(Unreadable::new(
+                kind,
+                DiscoverError::TooMany {
+                    limit: "max_attachments",
+                    what: "signature and attestation candidates",
+                    count: seen,
+                    max: self.limits.max_attachments,
+                },
+            ));
+            listed.truncate(granted);
+        }
+        let fetched = listed.into_iter().map(|item| async move {
+            let late = item.unfetched("not fetched before the image's deadline (image_timeout)");
+            match tokio::time::timeout_at(deadline, self.fetch(item)).await {
+                Ok(c) => (c, false),
+                Err(_) => (late, true),
+            }
         });
-    Ok(futures_util::future::join_all(candidates).await)
+        let fetched = futures_util::future::join_all(fetched).await;
+        if fetched.iter().any(|(_, late)| *late) {
+            problems.push(Unreadable::new(kind, self.late()));
+        }
+        (fetched.into_iter().map(|(c, _)| c).collect(), problems)
+    }
+
+    fn late(&self) -> DiscoverError {
+        RegistryError::Timeout {
+            registry: self.fetches.name().to_owned(),
+            operation: "verifying the image (image_timeout)".to_owned(),
+            after: self.limits.image_timeout,
+        }
+        .into()
+    }
+
+    /// What one source lists, not yet fetched.
+    async fn list(&self, kind: SourceKind) -> Result<Vec<Listed>, DiscoverError> {
+        let legacy = match kind {
+            SourceKind::LegacySignatures => Kind::Signature,
+            SourceKind::LegacyAttestations => Kind::Attestation,
+            SourceKind::Referrers => {
+                let refs = list_referrers(self.fetches, self.subject).await?;
+                return Ok(refs.into_iter().map(Listed::Referrer).collect());
+            }
+        };
+        let Some(att) =
+            attach::read(self.fetches, self.subject, legacy, self.limits.max_layers).await?
+        else {
+            return Ok(Vec::new());
+        };
+        // A simple-signing payload is a few hundred bytes of JSON: `.sig` layers get the
+        // small payload limit, `.att` envelopes (which carry whole statements) the blob limit.
+        let signature = legacy == Kind::Signature;
+        Ok(att
+            .manifest
+            .layers
+            .into_iter()
+            .enumerate()
+            .map(|(index, layer)| Listed::Layer {
+                manifest: att.digest.clone(),
+                index,
+                layer,
+                signature,
+            })
+            .collect())
+    }
+
+    async fn fetch(&self, item: Listed) -> Candidate {
+        match item {
+            Listed::Layer {
+                manifest,
+                index,
+                layer,
+                signature,
+            } => {
+                let (max, limit) = if signature {
+                    (self.limits.max_payload_bytes, "max_payload_bytes")
+                } else {
+                    (self.limits.max_blob_bytes, "max_blob_bytes")
+                };
+                let source = Source::LegacyLayer {
+                    manifest,
+                    layer: layer.digest.clone(),
+                    index,
+                };
+                fetch_candidate(self.fetches, source, layer, max, limit).await
+            }
+            Listed::Referrer(d) => {
+                bundle_candidate(self.fetches, self.subject, &d, self.limits).await
+            }
+        }
+    }
+}
+
+/// One candidate as a source lists it.
+enum Listed {
+    /// A layer of the `.sig` (`signature`) or `.att` manifest.
+    Layer {
+        manifest: Digest,
+        index: usize,
+        layer: Descriptor,
+        signature: bool,
+    },
+    /// A bundle referrer's descriptor in the referrers index.
+    Referrer(Descriptor),
+}
+
+impl Listed {
+    /// The failed candidate for this item when it could not be fetched.
+    fn unfetched(&self, why: &str) -> Candidate {
+        let (source, descriptor) = match self {
+            Self::Layer {
+                manifest,
+                index,
+                layer,
+                ..
+            } => (
+                Source::LegacyLayer {
+                    manifest: manifest.clone(),
+                    layer: layer.digest.clone(),
+                    index: *index,
+                },
+                layer.clone(),
+            ),
+            Self::Referrer(d) => (
+                Source::Bundle {
+                    referrer: d.digest.clone(),
+                    layer: d.digest.clone(),
+                },
+                d.clone(),
+            ),
+        };
+        Candidate {
+            source,
+            descriptor,
+            content: Err(why.to_owned()),
+        }
+    }
 }
 
 async fn fetch_candidate<R: Repository>(
@@ -198,13 +492,12 @@ async fn fetch_candidate<R: Repository>(
     }
 }
 
-/// Find bundle referrers: the referrers API when the store has it, else the `sha256-<hex>`
-/// tag-schema index (cosign-formats §3.4).
-async fn bundle_candidates<R: Repository>(
+/// List bundle referrers: the referrers API when the store has it, else the `sha256-<hex>`
+/// tag-schema index (cosign-formats §3.4). Only descriptors with the bundle artifact type.
+async fn list_referrers<R: Repository>(
     repo: &ImageFetches<'_, R>,
     subject: &Digest,
-    limits: &Limits,
-) -> Result<Vec<Candidate>, DiscoverError> {
+) -> Result<Vec<Descriptor>, DiscoverError> {
     let index_bytes = match repo.referrers_api(subject).await? {
         Some(b) => b,
         None => match repo
@@ -221,62 +514,67 @@ async fn bundle_candidates<R: Repository>(
             subject: subject.clone(),
             message: e.to_string(),
         })?;
-    let wanted: Vec<&Descriptor> = index
+    Ok(index
         .manifests
-        .iter()
+        .into_iter()
         .filter(|d| d.artifact_type.as_deref() == Some(media_types::SIGSTORE_BUNDLE_V03))
-        .take(limits.max_layers)
-        .collect();
-    let fetches = wanted.into_iter().map(|d| async move {
-        let referrer = d.digest.clone();
-        let failed = |message: String| Candidate {
-            source: Source::Bundle {
-                referrer: referrer.clone(),
-                layer: referrer.clone(),
-            },
-            descriptor: d.clone(),
-            content: Err(message),
-        };
-        let m = match repo.get_manifest(ManifestRef::Digest(&referrer)).await {
-            Ok(Some(m)) => m,
-            Ok(None) => return failed("referrer manifest listed in the index is missing".into()),
-            Err(e) => return failed(crate::format::error_chain(&e)),
-        };
-        let manifest: ImageManifest = match serde_json::from_slice(&m.bytes) {
-            Ok(x) => x,
-            Err(e) => return failed(format!("referrer manifest is malformed: {e}")),
-        };
-        // cosign: exactly one layer whose media type is a Sigstore bundle.
-        let [layer] = manifest.layers.as_slice() else {
-            return failed(format!(
-                "referrer has {} layers, expected exactly one bundle layer",
-                manifest.layers.len()
-            ));
-        };
-        if !layer
-            .media_type
-            .starts_with("application/vnd.dev.sigstore.bundle")
-        {
-            return failed(format!(
-                "referrer layer has media type `{}`, not a Sigstore bundle",
-                layer.media_type
-            ));
-        }
-        if manifest.subject.as_ref().map(|s| &s.digest) != Some(subject) {
-            return failed("referrer manifest's subject is not this image".into());
-        }
-        let source = Source::Bundle {
+        .collect())
+}
+
+/// Fetch one bundle referrer: its manifest, then its one bundle layer.
+async fn bundle_candidate<R: Repository>(
+    repo: &ImageFetches<'_, R>,
+    subject: &Digest,
+    d: &Descriptor,
+    limits: &Limits,
+) -> Candidate {
+    let referrer = d.digest.clone();
+    let failed = |message: String| Candidate {
+        source: Source::Bundle {
             referrer: referrer.clone(),
-            layer: layer.digest.clone(),
-        };
-        fetch_candidate(
-            repo,
-            source,
-            layer.clone(),
-            limits.max_blob_bytes,
-            "max_blob_bytes",
-        )
-        .await
-    });
-    Ok(futures_util::future::join_all(fetches).await)
+            layer: referrer.clone(),
+        },
+        descriptor: d.clone(),
+        content: Err(message),
+    };
+    let m = match repo.get_manifest(ManifestRef::Digest(&referrer)).await {
+        Ok(Some(m)) => m,
+        Ok(None) => return failed("referrer manifest listed in the index is missing".into()),
+        Err(e) => return failed(crate::format::error_chain(&e)),
+    };
+    let manifest: ImageManifest = match serde_json::from_slice(&m.bytes) {
+        Ok(x) => x,
+        Err(e) => return failed(format!("referrer manifest is malformed: {e}")),
+    };
+    // cosign: exactly one layer whose media type is a Sigstore bundle.
+    let [layer] = manifest.layers.as_slice() else {
+        return failed(format!(
+            "referrer has {} layers, expected exactly one bundle layer",
+            manifest.layers.len()
+        ));
+    };
+    if !layer
+        .media_type
+        .starts_with("application/vnd.dev.sigstore.bundle")
+    {
+        return failed(format!(
+            "referrer layer has media type `{}`, not a Sigstore bundle",
+            layer.media_type
+        ));
+    }
+    if manifest.subject.as_ref().map(|s| &s.digest) != Some(subject) {
+        return failed("referrer manifest's subject is not this image".into());
+    }
+    let source = Source::Bundle {
+        referrer: referrer.clone(),
+        layer: layer.digest.clone(),
+    };
+    fetch_candidate(
+        repo,
+        source,
+        layer.clone(),
+        limits.max_blob_bytes,
+        "max_blob_bytes",
+    )
+    .await
 }

@@ -602,6 +602,7 @@ async fn cli_attest_and_verify(bundle: bool) {
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap();
     let line2 = out.stdout.split(|b| *b == b'\n').nth(1).unwrap();
     if bundle {
@@ -824,6 +825,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap();
     assert!(found.attestations.is_empty() && found.bundles.is_empty());
     // And the right declaration works, in both formats.
@@ -852,6 +854,7 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap();
     assert_eq!((found.attestations.len(), found.bundles.len()), (1, 1));
 }

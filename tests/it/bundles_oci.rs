@@ -69,6 +69,7 @@ async fn bundles_of<R: Repository>(repo: &R, digest: &Digest) -> Vec<Candidate> 
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap()
     .bundles
 }
@@ -538,7 +539,12 @@ async fn signature_format_limits_what_is_read() {
         .unwrap();
     let repo = client.repository(&image).unwrap();
     let limits = Limits::default();
-    let find = |f| discover::discover(&repo, &digest, f, true, false, &limits);
+    let (repo, digest, limits) = (&repo, &digest, &limits);
+    let find = |f| async move {
+        discover::discover(repo, digest, f, true, false, limits)
+            .await
+            .complete()
+    };
     let legacy = find(SignatureFormat::Legacy).await.unwrap();
     assert_eq!((legacy.signatures.len(), legacy.bundles.len()), (1, 0));
     let bundle = find(SignatureFormat::Bundle).await.unwrap();
@@ -548,7 +554,7 @@ async fn signature_format_limits_what_is_read() {
     assert!(
         verify::check_signature(
             &any.signatures[0],
-            &digest,
+            digest,
             &SignatureVerifier::Key(legacy_key.public_key()),
             &BTreeMap::new()
         )
@@ -557,7 +563,7 @@ async fn signature_format_limits_what_is_read() {
     assert!(
         verify::check_bundle(
             &any.bundles[0],
-            &digest,
+            digest,
             &SignatureVerifier::Key(bundle_key.public_key()),
             &BTreeMap::new()
         )
@@ -567,7 +573,7 @@ async fn signature_format_limits_what_is_read() {
     assert_eq!(
         verify::check_signature(
             &any.signatures[0],
-            &digest,
+            digest,
             &SignatureVerifier::Key(bundle_key.public_key()),
             &BTreeMap::new()
         )
@@ -578,7 +584,7 @@ async fn signature_format_limits_what_is_read() {
     assert_eq!(
         verify::check_bundle(
             &any.bundles[0],
-            &digest,
+            digest,
             &SignatureVerifier::Key(legacy_key.public_key()),
             &BTreeMap::new()
         )
@@ -674,6 +680,7 @@ async fn keyless_legacy_sig_on_the_registry() {
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap();
     assert_eq!(found.signatures.len(), 1);
     let ok = verify::check_signature(
@@ -717,6 +724,7 @@ async fn keyless_legacy_sig_on_the_registry() {
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap();
     let f = verify::check_signature(
         &found.signatures[0],

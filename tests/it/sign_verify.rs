@@ -218,6 +218,7 @@ async fn tampered_layers_fail_closed() {
         &Limits::default(),
     )
     .await
+    .complete()
     .unwrap();
     assert!(
         found.signatures.is_empty() && found.attestations.is_empty() && found.bundles.is_empty()

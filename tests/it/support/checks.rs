@@ -44,6 +44,7 @@ async fn discover_legacy<R: Repository>(
         &Limits::default(),
     )
     .await
+    .complete()
     .expect("discover")
 }
 
