@@ -93,14 +93,26 @@ impl<'a, R: Repository> ImageFetches<'a, R> {
         })?;
         let _permit = self.permits.acquire().await.map_err(|e| e.to_string())?;
         // Capped at the declared size: a registry sending more is refused, not buffered.
-        match self.repo.get_blob(digest, size).await {
+        let fetched = match self.repo.get_blob(digest, size).await {
             Ok(bytes) if bytes.len() as u64 != size => Err(format!(
                 "blob is {} bytes but the descriptor says {size}",
                 bytes.len()
             )),
             Ok(bytes) => Ok(Arc::new(bytes)),
             Err(e) => Err(crate::format::error_chain(&e)),
+        };
+        if fetched.is_err() {
+            // Nothing is held for a failed fetch: give its charge back, so descriptors that
+            // declare huge sizes for blobs that do not exist cannot use up the budget of the
+            // valid attachments beside them.
+            self.refund(size);
         }
+        fetched
+    }
+
+    fn refund(&self, bytes: u64) {
+        let mut spent = self.spent.lock().unwrap_or_else(PoisonError::into_inner);
+        *spent = spent.saturating_sub(bytes);
     }
 
     /// Charge `len` bytes of a `what` (manifest, index, blob) just fetched, as a transport
@@ -199,6 +211,8 @@ mod tests {
         calls: AtomicUsize,
         in_flight: AtomicUsize,
         most: AtomicUsize,
+        /// Blobs asked for with this size fail (as a blob that does not exist would).
+        fail_size: Option<u64>,
     }
 
     impl Repository for Slow {
@@ -225,6 +239,11 @@ mod tests {
             self.most.fetch_max(now, Ordering::SeqCst);
             tokio::time::sleep(Duration::from_millis(20)).await;
             self.in_flight.fetch_sub(1, Ordering::SeqCst);
+            if self.fail_size == Some(max_bytes) {
+                return Err(RegistryError::Config {
+                    message: "no such blob".into(),
+                });
+            }
             Ok(vec![0; usize::try_from(max_bytes).unwrap_or(0)])
         }
         async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
@@ -294,6 +313,23 @@ mod tests {
             2,
             "refused before fetching"
         );
+    }
+
+    /// Regression: a failed fetch kept its charge, so descriptors declaring huge sizes for
+    /// blobs that do not exist used up the budget of valid attachments beside them.
+    #[tokio::test]
+    async fn a_failed_fetch_gives_its_charge_back() {
+        let repo = Slow {
+            fail_size: Some(20),
+            ..Slow::default()
+        };
+        let limits = Limits {
+            max_image_bytes: 25,
+            ..Limits::DEFAULT
+        };
+        let f = ImageFetches::new(&repo, &limits);
+        assert!(f.blob(&descriptor(1, 20), 20, "max").await.is_err());
+        assert!(f.blob(&descriptor(2, 15), 15, "max").await.is_ok());
     }
 
     #[tokio::test]
