@@ -54,7 +54,10 @@ pub struct Limits {
     pub max_json_depth: usize,
     /// Deepest nesting of `anyOf`/`allOf`/`threshold` in a policy. Default 16.
     pub max_policy_depth: usize,
-    /// Most CEL evaluation cost (steps) one condition may spend. Default 100,000.
+    /// Most estimated CEL cost one condition may have over the inputs it is evaluated on
+    /// (`policy::cel`: nodes, with each comprehension's body times its range's size). Default
+    /// 1,000,000, Kubernetes' per-expression limit: one pass over a 100,000-component SBOM
+    /// fits, a nested loop over two 5,000-item lists does not.
     pub max_cel_cost: u64,
     /// Longest certificate chain accepted (leaf included). Default 10.
     pub max_cert_chain_len: usize,
@@ -102,7 +105,7 @@ impl Limits {
         max_redirects: 5,
         max_json_depth: 128,
         max_policy_depth: 16,
-        max_cel_cost: 100_000,
+        max_cel_cost: 1_000_000,
         max_cert_chain_len: 10,
         max_scrypt_log_n: 20,
         max_scrypt_r: 32,

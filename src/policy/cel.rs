@@ -5,10 +5,21 @@
 //! anything else, an evaluation error, a panic inside the interpreter, or running past the
 //! time budget is an error, and an error fails the requirement (`condition-error`).
 //!
-//! Budget: conditions are limited to [`super::model::MAX_CONDITION_CHARS`] characters at
-//! load, and each evaluation runs on its own thread with a deadline ([`DEFAULT_BUDGET`]). A
-//! condition that overruns is reported as an error at the deadline; its thread is left to
-//! finish in the background (it holds only its own copies of the inputs).
+//! Budget, in three layers: conditions are limited to [`super::model::MAX_CONDITION_CHARS`]
+//! characters at load; before running, a condition's cost over the actual inputs is
+//! estimated and refused past [`Limits::max_cel_cost`](crate::limits::Limits::max_cel_cost)
+//! (the interpreter, `cel` 0.15, has no cost limit or cancellation of its own, so an
+//! evaluation that starts cannot be stopped); and each evaluation runs on its own thread with
+//! a deadline ([`DEFAULT_BUDGET`]) as the backstop for what the estimate misses; a condition
+//! that overruns it is reported as an error at the deadline and its thread is left to finish
+//! in the background (it holds only its own copies of the inputs).
+//!
+//! The estimate, like Kubernetes' CEL cost estimate but over the real inputs instead of
+//! declared maximum sizes: every node costs 1, and a comprehension (`all`, `exists`,
+//! `exists_one`, `map`, `filter`) costs its body times the size of its range, where a range
+//! that is a list literal has its length and any other the largest list or map in the
+//! inputs. Nested comprehensions multiply. It is an upper bound for ranges taken from the
+//! inputs; a range built by concatenation can be larger, which the deadline catches.
 
 use std::sync::mpsc;
 use std::time::Duration;
@@ -80,6 +91,19 @@ pub fn evaluate_condition(
 fn run(source: &str, predicate: Value, statement: Value, image: Value) -> Result<bool, String> {
     let program = cel::Program::compile(source)
         .map_err(|e| format!("invalid CEL condition: {}", first_line(&e.to_string())))?;
+    let max = crate::limits::Limits::DEFAULT.max_cel_cost;
+    let largest = [&predicate, &statement, &image]
+        .into_iter()
+        .map(largest_collection)
+        .max()
+        .unwrap_or(0);
+    let cost = estimated_cost(program.expression(), largest as u64);
+    if cost > max {
+        return Err(format!(
+            "max_cel_cost: the condition's estimated cost over these inputs is {cost} \
+             (largest list or map: {largest}), over the limit of {max}"
+        ));
+    }
     let mut context = cel::Context::default();
     for (name, value) in [
         ("predicate", predicate),
@@ -98,6 +122,67 @@ fn run(source: &str, predicate: Value, statement: Value, image: Value) -> Result
         )),
         Err(e) => Err(e.to_string()),
     }
+}
+
+/// The largest array or object length anywhere in `v` (iterative: `v` may be deep).
+fn largest_collection(v: &Value) -> usize {
+    let mut largest = 0;
+    let mut stack = vec![v];
+    while let Some(v) = stack.pop() {
+        match v {
+            Value::Array(a) => {
+                largest = largest.max(a.len());
+                stack.extend(a);
+            }
+            Value::Object(o) => {
+                largest = largest.max(o.len());
+                stack.extend(o.values());
+            }
+            // Strings are not ranges: comprehensions iterate lists and maps only.
+            _ => {}
+        }
+    }
+    largest
+}
+
+/// The estimated evaluation cost of `e` when any range from the inputs has at most
+/// `largest` items (see the module docs). Saturates instead of overflowing.
+fn estimated_cost(e: &cel::IdedExpr, largest: u64) -> u64 {
+    use cel::common::ast::{EntryExpr, Expr};
+    let c = |e: &cel::IdedExpr| estimated_cost(e, largest);
+    let sum = |es: &mut dyn Iterator<Item = &cel::IdedExpr>| {
+        es.fold(0u64, |acc, e| acc.saturating_add(c(e)))
+    };
+    let own = match &e.expr {
+        Expr::Unspecified | Expr::Ident(_) | Expr::Literal(_) => 0,
+        Expr::Select(s) => c(&s.operand),
+        Expr::Call(call) => sum(&mut call.target.as_deref().into_iter().chain(&call.args)),
+        Expr::List(l) => sum(&mut l.elements.iter()),
+        Expr::Map(m) => m.entries.iter().fold(0u64, |acc, entry| {
+            acc.saturating_add(match &entry.expr {
+                EntryExpr::MapEntry(me) => c(&me.key).saturating_add(c(&me.value)),
+                EntryExpr::StructField(f) => c(&f.value),
+            })
+        }),
+        Expr::Struct(st) => st.entries.iter().fold(0u64, |acc, entry| {
+            acc.saturating_add(match &entry.expr {
+                EntryExpr::MapEntry(me) => c(&me.key).saturating_add(c(&me.value)),
+                EntryExpr::StructField(f) => c(&f.value),
+            })
+        }),
+        Expr::Comprehension(comp) => {
+            let items = match &comp.iter_range.expr {
+                Expr::List(l) => l.elements.len() as u64,
+                _ => largest,
+            };
+            let body = c(&comp.loop_cond).saturating_add(c(&comp.loop_step));
+            c(&comp.iter_range)
+                .saturating_add(c(&comp.accu_init))
+                .saturating_add(items.saturating_mul(body))
+                .saturating_add(c(&comp.result))
+        }
+    };
+    own.saturating_add(1)
 }
 
 fn type_name(value: &cel::Value) -> String {
@@ -171,6 +256,46 @@ mod tests {
         assert_eq!(eval(&sum, json!({})), Ok(true));
     }
 
+    /// Regression (issue 10): a costly condition ran until the deadline, and then on in a
+    /// detached thread (the interpreter cannot be stopped). Now its cost over the inputs is
+    /// estimated first and refused past max_cel_cost, before anything runs, in no time.
+    #[test]
+    fn an_estimated_cost_over_the_limit_is_refused_before_running() {
+        let big: Vec<u64> = (0..5_000).collect();
+        let p = json!({"xs": big});
+        let started = std::time::Instant::now();
+        let err = eval(
+            "predicate.xs.map(x, predicate.xs.exists(y, y == x)).size() > 0",
+            p.clone(),
+        )
+        .unwrap_err();
+        assert!(err.contains("max_cel_cost"), "{err}");
+        assert!(err.contains("5000"), "largest list named: {err}");
+        assert!(started.elapsed() < Duration::from_millis(400));
+        // One pass over the same 5000 items is well within the limit.
+        assert_eq!(eval("predicate.xs.exists(x, x == 4999)", p), Ok(true));
+        // A list literal range counts its own length, not the largest input.
+        let tiny = json!({"ys": (0..100_000).collect::<Vec<u64>>()});
+        assert_eq!(eval("[1, 2, 3].all(x, x > 0)", tiny), Ok(true));
+    }
+
+    #[test]
+    fn estimates_multiply_for_nested_comprehensions() {
+        let program = |s: &str| cel::Program::compile(s).unwrap();
+        let one = estimated_cost(program("xs.exists(x, x == 1)").expression(), 100);
+        let two = estimated_cost(
+            program("xs.exists(x, xs.exists(y, y == x))").expression(),
+            100,
+        );
+        assert!((100..1_000).contains(&one), "{one}");
+        assert!((100 * 100..100_000).contains(&two), "{two}");
+        assert_eq!(
+            estimated_cost(program("1 == 1").expression(), u64::MAX),
+            3,
+            "no comprehension: node count"
+        );
+    }
+
     #[test]
     fn budget_is_enforced() {
         // A large comprehension over a big list, with a tiny budget.
@@ -183,7 +308,11 @@ mod tests {
             &json!({}),
             Duration::from_millis(50),
         );
+        // Refused by the cost estimate now (before, by the deadline); either way an error.
         let err = r.unwrap_err();
-        assert!(err.contains("did not finish"), "{err}");
+        assert!(
+            err.contains("did not finish") || err.contains("max_cel_cost"),
+            "{err}"
+        );
     }
 }
