@@ -480,6 +480,9 @@ fn time_at(v: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
         .map(|t| t.with_timezone(&Utc))
 }
 
+/// How far a scan time may be ahead of the verifier's clock (clock skew) under `maxAge`.
+pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+
 /// Runs the vulnerability check on a predicate at time `now`.
 pub fn check_vulnerabilities(
     check: &VulnCheck,
@@ -501,6 +504,23 @@ pub fn check_vulnerabilities(
             ));
         };
         let scanned: SystemTime = at.into();
+        // A scan time ahead of the clock says nothing about freshness (and would stay
+        // "fresh" for as long as it is ahead): more than the clock skew allowed is refused.
+        if scanned
+            .duration_since(now)
+            .is_ok_and(|ahead| ahead > MAX_CLOCK_SKEW)
+        {
+            return Err(Reason::new(
+                ReasonCode::VulnReportTooOld,
+                format!(
+                    "scan time {} (`{}`) is more than {} ahead of now: a future-dated scan \
+                     cannot show the report is within maxAge",
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+                    report.time_field,
+                    format_duration(MAX_CLOCK_SKEW)
+                ),
+            ));
+        }
         let a = now.duration_since(scanned).unwrap_or(Duration::ZERO);
         age = Some(a);
         if a > max_age {
@@ -580,6 +600,35 @@ mod tests {
         assert_eq!(r.reason().unwrap().code, ReasonCode::VulnReportTooOld);
         let r = check_vulnerabilities(&check(None, Some(2 * 86_400), &[]), &doc, now).unwrap();
         assert_eq!(r.reason(), None);
+    }
+
+    /// Regression (issue 10): a scan dated in the future had age 0 and passed every maxAge
+    /// for as long as its date stayed ahead. More than 5 minutes ahead is now refused.
+    #[test]
+    fn a_future_dated_scan_does_not_meet_max_age() {
+        let doc = json!({"SchemaVersion": 2, "ArtifactName": "x", "CreatedAt": "2030-01-01T00:00:00Z",
+            "Results": []});
+        let e = check_vulnerabilities(
+            &check(None, Some(86_400), &[]),
+            &doc,
+            at("2026-12-02T00:00:00Z"),
+        )
+        .unwrap_err();
+        assert_eq!(e.code, ReasonCode::VulnReportTooOld);
+        assert!(e.message.contains("ahead of now"), "{}", e.message);
+        // Within the allowed clock skew: accepted.
+        let ok = check_vulnerabilities(
+            &check(None, Some(86_400), &[]),
+            &doc,
+            at("2029-12-31T23:56:00Z"),
+        )
+        .unwrap();
+        assert_eq!(ok.reason(), None);
+        // Without maxAge the date is not judged.
+        assert!(
+            check_vulnerabilities(&check(None, None, &[]), &doc, at("2026-12-02T00:00:00Z"))
+                .is_ok()
+        );
     }
 
     #[test]
