@@ -13,6 +13,7 @@ mod conformance;
 mod demo;
 mod dsse_interop;
 mod hostile_attachments;
+mod hostile_registry;
 mod hostile_transport;
 mod identities;
 mod keyless_legacy;
