@@ -9,6 +9,7 @@ mod attest;
 mod blob;
 mod bundles_oci;
 mod cli_output;
+mod concurrency;
 mod conformance;
 mod demo;
 mod dsse_interop;
