@@ -443,7 +443,12 @@ async fn sig_manifest_with_10000_layers() {
         Fault::body(media_types::OCI_MANIFEST, huge),
     );
     let (d, took) = s.decide(&s.via(":v1"), tight()).await;
-    assert_denied(&d, took, &["10000 layers", "over the limit of 1000"]);
+    // Limits' contract: going over a limit is an error that names it.
+    assert_denied(
+        &d,
+        took,
+        &["10000 layers", "over the limit of 1000", "max_layers"],
+    );
     assert_eq!(s.proxy.count("GET", ReqKind::Blob), 0);
 }
 
