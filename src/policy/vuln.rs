@@ -481,7 +481,7 @@ fn time_at(v: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
 }
 
 /// How far a scan time may be ahead of the verifier's clock (clock skew) under `maxAge`.
-pub const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
+pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
 /// Runs the vulnerability check on a predicate at time `now`.
 pub fn check_vulnerabilities(

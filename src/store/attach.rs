@@ -87,7 +87,7 @@ pub enum AttachError {
     },
     /// More layers than the limit.
     #[error(
-        "attachment manifest `{tag}` in `{repository}` has {count} layers, over the limit of {limit}"
+        "max_layers: attachment manifest `{tag}` in `{repository}` has {count} layers, over the limit of {limit}"
     )]
     TooManyLayers {
         /// Repository.

@@ -673,7 +673,18 @@ impl RemoteRepository {
         }
     }
 
-    fn read_error(&self, e: ReadError, what: &str, object: &str, limit: u64) -> RegistryError {
+    /// A failed body read as an error. Where the limit is a [`Limits`] field, `what` starts
+    /// with its name (`max_manifest_bytes: manifest`), as the per-image budget names
+    /// `max_image_bytes`; a blob's limit is its caller's (often the descriptor's size).
+    /// `retries`: how many earlier reads of this body were cut off and retried.
+    fn read_error(
+        &self,
+        e: ReadError,
+        what: &str,
+        object: &str,
+        limit: u64,
+        retries: u32,
+    ) -> RegistryError {
         match e {
             ReadError::TooLarge(size) => RegistryError::TooLarge {
                 repository: self.name.clone(),
@@ -682,8 +693,38 @@ impl RemoteRepository {
                 size,
                 limit,
             },
-            ReadError::Http(e) => self.session.unreachable(&e),
+            ReadError::Http(e) => match self.session.unreachable(&e) {
+                RegistryError::Unreachable { registry, message } if retries > 0 => {
+                    RegistryError::Unreachable {
+                        registry,
+                        message: format!("{message} (after {retries} retries)"),
+                    }
+                }
+                other => other,
+            },
         }
+    }
+
+    /// The wait before reading a GET's body again, when the last read (number `attempt`,
+    /// the first began at `started`) was cut off: the connection dropped mid-body, as
+    /// [`RegistrySession::execute`] retries one dropped before the answer. `None` (give up)
+    /// on a timeout, an oversized body, after [`Limits::max_retries`], or when the wait would
+    /// end past the request deadline.
+    fn body_retry(
+        &self,
+        e: &ReadError,
+        attempt: u32,
+        started: std::time::Instant,
+    ) -> Option<std::time::Duration> {
+        let ReadError::Http(e) = e else {
+            return None;
+        };
+        if e.is_timeout() || attempt >= self.limits.max_retries {
+            return None;
+        }
+        let wait = backoff(&self.limits, attempt);
+        let deadline = started.checked_add(self.limits.request_timeout)?;
+        (std::time::Instant::now().checked_add(wait)? < deadline).then_some(wait)
     }
 
     /// Monolithic upload of a blob known to be absent; `hook` sees the bytes go out.
@@ -806,34 +847,54 @@ impl Repository for RemoteRepository {
         };
         let url = self.url("manifests", &object);
         let accept = media_types::ACCEPTED_MANIFESTS.join(", ");
-        let resp = self
-            .session
-            .send(&self.path, Scope::Pull, Method::GET, &url, |rb| {
-                rb.header(ACCEPT, &accept)
-            })
-            .await?;
-        let status = resp.status();
-        if status == StatusCode::NOT_FOUND {
-            drain(resp).await;
-            return Ok(None);
-        }
-        if !status.is_success() {
-            return Err(self.status_error("GET manifest", resp).await);
-        }
-        let content_type = resp
-            .headers()
-            .get(CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
-        let header_digest = resp
-            .headers()
-            .get("docker-content-digest")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.parse::<Digest>().ok());
         let limit = self.limits.max_manifest_bytes;
-        let bytes = read_capped(resp, limit)
-            .await
-            .map_err(|e| self.read_error(e, "manifest", &object, limit))?;
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        let (bytes, content_type, header_digest) = loop {
+            let resp = self
+                .session
+                .send(&self.path, Scope::Pull, Method::GET, &url, |rb| {
+                    rb.header(ACCEPT, &accept)
+                })
+                .await?;
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND {
+                drain(resp).await;
+                return Ok(None);
+            }
+            if !status.is_success() {
+                return Err(self.status_error("GET manifest", resp).await);
+            }
+            let content_type = resp
+                .headers()
+                .get(CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .map(|v| v.split(';').next().unwrap_or(v).trim().to_owned());
+            let header_digest = resp
+                .headers()
+                .get("docker-content-digest")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse::<Digest>().ok());
+            match read_capped(resp, limit).await {
+                Ok(bytes) => break (bytes, content_type, header_digest),
+                Err(e) => match self.body_retry(&e, attempt, started) {
+                    Some(wait) => {
+                        tracing::debug!(url, attempt, ?wait, "manifest body cut off; retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => {
+                        return Err(self.read_error(
+                            e,
+                            "max_manifest_bytes: manifest",
+                            &object,
+                            limit,
+                            attempt,
+                        ));
+                    }
+                },
+            }
+        };
         let digest = Digest::of(&bytes);
         let expected = match reference {
             ManifestRef::Digest(d) => Some(d.clone()),
@@ -900,24 +961,38 @@ impl Repository for RemoteRepository {
     async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
         let object = digest.to_string();
         let url = self.url("blobs", &object);
-        let resp = self
-            .session
-            .send(&self.path, Scope::Pull, Method::GET, &url, |rb| rb)
-            .await?;
-        let status = resp.status();
-        if status == StatusCode::NOT_FOUND {
-            drain(resp).await;
-            return Err(RegistryError::BlobNotFound {
-                repository: self.name.clone(),
-                digest: digest.clone(),
-            });
-        }
-        if !status.is_success() {
-            return Err(self.status_error("GET blob", resp).await);
-        }
-        let bytes = read_capped(resp, max_bytes)
-            .await
-            .map_err(|e| self.read_error(e, "blob", &object, max_bytes))?;
+        let started = std::time::Instant::now();
+        let mut attempt = 0;
+        let bytes = loop {
+            let resp = self
+                .session
+                .send(&self.path, Scope::Pull, Method::GET, &url, |rb| rb)
+                .await?;
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND {
+                drain(resp).await;
+                return Err(RegistryError::BlobNotFound {
+                    repository: self.name.clone(),
+                    digest: digest.clone(),
+                });
+            }
+            if !status.is_success() {
+                return Err(self.status_error("GET blob", resp).await);
+            }
+            match read_capped(resp, max_bytes).await {
+                Ok(bytes) => break bytes,
+                Err(e) => match self.body_retry(&e, attempt, started) {
+                    Some(wait) => {
+                        tracing::debug!(url, attempt, ?wait, "blob body cut off; retrying");
+                        tokio::time::sleep(wait).await;
+                        attempt += 1;
+                    }
+                    None => {
+                        return Err(self.read_error(e, "blob", &object, max_bytes, attempt));
+                    }
+                },
+            }
+        };
         super::checked_blob(&self.name, digest, bytes)
     }
 
@@ -977,9 +1052,9 @@ impl Repository for RemoteRepository {
             == Some(media_types::OCI_INDEX);
         if status == StatusCode::OK && is_index {
             let limit = self.limits.max_manifest_bytes;
-            let bytes = read_capped(resp, limit)
-                .await
-                .map_err(|e| self.read_error(e, "referrers index", &object, limit))?;
+            let bytes = read_capped(resp, limit).await.map_err(|e| {
+                self.read_error(e, "max_manifest_bytes: referrers index", &object, limit, 0)
+            })?;
             return Ok(Some(bytes));
         }
         if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {

@@ -2,7 +2,7 @@
 //! real registry (Debian's distribution 2.8: no referrers API, so the `sha256-<hex>`
 //! tag-schema index is used) and through a proxy that adds a native referrers API.
 
-use crate::support::checks::{attest_options, bundle_checks as check_all};
+use crate::support::checks::{attest_options, bundle_checks as check_all, bundles_of, tag_index};
 use crate::support::cli::{imprint, run};
 use crate::support::sig::{containers_image_layer, push_sig_layer};
 use std::collections::BTreeMap;
@@ -14,7 +14,7 @@ use crate::support::{push_random_image, registry, test_client, unique_repo, vect
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 use imprint::format::digest::Digest;
-use imprint::format::oci::{self, ImageIndex, ImageManifest};
+use imprint::format::oci::{self, ImageManifest};
 use imprint::format::reference::ImageRef;
 use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use imprint::keys::SigningKey;
@@ -57,30 +57,6 @@ fn bundle_opts(annotations: &[(&str, &str)]) -> SignOptions {
 
 fn attest_opts(predicate_type: &str, predicate: serde_json::Value) -> AttestOptions {
     attest_options(WriteFormat::Bundle, predicate_type, predicate)
-}
-
-async fn bundles_of<R: Repository>(repo: &R, digest: &Digest) -> Vec<Candidate> {
-    discover::discover(
-        repo,
-        digest,
-        SignatureFormat::Bundle,
-        true,
-        true,
-        &Limits::default(),
-    )
-    .await
-    .complete()
-    .unwrap()
-    .bundles
-}
-
-async fn tag_index<R: Repository>(repo: &R, digest: &Digest) -> ImageIndex {
-    let m = repo
-        .get_manifest(ManifestRef::Tag(&digest.tag_base()))
-        .await
-        .unwrap()
-        .expect("tag-schema index exists");
-    serde_json::from_slice(&m.bytes).unwrap()
 }
 
 /// A key-signed bundle for `statement` (what `sign`/`attest --new-bundle-format` store).

@@ -4,27 +4,10 @@
 use std::time::{Duration, Instant};
 
 use crate::support::proxy::{Fault, Proxy};
-use crate::support::{registry, unique_repo};
-use imprint::format::reference::ImageRef;
+use crate::support::{client_with, registry, repo_at, unique_repo};
 use imprint::store::{
-    AnyRepository, AuthSource, Client, Limits, ManifestRef, RegistryConfig, RegistryError,
-    Repository, media_types,
+    AuthSource, Client, Limits, ManifestRef, RegistryConfig, RegistryError, Repository, media_types,
 };
-
-fn client_with(limits: Limits) -> Client {
-    Client::new(RegistryConfig {
-        auth: AuthSource::Anonymous,
-        limits,
-        ..RegistryConfig::default()
-    })
-    .unwrap()
-}
-
-fn repo_at(client: &Client, registry: &str, repo: &str) -> AnyRepository {
-    client
-        .repository(&ImageRef::parse(&format!("{registry}/{repo}")).unwrap())
-        .unwrap()
-}
 
 /// Regression: only per-read timeouts existed, so a registry sending one byte just before each
 /// read timeout held a request (and `verify --policy`) forever. Now the whole request has one

@@ -4,10 +4,11 @@
 use std::collections::BTreeMap;
 
 use imprint::format::digest::Digest;
+use imprint::format::oci::ImageIndex;
 use imprint::keys::PublicKey;
 use imprint::sign::{AttestOptions, WriteFormat};
 use imprint::store::discover::{self, Candidate, Discovered, SignatureFormat};
-use imprint::store::{Limits, Repository};
+use imprint::store::{Limits, ManifestRef, Repository};
 use imprint::verify::{
     self, CandidateFailure, Check, SignatureVerifier, VerifiedAttestation, VerifiedBundleItem,
     VerifiedSignature,
@@ -101,4 +102,30 @@ pub(crate) fn failed_checks<T>(r: &[Result<T, CandidateFailure>]) -> Vec<Check> 
             Err(f) => f.check,
         })
         .collect()
+}
+
+/// Discover the bundle referrers of `digest` (signatures and attestations).
+pub(crate) async fn bundles_of<R: Repository>(repo: &R, digest: &Digest) -> Vec<Candidate> {
+    discover::discover(
+        repo,
+        digest,
+        SignatureFormat::Bundle,
+        true,
+        true,
+        &Limits::default(),
+    )
+    .await
+    .complete()
+    .expect("discover bundles")
+    .bundles
+}
+
+/// The `sha256-<hex>` tag-schema referrers index of `digest` (it must exist).
+pub(crate) async fn tag_index<R: Repository>(repo: &R, digest: &Digest) -> ImageIndex {
+    let m = repo
+        .get_manifest(ManifestRef::Tag(&digest.tag_base()))
+        .await
+        .expect("read the tag-schema index")
+        .expect("tag-schema index exists");
+    serde_json::from_slice(&m.bytes).expect("tag-schema index parses")
 }

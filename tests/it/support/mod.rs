@@ -23,7 +23,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use imprint::format::digest::Digest;
 use imprint::format::reference::ImageRef;
-use imprint::store::{AnyRepository, AuthSource, Client, RegistryConfig, Repository, media_types};
+use imprint::store::{
+    AnyRepository, AuthSource, Client, Limits, RegistryConfig, Repository, media_types,
+};
 
 /// The shared test vectors: `$IMPRINT_VECTORS` if set, else `../shared/vectors` beside the
 /// crate (the layout of a checkout and of CI). The one place the integration tests locate them;
@@ -259,6 +261,23 @@ pub(crate) fn test_client() -> Client {
         ..RegistryConfig::default()
     })
     .expect("client")
+}
+
+/// An anonymous client with `limits` (tight deadlines and sizes for hostile-registry tests).
+pub(crate) fn client_with(limits: Limits) -> Client {
+    Client::new(RegistryConfig {
+        auth: AuthSource::Anonymous,
+        limits,
+        ..RegistryConfig::default()
+    })
+    .expect("client")
+}
+
+/// The repository `<registry>/<repo>` through `client`.
+pub(crate) fn repo_at(client: &Client, registry: &str, repo: &str) -> AnyRepository {
+    client
+        .repository(&ImageRef::parse(&format!("{registry}/{repo}")).expect("reference"))
+        .expect("repository")
 }
 
 /// A tiny image: (manifest bytes, config bytes, layer bytes), OCI media types, compact JSON.

@@ -1,6 +1,7 @@
 //! A small HTTP/1.1 proxy in front of a test registry, on loopback only: it logs every
 //! request (method, path, kind) so tests and the benchmark can count requests per image, and
-//! it can answer chosen requests itself (faults: error statuses, wrong or oversized bodies).
+//! it can answer chosen requests itself (faults: error statuses, wrong, truncated, oversized or
+//! endless bodies, dropped connections), always or only for the first N matching requests.
 //!
 //! It understands just enough HTTP/1.1 for our client and distribution: request heads up to
 //! 64 KiB, bodies with `Content-Length` (chunked request bodies are refused), keep-alive, no
@@ -64,7 +65,15 @@ pub(crate) struct Fault {
     pub declared_length: Option<u64>,
     /// Send the body one byte at a time with this pause between bytes (slowloris).
     pub trickle: Option<std::time::Duration>,
+    /// Close the connection without answering at all (the request was read, not forwarded).
+    pub close_without_answer: bool,
+    /// After the head, send `body` over and over without end (until the client goes away,
+    /// or [`ENDLESS_CAP`] bytes at most, so a test that forgets to stop does not spin).
+    pub endless: bool,
 }
+
+/// Most bytes an endless body sends before the proxy gives up on it.
+pub(crate) const ENDLESS_CAP: u64 = 8 * 1024 * 1024 * 1024;
 
 impl Fault {
     /// An empty answer with `status`.
@@ -76,23 +85,62 @@ impl Fault {
             content_length: true,
             declared_length: None,
             trickle: None,
+            close_without_answer: false,
+            endless: false,
         }
     }
 
     /// A `200` with `body` and `content_type`.
     pub(crate) fn body(content_type: &str, body: Vec<u8>) -> Self {
         Self {
-            status: 200,
             headers: vec![("Content-Type".into(), content_type.into())],
             body,
-            content_length: true,
-            declared_length: None,
-            trickle: None,
+            ..Self::status(200)
         }
+    }
+
+    /// `status` with `Retry-After: <value>`.
+    pub(crate) fn retry_after(status: u16, value: &str) -> Self {
+        let mut f = Self::status(status);
+        f.headers.push(("Retry-After".into(), value.into()));
+        f
+    }
+
+    /// Read the request, then close the connection without a byte of answer.
+    pub(crate) fn drop_connection() -> Self {
+        Self {
+            close_without_answer: true,
+            ..Self::status(200)
+        }
+    }
+
+    /// A `200` declaring `Content-Length` of all of `full`, sending only its first `after`
+    /// bytes, then closing the connection (a connection dropped mid-body).
+    pub(crate) fn cut(content_type: &str, full: &[u8], after: usize) -> Self {
+        let mut f = Self::body(content_type, full[..after.min(full.len())].to_vec());
+        f.declared_length = Some(full.len() as u64);
+        f
+    }
+
+    /// A `200` whose body never ends: `declared` as `Content-Length` (e.g. 1 GiB), or none
+    /// (the body would end with the connection, which never comes).
+    pub(crate) fn endless(content_type: &str, declared: Option<u64>) -> Self {
+        let mut f = Self::body(content_type, vec![b' '; 64 * 1024]);
+        f.content_length = declared.is_some();
+        f.declared_length = declared;
+        f.endless = true;
+        f
     }
 }
 
-type Rule = (String, String, Fault);
+/// An injected fault: requests with `method` whose path contains `path_part` get `fault`,
+/// all of them (`remaining: None`) or the next `remaining` ones (then they pass through).
+struct Rule {
+    method: String,
+    path_part: String,
+    fault: Fault,
+    remaining: Option<usize>,
+}
 
 /// Token auth in front of an anonymous registry, as distribution's token server does it:
 /// `/v2/…` without a valid `Bearer` token gets 401 and a challenge naming `/token` on the
@@ -109,7 +157,7 @@ struct BearerGate {
 #[derive(Default)]
 struct State {
     log: Vec<Logged>,
-    /// (method, path substring, answer): the first match answers instead of the registry.
+    /// The first matching rule that is not used up answers instead of the registry.
     rules: Vec<Rule>,
     bearer: Option<BearerGate>,
 }
@@ -289,11 +337,31 @@ impl Proxy {
 
     /// Answer requests with `method` whose path contains `path_part` with `fault`.
     pub(crate) fn inject(&self, method: &str, path_part: &str, fault: Fault) {
-        self.state.lock().expect("proxy state").rules.push((
-            method.to_owned(),
-            path_part.to_owned(),
+        self.push_rule(method, path_part, fault, None);
+    }
+
+    /// Answer the next `times` requests with `method` whose path contains `path_part` with
+    /// `fault`; later ones pass through to the registry (transient failures, retry tests, a
+    /// tag that reads differently once).
+    pub(crate) fn inject_times(&self, method: &str, path_part: &str, fault: Fault, times: usize) {
+        self.push_rule(method, path_part, fault, Some(times));
+    }
+
+    fn push_rule(&self, method: &str, path_part: &str, fault: Fault, remaining: Option<usize>) {
+        self.state.lock().expect("proxy state").rules.push(Rule {
+            method: method.to_owned(),
+            path_part: path_part.to_owned(),
             fault,
-        ));
+            remaining,
+        });
+    }
+
+    /// How many requests with `method` whose path contains `path_part` were seen.
+    pub(crate) fn count_path(&self, method: &str, path_part: &str) -> usize {
+        self.requests()
+            .iter()
+            .filter(|r| r.method == method && r.path.contains(path_part))
+            .count()
     }
 
     /// Remove all injected faults.
@@ -420,9 +488,18 @@ async fn handle(
                 let body = &request[head_end..];
                 let rule = st
                     .rules
-                    .iter()
-                    .find(|(m, p, _)| *m == method && path.contains(p.as_str()))
-                    .map(|(_, _, f)| f.clone());
+                    .iter_mut()
+                    .find(|r| {
+                        r.method == method
+                            && path.contains(r.path_part.as_str())
+                            && r.remaining != Some(0)
+                    })
+                    .map(|r| {
+                        if let Some(n) = r.remaining.as_mut() {
+                            *n -= 1;
+                        }
+                        r.fault.clone()
+                    });
                 // A fault injected for the token endpoint replaces the gate's own answer
                 // (hostile token responses); elsewhere the gate decides first.
                 if path.starts_with("/token") && rule.is_some() {
@@ -434,6 +511,11 @@ async fn handle(
             };
             match fault {
                 None => server_write.write_all(&request).await?,
+                Some(f) if f.close_without_answer => {
+                    let mut w = client_write.lock().await;
+                    let _ = w.shutdown().await;
+                    return Ok(());
+                }
                 Some(f) => {
                     let mut w = client_write.lock().await;
                     let mut out = format!("HTTP/1.1 {} Injected\r\n", f.status);
@@ -446,7 +528,15 @@ async fn handle(
                     }
                     out.push_str("Connection: close\r\n\r\n");
                     w.write_all(out.as_bytes()).await?;
-                    if method != "HEAD" {
+                    if method != "HEAD" && f.endless {
+                        let mut sent = 0u64;
+                        while sent < ENDLESS_CAP && !f.body.is_empty() {
+                            if w.write_all(&f.body).await.is_err() {
+                                break;
+                            }
+                            sent += f.body.len() as u64;
+                        }
+                    } else if method != "HEAD" {
                         match f.trickle {
                             None => w.write_all(&f.body).await?,
                             Some(pause) => {
