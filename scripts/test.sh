@@ -27,6 +27,10 @@ if ! python3 -c 'import securesystemslib, cryptography' 2>/dev/null; then
     || apt_install python3-securesystemslib python3-cryptography
 fi
 
+# Licenses, bans and sources of the locked dependency graph (what `cargo deny` would check
+# with deny.toml; see scripts/supply-chain.py for why it is not cargo-deny itself).
+python3 scripts/supply-chain.py
+
 # The sigstore-conformance walk, each of its 70 cases reported by name, then everything.
 cargo test --locked --test it conformance::conformance_bundle_verify -- --exact --nocapture --quiet
 cargo test --locked "$@"
