@@ -2,11 +2,14 @@
 
 use std::process::{Command, Output};
 
-/// The `imprint` binary of this build, run in the crate's checkout (so the README's relative
-/// paths such as `keys/demo.pub` work), with the password from `IMPRINT_PASSWORD`
+/// The `imprint` binary of this build (or `$IMPRINT_BIN`, for checkouts that share a target
+/// directory and so its uplifted binary), run in the crate's checkout (so the README's
+/// relative paths such as `keys/demo.pub` work), with the password from `IMPRINT_PASSWORD`
 /// (`test-password`), no `COSIGN_PASSWORD`, and no docker config (anonymous registry access).
 pub(crate) fn imprint() -> Command {
-    let mut c = Command::new(env!("CARGO_BIN_EXE_imprint"));
+    let bin = std::env::var_os("IMPRINT_BIN")
+        .unwrap_or_else(|| std::ffi::OsString::from(env!("CARGO_BIN_EXE_imprint")));
+    let mut c = Command::new(bin);
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("COSIGN_PASSWORD")
         .env("IMPRINT_PASSWORD", "test-password")
