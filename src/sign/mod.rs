@@ -40,6 +40,15 @@ pub enum SignError {
         /// Why.
         message: String,
     },
+    /// `replace` with [`WriteFormat::Bundle`]: refused, nothing written.
+    #[error(
+        "--replace works only with legacy `.att` attestations (--new-bundle-format=false): bundle \
+         referrers are never removed (registries keep listing a referrer until its manifest is \
+         deleted, and cosign v3 does not remove them either); nothing was written. Without \
+         --replace the new attestation is added, and a policy's default `select: newest` lets \
+         the newest attestation of a type decide"
+    )]
+    ReplaceBundle,
 }
 
 /// How signatures and attestations are written.
@@ -237,8 +246,8 @@ pub struct AttestOptions {
     pub recursive: bool,
     /// Limits.
     pub limits: Limits,
-    /// Legacy `.att` layer or bundle referrer. With [`WriteFormat::Bundle`], `replace` does
-    /// nothing (cosign v3 never removes referrers).
+    /// Legacy `.att` layer or bundle referrer. With [`WriteFormat::Bundle`], `replace` is
+    /// refused ([`SignError::ReplaceBundle`]): referrers are never removed.
     pub format: WriteFormat,
 }
 
@@ -250,6 +259,10 @@ pub async fn attest_image(
     key: &SigningKey,
     opts: &AttestOptions,
 ) -> Result<Vec<Attached>, SignError> {
+    // Refused before anything is read or written: the flag would otherwise do nothing.
+    if opts.replace && opts.format == WriteFormat::Bundle {
+        return Err(SignError::ReplaceBundle);
+    }
     let resolved = client.resolve(image).await?;
     let repo = &resolved.repository;
     let subjects = targets(image, &resolved.manifest, opts.recursive)?;

@@ -858,3 +858,57 @@ async fn cli_refuses_non_sbom_declared_as_sbom_before_pushing() {
     .unwrap();
     assert_eq!((found.attestations.len(), found.bundles.len()), (1, 1));
 }
+
+/// Regression (issue 11): `attest --replace` in the default bundle format did nothing and
+/// said nothing. Now it is refused before anything is written (exit 2, naming the legacy
+/// format as the way to replace); the legacy form still replaces.
+#[tokio::test]
+async fn cli_attest_replace_with_bundles_is_refused_and_writes_nothing() {
+    let (image, digest) = push_random_image(&unique_repo("replace-bundle")).await;
+    let dir = tempfile::tempdir().unwrap();
+    let (key, public) = key_pair(dir.path(), "k");
+    let predicate = dir.path().join("vex.json");
+    std::fs::write(
+        &predicate,
+        br#"{"@context": "https://openvex.dev/ns/v0.2.0"}"#,
+    )
+    .unwrap();
+    let image = image.to_string();
+    let out = cli_attest(&key, &predicate, "openvex", &image, &["--replace"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    let err = stderr(&out);
+    assert!(
+        err.contains("--replace works only with legacy") && err.contains("nothing was written"),
+        "{err}"
+    );
+    // Nothing was attached.
+    let repo = test_client()
+        .repository(&ImageRef::parse(&image).unwrap())
+        .unwrap();
+    let found = discover::discover(
+        &repo,
+        &digest,
+        SignatureFormat::Any,
+        true,
+        true,
+        &Limits::default(),
+    )
+    .await
+    .complete()
+    .unwrap();
+    assert!(found.bundles.is_empty() && found.attestations.is_empty());
+    // The legacy form replaces, as before.
+    for _ in 0..2 {
+        let out = cli_attest(
+            &key,
+            &predicate,
+            "openvex",
+            &image,
+            &["--replace", "--new-bundle-format=false"],
+        );
+        assert!(out.status.success(), "{}", stderr(&out));
+    }
+    let out = cli_verify(&public, Some("openvex"), &image);
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert_eq!(printed_types(&out, &digest).len(), 1, "replaced, not added");
+}
