@@ -12,6 +12,8 @@
 //!   given (`host/path:tag` or `host/path@sha256:…`) or its digest form (`host/path@sha256:…`).
 //!   So `registry.acme.io/payments/**` covers every tag and digest under `payments/`.
 
+use std::path::{Path, PathBuf};
+
 use globset::{GlobBuilder, GlobMatcher};
 
 use crate::format::reference::{
@@ -28,13 +30,24 @@ pub struct ImagePattern {
 }
 
 impl ImagePattern {
-    /// Compiles a pattern; the error says why globset rejected it.
+    /// Compiles a pattern; the error says why globset rejected it. An `oci:PATH` pattern
+    /// with a relative path is taken relative to the current directory.
     pub fn new(pattern: &str) -> Result<Self, String> {
+        Self::new_in(pattern, Path::new("."))
+    }
+
+    /// Compiles a pattern whose relative `oci:PATH` is relative to `base` (the policy file's
+    /// directory, as for key files). Layout patterns are matched as absolute paths, and
+    /// layout images are resolved the same way, so a policy works from any directory.
+    pub fn new_in(pattern: &str, base: &Path) -> Result<Self, String> {
         let trimmed = pattern.trim();
         if trimmed.is_empty() {
             return Err("empty image pattern".into());
         }
-        let normalised = normalise_pattern(trimmed);
+        let normalised = match trimmed.strip_prefix("oci:") {
+            Some(path) => format!("oci:{}", layout_pattern_path(path, base)),
+            None => normalise_pattern(trimmed),
+        };
         let glob = GlobBuilder::new(&normalised)
             .literal_separator(true)
             .backslash_escape(true)
@@ -97,7 +110,7 @@ impl NormalisedImage {
                 }
             }
             ImageRef::Remote(r) => r.name(),
-            ImageRef::Layout(l) => format!("oci:{}", l.path()),
+            ImageRef::Layout(l) => format!("oci:{}", absolute_layout_path(l.path())),
         };
         Self {
             repository,
@@ -148,6 +161,42 @@ impl NormalisedImage {
         }
         out
     }
+}
+
+/// A layout image's path as patterns see it: absolute, symlinks resolved when it exists,
+/// else `.`/`..` removed lexically.
+fn absolute_layout_path(path: &str) -> String {
+    let abs = std::path::absolute(path).unwrap_or_else(|_| PathBuf::from(path));
+    let resolved = std::fs::canonicalize(&abs).unwrap_or_else(|_| lexical(&abs));
+    resolved.to_string_lossy().into_owned()
+}
+
+/// A layout pattern's path: absolute ones as written, relative ones joined to `base` (itself
+/// resolved like an image path), `.`/`..` removed lexically; glob characters are untouched.
+fn layout_pattern_path(path: &str, base: &Path) -> String {
+    if Path::new(path).is_absolute() {
+        return lexical(Path::new(path)).to_string_lossy().into_owned();
+    }
+    let base = absolute_layout_path(&base.to_string_lossy());
+    lexical(&Path::new(&base).join(path))
+        .to_string_lossy()
+        .into_owned()
+}
+
+/// `path` with `.` removed and `..` applied to what precedes it (no file system access).
+fn lexical(path: &Path) -> PathBuf {
+    use std::path::Component;
+    let mut out = PathBuf::new();
+    for c in path.components() {
+        match c {
+            Component::CurDir => {}
+            Component::ParentDir => {
+                out.pop();
+            }
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn normalise_pattern(pattern: &str) -> String {
@@ -347,5 +396,24 @@ mod tests {
         assert!(m("*.acme.io/**", "registry.acme.io/x/y"));
         assert!(ImagePattern::new("ghcr.io/a/[b").is_err());
         assert!(ImagePattern::new("  ").is_err());
+    }
+
+    #[test]
+    fn layout_patterns_and_images_are_absolute() {
+        let base = std::env::temp_dir().join("imprint-glob-base");
+        std::fs::create_dir_all(&base).unwrap();
+        let base = std::fs::canonicalize(&base).unwrap();
+        let p = ImagePattern::new_in("oci:../layouts/app**", &base.join("policies")).unwrap();
+        assert_eq!(
+            p.normalised(),
+            format!("oci:{}/layouts/app**", base.display())
+        );
+        let img = ImageRef::parse(&format!("oci:{}/layouts/./app:v1", base.display())).unwrap();
+        assert!(p.matches(&NormalisedImage::new(&img)));
+        let other = ImageRef::parse(&format!("oci:{}/elsewhere/app:v1", base.display())).unwrap();
+        assert!(!p.matches(&NormalisedImage::new(&other)));
+        // Absolute patterns are kept (lexically normalised).
+        let abs = ImagePattern::new_in("oci:/srv/x/../images/**", &base).unwrap();
+        assert_eq!(abs.normalised(), "oci:/srv/images/**");
     }
 }

@@ -408,7 +408,8 @@ impl Validator {
             list.iter()
                 .enumerate()
                 .map(|(i, p)| {
-                    ImagePattern::new(p).map_err(|e| self.err(format!("{field}.{sub}[{i}]"), e))
+                    ImagePattern::new_in(p, &self.base)
+                        .map_err(|e| self.err(format!("{field}.{sub}[{i}]"), e))
                 })
                 .collect()
         };

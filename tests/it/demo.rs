@@ -91,3 +91,55 @@ async fn demo_policy_allows_the_demo_image() {
     assert_eq!(d.rules().len(), 1);
     assert!(d.rules()[0].requirements().iter().all(|r| r.met()));
 }
+
+/// Regression (issue 11): the demo policy matched `oci:` paths as written, so it worked only
+/// from the repository root. Layout patterns are now relative to the policy file and images
+/// are matched by absolute path: the same decision from the filesystem root, from
+/// `testdata/`, and with absolute paths.
+#[test]
+fn demo_policy_works_from_any_directory() {
+    let root = crate_path("");
+    let policy = root.join("policies/demo.yaml");
+    let image = format!("oci:{}:demo", root.join("testdata/demo-image").display());
+    for (dir, image, policy) in [
+        (
+            std::path::PathBuf::from("/"),
+            image,
+            policy.display().to_string(),
+        ),
+        (
+            root.join("testdata"),
+            "oci:demo-image:demo".to_owned(),
+            "../policies/demo.yaml".to_owned(),
+        ),
+        (
+            root.join("keys"),
+            "oci:../testdata/./demo-image:demo".to_owned(),
+            "../policies/demo.yaml".to_owned(),
+        ),
+    ] {
+        let (code, stdout, stderr) = run(imprint()
+            .current_dir(&dir)
+            .args(["verify", "--policy", &policy, &image]));
+        assert_eq!(code, 0, "from {}: {stdout}{stderr}", dir.display());
+        assert!(stdout.contains("allowed"), "{stdout}");
+    }
+    // A copy of the layout elsewhere, named by the same relative path, is not matched.
+    let other = tempfile::tempdir().unwrap();
+    std::fs::create_dir(other.path().join("testdata")).unwrap();
+    let copied = std::process::Command::new("cp")
+        .arg("-r")
+        .arg(root.join("testdata/demo-image"))
+        .arg(other.path().join("testdata/"))
+        .status()
+        .unwrap();
+    assert!(copied.success());
+    let (code, stdout, _) = run(imprint().current_dir(other.path()).args([
+        "verify",
+        "--policy",
+        &policy.display().to_string(),
+        "oci:testdata/demo-image:demo",
+    ]));
+    assert_eq!(code, 1, "{stdout}");
+    assert!(stdout.contains("no-matching-rule"), "{stdout}");
+}
