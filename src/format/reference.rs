@@ -34,7 +34,9 @@ pub fn is_docker_hub(host: &str) -> bool {
 pub fn canonical_registry(host: &str) -> String {
     let lower = host.to_ascii_lowercase();
     match lower.strip_suffix(":443") {
-        Some(bare) if !is_loopback_host(bare) => bare.to_owned(),
+        // Only when the bare name still reads as a registry host: `com:443/x` must not
+        // become `com/x`, which names Docker Hub's `com/x` (found by fuzzing).
+        Some(bare) if !is_loopback_host(bare) && is_registry_host(bare) => bare.to_owned(),
         _ => lower,
     }
 }
@@ -647,6 +649,16 @@ mod tests {
                 Some("latest"),
                 false,
                 "127.0.0.1:443/x:latest".into(),
+            ),
+            (
+                // A dotless host keeps `:443`: without it the name would be Docker Hub's
+                // (fuzz/regressions/image_reference/dotless-host-port-443).
+                "Com:443/team/app:1.0".into(),
+                "com:443",
+                "team/app",
+                Some("1.0"),
+                false,
+                "com:443/team/app:1.0".into(),
             ),
             (
                 "DOCKER.IO:443/busybox".into(),

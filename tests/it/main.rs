@@ -12,6 +12,7 @@ mod cli_output;
 mod conformance;
 mod demo;
 mod dsse_interop;
+mod fuzz;
 mod hostile_attachments;
 mod hostile_transport;
 mod identities;
