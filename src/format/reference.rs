@@ -366,6 +366,14 @@ fn parse_remote(reference: &str) -> Result<RemoteRef, ReferenceError> {
     };
     check_registry(reference, registry)?;
     let registry = canonical_registry(registry);
+    if registry.starts_with("oci:") {
+        // `OCI:5000/x` names registry `oci:5000`, but its canonical spelling `oci:5000/x` is an
+        // OCI layout reference: refuse rather than have it change meaning (found by fuzzing).
+        return Err(invalid(
+            reference,
+            "a registry named `oci` with a port reads as an OCI layout reference (`oci:PATH`)",
+        ));
+    }
     let registry = if registry == "docker.io" {
         DOCKER_HUB_REGISTRY
     } else {
@@ -829,6 +837,18 @@ mod tests {
                 matches!(
                     ImageRef::parse(bad),
                     Err(ReferenceError::InvalidDigest { .. })
+                ),
+                "{bad}: {:?}",
+                ImageRef::parse(bad)
+            );
+        }
+        // Would display as `oci:0/layout`, a layout reference
+        // (fuzz/regressions/image_reference/uppercase-oci-registry).
+        for bad in ["Oci:0/layout", "OCI:5000/x:v1", "oCi:443/x"] {
+            assert!(
+                matches!(
+                    ImageRef::parse(bad),
+                    Err(ReferenceError::InvalidName { .. })
                 ),
                 "{bad}: {:?}",
                 ImageRef::parse(bad)
