@@ -10,6 +10,10 @@
 
 pub mod format;
 pub mod fs;
+/// Entry points for the fuzz targets in `fuzz/` and the replay test: for fuzzing only, not a
+/// stable API.
+#[doc(hidden)]
+pub mod fuzzing;
 pub mod gate;
 pub mod keys;
 pub mod limits;

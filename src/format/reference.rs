@@ -34,7 +34,9 @@ pub fn is_docker_hub(host: &str) -> bool {
 pub fn canonical_registry(host: &str) -> String {
     let lower = host.to_ascii_lowercase();
     match lower.strip_suffix(":443") {
-        Some(bare) if !is_loopback_host(bare) => bare.to_owned(),
+        // Only when the bare name still reads as a registry host: `com:443/x` must not
+        // become `com/x`, which names Docker Hub's `com/x` (found by fuzzing).
+        Some(bare) if !is_loopback_host(bare) && is_registry_host(bare) => bare.to_owned(),
         _ => lower,
     }
 }
@@ -364,6 +366,14 @@ fn parse_remote(reference: &str) -> Result<RemoteRef, ReferenceError> {
     };
     check_registry(reference, registry)?;
     let registry = canonical_registry(registry);
+    if registry.starts_with("oci:") {
+        // `OCI:5000/x` names registry `oci:5000`, but its canonical spelling `oci:5000/x` is an
+        // OCI layout reference: refuse rather than have it change meaning (found by fuzzing).
+        return Err(invalid(
+            reference,
+            "a registry named `oci` with a port reads as an OCI layout reference (`oci:PATH`)",
+        ));
+    }
     let registry = if registry == "docker.io" {
         DOCKER_HUB_REGISTRY
     } else {
@@ -649,6 +659,16 @@ mod tests {
                 "127.0.0.1:443/x:latest".into(),
             ),
             (
+                // A dotless host keeps `:443`: without it the name would be Docker Hub's
+                // (fuzz/regressions/image_reference/dotless-host-port-443).
+                "Com:443/team/app:1.0".into(),
+                "com:443",
+                "team/app",
+                Some("1.0"),
+                false,
+                "com:443/team/app:1.0".into(),
+            ),
+            (
                 "DOCKER.IO:443/busybox".into(),
                 "index.docker.io",
                 "library/busybox",
@@ -817,6 +837,18 @@ mod tests {
                 matches!(
                     ImageRef::parse(bad),
                     Err(ReferenceError::InvalidDigest { .. })
+                ),
+                "{bad}: {:?}",
+                ImageRef::parse(bad)
+            );
+        }
+        // Would display as `oci:0/layout`, a layout reference
+        // (fuzz/regressions/image_reference/uppercase-oci-registry).
+        for bad in ["Oci:0/layout", "OCI:5000/x:v1", "oCi:443/x"] {
+            assert!(
+                matches!(
+                    ImageRef::parse(bad),
+                    Err(ReferenceError::InvalidName { .. })
                 ),
                 "{bad}: {:?}",
                 ImageRef::parse(bad)

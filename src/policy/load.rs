@@ -282,13 +282,18 @@ impl Validator {
                 let (source, pem) = match (key.file, key.pem, key.env) {
                     (Some(f), None, None) => {
                         let path = self.base.join(&f);
-                        let pem = std::fs::read(&path).map_err(|e| {
-                            self.err(
-                                format!("{field}.key.file"),
-                                format!("cannot read {}: {e}", path.display()),
-                            )
+                        // Bounded: a policy naming `/dev/zero` or a huge file must neither hang
+                        // nor exhaust memory.
+                        let pem = crate::keys::read_limited(&path).map_err(|e| {
+                            let message = match e {
+                                crate::keys::KeyError::Read { source, .. } => {
+                                    format!("cannot read {}: {source}", path.display())
+                                }
+                                other => other.to_string(),
+                            };
+                            self.err(format!("{field}.key.file"), message)
                         })?;
-                        (KeySource::File(path), pem)
+                        (KeySource::File(path), pem.to_vec())
                     }
                     (None, Some(p), None) => (KeySource::Inline, p.into_bytes()),
                     (None, None, Some(var)) => {
@@ -918,6 +923,18 @@ mod tests {
             Policy::from_path(&missing),
             Err(PolicyError::Read { .. })
         ));
+    }
+
+    #[test]
+    fn an_endless_key_file_is_refused_not_read_forever() {
+        let yaml = format!("{HEAD}  authorities:\n    z: {{key: {{file: /dev/zero}}}}\n");
+        match Policy::from_str(&yaml) {
+            Err(PolicyError::Invalid { field, message, .. }) => {
+                assert_eq!(field, "spec.authorities.z.key.file");
+                assert!(message.contains("larger than"), "{message}");
+            }
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

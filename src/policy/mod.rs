@@ -20,7 +20,7 @@ mod lint;
 mod load;
 mod locate;
 mod model;
-mod sbom;
+pub(crate) mod sbom;
 mod version;
 mod vuln;
 mod wire;

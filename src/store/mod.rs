@@ -11,7 +11,7 @@ use std::future::Future;
 use crate::format::digest::Digest;
 
 pub mod attach;
-mod auth;
+pub(crate) mod auth;
 mod budget;
 pub mod client;
 pub mod discover;

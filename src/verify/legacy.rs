@@ -79,7 +79,7 @@ struct Rfc3161Annotation {
     signed: String,
 }
 
-fn pem_certs(text: &str, what: &str) -> Result<Vec<Vec<u8>>, BundleError> {
+pub(crate) fn pem_certs(text: &str, what: &str) -> Result<Vec<Vec<u8>>, BundleError> {
     let blocks = pem::parse_many(text)
         .map_err(|e| BundleError::CertificateChain(format!("{what}: bad PEM: {e}")))?;
     // Our check: nothing but PEM blocks (and whitespace) may be in the annotation.
@@ -117,7 +117,7 @@ fn pem_certs(text: &str, what: &str) -> Result<Vec<Vec<u8>>, BundleError> {
         .collect()
 }
 
-fn parse_cert(der: &[u8], what: &str) -> Result<Certificate, BundleError> {
+pub(crate) fn parse_cert(der: &[u8], what: &str) -> Result<Certificate, BundleError> {
     let c = Certificate::from_der(der)
         .map_err(|e| BundleError::CertificateChain(format!("{what}: not a certificate: {e}")))?;
     // Our check: DER must re-encode identically (no trailing or non-canonical bytes).

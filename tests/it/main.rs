@@ -13,6 +13,7 @@ mod concurrency;
 mod conformance;
 mod demo;
 mod dsse_interop;
+mod fuzz;
 mod hostile_attachments;
 mod hostile_registry;
 mod hostile_transport;
