@@ -38,7 +38,7 @@ fi
 
 if [ ! -d "$here/corpus" ]; then
   IMPRINT_FUZZ_CORPUS="$here/corpus" \
-    cargo test --test it fuzz::write_seed_corpus -- --ignored --quiet
+    cargo test --test it fuzz::write_seed_corpus -- --exact --quiet
 fi
 
 cargo fuzz build "${fuzz_args[@]}"

@@ -266,18 +266,25 @@ fn every_target_has_a_fuzz_target_file() {
     assert_eq!(on_disk, here, "fuzz/fuzz_targets and TARGETS disagree");
 }
 
-/// Writes every target's seeds to `$IMPRINT_FUZZ_CORPUS/<target>/` (for libFuzzer).
+/// Every target has seeds from the vectors, written to `<dir>/<target>/`: to
+/// `$IMPRINT_FUZZ_CORPUS` when set (fuzz/run-all.sh's libFuzzer seed corpus), else to a
+/// temporary directory that is checked and dropped.
 #[test]
-#[ignore = "writes the libFuzzer seed corpus; run by fuzz/run-all.sh"]
 fn write_seed_corpus() {
-    let out = PathBuf::from(std::env::var_os("IMPRINT_FUZZ_CORPUS").expect("IMPRINT_FUZZ_CORPUS"));
+    let temp = tempfile::tempdir().unwrap();
+    let out = std::env::var_os("IMPRINT_FUZZ_CORPUS")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| temp.path().to_owned());
     let files = vector_files();
     for target in TARGETS {
         let dir = out.join(target.name);
         std::fs::create_dir_all(&dir).unwrap();
-        for (i, (_, bytes)) in seeds_of(target, &files).iter().enumerate() {
+        let seeds = seeds_of(target, &files);
+        assert!(!seeds.is_empty(), "no seeds for {}", target.name);
+        for (i, (_, bytes)) in seeds.iter().enumerate() {
             std::fs::write(dir.join(format!("seed-{i:03}")), bytes).unwrap();
         }
+        assert_eq!(std::fs::read_dir(&dir).unwrap().count(), seeds.len());
     }
 }
 
