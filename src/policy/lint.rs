@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::model::{Authority, Mode, NoMatch, Policy, StaticAction};
+use super::model::{Authority, Mode, NoMatch, Policy, SignedByOrigin, StaticAction};
 use crate::trust::Matcher;
 
 /// How serious a lint finding is.
@@ -121,6 +121,24 @@ impl Policy {
                     location.clone(),
                     "the rule only uses `static: pass` authorities: matching images are allowed unchecked".into(),
                 );
+            }
+            for (j, a) in rule.attestations.iter().enumerate() {
+                if a.signed_by_origin == SignedByOrigin::AnyAuthority {
+                    push(
+                        LintLevel::Warning,
+                        "attestation-any-signer",
+                        format!(
+                            "spec.rules[{i}] ({}).attestations[{j}] ({})",
+                            rule.name,
+                            a.label()
+                        ),
+                        format!(
+                            "attestation requirement `{}` has no `signedBy` and rule `{}` has no `signatures` to default it to: an attestation signed by any authority of the policy counts; name who must sign it",
+                            a.label(),
+                            rule.name
+                        ),
+                    );
+                }
             }
             if rule.attestations.iter().any(|a| {
                 a.signed_by.is_none()

@@ -12,7 +12,7 @@ use super::error::PolicyError;
 use super::glob::ImagePattern;
 use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Policy, Rule, SbomCheck, TrustRoot, VulnCheck,
+    KeylessAuthority, Policy, Rule, SbomCheck, Select, SignedByOrigin, TrustRoot, VulnCheck,
 };
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
@@ -424,6 +424,7 @@ impl Validator {
                 &format!("{field}.attestations[{i}]"),
                 a,
                 authorities,
+                signatures.as_ref(),
             )?);
         }
         if signatures.is_none() && attestations.is_empty() {
@@ -534,14 +535,58 @@ impl Validator {
         field: &str,
         a: raw::Attestation,
         authorities: &BTreeMap<String, Authority>,
+        rule_signatures: Option<&AuthorityExpr>,
     ) -> Result<AttestationRequirement, PolicyError> {
-        if a.predicate_type.trim().is_empty() {
-            return Err(self.err(format!("{field}.predicateType"), "empty predicate type"));
+        let written = match a.predicate_type {
+            raw::PredicateTypes::One(t) => vec![(format!("{field}.predicateType"), t)],
+            raw::PredicateTypes::Many(list) if list.is_empty() => {
+                return Err(self.err(
+                    format!("{field}.predicateType"),
+                    "empty list: give at least one predicate type",
+                ));
+            }
+            raw::PredicateTypes::Many(list) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (format!("{field}.predicateType[{i}]"), t))
+                .collect(),
+        };
+        let mut predicate_types: Vec<String> = Vec::new();
+        for (f, t) in written {
+            if t.trim().is_empty() {
+                return Err(self.err(f, "empty predicate type"));
+            }
+            let expanded = expand_predicate_alias(t.trim());
+            if predicate_types.contains(&expanded) {
+                return Err(self.err(f, format!("predicate type `{expanded}` is listed twice")));
+            }
+            predicate_types.push(expanded);
         }
-        let signed_by = a
-            .signed_by
-            .map(|e| self.expr(&format!("{field}.signedBy"), e, authorities, 1))
-            .transpose()?;
+        let select = match a.select.as_deref() {
+            None => Select::default(),
+            Some(word) => Select::from_word(word.trim()).ok_or_else(|| {
+                let hint = suggest(word.trim(), &Select::WORDS)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                self.err(
+                    format!("{field}.select"),
+                    format!(
+                        "unknown value `{word}`{hint}; expected one of: {}",
+                        Select::WORDS.join(", ")
+                    ),
+                )
+            })?,
+        };
+        let (signed_by, signed_by_origin) = match a.signed_by {
+            Some(e) => (
+                Some(self.expr(&format!("{field}.signedBy"), e, authorities, 1)?),
+                SignedByOrigin::Written,
+            ),
+            None => match rule_signatures {
+                Some(expr) => (Some(expr.clone()), SignedByOrigin::RuleSignatures),
+                None => (None, SignedByOrigin::AnyAuthority),
+            },
+        };
         let sbom = a
             .sbom
             .map(|s| self.sbom(&format!("{field}.sbom"), s))
@@ -582,8 +627,10 @@ impl Validator {
         }
         Ok(AttestationRequirement {
             name: a.name,
-            predicate_type: expand_predicate_alias(a.predicate_type.trim()),
+            predicate_types,
+            select,
             signed_by,
+            signed_by_origin,
             sbom,
             vulnerabilities,
             condition: a.condition,
@@ -939,7 +986,7 @@ mod tests {
     fn predicate_aliases_and_rules_for() {
         let p = parse(&format!("{AUTH}      exclude: ['ghcr.io/x/sandbox/**']\n      attestations: [{{predicateType: slsaprovenance1}}]\n")).unwrap();
         assert_eq!(
-            p.rules()[0].attestations[0].predicate_type,
+            p.rules()[0].attestations[0].predicate_types[0],
             "https://slsa.dev/provenance/v1"
         );
         let rules_for = |r: &str| p.rules_for(&r.parse().unwrap()).len();
@@ -956,7 +1003,7 @@ mod tests {
             ))
             .unwrap();
             assert_eq!(
-                p.rules()[0].attestations[0].predicate_type,
+                p.rules()[0].attestations[0].predicate_types[0],
                 crate::format::predicate::predicate_type_uri(shortcut).unwrap(),
                 "predicateType: {shortcut}"
             );
@@ -969,7 +1016,7 @@ mod tests {
         let types: Vec<&str> = p.rules()[0]
             .attestations
             .iter()
-            .map(|a| a.predicate_type.as_str())
+            .map(|a| a.predicate_types[0].as_str())
             .collect();
         assert_eq!(
             types,
