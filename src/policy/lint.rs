@@ -265,6 +265,29 @@ mod tests {
     }
 
     #[test]
+    fn an_attestation_without_any_signer_constraint_is_a_warning() {
+        let p = parse(
+            "  authorities:\n    ci: {keyless: {issuer: x, subject: y}}\n    dev: {key: {pem: \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}}\n  rules:\n    - name: scans\n      images: ['ghcr.io/**']\n      attestations:\n        - {name: scan, predicateType: vuln, vulnerabilities: {maxSeverity: high}}\n        - {predicateType: spdx, signedBy: {authority: ci}, sbom: {deniedLicenses: [AGPL-3.0-only]}}\n    - name: signed\n      images: ['ghcr.io/**']\n      signatures: {authority: ci}\n      attestations: [{predicateType: vuln, vulnerabilities: {maxSeverity: high}}]\n",
+        );
+        let found: Vec<LintFinding> = p
+            .lint()
+            .into_iter()
+            .filter(|f| f.code == "attestation-any-signer")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].level, LintLevel::Warning);
+        assert_eq!(
+            found[0].location,
+            "spec.rules[0] (scans).attestations[0] (scan)"
+        );
+        assert!(
+            found[0].message.contains("`scan`") && found[0].message.contains("rule `scans`"),
+            "{}",
+            found[0].message
+        );
+    }
+
+    #[test]
     fn the_same_key_under_several_names_is_reported() {
         let (_, encodings) = crate::keys::test_p256_encodings();
         let pem = |der: &[u8]| crate::keys::go_pem("PUBLIC KEY", der).replace('\n', "\\n");

@@ -1028,6 +1028,86 @@ mod tests {
     }
 
     #[test]
+    fn select_is_checked_naming_the_field() {
+        let p = parse(&format!(
+            "{AUTH}      attestations: [{{predicateType: vuln}}, {{predicateType: vuln, select: all}}, {{predicateType: vuln, select: any}}]\n"
+        ))
+        .unwrap();
+        let selects: Vec<Select> = p.rules()[0].attestations.iter().map(|a| a.select).collect();
+        assert_eq!(selects, [Select::Newest, Select::All, Select::Any]);
+        let (field, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: vuln, select: latest}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].select");
+        assert!(
+            message.contains("unknown value `latest`") && message.contains("newest, all, any"),
+            "{message}"
+        );
+        let (_, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: vuln, select: newst}}]\n"
+        ));
+        assert!(message.contains("did you mean `newest`?"), "{message}");
+    }
+
+    #[test]
+    fn predicate_type_lists() {
+        let p = parse(&format!(
+            "{AUTH}      attestations:\n        - predicateType: [spdx, cyclonedx, https://example.com/x]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            p.rules()[0].attestations[0].predicate_types,
+            [
+                "https://spdx.dev/Document",
+                "https://cyclonedx.org/bom",
+                "https://example.com/x"
+            ]
+        );
+        assert_eq!(
+            p.rules()[0].attestations[0].label(),
+            "[https://spdx.dev/Document, https://cyclonedx.org/bom, https://example.com/x]"
+        );
+        let (field, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: []}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].predicateType");
+        assert!(message.contains("at least one"), "{message}");
+        let (field, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: [spdx, 'https://spdx.dev/Document']}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].predicateType[1]");
+        assert!(message.contains("listed twice"), "{message}");
+        let (field, _) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: [spdx, ' ']}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].predicateType[1]");
+    }
+
+    #[test]
+    fn signed_by_defaults_to_the_rules_signatures() {
+        let p = parse(&format!(
+            "{AUTH}      signatures: {{anyOf: [{{authority: a}}, {{authority: b}}]}}\n      attestations: [{{predicateType: vuln}}, {{predicateType: spdx, signedBy: {{authority: b}}}}]\n    - name: s\n      images: ['ghcr.io/**']\n      attestations: [{{predicateType: vuln}}]\n"
+        ))
+        .unwrap();
+        let r = &p.rules()[0];
+        assert_eq!(r.attestations[0].signed_by, r.signatures);
+        assert_eq!(
+            r.attestations[0].signed_by_origin,
+            SignedByOrigin::RuleSignatures
+        );
+        assert_eq!(
+            r.attestations[1].signed_by,
+            Some(AuthorityExpr::Authority("b".into()))
+        );
+        assert_eq!(r.attestations[1].signed_by_origin, SignedByOrigin::Written);
+        let s = &p.rules()[1].attestations[0];
+        assert_eq!(
+            (s.signed_by.is_none(), s.signed_by_origin),
+            (true, SignedByOrigin::AnyAuthority)
+        );
+    }
+
+    #[test]
     fn suggestions() {
         assert_eq!(
             suggest("subjectRegex", &["subject", "subjectRegExp"]).as_deref(),
