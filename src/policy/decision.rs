@@ -2,7 +2,7 @@
 
 use serde::Serialize;
 
-use super::model::Mode;
+use super::model::{Mode, Select};
 use crate::format::digest::Digest;
 use crate::verify::proof::{Signer, Source, TlogEvidence};
 
@@ -225,6 +225,45 @@ pub struct RequirementDecision {
     /// texts that are not SPDX expressions); copied into the decision's warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) warnings: Vec<String>,
+    /// For attestation requirements with candidates: which attestation(s) decided, and why.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub(super) selection: Option<Selection>,
+}
+
+/// Which verified attestations decided an attestation requirement (`select:`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Selection {
+    /// The requirement's `select:`.
+    pub select: Select,
+    /// One line: why these decided (e.g. `newest of 2 by CreatedAt`).
+    pub why: String,
+    /// The attestations that decided the outcome.
+    pub decided_by: Vec<Candidate>,
+    /// The other candidates (they did not decide; failing ones are also warnings).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub others: Vec<Candidate>,
+}
+
+/// One candidate attestation (met `signedBy`, of an accepted predicate type).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Candidate {
+    /// `sha256:` and the first 12 hex digits of the statement's digest.
+    pub statement: String,
+    /// Its predicate type (one of the requirement's).
+    pub predicate_type: String,
+    /// The time it was ordered by (RFC 3339), if it has one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub time: Option<String>,
+    /// Where that time came from (`CreatedAt`, `creationInfo.created`, `tlog integratedTime`,
+    /// or `none`).
+    pub time_from: String,
+    /// Whether it passed the requirement's checks.
+    pub passed: bool,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Reason>,
 }
 
 /// The result for one rule that applied to the image. Only the policy engine makes these.
@@ -385,6 +424,16 @@ impl RequirementDecision {
     /// Further findings (other failed branches, other candidate attestations, notes).
     pub fn details(&self) -> &[Reason] {
         &self.details
+    }
+
+    /// Warnings from this requirement (copied into the decision's warnings, prefixed).
+    pub fn warnings(&self) -> &[String] {
+        &self.warnings
+    }
+
+    /// For an attestation requirement: which attestation(s) decided, and why.
+    pub fn selection(&self) -> Option<&Selection> {
+        self.selection.as_ref()
     }
 }
 

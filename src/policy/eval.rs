@@ -9,14 +9,15 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::SystemTime;
 
 use super::decision::{
-    Decision, EvidenceRecord, Outcome, Reason, ReasonCode, RequirementDecision, RuleDecision,
-    SignerSummary,
+    Candidate, Decision, EvidenceRecord, Outcome, Reason, ReasonCode, RequirementDecision,
+    RuleDecision, Selection, SignerSummary,
 };
 use super::glob::NormalisedImage;
 use super::model::{
-    AttestationRequirement, Authority, AuthorityExpr, Mode, NoMatch, Policy, Rule, SignatureFormat,
-    StaticAction,
+    AttestationRequirement, Authority, AuthorityExpr, Mode, NoMatch, Policy, Rule, Select,
+    SignatureFormat, StaticAction,
 };
+use super::select::AttestationTime;
 use crate::format::digest::Digest;
 use crate::format::reference::ImageRef;
 use crate::verify::proof::{Signer, Source, VerifiedAttestation, VerifiedSignature};
@@ -248,6 +249,7 @@ impl Ctx<'_> {
                 reason: if result.met { None } else { result.reason },
                 details: result.details,
                 warnings: Vec::new(),
+                selection: None,
             });
         }
         for att in &rule.attestations {
@@ -517,7 +519,7 @@ impl Ctx<'_> {
                 continue;
             };
             for att in &ev.attestations {
-                if att.predicate_type() != req.predicate_type {
+                if !req.accepts_type(att.predicate_type()) {
                     other_types.insert(att.predicate_type().to_string());
                     continue;
                 }
@@ -554,7 +556,7 @@ impl Ctx<'_> {
                 .unwrap_or(ReasonCode::AttestationMissing);
             let mut message = format!(
                 "no verified attestation of type {} signed by [{}]",
-                req.predicate_type,
+                req.types_text(),
                 names.join(", ")
             );
             if !self.evidence.discovery_errors.is_empty() {
@@ -579,12 +581,22 @@ impl Ctx<'_> {
                 reason: Some(Reason::new(code, message)),
                 details,
                 warnings: Vec::new(),
+                selection: None,
             };
         }
-        let mut failures: Vec<Reason> = Vec::new();
-        let mut first_failure: Option<Reason> = None;
+        // Candidates: the groups that meet `signedBy`, with their time and check result.
+        struct Cand<'e> {
+            short: String,
+            predicate_type: &'e str,
+            evidence: Vec<EvidenceRecord>,
+            time: AttestationTime,
+            /// `Ok`: passed, with what the checks could not judge; `Err`: why it failed.
+            result: Result<Vec<String>, Reason>,
+        }
+        let mut signed_by_failures: Vec<Reason> = Vec::new();
+        let mut cands: Vec<Cand<'_>> = Vec::new();
         for group in &groups {
-            let short = &group.statement_digest.hex()[..12];
+            let short = group.statement_digest.hex()[..12].to_string();
             let records: Vec<EvidenceRecord> = group
                 .attestations
                 .iter()
@@ -640,54 +652,182 @@ impl Ctx<'_> {
                     let reason = result.reason.unwrap_or_else(|| {
                         Reason::new(ReasonCode::AttestationMissing, "signedBy not met")
                     });
-                    let reason = Reason::new(
+                    signed_by_failures.push(Reason::new(
                         reason.code,
                         format!("attestation {short}: signedBy {expr}: {}", reason.message),
-                    );
-                    failures.push(reason.clone());
-                    first_failure.get_or_insert(reason);
+                    ));
                     continue;
                 }
                 evidence = result.evidence;
             }
-            let (_, att) = group.attestations[0];
-            match self.content_checks(req, att) {
-                Ok(warnings) => {
-                    return RequirementDecision {
-                        requirement: label,
-                        met: true,
-                        evidence,
-                        reason: None,
-                        details: failures,
-                        warnings,
-                    };
+            let Some(&(_, att)) = group.attestations.first() else {
+                continue;
+            };
+            cands.push(Cand {
+                short,
+                predicate_type: att.predicate_type(),
+                evidence,
+                time: super::select::attestation_time(att),
+                result: self.content_checks(req, att),
+            });
+        }
+        if cands.is_empty() {
+            let mut details = signed_by_failures;
+            let reason = if details.is_empty() {
+                Reason::new(
+                    ReasonCode::AttestationMissing,
+                    "no attestation met the requirement",
+                )
+            } else {
+                details.remove(0)
+            };
+            return RequirementDecision {
+                requirement: label,
+                met: false,
+                evidence: Vec::new(),
+                reason: Some(reason),
+                details,
+                warnings: Vec::new(),
+                selection: None,
+            };
+        }
+        let n = cands.len();
+        let time_text = |c: &Cand<'_>| -> String {
+            match c.time.at {
+                Some(at) => format!(
+                    "{} {}",
+                    c.time.from,
+                    at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                ),
+                None => "no time stated, ordered as the oldest".to_string(),
+            }
+        };
+        // Which candidates decide, and why.
+        let (deciders, why): (Vec<usize>, String) = match req.select {
+            Select::Any => match cands.iter().position(|c| c.result.is_ok()) {
+                Some(i) => (
+                    vec![i],
+                    format!(
+                        "any: attestation {} passes ({n} candidate(s))",
+                        cands[i].short
+                    ),
+                ),
+                None => (
+                    (0..n).collect(),
+                    format!("any: none of {n} candidate(s) passes"),
+                ),
+            },
+            Select::All => (
+                (0..n).collect(),
+                format!("all: every one of {n} candidate(s) must pass"),
+            ),
+            Select::Newest => {
+                let newest = cands.iter().map(|c| c.time.at).max().flatten();
+                let tied: Vec<usize> = (0..n).filter(|&i| cands[i].time.at == newest).collect();
+                let why = match (newest, tied.as_slice()) {
+                    (Some(_), [one]) => format!(
+                        "newest: attestation {} is the newest of {n} ({})",
+                        cands[*one].short,
+                        time_text(&cands[*one])
+                    ),
+                    (Some(at), _) => format!(
+                        "newest: {} of {n} candidates tie as the newest ({}); all of them must pass",
+                        tied.len(),
+                        at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+                    ),
+                    (None, [one]) => format!(
+                        "newest: attestation {} states no time (no document time, no transparency-log entry) and is the only candidate",
+                        cands[*one].short
+                    ),
+                    (None, _) => format!(
+                        "newest: none of {n} candidates states a time (no document time, no transparency-log entry); all tie as the oldest and must pass"
+                    ),
+                };
+                (tied, why)
+            }
+        };
+        let met = deciders.iter().all(|&i| cands[i].result.is_ok());
+        let mut warnings = Vec::new();
+        let mut details = signed_by_failures;
+        let mut reason = None;
+        let mut evidence = Vec::new();
+        for &i in &deciders {
+            match &cands[i].result {
+                Ok(w) if met => {
+                    warnings.extend(w.iter().cloned());
+                    evidence.extend(cands[i].evidence.iter().cloned());
                 }
-                Err(reason) => {
-                    let reason = Reason::new(
-                        reason.code,
-                        format!("attestation {short}: {}", reason.message),
+                Ok(_) => {}
+                Err(r) => {
+                    let r = Reason::new(
+                        r.code,
+                        format!("attestation {}: {}", cands[i].short, r.message),
                     );
-                    failures.push(reason.clone());
-                    first_failure.get_or_insert(reason);
+                    if reason.is_none() {
+                        reason = Some(r);
+                    } else {
+                        details.push(r);
+                    }
                 }
             }
         }
-        let reason = first_failure.unwrap_or_else(|| {
-            Reason::new(
-                ReasonCode::AttestationMissing,
-                "no attestation met the requirement",
-            )
-        });
-        if failures.len() == 1 {
-            failures.clear();
+        let why_not = match req.select {
+            Select::Newest => "a newer attestation decides under select: newest",
+            Select::Any => "another attestation passes and select: any needs only one",
+            Select::All => "",
+        };
+        for (i, c) in cands.iter().enumerate() {
+            if deciders.contains(&i) {
+                continue;
+            }
+            if let Err(r) = &c.result {
+                warnings.push(format!(
+                    "attestation {} ({}, {}) fails its checks but does not decide ({why_not}): {}: {}",
+                    c.short,
+                    c.predicate_type,
+                    time_text(c),
+                    r.code,
+                    r.message
+                ));
+            }
         }
+        let summary = |c: &Cand<'_>| Candidate {
+            statement: format!("sha256:{}", c.short),
+            predicate_type: c.predicate_type.to_string(),
+            time: c
+                .time
+                .at
+                .map(|at| at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)),
+            time_from: c.time.from.to_string(),
+            passed: c.result.is_ok(),
+            reason: c.result.as_ref().err().cloned(),
+        };
+        let selection = Selection {
+            select: req.select,
+            why,
+            decided_by: deciders.iter().map(|&i| summary(&cands[i])).collect(),
+            others: (0..n)
+                .filter(|i| !deciders.contains(i))
+                .map(|i| summary(&cands[i]))
+                .collect(),
+        };
         RequirementDecision {
             requirement: label,
-            met: false,
-            evidence: Vec::new(),
-            reason: Some(reason),
-            details: failures,
-            warnings: Vec::new(),
+            met,
+            evidence,
+            reason: if met {
+                None
+            } else {
+                Some(reason.unwrap_or_else(|| {
+                    Reason::new(
+                        ReasonCode::AttestationMissing,
+                        "no attestation met the requirement",
+                    )
+                }))
+            },
+            details,
+            warnings,
+            selection: Some(selection),
         }
     }
 

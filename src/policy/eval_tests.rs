@@ -9,7 +9,7 @@ use base64::Engine;
 use serde_json::{Value, json};
 
 use super::*;
-use crate::policy::{SignerSummary, render_table};
+use crate::policy::{SignedByOrigin, SignerSummary, render_table};
 use crate::verify::proof::TlogEvidence;
 
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
@@ -1068,4 +1068,344 @@ fn a_compressed_key_authority_accepts_its_signature() {
     assert_eq!(k.fingerprint.as_ref(), Some(fingerprint));
     let ev = Ev::new(API).sig("compressed", sig(compressed));
     expect(&evaluate(&p, &ev.0, now()), Outcome::Allowed, None);
+}
+
+// ---- Which attestation decides (issue 11) ----
+
+const TRIVY: &str = "https://aquasecurity.github.io/trivy";
+const CDX: &str = "https://cyclonedx.org/bom";
+
+/// `att` with a transparency-log entry integrated at `tlog` (Unix seconds), if given.
+fn att_at(
+    signer: Signer,
+    predicate_type: &str,
+    predicate: Value,
+    tlog: Option<i64>,
+) -> VerifiedAttestation {
+    let statement = json!({
+        "_type": "https://in-toto.io/Statement/v1",
+        "subject": [{"name": "registry.acme.io/payments/api", "digest": {"sha256": image_digest().hex()}}],
+        "predicateType": predicate_type,
+        "predicate": predicate,
+    });
+    VerifiedAttestation::fabricated(
+        image_digest(),
+        predicate_type.into(),
+        statement,
+        b"envelope".to_vec(),
+        signer,
+        tlog.map(|integrated_time| TlogEvidence {
+            log_index: 7,
+            integrated_time,
+            log_id: "c0ffee".into(),
+        }),
+        bundle_source(),
+    )
+}
+
+/// The short statement digest the decision names `a` by.
+fn short(a: &VerifiedAttestation) -> String {
+    Digest::of(&serde_json::to_vec(a.statement()).unwrap()).hex()[..12].to_string()
+}
+
+fn scan_policy(select: &str) -> Policy {
+    policy(
+        "deny",
+        &attestation_rule(&format!(
+            "{{predicateType: {TRIVY}, signedBy: {{authority: ci}}, vulnerabilities: {{maxSeverity: medium}}{select}}}"
+        )),
+    )
+}
+
+fn scan(created: &str, severity: &str) -> VerifiedAttestation {
+    att(
+        ci_signer("acme/payments"),
+        TRIVY,
+        trivy(created, severity, "CVE-2023-9"),
+    )
+}
+
+fn pretty(d: &Decision) -> String {
+    serde_json::to_string_pretty(d).unwrap()
+}
+
+/// A newer scan reporting a critical CVE decides over an older clean one (before: the clean
+/// one met the requirement).
+#[test]
+fn newest_failing_scan_beats_an_older_clean_one() {
+    let old_clean = scan("2023-11-01T00:00:00Z", "LOW");
+    let new_bad = scan("2023-11-14T00:00:00Z", "CRITICAL");
+    // Either order of the evidence.
+    for ev in [
+        Ev::new(API)
+            .att("ci", old_clean.clone())
+            .att("ci", new_bad.clone()),
+        Ev::new(API)
+            .att("ci", new_bad.clone())
+            .att("ci", old_clean.clone()),
+    ] {
+        let d = evaluate(&scan_policy(""), &ev.0, now());
+        expect(&d, Outcome::Denied, Some(ReasonCode::VulnTooSevere));
+        let reason = d.reason.clone().unwrap().message;
+        assert!(reason.contains(&short(&new_bad)), "{reason}");
+        let sel = d.rules[0].requirements[0].selection.clone().unwrap();
+        assert_eq!(sel.select, Select::Newest);
+        assert_eq!(sel.decided_by.len(), 1, "{}", pretty(&d));
+        assert_eq!(
+            sel.decided_by[0].statement,
+            format!("sha256:{}", short(&new_bad))
+        );
+        assert_eq!(sel.decided_by[0].time_from, "CreatedAt");
+        assert_eq!(
+            sel.others[0].statement,
+            format!("sha256:{}", short(&old_clean))
+        );
+        assert!(sel.others[0].passed);
+    }
+}
+
+/// A newer clean scan decides over an older failing one, and the older one is a warning
+/// naming it (before: allowed without a word).
+#[test]
+fn newest_clean_scan_beats_an_older_failing_one_with_a_warning() {
+    let old_bad = scan("2023-11-01T00:00:00Z", "CRITICAL");
+    let new_clean = scan("2023-11-14T00:00:00Z", "LOW");
+    let ev = Ev::new(API).att("ci", old_bad.clone()).att("ci", new_clean);
+    let d = evaluate(&scan_policy(""), &ev.0, now());
+    expect(&d, Outcome::Allowed, None);
+    let w: Vec<&String> = d
+        .warnings
+        .iter()
+        .filter(|w| w.contains(&short(&old_bad)))
+        .collect();
+    assert_eq!(w.len(), 1, "{:?}", d.warnings);
+    for part in [
+        TRIVY,
+        "vuln-too-severe",
+        "does not decide",
+        "newest",
+        "rule att",
+    ] {
+        assert!(w[0].contains(part), "{part} missing from {}", w[0]);
+    }
+}
+
+#[test]
+fn select_all_needs_every_candidate_to_pass() {
+    let p = scan_policy(", select: all");
+    let bad_old = Ev::new(API)
+        .att("ci", scan("2023-11-01T00:00:00Z", "CRITICAL"))
+        .att("ci", scan("2023-11-14T00:00:00Z", "LOW"));
+    let d = evaluate(&p, &bad_old.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::VulnTooSevere));
+    let sel = d.rules[0].requirements[0].selection.clone().unwrap();
+    assert_eq!((sel.select, sel.decided_by.len()), (Select::All, 2));
+    let clean = Ev::new(API)
+        .att("ci", scan("2023-11-01T00:00:00Z", "LOW"))
+        .att("ci", scan("2023-11-14T00:00:00Z", "MEDIUM"));
+    let d = evaluate(&p, &clean.0, now());
+    expect(&d, Outcome::Allowed, None);
+    assert_eq!(d.rules[0].requirements[0].evidence.len(), 2);
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+}
+
+/// `select: any` is today's rule, but a failing attestation that did not decide is a warning.
+#[test]
+fn select_any_allows_with_a_warning_naming_the_failing_one() {
+    let new_bad = scan("2023-11-14T00:00:00Z", "CRITICAL");
+    let ev = Ev::new(API)
+        .att("ci", scan("2023-11-01T00:00:00Z", "LOW"))
+        .att("ci", new_bad.clone());
+    let d = evaluate(&scan_policy(", select: any"), &ev.0, now());
+    expect(&d, Outcome::Allowed, None);
+    assert!(
+        d.warnings.iter().any(|w| w.contains(&short(&new_bad))
+            && w.contains("select: any")
+            && w.contains("CVE-2023-9")),
+        "{:?}",
+        d.warnings
+    );
+    // None passing: denied, and nothing is a warning (every candidate decided).
+    let ev = Ev::new(API)
+        .att("ci", scan("2023-11-01T00:00:00Z", "HIGH"))
+        .att("ci", new_bad);
+    let d = evaluate(&scan_policy(", select: any"), &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::VulnTooSevere));
+    assert!(d.warnings.is_empty(), "{:?}", d.warnings);
+}
+
+/// Two newest with the same time: both must pass (fail closed), whichever is listed first.
+#[test]
+fn tied_newest_fail_closed() {
+    for (first, second) in [("LOW", "CRITICAL"), ("CRITICAL", "LOW")] {
+        let ev = Ev::new(API)
+            .att("ci", scan("2023-11-14T00:00:00Z", first))
+            .att("ci", scan("2023-11-14T00:00:00Z", second))
+            .att("ci", scan("2023-11-01T00:00:00Z", "LOW"));
+        let d = evaluate(&scan_policy(""), &ev.0, now());
+        expect(&d, Outcome::Denied, Some(ReasonCode::VulnTooSevere));
+        let sel = d.rules[0].requirements[0].selection.clone().unwrap();
+        assert_eq!(sel.decided_by.len(), 2, "{}", pretty(&d));
+        assert!(sel.why.contains("tie"), "{}", sel.why);
+    }
+}
+
+/// No document time: the log time orders; no time at all is the oldest, and said so.
+#[test]
+fn missing_times_fall_back_to_the_log_then_count_as_oldest() {
+    let p = policy(
+        "deny",
+        &attestation_rule(
+            "{predicateType: cyclonedx, signedBy: {authority: ci}, sbom: {deniedLicenses: [AGPL-3.0-only]}}",
+        ),
+    );
+    let ci = || ci_signer("acme/payments");
+    // SBOMs without timestamps, ordered by the log: the newer AGPL one decides.
+    let ev = Ev::new(API)
+        .att("ci", att_at(ci(), CDX, cdx("MIT"), Some(1_699_000_000)))
+        .att(
+            "ci",
+            att_at(ci(), CDX, cdx("AGPL-3.0-only"), Some(1_699_500_000)),
+        );
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::SbomDeniedLicense));
+    let sel = d.rules[0].requirements[0].selection.clone().unwrap();
+    assert_eq!(sel.decided_by[0].time_from, "tlog integratedTime");
+    // One with a log time, one with no time at all: the timed one is newer.
+    let untimed_bad = att_at(ci(), CDX, cdx("AGPL-3.0-only"), None);
+    let ev = Ev::new(API)
+        .att("ci", untimed_bad.clone())
+        .att("ci", att_at(ci(), CDX, cdx("MIT"), Some(1_699_000_000)));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Allowed, None);
+    assert!(
+        d.warnings
+            .iter()
+            .any(|w| w.contains(&short(&untimed_bad)) && w.contains("no time stated")),
+        "{:?}",
+        d.warnings
+    );
+    // Neither has a time: they tie as the oldest, so the failing one denies.
+    let ev = Ev::new(API)
+        .att("ci", att_at(ci(), CDX, cdx("MIT"), None))
+        .att("ci", untimed_bad);
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::SbomDeniedLicense));
+    let why = d.rules[0].requirements[0].selection.clone().unwrap().why;
+    assert!(why.contains("states a time"), "{why}");
+    // A document time counts before the log time.
+    let stamped = |license: &str, at: &str| {
+        let mut doc = cdx(license);
+        doc["metadata"] = json!({"timestamp": at});
+        doc
+    };
+    let ev = Ev::new(API)
+        .att(
+            "ci",
+            att_at(
+                ci(),
+                CDX,
+                stamped("AGPL-3.0-only", "2023-11-02T00:00:00Z"),
+                Some(1),
+            ),
+        )
+        .att(
+            "ci",
+            att_at(
+                ci(),
+                CDX,
+                stamped("MIT", "2023-11-01T00:00:00Z"),
+                Some(1_699_999_999),
+            ),
+        );
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::SbomDeniedLicense));
+    let sel = d.rules[0].requirements[0].selection.clone().unwrap();
+    assert_eq!(sel.decided_by[0].time_from, "metadata.timestamp");
+    assert_eq!(
+        sel.decided_by[0].time.as_deref(),
+        Some("2023-11-02T00:00:00Z")
+    );
+}
+
+/// Without `signedBy`, an attestation requirement takes the rule's `signatures` authorities:
+/// a dev key's attestation no longer counts (before: any authority of the policy).
+#[test]
+fn default_signed_by_is_the_rules_signatures() {
+    let rules = r#"  - name: release
+    images: ["registry.acme.io/**"]
+    signatures: {authority: release}
+    attestations:
+      - {predicateType: cyclonedx}
+"#;
+    let p = policy("deny", rules);
+    let req = &p.rules()[0].attestations[0];
+    assert_eq!(req.signed_by_origin, SignedByOrigin::RuleSignatures);
+    let dev = Ev::new(API)
+        .sig("release", sig(key_signer("release")))
+        .att("bob", att(key_signer("bob"), CDX, cdx("MIT")));
+    let d = evaluate(&p, &dev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::AttestationMissing));
+    assert!(
+        d.reason.unwrap().message.contains("signed by [release]"),
+        "only release is asked"
+    );
+    let release = Ev::new(API)
+        .sig("release", sig(key_signer("release")))
+        .att("release", att(key_signer("release"), CDX, cdx("MIT")));
+    expect(&evaluate(&p, &release.0, now()), Outcome::Allowed, None);
+    // The verifier glue is no longer asked for every authority.
+    let needed: Vec<&str> = p
+        .authorities_needed(&API.parse().unwrap())
+        .into_iter()
+        .collect();
+    assert_eq!(needed, ["release"]);
+}
+
+/// `predicateType` may list several types; the decision names the one that matched.
+#[test]
+fn one_of_several_predicate_types() {
+    let p = policy(
+        "deny",
+        &attestation_rule(
+            "{predicateType: [spdx, cyclonedx], signedBy: {authority: ci}, sbom: {deniedLicenses: [AGPL-3.0-only]}}",
+        ),
+    );
+    assert_eq!(
+        p.rules()[0].attestations[0].predicate_types,
+        ["https://spdx.dev/Document", CDX]
+    );
+    let ev = Ev::new(API).att("ci", att(ci_signer("acme/payments"), CDX, cdx("MIT")));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Allowed, None);
+    let req = &d.rules[0].requirements[0];
+    assert_eq!(
+        req.selection.clone().unwrap().decided_by[0].predicate_type,
+        CDX
+    );
+    assert_eq!(req.evidence[0].predicate_type.as_deref(), Some(CDX));
+    let spdx = json!({"spdxVersion": "SPDX-2.3", "packages": [
+        {"name": "libfoo", "versionInfo": "1.0", "licenseConcluded": "AGPL-3.0-only"}]});
+    let ev = Ev::new(API).att(
+        "ci",
+        att(
+            ci_signer("acme/payments"),
+            "https://spdx.dev/Document",
+            spdx,
+        ),
+    );
+    expect(
+        &evaluate(&p, &ev.0, now()),
+        Outcome::Denied,
+        Some(ReasonCode::SbomDeniedLicense),
+    );
+    let ev = Ev::new(API).att("ci", att(ci_signer("acme/payments"), TRIVY, json!({})));
+    let d = evaluate(&p, &ev.0, now());
+    expect(&d, Outcome::Denied, Some(ReasonCode::AttestationMissing));
+    assert!(
+        d.reason
+            .unwrap()
+            .message
+            .contains("[https://spdx.dev/Document, https://cyclonedx.org/bom]")
+    );
 }

@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use serde::Serialize;
 
-use super::model::{Authority, Mode, NoMatch, Policy, StaticAction};
+use super::model::{Authority, Mode, NoMatch, Policy, SignedByOrigin, StaticAction};
 use crate::trust::Matcher;
 
 /// How serious a lint finding is.
@@ -121,6 +121,24 @@ impl Policy {
                     location.clone(),
                     "the rule only uses `static: pass` authorities: matching images are allowed unchecked".into(),
                 );
+            }
+            for (j, a) in rule.attestations.iter().enumerate() {
+                if a.signed_by_origin == SignedByOrigin::AnyAuthority {
+                    push(
+                        LintLevel::Warning,
+                        "attestation-any-signer",
+                        format!(
+                            "spec.rules[{i}] ({}).attestations[{j}] ({})",
+                            rule.name,
+                            a.label()
+                        ),
+                        format!(
+                            "attestation requirement `{}` has no `signedBy` and rule `{}` has no `signatures` to default it to: an attestation signed by any authority of the policy counts; name who must sign it",
+                            a.label(),
+                            rule.name
+                        ),
+                    );
+                }
             }
             if rule.attestations.iter().any(|a| {
                 a.signed_by.is_none()
@@ -244,6 +262,29 @@ mod tests {
         );
         assert!(codes(&p).contains(&"rule-matches-nothing"));
         assert!(codes(&p).contains(&"static-pass"));
+    }
+
+    #[test]
+    fn an_attestation_without_any_signer_constraint_is_a_warning() {
+        let p = parse(
+            "  authorities:\n    ci: {keyless: {issuer: x, subject: y}}\n    dev: {key: {pem: \"-----BEGIN PUBLIC KEY-----\\nAAAA\\n-----END PUBLIC KEY-----\\n\"}}\n  rules:\n    - name: scans\n      images: ['ghcr.io/**']\n      attestations:\n        - {name: scan, predicateType: vuln, vulnerabilities: {maxSeverity: high}}\n        - {predicateType: spdx, signedBy: {authority: ci}, sbom: {deniedLicenses: [AGPL-3.0-only]}}\n    - name: signed\n      images: ['ghcr.io/**']\n      signatures: {authority: ci}\n      attestations: [{predicateType: vuln, vulnerabilities: {maxSeverity: high}}]\n",
+        );
+        let found: Vec<LintFinding> = p
+            .lint()
+            .into_iter()
+            .filter(|f| f.code == "attestation-any-signer")
+            .collect();
+        assert_eq!(found.len(), 1, "{found:?}");
+        assert_eq!(found[0].level, LintLevel::Warning);
+        assert_eq!(
+            found[0].location,
+            "spec.rules[0] (scans).attestations[0] (scan)"
+        );
+        assert!(
+            found[0].message.contains("`scan`") && found[0].message.contains("rule `scans`"),
+            "{}",
+            found[0].message
+        );
     }
 
     #[test]

@@ -12,7 +12,7 @@ use super::error::PolicyError;
 use super::glob::ImagePattern;
 use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Policy, Rule, SbomCheck, TrustRoot, VulnCheck,
+    KeylessAuthority, Policy, Rule, SbomCheck, Select, SignedByOrigin, TrustRoot, VulnCheck,
 };
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
@@ -430,6 +430,7 @@ impl Validator {
                 &format!("{field}.attestations[{i}]"),
                 a,
                 authorities,
+                signatures.as_ref(),
             )?);
         }
         if signatures.is_none() && attestations.is_empty() {
@@ -540,14 +541,58 @@ impl Validator {
         field: &str,
         a: raw::Attestation,
         authorities: &BTreeMap<String, Authority>,
+        rule_signatures: Option<&AuthorityExpr>,
     ) -> Result<AttestationRequirement, PolicyError> {
-        if a.predicate_type.trim().is_empty() {
-            return Err(self.err(format!("{field}.predicateType"), "empty predicate type"));
+        let written = match a.predicate_type {
+            raw::PredicateTypes::One(t) => vec![(format!("{field}.predicateType"), t)],
+            raw::PredicateTypes::Many(list) if list.is_empty() => {
+                return Err(self.err(
+                    format!("{field}.predicateType"),
+                    "empty list: give at least one predicate type",
+                ));
+            }
+            raw::PredicateTypes::Many(list) => list
+                .into_iter()
+                .enumerate()
+                .map(|(i, t)| (format!("{field}.predicateType[{i}]"), t))
+                .collect(),
+        };
+        let mut predicate_types: Vec<String> = Vec::new();
+        for (f, t) in written {
+            if t.trim().is_empty() {
+                return Err(self.err(f, "empty predicate type"));
+            }
+            let expanded = expand_predicate_alias(t.trim());
+            if predicate_types.contains(&expanded) {
+                return Err(self.err(f, format!("predicate type `{expanded}` is listed twice")));
+            }
+            predicate_types.push(expanded);
         }
-        let signed_by = a
-            .signed_by
-            .map(|e| self.expr(&format!("{field}.signedBy"), e, authorities, 1))
-            .transpose()?;
+        let select = match a.select.as_deref() {
+            None => Select::default(),
+            Some(word) => Select::from_word(word.trim()).ok_or_else(|| {
+                let hint = suggest(word.trim(), &Select::WORDS)
+                    .map(|s| format!(" (did you mean `{s}`?)"))
+                    .unwrap_or_default();
+                self.err(
+                    format!("{field}.select"),
+                    format!(
+                        "unknown value `{word}`{hint}; expected one of: {}",
+                        Select::WORDS.join(", ")
+                    ),
+                )
+            })?,
+        };
+        let (signed_by, signed_by_origin) = match a.signed_by {
+            Some(e) => (
+                Some(self.expr(&format!("{field}.signedBy"), e, authorities, 1)?),
+                SignedByOrigin::Written,
+            ),
+            None => match rule_signatures {
+                Some(expr) => (Some(expr.clone()), SignedByOrigin::RuleSignatures),
+                None => (None, SignedByOrigin::AnyAuthority),
+            },
+        };
         let sbom = a
             .sbom
             .map(|s| self.sbom(&format!("{field}.sbom"), s))
@@ -588,8 +633,10 @@ impl Validator {
         }
         Ok(AttestationRequirement {
             name: a.name,
-            predicate_type: expand_predicate_alias(a.predicate_type.trim()),
+            predicate_types,
+            select,
             signed_by,
+            signed_by_origin,
             sbom,
             vulnerabilities,
             condition: a.condition,
@@ -957,7 +1004,7 @@ mod tests {
     fn predicate_aliases_and_rules_for() {
         let p = parse(&format!("{AUTH}      exclude: ['ghcr.io/x/sandbox/**']\n      attestations: [{{predicateType: slsaprovenance1}}]\n")).unwrap();
         assert_eq!(
-            p.rules()[0].attestations[0].predicate_type,
+            p.rules()[0].attestations[0].predicate_types[0],
             "https://slsa.dev/provenance/v1"
         );
         let rules_for = |r: &str| p.rules_for(&r.parse().unwrap()).len();
@@ -974,7 +1021,7 @@ mod tests {
             ))
             .unwrap();
             assert_eq!(
-                p.rules()[0].attestations[0].predicate_type,
+                p.rules()[0].attestations[0].predicate_types[0],
                 crate::format::predicate::predicate_type_uri(shortcut).unwrap(),
                 "predicateType: {shortcut}"
             );
@@ -987,7 +1034,7 @@ mod tests {
         let types: Vec<&str> = p.rules()[0]
             .attestations
             .iter()
-            .map(|a| a.predicate_type.as_str())
+            .map(|a| a.predicate_types[0].as_str())
             .collect();
         assert_eq!(
             types,
@@ -995,6 +1042,86 @@ mod tests {
                 "https://cosign.sigstore.dev/attestation/v1",
                 "https://in-toto.io/Link/v1"
             ]
+        );
+    }
+
+    #[test]
+    fn select_is_checked_naming_the_field() {
+        let p = parse(&format!(
+            "{AUTH}      attestations: [{{predicateType: vuln}}, {{predicateType: vuln, select: all}}, {{predicateType: vuln, select: any}}]\n"
+        ))
+        .unwrap();
+        let selects: Vec<Select> = p.rules()[0].attestations.iter().map(|a| a.select).collect();
+        assert_eq!(selects, [Select::Newest, Select::All, Select::Any]);
+        let (field, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: vuln, select: latest}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].select");
+        assert!(
+            message.contains("unknown value `latest`") && message.contains("newest, all, any"),
+            "{message}"
+        );
+        let (_, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: vuln, select: newst}}]\n"
+        ));
+        assert!(message.contains("did you mean `newest`?"), "{message}");
+    }
+
+    #[test]
+    fn predicate_type_lists() {
+        let p = parse(&format!(
+            "{AUTH}      attestations:\n        - predicateType: [spdx, cyclonedx, https://example.com/x]\n"
+        ))
+        .unwrap();
+        assert_eq!(
+            p.rules()[0].attestations[0].predicate_types,
+            [
+                "https://spdx.dev/Document",
+                "https://cyclonedx.org/bom",
+                "https://example.com/x"
+            ]
+        );
+        assert_eq!(
+            p.rules()[0].attestations[0].label(),
+            "[https://spdx.dev/Document, https://cyclonedx.org/bom, https://example.com/x]"
+        );
+        let (field, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: []}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].predicateType");
+        assert!(message.contains("at least one"), "{message}");
+        let (field, message) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: [spdx, 'https://spdx.dev/Document']}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].predicateType[1]");
+        assert!(message.contains("listed twice"), "{message}");
+        let (field, _) = invalid(&format!(
+            "{AUTH}      attestations: [{{predicateType: [spdx, ' ']}}]\n"
+        ));
+        assert_eq!(field, "spec.rules[0].attestations[0].predicateType[1]");
+    }
+
+    #[test]
+    fn signed_by_defaults_to_the_rules_signatures() {
+        let p = parse(&format!(
+            "{AUTH}      signatures: {{anyOf: [{{authority: a}}, {{authority: b}}]}}\n      attestations: [{{predicateType: vuln}}, {{predicateType: spdx, signedBy: {{authority: b}}}}]\n    - name: s\n      images: ['ghcr.io/**']\n      attestations: [{{predicateType: vuln}}]\n"
+        ))
+        .unwrap();
+        let r = &p.rules()[0];
+        assert_eq!(r.attestations[0].signed_by, r.signatures);
+        assert_eq!(
+            r.attestations[0].signed_by_origin,
+            SignedByOrigin::RuleSignatures
+        );
+        assert_eq!(
+            r.attestations[1].signed_by,
+            Some(AuthorityExpr::Authority("b".into()))
+        );
+        assert_eq!(r.attestations[1].signed_by_origin, SignedByOrigin::Written);
+        let s = &p.rules()[1].attestations[0];
+        assert_eq!(
+            (s.signed_by.is_none(), s.signed_by_origin),
+            (true, SignedByOrigin::AnyAuthority)
         );
     }
 

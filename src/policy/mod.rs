@@ -21,14 +21,15 @@ mod load;
 mod locate;
 mod model;
 pub(crate) mod sbom;
+mod select;
 mod version;
 mod vuln;
 mod wire;
 
 pub use cel::{DEFAULT_BUDGET as CONDITION_BUDGET, evaluate_condition};
 pub use decision::{
-    Decision, EvidenceRecord, Outcome, Reason, ReasonCode, RequirementDecision, RuleDecision,
-    SignerSummary, render_table,
+    Candidate, Decision, EvidenceRecord, Outcome, Reason, ReasonCode, RequirementDecision,
+    RuleDecision, Selection, SignerSummary, render_table,
 };
 pub use duration::{format_duration, parse_duration};
 pub use error::PolicyError;
@@ -38,8 +39,8 @@ pub use lint::{LintFinding, LintLevel};
 pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Mode, NoMatch, OrSemantics, Policy, Rule, SbomCheck, SignatureFormat,
-    StaticAction, TrustRoot, VulnCheck,
+    KeylessAuthority, Mode, NoMatch, OrSemantics, Policy, Rule, SbomCheck, Select, SignatureFormat,
+    SignedByOrigin, StaticAction, TrustRoot, VulnCheck,
 };
 pub use sbom::{
     DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,

@@ -284,16 +284,83 @@ fn ser_opt_duration<S: serde::Serializer>(d: &Option<Duration>, s: S) -> Result<
     }
 }
 
+/// Which verified attestations of a requirement's type decide whether it is met
+/// (`select:`). Only attestations that meet `signedBy` are candidates.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Default)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum Select {
+    /// The newest decides (the default): by the time the document states (scan time, SBOM
+    /// creation time, provenance finish time), else the transparency-log time; an
+    /// attestation without any time counts as the oldest. Several newest with the same time
+    /// must all pass (fail closed).
+    #[default]
+    Newest,
+    /// Every candidate must pass.
+    All,
+    /// One passing candidate is enough (failing ones are reported as warnings).
+    Any,
+}
+
+impl Select {
+    /// The word used in policy files.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Newest => "newest",
+            Self::All => "all",
+            Self::Any => "any",
+        }
+    }
+
+    /// The accepted words.
+    pub const WORDS: [&'static str; 3] = ["newest", "all", "any"];
+
+    /// Parses a policy word.
+    pub fn from_word(word: &str) -> Option<Self> {
+        match word {
+            "newest" => Some(Self::Newest),
+            "all" => Some(Self::All),
+            "any" => Some(Self::Any),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Select {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where an attestation requirement's `signedBy` came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum SignedByOrigin {
+    /// Written in the policy.
+    Written,
+    /// Not written: the rule's `signatures` expression.
+    RuleSignatures,
+    /// Not written and the rule has no `signatures`: any authority of the policy
+    /// (`signed_by` is `None`; lint warns).
+    AnyAuthority,
+}
+
 /// One attestation that must exist (and pass its checks).
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct AttestationRequirement {
     /// Optional label used in decisions.
     pub name: Option<String>,
-    /// The in-toto predicate type (aliases such as `cyclonedx` are expanded).
-    pub predicate_type: String,
+    /// The accepted in-toto predicate types (aliases such as `cyclonedx` are expanded; at
+    /// least one, no duplicates); an attestation of any of them is a candidate.
+    pub predicate_types: Vec<String>,
+    /// Which candidates decide.
+    pub select: Select,
     /// Who must have signed it; `None`: any authority of the policy.
     pub signed_by: Option<AuthorityExpr>,
+    /// Whether `signed_by` was written, defaulted to the rule's `signatures`, or is absent.
+    pub signed_by_origin: SignedByOrigin,
     /// SBOM check.
     pub sbom: Option<SbomCheck>,
     /// Vulnerability report check.
@@ -303,9 +370,25 @@ pub struct AttestationRequirement {
 }
 
 impl AttestationRequirement {
-    /// A short label: the name, or the predicate type.
-    pub fn label(&self) -> &str {
-        self.name.as_deref().unwrap_or(&self.predicate_type)
+    /// A short label: the name, or the predicate type(s).
+    pub fn label(&self) -> String {
+        match &self.name {
+            Some(name) => name.clone(),
+            None => self.types_text(),
+        }
+    }
+
+    /// The predicate type, or `[a, b]` for several.
+    pub fn types_text(&self) -> String {
+        match self.predicate_types.as_slice() {
+            [one] => one.clone(),
+            many => format!("[{}]", many.join(", ")),
+        }
+    }
+
+    /// Whether `predicate_type` is one of the accepted types.
+    pub fn accepts_type(&self, predicate_type: &str) -> bool {
+        self.predicate_types.iter().any(|t| t == predicate_type)
     }
 }
 

@@ -143,7 +143,10 @@ pub(super) struct Threshold {
 pub(super) struct Attestation {
     #[serde(default)]
     pub name: Option<String>,
-    pub predicate_type: String,
+    pub predicate_type: PredicateTypes,
+    /// `newest` / `all` / `any`, checked by the loader (so the error names the field).
+    #[serde(default)]
+    pub select: Option<String>,
     #[serde(default)]
     pub signed_by: Option<Expr>,
     #[serde(default)]
@@ -152,6 +155,14 @@ pub(super) struct Attestation {
     pub vulnerabilities: Option<Vulnerabilities>,
     #[serde(default)]
     pub condition: Option<String>,
+}
+
+/// `predicateType:` as one string or a list of them.
+#[derive(Deserialize)]
+#[serde(untagged)]
+pub(super) enum PredicateTypes {
+    One(String),
+    Many(Vec<String>),
 }
 
 #[derive(Deserialize)]

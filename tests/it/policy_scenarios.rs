@@ -485,6 +485,98 @@ async fn attestation_content_checks() {
     );
 }
 
+/// Issue 11: two scans of one image by the same signer, an older clean one (legacy `.att`)
+/// and a newer one reporting a critical CVE (bundle referrer). The newest decides by
+/// default, so the image is denied (before: the clean one met the requirement); under
+/// `select: any` it is allowed, with a warning naming the failing scan.
+#[tokio::test]
+async fn the_newest_scan_decides_and_any_warns() {
+    let w = World::new();
+    let p = "newest";
+    let (image, _) = push_random_image(&format!("{p}/{}", unique_repo("img"))).await;
+    let trivy = |created: &str, severity: &str| {
+        serde_json::json!({"SchemaVersion": 2, "ArtifactName": "app", "CreatedAt": created,
+            "Results": [{"Target": "app", "Vulnerabilities": [
+                {"VulnerabilityID": "CVE-2025-1111", "PkgName": "openssl", "Severity": severity}]}]})
+    };
+    for (predicate, format) in [
+        (
+            trivy("2025-06-10T00:00:00Z", "LOW"),
+            sign::WriteFormat::Legacy,
+        ),
+        (
+            trivy("2025-06-19T00:00:00Z", "CRITICAL"),
+            sign::WriteFormat::Bundle,
+        ),
+    ] {
+        let opts = AttestOptions {
+            predicate_type: "https://aquasecurity.github.io/trivy".to_owned(),
+            predicate,
+            replace: false,
+            recursive: false,
+            limits: Default::default(),
+            format,
+        };
+        sign::attest_image(&test_client(), &image, &w.keys.alice, &opts)
+            .await
+            .unwrap();
+    }
+    let scan_rule = |select: &str| {
+        rule(
+            p,
+            &format!(
+                "      attestations:\n        - predicateType: https://aquasecurity.github.io/trivy\n          signedBy: {{authority: alice}}\n          vulnerabilities: {{maxSeverity: high}}\n{select}"
+            ),
+        )
+    };
+    let d = decide(w.policy("deny", &scan_rule("")), &image, june_2025()).await;
+    assert_decision(
+        &d,
+        Outcome::Denied,
+        Some(ReasonCode::VulnTooSevere),
+        "newer critical scan decides",
+    );
+    let req = &d.rules()[0].requirements()[0];
+    let sel = req.selection().expect("selection recorded");
+    assert_eq!(sel.decided_by.len(), 1, "{sel:?}");
+    assert_eq!(
+        sel.decided_by[0].time.as_deref(),
+        Some("2025-06-19T00:00:00Z")
+    );
+    assert_eq!(sel.decided_by[0].time_from, "CreatedAt");
+    assert_eq!(sel.others.len(), 1, "{sel:?}");
+    assert!(sel.others[0].passed);
+
+    let d = decide(
+        w.policy("deny", &scan_rule("          select: any\n")),
+        &image,
+        june_2025(),
+    )
+    .await;
+    assert_decision(
+        &d,
+        Outcome::Allowed,
+        None,
+        "select: any, the clean scan is enough",
+    );
+    let failing = d.rules()[0].requirements()[0]
+        .selection()
+        .expect("selection recorded")
+        .others
+        .iter()
+        .find(|c| !c.passed)
+        .map(|c| c.statement.trim_start_matches("sha256:").to_owned())
+        .expect("the critical scan is listed");
+    assert!(
+        d.warnings().iter().any(|w| w.contains(&failing)
+            && w.contains("https://aquasecurity.github.io/trivy")
+            && w.contains("vuln-too-severe")
+            && w.contains("CVE-2025-1111")),
+        "{:?}",
+        d.warnings()
+    );
+}
+
 #[tokio::test]
 async fn registry_errors_deny() {
     let w = World::new();
