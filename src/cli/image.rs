@@ -11,11 +11,11 @@ use super::verify_bundle::IdentityOpts;
 use super::{Outcome, describe_source, parse_key_value};
 use imprint::format::reference::ImageRef;
 use imprint::format::text::{for_terminal, lines_for_terminal};
-use imprint::gate::image::{ImageError, ImageReport, Wanted, check_image};
+use imprint::gate::image::{ImageReport, Wanted, check_image};
 use imprint::keys::{self, PublicKey};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
 use imprint::store::discover::SignatureFormat;
-use imprint::store::{Client, Limits, Repository as _};
+use imprint::store::{Client, Limits};
 use imprint::trust::TrustRoot;
 use imprint::verify::proof::Source;
 use imprint::verify::{self, SignatureVerifier};
@@ -23,10 +23,12 @@ use imprint::verify::{self, SignatureVerifier};
 /// Output format for verification results.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
 pub(crate) enum Output {
-    /// cosign's: a JSON array of the verified payloads on stdout.
+    /// cosign's JSON on stdout: `verify` prints one JSON array of the signed payloads (simple
+    /// signing, or a bundle's in-toto statement); `verify-attestation` one DSSE envelope per line.
     #[default]
     Json,
-    /// One line per verified image on stdout.
+    /// `verify`: each signed payload as text, one per line; `verify-attestation`: each
+    /// verified in-toto statement, one per line.
     Text,
 }
 
@@ -110,7 +112,11 @@ const KEYLESS_HELP: &str = "Verify with --key, or keyless with --certificate-ide
 constraints is refused. Regexes match the whole value (anchored ^(?:R)$), stricter than cosign. \
 Legacy `.sig`/`.att` layers and Sigstore bundles attached as OCI referrers are both read \
 (--signature-format limits it). Key-signed bundles need no transparency-log entry (imprint \
-signs without one); keyless ones always need the Rekor proof.";
+signs without one); keyless ones always need the Rekor proof. Several images are verified \
+concurrently (8 at a time), reported in the order given. Exit status: 0 every image verified, \
+1 an image has no signature (attestation) that verifies, 2 an image does not exist or cannot be \
+resolved or read (a typo is not an unsigned image; cosign exits 1 for both), or bad flags / key. \
+With --policy the decision decides: an image that cannot be found is denied (registry-error, exit 1).";
 
 /// `imprint verify`.
 #[derive(Debug, Args)]
@@ -204,7 +210,8 @@ pub(crate) struct VerifyAttestationArgs {
     /// Only accept this predicate type (shortcut or URI). Unlike cosign, no type means any type.
     #[arg(long = "type")]
     pub predicate_type: Option<String>,
-    /// Output format.
+    /// Output format: `json` (default), one DSSE envelope per line (JSON lines, as cosign), or
+    /// `text`, one in-toto statement per line.
     #[arg(short, long, value_enum, default_value_t)]
     pub output: Output,
     /// Which signature formats to look for.
@@ -292,28 +299,14 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
     }
 }
 
-/// What `verify -o json` prints for one verified signature: the signed simple-signing payload
-/// of a legacy layer; for a bundle (which signs an in-toto statement) an object of the same
-/// shape built from what was verified: `critical.image.docker-manifest-digest` = the statement
-/// subject, `optional` = its annotations, `critical.identity.docker-reference` = the
-/// repository the bundle was found in (bundles do not sign it).
-fn printed_payload(v: &verify::proof::VerifiedSignature, repository: &str) -> serde_json::Value {
-    if let Source::Bundle { .. } = v.source() {
-        let optional = if v.annotations().is_empty() {
-            serde_json::Value::Null
-        } else {
-            serde_json::json!(v.annotations())
-        };
-        return serde_json::json!({
-            "critical": {
-                "identity": {"docker-reference": repository},
-                "image": {"docker-manifest-digest": v.image().to_string()},
-                "type": "cosign container image signature",
-            },
-            "optional": optional,
-        });
-    }
-    serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or(serde_json::Value::Null)
+/// What `verify -o json` prints for one verified signature: exactly the bytes that were
+/// signed, parsed: a legacy layer's simple-signing payload, a bundle's in-toto statement (whose
+/// subject is the image and whose predicate is cosign's signature predicate). Nothing is
+/// synthesized: every field printed is covered by the signature.
+fn printed_payload(v: &verify::proof::VerifiedSignature) -> serde_json::Value {
+    serde_json::from_slice::<serde_json::Value>(v.payload()).unwrap_or_else(|_| {
+        serde_json::Value::String(String::from_utf8_lossy(v.payload()).into_owned())
+    })
 }
 
 /// A client for commands that upload: progress bars on an interactive terminal.
@@ -431,7 +424,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let mut all_payloads = Vec::new();
     let mut problems = Vec::new();
     let format = args.signature_format.into();
-    for report in check_each(&client, &images, &verifier, format, &wanted, &mut problems).await? {
+    let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted).await;
+    for report in reports {
         let (verified, failures) = (report.checked.signatures, report.checked.failures);
         let pinned = report.resolved.reference.to_string();
         if verified.is_empty() {
@@ -454,9 +448,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         );
         for v in &verified {
             match output {
-                Output::Json => {
-                    all_payloads.push(printed_payload(v, report.resolved.repository.name()));
-                }
+                Output::Json => all_payloads.push(printed_payload(v)),
                 Output::Text => all_payloads.push(serde_json::Value::String(
                     String::from_utf8_lossy(v.payload()).into_owned(),
                 )),
@@ -478,23 +470,36 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    Ok(Outcome::from_problems(problems))
+    finish(problems, errors)
 }
 
-/// Check every image with the library's one image flow ([`check_image`]). An image that does
-/// not exist is a problem (exit 1) and the others are still checked; an image that cannot be
-/// checked at all (registry unreachable, malformed referrers) is an operational error.
+/// How many images `verify` / `verify-attestation` check at once (the `--policy` path has its
+/// own bound in the library's [`imprint::gate::Verifier`]).
+const MAX_CONCURRENT_IMAGES: usize = 8;
+
+/// Check every image with the library's one image flow ([`check_image`]), up to
+/// [`MAX_CONCURRENT_IMAGES`] at once, results in input order. An image that does not exist or
+/// cannot be checked at all (not found, unresolvable, registry unreachable, attachments
+/// unreadable) is an operational error (exit 2, after the others are reported); the others
+/// are still checked.
 async fn check_each(
     client: &Client,
     images: &[ImageRef],
     verifier: &SignatureVerifier,
     format: SignatureFormat,
     wanted: &Wanted,
-    problems: &mut Vec<String>,
-) -> anyhow::Result<Vec<ImageReport>> {
+) -> (Vec<ImageReport>, Vec<anyhow::Error>) {
+    use futures_util::StreamExt as _;
+    let limits = Limits::default();
+    let results: Vec<_> = futures_util::stream::iter(images)
+        .map(|image| check_image(client, image, verifier, format, wanted, &limits))
+        .buffered(MAX_CONCURRENT_IMAGES)
+        .collect()
+        .await;
     let mut reports = Vec::with_capacity(images.len());
-    for image in images {
-        match check_image(client, image, verifier, format, wanted, &Limits::default()).await {
+    let mut errors = Vec::new();
+    for result in results {
+        match result {
             Ok(r) => {
                 // Something verified anyway: the evidence may be incomplete, say where.
                 for u in &r.unreadable {
@@ -506,13 +511,26 @@ async fn check_each(
                 }
                 reports.push(r)
             }
-            Err(e @ ImageError::NotFound { .. }) => {
-                problems.push(for_terminal(&e.to_string()).into_owned())
-            }
-            Err(e) => return Err(e.into()),
+            Err(e) => errors.push(anyhow::Error::new(e)),
         }
     }
-    Ok(reports)
+    (reports, errors)
+}
+
+/// How `verify` / `verify-attestation` end: with no image that could not be checked, the
+/// verification problems decide (exit 0 or 1); otherwise the problems are printed, every
+/// operational error but the last as well, and the last is returned (exit 2).
+fn finish(problems: Vec<String>, mut errors: Vec<anyhow::Error>) -> anyhow::Result<Outcome> {
+    let Some(last) = errors.pop() else {
+        return Ok(Outcome::from_problems(problems));
+    };
+    for p in problems {
+        eprintln!("error: {}", lines_for_terminal(&p));
+    }
+    for e in &errors {
+        eprint!("{}", super::render_error(e));
+    }
+    Err(last)
 }
 
 /// The problem line for an image where nothing verified: `none` when there were no candidates
@@ -548,7 +566,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
     let client = Client::new(args.registry.to_config())?;
     let mut problems = Vec::new();
     let format = args.signature_format.into();
-    let reports = check_each(&client, &images, &verifier, format, &wanted, &mut problems).await?;
+    let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted).await;
     let mut out = std::io::stdout().lock();
     for report in reports {
         let (verified, failures) = (report.checked.attestations, report.checked.failures);
@@ -578,5 +596,6 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
             writeln!(out)?;
         }
     }
-    Ok(Outcome::from_problems(problems))
+    drop(out);
+    finish(problems, errors)
 }

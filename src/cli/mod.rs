@@ -10,11 +10,14 @@ use clap::{Parser, Subcommand};
 use imprint::format::text::for_terminal;
 
 pub(crate) mod blob;
+pub(crate) mod download;
 pub(crate) mod image;
 pub(crate) mod keys;
 pub(crate) mod policy;
 pub(crate) mod progress;
+pub(crate) mod public_key;
 pub(crate) mod registry_opts;
+pub(crate) mod tree;
 pub(crate) mod trust_root;
 pub(crate) mod verify_bundle;
 
@@ -59,6 +62,12 @@ pub(crate) enum Command {
     VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Inspect trust roots.
     TrustRoot(trust_root::TrustRootArgs),
+    /// Print the PEM public key of a cosign encrypted private key.
+    PublicKey(public_key::PublicKeyArgs),
+    /// List what is attached to an image (legacy tags and referrers); nothing is verified.
+    Tree(tree::TreeArgs),
+    /// Print an image's signatures, attestations or SBOM as cosign does; nothing is verified.
+    Download(download::DownloadArgs),
 }
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
@@ -217,6 +226,9 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Policy(a) => policy::run(a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::TrustRoot(a) => trust_root::run(a),
+        Command::PublicKey(a) => public_key::run(&a),
+        Command::Tree(a) => block_on(tree::run(a))?,
+        Command::Download(a) => block_on(download::run(a))?,
     }
 }
 

@@ -196,6 +196,12 @@ pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
             .context("cannot read the artifact")?;
         Artifact::Bytes(&artifact_bytes)
     };
+    if let Some(key) = &args.key
+        && let Ok(kb) = imprint::format::bundle::parse_key_bundle(&bundle)
+        && kb.tlog_entries == 0
+    {
+        return verify_without_tlog(&args, key, &bundle, &artifact);
+    }
     let options = VerifyOptions::new().insecure_ignore_tlog(args.insecure_ignore_tlog);
     if args.insecure_ignore_tlog {
         eprintln!("warning: --insecure-ignore-tlog: transparency-log proof is not required");
@@ -218,6 +224,73 @@ pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
             "verification failed for bundle {} [{}]: {e}",
             args.bundle.display(),
             e.check()
+        )])),
+    }
+}
+
+/// A key bundle with no transparency-log entry (what `imprint sign-blob --bundle`,
+/// `attest-blob --bundle` and `cosign sign-blob --tlog-upload=false` write): the Sigstore
+/// verifier refuses every v0.3 bundle without tlog or timestamp evidence as malformed, so such
+/// a bundle is checked against the key alone, as `verify-blob` / `verify-blob-attestation` do
+/// (the key is the trust anchor): a message signature over the artifact's bytes, or a DSSE
+/// envelope whose statement names the artifact's digest.
+fn verify_without_tlog(
+    args: &VerifyBundleArgs,
+    key_path: &Path,
+    bundle: &[u8],
+    artifact: &Artifact<'_>,
+) -> anyhow::Result<Outcome> {
+    use imprint::format::bundle::{KeyBundleContent, parse_key_bundle};
+    use imprint::verify::blob::{BlobEvidence, verify_blob, verify_blob_attestation};
+    let text = imprint::fs::read_limited(key_path, Limits::DEFAULT.max_key_file_bytes)
+        .with_context(|| format!("cannot read key {}", key_path.display()))?;
+    let key = imprint::PublicKey::from_pem(&text)
+        .with_context(|| format!("key {}", key_path.display()))?;
+    let source = imprint::verify::proof::Source::File {
+        path: args.bundle.display().to_string(),
+    };
+    let evidence = BlobEvidence::Bundle(bundle);
+    let message = matches!(
+        parse_key_bundle(bundle).map(|b| b.content),
+        Ok(KeyBundleContent::MessageSignature { .. })
+    );
+    eprintln!(
+        "note: the bundle has no transparency-log entry: verified against the key alone \
+         (as verify-blob; imprint and `cosign sign-blob --tlog-upload=false` write such bundles)"
+    );
+    let result = match (message, artifact) {
+        (true, Artifact::Bytes(bytes)) => verify_blob(&key, bytes, evidence, source).map(|_| None),
+        (true, Artifact::Digest(_)) => anyhow::bail!(
+            "a message-signature bundle without transparency-log entries is verified against the artifact file, not a digest: give the file"
+        ),
+        (false, a) => {
+            let digest = match a {
+                Artifact::Bytes(bytes) => Digest::of(bytes),
+                Artifact::Digest(d) => d.clone(),
+            };
+            verify_blob_attestation(&key, &digest, evidence, None, source)
+                .map(|v| Some(v.predicate_type().to_owned()))
+        }
+    };
+    match result {
+        Ok(predicate_type) => {
+            eprintln!(
+                "signer: key {}",
+                imprint::format::text::for_terminal(&key.fingerprint())
+            );
+            if let Some(t) = predicate_type {
+                eprintln!(
+                    "predicate type: {}",
+                    imprint::format::text::for_terminal(&t)
+                );
+            }
+            eprintln!("Verified OK");
+            Ok(Outcome::Success)
+        }
+        Err(e) => Ok(Outcome::Rejected(vec![format!(
+            "verification failed for bundle {}: {}",
+            args.bundle.display(),
+            super::one_line(&e)
         )])),
     }
 }

@@ -130,6 +130,8 @@ pub enum SourceKind {
     LegacyAttestations,
     /// Referrers (the referrers API or the `sha256-<hex>` tag-schema index).
     Referrers,
+    /// The legacy `sha256-<hex>.sbom` tag (`cosign attach sbom`; listed by `imprint tree`).
+    LegacySboms,
 }
 
 impl std::fmt::Display for SourceKind {
@@ -138,6 +140,7 @@ impl std::fmt::Display for SourceKind {
             Self::LegacySignatures => "legacy signatures (.sig)",
             Self::LegacyAttestations => "legacy attestations (.att)",
             Self::Referrers => "referrers",
+            Self::LegacySboms => "legacy SBOMs (.sbom)",
         })
     }
 }
@@ -381,6 +384,7 @@ impl<R: Repository> Discovery<'_, '_, R> {
                 let refs = list_referrers(self.fetches, self.subject).await?;
                 return Ok(refs.into_iter().map(Listed::Referrer).collect());
             }
+            SourceKind::LegacySboms => return Ok(Vec::new()),
         };
         let Some(att) =
             attach::read(self.fetches, self.subject, legacy, self.limits.max_layers).await?
@@ -498,24 +502,11 @@ async fn list_referrers<R: Repository>(
     repo: &ImageFetches<'_, R>,
     subject: &Digest,
 ) -> Result<Vec<Descriptor>, DiscoverError> {
-    let index_bytes = match repo.referrers_api(subject).await? {
-        Some(b) => b,
-        None => match repo
-            .get_manifest(ManifestRef::Tag(&subject.tag_base()))
-            .await?
-        {
-            Some(m) => m.bytes,
-            None => return Ok(Vec::new()),
-        },
-    };
-    let index: ImageIndex =
-        serde_json::from_slice(&index_bytes).map_err(|e| DiscoverError::Referrers {
-            repository: repo.name().to_owned(),
-            subject: subject.clone(),
-            message: e.to_string(),
-        })?;
-    Ok(index
-        .manifests
+    let entries = referrers_index(repo, subject)
+        .await?
+        .map(|(_, entries)| entries)
+        .unwrap_or_default();
+    Ok(entries
         .into_iter()
         .filter(|d| d.artifact_type.as_deref() == Some(media_types::SIGSTORE_BUNDLE_V03))
         .collect())
@@ -577,4 +568,294 @@ async fn bundle_candidate<R: Repository>(
         "max_blob_bytes",
     )
     .await
+}
+
+/// How the referrers of an image were listed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum ReferrersVia {
+    /// The OCI 1.1 referrers API.
+    Api,
+    /// The `sha256-<hex>` tag-schema index (no referrers API).
+    TagSchema,
+    /// Neither: the store has no referrers API and no tag-schema index exists.
+    None,
+}
+
+/// Which kind of attachment a [`ListedAttachment`] is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+#[non_exhaustive]
+pub enum AttachmentKind {
+    /// The legacy `sha256-<hex>.sig` tag.
+    Signatures,
+    /// The legacy `sha256-<hex>.att` tag.
+    Attestations,
+    /// The legacy `sha256-<hex>.sbom` tag (`cosign attach sbom`).
+    Sboms,
+    /// An OCI 1.1 referrer (any artifact type).
+    Referrer,
+}
+
+/// One blob of an attachment manifest, as listed (not fetched).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedLayer {
+    /// The layer's media type.
+    pub media_type: String,
+    /// Its digest.
+    pub digest: Digest,
+    /// Its declared size in bytes.
+    pub size: u64,
+}
+
+/// One attachment of an image: a legacy tag or a referrer, with its manifest's layers.
+/// Nothing here is verified.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListedAttachment {
+    /// What it is.
+    pub kind: AttachmentKind,
+    /// The tag it was read from (legacy attachments).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
+    /// The attachment manifest's digest.
+    pub digest: Digest,
+    /// The manifest's media type.
+    pub media_type: String,
+    /// The manifest's size in bytes.
+    pub size: u64,
+    /// The artifact type (referrers: the index entry's, else the manifest's).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub artifact_type: Option<String>,
+    /// The predicate type a bundle referrer declares in its `dev.sigstore.bundle.predicateType`
+    /// annotation (unverified).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub predicate_type: Option<String>,
+    /// Its layers, in manifest order (empty when the manifest could not be read).
+    pub layers: Vec<ListedLayer>,
+    /// Why the manifest could not be read, when it could not.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Everything attached to one image digest, listed without fetching any layer and without
+/// verifying anything (`imprint tree`).
+#[derive(Debug, Clone, Serialize)]
+pub struct Attachments {
+    /// The image digest.
+    pub subject: Digest,
+    /// Legacy `.sig`, `.att` and `.sbom` attachments that exist, in that order.
+    pub legacy: Vec<ListedAttachment>,
+    /// How referrers were listed.
+    pub referrers_via: ReferrersVia,
+    /// Referrers (every artifact type), in index order, at most [`Limits::max_referrers`].
+    pub referrers: Vec<ListedAttachment>,
+    /// Sources that could not be read; what the others held is still listed.
+    #[serde(serialize_with = "unreadable_texts")]
+    pub unreadable: Vec<Unreadable>,
+}
+
+fn unreadable_texts<S: serde::Serializer>(u: &[Unreadable], s: S) -> Result<S::Ok, S::Error> {
+    s.collect_seq(u.iter().map(ToString::to_string))
+}
+
+/// The legacy `.sbom` tag of `subject` (`cosign attach sbom`).
+pub fn sbom_tag(subject: &Digest) -> String {
+    format!("{}.sbom", subject.tag_base())
+}
+
+/// List what is attached to `subject`: the legacy `.sig`, `.att` and `.sbom` tags and every
+/// referrer (the referrers API, else the tag-schema index), each with its manifest's layers.
+/// No layer is fetched and nothing is verified.
+pub async fn list_attachments<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    limits: &Limits,
+) -> Attachments {
+    let mut out = Attachments {
+        subject: subject.clone(),
+        legacy: Vec::new(),
+        referrers_via: ReferrersVia::None,
+        referrers: Vec::new(),
+        unreadable: Vec::new(),
+    };
+    let legacy = [
+        (
+            AttachmentKind::Signatures,
+            Kind::Signature.tag(subject),
+            SourceKind::LegacySignatures,
+        ),
+        (
+            AttachmentKind::Attestations,
+            Kind::Attestation.tag(subject),
+            SourceKind::LegacyAttestations,
+        ),
+        (
+            AttachmentKind::Sboms,
+            sbom_tag(subject),
+            SourceKind::LegacySboms,
+        ),
+    ];
+    for (kind, tag, source_kind) in legacy {
+        match read_listed(repo, ManifestRef::Tag(&tag), limits).await {
+            Ok(None) => {}
+            Ok(Some((m, manifest))) => out.legacy.push(ListedAttachment {
+                kind,
+                tag: Some(tag),
+                digest: m.digest,
+                media_type: m.media_type,
+                size: m.bytes.len() as u64,
+                artifact_type: manifest.artifact_type.clone(),
+                predicate_type: None,
+                layers: listed_layers(&manifest),
+                error: None,
+            }),
+            Err(e) => out.unreadable.push(Unreadable::new(source_kind, e)),
+        }
+    }
+    let index = match referrers_index(repo, subject).await {
+        Ok(x) => x,
+        Err(e) => {
+            out.unreadable
+                .push(Unreadable::new(SourceKind::Referrers, e));
+            return out;
+        }
+    };
+    let Some((via, mut entries)) = index else {
+        return out;
+    };
+    out.referrers_via = via;
+    if entries.len() > limits.max_referrers {
+        out.unreadable.push(Unreadable::new(
+            SourceKind::Referrers,
+            DiscoverError::TooMany {
+                limit: "max_referrers",
+                what: "referrers",
+                count: entries.len(),
+                max: limits.max_referrers,
+            },
+        ));
+        entries.truncate(limits.max_referrers);
+    }
+    for d in entries {
+        let mut listed = ListedAttachment {
+            kind: AttachmentKind::Referrer,
+            tag: None,
+            digest: d.digest.clone(),
+            media_type: d.media_type.clone(),
+            size: d.size,
+            artifact_type: d.artifact_type.clone(),
+            predicate_type: None,
+            layers: Vec::new(),
+            error: None,
+        };
+        match read_listed(repo, ManifestRef::Digest(&d.digest), limits).await {
+            Ok(Some((_, manifest))) => {
+                if listed.artifact_type.is_none() {
+                    listed.artifact_type = manifest.artifact_type.clone();
+                }
+                listed.predicate_type = manifest
+                    .annotations
+                    .as_ref()
+                    .and_then(|a| a.get(attach::bundle_annotations::PREDICATE_TYPE))
+                    .cloned();
+                listed.layers = listed_layers(&manifest);
+            }
+            Ok(None) => {
+                listed.error = Some("referrer manifest listed in the index is missing".into());
+            }
+            Err(e) => listed.error = Some(crate::format::error_chain(&e)),
+        }
+        out.referrers.push(listed);
+    }
+    out
+}
+
+fn listed_layers(manifest: &ImageManifest) -> Vec<ListedLayer> {
+    manifest
+        .layers
+        .iter()
+        .map(|l| ListedLayer {
+            media_type: l.media_type.clone(),
+            digest: l.digest.clone(),
+            size: l.size,
+        })
+        .collect()
+}
+
+/// A manifest and its parse as an image manifest, refused over [`Limits::max_layers`].
+async fn read_listed<R: Repository>(
+    repo: &R,
+    reference: ManifestRef<'_>,
+    limits: &Limits,
+) -> Result<Option<(crate::store::Manifest, ImageManifest)>, DiscoverError> {
+    let Some(m) = repo.get_manifest(reference).await? else {
+        return Ok(None);
+    };
+    let what = match reference {
+        ManifestRef::Tag(t) => t.to_owned(),
+        ManifestRef::Digest(d) => d.to_string(),
+    };
+    let manifest: ImageManifest = serde_json::from_slice(&m.bytes).map_err(|e| {
+        DiscoverError::Attach(attach::AttachError::Malformed {
+            repository: repo.name().to_owned(),
+            tag: what.clone(),
+            digest: m.digest.clone(),
+            message: e.to_string(),
+        })
+    })?;
+    if manifest.layers.len() > limits.max_layers {
+        return Err(DiscoverError::Attach(attach::AttachError::TooManyLayers {
+            repository: repo.name().to_owned(),
+            tag: what,
+            count: manifest.layers.len(),
+            limit: limits.max_layers,
+        }));
+    }
+    Ok(Some((m, manifest)))
+}
+
+/// The referrers index of `subject` (every entry, any artifact type): from the referrers API
+/// when the store has it, else the `sha256-<hex>` tag-schema index; `None` when neither exists.
+async fn referrers_index<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+) -> Result<Option<(ReferrersVia, Vec<Descriptor>)>, DiscoverError> {
+    let (via, bytes) = match repo.referrers_api(subject).await? {
+        Some(b) => (ReferrersVia::Api, b),
+        None => match repo
+            .get_manifest(ManifestRef::Tag(&subject.tag_base()))
+            .await?
+        {
+            Some(m) => (ReferrersVia::TagSchema, m.bytes),
+            None => return Ok(None),
+        },
+    };
+    let index: ImageIndex =
+        serde_json::from_slice(&bytes).map_err(|e| DiscoverError::Referrers {
+            repository: repo.name().to_owned(),
+            subject: subject.clone(),
+            message: e.to_string(),
+        })?;
+    Ok(Some((via, index.manifests)))
+}
+
+/// The layers of the legacy `.sbom` attachment of `subject` (`cosign attach sbom`), each
+/// with its content (digest-checked, at most [`Limits::max_blob_bytes`]). Empty when there
+/// is no `.sbom` tag. Nothing is verified: these are not signed.
+pub async fn legacy_sboms<R: Repository>(
+    repo: &R,
+    subject: &Digest,
+    limits: &Limits,
+) -> Result<Vec<(Descriptor, Vec<u8>)>, DiscoverError> {
+    let tag = sbom_tag(subject);
+    let Some((_, manifest)) = read_listed(repo, ManifestRef::Tag(&tag), limits).await? else {
+        return Ok(Vec::new());
+    };
+    let mut out = Vec::with_capacity(manifest.layers.len());
+    for layer in manifest.layers {
+        let bytes = repo.get_blob(&layer.digest, limits.max_blob_bytes).await?;
+        out.push((layer, bytes));
+    }
+    Ok(out)
 }

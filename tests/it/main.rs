@@ -9,6 +9,7 @@ mod attest;
 mod blob;
 mod bundles_oci;
 mod cli_output;
+mod cli_parity;
 mod concurrency;
 mod conformance;
 mod demo;

@@ -428,12 +428,15 @@ async fn cli_generate_sign_verify_and_exit_codes() {
         &image_s,
     ]));
     assert_eq!(code, 0, "{stderr}");
+    // A bundle prints the signed in-toto statement (subject = the image, `-a` pairs on it).
     let printed: serde_json::Value = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(printed[0]["subject"][0]["digest"]["sha256"], digest.hex());
+    assert_eq!(printed[0]["subject"][0]["annotations"]["team"], "payments");
     assert_eq!(
-        printed[0]["critical"]["image"]["docker-manifest-digest"],
-        digest.to_string()
+        printed[0]["predicateType"],
+        "https://sigstore.dev/cosign/sign/v1"
     );
-    assert_eq!(printed[0]["optional"]["team"], "payments");
+    assert!(printed[0].get("critical").is_none());
 
     // Wrong annotation, wrong key: verification failures (1), naming the check that rejected.
     let (code, stdout, stderr) =
