@@ -90,7 +90,11 @@ pub(crate) struct SignArgs {
     /// repository; for `oci:PATH`, the layout entry's `org.opencontainers.image.ref.name`
     /// when it is a full reference (else imprint refuses: it never signs a file path).
     /// Needs `--new-bundle-format=false` (bundles sign no identity)
-    #[arg(long = "sign-container-identity", value_name = "NAME", value_delimiter = ',')]
+    #[arg(
+        long = "sign-container-identity",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
     pub sign_container_identity: Vec<String>,
     /// Sign this payload file instead of generating the simple-signing payload (cosign's
     /// deprecated `--payload`). Needs `--new-bundle-format=false`
@@ -462,13 +466,8 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
             } else {
                 text
             };
-            imprint::fs::write_atomic(
-                out,
-                text.as_bytes(),
-                0o644,
-                imprint::fs::Overwrite::Replace,
-            )
-            .with_context(|| format!("cannot write {}", out.display()))?;
+            imprint::fs::write_atomic(out, text.as_bytes(), 0o644, imprint::fs::Overwrite::Replace)
+                .with_context(|| format!("cannot write {}", out.display()))?;
             eprintln!("Signature written to {}", out.display());
         } else if !args.upload {
             eprintln!(
@@ -566,7 +565,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     args.unsupported.check()?;
     args.unsupported_image.check()?;
     args.registry_auth.check()?;
-    args.ignore_tlog.check(args.identity.any() || args.policy.is_some())?;
+    args.ignore_tlog
+        .check(args.identity.any() || args.policy.is_some())?;
     if let Some(policy) = &args.policy {
         let output = match args.output {
             Some(Output::Json) => super::policy::DecisionOutput::Json,
@@ -649,7 +649,16 @@ async fn check_each(
 ) -> anyhow::Result<Vec<ImageReport>> {
     let mut reports = Vec::with_capacity(images.len());
     for image in images {
-        match check_image(client, image, verifier, format, wanted, &client.config().limits).await {
+        match check_image(
+            client,
+            image,
+            verifier,
+            format,
+            wanted,
+            &client.config().limits,
+        )
+        .await
+        {
             Ok(r) => {
                 // Something verified anyway: the evidence may be incomplete, say where.
                 for u in &r.unreadable {

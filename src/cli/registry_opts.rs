@@ -217,9 +217,14 @@ mod tests {
                 .is_empty()
         );
         assert!(
-            http(&["x", "--allow-http-registry", "--allow-http-registry=false", "img"])
-                .0
-                .is_empty()
+            http(&[
+                "x",
+                "--allow-http-registry",
+                "--allow-http-registry=false",
+                "img"
+            ])
+            .0
+            .is_empty()
         );
         assert_eq!(
             http(&["x", "--allow-http-registry=reg:5000", "img"]).0,

@@ -11,7 +11,8 @@ const TLOG: &str = "imprint does not talk to a transparency log (Rekor) yet: sig
 without a tlog entry, and key signatures are verified without one";
 const TSA: &str = "RFC 3161 timestamps are not supported yet";
 const HARDWARE: &str = "hardware security keys are not supported; use a cosign key file (--key)";
-const CERT: &str = "certificates attached to key signatures are not supported yet; sign with --key alone";
+const CERT: &str =
+    "certificates attached to key signatures are not supported yet; sign with --key alone";
 const SIGNING_CONFIG: &str = "signing configs name Fulcio, Rekor and timestamp services, which imprint \
 does not use yet (issue 15)";
 const REGISTRY_AUTH: &str = "registry credentials come from the docker config ($DOCKER_CONFIG/config.json, \
@@ -147,7 +148,9 @@ pub(crate) fn parse_tlog_upload(s: &str) -> Result<bool, String> {
 pub(crate) fn parse_use_signing_config(s: &str) -> Result<bool, String> {
     match s {
         "false" => Ok(false),
-        "true" => Err(format!("{SIGNING_CONFIG}; pass --use-signing-config=false or leave the flag out")),
+        "true" => Err(format!(
+            "{SIGNING_CONFIG}; pass --use-signing-config=false or leave the flag out"
+        )),
         _ => Err(format!("`{s}` is not true or false")),
     }
 }

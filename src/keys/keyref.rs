@@ -169,8 +169,18 @@ mod tests {
         let text = e.to_string();
         assert!(text.contains("awskms://") && text.contains("KMS"), "{text}");
         assert!(!text.contains("secret-name"), "{text}");
-        for s in ["gcpkms://p", "azurekms://v", "hashivault://k", "k8s://ns/k", "gitlab://p", "pkcs11:token=x"] {
-            assert!(matches!(KeyRef::parse(s), Err(KeyError::UnsupportedKeyRef { .. })), "{s}");
+        for s in [
+            "gcpkms://p",
+            "azurekms://v",
+            "hashivault://k",
+            "k8s://ns/k",
+            "gitlab://p",
+            "pkcs11:token=x",
+        ] {
+            assert!(
+                matches!(KeyRef::parse(s), Err(KeyError::UnsupportedKeyRef { .. })),
+                "{s}"
+            );
         }
     }
 

@@ -296,8 +296,11 @@ async fn prepare(
             }
             (WriteFormat::Legacy, None) => {
                 for identity in &identities {
-                    let bytes =
-                        format::simple_signing_payload(identity, &subject.digest, &opts.annotations);
+                    let bytes = format::simple_signing_payload(
+                        identity,
+                        &subject.digest,
+                        &opts.annotations,
+                    );
                     let sig = key.sign(&bytes)?;
                     push(bytes, sig, WriteFormat::Legacy);
                 }
@@ -540,7 +543,14 @@ mod tests {
         ] {
             assert!(is_full_reference(ok), "{ok}");
         }
-        for bad in ["latest", "app:1.0", "library/app", "sha256-abc.sig", "/tmp/layout", ""] {
+        for bad in [
+            "latest",
+            "app:1.0",
+            "library/app",
+            "sha256-abc.sig",
+            "/tmp/layout",
+            "",
+        ] {
             assert!(!is_full_reference(bad), "{bad}");
         }
     }

@@ -11,6 +11,7 @@ mod bundles_oci;
 mod cli_output;
 mod concurrency;
 mod conformance;
+mod cosign_flags;
 mod demo;
 mod dsse_interop;
 mod hostile_attachments;
