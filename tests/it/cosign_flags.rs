@@ -354,8 +354,9 @@ async fn output_file_timeout_and_max_workers() {
     );
     let (code, _, err) = imprint_run(&["sign", "--timeout=1ns", "--key", s(&key), &image]);
     assert_eq!(code, 2, "{err}");
+    // The request timeout or the whole-image one, whichever fires first.
     assert!(
-        err.contains("timed out after") && err.contains("--timeout"),
+        err.contains("timed out") && err.contains("after 1ns"),
         "{err}"
     );
 
