@@ -11,8 +11,8 @@ use std::path::{Path, PathBuf};
 use anyhow::Context as _;
 
 use super::Outcome;
+use super::unsupported::{IgnoreTlog, SigningCompat, VerifyFlags};
 use imprint::format::{self, IN_TOTO_PAYLOAD_TYPE};
-use imprint::keys;
 use imprint::limits::Limits;
 use imprint::verify::blob::{BlobError, BlobEvidence};
 use imprint::verify::proof::Source;
@@ -37,15 +37,19 @@ mod api {
 /// `imprint sign-blob --key K [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct SignBlobArgs {
-    /// cosign encrypted private key file (password from IMPRINT_PASSWORD / COSIGN_PASSWORD or a prompt).
-    #[arg(long)]
-    pub key: PathBuf,
+    /// cosign encrypted private key: a file or `env://VAR` (password from IMPRINT_PASSWORD /
+    /// COSIGN_PASSWORD or a prompt).
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
     /// Also write a Sigstore bundle v0.3 (public-key hint + message signature) to this file.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
     /// Write the base64 signature to this file instead of stdout.
     #[arg(long)]
     pub output_signature: Option<PathBuf>,
+    /// cosign's signing switches (`--tlog-upload=false`, `-y`) and refused keyless flags.
+    #[command(flatten)]
+    pub cosign: SigningCompat,
     /// The file to sign.
     pub file: PathBuf,
 }
@@ -53,15 +57,21 @@ pub(crate) struct SignBlobArgs {
 /// `imprint verify-blob --key PUB (--signature S | --bundle B) FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct VerifyBlobArgs {
-    /// PEM public key.
-    #[arg(long)]
-    pub key: PathBuf,
+    /// PEM public key: a file or `env://VAR`.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: String,
     /// File with the base64 signature (as `sign-blob` / `cosign sign-blob` write it).
     #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
     pub signature: Option<PathBuf>,
     /// Key-based Sigstore bundle (as `sign-blob --bundle` / `cosign sign-blob --bundle` write it).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// `--insecure-ignore-tlog[=BOOL]`.
+    #[command(flatten)]
+    pub ignore_tlog: IgnoreTlog,
+    /// cosign's verification flags imprint refuses by name.
+    #[command(flatten)]
+    pub unsupported: VerifyFlags,
     /// The signed file.
     pub file: PathBuf,
 }
@@ -69,9 +79,9 @@ pub(crate) struct VerifyBlobArgs {
 /// `imprint attest-blob --key K --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct AttestBlobArgs {
-    /// cosign encrypted private key file.
-    #[arg(long)]
-    pub key: PathBuf,
+    /// cosign encrypted private key: a file or `env://VAR`.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
     /// The predicate file (JSON; any text for `--type custom`).
     #[arg(long)]
     pub predicate: PathBuf,
@@ -88,6 +98,9 @@ pub(crate) struct AttestBlobArgs {
     /// Write the DSSE envelope to this file instead of stdout.
     #[arg(long)]
     pub output_signature: Option<PathBuf>,
+    /// cosign's signing switches (`--tlog-upload=false`, `-y`) and refused keyless flags.
+    #[command(flatten)]
+    pub cosign: SigningCompat,
     /// The file the attestation is about.
     pub file: PathBuf,
 }
@@ -95,9 +108,9 @@ pub(crate) struct AttestBlobArgs {
 /// `imprint verify-blob-attestation --key PUB (--signature S | --bundle B) [--type T] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct VerifyBlobAttestationArgs {
-    /// PEM public key.
-    #[arg(long)]
-    pub key: PathBuf,
+    /// PEM public key: a file or `env://VAR`.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: String,
     /// File with the DSSE envelope JSON (or its base64), as `attest-blob` writes it.
     #[arg(long, required_unless_present = "bundle", conflicts_with = "bundle")]
     pub signature: Option<PathBuf>,
@@ -107,6 +120,12 @@ pub(crate) struct VerifyBlobAttestationArgs {
     /// Require this predicate type (shortcut or URI). Without it any type is accepted.
     #[arg(long = "type")]
     pub type_: Option<String>,
+    /// `--insecure-ignore-tlog[=BOOL]`.
+    #[command(flatten)]
+    pub ignore_tlog: IgnoreTlog,
+    /// cosign's verification flags imprint refuses by name.
+    #[command(flatten)]
+    pub unsupported: VerifyFlags,
     /// The file the attestation must be about.
     pub file: PathBuf,
 }
@@ -147,7 +166,9 @@ fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
 /// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
 /// writes the bundle when asked.
 pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
-    let key = super::image::load_signing_key(&args.key)?;
+    args.cosign.keyless.check()?;
+    let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    let key = super::image::load_signing_key(&key_ref)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let sig = api::sign_blob(&key, &data)?;
     let b64 = api::signature_base64(&sig);
@@ -166,7 +187,7 @@ pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
             eprintln!("Signature wrote in the file {}", out.display());
         }
         None => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = super::output::stdout();
             writeln!(stdout, "{b64}").context("writing the signature to stdout")?;
         }
     }
@@ -176,7 +197,9 @@ pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
 /// Runs `verify-blob`: prints `Verified OK` on stderr and exits 0, or names the failed check
 /// and exits 1.
 pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> {
-    let key = keys::load_public_key(&args.key)?;
+    args.unsupported.check()?;
+    args.ignore_tlog.check(false)?;
+    let key = super::image::load_public_key(&args.key)?;
     let (evidence_path, evidence, is_bundle) = evidence_file(&args.signature, &args.bundle)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let ev = if is_bundle {
@@ -205,6 +228,8 @@ pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> 
 /// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
 /// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
 pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
+    args.cosign.keyless.check()?;
+    let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
     let type_uri = format::predicate_type_uri(&args.type_)?;
     let pred_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
@@ -212,7 +237,7 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
     drop(pred_bytes);
     let digest = api::digest_file(&args.file)?;
-    let key = super::image::load_signing_key(&args.key)?;
+    let key = super::image::load_signing_key(&key_ref)?;
     let att = api::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
     if let Some(bundle) = &args.bundle {
         let bytes = api::dsse_bundle(
@@ -230,7 +255,7 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
             eprintln!("Attestation written in {}", out.display());
         }
         None => {
-            let mut stdout = std::io::stdout().lock();
+            let mut stdout = super::output::stdout();
             stdout
                 .write_all(&att.envelope)
                 .and_then(|()| stdout.write_all(b"\n"))
@@ -245,7 +270,9 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
 pub(crate) fn run_verify_blob_attestation(
     args: &VerifyBlobAttestationArgs,
 ) -> anyhow::Result<Outcome> {
-    let key = keys::load_public_key(&args.key)?;
+    args.unsupported.check()?;
+    args.ignore_tlog.check(false)?;
+    let key = super::image::load_public_key(&args.key)?;
     let type_uri = args
         .type_
         .as_deref()

@@ -207,7 +207,7 @@ fn finish(found: &Discovered, printed: usize, what: &str, image: &str) -> anyhow
 
 async fn signatures(args: DownloadImageArgs) -> anyhow::Result<Outcome> {
     let (pinned, found) = discover_all(&args.registry, &args.image).await?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     let mut printed = 0;
     for c in &found.signatures {
         let Some(payload) = fetched(c) else { continue };
@@ -235,7 +235,6 @@ async fn signatures(args: DownloadImageArgs) -> anyhow::Result<Outcome> {
             printed += 1;
         }
     }
-    drop(out);
     finish(&found, printed, "signatures", &pinned)
 }
 
@@ -247,7 +246,7 @@ async fn attestations(args: DownloadAttestationArgs) -> anyhow::Result<Outcome> 
         .transpose()?;
     let (pinned, found) = discover_all(&args.registry, &args.image).await?;
     let wanted = |t: Option<&str>| want.is_none() || want.as_deref() == t;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     let mut printed = 0;
     for c in &found.attestations {
         let Some(bytes) = fetched(c) else { continue };
@@ -269,7 +268,6 @@ async fn attestations(args: DownloadAttestationArgs) -> anyhow::Result<Outcome> 
             printed += 1;
         }
     }
-    drop(out);
     let what = match &want {
         Some(t) => format!("attestations of type `{}`", for_terminal(t)),
         None => "attestations".to_owned(),
@@ -294,7 +292,7 @@ async fn sboms(args: DownloadImageArgs) -> anyhow::Result<Outcome> {
     let legacy = discover::legacy_sboms(&resolved.repository, &resolved.manifest.digest, &limits)
         .await
         .with_context(|| format!("reading the .sbom attachment of `{pinned}`"))?;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     if !legacy.is_empty() {
         for (descriptor, bytes) in &legacy {
             eprintln!(
@@ -308,7 +306,6 @@ async fn sboms(args: DownloadImageArgs) -> anyhow::Result<Outcome> {
         }
         return Ok(Outcome::Success);
     }
-    drop(out);
     let found = discover::discover(
         &resolved.repository,
         &resolved.manifest.digest,
@@ -352,10 +349,9 @@ async fn sboms(args: DownloadImageArgs) -> anyhow::Result<Outcome> {
             for_terminal(&args.image)
         );
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     for p in &predicates {
         writeln!(out, "{p}")?;
     }
-    drop(out);
     finish(&found, predicates.len(), "SBOM", &pinned)
 }

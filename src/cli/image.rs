@@ -7,15 +7,18 @@ use anyhow::Context as _;
 use clap::{Args, ValueEnum};
 
 use super::registry_opts::RegistryOpts;
+use super::unsupported::{
+    IgnoreTlog, RegistryAuthFlags, SignOutputFlags, SigningCompat, VerifyFlags, VerifyImageFlags,
+};
 use super::verify_bundle::IdentityOpts;
 use super::{Outcome, describe_source, parse_key_value};
 use imprint::format::reference::ImageRef;
 use imprint::format::text::{for_terminal, lines_for_terminal};
 use imprint::gate::image::{ImageReport, Wanted, check_image};
-use imprint::keys::{self, PublicKey};
+use imprint::keys::{self, KeyRef, PublicKey};
 use imprint::sign::{self, AttestOptions, SignOptions, WriteFormat};
+use imprint::store::Client;
 use imprint::store::discover::SignatureFormat;
-use imprint::store::{Client, Limits};
 use imprint::trust::TrustRoot;
 use imprint::verify::proof::Source;
 use imprint::verify::{self, SignatureVerifier};
@@ -73,37 +76,59 @@ as with `cosign sign --tlog-upload=false`. Verifiers must therefore not require 
 which is what cosign --insecure-ignore-tlog and policy-controller key authorities do."
 )]
 pub(crate) struct SignArgs {
-    /// Path to the private key (cosign encrypted PEM). Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt.
-    #[arg(long)]
-    pub key: PathBuf,
+    /// The private key: a cosign encrypted PEM file, or `env://VAR` (the PEM in variable VAR).
+    /// Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt. KMS URIs are refused.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
     /// Annotation `key=value` signed into the payload (repeatable).
     #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
     pub annotations: Vec<(String, String)>,
     /// Sign every manifest of an image index as well as the index.
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     pub recursive: bool,
+    /// The `critical.identity.docker-reference` a legacy signature names (cosign's flag;
+    /// comma-separated or repeated: one signature per identity), e.g. the `registry/repo:tag`
+    /// the image is pulled by, which containers/image policies match. Default: the image's
+    /// repository; for `oci:PATH`, the layout entry's `org.opencontainers.image.ref.name`
+    /// when it is a full reference (else imprint refuses: it never signs a file path).
+    /// Needs `--new-bundle-format=false` (bundles sign no identity)
+    #[arg(
+        long = "sign-container-identity",
+        value_name = "NAME",
+        value_delimiter = ','
+    )]
+    pub sign_container_identity: Vec<String>,
+    /// Sign this payload file instead of generating the simple-signing payload (cosign's
+    /// deprecated `--payload`). Needs `--new-bundle-format=false`
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["annotations", "sign_container_identity"])]
+    pub payload: Option<PathBuf>,
+    /// Write the base64 signature to FILE (one image, no --recursive)
+    #[arg(long, value_name = "FILE", conflicts_with = "recursive")]
+    pub output_signature: Option<PathBuf>,
+    /// Push the signature (default). `--upload=false` signs and writes only --output-signature
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = true, action = clap::ArgAction::Set)]
+    pub upload: bool,
     /// Write a Sigstore bundle attached as an OCI 1.1 referrer (cosign v3's default);
     /// `--new-bundle-format=false` appends a legacy `.sig` layer (cosign v2).
     #[arg(long, value_name = "BOOL", default_value_t = NEW_BUNDLE_FORMAT_DEFAULT, num_args = 0..=1,
           default_missing_value = "true", action = clap::ArgAction::Set)]
     pub new_bundle_format: bool,
-    /// Accepted for cosign compatibility; only `false` is supported (no Rekor upload).
-    #[arg(long, default_value = "false", value_parser = parse_false)]
-    pub tlog_upload: bool,
+    /// cosign's signing switches (`--tlog-upload=false`, `-y`) and refused keyless flags.
+    #[command(flatten)]
+    pub cosign: SigningCompat,
+    /// cosign's local-output flags, refused by name.
+    #[command(flatten)]
+    pub outputs: SignOutputFlags,
+    /// cosign's registry credential flags, refused by name.
+    #[command(flatten)]
+    pub registry_auth: RegistryAuthFlags,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
     /// Images to sign (`registry/repo:tag`, `repo@sha256:...`, `oci:PATH[:TAG]`).
     #[arg(required = true)]
     pub images: Vec<String>,
-}
-
-fn parse_false(s: &str) -> Result<bool, String> {
-    match s {
-        "false" => Ok(false),
-        "true" => Err("transparency-log upload is not supported: no Rekor is reachable; use --tlog-upload=false".into()),
-        _ => Err(format!("`{s}` is not true or false")),
-    }
 }
 
 const KEYLESS_HELP: &str = "Verify with --key, or keyless with --certificate-identity[-regexp] and \
@@ -127,9 +152,10 @@ pub(crate) struct VerifyArgs {
     /// 1 when any image is denied.
     #[arg(long, value_name = "FILE", conflicts_with_all = ["key", "trusted_root", "annotations", "signature_format"])]
     pub policy: Option<PathBuf>,
-    /// Public key (PEM SPKI, or an X.509 certificate PEM whose key is used).
-    #[arg(long)]
-    pub key: Option<PathBuf>,
+    /// Public key (PEM SPKI, or an X.509 certificate PEM whose key is used): a file or
+    /// `env://VAR`.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
     /// Keyless identity constraints.
     #[command(flatten)]
     pub identity: IdentityOpts,
@@ -147,6 +173,18 @@ pub(crate) struct VerifyArgs {
     /// Which signature formats to look for.
     #[arg(long, value_enum, default_value_t)]
     pub signature_format: FormatArg,
+    /// `--insecure-ignore-tlog[=BOOL]`.
+    #[command(flatten)]
+    pub ignore_tlog: IgnoreTlog,
+    /// cosign's verification flags imprint refuses by name.
+    #[command(flatten)]
+    pub unsupported: VerifyFlags,
+    /// cosign's detached-signature flags, refused by name.
+    #[command(flatten)]
+    pub unsupported_image: VerifyImageFlags,
+    /// cosign's registry credential flags, refused by name.
+    #[command(flatten)]
+    pub registry_auth: RegistryAuthFlags,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
@@ -158,9 +196,9 @@ pub(crate) struct VerifyArgs {
 /// `imprint attest`.
 #[derive(Debug, Args)]
 pub(crate) struct AttestArgs {
-    /// Path to the private key (cosign encrypted PEM).
-    #[arg(long)]
-    pub key: PathBuf,
+    /// The private key: a cosign encrypted PEM file or `env://VAR`.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
     /// The predicate file (JSON; an SBOM, provenance, vuln report, ...).
     #[arg(long)]
     pub predicate: PathBuf,
@@ -172,7 +210,7 @@ pub(crate) struct AttestArgs {
     #[arg(long)]
     pub replace: bool,
     /// Attest every manifest of an index as well.
-    #[arg(long)]
+    #[arg(short = 'r', long)]
     pub recursive: bool,
     /// Write a Sigstore bundle attached as an OCI 1.1 referrer (cosign v3's default);
     /// `--new-bundle-format=false` appends a legacy `.att` layer (cosign v2).
@@ -182,9 +220,12 @@ pub(crate) struct AttestArgs {
     /// Largest predicate accepted, in bytes (cosign's limit by default).
     #[arg(long, default_value_t = 128 * 1024 * 1024)]
     pub max_predicate_bytes: u64,
-    /// Accepted for cosign compatibility; only `false` is supported.
-    #[arg(long, default_value = "false", value_parser = parse_false)]
-    pub tlog_upload: bool,
+    /// cosign's signing switches (`--tlog-upload=false`, `-y`) and refused keyless flags.
+    #[command(flatten)]
+    pub cosign: SigningCompat,
+    /// cosign's registry credential flags, refused by name.
+    #[command(flatten)]
+    pub registry_auth: RegistryAuthFlags,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
@@ -197,9 +238,9 @@ pub(crate) struct AttestArgs {
 #[derive(Debug, Args)]
 #[command(after_help = KEYLESS_HELP)]
 pub(crate) struct VerifyAttestationArgs {
-    /// Public key (PEM SPKI or certificate).
-    #[arg(long)]
-    pub key: Option<PathBuf>,
+    /// Public key (PEM SPKI or certificate): a file or `env://VAR`.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
     /// Keyless identity constraints.
     #[command(flatten)]
     pub identity: IdentityOpts,
@@ -217,6 +258,18 @@ pub(crate) struct VerifyAttestationArgs {
     /// Which signature formats to look for.
     #[arg(long, value_enum, default_value_t)]
     pub signature_format: FormatArg,
+    /// `--insecure-ignore-tlog[=BOOL]`.
+    #[command(flatten)]
+    pub ignore_tlog: IgnoreTlog,
+    /// cosign's verification flags imprint refuses by name.
+    #[command(flatten)]
+    pub unsupported: VerifyFlags,
+    /// cosign's detached-signature flags, refused by name.
+    #[command(flatten)]
+    pub unsupported_image: VerifyImageFlags,
+    /// cosign's registry credential flags, refused by name.
+    #[command(flatten)]
+    pub registry_auth: RegistryAuthFlags,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
@@ -234,23 +287,25 @@ fn parse_images(images: &[String]) -> anyhow::Result<Vec<ImageRef>> {
 
 /// Load a private key for signing: warns when the file is accessible by others, then asks
 /// for its password (`COSIGN_PASSWORD` or a prompt).
-pub(super) fn load_signing_key(path: &std::path::Path) -> anyhow::Result<keys::SigningKey> {
-    if let Some(w) = keys::private_key_file_warning(path) {
+pub(super) fn load_signing_key(key: &KeyRef) -> anyhow::Result<keys::SigningKey> {
+    if let Some(w) = key.path().and_then(keys::private_key_file_warning) {
         eprintln!("warning: {}", for_terminal(&w));
     }
     let password = keys::password::password_from_env_or_prompt(false)?;
-    keys::load_signing_key(path, &password)
-        .with_context(|| format!("cannot load private key `{}`", path.display()))
+    key.load_signing_key(&password)
+        .with_context(|| format!("cannot load private key `{key}`"))
 }
 
-fn load_public_key(path: &std::path::Path) -> anyhow::Result<PublicKey> {
-    keys::load_public_key(path)
-        .with_context(|| format!("cannot load public key `{}`", path.display()))
+/// Load the public key `--key` names (a file or `env://VAR`).
+pub(super) fn load_public_key(key: &str) -> anyhow::Result<PublicKey> {
+    let key = KeyRef::parse(key)?;
+    key.load_public_key()
+        .with_context(|| format!("cannot load public key `{key}`"))
 }
 
 /// `--key`, or the identity flags with `--trusted-root`: exactly one kind.
 fn build_verifier(
-    key: Option<&std::path::Path>,
+    key: Option<&str>,
     identity: &IdentityOpts,
     trusted_root: Option<&std::path::Path>,
 ) -> anyhow::Result<SignatureVerifier> {
@@ -318,49 +373,141 @@ fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
 
 /// Run `imprint sign`.
 pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
+    args.cosign.keyless.check()?;
+    args.outputs.check()?;
+    args.registry_auth.check()?;
+    let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    let format = write_format(args.new_bundle_format);
+    if format == WriteFormat::Bundle {
+        if !args.sign_container_identity.is_empty() {
+            anyhow::bail!(
+                "--sign-container-identity needs --new-bundle-format=false: a bundle signs an \
+                 in-toto statement, which names no identity (containers/image reads only legacy .sig signatures)"
+            );
+        }
+        if args.payload.is_some() {
+            anyhow::bail!(
+                "--payload needs --new-bundle-format=false: a bundle signs the in-toto statement imprint writes"
+            );
+        }
+    }
+    if let Some(name) = args
+        .sign_container_identity
+        .iter()
+        .find(|n| n.trim().is_empty())
+    {
+        anyhow::bail!("--sign-container-identity `{name}` is empty");
+    }
+    if args.output_signature.is_some() && args.images.len() > 1 {
+        anyhow::bail!("--output-signature writes one signature: give one image");
+    }
     let images = parse_images(&args.images)?;
-    let key = load_signing_key(&args.key)?;
+    let limits = args.registry.limits();
+    let payload = args
+        .payload
+        .as_deref()
+        .map(|p| {
+            imprint::fs::read_limited(p, limits.max_payload_bytes)
+                .with_context(|| format!("cannot read the payload file `{}`", p.display()))
+        })
+        .transpose()?;
+    let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
     let opts = SignOptions {
         annotations: args.annotations.into_iter().collect(),
         recursive: args.recursive,
-        format: write_format(args.new_bundle_format),
+        format,
+        identities: args.sign_container_identity,
+        payload,
         ..SignOptions::default()
     };
+    let timeout = super::registry_opts::timeout();
     for image in &images {
-        let done = sign::sign_image(&client, image, &key, &opts)
+        let signatures = if args.upload {
+            let done = tokio::time::timeout(timeout, sign::sign_image(&client, image, &key, &opts))
+                .await
+                .map_err(|_| timed_out(timeout))
+                .and_then(|r| r.map_err(anyhow::Error::from))
+                .with_context(|| format!("signing `{image}`"))?;
+            report_signed(&done);
+            done.into_iter().map(|a| a.signature).collect::<Vec<_>>()
+        } else {
+            let prepared = tokio::time::timeout(
+                timeout,
+                sign::prepare_signatures(&client, image, &key, &opts),
+            )
             .await
+            .map_err(|_| timed_out(timeout))
+            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| format!("signing `{image}`"))?;
-        for a in done {
-            match a.outcome {
-                imprint::store::attach::Appended::Written { manifest, .. }
-                    if a.format == WriteFormat::Bundle =>
-                {
-                    eprintln!(
-                        "Signed {}@{} (bundle referrer {manifest})",
-                        a.repository, a.digest
-                    );
-                }
-                imprint::store::attach::Appended::Written { manifest, layers } => {
-                    eprintln!(
-                        "Signed {}@{} ({} signature(s) in {manifest})",
-                        a.repository, a.digest, layers
-                    );
-                }
-                imprint::store::attach::Appended::AlreadyPresent { .. } => {
-                    eprintln!(
-                        "{}@{} is already signed with this key; nothing written",
-                        a.repository, a.digest
-                    );
-                }
+            for p in &prepared {
+                eprintln!(
+                    "Signed {}@{} (--upload=false: nothing pushed)",
+                    p.repository, p.subject.digest
+                );
             }
+            prepared.into_iter().map(|p| p.signature).collect()
+        };
+        if let Some(out) = &args.output_signature {
+            // One image, no --recursive: one signature per identity, one per line.
+            let text: String = signatures
+                .iter()
+                .map(|s| imprint::format::bundle::signature_base64(s) + "\n")
+                .collect();
+            let text = if signatures.len() == 1 {
+                text.trim_end().to_owned()
+            } else {
+                text
+            };
+            imprint::fs::write_atomic(out, text.as_bytes(), 0o644, imprint::fs::Overwrite::Replace)
+                .with_context(|| format!("cannot write {}", out.display()))?;
+            eprintln!("Signature written to {}", out.display());
+        } else if !args.upload {
+            eprintln!(
+                "warning: --upload=false without --output-signature: the signature is not kept anywhere"
+            );
         }
     }
     Ok(Outcome::Success)
 }
 
+fn timed_out(after: std::time::Duration) -> anyhow::Error {
+    anyhow::anyhow!("timed out after {after:?} (--timeout)")
+}
+
+/// What `sign` wrote, on stderr.
+fn report_signed(done: &[sign::Attached]) {
+    for a in done {
+        match &a.outcome {
+            imprint::store::attach::Appended::Written { manifest, .. }
+                if a.format == WriteFormat::Bundle =>
+            {
+                eprintln!(
+                    "Signed {}@{} (bundle referrer {manifest})",
+                    a.repository, a.digest
+                );
+            }
+            imprint::store::attach::Appended::Written { manifest, layers } => {
+                eprintln!(
+                    "Signed {}@{} ({} signature(s) in {manifest})",
+                    a.repository, a.digest, layers
+                );
+            }
+            imprint::store::attach::Appended::AlreadyPresent { .. } => {
+                eprintln!(
+                    "{}@{} is already signed with this key; nothing written",
+                    a.repository, a.digest
+                );
+            }
+        }
+    }
+}
+
 /// Run `imprint attest`.
 pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
+    args.cosign.keyless.check()?;
+    args.registry_auth.check()?;
+    let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
     let images = parse_images(&args.images)?;
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
@@ -368,19 +515,22 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let predicate =
         imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
-    let key = load_signing_key(&args.key)?;
+    let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
+    let timeout = super::registry_opts::timeout();
     let opts = AttestOptions {
         predicate_type: type_uri,
         predicate,
         replace: args.replace,
         recursive: args.recursive,
-        limits: Default::default(),
+        limits: args.registry.limits(),
         format: write_format(args.new_bundle_format),
     };
     for image in &images {
-        let done = sign::attest_image(&client, image, &key, &opts)
+        let done = tokio::time::timeout(timeout, sign::attest_image(&client, image, &key, &opts))
             .await
+            .map_err(|_| timed_out(timeout))
+            .and_then(|r| r.map_err(anyhow::Error::from))
             .with_context(|| format!("attesting `{image}`"))?;
         for a in done {
             match (&a.outcome, a.format) {
@@ -405,6 +555,11 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
 
 /// Run `imprint verify`.
 pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
+    args.unsupported.check()?;
+    args.unsupported_image.check()?;
+    args.registry_auth.check()?;
+    args.ignore_tlog
+        .check(args.identity.any() || args.policy.is_some())?;
     if let Some(policy) = &args.policy {
         let output = match args.output {
             Some(Output::Json) => super::policy::DecisionOutput::Json,
@@ -455,7 +610,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
             }
         }
     }
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match output {
         Output::Json => {
             if !all_payloads.is_empty() {
@@ -490,7 +645,7 @@ async fn check_each(
     wanted: &Wanted,
 ) -> (Vec<ImageReport>, Vec<anyhow::Error>) {
     use futures_util::StreamExt as _;
-    let limits = Limits::default();
+    let limits = client.config().limits;
     let results: Vec<_> = futures_util::stream::iter(images)
         .map(|image| check_image(client, image, verifier, format, wanted, &limits))
         .buffered(MAX_CONCURRENT_IMAGES)
@@ -551,6 +706,10 @@ fn no_match(pinned: &str, none: &str, what: &str, failures: &[verify::CandidateF
 
 /// Run `imprint verify-attestation`.
 pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::Result<Outcome> {
+    args.unsupported.check()?;
+    args.unsupported_image.check()?;
+    args.registry_auth.check()?;
+    args.ignore_tlog.check(args.identity.any())?;
     let images = parse_images(&args.images)?;
     let want = args
         .predicate_type
@@ -567,7 +726,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
     let mut problems = Vec::new();
     let format = args.signature_format.into();
     let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted).await;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     for report in reports {
         let (verified, failures) = (report.checked.attestations, report.checked.failures);
         let pinned = report.resolved.reference.to_string();
@@ -596,6 +755,5 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
             writeln!(out)?;
         }
     }
-    drop(out);
     finish(problems, errors)
 }

@@ -13,12 +13,14 @@ pub(crate) mod blob;
 pub(crate) mod download;
 pub(crate) mod image;
 pub(crate) mod keys;
+pub(crate) mod output;
 pub(crate) mod policy;
 pub(crate) mod progress;
 pub(crate) mod public_key;
 pub(crate) mod registry_opts;
 pub(crate) mod tree;
 pub(crate) mod trust_root;
+pub(crate) mod unsupported;
 pub(crate) mod verify_bundle;
 
 /// Sign container images and verify them against trust policies (cosign-compatible).
@@ -28,6 +30,15 @@ pub(crate) struct Cli {
     /// More logging on stderr (repeat for more). `RUST_LOG` overrides.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
+    /// Write what the command prints on stdout to FILE instead (cosign's root flag; written
+    /// atomically when the command ends, replacing FILE). stderr is unchanged.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub output_file: Option<std::path::PathBuf>,
+    /// Longest a command may take talking to registries (cosign's root flag, a Go duration:
+    /// 3m0s, 90s, 1h): each image's verification and each registry request stop after it.
+    #[arg(short = 't', long, global = true, value_name = "DURATION", default_value = "3m0s",
+          value_parser = registry_opts::parse_go_duration)]
+    pub timeout: std::time::Duration,
     /// The command.
     #[command(subcommand)]
     pub command: Command,
@@ -117,7 +128,18 @@ impl From<ExitStatus> for ExitCode {
 pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
-    report(run(cli.command)).into()
+    registry_opts::set_timeout(cli.timeout);
+    if cli.output_file.is_some() {
+        output::capture();
+    }
+    let status = report(run(cli.command));
+    if let Some(path) = &cli.output_file
+        && let Err(e) = output::finish(path)
+    {
+        eprint!("{}", render_error(&e));
+        return ExitStatus::Error.into();
+    }
+    status.into()
 }
 
 /// Print how a command ended on stderr and choose its exit status: problems of a rejected

@@ -38,10 +38,11 @@ pub(crate) async fn verify(
         .collect::<anyhow::Result<Vec<_>>>()?;
     let verifier = Verifier::builder(policy)
         .registry(registry.to_config())
+        .concurrency(registry.max_workers)
         .build()
         .context("cannot set up verification")?;
     let decisions = verifier.verify_all(&refs).await;
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match output {
         DecisionOutput::Table => write!(
             out,
@@ -90,8 +91,9 @@ pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
                 let policy = Policy::from_path(path)
                     .with_context(|| format!("cannot load policy `{}`", path.display()))?;
                 let findings = policy.lint();
+                let mut out = super::output::stdout();
                 if findings.is_empty() {
-                    println!("{}: ok", path.display());
+                    writeln!(out, "{}: ok", path.display())?;
                 }
                 for f in findings {
                     if f.level == LintLevel::Error {
@@ -102,13 +104,14 @@ pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
                         LintLevel::Warning => "warning",
                         _ => "info",
                     };
-                    println!(
+                    writeln!(
+                        out,
                         "{}: {level} {} at {}: {}",
                         path.display(),
                         f.code,
                         imprint::format::text::for_terminal(&f.location.to_string()),
                         imprint::format::text::for_terminal(&f.message)
-                    );
+                    )?;
                 }
             }
             Ok(if errors > 0 {

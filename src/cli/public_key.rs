@@ -12,8 +12,8 @@ use super::Outcome;
 #[derive(Debug, clap::Args)]
 pub(crate) struct PublicKeyArgs {
     /// The private key (cosign encrypted PEM). Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt.
-    #[arg(long)]
-    pub key: PathBuf,
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: String,
     /// Write the PEM public key to this file (mode 0644, replaced if it exists) instead of stdout.
     #[arg(long, visible_alias = "output-file", value_name = "FILE")]
     pub outfile: Option<PathBuf>,
@@ -22,7 +22,7 @@ pub(crate) struct PublicKeyArgs {
 /// Run `imprint public-key`: the PEM `PUBLIC KEY` on stdout, or in `--outfile` with a line
 /// on stderr saying where.
 pub(crate) fn run(args: &PublicKeyArgs) -> anyhow::Result<Outcome> {
-    let key = super::image::load_signing_key(&args.key)?;
+    let key = super::image::load_signing_key(&imprint::keys::KeyRef::parse(&args.key)?)?;
     let pem = key.public_key().to_pem();
     match &args.outfile {
         Some(path) => {
@@ -31,7 +31,7 @@ pub(crate) fn run(args: &PublicKeyArgs) -> anyhow::Result<Outcome> {
             eprintln!("Public key written to {}", path.display());
         }
         None => {
-            let mut out = std::io::stdout().lock();
+            let mut out = super::output::stdout();
             out.write_all(pem.as_bytes())
                 .context("writing the public key to stdout")?;
         }

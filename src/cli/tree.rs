@@ -69,7 +69,7 @@ pub(crate) async fn run(args: TreeArgs) -> anyhow::Result<Outcome> {
     let limits = Limits::default();
     let listed = list_attachments(&resolved.repository, &resolved.manifest.digest, &limits).await;
     let repo = resolved.repository.name().to_owned();
-    let mut out = std::io::stdout().lock();
+    let mut out = super::output::stdout();
     match args.output {
         TreeOutput::Json => {
             let v = serde_json::json!({
@@ -85,7 +85,6 @@ pub(crate) async fn run(args: TreeArgs) -> anyhow::Result<Outcome> {
         }
         TreeOutput::Text => out.write_all(render(&args.image, &repo, &listed).as_bytes())?,
     }
-    drop(out);
     if let Some(first) = listed.unreadable.first() {
         for u in &listed.unreadable {
             eprintln!("warning: could not read {}", for_terminal(&u.to_string()));

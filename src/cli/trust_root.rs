@@ -43,7 +43,8 @@ pub(crate) fn run(args: TrustRootArgs) -> anyhow::Result<super::Outcome> {
                 (None, false) => TrustRoot::public_good(),
             };
             let root = root.context("cannot load the trust root")?;
-            print!("{}", root.summary());
+            use std::io::Write as _;
+            write!(super::output::stdout(), "{}", root.summary())?;
             Ok(super::Outcome::Success)
         }
     }

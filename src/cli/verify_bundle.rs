@@ -135,9 +135,9 @@ pub(crate) struct VerifyBundleArgs {
     #[command(flatten)]
     pub identity: IdentityOpts,
 
-    /// Verify with this PEM public key instead of a certificate identity.
-    #[arg(long, value_name = "FILE")]
-    pub key: Option<PathBuf>,
+    /// Verify with this PEM public key (a file or `env://VAR`) instead of a certificate identity.
+    #[arg(long, value_name = "FILE|env://VAR")]
+    pub key: Option<String>,
 
     /// Trust material (`trusted_root.json`); default: the embedded public-good root.
     #[arg(long, value_name = "FILE")]
@@ -148,8 +148,10 @@ pub(crate) struct VerifyBundleArgs {
     pub staging: bool,
 
     /// Accept a bundle without transparency-log proof (no inclusion proof, checkpoint or SET).
-    /// Keyless bundles still need an RFC 3161 timestamp. Like cosign's flag of the same name.
-    #[arg(long)]
+    /// Keyless bundles still need an RFC 3161 timestamp. Like cosign's flag of the same name
+    /// (`--insecure-ignore-tlog[=BOOL]`).
+    #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
+          default_missing_value = "true", default_value_t = false, action = clap::ArgAction::Set)]
     pub insecure_ignore_tlog: bool,
 
     /// The artifact: a file path, or `sha256:<hex>`.
@@ -159,12 +161,11 @@ pub(crate) struct VerifyBundleArgs {
 
 fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
     if let Some(key) = &args.key {
-        let text = imprint::fs::read_limited(key, Limits::DEFAULT.max_key_file_bytes)
-            .map_err(|e| super::one_line(&e))?;
         // Parsed and re-encoded (canonical SPKI): the signer shown and matched is the same
         // key however the file spells it (compressed, uncompressed or hybrid point).
-        let public = imprint::PublicKey::from_pem(&text)
-            .map_err(|e| format!("key {}: {e}", key.display()))?;
+        let public = imprint::keys::KeyRef::parse(key)
+            .and_then(|k| k.load_public_key())
+            .map_err(|e| super::one_line(&e))?;
         return Ok(VerificationPolicy::Key {
             spki_der: public.spki_der().to_vec(),
         });
@@ -236,16 +237,16 @@ pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
 /// envelope whose statement names the artifact's digest.
 fn verify_without_tlog(
     args: &VerifyBundleArgs,
-    key_path: &Path,
+    key_ref: &str,
     bundle: &[u8],
     artifact: &Artifact<'_>,
 ) -> anyhow::Result<Outcome> {
     use imprint::format::bundle::{KeyBundleContent, parse_key_bundle};
     use imprint::verify::blob::{BlobEvidence, verify_blob, verify_blob_attestation};
-    let text = imprint::fs::read_limited(key_path, Limits::DEFAULT.max_key_file_bytes)
-        .with_context(|| format!("cannot read key {}", key_path.display()))?;
-    let key = imprint::PublicKey::from_pem(&text)
-        .with_context(|| format!("key {}", key_path.display()))?;
+    // File or `env://VAR`, as `--key` everywhere.
+    let key = imprint::keys::KeyRef::parse(key_ref)
+        .and_then(|k| k.load_public_key())
+        .with_context(|| format!("key {key_ref}"))?;
     let source = imprint::verify::proof::Source::File {
         path: args.bundle.display().to_string(),
     };

@@ -29,7 +29,10 @@ use x509_cert::spki::{
 use zeroize::Zeroizing;
 
 pub mod cosign;
+pub mod keyref;
 pub mod password;
+
+pub use keyref::KeyRef;
 
 #[cfg(feature = "cli")]
 pub use password::password_from_env_or_prompt;
@@ -68,6 +71,30 @@ pub enum KeyError {
         path: PathBuf,
         /// The limit in bytes.
         limit: u64,
+    },
+    /// A key reference (`--key`) names an environment variable that is not set (or is not
+    /// valid UTF-8).
+    #[error("environment variable `{var}` (from --key env://{var}) is not set")]
+    EnvNotSet {
+        /// The variable's name.
+        var: String,
+    },
+    /// An error about the contents of a key read from an environment variable. The message
+    /// names the variable, never its content.
+    #[error("key in environment variable `{var}`: {error}")]
+    InEnv {
+        /// The variable's name.
+        var: String,
+        /// What was wrong with it.
+        error: Box<Self>,
+    },
+    /// A key reference imprint cannot use (KMS, Kubernetes secrets, hardware tokens).
+    #[error("key reference `{reference}` is not supported: {reason}")]
+    UnsupportedKeyRef {
+        /// The reference, up to its `://` (never more: the rest may be a secret's path).
+        reference: String,
+        /// Why, and what to do instead.
+        reason: &'static str,
     },
     /// An error about the contents of a particular file.
     #[error("{}: {error}", path.display())]
@@ -195,7 +222,7 @@ impl KeyError {
     /// The error without any [`KeyError::InFile`] wrappers, for matching on the cause.
     pub fn innermost(&self) -> &Self {
         match self {
-            Self::InFile { error, .. } => error.innermost(),
+            Self::InFile { error, .. } | Self::InEnv { error, .. } => error.innermost(),
             other => other,
         }
     }

@@ -32,6 +32,19 @@ pub enum SignError {
     /// The image does not exist.
     #[error("image `{0}` not found")]
     NotFound(String),
+    /// Signing an OCI layout, with no identity given and no full reference in the layout's
+    /// `index.json` to take it from.
+    #[error(
+        "cannot tell which image `{layout}` is: a legacy signature names the image \
+         (critical.identity.docker-reference) and a file path is accepted by no containers/image \
+         policy. Pass the reference the image will be pulled by (imprint sign \
+         --sign-container-identity REGISTRY/REPOSITORY[:TAG]), or annotate its index.json entry \
+         with org.opencontainers.image.ref.name set to that full reference"
+    )]
+    NoIdentity {
+        /// The layout reference.
+        layout: String,
+    },
     /// `--recursive` on something that is not an index, or a malformed index.
     #[error("image index `{reference}` is malformed: {message}")]
     Index {
@@ -77,6 +90,32 @@ pub struct SignOptions {
     pub limits: Limits,
     /// Legacy `.sig` layer or bundle referrer.
     pub format: WriteFormat,
+    /// `critical.identity.docker-reference` values of legacy signatures (cosign's
+    /// `--sign-container-identity`): one signature per identity. Empty: the repository name
+    /// for a registry image; for an OCI layout, the layout entry's
+    /// `org.opencontainers.image.ref.name` when it is a full reference
+    /// (`registry.example/repo[:tag]`), else [`SignError::NoIdentity`] (never a file path).
+    /// Bundles do not sign an identity, so this is unused for [`WriteFormat::Bundle`].
+    pub identities: Vec<String>,
+    /// Sign these bytes instead of a generated payload (cosign's `--payload`), for every
+    /// target and identity. Legacy format only; [`WriteFormat::Bundle`] ignores it.
+    pub payload: Option<Vec<u8>>,
+}
+
+/// A signature computed by [`prepare_signatures`], not yet written anywhere.
+#[derive(Debug, Clone)]
+pub struct Prepared {
+    /// Repository name.
+    pub repository: String,
+    /// The manifest signed.
+    pub subject: attach::Subject,
+    /// The signed bytes: the simple-signing payload (legacy) or the in-toto statement
+    /// (bundle, signed as DSSE).
+    pub payload: Vec<u8>,
+    /// The raw signature (over `payload`, or over its DSSE PAE for a bundle).
+    pub signature: Vec<u8>,
+    /// The format it is meant for.
+    pub format: WriteFormat,
 }
 
 /// One digest that was signed or attested.
@@ -91,6 +130,8 @@ pub struct Attached {
     pub outcome: Appended,
     /// The format that was written.
     pub format: WriteFormat,
+    /// The raw signature written (empty for attestations).
+    pub signature: Vec<u8>,
 }
 
 /// The manifests to sign: the resolved one and, with `recursive`, its index children, each as
@@ -146,21 +187,21 @@ pub fn image_signature_statement(
     out
 }
 
-/// Sign `statement` as DSSE with `key`, wrap it in a key-based bundle v0.3 (public-key hint,
-/// no tlog entry) and push it as a referrer of `subject`.
-async fn push_statement_bundle<R: Repository>(
+/// Wrap a DSSE signature of `statement` in a key-based bundle v0.3 (public-key hint, no tlog
+/// entry) and push it as a referrer of `subject`.
+async fn push_signed_statement<R: Repository>(
     repo: &R,
     subject: &attach::Subject,
     key: &SigningKey,
     statement: &[u8],
+    sig: &[u8],
     predicate_type: &str,
 ) -> Result<Appended, SignError> {
-    let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
     let bundle = format::bundle::dsse_bundle(
         key.public_key().spki_der(),
         IN_TOTO_PAYLOAD_TYPE,
         statement,
-        &sig,
+        sig,
     );
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let manifest =
@@ -171,38 +212,153 @@ async fn push_statement_bundle<R: Repository>(
     })
 }
 
-/// Sign `image` (and, with `recursive`, each manifest of its index) with `key`, appending a
-/// legacy `.sig` layer cosign-style.
+/// Sign `statement` as DSSE with `key` and push it as a bundle referrer of `subject`.
+async fn push_statement_bundle<R: Repository>(
+    repo: &R,
+    subject: &attach::Subject,
+    key: &SigningKey,
+    statement: &[u8],
+    predicate_type: &str,
+) -> Result<Appended, SignError> {
+    let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
+    push_signed_statement(repo, subject, key, statement, &sig, predicate_type).await
+}
+
+/// Whether `name` is a full image reference (an explicit registry host, a repository path),
+/// as an identity must be: `registry.example/repo[:tag]`, `localhost:5000/repo`.
+fn is_full_reference(name: &str) -> bool {
+    let Some((host, _)) = name.split_once('/') else {
+        return false;
+    };
+    let explicit_host = host.contains('.') || host.contains(':') || host == "localhost";
+    explicit_host && matches!(ImageRef::parse(name), Ok(ImageRef::Remote(_)))
+}
+
+/// The identities legacy signatures of `resolved` name (see [`SignOptions::identities`]).
+async fn identities(
+    image: &ImageRef,
+    resolved: &crate::store::ResolvedImage,
+    opts: &SignOptions,
+) -> Result<Vec<String>, SignError> {
+    if !opts.identities.is_empty() {
+        return Ok(opts.identities.clone());
+    }
+    match &resolved.repository {
+        crate::store::AnyRepository::Remote(r) => Ok(vec![r.name().to_owned()]),
+        crate::store::AnyRepository::Layout(l) => {
+            let names = l.ref_names_of(&resolved.manifest.digest).await?;
+            match names.into_iter().find(|n| is_full_reference(n)) {
+                Some(n) => Ok(vec![n]),
+                None => Err(SignError::NoIdentity {
+                    layout: image.to_string(),
+                }),
+            }
+        }
+    }
+}
+
+/// Compute the signatures [`sign_image`] would write for `image` (and, with `recursive`,
+/// each manifest of its index), reading the registry but writing nothing (cosign's
+/// `--upload=false`).
+pub async fn prepare_signatures(
+    client: &Client,
+    image: &ImageRef,
+    key: &SigningKey,
+    opts: &SignOptions,
+) -> Result<Vec<Prepared>, SignError> {
+    Ok(prepare(client, image, key, opts).await?.1)
+}
+
+async fn prepare(
+    client: &Client,
+    image: &ImageRef,
+    key: &SigningKey,
+    opts: &SignOptions,
+) -> Result<(crate::store::ResolvedImage, Vec<Prepared>), SignError> {
+    let resolved = client.resolve(image).await?;
+    let repo = &resolved.repository;
+    let subjects = targets(image, &resolved.manifest, opts.recursive)?;
+    let identities = match (opts.format, &opts.payload) {
+        (WriteFormat::Legacy, None) => identities(image, &resolved, opts).await?,
+        _ => Vec::new(),
+    };
+    let mut out = Vec::with_capacity(subjects.len());
+    for subject in subjects {
+        let mut push = |payload: Vec<u8>, signature: Vec<u8>, format: WriteFormat| {
+            out.push(Prepared {
+                repository: repo.name().to_owned(),
+                subject: subject.clone(),
+                payload,
+                signature,
+                format,
+            });
+        };
+        match (opts.format, &opts.payload) {
+            (WriteFormat::Bundle, _) => {
+                let statement = image_signature_statement(&subject.digest, &opts.annotations);
+                let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, &statement))?;
+                push(statement, sig, WriteFormat::Bundle);
+            }
+            (WriteFormat::Legacy, Some(payload)) => {
+                let sig = key.sign(payload)?;
+                push(payload.clone(), sig, WriteFormat::Legacy);
+            }
+            (WriteFormat::Legacy, None) => {
+                for identity in &identities {
+                    let bytes = format::simple_signing_payload(
+                        identity,
+                        &subject.digest,
+                        &opts.annotations,
+                    );
+                    let sig = key.sign(&bytes)?;
+                    push(bytes, sig, WriteFormat::Legacy);
+                }
+            }
+        }
+    }
+    Ok((resolved, out))
+}
+
+/// Sign `image` (and, with `recursive`, each manifest of its index) with `key`: a legacy
+/// `.sig` layer per identity appended cosign-style, or a bundle referrer.
 pub async fn sign_image(
     client: &Client,
     image: &ImageRef,
     key: &SigningKey,
     opts: &SignOptions,
 ) -> Result<Vec<Attached>, SignError> {
-    let resolved = client.resolve(image).await?;
+    let (resolved, prepared) = prepare(client, image, key, opts).await?;
     let repo = &resolved.repository;
-    let subjects = targets(image, &resolved.manifest, opts.recursive)?;
     let public = key.public_key();
-    let mut out = Vec::with_capacity(subjects.len());
-    for subject in subjects {
-        if opts.format == WriteFormat::Bundle {
-            let statement = image_signature_statement(&subject.digest, &opts.annotations);
-            let outcome =
-                push_statement_bundle(repo, &subject, key, &statement, COSIGN_SIGN_PREDICATE)
-                    .await?;
+    let mut out = Vec::with_capacity(prepared.len());
+    for p in prepared {
+        let subject = p.subject;
+        if p.format == WriteFormat::Bundle {
+            let outcome = push_signed_statement(
+                repo,
+                &subject,
+                key,
+                &p.payload,
+                &p.signature,
+                COSIGN_SIGN_PREDICATE,
+            )
+            .await?;
             out.push(Attached {
-                repository: repo.name().to_owned(),
+                repository: p.repository,
                 digest: subject.digest,
                 outcome,
                 format: WriteFormat::Bundle,
+                signature: p.signature,
             });
             continue;
         }
         let digest = subject.digest;
-        let bytes = format::simple_signing_payload(repo.name(), &digest, &opts.annotations);
-        let sig = key.sign(&bytes)?;
+        let bytes = p.payload;
         let mut ann = BTreeMap::new();
-        ann.insert(attach::SIGNATURE_ANNOTATION.to_owned(), B64.encode(&sig));
+        ann.insert(
+            attach::SIGNATURE_ANNOTATION.to_owned(),
+            B64.encode(&p.signature),
+        );
         let layer = NewLayer::new(media_types::SIMPLE_SIGNING, bytes.clone(), ann);
         // cosign's dedupe: an existing layer with the same payload whose signature verifies
         // with this signer's key makes the new one redundant.
@@ -224,10 +380,11 @@ pub async fn sign_image(
         )
         .await?;
         out.push(Attached {
-            repository: repo.name().to_owned(),
+            repository: p.repository,
             digest,
             outcome,
             format: WriteFormat::Legacy,
+            signature: p.signature,
         });
     }
     Ok(out)
@@ -284,6 +441,7 @@ pub async fn attest_image(
                 digest: subject.digest,
                 outcome,
                 format: WriteFormat::Bundle,
+                signature: Vec::new(),
             });
             continue;
         }
@@ -324,6 +482,7 @@ pub async fn attest_image(
             digest,
             outcome,
             format: WriteFormat::Legacy,
+            signature: Vec::new(),
         });
     }
     Ok(out)
@@ -385,6 +544,28 @@ mod tests {
         assert_eq!(s.annotations["z"], "last");
         let text = String::from_utf8(bytes).unwrap();
         assert!(text.find("a\\\"q").unwrap() < text.find("\"z\"").unwrap());
+    }
+
+    #[test]
+    fn identities_from_layouts_must_be_full_references() {
+        for ok in [
+            "registry.example.com/app:1.0",
+            "localhost:5000/app",
+            "localhost/app@sha256:0000000000000000000000000000000000000000000000000000000000000000",
+            "ghcr.io/org/app",
+        ] {
+            assert!(is_full_reference(ok), "{ok}");
+        }
+        for bad in [
+            "latest",
+            "app:1.0",
+            "library/app",
+            "sha256-abc.sig",
+            "/tmp/layout",
+            "",
+        ] {
+            assert!(!is_full_reference(bad), "{bad}");
+        }
     }
 
     #[test]

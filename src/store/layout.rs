@@ -135,6 +135,20 @@ impl LayoutRepository {
         }
     }
 
+    /// The `org.opencontainers.image.ref.name` annotations of the `index.json` entries that
+    /// point at `digest` (in index order; empty when the layout has no index).
+    pub async fn ref_names_of(&self, digest: &Digest) -> Result<Vec<String>, RegistryError> {
+        let Some(index) = self.read_index().await? else {
+            return Ok(Vec::new());
+        };
+        let wanted = digest.to_string();
+        Ok(Self::entries(&index)
+            .iter()
+            .filter(|e| e.get("digest").and_then(Value::as_str) == Some(wanted.as_str()))
+            .filter_map(|e| Self::ref_name(e).map(str::to_owned))
+            .collect())
+    }
+
     /// Write `bytes` to `path` atomically (temp file in the same directory, then rename).
     async fn write_atomic(&self, path: &Path, bytes: &[u8]) -> Result<(), RegistryError> {
         let dir = path

@@ -966,7 +966,9 @@ async fn cli_bundle_default_legacy_opt_out_formats_and_keyless_flags() {
         .arg(&image_s));
     assert_eq!(code, 2, "{err}");
     assert!(
-        err.contains("'--certificate-identity <IDENTITY>' cannot be used with '--key <KEY>'"),
+        err.contains(
+            "'--certificate-identity <IDENTITY>' cannot be used with '--key <FILE|env://VAR>'"
+        ),
         "{err}"
     );
     let (code, _, err) = run(imprint().args([

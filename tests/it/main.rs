@@ -12,6 +12,7 @@ mod cli_output;
 mod cli_parity;
 mod concurrency;
 mod conformance;
+mod cosign_flags;
 mod demo;
 mod dsse_interop;
 mod fuzz;

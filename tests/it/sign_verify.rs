@@ -500,7 +500,17 @@ async fn oci_layout_sign_and_verify_through_the_same_code() {
     let (layout, repo, digest) = crate::support::push_image_to_layout(tmp.path()).await;
     let client = test_client();
     let key = SigningKey::generate_p256().unwrap();
-    let done = sign::sign_image(&client, &layout, &key, &SignOptions::default())
+    // A layout tag (`v1`) is no image name: a legacy signature needs the identity given
+    // (issue 11: the file path was signed before).
+    let e = sign::sign_image(&client, &layout, &key, &SignOptions::default())
+        .await
+        .unwrap_err();
+    assert!(matches!(e, sign::SignError::NoIdentity { .. }), "{e}");
+    let opts = SignOptions {
+        identities: vec!["registry.example.com/app:v1".to_owned()],
+        ..SignOptions::default()
+    };
+    let done = sign::sign_image(&client, &layout, &key, &opts)
         .await
         .unwrap();
     assert_eq!(done[0].digest, digest);
