@@ -579,7 +579,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     let mut all_payloads = Vec::new();
     let mut problems = Vec::new();
     let format = args.signature_format.into();
-    let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted).await;
+    let workers = args.registry.max_workers;
+    let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted, workers).await;
     for report in reports {
         let (verified, failures) = (report.checked.signatures, report.checked.failures);
         let pinned = report.resolved.reference.to_string();
@@ -628,12 +629,8 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     finish(problems, errors)
 }
 
-/// How many images `verify` / `verify-attestation` check at once (the `--policy` path has its
-/// own bound in the library's [`imprint::gate::Verifier`]).
-const MAX_CONCURRENT_IMAGES: usize = 8;
-
-/// Check every image with the library's one image flow ([`check_image`]), up to
-/// [`MAX_CONCURRENT_IMAGES`] at once, results in input order. An image that does not exist or
+/// Check every image with the library's one image flow ([`check_image`]), up to `workers`
+/// (`--max-workers`, cosign's default 10) at once, results in input order. An image that does not exist or
 /// cannot be checked at all (not found, unresolvable, registry unreachable, attachments
 /// unreadable) is an operational error (exit 2, after the others are reported); the others
 /// are still checked.
@@ -643,12 +640,13 @@ async fn check_each(
     verifier: &SignatureVerifier,
     format: SignatureFormat,
     wanted: &Wanted,
+    workers: usize,
 ) -> (Vec<ImageReport>, Vec<anyhow::Error>) {
     use futures_util::StreamExt as _;
     let limits = client.config().limits;
     let results: Vec<_> = futures_util::stream::iter(images)
         .map(|image| check_image(client, image, verifier, format, wanted, &limits))
-        .buffered(MAX_CONCURRENT_IMAGES)
+        .buffered(workers.max(1))
         .collect()
         .await;
     let mut reports = Vec::with_capacity(images.len());
@@ -725,7 +723,8 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
     let client = Client::new(args.registry.to_config())?;
     let mut problems = Vec::new();
     let format = args.signature_format.into();
-    let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted).await;
+    let workers = args.registry.max_workers;
+    let (reports, errors) = check_each(&client, &images, &verifier, format, &wanted, workers).await;
     let mut out = super::output::stdout();
     for report in reports {
         let (verified, failures) = (report.checked.attestations, report.checked.failures);

@@ -293,6 +293,14 @@ mod tests {
         assert_eq!(render_error(&e), "error: reading k.pub: no such file\n");
     }
 
+    /// Regression: two commands' flags collided (`public-key --output-file` and the global
+    /// `--output-file`), which clap reports only by panicking when the command is parsed.
+    #[test]
+    fn the_command_line_definition_is_consistent() {
+        use clap::CommandFactory as _;
+        Cli::command().debug_assert();
+    }
+
     #[test]
     fn exit_status_comes_from_the_outcome() {
         assert_eq!(report(Ok(Outcome::Success)), ExitStatus::Success);

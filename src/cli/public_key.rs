@@ -14,8 +14,9 @@ pub(crate) struct PublicKeyArgs {
     /// The private key (cosign encrypted PEM). Password from IMPRINT_PASSWORD, COSIGN_PASSWORD or a prompt.
     #[arg(long, value_name = "FILE|env://VAR")]
     pub key: String,
-    /// Write the PEM public key to this file (mode 0644, replaced if it exists) instead of stdout.
-    #[arg(long, visible_alias = "output-file", value_name = "FILE")]
+    /// Write the PEM public key to this file (mode 0644, replaced if it exists) instead of
+    /// stdout (cosign's `--outfile`; the global `--output-file` works too).
+    #[arg(long, value_name = "FILE")]
     pub outfile: Option<PathBuf>,
 }
 

@@ -71,7 +71,7 @@ fn public_key_prints_the_pem_of_the_private_key() {
         .arg("public-key")
         .arg("--key")
         .arg(&key)
-        .arg("--output-file")
+        .arg("--outfile")
         .arg(&written));
     assert_eq!(code, 0, "{err}");
     assert_eq!(out, "");
@@ -80,14 +80,16 @@ fn public_key_prints_the_pem_of_the_private_key() {
         format!("Public key written to {}\n", written.display())
     );
     assert_eq!(std::fs::read_to_string(&written).unwrap(), expected);
-    // cosign's spelling.
-    let (code, _, _) = run(imprint()
+    // The global `--output-file` catches stdout.
+    let captured = dir.path().join("captured.pub");
+    let (code, out, err) = run(imprint()
         .arg("public-key")
         .arg("--key")
         .arg(&key)
-        .arg("--outfile")
-        .arg(&written));
-    assert_eq!(code, 0);
+        .arg("--output-file")
+        .arg(&captured));
+    assert_eq!((code, out.as_str()), (0, ""), "{err}");
+    assert_eq!(std::fs::read_to_string(&captured).unwrap(), expected);
 
     let (code, out, err) = run(imprint()
         .env("IMPRINT_PASSWORD", "wrong")
