@@ -28,8 +28,11 @@ pub const TIMESTAMP_ANNOTATION: &str = "dev.sigstore.cosign/rfc3161timestamp";
 /// Annotation holding an attestation layer's predicate type.
 pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 
-/// How many times a write is retried when concurrent writers keep moving the tag.
-const MAX_WRITE_ATTEMPTS: u32 = 10;
+/// How many times a write is retried when concurrent writers keep moving the tag. Each round
+/// lets at least one of the contending writers through, so N concurrent writers need up to N
+/// rounds: 10 was too few for the 20-writer test under a loaded machine (seen twice); with
+/// the backoff capped at 640 ms (+ jitter), 32 rounds wait at most about 40 s in all.
+const MAX_WRITE_ATTEMPTS: u32 = 32;
 /// Bounds of the wait between our PUT and the check that it was not overwritten.
 const SETTLE_MIN: Duration = Duration::from_millis(20);
 const SETTLE_MAX: Duration = Duration::from_secs(2);
