@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Regenerates the offline demo in testdata/demo-image (an OCI image layout) and keys/demo.pub:
-# builds a tiny single-layer image, signs it and attests an SBOM with a fresh throwaway key.
+# builds a tiny single-layer image, signs it (legacy .sig, identity registry.example/imprint/demo:demo)
+# and attests an SBOM (legacy .att) with a fresh throwaway key.
 # Only the public key is kept; the private key is deleted. Run from anywhere:
 #   bash scripts/make-demo.sh
 set -euo pipefail
@@ -41,12 +42,16 @@ json.dump({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.index.v1+
                    "annotations": {"org.opencontainers.image.ref.name": "demo"}}]},
     open(f"{out}/index.json", "w"), separators=(",", ":"))
 PY
-cargo build --release --quiet
-bin=target/release/imprint
+cargo build --quiet --bin imprint
+bin="${CARGO_TARGET_DIR:-target}/debug/imprint"
 export IMPRINT_PASSWORD=demo-password-not-secret
 "$bin" generate-key-pair --output-key-prefix "$tmp/demo"
-"$bin" sign --key "$tmp/demo.key" -a env=demo "oci:$out:demo"
-"$bin" attest --key "$tmp/demo.key" --type cyclonedx --predicate testdata/sbom/imprint.cdx-1.5.json "oci:$out:demo"
+# Legacy `.sig`/`.att` (what containers/image reads too), with the identity the image would
+# have in a registry: a signature never names a file path.
+"$bin" sign --key "$tmp/demo.key" -a env=demo --new-bundle-format=false \
+  --sign-container-identity registry.example/imprint/demo:demo "oci:$out:demo"
+"$bin" attest --key "$tmp/demo.key" --type cyclonedx --new-bundle-format=false \
+  --predicate testdata/sbom/imprint.cdx-1.5.json "oci:$out:demo"
 cp "$tmp/demo.pub" keys/demo.pub
 "$bin" verify --key keys/demo.pub "oci:$out:demo" >/dev/null
 echo "demo regenerated: $out, keys/demo.pub"

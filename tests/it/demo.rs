@@ -19,6 +19,11 @@ fn demo_image_verifies_with_demo_key() {
         "cosign container image signature"
     );
     assert_eq!(payloads[0]["optional"]["env"], "demo");
+    // Signed with the identity the image has in a registry, never the layout's file path.
+    assert_eq!(
+        payloads[0]["critical"]["identity"]["docker-reference"],
+        "registry.example/imprint/demo:demo"
+    );
 
     let (code, _, stderr) = run(imprint().args([
         "verify-attestation",
