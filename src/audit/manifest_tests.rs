@@ -177,7 +177,7 @@ fn directories_are_walked_recursively_and_in_order() {
     m.read_path(&fixture("")).unwrap();
     // cluster-dump.json, nested/Chart.yaml, nested/cronjob.yml, workloads.yaml; not the .txt.
     assert_eq!(m.files, 4);
-    let files: Vec<String> = m
+    let mut files: Vec<String> = m
         .uses
         .iter()
         .map(|u| {
@@ -185,10 +185,9 @@ fn directories_are_walked_recursively_and_in_order() {
             f.rsplit("manifests/").next().unwrap().to_owned()
         })
         .collect();
-    let mut dedup = files.clone();
-    dedup.dedup();
+    files.dedup();
     assert_eq!(
-        dedup,
+        files,
         ["cluster-dump.json", "nested/cronjob.yml", "workloads.yaml"]
     );
     assert_eq!(m.skipped.get("(no kind)"), Some(&1), "Chart.yaml");

@@ -32,7 +32,8 @@ pub enum RowOutcome {
     /// rule under `noMatch: deny`, an unparsable reference.
     Denied,
     /// It could not be checked: the decision was a denial for `registry-error` or `timeout`
-    /// (registry unreachable, rate limited, authentication failed, deadline passed).
+    /// (registry unreachable, rate limited, authentication failed, deadline passed), or every
+    /// `enforce` rule that failed did so only because evidence could not be read.
     Error,
 }
 
@@ -112,8 +113,13 @@ pub struct Row {
     /// each of these would deny.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub would_deny_rules: Vec<String>,
-    /// Whether it would be denied if every rule were `enforce` (never for `error` rows:
-    /// those could not be checked).
+    /// Rules that failed only because evidence could not be read (`registry-error`,
+    /// `timeout` in the reason or the details of every failed requirement): unknown.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub unchecked_rules: Vec<String>,
+    /// Whether it would be denied if every rule were `enforce`: denied now, or a rule failed
+    /// for a reason other than infrastructure. An `error` row is not, unless such a rule also
+    /// failed.
     pub would_deny: bool,
     /// The decision's warnings.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -356,13 +362,13 @@ fn invalid(source: ImageUse, message: String) -> Row {
             message,
         }],
         would_deny_rules: Vec::new(),
+        unchecked_rules: Vec::new(),
         would_deny: true,
         warnings: Vec::new(),
     }
 }
 
 fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
-    let outcome = RowOutcome::of(d);
     let mut reasons: Vec<String> = Vec::new();
     let mut push_code = |code: ReasonCode| {
         let code = code.as_str().to_owned();
@@ -375,35 +381,36 @@ fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
     }
     let mut failures = Vec::new();
     let mut would_deny_rules = Vec::new();
-    for rule in d.rules() {
-        let mut infrastructure_only = true;
+    let mut unchecked_rules = Vec::new();
+    for rule in d.rules().iter().filter(|r| !r.met()) {
+        // Unmet only because evidence could not be read: every unmet requirement has an
+        // infrastructure code in its reason or its details (a threshold's own reason is
+        // `threshold-not-met`; its authorities' `registry-error` are in the details).
+        let mut unchecked = true;
         for req in rule.requirements().iter().filter(|r| !r.met()) {
+            let mut tainted = false;
+            let mut add = |code: ReasonCode, message: &str| {
+                tainted |= is_infrastructure(code);
+                failures.push(Failure {
+                    rule: Some(rule.name().to_owned()),
+                    mode: Some(rule.mode()),
+                    requirement: Some(req.requirement().to_owned()),
+                    code: code.as_str().to_owned(),
+                    message: message.to_owned(),
+                });
+            };
             if let Some(reason) = req.reason() {
                 push_code(reason.code);
-                if !is_infrastructure(reason.code) {
-                    infrastructure_only = false;
-                }
-                failures.push(Failure {
-                    rule: Some(rule.name().to_owned()),
-                    mode: Some(rule.mode()),
-                    requirement: Some(req.requirement().to_owned()),
-                    code: reason.code.as_str().to_owned(),
-                    message: reason.message.clone(),
-                });
-            } else {
-                infrastructure_only = false;
+                add(reason.code, &reason.message);
             }
             for detail in req.details() {
-                failures.push(Failure {
-                    rule: Some(rule.name().to_owned()),
-                    mode: Some(rule.mode()),
-                    requirement: Some(req.requirement().to_owned()),
-                    code: detail.code.as_str().to_owned(),
-                    message: detail.message.clone(),
-                });
+                add(detail.code, &detail.message);
             }
+            unchecked &= tainted;
         }
-        if !rule.met() && !infrastructure_only {
+        if unchecked {
+            unchecked_rules.push(rule.name().to_owned());
+        } else {
             would_deny_rules.push(rule.name().to_owned());
         }
     }
@@ -419,11 +426,20 @@ fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
             message: r.message.clone(),
         });
     }
-    let would_deny = match outcome {
-        RowOutcome::Error => false,
-        RowOutcome::Denied => true,
-        _ => !would_deny_rules.is_empty(),
+    let mut outcome = RowOutcome::of(d);
+    // Denied, but every enforce rule that failed could not be checked: not a verdict.
+    let enforce_failed = |names: &[String]| {
+        d.rules()
+            .iter()
+            .any(|r| !r.met() && r.mode() == Mode::Enforce && names.iter().any(|n| n == r.name()))
     };
+    if outcome == RowOutcome::Denied
+        && enforce_failed(&unchecked_rules)
+        && !enforce_failed(&would_deny_rules)
+    {
+        outcome = RowOutcome::Error;
+    }
+    let would_deny = outcome == RowOutcome::Denied || !would_deny_rules.is_empty();
     Row {
         source,
         reference: Some(image.to_string()),
@@ -434,6 +450,7 @@ fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
         reasons,
         failures,
         would_deny_rules,
+        unchecked_rules,
         would_deny,
         warnings: d.warnings().to_vec(),
     }
@@ -486,18 +503,8 @@ fn summarise(
         ns.denied += usize::from(row.outcome == RowOutcome::Denied);
         ns.error += usize::from(row.outcome == RowOutcome::Error);
         ns.would_deny += usize::from(row.would_deny);
-        // Per rule: which rules applied (named in the failures or met), from the failures.
         let failed: BTreeSet<&str> = row.would_deny_rules.iter().map(String::as_str).collect();
-        let unchecked: BTreeSet<&str> = row
-            .failures
-            .iter()
-            .filter(|f| {
-                f.rule.as_deref().is_some_and(|n| !failed.contains(n))
-                    && (f.code == ReasonCode::RegistryError.as_str()
-                        || f.code == ReasonCode::Timeout.as_str())
-            })
-            .filter_map(|f| f.rule.as_deref())
-            .collect();
+        let unchecked: BTreeSet<&str> = row.unchecked_rules.iter().map(String::as_str).collect();
         for name in &row.rules {
             if let Some(rr) = r.by_rule.get_mut(name) {
                 rr.rows += 1;

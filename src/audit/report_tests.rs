@@ -8,7 +8,7 @@ use crate::policy::{Evidence, Reason, evaluate};
 fn policy(dir: &std::path::Path) -> Policy {
     let key = SigningKey::generate_p256().unwrap();
     std::fs::write(dir.join("k.pub"), key.public_key().to_pem()).unwrap();
-    let yaml = "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  noMatch: warn\n  authorities:\n    k: {key: {file: k.pub}}\n  rules:\n    - name: enf\n      images: [\"r.example/enf/**\"]\n      signatures: {authority: k}\n    - name: wrn\n      mode: warn\n      images: [\"r.example/wrn/**\"]\n      signatures: {authority: k}\n    - name: aud\n      mode: audit\n      images: [\"r.example/aud/**\"]\n      signatures: {authority: k}\n";
+    let yaml = "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  noMatch: warn\n  authorities:\n    k: {key: {file: k.pub}}\n    k2: {key: {file: k.pub}}\n  rules:\n    - name: enf\n      images: [\"r.example/enf/**\"]\n      signatures: {authority: k}\n    - name: wrn\n      mode: warn\n      images: [\"r.example/wrn/**\"]\n      signatures: {authority: k}\n    - name: aud\n      mode: audit\n      images: [\"r.example/aud/**\"]\n      signatures: {authority: k}\n    - name: thr\n      images: [\"r.example/thr/**\"]\n      signatures: {threshold: {count: 2, of: [k, k2]}}\n";
     Policy::from_str_with_base(yaml, dir).unwrap()
 }
 
@@ -143,6 +143,8 @@ fn outcomes_reasons_and_would_deny() {
     assert_eq!(ns("a"), (4, 2, 3, 1));
     assert_eq!(ns("b"), (2, 0, 1, 1));
     assert_eq!(ns("(unset)"), (1, 0, 0, 0));
+    assert_eq!(rows[4].unchecked_rules, ["enf"]);
+    assert_eq!(r.by_rule["thr"].rows, 0);
 
     // JSON shape: the image use is flattened into the row.
     let v = serde_json::to_value(&rows[0]).unwrap();
@@ -152,4 +154,27 @@ fn outcomes_reasons_and_would_deny() {
     assert_eq!(v["outcome"], "denied");
     assert_eq!(v["byTag"], true);
     assert_eq!(v["failures"][0]["mode"], "enforce");
+}
+
+#[test]
+fn a_threshold_unmet_because_discovery_failed_is_an_error_not_a_denial() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy(dir.path());
+    let (r, d) = decide(&p, "r.example/thr/x:1", 1, true);
+    // The engine's own reason is the threshold's; the registry errors are in its details.
+    assert_eq!(
+        d.reason().map(|r| r.code),
+        Some(ReasonCode::ThresholdNotMet)
+    );
+    let row = row(used(None, "r.example/thr/x:1"), &r, &d);
+    assert_eq!(row.outcome, RowOutcome::Error);
+    assert_eq!(row.unchecked_rules, ["thr"]);
+    assert!(!row.would_deny);
+    assert!(row.failures.iter().any(|f| f.code == "registry-error"));
+    // Without the discovery error it is a verdict.
+    let (r, d) = decide(&p, "r.example/thr/x:1", 1, false);
+    let row = super::row(used(None, "r.example/thr/x:1"), &r, &d);
+    assert_eq!(row.outcome, RowOutcome::Denied);
+    assert_eq!(row.would_deny_rules, ["thr"]);
+    assert!(row.would_deny);
 }

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use imprint::format::text::for_terminal;
 
+pub(crate) mod audit;
 pub(crate) mod blob;
 pub(crate) mod image;
 pub(crate) mod keys;
@@ -59,6 +60,8 @@ pub(crate) enum Command {
     VerifyBundle(verify_bundle::VerifyBundleArgs),
     /// Inspect trust roots.
     TrustRoot(trust_root::TrustRootArgs),
+    /// Decide every image that manifests name against a trust policy; what would enforcing deny?
+    Audit(audit::AuditArgs),
 }
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
@@ -217,6 +220,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Policy(a) => policy::run(a),
         Command::VerifyBundle(a) => verify_bundle::run(a),
         Command::TrustRoot(a) => trust_root::run(a),
+        Command::Audit(a) => block_on(audit::run(a))?,
     }
 }
 
