@@ -10,7 +10,8 @@
 //! * The [`Report`]'s summary says what would be denied if every rule's mode were `enforce`
 //!   (a rule that failed in `warn` or `audit` mode for a reason other than infrastructure
 //!   counts), per rule and per namespace.
-//! * [`render`] prints it as a table or JSON.
+//! * [`render`] prints it as a table or JSON, [`sarif`] as SARIF 2.1.0, [`junit`] as JUnit
+//!   XML.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -26,9 +27,11 @@
 //! # Ok(()) }
 //! ```
 
+pub mod junit;
 pub mod manifest;
 pub mod render;
 pub mod report;
+pub mod sarif;
 
 pub use manifest::{ImageUse, ManifestError, Manifests, SourceLocation, Workload};
 pub use report::{Failure, Report, Row, RowOutcome, audit};

@@ -97,6 +97,10 @@ pub fn table(report: &Report) -> String {
         out.push('\n');
         if row.outcome != RowOutcome::Allowed {
             for f in &row.failures {
+                if f.detail {
+                    out.push_str(&format!("      - {}: {}\n", f.code, f.message));
+                    continue;
+                }
                 let rule = match (&f.rule, f.mode) {
                     (Some(rule), Some(mode)) => format!("[{rule}/{}] ", mode_word(mode)),
                     _ => String::new(),

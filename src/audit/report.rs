@@ -82,6 +82,14 @@ pub struct Failure {
     pub code: String,
     /// One line for humans.
     pub message: String,
+    /// A further finding of the failure before it (another branch of an `anyOf`, an
+    /// authority of a threshold), not a failure of its own.
+    #[serde(skip_serializing_if = "is_false")]
+    pub detail: bool,
+}
+
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 /// One (workload, slot, image) and what the policy said about it.
@@ -360,6 +368,7 @@ fn invalid(source: ImageUse, message: String) -> Row {
             requirement: None,
             code: INVALID_REFERENCE.to_owned(),
             message,
+            detail: false,
         }],
         would_deny_rules: Vec::new(),
         unchecked_rules: Vec::new(),
@@ -389,7 +398,7 @@ fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
         let mut unchecked = true;
         for req in rule.requirements().iter().filter(|r| !r.met()) {
             let mut tainted = false;
-            let mut add = |code: ReasonCode, message: &str| {
+            let mut add = |code: ReasonCode, message: &str, detail: bool| {
                 tainted |= is_infrastructure(code);
                 failures.push(Failure {
                     rule: Some(rule.name().to_owned()),
@@ -397,14 +406,15 @@ fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
                     requirement: Some(req.requirement().to_owned()),
                     code: code.as_str().to_owned(),
                     message: message.to_owned(),
+                    detail,
                 });
             };
             if let Some(reason) = req.reason() {
                 push_code(reason.code);
-                add(reason.code, &reason.message);
+                add(reason.code, &reason.message, false);
             }
             for detail in req.details() {
-                add(detail.code, &detail.message);
+                add(detail.code, &detail.message, true);
             }
             unchecked &= tainted;
         }
@@ -424,6 +434,7 @@ fn row(source: ImageUse, image: &ImageRef, d: &Decision) -> Row {
             requirement: None,
             code: r.code.as_str().to_owned(),
             message: r.message.clone(),
+            detail: false,
         });
     }
     let mut outcome = RowOutcome::of(d);

@@ -178,3 +178,80 @@ fn a_threshold_unmet_because_discovery_failed_is_an_error_not_a_denial() {
     assert_eq!(row.would_deny_rules, ["thr"]);
     assert!(row.would_deny);
 }
+
+#[test]
+fn sarif_levels_from_modes_and_runs_split_at_the_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy(dir.path());
+    let mut rows = Vec::new();
+    for (image, n) in [
+        ("r.example/enf/x:1", 1),
+        ("r.example/wrn/x:1", 2),
+        ("r.example/aud/x:1", 3),
+        ("r.example/other/x:1", 4),
+    ] {
+        let (r, d) = decide(&p, image, n, false);
+        rows.push(row(used(Some("a"), image), &r, &d));
+    }
+    let report = |rows: Vec<Row>| {
+        let summary = summarise(&p, &rows, rows.len(), rows.len());
+        Report {
+            imprint_version: "0".into(),
+            policy: PolicyInfo {
+                origin: "p.yaml".into(),
+                hash: p.hash(),
+                rules: Vec::new(),
+            },
+            inputs: InputSummary::default(),
+            rows,
+            summary,
+        }
+    };
+    let log = crate::audit::sarif::sarif(&report(rows.clone()));
+    let results = log["runs"][0]["results"].as_array().unwrap();
+    let levels: Vec<&str> = results
+        .iter()
+        .map(|r| r["level"].as_str().unwrap())
+        .collect();
+    // enforce → error, warn → warning, audit → note, noMatch: warn → warning.
+    assert_eq!(levels, ["error", "warning", "note", "warning"]);
+    assert_eq!(results[3]["ruleId"], "no-matching-rule");
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        3
+    );
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["artifactLocation"]["uri"],
+        "m.yaml"
+    );
+    let rules = log["runs"][0]["tool"]["driver"]["rules"]
+        .as_array()
+        .unwrap();
+    assert_eq!(
+        rules.len(),
+        2,
+        "no-signatures and no-matching-rule, once each"
+    );
+    // The fingerprint ignores the digest and the line.
+    let mut moved = rows[0].clone();
+    moved.digest = Some(digest(99));
+    if let Some(l) = moved.source.location.as_mut() {
+        l.line += 10;
+    }
+    let again = crate::audit::sarif::sarif(&report(vec![moved]));
+    assert_eq!(
+        again["runs"][0]["results"][0]["partialFingerprints"],
+        results[0]["partialFingerprints"]
+    );
+
+    // 25,001 results: two runs.
+    let many: Vec<Row> = (0..crate::audit::sarif::MAX_RESULTS_PER_RUN + 1)
+        .map(|_| invalid(used(None, "Bad"), "bad".into()))
+        .collect();
+    let log = crate::audit::sarif::sarif(&report(many));
+    let runs = log["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["results"].as_array().unwrap().len(), 25_000);
+    assert_eq!(runs[1]["results"].as_array().unwrap().len(), 1);
+    assert_eq!(runs[1]["tool"]["driver"]["name"], "imprint");
+}

@@ -39,6 +39,10 @@ pub(crate) enum AuditOutput {
     Table,
     /// The typed report (rows and summary).
     Json,
+    /// SARIF 2.1.0 (code scanning): one result per failed requirement, at the `image:` line.
+    Sarif,
+    /// JUnit XML: one test case per row; denied rows fail, error rows are errors.
+    Junit,
 }
 
 /// `imprint audit`.
@@ -104,6 +108,12 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
             s.push('\n');
             s
         }
+        AuditOutput::Sarif => {
+            let mut s = serde_json::to_string_pretty(&audit::sarif::sarif(&report))?;
+            s.push('\n');
+            s
+        }
+        AuditOutput::Junit => audit::junit::junit(&report),
     };
     match &args.output_file {
         Some(path) => imprint::fs::write_atomic(

@@ -428,3 +428,128 @@ fn the_fixture_set_reads_without_a_registry() {
     assert_eq!(m.uses.len(), 16);
     assert_eq!(m.skipped.values().sum::<usize>(), 4);
 }
+
+/// SARIF: the required fields of 2.1.0 (log `version`, `runs`, `tool.driver.name`; results
+/// with `message.text`), a rule with help text for every `ruleId`, levels from modes, regions
+/// at the `image:` lines, fingerprints without the digest; parsed back with serde_json.
+/// JUnit: well-formed XML (parsed by Python's xml.etree) with a failure and an error.
+#[tokio::test]
+async fn cli_sarif_and_junit() {
+    let w = World::new(None).await;
+    let host = registry();
+    let text = manifest_set(&w, host);
+    let all = w.write("all.yaml", &text);
+    let all = all.to_str().unwrap();
+
+    let (code, out, err) = cli_audit(&w, &["-o", "sarif", all]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let log: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(log["version"], "2.1.0");
+    assert!(log["$schema"].as_str().unwrap().contains("sarif-2.1.0"));
+    let runs = log["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1);
+    let driver = &runs[0]["tool"]["driver"];
+    assert_eq!(driver["name"], "imprint");
+    let rules = driver["rules"].as_array().unwrap();
+    let results = runs[0]["results"].as_array().unwrap();
+    // The unsigned row and the unreachable row; the allowed rows give none.
+    let ids: Vec<&str> = results
+        .iter()
+        .map(|r| r["ruleId"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids[0], "no-signatures", "{out}");
+    assert!(ids[1] == "registry-error" || ids[1] == "timeout", "{out}");
+    assert_eq!(results.len(), 2, "{out}");
+    for (i, r) in results.iter().enumerate() {
+        assert!(!r["message"]["text"].as_str().unwrap().is_empty());
+        assert_eq!(r["level"], "error", "enforce mode / could not check");
+        let index = r["ruleIndex"].as_u64().unwrap() as usize;
+        assert_eq!(rules[index]["id"], r["ruleId"]);
+        assert!(!rules[index]["help"]["text"].as_str().unwrap().is_empty());
+        assert!(
+            !rules[index]["shortDescription"]["text"]
+                .as_str()
+                .unwrap()
+                .is_empty()
+        );
+        let fp = r["partialFingerprints"]["imprintFinding/v1"]
+            .as_str()
+            .unwrap();
+        assert_eq!(fp.len(), 64);
+        let physical = &r["locations"][0]["physicalLocation"];
+        assert_eq!(
+            physical["artifactLocation"]["uri"],
+            format!("file://{all}"),
+            "{i}"
+        );
+        assert!(physical["region"]["startColumn"].as_u64().unwrap() > 1);
+    }
+    assert_eq!(
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        lines_with(&text, &w.unsigned_ref(host))[0]
+    );
+    assert_eq!(
+        results[1]["locations"][0]["physicalLocation"]["region"]["startLine"],
+        lines_with(&text, UNREACHABLE)[0]
+    );
+    assert_eq!(
+        results[0]["locations"][0]["logicalLocations"][0]["fullyQualifiedName"],
+        "apps/v1/Deployment/dev/unsigned/containers[0]"
+    );
+    assert_eq!(results[0]["properties"]["policyRule"], "release-signed");
+
+    // The fingerprint stays when the image gets a new digest and moves down a line.
+    let unsigned = w.unsigned.clone();
+    push_random_image(&unsigned).await;
+    let moved = w.write("moved.yaml", &format!("# moved\n{text}"));
+    let (_, out2, _) = cli_audit(&w, &["-o", "sarif", moved.to_str().unwrap()]);
+    let log2: serde_json::Value = serde_json::from_str(&out2).unwrap();
+    let r2 = &log2["runs"][0]["results"][0];
+    assert_ne!(
+        r2["properties"]["digest"],
+        results[0]["properties"]["digest"]
+    );
+    assert_eq!(
+        r2["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap(),
+        results[0]["locations"][0]["physicalLocation"]["region"]["startLine"]
+            .as_u64()
+            .unwrap()
+            + 1
+    );
+    assert_eq!(r2["partialFingerprints"], results[0]["partialFingerprints"]);
+
+    // JUnit.
+    let file = w.dir.path().join("junit.xml");
+    let (code, _, err) = cli_audit(
+        &w,
+        &["-o", "junit", "--output-file", file.to_str().unwrap(), all],
+    );
+    assert_eq!(code, 1, "{err}");
+    crate::support::require_python_modules(&["xml.etree.ElementTree"], "part of python3");
+    let check = std::process::Command::new("python3")
+        .arg("-c")
+        .arg(
+            "import sys, xml.etree.ElementTree as E\n\
+             root = E.parse(sys.argv[1]).getroot()\n\
+             cases = root.findall('./testsuite/testcase')\n\
+             print(root.get('tests'), root.get('failures'), root.get('errors'), len(cases),\n\
+                   sum(1 for c in cases if c.find('failure') is not None),\n\
+                   sum(1 for c in cases if c.find('error') is not None),\n\
+                   cases[2].get('classname'), cases[2].find('failure').get('type'))",
+        )
+        .arg(&file)
+        .output()
+        .unwrap();
+    assert!(
+        check.status.success(),
+        "{}\n{}",
+        String::from_utf8_lossy(&check.stderr),
+        std::fs::read_to_string(&file).unwrap()
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&check.stdout).trim(),
+        "4 1 1 4 1 1 apps/v1/Deployment/dev/unsigned no-signatures"
+    );
+}
