@@ -8,6 +8,7 @@
 //! ("Where things are"): [`limits`], [`fs`], [`format`](mod@format), [`store`], [`keys`], [`trust`],
 //! [`sign`], [`verify`], [`policy`], [`gate`].
 
+pub mod audit;
 pub mod format;
 pub mod fs;
 /// Entry points for the fuzz targets in `fuzz/` and the replay test: for fuzzing only, not a

@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use imprint::format::text::for_terminal;
 
+pub(crate) mod audit;
 pub(crate) mod blob;
 pub(crate) mod download;
 pub(crate) mod image;
@@ -79,6 +80,8 @@ pub(crate) enum Command {
     Tree(tree::TreeArgs),
     /// Print an image's signatures, attestations or SBOM as cosign does; nothing is verified.
     Download(download::DownloadArgs),
+    /// Decide every image that manifests name against a trust policy; what would enforcing deny?
+    Audit(audit::AuditArgs),
 }
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
@@ -251,6 +254,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::PublicKey(a) => public_key::run(&a),
         Command::Tree(a) => block_on(tree::run(a))?,
         Command::Download(a) => block_on(download::run(a))?,
+        Command::Audit(a) => block_on(audit::run(a))?,
     }
 }
 

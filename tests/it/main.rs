@@ -6,6 +6,7 @@
 mod support;
 
 mod attest;
+mod audit;
 mod blob;
 mod bundles_oci;
 mod cli_output;

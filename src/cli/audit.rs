@@ -1,0 +1,140 @@
+//! `imprint audit`: every image that manifests (or the command line) name, decided against a
+//! trust policy, with what enforcing would deny. Reading, verifying and rendering are the
+//! library's (`imprint::audit`); this file parses flags, picks inputs and writes the output.
+
+use std::io::Write as _;
+use std::path::PathBuf;
+
+use anyhow::Context as _;
+use clap::{Args, ValueEnum};
+
+use super::Outcome;
+use super::registry_opts::RegistryOpts;
+use imprint::audit::{self, Manifests};
+use imprint::format::reference::ImageRef;
+use imprint::gate::Verifier;
+use imprint::policy::Policy;
+
+const AUDIT_HELP: &str = "Each input is `-` (stdin), a file, a directory (walked recursively for \
+*.yaml, *.yml and *.json), or else an image reference; a path that exists wins. Manifests may \
+hold many YAML documents, JSON, `kind: List` and `kubectl get ... -o json` dumps; Pod, \
+Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob and ReplicationController are \
+read (containers, initContainers, ephemeralContainers, image volumes); other kinds are skipped \
+and counted. Each distinct image is verified once.
+
+Outcomes: allowed, warned, denied (unsigned, wrong signer, failed attestation checks, no \
+matching rule, invalid reference) and error (could not check: registry unreachable, rate \
+limited, authentication failed, timeout).
+
+Exit status: 0 when every row is allowed or warned; 1 when any row is denied or could not be \
+checked (error rows fail closed, as registry errors deny in `imprint verify --policy`; the \
+report keeps them apart); 2 on an operational error (unusable policy, unreadable or malformed \
+manifest, bad flags).";
+
+/// Output formats of `imprint audit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum AuditOutput {
+    /// One line per (workload, slot, image), failures indented, then the summary.
+    #[default]
+    Table,
+    /// The typed report (rows and summary).
+    Json,
+    /// SARIF 2.1.0 (code scanning): one result per failed requirement, at the `image:` line.
+    Sarif,
+    /// JUnit XML: one test case per row; denied rows fail, error rows are errors.
+    Junit,
+}
+
+/// `imprint audit`.
+#[derive(Debug, Args)]
+#[command(after_help = AUDIT_HELP)]
+pub(crate) struct AuditArgs {
+    /// The trust policy (YAML; see policies/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// Output format.
+    #[arg(short, long, value_enum, default_value_t)]
+    pub output: AuditOutput,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+    /// Manifest files or directories, `-` for stdin, or image references.
+    #[arg(required = true, value_name = "INPUT")]
+    pub inputs: Vec<String>,
+}
+
+/// Read every input into one manifest set. A path that exists is read as manifests; `-` is
+/// stdin (once); anything else must be an image reference.
+fn read_inputs(inputs: &[String]) -> anyhow::Result<Manifests> {
+    let mut manifests = Manifests::default();
+    let mut stdin_read = false;
+    for input in inputs {
+        if input == "-" {
+            anyhow::ensure!(!stdin_read, "`-` (stdin) is given more than once");
+            stdin_read = true;
+            manifests.read_stdin()?;
+            continue;
+        }
+        let path = std::path::Path::new(input);
+        if path.exists() {
+            manifests.read_path(path)?;
+            continue;
+        }
+        ImageRef::parse(input).with_context(|| {
+            format!("`{input}` is not a file or directory, nor a valid image reference")
+        })?;
+        manifests.add_image(input);
+    }
+    Ok(manifests)
+}
+
+/// Run `imprint audit`.
+pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
+    let policy = Policy::from_path(&args.policy)
+        .with_context(|| format!("cannot load policy `{}`", args.policy.display()))?;
+    let manifests = read_inputs(&args.inputs)?;
+    let verifier = Verifier::builder(policy)
+        .registry(args.registry.to_config())
+        .build()
+        .context("cannot set up verification")?;
+    let report = audit::audit(&verifier, manifests).await;
+    let text = match args.output {
+        AuditOutput::Table => audit::render::table(&report),
+        AuditOutput::Json => {
+            let mut s = audit::render::json(&report)?;
+            s.push('\n');
+            s
+        }
+        AuditOutput::Sarif => {
+            let mut s = serde_json::to_string_pretty(&audit::sarif::sarif(&report))?;
+            s.push('\n');
+            s
+        }
+        AuditOutput::Junit => audit::junit::junit(&report),
+    };
+    // Through the command's stdout, so the global `--output-file` writes it atomically.
+    let mut out = super::output::stdout();
+    if args.output == AuditOutput::Table {
+        write!(out, "{}", imprint::format::text::lines_for_terminal(&text))?;
+    } else {
+        write!(out, "{text}")?;
+    }
+    out.flush()?;
+    let s = &report.summary;
+    let mut problems = Vec::new();
+    if s.denied > 0 {
+        problems.push(format!(
+            "{} of {} row(s) denied by policy `{}`",
+            s.denied,
+            s.rows,
+            args.policy.display()
+        ));
+    }
+    if s.error > 0 {
+        problems.push(format!(
+            "{} of {} row(s) could not be checked (registry error or timeout)",
+            s.error, s.rows
+        ));
+    }
+    Ok(Outcome::from_problems(problems))
+}
