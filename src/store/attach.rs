@@ -33,6 +33,9 @@ pub const PREDICATE_TYPE_ANNOTATION: &str = "predicateType";
 /// rounds: 10 was too few for the 20-writer test under a loaded machine (seen twice); with
 /// the backoff capped at 640 ms (+ jitter), 32 rounds wait at most about 40 s in all.
 const MAX_WRITE_ATTEMPTS: u32 = 32;
+/// How many of those rounds may follow a 5xx rather than contention: a registry that keeps
+/// failing is not contention, and its error is the answer.
+const MAX_SERVER_ERROR_RETRIES: u32 = 3;
 /// Bounds of the wait between our PUT and the check that it was not overwritten.
 const SETTLE_MIN: Duration = Duration::from_millis(20);
 const SETTLE_MAX: Duration = Duration::from_secs(2);
@@ -320,16 +323,23 @@ where
     B: FnMut(Option<&Manifest>) -> Result<Step<W>, AttachError>,
     D: Fn(&Manifest, &W) -> bool,
 {
+    let mut server_errors = 0;
     for attempt in 0..MAX_WRITE_ATTEMPTS {
         match update_once(repo, tag, &mut build, &done).await {
             Ok(Some(updated)) => return Ok(updated),
             Ok(None) => {}
-            // A registry under concurrent tag writes may answer 5xx, or refuse a manifest whose
-            // config blob another writer is uploading at the same moment; try again (the
-            // blobs are put again on the next round).
-            Err(AttachError::Registry(
-                RegistryError::Server { .. } | RegistryError::ManifestBlobUnknown { .. },
-            )) if attempt + 1 < MAX_WRITE_ATTEMPTS => {}
+            // A registry under concurrent tag writes may answer 5xx: try again (the blobs are
+            // put again on the next round), a few times.
+            // A manifest refused for a blob another writer was uploading at the same moment
+            // (distribution answers DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN when writers upload
+            // one blob concurrently): contention, retried like a moved tag.
+            Err(AttachError::Registry(RegistryError::ManifestBlobUnknown { .. }))
+                if attempt + 1 < MAX_WRITE_ATTEMPTS => {}
+            Err(AttachError::Registry(RegistryError::Server { .. }))
+                if server_errors < MAX_SERVER_ERROR_RETRIES && attempt + 1 < MAX_WRITE_ATTEMPTS =>
+            {
+                server_errors += 1;
+            }
             Err(e) => return Err(e),
         }
         backoff(attempt).await;
@@ -450,8 +460,6 @@ pub async fn push_bundle_referrer<R: Repository>(
     predicate_type: &str,
     created_rfc3339: &str,
 ) -> Result<Digest, AttachError> {
-    repo.put_blob(EMPTY_CONFIG).await?;
-    repo.put_blob(bundle_json).await?;
     let mut config = Descriptor::for_bytes(media_types::OCI_EMPTY, EMPTY_CONFIG);
     // cosign quirk: artifactType also inside the config descriptor (`cosign clean` uses it).
     config.artifact_type = Some(media_types::SIGSTORE_BUNDLE_V03.to_owned());
@@ -491,9 +499,25 @@ pub async fn push_bundle_referrer<R: Repository>(
         artifact_type: Some(media_types::SIGSTORE_BUNDLE_V03.to_owned()),
     };
     let bytes = oci::to_go_json(&manifest);
-    let digest = repo
-        .put_manifest(None, media_types::OCI_MANIFEST, &bytes)
-        .await?;
+    // Every bundle referrer shares the empty config blob: writers uploading it at the same
+    // moment make distribution refuse a manifest (DIGEST_INVALID / MANIFEST_BLOB_UNKNOWN).
+    // Upload again and retry, as for a moved tag.
+    let mut attempt = 0;
+    let digest = loop {
+        repo.put_blob(EMPTY_CONFIG).await?;
+        repo.put_blob(bundle_json).await?;
+        match repo
+            .put_manifest(None, media_types::OCI_MANIFEST, &bytes)
+            .await
+        {
+            Ok(d) => break d,
+            Err(RegistryError::ManifestBlobUnknown { .. }) if attempt + 1 < MAX_WRITE_ATTEMPTS => {
+                backoff(attempt).await;
+                attempt += 1;
+            }
+            Err(e) => return Err(e.into()),
+        }
+    };
     if repo.referrers_api(&subject.digest).await?.is_none() {
         let mut entry = Descriptor::for_bytes(media_types::OCI_MANIFEST, &bytes);
         entry.artifact_type = Some(media_types::SIGSTORE_BUNDLE_V03.to_owned());
