@@ -138,7 +138,7 @@ constraints is refused. Regexes match the whole value (anchored ^(?:R)$), strict
 Legacy `.sig`/`.att` layers and Sigstore bundles attached as OCI referrers are both read \
 (--signature-format limits it). Key-signed bundles need no transparency-log entry (imprint \
 signs without one); keyless ones always need the Rekor proof. Several images are verified \
-concurrently (8 at a time), reported in the order given. Exit status: 0 every image verified, \
+concurrently (--max-workers at a time, 10 by default), reported in the order given. Exit status: 0 every image verified, \
 1 an image has no signature (attestation) that verifies, 2 an image does not exist or cannot be \
 resolved or read (a typo is not an unsigned image; cosign exits 1 for both), or bad flags / key. \
 With --policy the decision decides: an image that cannot be found is denied (registry-error, exit 1).";

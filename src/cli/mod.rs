@@ -28,8 +28,9 @@ pub(crate) mod verify_bundle;
 #[derive(Debug, Parser)]
 #[command(name = "imprint", version, about, long_about = None)]
 pub(crate) struct Cli {
-    /// More logging on stderr (repeat for more). `RUST_LOG` overrides.
-    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    /// More logging on stderr (repeat for more; `-d` too, as cosign spells it). `RUST_LOG`
+    /// overrides.
+    #[arg(short, long, short_alias = 'd', global = true, action = clap::ArgAction::Count)]
     pub verbose: u8,
     /// Write what the command prints on stdout to FILE instead (cosign's root flag; written
     /// atomically when the command ends, replacing FILE). stderr is unchanged.

@@ -51,6 +51,12 @@ impl Write for Stdout {
 }
 
 /// From now on, keep stdout output for [`finish`].
+/// Is stdout being captured for `--output-file`? (A command with a file option of its own
+/// refuses both at once instead of leaving one of the files empty.)
+pub(crate) fn is_captured() -> bool {
+    captured().is_some()
+}
+
 pub(crate) fn capture() {
     *captured() = Some(Vec::new());
 }

@@ -23,6 +23,10 @@ pub(crate) struct PublicKeyArgs {
 /// Run `imprint public-key`: the PEM `PUBLIC KEY` on stdout, or in `--outfile` with a line
 /// on stderr saying where.
 pub(crate) fn run(args: &PublicKeyArgs) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(
+        !(args.outfile.is_some() && super::output::is_captured()),
+        "--outfile and --output-file both name where the key goes: give one"
+    );
     let key = super::image::load_signing_key(&imprint::keys::KeyRef::parse(&args.key)?)?;
     let pem = key.public_key().to_pem();
     match &args.outfile {

@@ -9,7 +9,8 @@ const KEYLESS: &str = "keyless signing (Fulcio certificates, OIDC identity token
 (issue 15); sign with --key";
 const TLOG: &str = "imprint does not talk to a transparency log (Rekor) yet: signatures are written \
 without a tlog entry, and key signatures are verified without one";
-const TSA: &str = "RFC 3161 timestamps are not supported yet";
+const TSA: &str = "RFC 3161 timestamp authorities are not used yet (for signing, or to verify key \
+signatures); the RFC 3161 timestamps inside keyless bundles and .att layers are verified";
 const HARDWARE: &str = "hardware security keys are not supported; use a cosign key file (--key)";
 const CERT: &str =
     "certificates attached to key signatures are not supported yet; sign with --key alone";

@@ -615,3 +615,31 @@ async fn several_images_are_reported_in_input_order_and_bundles_print_the_signed
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("one DSSE envelope per line"), "{out}");
 }
+
+/// cosign's `-d` (verbose) works; `public-key --outfile` with the global `--output-file` is
+/// refused instead of leaving the second file empty (seen while writing docs/cosign-parity.md).
+#[test]
+fn short_verbose_and_conflicting_output_files() {
+    let (code, _, err) = run(imprint().args([
+        "-d",
+        "verify",
+        "--key",
+        "keys/demo.pub",
+        "oci:testdata/demo-image:demo",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    let dir = tempfile::tempdir().unwrap();
+    let (key, _) = key_pair(dir.path());
+    let (a, b) = (dir.path().join("a.pub"), dir.path().join("b.pub"));
+    let (code, out, err) = run(imprint()
+        .arg("public-key")
+        .arg("--key")
+        .arg(&key)
+        .arg("--outfile")
+        .arg(&a)
+        .arg("--output-file")
+        .arg(&b));
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(err.contains("--outfile and --output-file"), "{err}");
+    assert!(!a.exists());
+}
