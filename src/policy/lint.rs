@@ -54,6 +54,32 @@ impl LintFinding {
     }
 }
 
+/// Every code lint can report (each is documented in `policies/README.md`, section Lint).
+pub const LINT_CODES: &[&str] = &[
+    "private-key",
+    "not-a-public-key",
+    "weak-key",
+    "unknown-predicate-type",
+    "unmatchable-pattern",
+    "rule-matches-nothing",
+    "rule-shadowed-by-exclude",
+    "same-images-as-earlier-rule",
+    "unused-authority",
+    "duplicate-key",
+    "denied-license-variant",
+    "expired-trust-root",
+    "invalid-trust-root",
+    "unused-trust-root",
+    "allows-everything",
+    "no-match-allow",
+    "never-denies",
+    "unanchored-regexp",
+    "attestation-any-signer",
+    "audit-only",
+    "static-pass",
+    "attestation-presence-only",
+];
+
 /// SPDX license ids with `-only` / `-or-later` variants (GNU families).
 const GNU_FAMILIES: [&str; 4] = ["GPL-", "LGPL-", "AGPL-", "GFDL-"];
 
@@ -694,6 +720,17 @@ mod tests {
             "{pem: \"-----BEGIN CERTIFICATE REQUEST-----\\nAAECAw==\\n-----END CERTIFICATE REQUEST-----\\n\"}",
         ));
         assert_eq!(found(&p, "not-a-public-key").len(), 1);
+        for tag in [
+            "EC PRIVATE KEY",
+            "ENCRYPTED SIGSTORE PRIVATE KEY",
+            "RSA PRIVATE KEY",
+        ] {
+            let p = parse(&with_key(&format!(
+                "{{pem: \"-----BEGIN {tag}-----\\nAAECAw==\\n-----END {tag}-----\\n\"}}"
+            )));
+            assert_eq!(found(&p, "private-key").len(), 1, "{tag}: {:?}", p.lint());
+            assert!(found(&p, "not-a-public-key").is_empty(), "{tag}");
+        }
         let good = key.public_key().to_pem().replace('\n', "\\n");
         assert!(
             parse(&with_key(&format!("{{pem: \"{good}\"}}")))
@@ -960,5 +997,29 @@ mod tests {
         assert!(found(&p, "allows-everything").is_empty(), "{:?}", p.lint());
         assert_eq!(found(&p, "no-match-allow").len(), 1);
         assert_eq!(found(&p, "static-pass").len(), 1);
+    }
+
+    #[test]
+    fn every_code_is_documented_and_every_finding_uses_a_listed_code() {
+        let readme = include_str!("../../policies/README.md");
+        let lint = &readme[readme.find("## Lint").unwrap()..];
+        for code in LINT_CODES {
+            assert!(
+                lint.contains(&format!("| `{code}` |")),
+                "{code} not in the Lint table"
+            );
+        }
+        let source = include_str!("lint.rs");
+        let body = &source[..source.find("#[cfg(test)]").unwrap()];
+        for (i, _) in body.match_indices("LintLevel::") {
+            let rest = &body[i..];
+            let Some(start) = rest.find('"') else {
+                continue;
+            };
+            let code = &rest[start + 1..start + 1 + rest[start + 1..].find('"').unwrap()];
+            if code.chars().all(|c| c.is_ascii_lowercase() || c == '-') && code.contains('-') {
+                assert!(LINT_CODES.contains(&code), "{code} is not in LINT_CODES");
+            }
+        }
     }
 }
