@@ -95,8 +95,9 @@ impl Policy {
     /// roots the policy names (no network).
     pub fn lint_at(&self, now: SystemTime) -> Vec<LintFinding> {
         let mut out = Vec::new();
+        let locator = super::locate::Locator::new(&self.source);
         let mut push = |severity, code, field: String, message: String| {
-            let (line, column) = super::locate::locate(&self.source, &field).unzip();
+            let (line, column) = locator.locate(&field).unzip();
             out.push(LintFinding {
                 code,
                 severity,
