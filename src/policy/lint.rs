@@ -487,7 +487,14 @@ fn never_matches(pattern: &str) -> Option<String> {
         Some(i) if !repo[i..].contains('/') => &repo[..i],
         _ => repo,
     };
-    let path = repo.split_once('/').map_or("", |(_, path)| path);
+    // The first segment is a host only if it looks like one (as Docker reads names):
+    // `Acme/app` is Docker Hub's `acme/app` written wrongly, not a host `Acme`.
+    let path = match repo.split_once('/') {
+        Some((host, path)) if host.contains(['.', ':']) || host == "localhost" => path,
+        Some(_) => repo,
+        None if repo.contains(['*', '?', '[', '{']) => "",
+        None => repo,
+    };
     if path.chars().any(|c| c.is_ascii_uppercase()) {
         return Some(format!(
             "repository paths are lowercase (`{}`)",
@@ -817,6 +824,8 @@ mod tests {
             "'ghcr.io/Acme/app'",
             "'ghcr.io/acme//app'",
             "'ghcr.io/acme/'",
+            "'Acme/app'",
+            "'Busybox'",
         ] {
             let p = with_images(&format!("[{bad}]"), "[]");
             let f = found(&p, "unmatchable-pattern");
@@ -837,6 +846,8 @@ mod tests {
             "'ghcr.io/acme/app@sha256:*'",
             "'oci:./layout'",
             "'busybox'",
+            "'*'",
+            "'{Foo,bar}.io/x'",
         ] {
             let p = with_images(&format!("[{fine}]"), "[]");
             assert!(found(&p, "unmatchable-pattern").is_empty(), "{fine}");
