@@ -9,8 +9,9 @@ use clap::{Args, Subcommand, ValueEnum};
 use super::Outcome;
 use super::registry_opts::RegistryOpts;
 use imprint::format::reference::ImageRef;
+use imprint::format::text::for_terminal;
 use imprint::gate::Verifier;
-use imprint::policy::{self, LintLevel, Policy};
+use imprint::policy::{self, LintFinding, LintLevel, Policy};
 
 /// Output of a policy decision.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
@@ -71,11 +72,26 @@ pub(crate) struct PolicyArgs {
     pub command: PolicyCommand,
 }
 
+/// Output of `imprint policy lint`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum LintOutput {
+    /// One line per finding: `file:line:column: severity[code] field: message`.
+    #[default]
+    Text,
+    /// A JSON array of `{code, severity, file, line, column, field, message}` (every file).
+    Json,
+}
+
 /// Policy subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum PolicyCommand {
-    /// Load a policy strictly and report findings (exit 1 on error-level findings).
+    /// Load a policy strictly and report findings with their file:line:column (exit 1 when
+    /// any finding is an error, 2 when a policy cannot be loaded). The codes are listed in
+    /// policies/README.md.
     Lint {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: LintOutput,
         /// Policy files.
         #[arg(required = true)]
         policies: Vec<PathBuf>,
@@ -85,43 +101,63 @@ pub(crate) enum PolicyCommand {
 /// Run `imprint policy …`.
 pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
     match args.command {
-        PolicyCommand::Lint { policies } => {
-            let mut errors = 0;
-            for path in &policies {
-                let policy = Policy::from_path(path)
-                    .with_context(|| format!("cannot load policy `{}`", path.display()))?;
-                let findings = policy.lint();
-                let mut out = super::output::stdout();
+        PolicyCommand::Lint { output, policies } => lint(output, &policies),
+    }
+}
+
+/// `imprint policy lint`: every policy is loaded first (one that cannot be loaded is an
+/// operational error, exit 2), then the findings of all of them are printed.
+fn lint(output: LintOutput, policies: &[PathBuf]) -> anyhow::Result<Outcome> {
+    let mut all = Vec::new();
+    for path in policies {
+        let policy = Policy::from_path(path)
+            .with_context(|| format!("cannot load policy `{}`", path.display()))?;
+        all.push((path, policy.lint()));
+    }
+    let mut out = super::output::stdout();
+    match output {
+        LintOutput::Json => {
+            let findings: Vec<_> = all.iter().flat_map(|(_, f)| f).collect();
+            writeln!(out, "{}", serde_json::to_string_pretty(&findings)?)?;
+        }
+        LintOutput::Text => {
+            for (path, findings) in &all {
                 if findings.is_empty() {
-                    writeln!(out, "{}: ok", path.display())?;
+                    writeln!(out, "{}: ok", for_terminal(&path.display().to_string()))?;
                 }
                 for f in findings {
-                    if f.level == LintLevel::Error {
-                        errors += 1;
-                    }
-                    let level = match f.level {
-                        LintLevel::Error => "error",
-                        LintLevel::Warning => "warning",
-                        _ => "info",
-                    };
-                    writeln!(
-                        out,
-                        "{}: {level} {} at {}: {}",
-                        path.display(),
-                        f.code,
-                        imprint::format::text::for_terminal(&f.location.to_string()),
-                        imprint::format::text::for_terminal(&f.message)
-                    )?;
+                    writeln!(out, "{}", lint_line(f))?;
                 }
             }
-            Ok(if errors > 0 {
-                Outcome::Rejected(vec![format!(
-                    "{errors} error-level lint finding(s) in {} policy file(s)",
-                    policies.len()
-                )])
-            } else {
-                Outcome::Success
-            })
         }
     }
+    let errors = all
+        .iter()
+        .flat_map(|(_, f)| f)
+        .filter(|f| f.severity == LintLevel::Error)
+        .count();
+    Ok(if errors > 0 {
+        Outcome::Rejected(vec![format!(
+            "{errors} error-level lint finding(s) in {} policy file(s)",
+            policies.len()
+        )])
+    } else {
+        Outcome::Success
+    })
+}
+
+/// `file:line:column: severity[code] field: message`, escaped for the terminal.
+fn lint_line(f: &LintFinding) -> String {
+    let severity = match f.severity {
+        LintLevel::Error => "error",
+        LintLevel::Warning => "warning",
+        _ => "info",
+    };
+    format!(
+        "{}: {severity}[{}] {}: {}",
+        for_terminal(&f.position()),
+        f.code,
+        for_terminal(&f.field),
+        for_terminal(&f.message)
+    )
 }

@@ -701,6 +701,30 @@ fn ec_point(point: &[u8], coordinate: usize) -> Result<Vec<u8>, KeyError> {
 }
 
 /// Bit length of the modulus of a PKCS#1 `RSAPublicKey`.
+/// The modulus size in bits of an RSA public key in PEM (`PUBLIC KEY`, `RSA PUBLIC KEY` or
+/// `CERTIFICATE`; first block), also for sizes [`PublicKey::from_pem`] refuses (below 2048
+/// bits). `None` when the PEM is not an RSA public key or does not parse.
+pub fn rsa_pem_bits(pem_bytes: &[u8]) -> Option<usize> {
+    let block = pem::parse(pem_bytes).ok()?;
+    let spki_bits = |der: &[u8]| -> Option<usize> {
+        let info = SubjectPublicKeyInfoRef::from_der(der).ok()?;
+        if info.algorithm.oid != OID_RSA {
+            return None;
+        }
+        rsa_modulus_bits(info.subject_public_key.raw_bytes()).ok()
+    };
+    match block.tag() {
+        "PUBLIC KEY" => spki_bits(block.contents()),
+        "RSA PUBLIC KEY" => rsa_modulus_bits(block.contents()).ok(),
+        "CERTIFICATE" => {
+            let cert = x509_cert::Certificate::from_der(block.contents()).ok()?;
+            let spki = cert.tbs_certificate.subject_public_key_info.to_der().ok()?;
+            spki_bits(&spki)
+        }
+        _ => None,
+    }
+}
+
 fn rsa_modulus_bits(pkcs1: &[u8]) -> Result<usize, KeyError> {
     use x509_cert::der::asn1::UintRef;
     use x509_cert::der::{Reader, SliceReader};

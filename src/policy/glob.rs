@@ -70,6 +70,11 @@ impl ImagePattern {
         &self.normalised
     }
 
+    /// Whether the pattern matches `text` (a normalised name, or another pattern's text).
+    pub(crate) fn matches_text(&self, text: &str) -> bool {
+        self.matcher.is_match(text)
+    }
+
     /// Whether the pattern matches any of the image's candidate names.
     pub fn matches(&self, image: &NormalisedImage) -> bool {
         image

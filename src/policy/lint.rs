@@ -2,10 +2,12 @@
 //! (`imprint policy lint`).
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::Serialize;
 
-use super::model::{Authority, Mode, NoMatch, Policy, SignedByOrigin, StaticAction};
+use super::glob::ImagePattern;
+use super::model::{Authority, KeySource, Mode, NoMatch, Policy, SignedByOrigin, StaticAction};
 use crate::trust::Matcher;
 
 /// How serious a lint finding is.
@@ -21,37 +23,102 @@ pub enum LintLevel {
     Error,
 }
 
-/// One lint finding.
+/// One lint finding, with the file, line and column of the field it is about.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LintFinding {
-    /// Severity.
-    pub level: LintLevel,
-    /// Stable kebab-case code (`allows-everything`, `unused-authority`, ...).
+    /// Stable kebab-case code (`allows-everything`, `unused-authority`, ...; the table is in
+    /// `policies/README.md`).
     pub code: &'static str,
-    /// Where (`spec.rules[0]`, `spec.authorities.bob`).
-    pub location: String,
-    /// One-line explanation.
+    /// Severity.
+    pub severity: LintLevel,
+    /// The policy file (or `<inline>`).
+    pub file: String,
+    /// 1-based line of the field (or its nearest ancestor that exists), when known.
+    pub line: Option<u64>,
+    /// 1-based column of the field, when known.
+    pub column: Option<u64>,
+    /// Dotted path of the field (`spec.rules[0].images[1]`, `spec.authorities.bob.key.file`).
+    pub field: String,
+    /// One-line explanation, with a suggestion where there is one.
     pub message: String,
 }
 
+impl LintFinding {
+    /// `file:line:column` (or fewer parts when not known).
+    pub fn position(&self) -> String {
+        match (self.line, self.column) {
+            (Some(l), Some(c)) => format!("{}:{l}:{c}", self.file),
+            (Some(l), None) => format!("{}:{l}", self.file),
+            _ => self.file.clone(),
+        }
+    }
+}
+
+/// Every code lint can report (each is documented in `policies/README.md`, section Lint).
+pub const LINT_CODES: &[&str] = &[
+    "private-key",
+    "not-a-public-key",
+    "weak-key",
+    "unknown-predicate-type",
+    "unmatchable-pattern",
+    "rule-matches-nothing",
+    "rule-shadowed-by-exclude",
+    "same-images-as-earlier-rule",
+    "unused-authority",
+    "duplicate-key",
+    "denied-license-variant",
+    "expired-trust-root",
+    "invalid-trust-root",
+    "unused-trust-root",
+    "allows-everything",
+    "no-match-allow",
+    "never-denies",
+    "unanchored-regexp",
+    "attestation-any-signer",
+    "audit-only",
+    "static-pass",
+    "attestation-presence-only",
+];
+
+/// SPDX license ids with `-only` / `-or-later` variants (GNU families).
+const GNU_FAMILIES: [&str; 4] = ["GPL-", "LGPL-", "AGPL-", "GFDL-"];
+
 impl Policy {
-    /// Findings about a policy that loads but is probably wrong or too weak.
+    /// Findings about a policy that loads but is probably wrong or too weak, with the clock
+    /// at now (see [`Policy::lint_at`]).
     pub fn lint(&self) -> Vec<LintFinding> {
+        self.lint_at(SystemTime::now())
+    }
+
+    /// Findings about a policy that loads but is probably wrong or too weak; `now` decides
+    /// which trust-root keys have expired. Reads key material already loaded and the trust
+    /// roots the policy names (no network).
+    pub fn lint_at(&self, now: SystemTime) -> Vec<LintFinding> {
         let mut out = Vec::new();
-        let mut push = |level, code, location: String, message: String| {
+        let locator = super::locate::Locator::new(&self.source);
+        let mut push = |severity, code, field: String, message: String| {
+            let (line, column) = locator.locate(&field).unzip();
             out.push(LintFinding {
-                level,
                 code,
-                location,
+                severity,
+                file: self.origin.clone(),
+                line,
+                column,
+                field,
                 message,
             })
         };
-        if self.rules.is_empty() && self.no_match == NoMatch::Allow {
+        let any_signatures = self.rules.iter().any(|r| r.signatures.is_some());
+        if self.no_match == NoMatch::Allow && !any_signatures {
             push(
-                LintLevel::Error,
+                LintLevel::Warning,
                 "allows-everything",
-                "spec".into(),
-                "no rules and `noMatch: allow`: every image is allowed without any check".into(),
+                "spec.noMatch".into(),
+                if self.rules.is_empty() {
+                    "no rules and `noMatch: allow`: every image is allowed without any check; add rules with `signatures`, or use `noMatch: deny`".into()
+                } else {
+                    "`noMatch: allow` and no rule has `signatures`: every image is allowed without a signature check; add `signatures` to the rules, or use `noMatch: deny`".into()
+                },
             );
         } else if self.no_match == NoMatch::Allow {
             push(
@@ -74,70 +141,141 @@ impl Policy {
             );
         }
         let mut used: BTreeSet<&str> = BTreeSet::new();
-        let mut used_roots: BTreeSet<&str> = BTreeSet::new();
+        let mut used_roots: BTreeMap<&str, String> = BTreeMap::new();
         for (i, rule) in self.rules.iter().enumerate() {
-            let location = format!("spec.rules[{i}] ({})", rule.name);
+            let field = format!("spec.rules[{i}]");
+            let name = &rule.name;
             used.extend(rule.authority_names());
+            for (list, patterns) in [("images", &rule.images), ("exclude", &rule.exclude)] {
+                for (k, p) in patterns.iter().enumerate() {
+                    if let Some(why) = never_matches(p.as_str()) {
+                        push(
+                            LintLevel::Error,
+                            "unmatchable-pattern",
+                            format!("{field}.{list}[{k}]"),
+                            format!(
+                                "rule `{name}`: pattern `{}` can never match an image: {why}",
+                                p.as_str()
+                            ),
+                        );
+                    }
+                }
+            }
             if rule.images.is_empty() {
                 push(
                     LintLevel::Error,
                     "rule-matches-nothing",
-                    location.clone(),
-                    "`images` is empty, so the rule never applies".into(),
+                    format!("{field}.images"),
+                    format!("rule `{name}`: `images` is empty, so the rule never applies"),
                 );
-            } else if rule.images.iter().all(|p| {
-                rule.exclude
-                    .iter()
-                    .any(|e| e.normalised() == p.normalised() || e.normalised() == "**")
-            }) {
+            } else if rule
+                .images
+                .iter()
+                .all(|p| rule.exclude.iter().any(|e| covers(e, p)))
+            {
                 push(
                     LintLevel::Error,
-                    "rule-matches-nothing",
-                    location.clone(),
-                    "every `images` pattern is also excluded, so the rule never applies".into(),
+                    "rule-shadowed-by-exclude",
+                    format!("{field}.exclude"),
+                    format!(
+                        "rule `{name}`: every `images` pattern is also covered by `exclude`, so the rule never applies; narrow `exclude` or remove the rule"
+                    ),
+                );
+            }
+            if let Some((j, earlier)) = self.rules[..i].iter().enumerate().find(|(_, e)| {
+                same_patterns(&e.images, &rule.images) && same_patterns(&e.exclude, &rule.exclude)
+            }) && !rule.images.is_empty()
+            {
+                push(
+                    LintLevel::Warning,
+                    "same-images-as-earlier-rule",
+                    format!("{field}.images"),
+                    format!(
+                        "rule `{name}` applies to exactly the images of the earlier rule `{}` (spec.rules[{j}]); both must pass, so merge their requirements into one rule or give this one its own images",
+                        earlier.name
+                    ),
                 );
             }
             if rule.mode == Mode::Audit {
                 push(
                     LintLevel::Info,
                     "audit-only",
-                    location.clone(),
-                    "audit mode: failures are recorded but never deny or warn".into(),
+                    format!("{field}.mode"),
+                    format!(
+                        "rule `{name}` is in audit mode: failures are recorded but never deny or warn"
+                    ),
                 );
             }
             let names = rule.authority_names();
-            if !names.is_empty()
+            let static_pass_only = !names.is_empty()
                 && names.iter().all(|n| {
                     matches!(
                         self.authorities.get(*n),
                         Some(Authority::Static(StaticAction::Pass))
                     )
                 })
-                && rule.attestations.is_empty()
-            {
-                push(
+                && rule.attestations.is_empty();
+            let matches_all = rule.images.iter().position(|p| p.normalised() == "**");
+            match (static_pass_only, matches_all) {
+                (true, Some(k)) => push(
+                    LintLevel::Warning,
+                    "allows-everything",
+                    format!("{field}.images[{k}]"),
+                    format!(
+                        "rule `{name}` matches `**` and its only authority is `static: pass`: every image is allowed without any check"
+                    ),
+                ),
+                (true, None) => push(
                     LintLevel::Info,
                     "static-pass",
-                    location.clone(),
-                    "the rule only uses `static: pass` authorities: matching images are allowed unchecked".into(),
-                );
+                    format!("{field}.signatures"),
+                    format!(
+                        "rule `{name}` only uses `static: pass` authorities: matching images are allowed unchecked"
+                    ),
+                ),
+                _ => {}
             }
             for (j, a) in rule.attestations.iter().enumerate() {
+                let afield = format!("{field}.attestations[{j}]");
                 if a.signed_by_origin == SignedByOrigin::AnyAuthority {
                     push(
                         LintLevel::Warning,
                         "attestation-any-signer",
+                        afield.clone(),
                         format!(
-                            "spec.rules[{i}] ({}).attestations[{j}] ({})",
-                            rule.name,
-                            a.label()
-                        ),
-                        format!(
-                            "attestation requirement `{}` has no `signedBy` and rule `{}` has no `signatures` to default it to: an attestation signed by any authority of the policy counts; name who must sign it",
+                            "attestation requirement `{}` has no `signedBy` and rule `{name}` has no `signatures` to default it to: an attestation signed by any authority of the policy counts; name who must sign it",
                             a.label(),
-                            rule.name
                         ),
                     );
+                }
+                for (t, ty) in a.predicate_types.iter().enumerate() {
+                    if let Some(suggestion) = predicate_type_suggestion(ty) {
+                        let tfield = if a.predicate_types.len() == 1 {
+                            format!("{afield}.predicateType")
+                        } else {
+                            format!("{afield}.predicateType[{t}]")
+                        };
+                        push(
+                            LintLevel::Warning,
+                            "unknown-predicate-type",
+                            tfield,
+                            format!(
+                                "predicate type `{ty}` is not a known one; did you mean `{suggestion}`? (attestations of a mistyped type are never found)"
+                            ),
+                        );
+                    }
+                }
+                if let Some(sbom) = &a.sbom {
+                    for (k, text) in sbom.denied_licenses.iter().enumerate() {
+                        if let Some(message) = license_variants(text, &sbom.denied_license_ids) {
+                            push(
+                                LintLevel::Warning,
+                                "denied-license-variant",
+                                format!("{afield}.sbom.deniedLicenses[{k}]"),
+                                message,
+                            );
+                        }
+                    }
                 }
             }
             if rule.attestations.iter().any(|a| {
@@ -149,38 +287,94 @@ impl Policy {
                 push(
                     LintLevel::Info,
                     "attestation-presence-only",
-                    location.clone(),
-                    "an attestation requirement has no content check and no `signedBy`: any policy authority's attestation of that type is enough".into(),
+                    format!("{field}.attestations"),
+                    format!(
+                        "rule `{name}`: an attestation requirement has no content check and no `signedBy`: any policy authority's attestation of that type is enough"
+                    ),
                 );
             }
         }
         for (name, authority) in &self.authorities {
+            let afield = format!("spec.authorities.{name}");
             if !used.contains(name.as_str()) {
                 push(
                     LintLevel::Warning,
                     "unused-authority",
-                    format!("spec.authorities.{name}"),
-                    format!("authority `{name}` is not used by any rule"),
+                    afield.clone(),
+                    format!(
+                        "authority `{name}` is not used by any rule; use it in a rule or remove it"
+                    ),
                 );
             }
-            if let Authority::Keyless(k) = authority {
-                used_roots.insert(k.trust_root.as_str());
-                for (field, matcher) in [("issuerRegExp", &k.issuer), ("subjectRegExp", &k.subject)]
-                {
-                    if let Matcher::Regex(r) = matcher {
-                        let s = r.as_str();
-                        if !s.starts_with('^') || !s.ends_with('$') {
-                            push(
-                                LintLevel::Warning,
-                                "unanchored-regexp",
-                                format!("spec.authorities.{name}.keyless.{field}"),
-                                format!(
-                                    "`{s}` is not anchored with `^…$`, so it also matches identities that merely contain it"
-                                ),
-                            );
+            match authority {
+                Authority::Keyless(k) => {
+                    used_roots
+                        .entry(k.trust_root.as_str())
+                        .or_insert_with(|| format!("{afield}.keyless.trustRoot"));
+                    for (f, matcher) in [("issuerRegExp", &k.issuer), ("subjectRegExp", &k.subject)]
+                    {
+                        if let Matcher::Regex(r) = matcher {
+                            let s = r.as_str();
+                            if !s.starts_with('^') || !s.ends_with('$') {
+                                push(
+                                    LintLevel::Warning,
+                                    "unanchored-regexp",
+                                    format!("{afield}.keyless.{f}"),
+                                    format!(
+                                        "`{s}` is not anchored with `^…$`, so it also matches identities that merely contain it"
+                                    ),
+                                );
+                            }
                         }
                     }
                 }
+                Authority::Key(k) => {
+                    let kfield = match &k.source {
+                        KeySource::File(_) => format!("{afield}.key.file"),
+                        KeySource::Env(_) => format!("{afield}.key.env"),
+                        _ => format!("{afield}.key.pem"),
+                    };
+                    let whence = match &k.source {
+                        KeySource::File(p) => format!("key file {}", p.display()),
+                        KeySource::Env(v) => format!("environment variable `{v}`"),
+                        _ => "inline `pem`".to_string(),
+                    };
+                    let tag = pem::parse(&k.pem)
+                        .map(|b| b.tag().to_owned())
+                        .unwrap_or_default();
+                    if tag.contains("PRIVATE KEY") {
+                        push(
+                            LintLevel::Error,
+                            "private-key",
+                            kfield,
+                            format!(
+                                "authority `{name}`: {whence} holds a private key (`{tag}`), not a public key: verification cannot use it and the secret should not be in a policy; give the public key (`imprint public-key --key …`)"
+                            ),
+                        );
+                    } else if let Some(bits) = crate::keys::rsa_pem_bits(&k.pem)
+                        && bits < 2048
+                    {
+                        push(
+                            LintLevel::Error,
+                            "weak-key",
+                            kfield,
+                            format!(
+                                "authority `{name}`: {whence} is a {bits}-bit RSA key; RSA keys must be at least 2048 bits (signatures from it are refused); use a P-256 or a 3072-bit RSA key"
+                            ),
+                        );
+                    } else if let Err(e) = crate::keys::PublicKey::from_pem(&k.pem) {
+                        push(
+                            LintLevel::Error,
+                            "not-a-public-key",
+                            kfield,
+                            format!(
+                                "authority `{name}`: {whence} is not a usable public key ({}); every signature check against it would fail",
+                                crate::format::error_chain(&e)
+                            ),
+                        );
+                    }
+                }
+                _ => {}
             }
         }
         // Key authorities that are one key by canonical identity (however the PEM writes it:
@@ -215,7 +409,7 @@ impl Policy {
             }
         }
         for name in self.trust_roots.keys() {
-            if !used_roots.contains(name.as_str()) {
+            if !used_roots.contains_key(name.as_str()) {
                 push(
                     LintLevel::Warning,
                     "unused-trust-root",
@@ -224,8 +418,177 @@ impl Policy {
                 );
             }
         }
+        let now_secs = now
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        for (name, used_at) in &used_roots {
+            let field = if self.trust_roots.contains_key(*name) {
+                format!("spec.trustRoots.{name}")
+            } else {
+                used_at.clone()
+            };
+            let Some(root) = self.trust_root(name) else {
+                continue;
+            };
+            match root.load() {
+                Err(e) => push(
+                    LintLevel::Error,
+                    "invalid-trust-root",
+                    field,
+                    format!(
+                        "trust root `{name}` cannot be loaded ({e}); every keyless check against it would fail"
+                    ),
+                ),
+                Ok(root) => {
+                    let ends = root.ca_and_tlog_validity_ends();
+                    let last = ends
+                        .iter()
+                        .try_fold(i64::MIN, |acc, e| e.map(|e| acc.max(e)));
+                    if !ends.is_empty()
+                        && let Some(last) = last
+                        && last < now_secs
+                    {
+                        let when = chrono::DateTime::from_timestamp(last, 0)
+                            .map_or_else(|| last.to_string(), |t| t.to_rfc3339());
+                        push(
+                            LintLevel::Warning,
+                            "expired-trust-root",
+                            field,
+                            format!(
+                                "trust root `{name}`: every Fulcio CA and transparency-log key stopped being valid (the last at {when}): new keyless signatures cannot verify against it; refresh the trusted_root.json (`imprint trust-root …` or the TUF repository)"
+                            ),
+                        );
+                    }
+                }
+            }
+        }
         out
     }
+}
+
+/// Why an image pattern can never match a normalised image name, if it cannot.
+fn never_matches(pattern: &str) -> Option<String> {
+    let p = pattern.trim();
+    if p.starts_with("oci:") {
+        return None;
+    }
+    if let Some((scheme, _)) = p.split_once("://") {
+        return Some(format!(
+            "image names have no `{scheme}://` scheme; write `{}`",
+            &p[scheme.len() + 3..]
+        ));
+    }
+    if p.chars().any(char::is_whitespace) {
+        return Some("it contains whitespace, which no image name does".into());
+    }
+    // The repository path: after the host, before a tag or digest.
+    let repo = p.split('@').next().unwrap_or(p);
+    let repo = match repo.rfind(':') {
+        Some(i) if !repo[i..].contains('/') => &repo[..i],
+        _ => repo,
+    };
+    // The first segment is a host only if it looks like one (as Docker reads names):
+    // `Acme/app` is Docker Hub's `acme/app` written wrongly, not a host `Acme`.
+    let path = match repo.split_once('/') {
+        Some((host, path)) if host.contains(['.', ':']) || host == "localhost" => path,
+        Some(_) => repo,
+        None if repo.contains(['*', '?', '[', '{']) => "",
+        None => repo,
+    };
+    if path.chars().any(|c| c.is_ascii_uppercase()) {
+        return Some(format!(
+            "repository paths are lowercase (`{}`)",
+            path.to_lowercase()
+        ));
+    }
+    if repo.split('/').any(str::is_empty) {
+        return Some("it has an empty path segment (`//`, or a leading or trailing `/`)".into());
+    }
+    None
+}
+
+/// Whether `exclude` removes every image `pattern` could match.
+fn covers(exclude: &ImagePattern, pattern: &ImagePattern) -> bool {
+    let (e, p) = (exclude.normalised(), pattern.normalised());
+    if e == p || e == "**" {
+        return true;
+    }
+    if p.contains(['*', '?', '[', '{']) {
+        // A pattern against a pattern: only the sure case, `prefix/**` covering whatever
+        // starts with `prefix/`.
+        return e.strip_suffix("/**").is_some_and(|prefix| {
+            !prefix.contains(['*', '?', '[', '{']) && p.starts_with(&format!("{prefix}/"))
+        });
+    }
+    exclude.matches_text(p)
+}
+
+fn same_patterns(a: &[ImagePattern], b: &[ImagePattern]) -> bool {
+    let set = |l: &[ImagePattern]| {
+        l.iter()
+            .map(|p| p.normalised().to_owned())
+            .collect::<BTreeSet<_>>()
+    };
+    set(a) == set(b)
+}
+
+/// The known predicate type (a URI for a URI, a `--type` shortcut otherwise) that an unknown
+/// `predicate_type` is probably a typo of.
+fn predicate_type_suggestion(predicate_type: &str) -> Option<&'static str> {
+    use crate::format::predicate::SHORTCUTS;
+    if SHORTCUTS.iter().any(|(_, uri)| *uri == predicate_type) {
+        return None;
+    }
+    let lower = predicate_type.to_lowercase();
+    let uri = predicate_type.contains(':');
+    SHORTCUTS
+        .iter()
+        .map(|(name, u)| if uri { *u } else { *name })
+        .map(|c| (strsim::levenshtein(&lower, &c.to_lowercase()), c))
+        .filter(|(d, c)| *d <= (c.len() / 10).max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| c)
+}
+
+/// A warning when a `deniedLicenses` entry misses an obvious variant of a GNU license: a
+/// deprecated bare id (`GPL-3.0`, read as `GPL-3.0-only`), or `-only` without `-or-later`
+/// (or the reverse) anywhere in the list.
+fn license_variants(text: &str, all_denied: &BTreeSet<String>) -> Option<String> {
+    let ids = super::sbom::denied_license_ids(text).ok()?;
+    let mut notes = Vec::new();
+    for token in text.split(|c: char| c.is_whitespace() || c == '(' || c == ')') {
+        let bare = token.trim_end_matches('+').to_uppercase();
+        if GNU_FAMILIES.iter().any(|f| bare.starts_with(f))
+            && !bare.ends_with("-ONLY")
+            && !bare.ends_with("-OR-LATER")
+            && bare
+                .rsplit('-')
+                .next()
+                .is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_digit() || c == '.'))
+        {
+            notes.push(format!(
+                "`{token}` is a deprecated SPDX id (read as `{bare}-{}`); SBOMs use `{bare}-only` and `{bare}-or-later`: list both",
+                if token.ends_with('+') { "or-later" } else { "only" }
+            ));
+        }
+    }
+    if notes.is_empty() {
+        for id in &ids {
+            let (stem, other) = if let Some(stem) = id.strip_suffix("-only") {
+                (stem, format!("{stem}-or-later"))
+            } else if let Some(stem) = id.strip_suffix("-or-later") {
+                (stem, format!("{stem}-only"))
+            } else {
+                continue;
+            };
+            if GNU_FAMILIES.iter().any(|f| stem.starts_with(f)) && !all_denied.contains(&other) {
+                notes.push(format!(
+                    "`{id}` is denied but `{other}` is not, so a package under `{other}` passes; add `{other}`"
+                ));
+            }
+        }
+    }
+    (!notes.is_empty()).then(|| notes.join("; "))
 }
 
 #[cfg(test)]
@@ -260,7 +623,7 @@ mod tests {
         let p = parse(
             "  authorities:\n    a: {static: pass}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      exclude: ['ghcr.io/**']\n      signatures: {authority: a}\n",
         );
-        assert!(codes(&p).contains(&"rule-matches-nothing"));
+        assert!(codes(&p).contains(&"rule-shadowed-by-exclude"));
         assert!(codes(&p).contains(&"static-pass"));
     }
 
@@ -275,11 +638,9 @@ mod tests {
             .filter(|f| f.code == "attestation-any-signer")
             .collect();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].level, LintLevel::Warning);
-        assert_eq!(
-            found[0].location,
-            "spec.rules[0] (scans).attestations[0] (scan)"
-        );
+        assert_eq!(found[0].severity, LintLevel::Warning);
+        assert_eq!(found[0].field, "spec.rules[0].attestations[0]");
+        assert_eq!(found[0].line, Some(11));
         assert!(
             found[0].message.contains("`scan`") && found[0].message.contains("rule `scans`"),
             "{}",
@@ -308,12 +669,369 @@ mod tests {
             .filter(|f| f.code == "duplicate-key")
             .collect();
         assert_eq!(found.len(), 1, "{found:?}");
-        assert_eq!(found[0].level, LintLevel::Warning);
-        assert_eq!(found[0].location, "spec.authorities.a");
+        assert_eq!(found[0].severity, LintLevel::Warning);
+        assert_eq!(found[0].field, "spec.authorities.a");
         assert!(
             found[0].message.contains("`a`, `b` and `c`"),
             "{}",
             found[0].message
         );
+    }
+
+    fn found(p: &Policy, code: &str) -> Vec<LintFinding> {
+        p.lint().into_iter().filter(|f| f.code == code).collect()
+    }
+
+    /// A policy whose only rule needs `authority: k`, with `k` defined by `key`.
+    fn with_key(key: &str) -> String {
+        format!(
+            "  authorities:\n    k: {{key: {key}}}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      signatures: {{authority: k}}\n"
+        )
+    }
+
+    const WEAK_RSA: &str = "-----BEGIN PUBLIC KEY-----\nMIGfMA0GCSqGSIb3DQEBAQUAA4GNADCBiQKBgQDPzpUSZgxTF+vjx3Ze8kzaTlaM\n7Y6+zhFzAGMK6AboHwzvob0KgMUM1A0pPEh9DLbai2qafQDbch5LENC9vgEZlCP0\n8wMg61hpUzL7cclL1CnTq1GFvdO0QBeRIhD5laRe/mHDFsUj8TTbx/kCA2AGiAT3\ntR7KeMmrfdmTqQeb9wIDAQAB\n-----END PUBLIC KEY-----\n";
+
+    #[test]
+    fn private_keys_and_non_keys_in_key_files_are_errors_at_their_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let key = crate::keys::SigningKey::generate_p256().unwrap();
+        let private = crate::keys::go_pem("PRIVATE KEY", &key.to_pkcs8_der().unwrap());
+        std::fs::write(dir.path().join("private.pem"), private).unwrap();
+        std::fs::write(
+            dir.path().join("garbage.pub"),
+            "-----BEGIN PUBLIC KEY-----\nAAECAw==\n-----END PUBLIC KEY-----\n",
+        )
+        .unwrap();
+        std::fs::write(dir.path().join("good.pub"), key.public_key().to_pem()).unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  authorities:\n    priv:\n      key: {file: private.pem}\n    junk:\n      key:\n        file: garbage.pub\n    good: {key: {file: good.pub}}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      signatures: {threshold: {count: 2, of: [priv, junk, good]}}\n",
+        )
+        .unwrap();
+        let p = Policy::from_path(&path).unwrap();
+        let private = found(&p, "private-key");
+        assert_eq!(private.len(), 1, "{private:?}");
+        assert_eq!(private[0].severity, LintLevel::Error);
+        assert_eq!(private[0].field, "spec.authorities.priv.key.file");
+        assert_eq!(private[0].file, path.display().to_string());
+        assert_eq!(private[0].line, Some(6));
+        assert!(private[0].column.is_some_and(|c| c > 7), "{private:?}");
+        let junk = found(&p, "not-a-public-key");
+        assert_eq!(junk.len(), 1, "{junk:?}");
+        assert_eq!(junk[0].severity, LintLevel::Error);
+        assert_eq!(junk[0].field, "spec.authorities.junk.key.file");
+        assert_eq!((junk[0].line, junk[0].column), (Some(9), Some(15)));
+        assert!(junk[0].position().ends_with("policy.yaml:9:15"));
+        // Not the good key, and a PEM block of another kind is not a key either.
+        let p = parse(&with_key(
+            "{pem: \"-----BEGIN CERTIFICATE REQUEST-----\\nAAECAw==\\n-----END CERTIFICATE REQUEST-----\\n\"}",
+        ));
+        assert_eq!(found(&p, "not-a-public-key").len(), 1);
+        for tag in [
+            "EC PRIVATE KEY",
+            "ENCRYPTED SIGSTORE PRIVATE KEY",
+            "RSA PRIVATE KEY",
+        ] {
+            let p = parse(&with_key(&format!(
+                "{{pem: \"-----BEGIN {tag}-----\\nAAECAw==\\n-----END {tag}-----\\n\"}}"
+            )));
+            assert_eq!(found(&p, "private-key").len(), 1, "{tag}: {:?}", p.lint());
+            assert!(found(&p, "not-a-public-key").is_empty(), "{tag}");
+        }
+        let good = key.public_key().to_pem().replace('\n', "\\n");
+        assert!(
+            parse(&with_key(&format!("{{pem: \"{good}\"}}")))
+                .lint()
+                .is_empty()
+        );
+    }
+
+    #[test]
+    fn rsa_keys_below_2048_bits_are_weak() {
+        let p = parse(&with_key(&format!(
+            "{{pem: \"{}\"}}",
+            WEAK_RSA.replace('\n', "\\n")
+        )));
+        let weak = found(&p, "weak-key");
+        assert_eq!(weak.len(), 1, "{:?}", p.lint());
+        assert_eq!(weak[0].severity, LintLevel::Error);
+        assert_eq!(weak[0].field, "spec.authorities.k.key.pem");
+        assert!(weak[0].message.contains("1024-bit"), "{}", weak[0].message);
+        // Reported once, as weak, not also as "not a key".
+        assert!(found(&p, "not-a-public-key").is_empty());
+        assert_eq!(crate::keys::rsa_pem_bits(WEAK_RSA.as_bytes()), Some(1024));
+    }
+
+    fn with_attestation(att: &str) -> Policy {
+        parse(&format!(
+            "  authorities:\n    ci: {{keyless: {{issuer: x, subject: y}}}}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      signatures: {{authority: ci}}\n      attestations: [{att}]\n"
+        ))
+    }
+
+    #[test]
+    fn a_mistyped_predicate_type_gets_a_suggestion() {
+        for (written, want) in [
+            ("spdxx", "spdx"),
+            ("SPDX", "spdx"),
+            ("slsaprovenence1", "slsaprovenance1"),
+            ("'https://spdx.dev/document'", "https://spdx.dev/Document"),
+            (
+                "'https://slsa.dev/provenance/v1/'",
+                "https://slsa.dev/provenance/v1",
+            ),
+        ] {
+            let p = with_attestation(&format!("{{predicateType: {written}}}"));
+            let f = found(&p, "unknown-predicate-type");
+            assert_eq!(f.len(), 1, "{written}: {:?}", p.lint());
+            assert_eq!(f[0].severity, LintLevel::Warning);
+            assert_eq!(f[0].field, "spec.rules[0].attestations[0].predicateType");
+            assert!(
+                f[0].message.contains(&format!("`{want}`")),
+                "{}",
+                f[0].message
+            );
+        }
+        let p = with_attestation(
+            "{predicateType: [spdx, 'https://example.com/attestation/v1', cyclonedxx]}",
+        );
+        let f = found(&p, "unknown-predicate-type");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].field, "spec.rules[0].attestations[0].predicateType[2]");
+        for fine in [
+            "vuln",
+            "'https://slsa.dev/provenance/v0.2'",
+            "'https://example.com/x'",
+        ] {
+            let p = with_attestation(&format!("{{predicateType: {fine}}}"));
+            assert!(found(&p, "unknown-predicate-type").is_empty(), "{fine}");
+        }
+    }
+
+    fn with_images(images: &str, exclude: &str) -> Policy {
+        parse(&format!(
+            "  authorities:\n    ci: {{keyless: {{issuer: x, subject: y}}}}\n  rules:\n    - name: r\n      images: {images}\n      exclude: {exclude}\n      signatures: {{authority: ci}}\n"
+        ))
+    }
+
+    #[test]
+    fn patterns_that_can_never_match_are_errors() {
+        for bad in [
+            "'http://ghcr.io/acme/*'",
+            "'https://ghcr.io/acme/*'",
+            "'docker://ghcr.io/acme'",
+            "'ghcr.io/acme/my app'",
+            "'ghcr.io/Acme/app'",
+            "'ghcr.io/acme//app'",
+            "'ghcr.io/acme/'",
+            "'Acme/app'",
+            "'Busybox'",
+        ] {
+            let p = with_images(&format!("[{bad}]"), "[]");
+            let f = found(&p, "unmatchable-pattern");
+            assert_eq!(f.len(), 1, "{bad}: {:?}", p.lint());
+            assert_eq!(f[0].severity, LintLevel::Error);
+            assert_eq!(f[0].field, "spec.rules[0].images[0]");
+        }
+        let p = with_images("['ghcr.io/**']", "['HTTPS://ghcr.io/x']");
+        assert_eq!(
+            found(&p, "unmatchable-pattern")[0].field,
+            "spec.rules[0].exclude[0]"
+        );
+        for fine in [
+            "'ghcr.io/acme/app:Latest'",
+            "'GHCR.io/acme/app'",
+            "'localhost:5000/acme/*'",
+            "'**'",
+            "'ghcr.io/acme/app@sha256:*'",
+            "'oci:./layout'",
+            "'busybox'",
+            "'*'",
+            "'{Foo,bar}.io/x'",
+        ] {
+            let p = with_images(&format!("[{fine}]"), "[]");
+            assert!(found(&p, "unmatchable-pattern").is_empty(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn rules_shadowed_by_their_excludes_or_doubling_an_earlier_rule() {
+        let p = with_images(
+            "['ghcr.io/acme/*', 'ghcr.io/acme/app']",
+            "['ghcr.io/acme/**']",
+        );
+        let f = found(&p, "rule-shadowed-by-exclude");
+        assert_eq!(f.len(), 1);
+        assert_eq!(f[0].severity, LintLevel::Error);
+        assert_eq!(f[0].field, "spec.rules[0].exclude");
+        // One pattern left uncovered, or a narrower exclude: the rule still applies.
+        for (images, exclude) in [
+            (
+                "['ghcr.io/acme/*', 'ghcr.io/other/app']",
+                "['ghcr.io/acme/**']",
+            ),
+            ("['ghcr.io/**']", "['ghcr.io/*']"),
+            ("['ghcr.io/acme/*']", "['ghcr.io/acme/app']"),
+        ] {
+            let p = with_images(images, exclude);
+            assert!(
+                found(&p, "rule-shadowed-by-exclude").is_empty(),
+                "{images} {exclude}"
+            );
+        }
+        let p = parse(
+            "  authorities:\n    ci: {keyless: {issuer: x, subject: y}}\n  rules:\n    - name: a\n      images: ['ghcr.io/x/*', 'ghcr.io/y/*']\n      signatures: {authority: ci}\n    - name: b\n      images: ['ghcr.io/y/*', 'ghcr.io/x/*']\n      signatures: {authority: ci}\n    - name: c\n      images: ['ghcr.io/y/*', 'ghcr.io/x/*']\n      exclude: ['ghcr.io/x/tmp']\n      signatures: {authority: ci}\n",
+        );
+        let f = found(&p, "same-images-as-earlier-rule");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].field, "spec.rules[1].images");
+        assert!(f[0].message.contains("rule `a`"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn denied_licenses_missing_obvious_variants() {
+        let sbom = |list: &str| {
+            with_attestation(&format!(
+                "{{predicateType: spdx, sbom: {{deniedLicenses: {list}}}}}"
+            ))
+        };
+        let p = sbom("[MIT, GPL-3.0]");
+        let f = found(&p, "denied-license-variant");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, LintLevel::Warning);
+        assert_eq!(
+            f[0].field,
+            "spec.rules[0].attestations[0].sbom.deniedLicenses[1]"
+        );
+        assert!(
+            f[0].message.contains("`GPL-3.0-only`") && f[0].message.contains("`GPL-3.0-or-later`"),
+            "{}",
+            f[0].message
+        );
+        let p = sbom("[AGPL-3.0-only]");
+        let f = found(&p, "denied-license-variant");
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert!(
+            f[0].message.contains("add `AGPL-3.0-or-later`"),
+            "{}",
+            f[0].message
+        );
+        let p = sbom("[LGPL-2.1-or-later]");
+        assert!(
+            found(&p, "denied-license-variant")[0]
+                .message
+                .contains("`LGPL-2.1-only`")
+        );
+        for fine in [
+            "[AGPL-3.0-only, AGPL-3.0-or-later]",
+            "['GPL-2.0-only OR GPL-2.0-or-later']",
+            "[MIT, Apache-2.0]",
+        ] {
+            assert!(
+                found(&sbom(fine), "denied-license-variant").is_empty(),
+                "{fine}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_trust_root_whose_every_key_has_expired_is_a_warning() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut root: serde_json::Value =
+            serde_json::from_str(include_str!("../trust/public-good-trusted_root.json")).unwrap();
+        let mut last_start = String::new();
+        let close = |v: &mut serde_json::Value, last: &mut String| {
+            let start = v["validFor"]["start"].as_str().unwrap().to_owned();
+            if start > *last {
+                last.clone_from(&start);
+            }
+            v["validFor"]["end"] = start.into();
+        };
+        for ca in root["certificateAuthorities"].as_array_mut().unwrap() {
+            close(ca, &mut last_start);
+        }
+        for log in root["tlogs"].as_array_mut().unwrap() {
+            close(&mut log["publicKey"], &mut last_start);
+        }
+        std::fs::write(dir.path().join("old.json"), root.to_string()).unwrap();
+        let path = dir.path().join("policy.yaml");
+        std::fs::write(
+            &path,
+            "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  trustRoots:\n    old: {file: old.json}\n  authorities:\n    ci: {keyless: {trustRoot: old, issuer: x, subject: y}}\n    pg: {keyless: {issuer: x, subject: y}}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      signatures: {anyOf: [{authority: ci}, {authority: pg}]}\n",
+        )
+        .unwrap();
+        let p = Policy::from_path(&path).unwrap();
+        let expired = |now| -> Vec<LintFinding> {
+            p.lint_at(now)
+                .into_iter()
+                .filter(|f| f.code == "expired-trust-root")
+                .collect()
+        };
+        let f = expired(SystemTime::now());
+        assert_eq!(f.len(), 1, "{f:?}");
+        assert_eq!(f[0].severity, LintLevel::Warning);
+        assert_eq!(f[0].field, "spec.trustRoots.old");
+        assert_eq!(f[0].line, Some(5));
+        // The clock is injected: before the last key's end nothing has expired.
+        let before = chrono::DateTime::parse_from_rfc3339(&last_start)
+            .unwrap()
+            .timestamp();
+        let before =
+            UNIX_EPOCH + std::time::Duration::from_secs(u64::try_from(before).unwrap() - 1);
+        assert!(expired(before).is_empty());
+        // A garbage trust-root file is an error (it loads only at verification time).
+        std::fs::write(dir.path().join("old.json"), "{}").unwrap();
+        let p = Policy::from_path(&path).unwrap();
+        assert_eq!(found(&p, "invalid-trust-root").len(), 1);
+    }
+
+    #[test]
+    fn policies_that_allow_everything() {
+        let p = parse(
+            "  noMatch: allow\n  authorities:\n    ci: {keyless: {issuer: x, subject: y}}\n  rules:\n    - name: r\n      images: ['ghcr.io/**']\n      attestations: [{predicateType: vuln, signedBy: {authority: ci}}]\n",
+        );
+        let f = found(&p, "allows-everything");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert_eq!(f[0].severity, LintLevel::Warning);
+        assert_eq!(f[0].field, "spec.noMatch");
+        assert_eq!(f[0].line, Some(4));
+        let p = parse(
+            "  authorities:\n    ok: {static: pass}\n  rules:\n    - name: all\n      images: ['ghcr.io/acme/**', '**']\n      signatures: {authority: ok}\n",
+        );
+        let f = found(&p, "allows-everything");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert_eq!(f[0].field, "spec.rules[0].images[1]");
+        assert!(found(&p, "static-pass").is_empty());
+        // Signatures somewhere, and `static: pass` for a narrower pattern: not everything.
+        let p = parse(
+            "  noMatch: allow\n  authorities:\n    ok: {static: pass}\n    ci: {keyless: {issuer: x, subject: y}}\n  rules:\n    - name: a\n      images: ['ghcr.io/acme/**']\n      signatures: {authority: ok}\n    - name: b\n      images: ['**']\n      signatures: {authority: ci}\n",
+        );
+        assert!(found(&p, "allows-everything").is_empty(), "{:?}", p.lint());
+        assert_eq!(found(&p, "no-match-allow").len(), 1);
+        assert_eq!(found(&p, "static-pass").len(), 1);
+    }
+
+    #[test]
+    fn every_code_is_documented_and_every_finding_uses_a_listed_code() {
+        let readme = include_str!("../../policies/README.md");
+        let lint = &readme[readme.find("## Lint").unwrap()..];
+        for code in LINT_CODES {
+            assert!(
+                lint.contains(&format!("| `{code}` |")),
+                "{code} not in the Lint table"
+            );
+        }
+        let source = include_str!("lint.rs");
+        let body = &source[..source.find("#[cfg(test)]").unwrap()];
+        for (i, _) in body.match_indices("LintLevel::") {
+            let rest = &body[i..];
+            let Some(start) = rest.find('"') else {
+                continue;
+            };
+            let code = &rest[start + 1..start + 1 + rest[start + 1..].find('"').unwrap()];
+            if code.chars().all(|c| c.is_ascii_lowercase() || c == '-') && code.contains('-') {
+                assert!(LINT_CODES.contains(&code), "{code} is not in LINT_CODES");
+            }
+        }
     }
 }

@@ -94,6 +94,7 @@ impl Policy {
         })?;
         Ok(Self {
             origin,
+            source: yaml.into(),
             hash: Digest::of(yaml.as_bytes()),
             ..policy
         })
@@ -260,6 +261,7 @@ impl Validator {
         }
         Ok(Policy {
             origin: self.origin.clone(),
+            source: "".into(),
             hash: Digest::of(b""),
             name: file.metadata.and_then(|m| m.name),
             no_match: spec.no_match.unwrap_or_default(),

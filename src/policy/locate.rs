@@ -69,27 +69,41 @@ impl<'de> Visitor<'de> for NodeVisitor {
 /// Line and column (1-based) of the value at `field` (`a.b[0].c`; names may contain `-`),
 /// or of its nearest ancestor that exists. `None` if the source cannot be re-read.
 pub(crate) fn locate(yaml: &str, field: &str) -> Option<(u64, u64)> {
-    let root: Spanned<Node> = serde_saphyr::from_str(yaml).ok()?;
-    let mut current = &root;
-    let mut best = None;
-    for segment in split_path(field) {
-        let next = match (&current.value, segment) {
-            (Node::Map(map), Segment::Key(k)) => map.get(k),
-            (Node::Seq(items), Segment::Index(i)) => items.get(i),
-            _ => None,
-        };
-        match next {
-            Some(n) => {
-                current = n;
-                let l = n.referenced;
-                if l.line() > 0 {
-                    best = Some((l.line(), l.column()));
-                }
-            }
-            None => break,
-        }
+    Locator::new(yaml).locate(field)
+}
+
+/// The source parsed once, for locating many fields (lint).
+pub(crate) struct Locator(Option<Spanned<Node>>);
+
+impl Locator {
+    /// Parses `yaml` (a source that does not parse locates nothing).
+    pub(crate) fn new(yaml: &str) -> Self {
+        Self(serde_saphyr::from_str(yaml).ok())
     }
-    best
+
+    /// As [`locate`].
+    pub(crate) fn locate(&self, field: &str) -> Option<(u64, u64)> {
+        let mut current = self.0.as_ref()?;
+        let mut best = None;
+        for segment in split_path(field) {
+            let next = match (&current.value, segment) {
+                (Node::Map(map), Segment::Key(k)) => map.get(k),
+                (Node::Seq(items), Segment::Index(i)) => items.get(i),
+                _ => None,
+            };
+            match next {
+                Some(n) => {
+                    current = n;
+                    let l = n.referenced;
+                    if l.line() > 0 {
+                        best = Some((l.line(), l.column()));
+                    }
+                }
+                None => break,
+            }
+        }
+        best
+    }
 }
 
 enum Segment<'a> {

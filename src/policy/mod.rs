@@ -35,7 +35,7 @@ pub use duration::{format_duration, parse_duration};
 pub use error::PolicyError;
 pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
 pub use glob::{ImagePattern, NormalisedImage};
-pub use lint::{LintFinding, LintLevel};
+pub use lint::{LINT_CODES, LintFinding, LintLevel};
 pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,

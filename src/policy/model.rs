@@ -442,6 +442,8 @@ impl Rule {
 #[derive(Debug, Clone)]
 pub struct Policy {
     pub(super) origin: String,
+    /// The YAML it was loaded from (lint maps fields back to lines with it).
+    pub(super) source: Arc<str>,
     pub(super) hash: Digest,
     pub(super) name: Option<String>,
     pub(super) no_match: NoMatch,

@@ -190,6 +190,19 @@ impl TrustRoot {
         })
     }
 
+    /// When each Fulcio CA and each transparency-log key stops being valid, as Unix seconds
+    /// (`None`: no end). Empty when the root has neither.
+    pub fn ca_and_tlog_validity_ends(&self) -> Vec<Option<i64>> {
+        let end =
+            |v: Option<sigstore_types::TimeRange>| v.and_then(|r| r.end.map(|e| e.as_second()));
+        self.root
+            .certificate_authorities
+            .iter()
+            .map(|ca| end(ca.valid_for))
+            .chain(self.root.tlogs.iter().map(|l| end(l.public_key.valid_for)))
+            .collect()
+    }
+
     pub(crate) fn verifier(&self) -> &Verifier {
         &self.verifier
     }

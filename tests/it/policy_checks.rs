@@ -728,7 +728,7 @@ fn example_policies_load_and_lint() {
         let findings = policy.lint();
         let errors: Vec<_> = findings
             .iter()
-            .filter(|f| f.level == LintLevel::Error)
+            .filter(|f| f.severity == LintLevel::Error)
             .collect();
         assert!(errors.is_empty(), "{}: {errors:?}", path.display());
         let name = path.file_name().unwrap().to_string_lossy().into_owned();

@@ -1,0 +1,137 @@
+//! `imprint policy lint`: findings with code, severity and file:line:column as text and as
+//! `-o json`, and the exit codes (1 on an error-level finding, 0 on warnings only, 2 for a
+//! policy that cannot be loaded).
+
+use std::path::Path;
+
+use crate::support::cli::{imprint, run};
+
+const HEAD: &str = "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n";
+
+fn write(dir: &Path, name: &str, text: &str) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path.display().to_string()
+}
+
+/// A private key where the public key belongs (line 6) and an unused authority (line 7).
+fn broken_policy(dir: &Path) -> String {
+    let key = imprint::keys::SigningKey::generate_p256().unwrap();
+    let private = pem::encode(&pem::Pem::new(
+        "PRIVATE KEY",
+        key.to_pkcs8_der().unwrap().to_vec(),
+    ));
+    write(dir, "cosign.key", &private);
+    write(
+        dir,
+        "policy.yaml",
+        &format!(
+            "{HEAD}  authorities:\n    release:\n      key: {{file: cosign.key}}\n    spare: {{static: fail}}\n  rules:\n    - name: r\n      images: ['ghcr.io/acme/**']\n      signatures: {{authority: release}}\n"
+        ),
+    )
+}
+
+#[test]
+fn text_output_names_file_line_column_severity_and_code() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = broken_policy(dir.path());
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", &path]));
+    assert_eq!(code, 1, "an error-level finding exits 1\n{stdout}{stderr}");
+    let private = stdout
+        .lines()
+        .find(|l| l.contains("[private-key]"))
+        .unwrap_or_else(|| panic!("{stdout}"));
+    assert!(
+        private.starts_with(&format!(
+            "{path}:6:19: error[private-key] spec.authorities.release.key.file: "
+        )),
+        "{private}"
+    );
+    assert!(
+        stdout.contains(&format!(
+            "{path}:7:12: warning[unused-authority] spec.authorities.spare: "
+        )),
+        "{stdout}"
+    );
+    assert!(stderr.contains("1 error-level lint finding(s)"), "{stderr}");
+}
+
+#[test]
+fn json_output_is_an_array_of_findings() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = broken_policy(dir.path());
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", "-o", "json", &path]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    assert_eq!(findings.len(), 2, "{stdout}");
+    for f in &findings {
+        let mut keys: Vec<&str> = f.as_object().unwrap().keys().map(String::as_str).collect();
+        keys.sort_unstable();
+        assert_eq!(
+            keys,
+            [
+                "code", "column", "field", "file", "line", "message", "severity"
+            ]
+        );
+        assert_eq!(f["file"], path.as_str());
+    }
+    let private = findings
+        .iter()
+        .find(|f| f["code"] == "private-key")
+        .unwrap();
+    assert_eq!(private["severity"], "error");
+    assert_eq!(private["line"], 6);
+    assert_eq!(private["column"], 19);
+    assert_eq!(private["field"], "spec.authorities.release.key.file");
+    let unused = findings
+        .iter()
+        .find(|f| f["code"] == "unused-authority")
+        .unwrap();
+    assert_eq!(unused["severity"], "warning");
+}
+
+#[test]
+fn warnings_only_exit_0_and_a_clean_policy_is_ok() {
+    let dir = tempfile::tempdir().unwrap();
+    let warned = write(
+        dir.path(),
+        "warned.yaml",
+        &format!(
+            "{HEAD}  authorities:\n    ci: {{keyless: {{issuer: 'https://token.actions.githubusercontent.com', subject: 'https://github.com/acme/app/.github/workflows/release.yml@refs/heads/main'}}}}\n  rules:\n    - name: r\n      images: ['ghcr.io/acme/**']\n      signatures: {{authority: ci}}\n      attestations: [{{predicateType: spdxx}}]\n"
+        ),
+    );
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", &warned]));
+    assert_eq!(code, 0, "{stdout}{stderr}");
+    assert!(
+        stdout.contains("warning[unknown-predicate-type]") && stdout.contains("`spdx`"),
+        "{stdout}"
+    );
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", "policies/demo.yaml"]));
+    assert_eq!(
+        (code, stdout.as_str()),
+        (0, "policies/demo.yaml: ok\n"),
+        "{stderr}"
+    );
+    let (code, stdout, _) =
+        run(imprint().args(["policy", "lint", "-o", "json", "policies/demo.yaml"]));
+    assert_eq!(code, 0);
+    assert_eq!(
+        serde_json::from_str::<serde_json::Value>(&stdout).unwrap(),
+        serde_json::json!([])
+    );
+}
+
+#[test]
+fn an_unloadable_policy_exits_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let bad = write(dir.path(), "bad.yaml", &format!("{HEAD}  rulez: []\n"));
+    for args in [
+        vec!["policy", "lint", &bad],
+        vec!["policy", "lint", "-o", "json", &bad],
+    ] {
+        let (code, stdout, stderr) = run(imprint().args(&args));
+        assert_eq!(code, 2, "{stdout}{stderr}");
+        assert!(stdout.is_empty(), "{stdout}");
+        assert!(stderr.contains("unknown field `rulez`"), "{stderr}");
+    }
+}
