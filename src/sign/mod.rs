@@ -234,6 +234,26 @@ fn is_full_reference(name: &str) -> bool {
     explicit_host && matches!(ImageRef::parse(name), Ok(ImageRef::Remote(_)))
 }
 
+/// The statement subject name of an attestation about `resolved`: the repository, as cosign
+/// writes it; for an OCI layout the repository of its full `org.opencontainers.image.ref.name`
+/// when it has one, else empty (the digest identifies the subject), never the layout's path.
+async fn subject_name(resolved: &crate::store::ResolvedImage) -> Result<String, SignError> {
+    match &resolved.repository {
+        crate::store::AnyRepository::Remote(r) => Ok(r.name().to_owned()),
+        crate::store::AnyRepository::Layout(l) => {
+            let names = l.ref_names_of(&resolved.manifest.digest).await?;
+            Ok(names
+                .iter()
+                .find(|n| is_full_reference(n))
+                .and_then(|n| match ImageRef::parse(n) {
+                    Ok(ImageRef::Remote(r)) => Some(r.name()),
+                    _ => None,
+                })
+                .unwrap_or_default())
+        }
+    }
+}
+
 /// The identities legacy signatures of `resolved` name (see [`SignOptions::identities`]).
 async fn identities(
     image: &ImageRef,
@@ -423,11 +443,12 @@ pub async fn attest_image(
     let resolved = client.resolve(image).await?;
     let repo = &resolved.repository;
     let subjects = targets(image, &resolved.manifest, opts.recursive)?;
+    let name = subject_name(&resolved).await?;
     let mut out = Vec::with_capacity(subjects.len());
     for subject in subjects {
         // Borrow the predicate: a clone of a large SBOM's `Value` costs ~5x the file.
         let statement = format::statement_ref(
-            repo.name(),
+            &name,
             &subject.digest,
             &opts.predicate_type,
             &opts.predicate,

@@ -912,3 +912,25 @@ async fn cli_attest_replace_with_bundles_is_refused_and_writes_nothing() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert_eq!(printed_types(&out, &digest).len(), 1, "replaced, not added");
 }
+
+/// Regression (issue 11): attesting an OCI layout wrote the layout's file path as the
+/// statement's subject name. Now it is empty (the digest is the subject) unless the layout
+/// names the image by a full reference, whose repository it then is.
+#[tokio::test]
+async fn layout_attestations_never_name_a_file_path() {
+    let dir = tempfile::tempdir().unwrap();
+    let (image, repo, digest) = crate::support::push_image_to_layout(dir.path()).await;
+    let client = test_client();
+    let key = SigningKey::generate_p256().unwrap();
+    let vex = serde_json::json!({"@context": "https://openvex.dev/ns/v0.2.0"});
+    sign::attest_image(&client, &image, &key, &attest_opts(OPENVEX, vex.clone()))
+        .await
+        .unwrap();
+    let r = check_all(&repo, &digest, &key.public_key(), None).await;
+    let att = r[0].as_ref().unwrap();
+    let name = att.statement()["subject"][0]["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(name, "", "not {:?}", dir.path());
+}
