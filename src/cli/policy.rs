@@ -96,13 +96,58 @@ pub(crate) enum PolicyCommand {
         #[arg(required = true)]
         policies: Vec<PathBuf>,
     },
+    /// Show which rules and requirements of a policy apply to each image, and why the other
+    /// rules do not; from the policy alone (no registry access, nothing is verified).
+    Explain {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: LintOutput,
+        /// The policy file.
+        policy: PathBuf,
+        /// Image references.
+        #[arg(required = true)]
+        images: Vec<String>,
+    },
 }
 
 /// Run `imprint policy …`.
 pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PolicyCommand::Lint { output, policies } => lint(output, &policies),
+        PolicyCommand::Explain {
+            output,
+            policy,
+            images,
+        } => explain(output, &policy, &images),
     }
+}
+
+/// `policy explain`: which rules and requirements apply to each image, from the policy alone.
+fn explain(output: LintOutput, path: &Path, images: &[String]) -> anyhow::Result<Outcome> {
+    let policy = Policy::from_path(path)
+        .with_context(|| format!("cannot load policy `{}`", path.display()))?;
+    let explained = images
+        .iter()
+        .map(|i| {
+            ImageRef::parse(i)
+                .map(|image| policy.explain(&image))
+                .with_context(|| format!("`{i}` is not an image reference"))
+        })
+        .collect::<anyhow::Result<Vec<_>>>()?;
+    let mut out = super::output::stdout();
+    match output {
+        LintOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&explained)?)?,
+        LintOutput::Text => {
+            for e in &explained {
+                write!(
+                    out,
+                    "{}",
+                    imprint::format::text::lines_for_terminal(&e.to_text())
+                )?;
+            }
+        }
+    }
+    Ok(Outcome::Success)
 }
 
 /// `imprint policy lint`: every policy is loaded first (one that cannot be loaded is an

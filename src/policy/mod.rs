@@ -15,6 +15,7 @@ mod decision;
 mod duration;
 mod error;
 mod eval;
+mod explain;
 mod glob;
 mod lint;
 mod load;
@@ -34,6 +35,7 @@ pub use decision::{
 pub use duration::{format_duration, parse_duration};
 pub use error::PolicyError;
 pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
+pub use explain::{AttestationExplanation, Explanation, RuleExplanation};
 pub use glob::{ImagePattern, NormalisedImage};
 pub use lint::{LINT_CODES, LintFinding, LintLevel};
 pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};

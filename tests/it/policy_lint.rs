@@ -135,3 +135,34 @@ fn an_unloadable_policy_exits_2() {
         assert!(stderr.contains("unknown field `rulez`"), "{stderr}");
     }
 }
+
+/// `policy explain` (issue 12): the applying rules and requirements, offline, text and JSON.
+#[test]
+fn policy_explain_names_rules_offline() {
+    let (code, out, err) = crate::support::cli::run(crate::support::cli::imprint().args([
+        "policy",
+        "explain",
+        "policies/demo.yaml",
+        "oci:testdata/demo-image:demo",
+        "ghcr.io/other/app:1",
+    ]));
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("rule demo-image (enforce, matched by `oci:../testdata/demo-image**`)"),
+        "{out}"
+    );
+    assert!(out.contains("signatures: demo-key"), "{out}");
+    assert!(out.contains("no rule applies: noMatch is deny"), "{out}");
+    let (code, out, _) = crate::support::cli::run(crate::support::cli::imprint().args([
+        "policy",
+        "explain",
+        "-o",
+        "json",
+        "policies/demo.yaml",
+        "oci:testdata/demo-image:demo",
+    ]));
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["rules"][0]["applies"], true);
+    assert_eq!(v[0]["authorities"][0], "demo-key");
+}
