@@ -139,7 +139,7 @@ fn an_unloadable_policy_exits_2() {
 /// `policy explain` (issue 12): the applying rules and requirements, offline, text and JSON.
 #[test]
 fn policy_explain_names_rules_offline() {
-    let (code, out, err) = crate::support::cli::run(crate::support::cli::imprint().args([
+    let (code, out, err) = run(imprint().args([
         "policy",
         "explain",
         "policies/demo.yaml",
@@ -153,7 +153,7 @@ fn policy_explain_names_rules_offline() {
     );
     assert!(out.contains("signatures: demo-key"), "{out}");
     assert!(out.contains("no rule applies: noMatch is deny"), "{out}");
-    let (code, out, _) = crate::support::cli::run(crate::support::cli::imprint().args([
+    let (code, out, _) = run(imprint().args([
         "policy",
         "explain",
         "-o",
