@@ -131,11 +131,16 @@ pub fn summary(report: &Report) -> String {
         "verified {} unique image reference(s), {} unique digest(s)\n",
         s.unique_images, s.unique_digests
     ));
-    match s.registry_requests {
-        Some(n) => out.push_str(&format!("registry requests: {n}\n")),
-        None => out.push_str(
-            "registry requests: not counted (the registry client exposes no request counter)\n",
-        ),
+    if let Some(n) = s.registry_requests {
+        let per = if s.unique_images > 0 {
+            format!(
+                " ({:.1} per unique image)",
+                n as f64 / s.unique_images as f64
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("registry requests: {n}{per}\n"));
     }
     let i = &report.inputs;
     out.push_str(&format!(

@@ -14,10 +14,6 @@ use crate::policy::{Decision, Mode, Outcome, Policy, ReasonCode};
 /// it; `verify --policy` denies it too).
 pub const INVALID_REFERENCE: &str = "invalid-reference";
 
-/// What the note in [`Summary::notes`] says about registry requests.
-pub const REQUESTS_NOT_COUNTED: &str =
-    "registry requests are not counted: the registry client exposes no request counter";
-
 /// The outcome of one row. Verdicts (`allowed`, `warned`, `denied`) are kept apart from
 /// infrastructure (`error`): an image the registry would not show is not an unsigned image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
@@ -209,8 +205,9 @@ pub struct Summary {
     pub unique_images: usize,
     /// Distinct digests those resolved to.
     pub unique_digests: usize,
-    /// Registry requests spent. Absent: the registry client exposes no counter (see
-    /// `notes`).
+    /// HTTP requests sent to registries (pings, token fetches, retries included) by the
+    /// audit ([`Verifier::registry_requests`] before and after). `None` only for summaries
+    /// made without a verifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_requests: Option<u64>,
     /// The enforce-readiness summary.
@@ -309,7 +306,9 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
             Err(e) => Err(e.to_string()),
         })
         .collect();
+    let requests_before = verifier.registry_requests();
     let decisions = verifier.verify_all(&unique).await;
+    let requests = verifier.registry_requests().saturating_sub(requests_before);
     let rows: Vec<Row> = uses
         .into_iter()
         .zip(parsed)
@@ -326,7 +325,8 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
         .filter_map(Decision::digest)
         .collect::<BTreeSet<_>>()
         .len();
-    let summary = summarise(verifier.policy(), &rows, unique.len(), unique_digests);
+    let mut summary = summarise(verifier.policy(), &rows, unique.len(), unique_digests);
+    summary.registry_requests = Some(requests);
     Report {
         imprint_version: env!("CARGO_PKG_VERSION").to_owned(),
         policy: PolicyInfo {
@@ -478,7 +478,6 @@ fn summarise(
         unique_images,
         unique_digests,
         registry_requests: None,
-        notes: vec![REQUESTS_NOT_COUNTED.to_owned()],
         ..Summary::default()
     };
     let r = &mut s.enforce_readiness;

@@ -235,6 +235,12 @@ impl Verifier {
         &self.inner.policy
     }
 
+    /// HTTP requests this verifier's registry client has sent so far
+    /// ([`Client::requests`]); the difference across a call is what the call cost.
+    pub fn registry_requests(&self) -> u64 {
+        self.inner.client.requests()
+    }
+
     /// Parse `reference` and [`verify`](Self::verify) it; an unparsable reference is denied.
     pub async fn verify_str(&self, reference: &str) -> Decision {
         match ImageRef::parse(reference) {

@@ -55,6 +55,9 @@ pub(crate) struct RegistrySession {
     /// without a registry error body, as distribution 2.8 does), so later images skip the
     /// probe and go straight to the tag-schema fallback: one request less per image.
     no_referrers_api: std::sync::atomic::AtomicBool,
+    /// HTTP requests sent, shared with the [`super::Client`] (every attempt of every request
+    /// counts: pings, token fetches, retries, uploads to other hosts).
+    requests: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RegistrySession {
@@ -72,6 +75,7 @@ impl RegistrySession {
         http: reqwest::Client,
         auth_source: AuthSource,
         limits: Limits,
+        requests: Arc<AtomicU64>,
     ) -> Self {
         Self {
             host: host.to_owned(),
@@ -83,7 +87,13 @@ impl RegistrySession {
             tokens: Mutex::new(HashMap::new()),
             limits,
             no_referrers_api: std::sync::atomic::AtomicBool::new(false),
+            requests,
         }
+    }
+
+    /// Count one HTTP request about to be sent.
+    fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
@@ -336,6 +346,7 @@ impl RegistrySession {
             if let Some(r) = remaining {
                 rb = rb.timeout(r);
             }
+            self.count_request();
             let result = rb.send().await;
             let wait = match &result {
                 Ok(resp) if idempotent && retryable_status(resp.status()) => {
@@ -792,6 +803,7 @@ impl RemoteRepository {
                 .await?
         } else {
             // Never send our credentials to another host.
+            self.session.count_request();
             self.session
                 .http
                 .put(upload.as_str())
@@ -1170,6 +1182,7 @@ mod tests {
             reqwest::Client::new(),
             AuthSource::Anonymous,
             Limits::default(),
+            Arc::default(),
         );
         session
             .credential
