@@ -124,9 +124,28 @@ pub fn summary(report: &Report) -> String {
     let s = &report.summary;
     let r = &s.enforce_readiness;
     let mut out = format!(
+        "imprint {}, policy {} ({}), trust root {}\n",
+        report.imprint_version,
+        report.policy.origin,
+        report.policy.hash,
+        match &report.trust_root {
+            Some(t) if t.default => format!("{} (embedded default; the policy uses none)", t.hash),
+            Some(t) => format!(
+                "{} ({})",
+                t.hash,
+                t.roots
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => "(none loaded)".to_owned(),
+        }
+    );
+    out.push_str(&format!(
         "{} row(s): {} allowed, {} warned, {} denied, {} error (could not check)\n",
         s.rows, s.allowed, s.warned, s.denied, s.error
-    );
+    ));
     out.push_str(&format!(
         "verified {} unique image reference(s), {} unique digest(s)\n",
         s.unique_images, s.unique_digests

@@ -228,6 +228,76 @@ pub struct PolicyInfo {
     pub rules: Vec<RuleInfo>,
 }
 
+/// The Sigstore trust roots the audit's verifier used (header of every output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustRootInfo {
+    /// One hash for all of them: the root's own hash when there is one, else sha256 over the
+    /// lines `name hash` sorted by name.
+    pub hash: Digest,
+    /// Whether the policy uses none (key authorities only) and `hash` is that of the embedded
+    /// public-good default, which keyless verification would use.
+    pub default: bool,
+    /// Each root, by name.
+    pub roots: Vec<TrustRootEntry>,
+}
+
+/// One trust root of [`TrustRootInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustRootEntry {
+    /// Its name in the policy (`public-good`, or a `spec.trustRoots` key).
+    pub name: String,
+    /// Where it came from.
+    pub origin: String,
+    /// sha256 of its `trusted_root.json` bytes.
+    pub hash: Digest,
+}
+
+impl TrustRootInfo {
+    /// The roots `verifier` loaded, or the embedded default when it loaded none (`None` when
+    /// even that does not parse, which a build of imprint that passed its tests cannot do).
+    pub fn of(verifier: &Verifier) -> Option<Self> {
+        let mut roots: Vec<TrustRootEntry> = verifier
+            .trust_roots()
+            .map(|(name, r)| TrustRootEntry {
+                name: name.to_owned(),
+                origin: r.origin().to_owned(),
+                hash: r.hash(),
+            })
+            .collect();
+        let default = roots.is_empty();
+        if default {
+            let r = crate::trust::EmbeddedRoot::PublicGood.load().ok()?;
+            roots.push(TrustRootEntry {
+                name: crate::trust::EmbeddedRoot::PublicGood.name().to_owned(),
+                origin: r.origin().to_owned(),
+                hash: r.hash(),
+            });
+        }
+        Some(Self {
+            hash: combined_hash(&roots),
+            default,
+            roots,
+        })
+    }
+}
+
+fn combined_hash(roots: &[TrustRootEntry]) -> Digest {
+    match roots {
+        [one] => one.hash.clone(),
+        _ => {
+            let mut sorted: Vec<&TrustRootEntry> = roots.iter().collect();
+            sorted.sort_by(|a, b| a.name.cmp(&b.name));
+            let text: String = sorted
+                .iter()
+                .map(|r| format!("{} {}\n", r.name, r.hash))
+                .collect();
+            Digest::of(text.as_bytes())
+        }
+    }
+}
+
 /// A policy rule's name and mode.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RuleInfo {
@@ -259,6 +329,9 @@ pub struct Report {
     pub imprint_version: String,
     /// The policy.
     pub policy: PolicyInfo,
+    /// The trust roots (`None` only if the embedded default does not parse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_root: Option<TrustRootInfo>,
     /// What was read.
     pub inputs: InputSummary,
     /// One row per image use, in input order.
@@ -342,6 +415,7 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
                 })
                 .collect(),
         },
+        trust_root: TrustRootInfo::of(verifier),
         inputs: InputSummary {
             files,
             documents,

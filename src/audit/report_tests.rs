@@ -202,6 +202,7 @@ fn sarif_levels_from_modes_and_runs_split_at_the_limit() {
                 hash: p.hash(),
                 rules: Vec::new(),
             },
+            trust_root: None,
             inputs: InputSummary::default(),
             rows,
             summary,
@@ -254,4 +255,43 @@ fn sarif_levels_from_modes_and_runs_split_at_the_limit() {
     assert_eq!(runs[0]["results"].as_array().unwrap().len(), 25_000);
     assert_eq!(runs[1]["results"].as_array().unwrap().len(), 1);
     assert_eq!(runs[1]["tool"]["driver"]["name"], "imprint");
+}
+
+#[test]
+fn trust_root_hash_of_the_roots_the_policy_uses_or_the_default() {
+    use crate::trust::EmbeddedRoot;
+    let dir = tempfile::tempdir().unwrap();
+    // Key authorities only: the embedded public-good default.
+    let v = Verifier::builder(policy(dir.path())).build().unwrap();
+    let t = TrustRootInfo::of(&v).unwrap();
+    let pg = EmbeddedRoot::PublicGood.load().unwrap().hash();
+    assert!(t.default);
+    assert_eq!(t.hash, pg);
+    assert_eq!(t.roots.len(), 1);
+    assert_eq!(t.roots[0].name, "public-good");
+    // A keyless authority on a root the policy defines: that root, not the default.
+    let yaml = "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  trustRoots:\n    stg: {embedded: staging}\n  authorities:\n    ci:\n      keyless: {issuer: https://issuer.example, subject: x@example.com, trustRoot: stg}\n  rules:\n    - name: r\n      images: [\"r.example/**\"]\n      signatures: {authority: ci}\n";
+    let p = Policy::from_str_with_base(yaml, dir.path()).unwrap();
+    let v = Verifier::builder(p).build().unwrap();
+    let t = TrustRootInfo::of(&v).unwrap();
+    let stg = EmbeddedRoot::Staging.load().unwrap().hash();
+    assert!(!t.default);
+    assert_eq!(t.hash, stg);
+    assert_ne!(stg, pg);
+    assert_eq!(t.roots[0].name, "stg");
+    // Several: one hash over all, independent of order.
+    let a = TrustRootEntry {
+        name: "a".into(),
+        origin: String::new(),
+        hash: pg.clone(),
+    };
+    let b = TrustRootEntry {
+        name: "b".into(),
+        origin: String::new(),
+        hash: stg.clone(),
+    };
+    let ab = combined_hash(&[a.clone(), b.clone()]);
+    assert_eq!(ab, combined_hash(&[b, a]));
+    assert_ne!(ab, pg);
+    assert_ne!(ab, stg);
 }

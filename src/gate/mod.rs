@@ -180,6 +180,7 @@ impl VerifierBuilder {
         let client = Client::new(self.registry)?;
         Ok(Verifier {
             inner: Arc::new(Inner {
+                trust_roots: trust_roots.into_iter().collect(),
                 policy: self.policy,
                 verifiers,
                 client,
@@ -203,6 +204,9 @@ pub struct Verifier {
 #[derive(Debug)]
 struct Inner {
     policy: Policy,
+    /// Every trust root loaded: those the policy defines and the embedded ones its keyless
+    /// authorities name.
+    trust_roots: BTreeMap<String, Arc<trust::TrustRoot>>,
     verifiers: BTreeMap<String, (SignatureVerifier, SignatureFormat)>,
     client: Client,
     limits: Limits,
@@ -233,6 +237,16 @@ impl Verifier {
     /// The policy this verifier applies.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// The trust roots this verifier loaded, by name: every root the policy defines in
+    /// `spec.trustRoots` and the embedded ones its keyless authorities name. Empty when the
+    /// policy has only key authorities.
+    pub fn trust_roots(&self) -> impl Iterator<Item = (&str, &trust::TrustRoot)> {
+        self.inner
+            .trust_roots
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.as_ref()))
     }
 
     /// HTTP requests this verifier's registry client has sent so far

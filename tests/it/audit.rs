@@ -318,6 +318,12 @@ async fn cli_table_json_and_exit_codes() {
     assert!(out.contains("enforce readiness"), "{out}");
     assert!(out.contains("registry requests: "), "{out}");
     assert!(!out.contains("not counted"), "{out}");
+    assert!(
+        out.contains(&format!("imprint {}, policy ", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains(&w.policy().hash().to_string()), "{out}");
+    assert!(out.contains("trust root sha256:"), "{out}");
 
     // A denied row: 1. An image given directly is a row too.
     let (code, out, err) = cli_audit(&w, &[all, &w.signed_ref(host)]);
@@ -353,10 +359,23 @@ async fn cli_table_json_and_exit_codes() {
     assert_eq!(outcomes, ["allowed", "allowed", "denied", "error"]);
     assert_eq!(v["summary"]["uniqueImages"], 3);
     assert_eq!(v["summary"]["uniqueDigests"], 2);
-    assert!(v["summary"]["registryRequests"].as_u64().is_some_and(|n| n > 0));
+    assert!(
+        v["summary"]["registryRequests"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
     assert_eq!(v["rows"][0]["location"]["file"], all);
     assert_eq!(v["rows"][0]["location"]["line"], 11);
     assert_eq!(v["policy"]["hash"], w.policy().hash().to_string());
+    // Header: version, policy hash, trust-root hash (key authorities only: the default's).
+    assert_eq!(v["imprintVersion"], env!("CARGO_PKG_VERSION"));
+    let pg = imprint::trust::EmbeddedRoot::PublicGood
+        .load()
+        .unwrap()
+        .hash()
+        .to_string();
+    assert_eq!(v["trustRoot"]["hash"], pg.as_str());
+    assert_eq!(v["trustRoot"]["default"], true);
 
     // Stdin.
     let mut c = imprint();
