@@ -295,3 +295,101 @@ fn trust_root_hash_of_the_roots_the_policy_uses_or_the_default() {
     assert_ne!(ab, pg);
     assert_ne!(ab, stg);
 }
+
+#[test]
+fn policy_reports_per_namespace_and_cluster_parse_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let p = policy(dir.path());
+    let mut rows = Vec::new();
+    for (ns, image, n) in [
+        (Some("a"), "r.example/enf/x:1", 1),
+        (Some("a"), "r.example/wrn/x:1", 2),
+        (Some("b"), "r.example/aud/x:1", 3),
+        (None, "r.example/other/x:1", 4),
+    ] {
+        let (r, d) = decide(&p, image, n, false);
+        rows.push(row(used(ns, image), &r, &d));
+    }
+    let (r, d) = decide(&p, "r.example/enf/y:1", 5, true);
+    rows.push(row(used(Some("b"), "r.example/enf/y:1"), &r, &d));
+    let summary = summarise(&p, &rows, rows.len(), rows.len());
+    let report = Report {
+        imprint_version: "9.9.9".into(),
+        policy: PolicyInfo {
+            origin: "p.yaml".into(),
+            hash: p.hash(),
+            rules: p
+                .rules()
+                .iter()
+                .map(|r| RuleInfo {
+                    name: r.name.clone(),
+                    mode: r.mode,
+                })
+                .collect(),
+        },
+        trust_root: None,
+        inputs: InputSummary::default(),
+        rows,
+        summary,
+    };
+    let text = crate::audit::policyreport::yaml(&report).unwrap();
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&text).unwrap();
+    let kinds: Vec<(&str, &str, Option<&str>)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["name"].as_str().unwrap(),
+                d["metadata"]["namespace"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("PolicyReport", "imprint-audit-a", Some("a")),
+            ("PolicyReport", "imprint-audit-b", Some("b")),
+            ("ClusterPolicyReport", "imprint-audit", None),
+        ],
+        "{text}"
+    );
+    for d in &docs {
+        assert_eq!(d["apiVersion"], "wgpolicyk8s.io/v1alpha2");
+        assert_eq!(d["metadata"]["annotations"]["imprint.dev/version"], "9.9.9");
+        assert_eq!(
+            d["metadata"]["annotations"]["imprint.dev/policy-hash"],
+            p.hash().to_string()
+        );
+    }
+    let result = |doc: usize, i: usize| {
+        let r = &docs[doc]["results"][i];
+        (
+            r["rule"].as_str().unwrap().to_owned(),
+            r["result"].as_str().unwrap().to_owned(),
+        )
+    };
+    // enf (unsigned: fail), wrn (warn), aud (audit mode fails as fail), no rule (warn under
+    // noMatch: warn), enf with discovery failing (error).
+    assert_eq!(result(0, 0), ("enf".into(), "fail".into()), "{text}");
+    assert_eq!(result(0, 1), ("wrn".into(), "warn".into()), "{text}");
+    assert_eq!(result(1, 0), ("aud".into(), "fail".into()), "{text}");
+    assert_eq!(result(1, 1), ("enf".into(), "error".into()), "{text}");
+    assert_eq!(
+        result(2, 0),
+        ("no-matching-rule".into(), "warn".into()),
+        "{text}"
+    );
+    let a = &docs[0];
+    assert_eq!(a["summary"]["fail"], 1);
+    assert_eq!(a["summary"]["warn"], 1);
+    let r0 = &a["results"][0];
+    assert_eq!(r0["policy"], "p.yaml");
+    assert_eq!(r0["source"], "imprint");
+    assert_eq!(r0["properties"]["digest"], digest(1).to_string());
+    assert_eq!(r0["properties"]["slot"], "containers[0]");
+    assert_eq!(r0["properties"]["location"], "m.yaml:3");
+    assert_eq!(r0["properties"]["mode"], "enforce");
+    assert_eq!(r0["resources"][0]["kind"], "Pod");
+    assert_eq!(r0["resources"][0]["namespace"], "a");
+    assert!(!r0["message"].as_str().unwrap().is_empty());
+}

@@ -43,6 +43,10 @@ pub(crate) enum AuditOutput {
     Sarif,
     /// JUnit XML: one test case per row; denied rows fail, error rows are errors.
     Junit,
+    /// Kubernetes Policy Reports (`wgpolicyk8s.io/v1alpha2`) as multi-document YAML: a
+    /// PolicyReport per namespace, a ClusterPolicyReport for rows without one.
+    #[value(name = "policyreport")]
+    PolicyReport,
 }
 
 /// `imprint audit`.
@@ -111,6 +115,8 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
             s
         }
         AuditOutput::Junit => audit::junit::junit(&report),
+        AuditOutput::PolicyReport => audit::policyreport::yaml(&report)
+            .context("cannot serialise the policy reports as YAML")?,
     };
     // Through the command's stdout, so the global `--output-file` writes it atomically.
     let mut out = super::output::stdout();

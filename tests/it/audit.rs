@@ -582,3 +582,79 @@ async fn cli_sarif_and_junit() {
         "4 1 1 4 1 1 apps/v1/Deployment/dev/unsigned no-signatures"
     );
 }
+
+#[tokio::test]
+async fn cli_policyreport_yaml_parses_back() {
+    let w = World::new(None).await;
+    let host = registry();
+    let all = w.write("all.yaml", &manifest_set(&w, host));
+    let all = all.to_str().unwrap();
+    let signed = w.signed_ref(host);
+    let (code, out, err) = cli_audit(&w, &["-o", "policyreport", all, &signed]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&out).unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["namespace"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("PolicyReport", Some("dev")),
+            ("PolicyReport", Some("prod")),
+            ("ClusterPolicyReport", None),
+        ],
+        "{out}"
+    );
+    for d in &docs {
+        assert_eq!(d["apiVersion"], "wgpolicyk8s.io/v1alpha2", "{out}");
+        assert_eq!(
+            d["metadata"]["annotations"]["imprint.dev/policy-hash"],
+            w.policy().hash().to_string()
+        );
+        assert!(
+            d["metadata"]["annotations"]["imprint.dev/trust-root-hash"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+    }
+    // dev: the unsigned deployment fails, the unreachable pod is an error.
+    let dev = &docs[0];
+    let results: Vec<(&str, &str)> = dev["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resources"][0]["name"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [("unsigned", "fail"), ("offline", "error")],
+        "{out}"
+    );
+    assert_eq!(dev["summary"]["fail"], 1);
+    assert_eq!(dev["summary"]["error"], 1);
+    // prod: both pass, with digest and slot.
+    let prod = &docs[1]["results"];
+    assert_eq!(prod.as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(prod[0]["result"], "pass");
+    assert_eq!(prod[0]["rule"], "release-signed");
+    assert_eq!(prod[0]["properties"]["digest"], w.signed.1.to_string());
+    assert_eq!(prod[0]["properties"]["slot"], "containers[0]");
+    assert_eq!(prod[1]["properties"]["slot"], "initContainers[0]");
+    // The image given directly: the cluster report, no resources.
+    let cluster = &docs[2]["results"][0];
+    assert_eq!(cluster["result"], "pass", "{out}");
+    assert_eq!(cluster["properties"]["image"], signed.as_str());
+    assert!(cluster.get("resources").is_none());
+}
