@@ -14,6 +14,61 @@ use crate::policy::{Decision, Mode, Outcome, Policy, ReasonCode};
 /// it; `verify --policy` denies it too).
 pub const INVALID_REFERENCE: &str = "invalid-reference";
 
+/// Most tags read from one repository for `imprint audit --repository` (the rest are left off
+/// with a warning in the report's inputs).
+pub const MAX_REPOSITORY_TAGS: usize = 10_000;
+
+/// Tags asked for per page of the tag list API.
+pub const TAG_PAGE_SIZE: usize = 1_000;
+
+/// Add every tag of `repository` (a registry reference; a tag or digest on it is ignored) to
+/// `manifests` as an image row `registry/path:tag` (cosign attachment tags skipped), at most `max` tags, read through
+/// `verifier`'s client (so its requests are counted with the audit's). A truncated list adds a
+/// warning to the inputs. Returns how many tags were added.
+pub async fn add_repository(
+    verifier: &Verifier,
+    manifests: &mut Manifests,
+    repository: &str,
+    max: usize,
+    page: usize,
+) -> Result<usize, crate::store::RegistryError> {
+    let image = ImageRef::parse(repository).map_err(|e| crate::store::RegistryError::Config {
+        message: format!("`{repository}` is not a repository reference: {e}"),
+    })?;
+    let ImageRef::Remote(remote) = &image else {
+        return Err(crate::store::RegistryError::Config {
+            message: format!("`{repository}` is an OCI layout, not a registry repository"),
+        });
+    };
+    let list = verifier.client().list_tags(&image, max, page).await?;
+    let name = format!("{}/{}", remote.registry(), remote.repository());
+    let mut added = 0;
+    for tag in list.tags.iter().filter(|t| !is_attachment_tag(t)) {
+        manifests.add_image(&format!("{name}:{tag}"));
+        added += 1;
+    }
+    if list.truncated {
+        manifests.warnings.push(format!(
+            "repository `{name}`: only the first {max} tags were audited (the tag list has more)"
+        ));
+    }
+    Ok(added)
+}
+
+/// Whether `tag` is a cosign attachment tag (`sha256-<64 hex>.sig`, `.att`, `.sbom`) rather
+/// than an image: skipped by [`add_repository`].
+pub fn is_attachment_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let Some((hex, suffix)) = rest.split_once('.') else {
+        return false;
+    };
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(suffix, "sig" | "att" | "sbom")
+}
+
 /// The outcome of one row. Verdicts (`allowed`, `warned`, `denied`) are kept apart from
 /// infrastructure (`error`): an image the registry would not show is not an unsigned image.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]

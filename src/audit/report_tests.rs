@@ -393,3 +393,18 @@ fn policy_reports_per_namespace_and_cluster_parse_back() {
     assert_eq!(r0["resources"][0]["namespace"], "a");
     assert!(!r0["message"].as_str().unwrap().is_empty());
 }
+
+#[test]
+fn attachment_tags_are_not_images() {
+    let hex = "a".repeat(64);
+    for t in ["sig", "att", "sbom"] {
+        assert!(is_attachment_tag(&format!("sha256-{hex}.{t}")));
+    }
+    assert!(!is_attachment_tag("v1"));
+    assert!(!is_attachment_tag(&format!("sha256-{hex}")));
+    assert!(!is_attachment_tag(&format!(
+        "sha256-{}.sig",
+        "a".repeat(63)
+    )));
+    assert!(!is_attachment_tag(&format!("sha256-{hex}.other")));
+}

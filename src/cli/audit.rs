@@ -62,8 +62,13 @@ pub(crate) struct AuditArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
+    /// Audit every tag of this registry repository (`registry/path`), read with the tag list
+    /// API (paginated, at most 10,000 tags; the rest are left off with a warning); each tag is
+    /// a row. Repeatable; combines with the inputs.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub repository: Vec<String>,
     /// Manifest files or directories, `-` for stdin, or image references.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "repository", value_name = "INPUT")]
     pub inputs: Vec<String>,
 }
 
@@ -96,11 +101,22 @@ fn read_inputs(inputs: &[String]) -> anyhow::Result<Manifests> {
 pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
     let policy = Policy::from_path(&args.policy)
         .with_context(|| format!("cannot load policy `{}`", args.policy.display()))?;
-    let manifests = read_inputs(&args.inputs)?;
+    let mut manifests = read_inputs(&args.inputs)?;
     let verifier = Verifier::builder(policy)
         .registry(args.registry.to_config())
         .build()
         .context("cannot set up verification")?;
+    for repository in &args.repository {
+        audit::add_repository(
+            &verifier,
+            &mut manifests,
+            repository,
+            audit::report::MAX_REPOSITORY_TAGS,
+            audit::report::TAG_PAGE_SIZE,
+        )
+        .await
+        .with_context(|| format!("cannot list the tags of `{repository}`"))?;
+    }
     let report = audit::audit(&verifier, manifests).await;
     let text = match args.output {
         AuditOutput::Table => audit::render::table(&report),

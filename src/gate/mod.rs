@@ -249,6 +249,12 @@ impl Verifier {
             .map(|(n, r)| (n.as_str(), r.as_ref()))
     }
 
+    /// The registry client this verifier reads through (shared connections, auth sessions
+    /// and request counter): for reads that belong to the same run, such as tag lists.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
     /// HTTP requests this verifier's registry client has sent so far
     /// ([`Client::requests`]); the difference across a call is what the call cost.
     pub fn registry_requests(&self) -> u64 {

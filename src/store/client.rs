@@ -245,6 +245,23 @@ impl Client {
             .clone()
     }
 
+    /// Tags of `image`'s registry repository (its tag or digest is ignored), from the tag
+    /// list API with pagination, at most `max` ([`RemoteRepository::list_tags`], pages of
+    /// `page`). OCI layouts are refused ([`RegistryError::Config`]).
+    pub async fn list_tags(
+        &self,
+        image: &ImageRef,
+        max: usize,
+        page: usize,
+    ) -> Result<super::TagList, RegistryError> {
+        match self.repository(image)? {
+            AnyRepository::Remote(r) => r.list_tags(max, page).await,
+            AnyRepository::Layout(_) => Err(RegistryError::Config {
+                message: format!("`{image}` is an OCI layout, not a registry repository"),
+            }),
+        }
+    }
+
     /// Resolve `image` to a digest, once: the manifest is fetched (by tag, or by digest and
     /// checked) and returned with a reference pinned to the digest of its exact bytes.
     /// A layout reference with neither tag nor digest names the layout's only image (entries

@@ -833,6 +833,81 @@ impl RemoteRepository {
         }
     }
 
+    /// Tags of this repository from the tag list API (`GET /v2/<name>/tags/list?n=<page>`),
+    /// following `Link: <…>; rel="next"` pages on this registry, at most `max` tags (then
+    /// `truncated` is true). Each page body is capped at [`Limits::max_manifest_bytes`]. A
+    /// repository the registry does not know is [`RegistryError::ManifestNotFound`].
+    pub async fn list_tags(&self, max: usize, page: usize) -> Result<TagList, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let page = page.clamp(1, 10_000);
+        let mut url = format!("{}/v2/{}/tags/list?n={page}", self.session.base, self.path);
+        let mut out = TagList::default();
+        // Each page makes progress or the loop ends: at most one page per tag, plus one.
+        for _ in 0..=max {
+            let resp = self
+                .session
+                .send(&self.path, Scope::Pull, Method::GET, &url, |rb| {
+                    rb.header(ACCEPT, "application/json")
+                })
+                .await?;
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND {
+                drain(resp).await;
+                return Err(RegistryError::ManifestNotFound {
+                    repository: self.name.clone(),
+                    reference: "(tag list)".to_owned(),
+                });
+            }
+            if !status.is_success() {
+                return Err(self.status_error("GET tags/list", resp).await);
+            }
+            let next = resp
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let limit = self.limits.max_manifest_bytes;
+            let body = read_capped(resp, limit).await.map_err(|e| {
+                self.read_error(e, "max_manifest_bytes: tag list", "tags/list", limit, 0)
+            })?;
+            let parsed: Page = serde_json::from_slice(&body)
+                .map_err(|e| self.protocol("GET tags/list", format!("not a tag list: {e}")))?;
+            let tags = parsed.tags.unwrap_or_default();
+            let got = tags.len();
+            for t in tags {
+                if out.tags.len() >= max {
+                    out.truncated = true;
+                    return Ok(out);
+                }
+                out.tags.push(t);
+            }
+            let Some(next) = next else {
+                return Ok(out);
+            };
+            if got == 0 {
+                return Ok(out);
+            }
+            let base = reqwest::Url::parse(&url)
+                .map_err(|e| self.protocol("GET tags/list", e.to_string()))?;
+            let joined = base
+                .join(&next)
+                .map_err(|e| self.protocol("GET tags/list", format!("bad Link `{next}`: {e}")))?;
+            if !self.same_registry(&joined) {
+                return Err(self.protocol(
+                    "GET tags/list",
+                    format!("the next page `{joined}` is on another host"),
+                ));
+            }
+            url = joined.to_string();
+        }
+        out.truncated = true;
+        Ok(out)
+    }
+
     /// Whether `url` points at this registry (credentials are only ever sent there).
     fn same_registry(&self, url: &reqwest::Url) -> bool {
         let host = match (url.host_str(), url.port()) {
@@ -1093,6 +1168,30 @@ impl Repository for RemoteRepository {
     }
 }
 
+/// A repository's tags ([`RemoteRepository::list_tags`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagList {
+    /// Tags in the registry's order.
+    pub tags: Vec<String>,
+    /// Whether more were left off at the limit.
+    pub truncated: bool,
+}
+
+/// The target of the `rel="next"` entry of a `Link` header (`<url>; rel="next"`).
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            })
+            .then(|| target.to_owned())
+    })
+}
+
 /// Whether a distribution error body (`{"errors":[{"code":…}]}`) carries `code`.
 fn has_error_code(body: &[u8], code: &str) -> bool {
     #[derive(serde::Deserialize)]
@@ -1111,6 +1210,20 @@ fn has_error_code(body: &[u8], code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_next() {
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_link(r#"<http://x/prev>; rel="prev", <http://x/n>; rel=next"#).as_deref(),
+            Some("http://x/n")
+        );
+        assert_eq!(next_link(r#"<http://x/p>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
 
     #[test]
     fn distribution_error_codes() {

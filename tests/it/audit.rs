@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::cli::{imprint, run};
-use crate::support::proxy::Proxy;
+use crate::support::proxy::{Fault, Kind, Proxy};
 use crate::support::{crate_path, push_random_image, registry, test_client, unique_repo};
 use imprint::audit::{Manifests, Report, RowOutcome, audit};
 use imprint::format::digest::Digest;
@@ -657,4 +657,122 @@ async fn cli_policyreport_yaml_parses_back() {
     assert_eq!(cluster["result"], "pass", "{out}");
     assert_eq!(cluster["properties"]["image"], signed.as_str());
     assert!(cluster.get("resources").is_none());
+}
+
+#[tokio::test]
+async fn repository_tags_are_paginated_bounded_and_audited() {
+    use crate::support::push_image_to;
+    let proxy = Proxy::start(registry()).await;
+    let w = World::new(Some(proxy.addr())).await;
+    // Five more tags in the signed image's repository (unsigned images), besides `v1` (signed)
+    // and the signature's `sha256-….sig` tag, which is not an image.
+    let repo_ref = format!("{}/{}", proxy.addr(), w.signed.0);
+    let image = imprint::format::reference::ImageRef::parse(&format!("{repo_ref}:v1")).unwrap();
+    let repository = test_client().repository(&image).unwrap();
+    for t in ["t1", "t2", "t3", "t4", "t5"] {
+        push_image_to(&repository, Some(t), ("amd64", "linux")).await;
+    }
+    let v = verifier(w.policy());
+    // The real registry (distribution 2.8 ignores `n`): all seven tags.
+    let list = v.client().list_tags(&image, 100, 2).await.unwrap();
+    assert_eq!(list.tags.len(), 7, "{:?}", list.tags);
+    assert!(!list.truncated);
+    // Pagination as distribution 3 and other registries do it, answered by the proxy: three
+    // pages chained by `Link: <…>; rel="next"` (relative and absolute targets).
+    let path = format!("/v2/{}/tags/list", w.signed.0);
+    let page = |tags: &[&str], next: Option<String>| {
+        let mut f = imprint_fault(tags);
+        if let Some(n) = next {
+            f.headers
+                .push(("Link".into(), format!("<{n}>; rel=\"next\"")));
+        }
+        f
+    };
+    proxy.inject(
+        "GET",
+        &format!("{path}?n=2"),
+        page(&["a", "b"], Some(format!("{path}?page=2"))),
+    );
+    proxy.inject(
+        "GET",
+        &format!("{path}?page=2"),
+        page(
+            &["c", "d"],
+            Some(format!("http://{}{path}?page=3", proxy.addr())),
+        ),
+    );
+    proxy.inject("GET", &format!("{path}?page=3"), page(&["e"], None));
+    proxy.reset();
+    let list = v.client().list_tags(&image, 100, 2).await.unwrap();
+    assert_eq!(list.tags, ["a", "b", "c", "d", "e"]);
+    assert!(!list.truncated);
+    assert_eq!(proxy.count("GET", Kind::Tags), 3, "{:?}", proxy.requests());
+    // Bounded: stops at the limit, without reading further pages.
+    proxy.reset();
+    let list = v.client().list_tags(&image, 3, 2).await.unwrap();
+    assert_eq!(list.tags, ["a", "b", "c"]);
+    assert!(list.truncated);
+    assert_eq!(proxy.count("GET", Kind::Tags), 2);
+    // A next page on another host is refused.
+    proxy.clear_faults();
+    proxy.inject(
+        "GET",
+        &format!("{path}?n=2"),
+        page(&["a"], Some("http://127.0.0.2:1/v2/x/tags/list".into())),
+    );
+    let err = v.client().list_tags(&image, 100, 2).await.unwrap_err();
+    assert!(err.to_string().contains("another host"), "{err}");
+    proxy.clear_faults();
+    // Audited: each image tag a row (the .sig tag skipped); v1 allowed, the rest denied.
+    let mut m = Manifests::default();
+    let added = imprint::audit::add_repository(&v, &mut m, &repo_ref, 100, 2)
+        .await
+        .unwrap();
+    assert_eq!(added, 6);
+    let report = audit(&v, m).await;
+    let mut rows: Vec<(String, RowOutcome)> = report
+        .rows
+        .iter()
+        .map(|r| (r.source.image.clone(), r.outcome))
+        .collect();
+    rows.sort();
+    let expect: Vec<(String, RowOutcome)> = ["t1", "t2", "t3", "t4", "t5", "v1"]
+        .iter()
+        .map(|t| {
+            let o = if *t == "v1" {
+                RowOutcome::Allowed
+            } else {
+                RowOutcome::Denied
+            };
+            (format!("{repo_ref}:{t}"), o)
+        })
+        .collect();
+    assert_eq!(rows, expect);
+    // A truncated list says so in the inputs.
+    let mut m = Manifests::default();
+    imprint::audit::add_repository(&v, &mut m, &repo_ref, 2, 2)
+        .await
+        .unwrap();
+    assert!(
+        m.warnings.iter().any(|x| x.contains("first 2 tags")),
+        "{:?}",
+        m.warnings
+    );
+    // The CLI: --repository alone (on the registry itself: the proxy runs on this test's
+    // runtime, which the blocking CLI call holds).
+    let direct = format!("{}/{}", registry(), w.signed.0);
+    let (code, out, err) = cli_audit(&w, &["-o", "json", "--repository", &direct]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 6, "{out}");
+    assert_eq!(json["summary"]["allowed"], 1);
+    assert_eq!(json["summary"]["denied"], 5);
+}
+
+/// A tag list page answered by the proxy.
+fn imprint_fault(tags: &[&str]) -> Fault {
+    Fault::body(
+        "application/json",
+        serde_json::to_vec(&serde_json::json!({"name": "x", "tags": tags})).unwrap(),
+    )
 }
