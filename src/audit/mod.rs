@@ -35,4 +35,4 @@ pub mod report;
 pub mod sarif;
 
 pub use manifest::{ImageUse, ManifestError, Manifests, SourceLocation, Workload};
-pub use report::{Failure, Report, Row, RowOutcome, add_repository, audit};
+pub use report::{Failure, Report, Row, RowOutcome, add_repository, audit, audit_with_progress};

@@ -410,6 +410,16 @@ impl Report {
 /// Verify every image use of `manifests` with `verifier`: each distinct reference once,
 /// concurrently ([`Verifier::verify_all`]), results fanned back out to the rows.
 pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
+    audit_with_progress(verifier, manifests, |_, _| {}).await
+}
+
+/// [`audit`], calling `progress(done, total)` each time one of the `total` distinct images
+/// has been decided (from the verifying tasks: keep it quick), e.g. to draw a progress line.
+pub async fn audit_with_progress(
+    verifier: &Verifier,
+    manifests: Manifests,
+    progress: impl Fn(usize, usize) + Send + Sync + 'static,
+) -> Report {
     let Manifests {
         uses,
         files,
@@ -435,7 +445,14 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
         })
         .collect();
     let requests_before = verifier.registry_requests();
-    let decisions = verifier.verify_all(&unique).await;
+    let total = unique.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let decisions = verifier
+        .verify_all_with(&unique, move |_| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total);
+        })
+        .await;
     let requests = verifier.registry_requests().saturating_sub(requests_before);
     let rows: Vec<Row> = uses
         .into_iter()

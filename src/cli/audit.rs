@@ -117,7 +117,20 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         .await
         .with_context(|| format!("cannot list the tags of `{repository}`"))?;
     }
-    let report = audit::audit(&verifier, manifests).await;
+    // A progress line on a terminal only (never in CI logs or redirected stderr).
+    let report = match super::progress::terminal_audit_progress() {
+        Some(bar) => {
+            let b = bar.clone();
+            let report = audit::audit_with_progress(&verifier, manifests, move |done, total| {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+            })
+            .await;
+            bar.finish_and_clear();
+            report
+        }
+        None => audit::audit(&verifier, manifests).await,
+    };
     let text = match args.output {
         AuditOutput::Table => audit::render::table(&report),
         AuditOutput::Json => {

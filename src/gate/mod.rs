@@ -320,15 +320,30 @@ impl Verifier {
     /// Decide many images concurrently (at most the configured concurrency at once), in input
     /// order. Connections, auth sessions and fetched content are shared.
     pub async fn verify_all(&self, images: &[ImageRef]) -> Vec<Decision> {
+        self.verify_all_with(images, |_| {}).await
+    }
+
+    /// [`verify_all`](Self::verify_all), calling `on_done(i)` as the decision for
+    /// `images[i]` is made (in completion order, from the verifying tasks: keep it quick), e.g.
+    /// to draw progress.
+    pub async fn verify_all_with(
+        &self,
+        images: &[ImageRef],
+        on_done: impl Fn(usize) + Send + Sync + 'static,
+    ) -> Vec<Decision> {
+        let on_done = Arc::new(on_done);
         let sem = Arc::new(tokio::sync::Semaphore::new(self.inner.concurrency));
         let mut handles = Vec::with_capacity(images.len());
-        for image in images {
+        for (i, image) in images.iter().enumerate() {
             let permit = sem.clone().acquire_owned().await;
             let this = self.clone();
             let image = image.clone();
+            let on_done = on_done.clone();
             handles.push(tokio::spawn(async move {
                 let _permit = permit;
-                this.verify(&image).await
+                let d = this.verify(&image).await;
+                on_done(i);
+                d
             }));
         }
         let mut out = Vec::with_capacity(handles.len());

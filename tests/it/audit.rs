@@ -141,6 +141,19 @@ async fn allowed_denied_and_error_rows_each_image_verified_once() {
     let text = manifest_set(&w, proxy.addr());
     let report = audit_text(&w, &text).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
+    // With a progress observer: called once per unique image, ending at (total, total).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let mut m = Manifests::default();
+    m.read_str(&text, "set.yaml").unwrap();
+    let again = imprint::audit::audit_with_progress(&verifier(w.policy()), m, move |d, t| {
+        s2.lock().unwrap().push((d, t));
+    })
+    .await;
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, [(1, 3), (2, 3), (3, 3)]);
+    assert_eq!(again.rows.len(), report.rows.len());
 
     let rows = &report.rows;
     assert_eq!(rows.len(), 4, "{json}");
@@ -311,6 +324,8 @@ async fn cli_table_json_and_exit_codes() {
     // Everything allowed: 0. The table names the workload, the outcome and file:line.
     let (code, out, err) = cli_audit(&w, &[good]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // stderr is not a terminal here: no progress line.
+    assert!(!err.contains("verifying"), "{err}");
     assert!(out.starts_with("WORKLOAD"), "{out}");
     assert!(out.contains("apps/v1/Deployment/prod/signed"), "{out}");
     assert!(out.contains(&format!("{good}:11")), "{out}");
