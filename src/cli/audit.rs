@@ -20,7 +20,13 @@ const AUDIT_HELP: &str = "Each input is `-` (stdin), a file, a directory (walked
 hold many YAML documents, JSON, `kind: List` and `kubectl get ... -o json` dumps; Pod, \
 Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob and ReplicationController are \
 read (containers, initContainers, ephemeralContainers, image volumes); other kinds are skipped \
-and counted. Each distinct image is verified once.
+and counted. `--repository R` adds every tag of a registry repository (tag list API, cosign \
+attachment tags skipped). Each distinct image is verified once; on a terminal a progress line \
+is drawn on stderr.
+
+The header (every format) names the imprint version, the policy's sha256 and the trust roots' \
+sha256 (the embedded public-good root's when the policy uses none); the summary counts the \
+registry requests the verifications sent (the tag lists of `--repository` not included).
 
 Outcomes: allowed, warned, denied (unsigned, wrong signer, failed attestation checks, no \
 matching rule, invalid reference) and error (could not check: registry unreachable, rate \
