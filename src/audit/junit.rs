@@ -128,6 +128,13 @@ pub fn junit(report: &Report) -> String {
     for (k, v) in [
         ("imprint.version", report.imprint_version.clone()),
         ("policy.hash", report.policy.hash.to_string()),
+        (
+            "trustRoot.hash",
+            report
+                .trust_root
+                .as_ref()
+                .map_or_else(String::new, |t| t.hash.to_string()),
+        ),
         ("uniqueImages", s.unique_images.to_string()),
         ("uniqueDigests", s.unique_digests.to_string()),
         (

@@ -11,7 +11,7 @@
 //!   (a rule that failed in `warn` or `audit` mode for a reason other than infrastructure
 //!   counts), per rule and per namespace.
 //! * [`render`] prints it as a table or JSON, [`sarif`] as SARIF 2.1.0, [`junit`] as JUnit
-//!   XML.
+//!   XML, [`policyreport`] as Kubernetes `wgpolicyk8s.io/v1alpha2` Policy Reports.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
@@ -29,9 +29,10 @@
 
 pub mod junit;
 pub mod manifest;
+pub mod policyreport;
 pub mod render;
 pub mod report;
 pub mod sarif;
 
 pub use manifest::{ImageUse, ManifestError, Manifests, SourceLocation, Workload};
-pub use report::{Failure, Report, Row, RowOutcome, audit};
+pub use report::{Failure, Report, Row, RowOutcome, add_repository, audit, audit_with_progress};

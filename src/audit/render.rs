@@ -124,18 +124,42 @@ pub fn summary(report: &Report) -> String {
     let s = &report.summary;
     let r = &s.enforce_readiness;
     let mut out = format!(
+        "imprint {}, policy {} ({}), trust root {}\n",
+        report.imprint_version,
+        report.policy.origin,
+        report.policy.hash,
+        match &report.trust_root {
+            Some(t) if t.default => format!("{} (embedded default; the policy uses none)", t.hash),
+            Some(t) => format!(
+                "{} ({})",
+                t.hash,
+                t.roots
+                    .iter()
+                    .map(|r| r.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            None => "(none loaded)".to_owned(),
+        }
+    );
+    out.push_str(&format!(
         "{} row(s): {} allowed, {} warned, {} denied, {} error (could not check)\n",
         s.rows, s.allowed, s.warned, s.denied, s.error
-    );
+    ));
     out.push_str(&format!(
         "verified {} unique image reference(s), {} unique digest(s)\n",
         s.unique_images, s.unique_digests
     ));
-    match s.registry_requests {
-        Some(n) => out.push_str(&format!("registry requests: {n}\n")),
-        None => out.push_str(
-            "registry requests: not counted (the registry client exposes no request counter)\n",
-        ),
+    if let Some(n) = s.registry_requests {
+        let per = if s.unique_images > 0 {
+            format!(
+                " ({:.1} per unique image)",
+                n as f64 / s.unique_images as f64
+            )
+        } else {
+            String::new()
+        };
+        out.push_str(&format!("registry requests: {n}{per}\n"));
     }
     let i = &report.inputs;
     out.push_str(&format!(

@@ -14,9 +14,60 @@ use crate::policy::{Decision, Mode, Outcome, Policy, ReasonCode};
 /// it; `verify --policy` denies it too).
 pub const INVALID_REFERENCE: &str = "invalid-reference";
 
-/// What the note in [`Summary::notes`] says about registry requests.
-pub const REQUESTS_NOT_COUNTED: &str =
-    "registry requests are not counted: the registry client exposes no request counter";
+/// Most tags read from one repository for `imprint audit --repository` (the rest are left off
+/// with a warning in the report's inputs).
+pub const MAX_REPOSITORY_TAGS: usize = 10_000;
+
+/// Tags asked for per page of the tag list API.
+pub const TAG_PAGE_SIZE: usize = 1_000;
+
+/// Add every tag of `repository` (a registry reference; a tag or digest on it is ignored) to
+/// `manifests` as an image row `registry/path:tag` (cosign attachment tags skipped), at most `max` tags, read through
+/// `verifier`'s client (so its requests are counted with the audit's). A truncated list adds a
+/// warning to the inputs. Returns how many tags were added.
+pub async fn add_repository(
+    verifier: &Verifier,
+    manifests: &mut Manifests,
+    repository: &str,
+    max: usize,
+    page: usize,
+) -> Result<usize, crate::store::RegistryError> {
+    let image = ImageRef::parse(repository).map_err(|e| crate::store::RegistryError::Config {
+        message: format!("`{repository}` is not a repository reference: {e}"),
+    })?;
+    let ImageRef::Remote(remote) = &image else {
+        return Err(crate::store::RegistryError::Config {
+            message: format!("`{repository}` is an OCI layout, not a registry repository"),
+        });
+    };
+    let list = verifier.client().list_tags(&image, max, page).await?;
+    let name = format!("{}/{}", remote.registry(), remote.repository());
+    let mut added = 0;
+    for tag in list.tags.iter().filter(|t| !is_attachment_tag(t)) {
+        manifests.add_image(&format!("{name}:{tag}"));
+        added += 1;
+    }
+    if list.truncated {
+        manifests.warnings.push(format!(
+            "repository `{name}`: only the first {max} tags were audited (the tag list has more)"
+        ));
+    }
+    Ok(added)
+}
+
+/// Whether `tag` is a cosign attachment tag (`sha256-<64 hex>.sig`, `.att`, `.sbom`) rather
+/// than an image: skipped by [`add_repository`].
+pub fn is_attachment_tag(tag: &str) -> bool {
+    let Some(rest) = tag.strip_prefix("sha256-") else {
+        return false;
+    };
+    let Some((hex, suffix)) = rest.split_once('.') else {
+        return false;
+    };
+    hex.len() == 64
+        && hex.bytes().all(|b| b.is_ascii_hexdigit())
+        && matches!(suffix, "sig" | "att" | "sbom")
+}
 
 /// The outcome of one row. Verdicts (`allowed`, `warned`, `denied`) are kept apart from
 /// infrastructure (`error`): an image the registry would not show is not an unsigned image.
@@ -209,8 +260,9 @@ pub struct Summary {
     pub unique_images: usize,
     /// Distinct digests those resolved to.
     pub unique_digests: usize,
-    /// Registry requests spent. Absent: the registry client exposes no counter (see
-    /// `notes`).
+    /// HTTP requests sent to registries (pings, token fetches, retries included) by the
+    /// audit ([`Verifier::registry_requests`] before and after). `None` only for summaries
+    /// made without a verifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_requests: Option<u64>,
     /// The enforce-readiness summary.
@@ -229,6 +281,76 @@ pub struct PolicyInfo {
     pub hash: Digest,
     /// Every rule, in policy order, with its mode.
     pub rules: Vec<RuleInfo>,
+}
+
+/// The Sigstore trust roots the audit's verifier used (header of every output).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustRootInfo {
+    /// One hash for all of them: the root's own hash when there is one, else sha256 over the
+    /// lines `name hash` sorted by name.
+    pub hash: Digest,
+    /// Whether the policy uses none (key authorities only) and `hash` is that of the embedded
+    /// public-good default, which keyless verification would use.
+    pub default: bool,
+    /// Each root, by name.
+    pub roots: Vec<TrustRootEntry>,
+}
+
+/// One trust root of [`TrustRootInfo`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TrustRootEntry {
+    /// Its name in the policy (`public-good`, or a `spec.trustRoots` key).
+    pub name: String,
+    /// Where it came from.
+    pub origin: String,
+    /// sha256 of its `trusted_root.json` bytes.
+    pub hash: Digest,
+}
+
+impl TrustRootInfo {
+    /// The roots `verifier` loaded, or the embedded default when it loaded none (`None` when
+    /// even that does not parse, which a build of imprint that passed its tests cannot do).
+    pub fn of(verifier: &Verifier) -> Option<Self> {
+        let mut roots: Vec<TrustRootEntry> = verifier
+            .trust_roots()
+            .map(|(name, r)| TrustRootEntry {
+                name: name.to_owned(),
+                origin: r.origin().to_owned(),
+                hash: r.hash(),
+            })
+            .collect();
+        let default = roots.is_empty();
+        if default {
+            let r = crate::trust::EmbeddedRoot::PublicGood.load().ok()?;
+            roots.push(TrustRootEntry {
+                name: crate::trust::EmbeddedRoot::PublicGood.name().to_owned(),
+                origin: r.origin().to_owned(),
+                hash: r.hash(),
+            });
+        }
+        Some(Self {
+            hash: combined_hash(&roots),
+            default,
+            roots,
+        })
+    }
+}
+
+fn combined_hash(roots: &[TrustRootEntry]) -> Digest {
+    match roots {
+        [one] => one.hash.clone(),
+        _ => {
+            let mut sorted: Vec<&TrustRootEntry> = roots.iter().collect();
+            sorted.sort_by(|a, b| a.name.cmp(&b.name));
+            let text: String = sorted
+                .iter()
+                .map(|r| format!("{} {}\n", r.name, r.hash))
+                .collect();
+            Digest::of(text.as_bytes())
+        }
+    }
 }
 
 /// A policy rule's name and mode.
@@ -262,6 +384,9 @@ pub struct Report {
     pub imprint_version: String,
     /// The policy.
     pub policy: PolicyInfo,
+    /// The trust roots (`None` only if the embedded default does not parse).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub trust_root: Option<TrustRootInfo>,
     /// What was read.
     pub inputs: InputSummary,
     /// One row per image use, in input order.
@@ -285,6 +410,16 @@ impl Report {
 /// Verify every image use of `manifests` with `verifier`: each distinct reference once,
 /// concurrently ([`Verifier::verify_all`]), results fanned back out to the rows.
 pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
+    audit_with_progress(verifier, manifests, |_, _| {}).await
+}
+
+/// [`audit`], calling `progress(done, total)` each time one of the `total` distinct images
+/// has been decided (from the verifying tasks: keep it quick), e.g. to draw a progress line.
+pub async fn audit_with_progress(
+    verifier: &Verifier,
+    manifests: Manifests,
+    progress: impl Fn(usize, usize) + Send + Sync + 'static,
+) -> Report {
     let Manifests {
         uses,
         files,
@@ -309,7 +444,16 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
             Err(e) => Err(e.to_string()),
         })
         .collect();
-    let decisions = verifier.verify_all(&unique).await;
+    let requests_before = verifier.registry_requests();
+    let total = unique.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let decisions = verifier
+        .verify_all_with(&unique, move |_| {
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            progress(n, total);
+        })
+        .await;
+    let requests = verifier.registry_requests().saturating_sub(requests_before);
     let rows: Vec<Row> = uses
         .into_iter()
         .zip(parsed)
@@ -326,7 +470,8 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
         .filter_map(Decision::digest)
         .collect::<BTreeSet<_>>()
         .len();
-    let summary = summarise(verifier.policy(), &rows, unique.len(), unique_digests);
+    let mut summary = summarise(verifier.policy(), &rows, unique.len(), unique_digests);
+    summary.registry_requests = Some(requests);
     Report {
         imprint_version: env!("CARGO_PKG_VERSION").to_owned(),
         policy: PolicyInfo {
@@ -342,6 +487,7 @@ pub async fn audit(verifier: &Verifier, manifests: Manifests) -> Report {
                 })
                 .collect(),
         },
+        trust_root: TrustRootInfo::of(verifier),
         inputs: InputSummary {
             files,
             documents,
@@ -478,7 +624,6 @@ fn summarise(
         unique_images,
         unique_digests,
         registry_requests: None,
-        notes: vec![REQUESTS_NOT_COUNTED.to_owned()],
         ..Summary::default()
     };
     let r = &mut s.enforce_readiness;

@@ -295,6 +295,7 @@ pub fn sarif(report: &Report) -> Value {
     });
     let properties = json!({
         "policy": report.policy,
+        "trustRoot": report.trust_root,
         "summary": report.summary,
     });
     let mut runs = Vec::new();

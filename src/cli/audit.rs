@@ -20,7 +20,13 @@ const AUDIT_HELP: &str = "Each input is `-` (stdin), a file, a directory (walked
 hold many YAML documents, JSON, `kind: List` and `kubectl get ... -o json` dumps; Pod, \
 Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob and ReplicationController are \
 read (containers, initContainers, ephemeralContainers, image volumes); other kinds are skipped \
-and counted. Each distinct image is verified once.
+and counted. `--repository R` adds every tag of a registry repository (tag list API, cosign \
+attachment tags skipped). Each distinct image is verified once; on a terminal a progress line \
+is drawn on stderr.
+
+The header (every format) names the imprint version, the policy's sha256 and the trust roots' \
+sha256 (the embedded public-good root's when the policy uses none); the summary counts the \
+registry requests the verifications sent (the tag lists of `--repository` not included).
 
 Outcomes: allowed, warned, denied (unsigned, wrong signer, failed attestation checks, no \
 matching rule, invalid reference) and error (could not check: registry unreachable, rate \
@@ -43,6 +49,10 @@ pub(crate) enum AuditOutput {
     Sarif,
     /// JUnit XML: one test case per row; denied rows fail, error rows are errors.
     Junit,
+    /// Kubernetes Policy Reports (`wgpolicyk8s.io/v1alpha2`) as multi-document YAML: a
+    /// PolicyReport per namespace, a ClusterPolicyReport for rows without one.
+    #[value(name = "policyreport")]
+    PolicyReport,
 }
 
 /// `imprint audit`.
@@ -58,8 +68,13 @@ pub(crate) struct AuditArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
+    /// Audit every tag of this registry repository (`registry/path`), read with the tag list
+    /// API (paginated, at most 10,000 tags; the rest are left off with a warning); each tag is
+    /// a row. Repeatable; combines with the inputs.
+    #[arg(long, value_name = "REPOSITORY")]
+    pub repository: Vec<String>,
     /// Manifest files or directories, `-` for stdin, or image references.
-    #[arg(required = true, value_name = "INPUT")]
+    #[arg(required_unless_present = "repository", value_name = "INPUT")]
     pub inputs: Vec<String>,
 }
 
@@ -92,12 +107,36 @@ fn read_inputs(inputs: &[String]) -> anyhow::Result<Manifests> {
 pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
     let policy = Policy::from_path(&args.policy)
         .with_context(|| format!("cannot load policy `{}`", args.policy.display()))?;
-    let manifests = read_inputs(&args.inputs)?;
+    let mut manifests = read_inputs(&args.inputs)?;
     let verifier = Verifier::builder(policy)
         .registry(args.registry.to_config())
         .build()
         .context("cannot set up verification")?;
-    let report = audit::audit(&verifier, manifests).await;
+    for repository in &args.repository {
+        audit::add_repository(
+            &verifier,
+            &mut manifests,
+            repository,
+            audit::report::MAX_REPOSITORY_TAGS,
+            audit::report::TAG_PAGE_SIZE,
+        )
+        .await
+        .with_context(|| format!("cannot list the tags of `{repository}`"))?;
+    }
+    // A progress line on a terminal only (never in CI logs or redirected stderr).
+    let report = match super::progress::terminal_audit_progress() {
+        Some(bar) => {
+            let b = bar.clone();
+            let report = audit::audit_with_progress(&verifier, manifests, move |done, total| {
+                b.set_length(total as u64);
+                b.set_position(done as u64);
+            })
+            .await;
+            bar.finish_and_clear();
+            report
+        }
+        None => audit::audit(&verifier, manifests).await,
+    };
     let text = match args.output {
         AuditOutput::Table => audit::render::table(&report),
         AuditOutput::Json => {
@@ -111,6 +150,8 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
             s
         }
         AuditOutput::Junit => audit::junit::junit(&report),
+        AuditOutput::PolicyReport => audit::policyreport::yaml(&report)
+            .context("cannot serialise the policy reports as YAML")?,
     };
     // Through the command's stdout, so the global `--output-file` writes it atomically.
     let mut out = super::output::stdout();

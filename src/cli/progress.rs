@@ -17,6 +17,23 @@ pub(crate) fn terminal_upload_progress() -> Option<ProgressHook> {
         .then(|| indicatif_hook(ProgressDrawTarget::stderr()))
 }
 
+/// A one-line progress bar for `imprint audit` (`verifying 12/40 images`) on stderr when
+/// stderr is a terminal and `CI` is unset, `None` otherwise (nothing is drawn).
+pub(crate) fn terminal_audit_progress() -> Option<ProgressBar> {
+    wants_progress(std::io::stderr().is_terminal(), std::env::var_os("CI"))
+        .then(|| audit_bar(ProgressDrawTarget::stderr()))
+}
+
+fn audit_bar(target: ProgressDrawTarget) -> ProgressBar {
+    let bar = ProgressBar::with_draw_target(Some(0), target);
+    if let Ok(style) =
+        ProgressStyle::with_template("verifying {pos}/{len} images {wide_bar} {elapsed}")
+    {
+        bar.set_style(style);
+    }
+    bar
+}
+
 /// Bars only on a terminal, and never when `CI` is set (to anything, as most CI systems set
 /// `CI=true`, some `CI=1`).
 fn wants_progress(stderr_is_terminal: bool, ci: Option<OsString>) -> bool {
@@ -107,6 +124,16 @@ mod tests {
         assert!(!wants_progress(true, Some("true".into())));
         assert!(!wants_progress(true, Some("".into())));
         assert!(!wants_progress(false, Some("1".into())));
+    }
+
+    #[test]
+    fn the_audit_line_counts_images() {
+        let bar = audit_bar(ProgressDrawTarget::hidden());
+        bar.set_length(40);
+        bar.set_position(12);
+        assert_eq!((bar.position(), bar.length()), (12, Some(40)));
+        bar.finish_and_clear();
+        assert!(bar.is_finished());
     }
 
     #[test]

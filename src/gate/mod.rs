@@ -180,6 +180,7 @@ impl VerifierBuilder {
         let client = Client::new(self.registry)?;
         Ok(Verifier {
             inner: Arc::new(Inner {
+                trust_roots: trust_roots.into_iter().collect(),
                 policy: self.policy,
                 verifiers,
                 client,
@@ -203,6 +204,9 @@ pub struct Verifier {
 #[derive(Debug)]
 struct Inner {
     policy: Policy,
+    /// Every trust root loaded: those the policy defines and the embedded ones its keyless
+    /// authorities name.
+    trust_roots: BTreeMap<String, Arc<trust::TrustRoot>>,
     verifiers: BTreeMap<String, (SignatureVerifier, SignatureFormat)>,
     client: Client,
     limits: Limits,
@@ -233,6 +237,28 @@ impl Verifier {
     /// The policy this verifier applies.
     pub fn policy(&self) -> &Policy {
         &self.inner.policy
+    }
+
+    /// The trust roots this verifier loaded, by name: every root the policy defines in
+    /// `spec.trustRoots` and the embedded ones its keyless authorities name. Empty when the
+    /// policy has only key authorities.
+    pub fn trust_roots(&self) -> impl Iterator<Item = (&str, &trust::TrustRoot)> {
+        self.inner
+            .trust_roots
+            .iter()
+            .map(|(n, r)| (n.as_str(), r.as_ref()))
+    }
+
+    /// The registry client this verifier reads through (shared connections, auth sessions
+    /// and request counter): for reads that belong to the same run, such as tag lists.
+    pub fn client(&self) -> &Client {
+        &self.inner.client
+    }
+
+    /// HTTP requests this verifier's registry client has sent so far
+    /// ([`Client::requests`]); the difference across a call is what the call cost.
+    pub fn registry_requests(&self) -> u64 {
+        self.inner.client.requests()
     }
 
     /// Parse `reference` and [`verify`](Self::verify) it; an unparsable reference is denied.
@@ -294,15 +320,30 @@ impl Verifier {
     /// Decide many images concurrently (at most the configured concurrency at once), in input
     /// order. Connections, auth sessions and fetched content are shared.
     pub async fn verify_all(&self, images: &[ImageRef]) -> Vec<Decision> {
+        self.verify_all_with(images, |_| {}).await
+    }
+
+    /// [`verify_all`](Self::verify_all), calling `on_done(i)` as the decision for
+    /// `images[i]` is made (in completion order, from the verifying tasks: keep it quick), e.g.
+    /// to draw progress.
+    pub async fn verify_all_with(
+        &self,
+        images: &[ImageRef],
+        on_done: impl Fn(usize) + Send + Sync + 'static,
+    ) -> Vec<Decision> {
+        let on_done = Arc::new(on_done);
         let sem = Arc::new(tokio::sync::Semaphore::new(self.inner.concurrency));
         let mut handles = Vec::with_capacity(images.len());
-        for image in images {
+        for (i, image) in images.iter().enumerate() {
             let permit = sem.clone().acquire_owned().await;
             let this = self.clone();
             let image = image.clone();
+            let on_done = on_done.clone();
             handles.push(tokio::spawn(async move {
                 let _permit = permit;
-                this.verify(&image).await
+                let d = this.verify(&image).await;
+                on_done(i);
+                d
             }));
         }
         let mut out = Vec::with_capacity(handles.len());

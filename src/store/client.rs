@@ -127,6 +127,8 @@ struct Inner {
     http: reqwest::Client,
     sessions: Mutex<HashMap<String, Arc<RegistrySession>>>,
     layouts: Mutex<HashMap<String, LayoutRepository>>,
+    /// HTTP requests sent to registries (and their token endpoints) through this client.
+    requests: Arc<std::sync::atomic::AtomicU64>,
 }
 
 /// An image resolved to its digest, with the manifest that was fetched to do it.
@@ -178,8 +180,18 @@ impl Client {
                 http,
                 sessions: Mutex::new(HashMap::new()),
                 layouts: Mutex::new(HashMap::new()),
+                requests: Arc::default(),
             }),
         })
+    }
+
+    /// HTTP requests sent so far through this client and its clones: every attempt (retries
+    /// included) to every registry, the `/v2/` pings, token fetches and uploads redirected to
+    /// other hosts. OCI layouts cost none.
+    pub fn requests(&self) -> u64 {
+        self.inner
+            .requests
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// The configuration this client was built with.
@@ -227,9 +239,27 @@ impl Client {
                     self.inner.http.clone(),
                     self.inner.config.auth.clone(),
                     self.inner.config.limits,
+                    self.inner.requests.clone(),
                 ))
             })
             .clone()
+    }
+
+    /// Tags of `image`'s registry repository (its tag or digest is ignored), from the tag
+    /// list API with pagination, at most `max` ([`RemoteRepository::list_tags`], pages of
+    /// `page`). OCI layouts are refused ([`RegistryError::Config`]).
+    pub async fn list_tags(
+        &self,
+        image: &ImageRef,
+        max: usize,
+        page: usize,
+    ) -> Result<super::TagList, RegistryError> {
+        match self.repository(image)? {
+            AnyRepository::Remote(r) => r.list_tags(max, page).await,
+            AnyRepository::Layout(_) => Err(RegistryError::Config {
+                message: format!("`{image}` is an OCI layout, not a registry repository"),
+            }),
+        }
     }
 
     /// Resolve `image` to a digest, once: the manifest is fetched (by tag, or by digest and

@@ -22,7 +22,7 @@ pub use client::{
     AnyRepository, AuthSource, Client, ProgressEvent, ProgressHook, RegistryConfig, ResolvedImage,
 };
 pub use layout::LayoutRepository;
-pub use remote::RemoteRepository;
+pub use remote::{RemoteRepository, TagList};
 
 pub use crate::format::media_types;
 pub use crate::limits::Limits;

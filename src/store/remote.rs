@@ -55,6 +55,9 @@ pub(crate) struct RegistrySession {
     /// without a registry error body, as distribution 2.8 does), so later images skip the
     /// probe and go straight to the tag-schema fallback: one request less per image.
     no_referrers_api: std::sync::atomic::AtomicBool,
+    /// HTTP requests sent, shared with the [`super::Client`] (every attempt of every request
+    /// counts: pings, token fetches, retries, uploads to other hosts).
+    requests: Arc<AtomicU64>,
 }
 
 impl std::fmt::Debug for RegistrySession {
@@ -72,6 +75,7 @@ impl RegistrySession {
         http: reqwest::Client,
         auth_source: AuthSource,
         limits: Limits,
+        requests: Arc<AtomicU64>,
     ) -> Self {
         Self {
             host: host.to_owned(),
@@ -83,7 +87,13 @@ impl RegistrySession {
             tokens: Mutex::new(HashMap::new()),
             limits,
             no_referrers_api: std::sync::atomic::AtomicBool::new(false),
+            requests,
         }
+    }
+
+    /// Count one HTTP request about to be sent.
+    fn count_request(&self) {
+        self.requests.fetch_add(1, Ordering::Relaxed);
     }
 
     fn unreachable(&self, e: &reqwest::Error) -> RegistryError {
@@ -336,6 +346,7 @@ impl RegistrySession {
             if let Some(r) = remaining {
                 rb = rb.timeout(r);
             }
+            self.count_request();
             let result = rb.send().await;
             let wait = match &result {
                 Ok(resp) if idempotent && retryable_status(resp.status()) => {
@@ -792,6 +803,7 @@ impl RemoteRepository {
                 .await?
         } else {
             // Never send our credentials to another host.
+            self.session.count_request();
             self.session
                 .http
                 .put(upload.as_str())
@@ -819,6 +831,81 @@ impl RemoteRepository {
             StatusCode::NOT_FOUND => Ok(false),
             _ => Err(self.status_error("HEAD blob", resp).await),
         }
+    }
+
+    /// Tags of this repository from the tag list API (`GET /v2/<name>/tags/list?n=<page>`),
+    /// following `Link: <…>; rel="next"` pages on this registry, at most `max` tags (then
+    /// `truncated` is true). Each page body is capped at [`Limits::max_manifest_bytes`]. A
+    /// repository the registry does not know is [`RegistryError::ManifestNotFound`].
+    pub async fn list_tags(&self, max: usize, page: usize) -> Result<TagList, RegistryError> {
+        #[derive(serde::Deserialize)]
+        struct Page {
+            #[serde(default)]
+            tags: Option<Vec<String>>,
+        }
+        let page = page.clamp(1, 10_000);
+        let mut url = format!("{}/v2/{}/tags/list?n={page}", self.session.base, self.path);
+        let mut out = TagList::default();
+        // Each page makes progress or the loop ends: at most one page per tag, plus one.
+        for _ in 0..=max {
+            let resp = self
+                .session
+                .send(&self.path, Scope::Pull, Method::GET, &url, |rb| {
+                    rb.header(ACCEPT, "application/json")
+                })
+                .await?;
+            let status = resp.status();
+            if status == StatusCode::NOT_FOUND {
+                drain(resp).await;
+                return Err(RegistryError::ManifestNotFound {
+                    repository: self.name.clone(),
+                    reference: "(tag list)".to_owned(),
+                });
+            }
+            if !status.is_success() {
+                return Err(self.status_error("GET tags/list", resp).await);
+            }
+            let next = resp
+                .headers()
+                .get(reqwest::header::LINK)
+                .and_then(|v| v.to_str().ok())
+                .and_then(next_link);
+            let limit = self.limits.max_manifest_bytes;
+            let body = read_capped(resp, limit).await.map_err(|e| {
+                self.read_error(e, "max_manifest_bytes: tag list", "tags/list", limit, 0)
+            })?;
+            let parsed: Page = serde_json::from_slice(&body)
+                .map_err(|e| self.protocol("GET tags/list", format!("not a tag list: {e}")))?;
+            let tags = parsed.tags.unwrap_or_default();
+            let got = tags.len();
+            for t in tags {
+                if out.tags.len() >= max {
+                    out.truncated = true;
+                    return Ok(out);
+                }
+                out.tags.push(t);
+            }
+            let Some(next) = next else {
+                return Ok(out);
+            };
+            if got == 0 {
+                return Ok(out);
+            }
+            let base = reqwest::Url::parse(&url)
+                .map_err(|e| self.protocol("GET tags/list", e.to_string()))?;
+            let joined = base
+                .join(&next)
+                .map_err(|e| self.protocol("GET tags/list", format!("bad Link `{next}`: {e}")))?;
+            if !self.same_registry(&joined) {
+                return Err(self.protocol(
+                    "GET tags/list",
+                    format!("the next page `{joined}` is on another host"),
+                ));
+            }
+            url = joined.to_string();
+        }
+        out.truncated = true;
+        Ok(out)
     }
 
     /// Whether `url` points at this registry (credentials are only ever sent there).
@@ -1081,6 +1168,30 @@ impl Repository for RemoteRepository {
     }
 }
 
+/// A repository's tags ([`RemoteRepository::list_tags`]).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TagList {
+    /// Tags in the registry's order.
+    pub tags: Vec<String>,
+    /// Whether more were left off at the limit.
+    pub truncated: bool,
+}
+
+/// The target of the `rel="next"` entry of a `Link` header (`<url>; rel="next"`).
+fn next_link(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.trim().split_once(';')?;
+        let target = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        params
+            .split(';')
+            .any(|p| {
+                let p = p.trim().replace(' ', "");
+                p == "rel=\"next\"" || p == "rel=next"
+            })
+            .then(|| target.to_owned())
+    })
+}
+
 /// Whether a distribution error body (`{"errors":[{"code":…}]}`) carries `code`.
 fn has_error_code(body: &[u8], code: &str) -> bool {
     #[derive(serde::Deserialize)]
@@ -1099,6 +1210,20 @@ fn has_error_code(body: &[u8], code: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn link_next() {
+        assert_eq!(
+            next_link(r#"</v2/a/tags/list?last=b&n=2>; rel="next""#).as_deref(),
+            Some("/v2/a/tags/list?last=b&n=2")
+        );
+        assert_eq!(
+            next_link(r#"<http://x/prev>; rel="prev", <http://x/n>; rel=next"#).as_deref(),
+            Some("http://x/n")
+        );
+        assert_eq!(next_link(r#"<http://x/p>; rel="prev""#), None);
+        assert_eq!(next_link("garbage"), None);
+    }
 
     #[test]
     fn distribution_error_codes() {
@@ -1170,6 +1295,7 @@ mod tests {
             reqwest::Client::new(),
             AuthSource::Anonymous,
             Limits::default(),
+            Arc::default(),
         );
         session
             .credential

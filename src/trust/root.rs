@@ -112,6 +112,7 @@ pub struct TrustRoot {
     root: TrustedRoot,
     verifier: Arc<Verifier>,
     origin: String,
+    hash: crate::format::digest::Digest,
 }
 
 impl std::fmt::Debug for TrustRoot {
@@ -187,6 +188,7 @@ impl TrustRoot {
             root,
             verifier: Arc::new(verifier),
             origin,
+            hash: crate::format::digest::Digest::of(bytes),
         })
     }
 
@@ -209,6 +211,13 @@ impl TrustRoot {
 
     pub(crate) fn root(&self) -> &TrustedRoot {
         &self.root
+    }
+
+    /// sha256 of the exact `trusted_root.json` bytes this root was parsed from (the file, or
+    /// the embedded copy): names the root in reports (`imprint audit`'s header), so two runs
+    /// can be seen to have trusted the same keys.
+    pub fn hash(&self) -> crate::format::digest::Digest {
+        self.hash.clone()
     }
 
     /// Where this root came from (file path, or the embedded copy and its date).

@@ -6,7 +6,7 @@
 use std::path::{Path, PathBuf};
 
 use crate::support::cli::{imprint, run};
-use crate::support::proxy::Proxy;
+use crate::support::proxy::{Fault, Kind, Proxy};
 use crate::support::{crate_path, push_random_image, registry, test_client, unique_repo};
 use imprint::audit::{Manifests, Report, RowOutcome, audit};
 use imprint::format::digest::Digest;
@@ -141,6 +141,19 @@ async fn allowed_denied_and_error_rows_each_image_verified_once() {
     let text = manifest_set(&w, proxy.addr());
     let report = audit_text(&w, &text).await;
     let json = serde_json::to_string_pretty(&report).unwrap();
+    // With a progress observer: called once per unique image, ending at (total, total).
+    let seen = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+    let s2 = seen.clone();
+    let mut m = Manifests::default();
+    m.read_str(&text, "set.yaml").unwrap();
+    let again = imprint::audit::audit_with_progress(&verifier(w.policy()), m, move |d, t| {
+        s2.lock().unwrap().push((d, t));
+    })
+    .await;
+    let mut seen = seen.lock().unwrap().clone();
+    seen.sort();
+    assert_eq!(seen, [(1, 3), (2, 3), (3, 3)]);
+    assert_eq!(again.rows.len(), report.rows.len());
 
     let rows = &report.rows;
     assert_eq!(rows.len(), 4, "{json}");
@@ -216,7 +229,9 @@ async fn allowed_denied_and_error_rows_each_image_verified_once() {
     );
     assert_eq!(s.unique_images, 3);
     assert_eq!(s.unique_digests, 2);
-    assert_eq!(s.registry_requests, None);
+    // Counted in the transport: at least the proxy's requests (the unreachable registry's
+    // failed connection attempts count too).
+    assert!(s.registry_requests.is_some_and(|n| n > 0), "{json}");
     let r = &s.enforce_readiness;
     assert_eq!((r.would_deny, r.unchecked), (1, 1));
     assert_eq!(r.by_rule["release-signed"].rows, 3);
@@ -243,6 +258,13 @@ async fn allowed_denied_and_error_rows_each_image_verified_once() {
     let report = audit_text(&w, &twice).await;
     assert_eq!(report.summary.unique_images, 1);
     assert!(report.rows.iter().all(|r| r.outcome == RowOutcome::Allowed));
+    // The client's counter agrees with what the proxy saw, request for request.
+    assert_eq!(
+        report.summary.registry_requests,
+        Some(proxy.requests().len() as u64),
+        "{:?}",
+        proxy.requests()
+    );
     let thrice = proxy.count_path("GET", &signed_path) + proxy.count_path("HEAD", &signed_path);
     assert_eq!(
         thrice,
@@ -302,12 +324,21 @@ async fn cli_table_json_and_exit_codes() {
     // Everything allowed: 0. The table names the workload, the outcome and file:line.
     let (code, out, err) = cli_audit(&w, &[good]);
     assert_eq!(code, 0, "{out}\n{err}");
+    // stderr is not a terminal here: no progress line.
+    assert!(!err.contains("verifying"), "{err}");
     assert!(out.starts_with("WORKLOAD"), "{out}");
     assert!(out.contains("apps/v1/Deployment/prod/signed"), "{out}");
     assert!(out.contains(&format!("{good}:11")), "{out}");
     assert!(out.contains("allowed"), "{out}");
     assert!(out.contains("enforce readiness"), "{out}");
-    assert!(out.contains("registry requests: not counted"), "{out}");
+    assert!(out.contains("registry requests: "), "{out}");
+    assert!(!out.contains("not counted"), "{out}");
+    assert!(
+        out.contains(&format!("imprint {}, policy ", env!("CARGO_PKG_VERSION"))),
+        "{out}"
+    );
+    assert!(out.contains(&w.policy().hash().to_string()), "{out}");
+    assert!(out.contains("trust root sha256:"), "{out}");
 
     // A denied row: 1. An image given directly is a row too.
     let (code, out, err) = cli_audit(&w, &[all, &w.signed_ref(host)]);
@@ -343,10 +374,23 @@ async fn cli_table_json_and_exit_codes() {
     assert_eq!(outcomes, ["allowed", "allowed", "denied", "error"]);
     assert_eq!(v["summary"]["uniqueImages"], 3);
     assert_eq!(v["summary"]["uniqueDigests"], 2);
-    assert!(v["summary"].get("registryRequests").is_none());
+    assert!(
+        v["summary"]["registryRequests"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
     assert_eq!(v["rows"][0]["location"]["file"], all);
     assert_eq!(v["rows"][0]["location"]["line"], 11);
     assert_eq!(v["policy"]["hash"], w.policy().hash().to_string());
+    // Header: version, policy hash, trust-root hash (key authorities only: the default's).
+    assert_eq!(v["imprintVersion"], env!("CARGO_PKG_VERSION"));
+    let pg = imprint::trust::EmbeddedRoot::PublicGood
+        .load()
+        .unwrap()
+        .hash()
+        .to_string();
+    assert_eq!(v["trustRoot"]["hash"], pg.as_str());
+    assert_eq!(v["trustRoot"]["default"], true);
 
     // Stdin.
     let mut c = imprint();
@@ -552,4 +596,198 @@ async fn cli_sarif_and_junit() {
         String::from_utf8_lossy(&check.stdout).trim(),
         "4 1 1 4 1 1 apps/v1/Deployment/dev/unsigned no-signatures"
     );
+}
+
+#[tokio::test]
+async fn cli_policyreport_yaml_parses_back() {
+    let w = World::new(None).await;
+    let host = registry();
+    let all = w.write("all.yaml", &manifest_set(&w, host));
+    let all = all.to_str().unwrap();
+    let signed = w.signed_ref(host);
+    let (code, out, err) = cli_audit(&w, &["-o", "policyreport", all, &signed]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let docs: Vec<serde_json::Value> = serde_saphyr::from_multiple(&out).unwrap();
+    let kinds: Vec<(&str, Option<&str>)> = docs
+        .iter()
+        .map(|d| {
+            (
+                d["kind"].as_str().unwrap(),
+                d["metadata"]["namespace"].as_str(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("PolicyReport", Some("dev")),
+            ("PolicyReport", Some("prod")),
+            ("ClusterPolicyReport", None),
+        ],
+        "{out}"
+    );
+    for d in &docs {
+        assert_eq!(d["apiVersion"], "wgpolicyk8s.io/v1alpha2", "{out}");
+        assert_eq!(
+            d["metadata"]["annotations"]["imprint.dev/policy-hash"],
+            w.policy().hash().to_string()
+        );
+        assert!(
+            d["metadata"]["annotations"]["imprint.dev/trust-root-hash"]
+                .as_str()
+                .unwrap()
+                .starts_with("sha256:")
+        );
+    }
+    // dev: the unsigned deployment fails, the unreachable pod is an error.
+    let dev = &docs[0];
+    let results: Vec<(&str, &str)> = dev["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| {
+            (
+                r["resources"][0]["name"].as_str().unwrap(),
+                r["result"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        results,
+        [("unsigned", "fail"), ("offline", "error")],
+        "{out}"
+    );
+    assert_eq!(dev["summary"]["fail"], 1);
+    assert_eq!(dev["summary"]["error"], 1);
+    // prod: both pass, with digest and slot.
+    let prod = &docs[1]["results"];
+    assert_eq!(prod.as_array().unwrap().len(), 2, "{out}");
+    assert_eq!(prod[0]["result"], "pass");
+    assert_eq!(prod[0]["rule"], "release-signed");
+    assert_eq!(prod[0]["properties"]["digest"], w.signed.1.to_string());
+    assert_eq!(prod[0]["properties"]["slot"], "containers[0]");
+    assert_eq!(prod[1]["properties"]["slot"], "initContainers[0]");
+    // The image given directly: the cluster report, no resources.
+    let cluster = &docs[2]["results"][0];
+    assert_eq!(cluster["result"], "pass", "{out}");
+    assert_eq!(cluster["properties"]["image"], signed.as_str());
+    assert!(cluster.get("resources").is_none());
+}
+
+#[tokio::test]
+async fn repository_tags_are_paginated_bounded_and_audited() {
+    use crate::support::push_image_to;
+    let proxy = Proxy::start(registry()).await;
+    let w = World::new(Some(proxy.addr())).await;
+    // Five more tags in the signed image's repository (unsigned images), besides `v1` (signed)
+    // and the signature's `sha256-….sig` tag, which is not an image.
+    let repo_ref = format!("{}/{}", proxy.addr(), w.signed.0);
+    let image = imprint::format::reference::ImageRef::parse(&format!("{repo_ref}:v1")).unwrap();
+    let repository = test_client().repository(&image).unwrap();
+    for t in ["t1", "t2", "t3", "t4", "t5"] {
+        push_image_to(&repository, Some(t), ("amd64", "linux")).await;
+    }
+    let v = verifier(w.policy());
+    // The real registry (distribution 2.8 ignores `n`): all seven tags.
+    let list = v.client().list_tags(&image, 100, 2).await.unwrap();
+    assert_eq!(list.tags.len(), 7, "{:?}", list.tags);
+    assert!(!list.truncated);
+    // Pagination as distribution 3 and other registries do it, answered by the proxy: three
+    // pages chained by `Link: <…>; rel="next"` (relative and absolute targets).
+    let path = format!("/v2/{}/tags/list", w.signed.0);
+    let page = |tags: &[&str], next: Option<String>| {
+        let mut f = imprint_fault(tags);
+        if let Some(n) = next {
+            f.headers
+                .push(("Link".into(), format!("<{n}>; rel=\"next\"")));
+        }
+        f
+    };
+    proxy.inject(
+        "GET",
+        &format!("{path}?n=2"),
+        page(&["a", "b"], Some(format!("{path}?page=2"))),
+    );
+    proxy.inject(
+        "GET",
+        &format!("{path}?page=2"),
+        page(
+            &["c", "d"],
+            Some(format!("http://{}{path}?page=3", proxy.addr())),
+        ),
+    );
+    proxy.inject("GET", &format!("{path}?page=3"), page(&["e"], None));
+    proxy.reset();
+    let list = v.client().list_tags(&image, 100, 2).await.unwrap();
+    assert_eq!(list.tags, ["a", "b", "c", "d", "e"]);
+    assert!(!list.truncated);
+    assert_eq!(proxy.count("GET", Kind::Tags), 3, "{:?}", proxy.requests());
+    // Bounded: stops at the limit, without reading further pages.
+    proxy.reset();
+    let list = v.client().list_tags(&image, 3, 2).await.unwrap();
+    assert_eq!(list.tags, ["a", "b", "c"]);
+    assert!(list.truncated);
+    assert_eq!(proxy.count("GET", Kind::Tags), 2);
+    // A next page on another host is refused.
+    proxy.clear_faults();
+    proxy.inject(
+        "GET",
+        &format!("{path}?n=2"),
+        page(&["a"], Some("http://127.0.0.2:1/v2/x/tags/list".into())),
+    );
+    let err = v.client().list_tags(&image, 100, 2).await.unwrap_err();
+    assert!(err.to_string().contains("another host"), "{err}");
+    proxy.clear_faults();
+    // Audited: each image tag a row (the .sig tag skipped); v1 allowed, the rest denied.
+    let mut m = Manifests::default();
+    let added = imprint::audit::add_repository(&v, &mut m, &repo_ref, 100, 2)
+        .await
+        .unwrap();
+    assert_eq!(added, 6);
+    let report = audit(&v, m).await;
+    let mut rows: Vec<(String, RowOutcome)> = report
+        .rows
+        .iter()
+        .map(|r| (r.source.image.clone(), r.outcome))
+        .collect();
+    rows.sort();
+    let expect: Vec<(String, RowOutcome)> = ["t1", "t2", "t3", "t4", "t5", "v1"]
+        .iter()
+        .map(|t| {
+            let o = if *t == "v1" {
+                RowOutcome::Allowed
+            } else {
+                RowOutcome::Denied
+            };
+            (format!("{repo_ref}:{t}"), o)
+        })
+        .collect();
+    assert_eq!(rows, expect);
+    // A truncated list says so in the inputs.
+    let mut m = Manifests::default();
+    imprint::audit::add_repository(&v, &mut m, &repo_ref, 2, 2)
+        .await
+        .unwrap();
+    assert!(
+        m.warnings.iter().any(|x| x.contains("first 2 tags")),
+        "{:?}",
+        m.warnings
+    );
+    // The CLI: --repository alone (on the registry itself: the proxy runs on this test's
+    // runtime, which the blocking CLI call holds).
+    let direct = format!("{}/{}", registry(), w.signed.0);
+    let (code, out, err) = cli_audit(&w, &["-o", "json", "--repository", &direct]);
+    assert_eq!(code, 1, "{out}\n{err}");
+    let json: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(json["rows"].as_array().unwrap().len(), 6, "{out}");
+    assert_eq!(json["summary"]["allowed"], 1);
+    assert_eq!(json["summary"]["denied"], 5);
+}
+
+/// A tag list page answered by the proxy.
+fn imprint_fault(tags: &[&str]) -> Fault {
+    Fault::body(
+        "application/json",
+        serde_json::to_vec(&serde_json::json!({"name": "x", "tags": tags})).unwrap(),
+    )
 }
