@@ -96,6 +96,17 @@ pub(crate) enum PolicyCommand {
         #[arg(required = true)]
         policies: Vec<PathBuf>,
     },
+    /// Run policy test files (imprint-test.yaml, found recursively under each PATH; default
+    /// `.`): each case names an image in an OCI layout and the decision expected (outcome,
+    /// optionally reason codes and an authority). Offline. Exit 1 when any case fails.
+    Test {
+        /// Output format.
+        #[arg(short, long, value_enum, default_value_t)]
+        output: TestOutput,
+        /// Test files or directories to search.
+        #[arg(default_value = ".")]
+        paths: Vec<PathBuf>,
+    },
     /// Show which rules and requirements of a policy apply to each image, and why the other
     /// rules do not; from the policy alone (no registry access, nothing is verified).
     Explain {
@@ -114,12 +125,132 @@ pub(crate) enum PolicyCommand {
 pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PolicyCommand::Lint { output, policies } => lint(output, &policies),
+        PolicyCommand::Test { output, paths } => super::block_on(test(output, &paths))?,
         PolicyCommand::Explain {
             output,
             policy,
             images,
         } => explain(output, &policy, &images),
     }
+}
+
+/// Output of `policy test`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Default)]
+pub(crate) enum TestOutput {
+    /// `PASS`/`FAIL` per case with file:line, then a summary.
+    #[default]
+    Text,
+    /// A JSON array of case results.
+    Json,
+    /// JUnit XML (one testsuite per file).
+    Junit,
+    /// GitHub Actions annotations (`::error file=…,line=…::…`) for failing cases.
+    Github,
+}
+
+/// `policy test`: run every case of every test file found.
+async fn test(output: TestOutput, paths: &[PathBuf]) -> anyhow::Result<Outcome> {
+    use imprint::gate::cases;
+    let files = cases::find_test_files(paths)?;
+    let mut results = Vec::new();
+    for f in &files {
+        results.extend(cases::run_file(f).await?);
+    }
+    let failed = results.iter().filter(|r| !r.passed).count();
+    let mut out = super::output::stdout();
+    match output {
+        TestOutput::Json => writeln!(out, "{}", serde_json::to_string_pretty(&results)?)?,
+        TestOutput::Text => {
+            for r in &results {
+                let status = if r.passed { "PASS" } else { "FAIL" };
+                writeln!(
+                    out,
+                    "{status} {}:{}: {} (expected {}, got {})",
+                    r.file.display(),
+                    r.line,
+                    for_terminal(&r.name),
+                    r.expected,
+                    r.got
+                )?;
+                if !r.passed {
+                    writeln!(out, "  {}", for_terminal(&r.message))?;
+                }
+            }
+            writeln!(
+                out,
+                "{} case(s) in {} file(s): {} passed, {failed} failed",
+                results.len(),
+                files.len(),
+                results.len() - failed
+            )?;
+        }
+        TestOutput::Github => {
+            for r in results.iter().filter(|r| !r.passed) {
+                // Workflow-command escaping: %, CR and LF in the message.
+                let msg = format!("{}: {}", r.name, r.message)
+                    .replace('%', "%25")
+                    .replace('\r', "%0D")
+                    .replace('\n', "%0A");
+                writeln!(
+                    out,
+                    "::error file={},line={},title=policy test failed::{msg}",
+                    r.file.display(),
+                    r.line
+                )?;
+            }
+        }
+        TestOutput::Junit => {
+            let esc = |s: &str| {
+                s.replace('&', "&amp;")
+                    .replace('<', "&lt;")
+                    .replace('>', "&gt;")
+                    .replace('"', "&quot;")
+            };
+            writeln!(out, r#"<?xml version="1.0" encoding="UTF-8"?>"#)?;
+            writeln!(
+                out,
+                r#"<testsuites name="imprint policy test" tests="{}" failures="{failed}">"#,
+                results.len()
+            )?;
+            for f in &files {
+                let here: Vec<_> = results.iter().filter(|r| &r.file == f).collect();
+                let fails = here.iter().filter(|r| !r.passed).count();
+                writeln!(
+                    out,
+                    r#"  <testsuite name="{}" tests="{}" failures="{fails}">"#,
+                    esc(&f.display().to_string()),
+                    here.len()
+                )?;
+                for r in here {
+                    write!(
+                        out,
+                        r#"    <testcase name="{}" classname="{}""#,
+                        esc(&r.name),
+                        esc(&f.display().to_string())
+                    )?;
+                    if r.passed {
+                        writeln!(out, "/>")?;
+                    } else {
+                        writeln!(
+                            out,
+                            ">\n      <failure message=\"{}\"/>\n    </testcase>",
+                            esc(&r.message)
+                        )?;
+                    }
+                }
+                writeln!(out, "  </testsuite>")?;
+            }
+            writeln!(out, "</testsuites>")?;
+        }
+    }
+    Ok(if failed == 0 {
+        Outcome::Success
+    } else {
+        Outcome::Rejected(vec![format!(
+            "{failed} of {} policy test case(s) failed",
+            results.len()
+        )])
+    })
 }
 
 /// `policy explain`: which rules and requirements apply to each image, from the policy alone.

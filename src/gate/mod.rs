@@ -19,6 +19,7 @@
 //! ```
 
 mod cache;
+pub mod cases;
 pub mod image;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};

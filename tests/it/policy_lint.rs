@@ -166,3 +166,76 @@ fn policy_explain_names_rules_offline() {
     assert_eq!(v[0]["rules"][0]["applies"], true);
     assert_eq!(v[0]["authorities"][0], "demo-key");
 }
+
+/// `policy test` (issue 12): the committed fixtures pass offline; a wrong expectation fails
+/// (exit 1) naming file:line and what differed, in text, JSON, JUnit and GitHub annotations;
+/// registry images are refused as not offline; an invalid test file is exit 2.
+#[test]
+fn policy_test_runs_cases_offline() {
+    let (code, out, err) = run(imprint().args(["policy", "test", "testdata/policy-tests"]));
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("2 case(s) in 1 file(s): 2 passed, 0 failed"),
+        "{out}"
+    );
+
+    let dir = tempfile::tempdir().unwrap();
+    let root = crate::support::crate_path("");
+    let file = dir.path().join("imprint-test.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: imprint.dev/v1\nkind: PolicyTest\npolicy: {root}/policies/demo.yaml\ncases:\n  \
+             - name: wrongly expected denied\n    image: oci:{root}/testdata/demo-image:demo\n    \
+             expect: {{outcome: denied}}\n  - name: not offline\n    image: ghcr.io/a/b:1\n    \
+             expect: {{outcome: allowed}}\n",
+            root = root.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, _) = run(imprint().arg("policy").arg("test").arg(dir.path()));
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains(&format!(
+            "FAIL {}:5: wrongly expected denied",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert!(out.contains("expected denied, got allowed"), "{out}");
+    assert!(out.contains("policy tests run offline"), "{out}");
+    let (code, out, _) = run(imprint().args(["policy", "test", "-o", "json"]).arg(&file));
+    assert_eq!(code, 1);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(v[0]["passed"], false);
+    assert_eq!(v[0]["line"], 5);
+    let (_, out, _) = run(imprint().args(["policy", "test", "-o", "junit"]).arg(&file));
+    assert!(
+        out.contains(r#"tests="2" failures="2""#) && out.contains("<failure message="),
+        "{out}"
+    );
+    let (_, out, _) = run(imprint()
+        .args(["policy", "test", "-o", "github"])
+        .arg(&file));
+    assert_eq!(
+        out.lines()
+            .filter(|l| l.starts_with("::error file="))
+            .count(),
+        2,
+        "{out}"
+    );
+
+    std::fs::write(
+        &file,
+        "apiVersion: imprint.dev/v1\nkind: PolicyTest\ncasez: []\n",
+    )
+    .unwrap();
+    let (code, _, err) = run(imprint().arg("policy").arg("test").arg(&file));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("casez"), "{err}");
+    let empty = tempfile::tempdir().unwrap();
+    let (code, _, err) = run(imprint().arg("policy").arg("test").arg(empty.path()));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("no imprint-test.yaml found"), "{err}");
+}
