@@ -107,6 +107,13 @@ pub(crate) enum PolicyCommand {
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
     },
+    /// Convert sigstore policy-controller ClusterImagePolicy resources (YAML, multi-document
+    /// or a List) into an imprint policy on stdout; every field not converted as written is
+    /// listed on stderr with why (what cannot be checked becomes `static: fail`).
+    Import {
+        /// The ClusterImagePolicy file (`-` for stdin).
+        file: PathBuf,
+    },
     /// Show which rules and requirements of a policy apply to each image, and why the other
     /// rules do not; from the policy alone (no registry access, nothing is verified).
     Explain {
@@ -126,12 +133,44 @@ pub(crate) fn run(args: PolicyArgs) -> anyhow::Result<Outcome> {
     match args.command {
         PolicyCommand::Lint { output, policies } => lint(output, &policies),
         PolicyCommand::Test { output, paths } => super::block_on(test(output, &paths))?,
+        PolicyCommand::Import { file } => import(&file),
         PolicyCommand::Explain {
             output,
             policy,
             images,
         } => explain(output, &policy, &images),
     }
+}
+
+/// `policy import`: the converted policy on stdout, the notes on stderr.
+fn import(file: &Path) -> anyhow::Result<Outcome> {
+    let limit = imprint::limits::Limits::DEFAULT.max_policy_bytes;
+    let bytes = if file == Path::new("-") {
+        use std::io::Read as _;
+        let mut b = Vec::new();
+        std::io::stdin()
+            .take(limit + 1)
+            .read_to_end(&mut b)
+            .context("cannot read stdin")?;
+        anyhow::ensure!(b.len() as u64 <= limit, "stdin is over {limit} bytes");
+        b
+    } else {
+        imprint::fs::read_limited(file, limit)
+            .with_context(|| format!("cannot read `{}`", file.display()))?
+    };
+    let text = String::from_utf8(bytes).context("the input is not UTF-8")?;
+    let imported = policy::import_cluster_image_policies(&text)
+        .map_err(anyhow::Error::msg)
+        .with_context(|| format!("cannot import `{}`", file.display()))?;
+    write!(super::output::stdout(), "{}", imported.yaml)?;
+    for n in &imported.notes {
+        eprintln!(
+            "not converted as written: {}: {}",
+            for_terminal(&n.field),
+            for_terminal(&n.reason)
+        );
+    }
+    Ok(Outcome::Success)
 }
 
 /// Output of `policy test`.

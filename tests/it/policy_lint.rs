@@ -239,3 +239,79 @@ fn policy_test_runs_cases_offline() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no imprint-test.yaml found"), "{err}");
 }
+
+/// `policy import` (issue 12): the policy-controller example policies convert to policies
+/// that load, with what was not converted on stderr; a ClusterImagePolicy naming the demo key
+/// and demo layout, imported, decides the demo image as policy-controller would.
+#[test]
+fn policy_import_converts_cluster_image_policies() {
+    let dir = tempfile::tempdir().unwrap();
+    for (file, must_note) in [
+        (
+            "custom-key-attestation-sbom-spdxjson.yaml",
+            "attestations[0].policy",
+        ),
+        (
+            "keyless-attestation-sbom-spdxjson.yaml",
+            "attestations[0].policy",
+        ),
+        ("release-signed-by-github-actions.yaml", "noMatch: deny"),
+        (
+            "signed-by-aws-kms-key.yaml",
+            "key.kms: KMS keys are not supported",
+        ),
+    ] {
+        let (code, out, err) = run(imprint()
+            .args(["policy", "import"])
+            .arg(format!("testdata/policy-import/{file}")));
+        assert_eq!(code, 0, "{file}: {err}");
+        assert!(err.contains(must_note), "{file}: {err}");
+        let converted = dir.path().join(file);
+        std::fs::write(&converted, &out).unwrap();
+        let (code, lint, _) = run(imprint().args(["policy", "lint"]).arg(&converted));
+        assert_eq!(code, 0, "{file}: {lint}\n{out}");
+    }
+    assert!(
+        std::fs::read_to_string(dir.path().join("signed-by-aws-kms-key.yaml"))
+            .unwrap()
+            .contains("{static: fail}")
+    );
+
+    let root = crate::support::crate_path("");
+    let key = std::fs::read_to_string(root.join("keys/demo.pub")).unwrap();
+    let layout = root.join("testdata/demo-image");
+    let cip = |attestation: &str| {
+        format!(
+            "apiVersion: policy.sigstore.dev/v1beta1\nkind: ClusterImagePolicy\nmetadata: {{name: demo}}\nspec:\n  \
+             images: [{{glob: \"oci:{}**\"}}]\n  authorities:\n    - name: demo\n      key:\n        data: {}\n{attestation}",
+            layout.display(),
+            serde_json::Value::String(key.clone())
+        )
+    };
+    for (attestation, want) in [
+        ("", 0),
+        (
+            "      attestations: [{name: sbom, predicateType: cyclonedx}]\n",
+            0,
+        ),
+        (
+            "      attestations: [{name: sbom, predicateType: spdxjson}]\n",
+            1,
+        ),
+    ] {
+        let input = dir.path().join("cip.yaml");
+        std::fs::write(&input, cip(attestation)).unwrap();
+        let (code, out, err) = run(imprint().args(["policy", "import"]).arg(&input));
+        assert_eq!(code, 0, "{err}");
+        let policy = dir.path().join("imported.yaml");
+        std::fs::write(&policy, &out).unwrap();
+        let (code, table, err) = run(imprint()
+            .args(["verify", "--policy"])
+            .arg(&policy)
+            .arg(format!("oci:{}:demo", layout.display())));
+        assert_eq!(code, want, "{attestation}: {table}{err}\n{out}");
+    }
+    let (code, _, err) = run(imprint().args(["policy", "import", "policies/demo.yaml"]));
+    assert_eq!(code, 2);
+    assert!(err.contains("ClusterImagePolicy"), "{err}");
+}
