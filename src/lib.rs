@@ -9,6 +9,7 @@
 //! [`sign`], [`verify`], [`policy`], [`gate`].
 
 pub mod audit;
+pub mod decisionlog;
 pub mod format;
 pub mod fs;
 /// Entry points for the fuzz targets in `fuzz/` and the replay test: for fuzzing only, not a
