@@ -73,6 +73,16 @@ pub(crate) struct AuditArgs {
     /// a row. Repeatable; combines with the inputs.
     #[arg(long, value_name = "REPOSITORY")]
     pub repository: Vec<String>,
+    /// Append one decision record per distinct image to the decision log in DIR (created if
+    /// missing; see `imprint audit-log`), with a signed checkpoint at the end.
+    #[arg(long, value_name = "DIR", requires = "audit_log_key")]
+    pub audit_log: Option<PathBuf>,
+    /// The decision log's private checkpoint key (`imprint audit-log keygen`).
+    #[arg(long, value_name = "FILE", requires = "audit_log")]
+    pub audit_log_key: Option<PathBuf>,
+    /// The decision log's origin (default: the key's name).
+    #[arg(long, value_name = "ORIGIN", requires = "audit_log")]
+    pub audit_log_origin: Option<String>,
     /// Manifest files or directories, `-` for stdin, or image references.
     #[arg(required_unless_present = "repository", value_name = "INPUT")]
     pub inputs: Vec<String>,
@@ -108,6 +118,15 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
     let policy = Policy::from_path(&args.policy)
         .with_context(|| format!("cannot load policy `{}`", args.policy.display()))?;
     let mut manifests = read_inputs(&args.inputs)?;
+    // Opened before anything is verified: a bad key or a tampered log stops the audit.
+    let log = match &args.audit_log {
+        Some(dir) => Some(super::audit_log::open_log(
+            dir,
+            args.audit_log_key.as_deref(),
+            args.audit_log_origin.as_deref(),
+        )?),
+        None => None,
+    };
     let verifier = Verifier::builder(policy)
         .registry(args.registry.to_config())
         .build()
@@ -137,6 +156,10 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         }
         None => audit::audit(&verifier, manifests).await,
     };
+    if let (Some(log), Some(dir)) = (log, &args.audit_log) {
+        write_log(log, &report)
+            .with_context(|| format!("cannot write the decision log `{}`", dir.display()))?;
+    }
     let text = match args.output {
         AuditOutput::Table => audit::render::table(&report),
         AuditOutput::Json => {
@@ -178,4 +201,23 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         ));
     }
     Ok(Outcome::from_problems(problems))
+}
+
+/// One record per distinct image (its first row), then a final checkpoint.
+fn write_log(log: imprint::decisionlog::DecisionLog, report: &audit::Report) -> anyhow::Result<()> {
+    use imprint::decisionlog::{DecisionContext, Record};
+    // The hashes the report's header shows (`imprint::audit` computes them).
+    let context = DecisionContext {
+        policy_hash: report.policy.hash.clone(),
+        trust_root_hash: report.trust_root.as_ref().map(|t| t.hash.clone()),
+    };
+    let mut seen = std::collections::HashSet::new();
+    for row in &report.rows {
+        let image = row.reference.as_deref().unwrap_or(&row.source.image);
+        if seen.insert(image.to_owned()) {
+            log.append(&Record::from_audit_row(row, &context))?;
+        }
+    }
+    log.close()?;
+    Ok(())
 }

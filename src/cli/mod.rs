@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 use imprint::format::text::for_terminal;
 
 pub(crate) mod audit;
+pub(crate) mod audit_log;
 pub(crate) mod blob;
 pub(crate) mod download;
 pub(crate) mod image;
@@ -83,6 +84,8 @@ pub(crate) enum Command {
     Download(download::DownloadArgs),
     /// Decide every image that manifests name against a trust policy; what would enforcing deny?
     Audit(audit::AuditArgs),
+    /// Decision logs: make checkpoint keys, verify a log, prove one decision.
+    AuditLog(audit_log::AuditLogArgs),
 }
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
@@ -256,6 +259,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Tree(a) => block_on(tree::run(a))?,
         Command::Download(a) => block_on(download::run(a))?,
         Command::Audit(a) => block_on(audit::run(a))?,
+        Command::AuditLog(a) => audit_log::run(a),
     }
 }
 

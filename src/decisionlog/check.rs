@@ -64,12 +64,19 @@ impl VerifyReport {
         self.problems.is_empty()
     }
 
-    /// The problem with the lowest record index (the first broken record).
+    /// The first broken record: the lowest index the records themselves show (the chain names
+    /// the exact record), else the lowest a checkpoint shows (a checkpoint whose tree does not
+    /// match only bounds it: the first record after the last valid checkpoint), else the first
+    /// problem.
     pub fn first_broken(&self) -> Option<&Problem> {
-        self.problems
-            .iter()
-            .filter(|p| p.index.is_some())
-            .min_by_key(|p| p.index)
+        let lowest = |file: Option<&str>| {
+            self.problems
+                .iter()
+                .filter(|p| p.index.is_some() && file.is_none_or(|f| p.file == f))
+                .min_by_key(|p| p.index)
+        };
+        lowest(Some(RECORDS_FILE))
+            .or_else(|| lowest(None))
             .or_else(|| self.problems.first())
     }
 }
