@@ -129,10 +129,7 @@ pub(crate) fn run(args: AuditLogArgs) -> anyhow::Result<Outcome> {
             let options = VerifyOptions {
                 key: key.as_deref().map(read_verifier).transpose()?,
                 origin,
-                trusted_checkpoint: trusted_checkpoint
-                    .as_deref()
-                    .map(read_text)
-                    .transpose()?,
+                trusted_checkpoint: trusted_checkpoint.as_deref().map(read_text).transpose()?,
             };
             let report = decisionlog::verify(&dir, &options)
                 .with_context(|| format!("cannot verify the decision log `{}`", dir.display()))?;
@@ -245,7 +242,9 @@ pub(crate) fn open_log(
     key: Option<&Path>,
     origin: Option<&str>,
 ) -> anyhow::Result<DecisionLog> {
-    let key = key.context("`--audit-log` needs `--audit-log-key FILE` (make one with `imprint audit-log keygen`)")?;
+    let key = key.context(
+        "`--audit-log` needs `--audit-log-key FILE` (make one with `imprint audit-log keygen`)",
+    )?;
     let bytes = zeroize::Zeroizing::new(
         read_limited(key, MAX_NOTE_FILE)
             .with_context(|| format!("cannot read the decision-log key `{}`", key.display()))?,

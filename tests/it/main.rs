@@ -14,6 +14,7 @@ mod cli_parity;
 mod concurrency;
 mod conformance;
 mod cosign_flags;
+mod decision_log;
 mod demo;
 mod dsse_interop;
 mod fuzz;
