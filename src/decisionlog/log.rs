@@ -385,9 +385,12 @@ impl DecisionLog {
     }
 }
 
-/// Read a JSON Lines file (missing: empty); cut back a torn last line in place. Returns the
-/// bytes kept and, if one was cut, (bytes cut, new length).
-fn read_and_cut(path: &Path) -> Result<(Vec<u8>, Option<(u64, u64)>), LogError> {
+/// A JSON Lines file as read: the bytes kept and, if a torn last line was cut, (bytes cut,
+/// new length).
+type Kept = (Vec<u8>, Option<(u64, u64)>);
+
+/// Read a JSON Lines file (missing: empty); cut back a torn last line in place.
+fn read_and_cut(path: &Path) -> Result<Kept, LogError> {
     let mut bytes = match std::fs::read(path) {
         Ok(b) => b,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok((Vec::new(), None)),

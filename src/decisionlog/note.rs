@@ -588,7 +588,7 @@ mod tests {
         let none = TlogProof {
             extra: None,
             hashes: Vec::new(),
-            ..p.clone()
+            ..p
         };
         assert_eq!(TlogProof::parse(&none.to_text()).unwrap(), none);
         assert!(TlogProof::parse(&text.replace("index 3", "index 03")).is_err());
