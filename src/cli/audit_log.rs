@@ -151,16 +151,17 @@ pub(crate) fn run(args: AuditLogArgs) -> anyhow::Result<Outcome> {
             out.flush()?;
             let mut problems = Vec::new();
             if let Some(first) = report.first_broken() {
-                problems.push(format!(
-                    "first broken record: {}{}: {}",
-                    first
-                        .index
-                        .map_or_else(|| "none".to_owned(), |i| format!("index {i}")),
-                    first
-                        .line
-                        .map_or_else(String::new, |l| format!(" ({} line {l})", first.file)),
-                    first.message
-                ));
+                problems.push(match (first.index, first.line) {
+                    (Some(i), Some(l)) => format!(
+                        "first broken record: index {i} ({} line {l}): {}",
+                        first.file, first.message
+                    ),
+                    (Some(i), None) => format!(
+                        "first broken record: index {i} ({}): {}",
+                        first.file, first.message
+                    ),
+                    _ => format!("{}: {}", first.file, first.message),
+                });
                 for p in report.problems.iter().filter(|p| !std::ptr::eq(*p, first)) {
                     problems.push(p.message.clone());
                 }
@@ -202,7 +203,7 @@ pub(crate) fn run(args: AuditLogArgs) -> anyhow::Result<Outcome> {
                         verified.index,
                         verified.checkpoint.size,
                         key.name(),
-                        verified.checkpoint.origin
+                        imprint::format::text::for_terminal(&verified.checkpoint.origin)
                     );
                     Ok(Outcome::Success)
                 }
@@ -218,6 +219,13 @@ pub(crate) fn run(args: AuditLogArgs) -> anyhow::Result<Outcome> {
 }
 
 fn keygen(name: &str, key_file: &Path, pub_file: &Path) -> anyhow::Result<Outcome> {
+    for path in [key_file, pub_file] {
+        anyhow::ensure!(
+            std::fs::symlink_metadata(path).is_err(),
+            "`{}` already exists (keygen never replaces a key)",
+            path.display()
+        );
+    }
     let signer = NoteSigner::generate(name).context("cannot make the key")?;
     let verifier = format!("{}\n", signer.verifier().to_text());
     // The public file first: a clash leaves no orphaned private key behind.

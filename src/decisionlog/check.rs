@@ -85,12 +85,20 @@ impl VerifyReport {
 /// checkpoint's signature and tree, that checkpoints only grow (consistency proofs between
 /// successive ones), and the trusted checkpoint. `Err` only when files cannot be read.
 pub fn verify(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, LogError> {
+    if !dir.is_dir() {
+        return Err(LogError::Io {
+            what: "cannot read the log directory",
+            path: dir.to_owned(),
+            source: std::io::Error::new(std::io::ErrorKind::NotFound, "not a directory"),
+        });
+    }
     let (key, key_from) = resolve_key(dir, options.key.as_ref())?;
     let records_path = dir.join(RECORDS_FILE);
     let bytes = read(&records_path)?;
     let mut problems = Vec::new();
     let mut leaves: Vec<Hash> = Vec::new();
     let mut chain_broken = false;
+    let count = lines(&bytes).count() as u64;
     for (i, line) in lines(&bytes).enumerate() {
         let i = i as u64;
         let mut problem = |index: u64, message: String| {
@@ -101,7 +109,7 @@ pub fn verify(dir: &Path, options: &VerifyOptions) -> Result<VerifyReport, LogEr
                 message,
             });
         };
-        let torn = i + 1 == lines(&bytes).count() as u64 && !bytes.ends_with(b"\n");
+        let torn = i + 1 == count && !bytes.ends_with(b"\n");
         if torn {
             problem(
                 i,

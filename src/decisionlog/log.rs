@@ -171,6 +171,12 @@ impl DecisionLog {
                 .open(&parsed.note)
                 .map_err(|e| corrupt(e.to_string()))?;
             let c = Checkpoint::parse(text).map_err(|e| corrupt(e.to_string()))?;
+            if c.origin != options.origin {
+                return Err(corrupt(format!(
+                    "the log's checkpoints carry origin `{}`, it is opened with origin `{}`",
+                    c.origin, options.origin
+                )));
+            }
             let held = leaves.len() as u64;
             if c.size > held {
                 return Err(corrupt(format!(

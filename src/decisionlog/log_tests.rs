@@ -193,6 +193,10 @@ fn open_refuses_tampered_logs_and_other_keys() {
         DecisionLog::open(dir.path(), options(&other, &clock)),
         Err(LogError::WrongKey { .. })
     ));
+    let mut renamed = options(&signer, &clock);
+    renamed.origin = "imprint.test/another".into();
+    let err = DecisionLog::open(dir.path(), renamed).unwrap_err();
+    assert!(err.to_string().contains("origin"), "{err}");
     // Truncated below the checkpoint.
     let path = dir.path().join(RECORDS_FILE);
     let text = std::fs::read_to_string(&path).unwrap();

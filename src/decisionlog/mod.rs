@@ -95,8 +95,6 @@ pub const CHECKPOINTS_FILE: &str = "checkpoints.jsonl";
 pub const LATEST_CHECKPOINT_FILE: &str = "checkpoint";
 /// The verifier key.
 pub const PUBLIC_KEY_FILE: &str = "log.pub";
-/// Longest record line read back (bigger lines are refused as corrupt).
-pub const MAX_RECORD_BYTES: usize = 1 << 20;
 
 /// What went wrong with a log directory, a key or a proof.
 #[derive(Debug, thiserror::Error)]

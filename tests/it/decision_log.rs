@@ -146,6 +146,27 @@ fn audit_writes_records_and_verify_passes() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["sealed"], 5);
     assert!(report["key"].as_str().unwrap().contains("log.pub"));
+    // A directory that is not there is an operational error, not an empty log.
+    let (code, _, err) = run(imprint()
+        .args(["audit-log", "verify"])
+        .arg(log.tmp.path().join("nothing-here"))
+        .arg("--key")
+        .arg(log.public()));
+    assert_eq!(code, 2, "{err}");
+    // keygen never replaces a key.
+    let (code, _, err) = run(imprint().args([
+        "audit-log",
+        "keygen",
+        "--name",
+        "x",
+        "--key-file",
+        log.key().to_str().unwrap(),
+        "--pub-file",
+        log.tmp.path().join("new.pub").to_str().unwrap(),
+    ]));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("already exists"), "{err}");
+    assert!(!log.tmp.path().join("new.pub").exists());
     // The private key is mode 0600.
     #[cfg(unix)]
     {
