@@ -67,7 +67,8 @@ pub struct Recovered {
     pub record: Position,
 }
 
-/// An open decision log (one writer per directory). `Send + Sync`: share it in an `Arc`.
+/// An open decision log (one writer per directory: [`open`](Self::open) takes an exclusive
+/// advisory lock on the record file). `Send + Sync`: share it in an `Arc`.
 /// [`append`](Self::append) and [`sync`](Self::sync) block on the file system; from async
 /// code call them in `spawn_blocking`.
 #[derive(Debug)]
@@ -148,6 +149,22 @@ impl DecisionLog {
             Err(e) => return Err(io("cannot read", &key_path)(e)),
         }
         let records_path = dir.join(RECORDS_FILE);
+        // One writer per directory: an exclusive advisory lock on the record file, held as
+        // long as the log is open (released when it is dropped or closed).
+        let file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&records_path)
+            .map_err(io("cannot open", &records_path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(LogError::Locked { path: records_path });
+            }
+            Err(std::fs::TryLockError::Error(e)) => {
+                return Err(io("cannot lock", &records_path)(e));
+            }
+        }
         let (bytes, torn) = read_and_cut(&records_path)?;
         let leaves = rebuild(&records_path, &bytes)?;
         let mut tree = CompactTree::new();
@@ -193,11 +210,6 @@ impl DecisionLog {
             last_checkpoint_size = Some(c.size);
         }
         drop(leaves);
-        let file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&records_path)
-            .map_err(io("cannot open", &records_path))?;
         let sync_file = file.try_clone().map_err(io("cannot open", &records_path))?;
         let now = options.clock.now();
         let prev = last_hash(&bytes);

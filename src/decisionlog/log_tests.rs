@@ -86,6 +86,11 @@ fn appends_checkpoints_and_verifies() {
     let signer = key();
     let clock = clock();
     let log = DecisionLog::open(dir.path(), options(&signer, &clock)).unwrap();
+    // A second writer is refused while the first has the log open.
+    assert!(matches!(
+        DecisionLog::open(dir.path(), options(&signer, &clock)),
+        Err(LogError::Locked { .. })
+    ));
     for i in 0..5 {
         let p = log.append(&record(i)).unwrap();
         assert_eq!(p.index, i as u64);

@@ -134,6 +134,12 @@ pub enum LogError {
         /// The key given.
         expected: String,
     },
+    /// Another [`DecisionLog`] (in this or another process) has the directory open.
+    #[error("{} is open in another writer (it is locked)", path.display())]
+    Locked {
+        /// The record file.
+        path: PathBuf,
+    },
     /// An earlier write failed part-way; the log refuses more appends until it is reopened
     /// (which cuts the torn line back).
     #[error("an earlier write to {} failed; reopen the log to recover", path.display())]
