@@ -279,3 +279,74 @@ fn proofs_round_trip_and_tampering_is_caught() {
     assert!(verify_proof(&text, &verifier, Some("other.example/log")).is_err());
     log.close().unwrap();
 }
+
+#[test]
+fn verify_catches_shrinking_checkpoints_and_other_origins() {
+    let dir = tempfile::tempdir().unwrap();
+    let signer = key();
+    let clock = clock();
+    let log = DecisionLog::open(dir.path(), options(&signer, &clock)).unwrap();
+    log.append(&record(0)).unwrap();
+    let first = log.checkpoint().unwrap();
+    for i in 1..4 {
+        log.append(&record(i)).unwrap();
+    }
+    log.close().unwrap();
+    let verifier = signer.verifier();
+    // The expected origin.
+    let report = verify(
+        dir.path(),
+        &VerifyOptions {
+            key: Some(verifier.clone()),
+            origin: Some("imprint.test/another".into()),
+            trusted_checkpoint: None,
+        },
+    )
+    .unwrap();
+    assert!(!report.is_ok());
+    assert!(report.problems[0].message.contains("origin"), "{report:?}");
+    // An older checkpoint saved elsewhere is consistent with the log.
+    let report = verify(
+        dir.path(),
+        &VerifyOptions {
+            key: Some(verifier.clone()),
+            origin: None,
+            trusted_checkpoint: Some(first.clone()),
+        },
+    )
+    .unwrap();
+    assert!(report.is_ok(), "{report:?}");
+    // Checkpoints out of order: the log would have shrunk.
+    let path = dir.path().join(CHECKPOINTS_FILE);
+    let text = std::fs::read_to_string(&path).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    std::fs::write(&path, format!("{}\n{}\n", lines[1], lines[0])).unwrap();
+    let report = verify_with(dir.path(), &verifier);
+    let first_broken = report.first_broken().unwrap();
+    assert!(first_broken.message.contains("shrinks"), "{report:?}");
+    assert_eq!(first_broken.index, Some(1));
+    // A trusted checkpoint signed by another key is unusable, not silently ignored.
+    let other = key()
+        .sign(
+            &note::Checkpoint::parse(verifier.open(&first).unwrap())
+                .unwrap()
+                .to_text(),
+        )
+        .unwrap();
+    let report = verify(
+        dir.path(),
+        &VerifyOptions {
+            key: Some(verifier.clone()),
+            origin: None,
+            trusted_checkpoint: Some(other),
+        },
+    )
+    .unwrap();
+    assert!(
+        report
+            .problems
+            .iter()
+            .any(|p| p.message.contains("trusted checkpoint is unusable")),
+        "{report:?}"
+    );
+}

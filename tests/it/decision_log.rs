@@ -146,6 +146,16 @@ fn audit_writes_records_and_verify_passes() {
     let report: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(report["sealed"], 5);
     assert!(report["key"].as_str().unwrap().contains("log.pub"));
+    // `--audit-log` needs a key; a key that is not a note key stops the audit before it runs.
+    let (code, _, err) = run(imprint()
+        .args(["audit", "--policy", "policies/demo.yaml", "--audit-log"])
+        .arg(log.tmp.path().join("unused"))
+        .arg(DEMO));
+    assert_eq!(code, 2, "{err}");
+    let (code, _, err) = audit_into(&log.tmp.path().join("unused"), &log.public(), &[DEMO]);
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("not a note private key"), "{err}");
+    assert!(!log.tmp.path().join("unused").exists());
     // A directory that is not there is an operational error, not an empty log.
     let (code, _, err) = run(imprint()
         .args(["audit-log", "verify"])
