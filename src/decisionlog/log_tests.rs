@@ -336,7 +336,7 @@ fn verify_catches_shrinking_checkpoints_and_other_origins() {
     let report = verify(
         dir.path(),
         &VerifyOptions {
-            key: Some(verifier.clone()),
+            key: Some(verifier),
             origin: None,
             trusted_checkpoint: Some(other),
         },
