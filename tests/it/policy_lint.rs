@@ -175,7 +175,25 @@ fn policy_test_runs_cases_offline() {
     let (code, out, err) = run(imprint().args(["policy", "test", "testdata/policy-tests"]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("2 case(s) in 1 file(s): 2 passed, 0 failed"),
+        out.contains("8 case(s) in 1 file(s): 8 passed, 0 failed"),
+        "{out}"
+    );
+    // Manifest cases: one line per image use of the Deployment and the CronJob.
+    assert!(
+        out.contains("PASS ")
+            && out.contains(
+                ": the demo workloads are allowed: batch/v1/CronJob/shop/nightly containers[0] (expected allowed [] by demo-key, got allowed [])"
+            ),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(
+                |l| l.contains("denies every workload: apps/v1/Deployment/shop/web")
+                    && l.contains("got denied [signature-invalid]")
+            )
+            .count(),
+        2,
         "{out}"
     );
 
@@ -238,6 +256,50 @@ fn policy_test_runs_cases_offline() {
     let (code, _, err) = run(imprint().arg("policy").arg("test").arg(empty.path()));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no imprint-test.yaml found"), "{err}");
+
+    // A manifest case expecting the wrong outcome fails (exit 1), per image use; a registry
+    // image in the manifest makes the test file invalid (exit 2), at the manifest's line.
+    let manifest = dir.path().join("pod.yaml");
+    let write_pod = |image: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: ns}}\nspec:\n  containers:\n    - name: c\n      image: {image}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write_pod(&format!("oci:{}/testdata/demo-image:demo", root.display()));
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: imprint.dev/v1\nkind: PolicyTest\npolicy: {}/policies/demo.yaml\ncases:\n  - name: pod\n    manifest: pod.yaml\n    results:\n      - resources: [Pod/ns/p]\n        expect: {{outcome: denied}}\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run(imprint().arg("policy").arg("test").arg(&file));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "FAIL {}:5: pod: v1/Pod/ns/p containers[0]",
+            file.display()
+        )) && out.contains("expected denied, got allowed"),
+        "{out}"
+    );
+    let (_, out, _) = run(imprint().args(["policy", "test", "-o", "json"]).arg(&file));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["resource"], "v1/Pod/ns/p containers[0]", "{out}");
+    write_pod("ghcr.io/acme/app:1");
+    let (code, out, err) = run(imprint().arg("policy").arg("test").arg(&file));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:7: image `ghcr.io/acme/app:1`",
+            manifest.display()
+        )),
+        "{err}"
+    );
 }
 
 /// `policy import` (issue 12): the policy-controller example policies convert to policies
