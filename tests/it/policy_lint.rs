@@ -377,3 +377,87 @@ fn policy_import_converts_cluster_image_policies() {
     assert_eq!(code, 2);
     assert!(err.contains("ClusterImagePolicy"), "{err}");
 }
+
+/// Layout patterns that no OCI layout image can match, patterns doubled after
+/// normalisation, and an allow-only rule that a wider checked rule overrides (issue 12).
+#[test]
+fn lint_reports_layout_patterns_duplicates_and_overridden_allow_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::fs::canonicalize(dir.path()).unwrap().join("layouts");
+    std::fs::create_dir_all(&real).unwrap();
+    let link = real.parent().unwrap().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let path = write(
+        dir.path(),
+        "policy.yaml",
+        &format!(
+            "{HEAD}  authorities:\n    ci: {{keyless: {{issuer: x, subject: y}}}}\n    ok: {{static: pass}}\n  rules:\n    - name: signed\n      images: ['ghcr.io/acme/**', 'oci://ghcr.io/acme/*', 'oci:{}/**']\n      signatures: {{authority: ci}}\n    - name: tools\n      images: ['ghcr.io/acme/tools/*', 'GHCR.IO/acme/tools/*']\n      signatures: {{authority: ok}}\n",
+            link.display()
+        ),
+    );
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", &path]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let line = |code: &str| -> Vec<&str> {
+        stdout
+            .lines()
+            .filter(|l| l.contains(&format!("[{code}]")))
+            .collect()
+    };
+    let layout = line("unmatchable-layout-pattern");
+    assert_eq!(layout.len(), 2, "{stdout}");
+    assert!(
+        layout[0].starts_with(&format!(
+            "{path}:9:35: error[unmatchable-layout-pattern] spec.rules[0].images[1]: "
+        )) && layout[0].contains("not a registry"),
+        "{stdout}"
+    );
+    assert!(
+        layout[1].contains("spec.rules[0].images[2]")
+            && layout[1].contains(&format!("`{}`", real.display())),
+        "{stdout}"
+    );
+    let duplicate = line("duplicate-pattern");
+    assert_eq!(duplicate.len(), 1, "{stdout}");
+    assert!(
+        duplicate[0].starts_with(&format!(
+            "{path}:12:40: warning[duplicate-pattern] spec.rules[1].images[1]: "
+        )),
+        "{stdout}"
+    );
+    let overridden = line("allow-rule-overridden");
+    assert_eq!(overridden.len(), 1, "{stdout}");
+    assert!(
+        overridden[0].starts_with(&format!(
+            "{path}:12:15: warning[allow-rule-overridden] spec.rules[1].images: "
+        )),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(imprint().args(["policy", "lint", "-o", "json", &path]));
+    assert_eq!(code, 1);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let codes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for want in [
+        "unmatchable-layout-pattern",
+        "duplicate-pattern",
+        "allow-rule-overridden",
+    ] {
+        assert!(codes.contains(&want), "{want} missing from {codes:?}");
+    }
+    // Written without the link, the layout pattern is fine.
+    let fixed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&link.display().to_string(), &real.display().to_string());
+    std::fs::write(&path, fixed).unwrap();
+    let (_, stdout, _) = run(imprint().args(["policy", "lint", &path]));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("[unmatchable-layout-pattern]"))
+            .count(),
+        1,
+        "{stdout}"
+    );
+}
