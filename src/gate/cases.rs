@@ -399,7 +399,7 @@ fn manifest_uses(base: &Path, rel: &str) -> Result<Vec<Use>, String> {
     Ok(out)
 }
 
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "the parts of one case result")]
 async fn run_manifest_case(
     path: &Path,
     line: usize,
@@ -415,12 +415,11 @@ async fn run_manifest_case(
     let mut decisions: BTreeMap<String, Result<Decision, String>> = BTreeMap::new();
     for u in uses {
         let key = u.layout.to_string();
-        if !decisions.contains_key(&key) {
-            let d = match &verifier {
+        if let std::collections::btree_map::Entry::Vacant(slot) = decisions.entry(key) {
+            slot.insert(match &verifier {
                 Ok(v) => Ok(v.verify(&u.layout).await),
                 Err(e) => Err(e.clone()),
-            };
-            decisions.insert(key, d);
+            });
         }
     }
     let selects = |r: &WireResult, u: &Use| {
@@ -503,7 +502,7 @@ async fn run_manifest_case(
 }
 
 /// The result of checking one decision (or the error that prevented it) against `expect`.
-#[allow(clippy::too_many_arguments)]
+#[expect(clippy::too_many_arguments, reason = "the parts of one case result")]
 fn judge(
     path: &Path,
     line: usize,

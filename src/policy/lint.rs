@@ -735,18 +735,26 @@ enum Tok {
     Class(bool, Vec<(char, char)>),
 }
 
-/// Most alternatives a pattern's `{a,b}` groups expand to before coverage gives up.
+/// Most alternatives a pattern's `{a,b}` groups expand to (and most pairs of alternatives
+/// compared) before coverage gives up.
 const MAX_ALTERNATIVES: usize = 64;
+
+/// Longest pattern coverage is decided for.
+const MAX_COVERAGE_CHARS: usize = 256;
 
 /// Whether every name the glob `specific` matches is matched by the glob `general` (both
 /// normalised). Sound, not complete: `false` also when it cannot tell.
 fn glob_covers(general: &str, specific: &str) -> bool {
-    if general.len() > 1024 || specific.len() > 1024 {
+    // Bounded work for hostile policies: real patterns are short.
+    if general.len() > MAX_COVERAGE_CHARS || specific.len() > MAX_COVERAGE_CHARS {
         return false;
     }
     let (Some(gs), Some(ss)) = (tokens(general), tokens(specific)) else {
         return false;
     };
+    if gs.len() * ss.len() > MAX_ALTERNATIVES {
+        return false;
+    }
     ss.iter()
         .all(|s| gs.iter().any(|g| Coverage::new(g, s).covers(0, 0)))
 }
