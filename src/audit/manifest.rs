@@ -24,8 +24,9 @@ use std::io::Read as _;
 use std::path::{Path, PathBuf};
 
 use serde::Serialize;
-use serde::de::{self, Deserialize, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
+
+use crate::format::yaml::{Key, Node};
 
 /// The largest manifest file (or stdin) read: 256 MiB, the YAML parser's own input cap.
 pub const MAX_MANIFEST_BYTES: u64 = 256 * 1024 * 1024;
@@ -521,146 +522,6 @@ impl<'a> Cx<'a> {
             .as_str()
             .map(str::to_owned)
             .ok_or_else(|| self.malformed(format!("`{what}` must be a string")))
-    }
-}
-
-/// A YAML node with the location of every key and value.
-#[derive(Debug)]
-enum Node {
-    Map(Vec<(Spanned<Key>, Spanned<Self>)>),
-    Seq(Vec<Spanned<Self>>),
-    Str(String),
-    Null,
-    /// Numbers and booleans.
-    Other,
-}
-
-impl Node {
-    /// The last entry for `key` (YAML and JSON readers keep the last of duplicates).
-    fn entry(&self, key: &str) -> Option<(&Spanned<Key>, &Spanned<Self>)> {
-        match self {
-            Self::Map(entries) => entries
-                .iter()
-                .rev()
-                .find(|(k, _)| k.value.0.as_deref() == Some(key))
-                .map(|(k, v)| (k, v)),
-            _ => None,
-        }
-    }
-
-    fn get(&self, key: &str) -> Option<&Spanned<Self>> {
-        self.entry(key).map(|(_, v)| v)
-    }
-
-    fn as_str(&self) -> Option<&str> {
-        match self {
-            Self::Str(s) => Some(s),
-            _ => None,
-        }
-    }
-}
-
-/// A mapping key: its text when it is a scalar, `None` for a complex key.
-#[derive(Debug)]
-struct Key(Option<String>);
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(KeyVisitor)
-    }
-}
-
-struct KeyVisitor;
-
-impl<'de> Visitor<'de> for KeyVisitor {
-    type Value = Key;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a mapping key")
-    }
-    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Key, E> {
-        Ok(Key(Some(v.to_string())))
-    }
-    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Key, E> {
-        Ok(Key(Some(v.to_string())))
-    }
-    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Key, E> {
-        Ok(Key(Some(v.to_string())))
-    }
-    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Key, E> {
-        Ok(Key(Some(v.to_string())))
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Key, E> {
-        Ok(Key(Some(v.to_owned())))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Key, E> {
-        Ok(Key(None))
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Key, E> {
-        Ok(Key(None))
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Key, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
-        Ok(Key(None))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Key, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
-        Ok(Key(None))
-    }
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
-        Ok(Node::Other)
-    }
-    fn visit_str<E: de::Error>(self, v: &str) -> Result<Node, E> {
-        Ok(Node::Str(v.to_owned()))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Null)
-    }
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<Node, D::Error> {
-        Node::deserialize(d)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
-            items.push(item);
-        }
-        Ok(Node::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut entries = Vec::new();
-        while let Some(key) = map.next_key::<Spanned<Key>>()? {
-            let value = map.next_value::<Spanned<Node>>()?;
-            entries.push((key, value));
-        }
-        Ok(Node::Map(entries))
     }
 }
 

@@ -19,6 +19,7 @@ pub mod reference;
 pub mod simple_signing;
 pub mod statement;
 pub mod text;
+pub(crate) mod yaml;
 
 pub use dsse::{
     Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_json, pae, parse_envelope,

@@ -1,7 +1,8 @@
 //! `imprint policy test`: test files (`imprint-test.yaml`, found recursively as `kyverno test`
-//! finds its files) list images in OCI layouts and the decision a policy must make about each:
-//! the outcome, and optionally the reason codes and an authority whose evidence met a
-//! requirement. Runs offline: only `oci:` layout images, no registry.
+//! finds its files) list images in OCI layouts, or Kubernetes manifests whose images are OCI
+//! layouts, and the decision a policy must make about each: the outcome, and optionally the
+//! reason codes and an authority whose evidence met a requirement. Runs offline: only `oci:`
+//! layout images, no registry.
 //!
 //! ```yaml
 //! apiVersion: imprint.dev/v1
@@ -15,14 +16,40 @@
 //!     policy: wrong-key.yaml              # a case may use its own policy
 //!     image: oci:../demo-image:demo
 //!     expect: {outcome: denied, reasons: [signature-invalid]}
+//!   - name: the demo workloads are allowed
+//!     manifest: workloads.yaml            # relative to this file; a file or a directory
+//!     expect: {outcome: allowed}          # the default for every image of the manifest
+//!     results:                            # per workload and/or image, as `kyverno test`'s
+//!       - resources: [CronJob/nightly]
+//!         expect: {outcome: allowed, reasons: [], authority: demo-key}
+//!       - resources: [apps/v1/Deployment/shop/web]
+//!         image: oci:../demo-image:demo
+//!         expect: {outcome: allowed}
 //! ```
+//!
+//! A `manifest` is read as `imprint audit` reads it ([`crate::audit::manifest`]: YAML streams,
+//! JSON, lists, every workload kind and container slot). Each of its images must be an
+//! `oci:PATH[:TAG]` reference, a relative `PATH` being relative to the manifest file; a
+//! registry image there makes the test file invalid (the error names the manifest's
+//! `file:line`), as the run would otherwise need the network.
+//!
+//! Every image use (workload, slot, image) of the manifest is checked against each `results`
+//! entry that selects it, and against the case's `expect` when no entry selects it. An entry
+//! selects the uses whose workload is one of its `resources` (written `name`, `Kind/name`,
+//! `Kind/namespace/name` or the full `apiVersion/Kind/namespace/name` that `imprint audit`
+//! prints, `-` for no namespace) and whose image, as written in the manifest, is its `image`;
+//! it needs at least one of the two. A use that nothing selects, with no case-level `expect`,
+//! fails, and so does an entry that selects no use (a misspelt resource cannot pass
+//! silently). Each image is verified once per case; each checked use is reported as its own
+//! result, named `CASE: apiVersion/Kind/namespace/name SLOT`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
 use super::Verifier;
+use crate::audit::manifest::{Manifests, Workload};
 use crate::format::reference::ImageRef;
 use crate::policy::{Decision, Outcome, Policy};
 
@@ -68,8 +95,19 @@ struct WireFile {
 #[serde(deny_unknown_fields, rename_all = "camelCase")]
 struct WireCase {
     name: String,
-    image: String,
+    image: Option<String>,
+    manifest: Option<String>,
     policy: Option<String>,
+    expect: Option<WireExpect>,
+    results: Option<Vec<WireResult>>,
+}
+
+/// One `results` entry of a manifest case.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+struct WireResult {
+    resources: Option<Vec<String>>,
+    image: Option<String>,
     expect: WireExpect,
 }
 
@@ -126,6 +164,13 @@ pub struct CaseResult {
     /// Why it failed (empty when it passed).
     #[serde(skip_serializing_if = "String::is_empty")]
     pub message: String,
+    /// For a manifest case: the workload (`apiVersion/Kind/namespace/name`) and slot
+    /// (`containers[0]`) of the image use this result is about.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// For a manifest case: the image as written in the manifest, at `file:line`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
 }
 
 /// Every test file under `paths` (files are taken as given; directories are walked, in name
@@ -220,35 +265,289 @@ pub async fn run_file(path: &Path) -> Result<Vec<CaseResult>, CasesError> {
                     case.name
                 ))
             })?;
-        let expected = describe_expected(&case.expect);
-        let result = |passed: bool, got: String, message: String| CaseResult {
-            file: path.to_owned(),
-            line,
-            name: case.name.clone(),
-            passed,
-            expected: expected.clone(),
-            got,
-            message,
-        };
-        let decided = decide(base, policy_rel, &case.image).await;
-        out.push(match decided {
-            Err(message) => result(false, "error".into(), message),
-            Ok(d) => {
-                let got = describe_decision(&d);
-                match mismatch(&case.expect, &d) {
-                    None => result(true, got, String::new()),
-                    Some(m) => result(false, got, m),
+        let case_at =
+            |message: &str| invalid(format!("case `{}` (line {line}): {message}", case.name));
+        match (&case.image, &case.manifest) {
+            (Some(image), None) => {
+                if case.results.is_some() {
+                    return Err(case_at(
+                        "`results` needs `manifest`; an `image` case has one `expect`",
+                    ));
                 }
+                let Some(expect) = &case.expect else {
+                    return Err(case_at("an `image` case needs `expect`"));
+                };
+                let expected = describe_expected(expect);
+                let decided = match verifier(base, policy_rel) {
+                    Ok(v) => match layout_ref(base, image) {
+                        Ok(image) => Ok(v.verify(&image).await),
+                        Err(e) => Err(e),
+                    },
+                    Err(e) => Err(e),
+                };
+                out.push(judge(
+                    path,
+                    line,
+                    case.name.clone(),
+                    expected,
+                    expect,
+                    decided.as_ref(),
+                    None,
+                    None,
+                ));
             }
-        });
+            (None, Some(manifest)) => {
+                if case.expect.is_none() && case.results.is_none() {
+                    return Err(case_at(
+                        "a `manifest` case needs `expect`, `results` or both",
+                    ));
+                }
+                let uses = manifest_uses(base, manifest).map_err(|m| case_at(&m))?;
+                let results = case.results.as_deref().unwrap_or_default();
+                for (k, r) in results.iter().enumerate() {
+                    if r.resources.is_none() && r.image.is_none() {
+                        return Err(case_at(&format!(
+                            "results[{k}] selects nothing: give `resources`, `image` or both"
+                        )));
+                    }
+                }
+                out.extend(
+                    run_manifest_case(
+                        path,
+                        line,
+                        &case.name,
+                        policy_rel,
+                        base,
+                        case.expect.as_ref(),
+                        results,
+                        &uses,
+                    )
+                    .await,
+                );
+            }
+            _ => {
+                return Err(case_at(
+                    "give exactly one of `image` (an OCI layout) and `manifest` (Kubernetes manifests)",
+                ));
+            }
+        }
     }
     Ok(out)
 }
 
-async fn decide(base: &Path, policy_rel: &str, image: &str) -> Result<Decision, String> {
+/// One image use of a manifest case, its layout resolved.
+struct Use {
+    workload: Workload,
+    slot: String,
+    /// As written in the manifest.
+    image: String,
+    /// `file:line` of its `image:` key.
+    location: String,
+    layout: ImageRef,
+}
+
+impl Use {
+    /// The spellings of its workload a `resources` entry may use.
+    fn named_by(&self, resource: &str) -> bool {
+        let w = &self.workload;
+        let ns = w.namespace.as_deref().unwrap_or("-");
+        resource == w.name
+            || resource == format!("{}/{}", w.kind, w.name)
+            || resource == format!("{}/{ns}/{}", w.kind, w.name)
+            || resource == w.id()
+    }
+}
+
+/// The image uses of the manifest file or directory `rel` (relative to `base`); every image
+/// must be an OCI layout (relative paths are relative to the manifest file).
+fn manifest_uses(base: &Path, rel: &str) -> Result<Vec<Use>, String> {
+    let path = base.join(rel);
+    let mut manifests = Manifests::default();
+    manifests
+        .read_path(&path)
+        .map_err(|e| format!("manifest `{}`: {e}", path.display()))?;
+    let mut out = Vec::with_capacity(manifests.uses.len());
+    for u in manifests.uses {
+        let (Some(workload), Some(slot), Some(location)) = (u.workload, u.slot, u.location) else {
+            continue;
+        };
+        let at = format!("{}:{}", location.file, location.line);
+        if !u.image.starts_with("oci:") {
+            return Err(format!(
+                "{at}: image `{}` of {workload} {slot} is not an OCI layout: policy tests run offline, so manifest images must be `oci:PATH[:TAG]`",
+                u.image
+            ));
+        }
+        let dir = Path::new(&location.file)
+            .parent()
+            .unwrap_or_else(|| Path::new("."));
+        let layout = layout_ref(dir, &u.image).map_err(|e| format!("{at}: {e}"))?;
+        out.push(Use {
+            workload,
+            slot,
+            image: u.image,
+            location: at,
+            layout,
+        });
+    }
+    if out.is_empty() {
+        return Err(format!(
+            "manifest `{}` names no workload image",
+            path.display()
+        ));
+    }
+    Ok(out)
+}
+
+#[expect(clippy::too_many_arguments, reason = "the parts of one case result")]
+async fn run_manifest_case(
+    path: &Path,
+    line: usize,
+    name: &str,
+    policy_rel: &str,
+    base: &Path,
+    default: Option<&WireExpect>,
+    results: &[WireResult],
+    uses: &[Use],
+) -> Vec<CaseResult> {
+    let mut out = Vec::new();
+    let verifier = verifier(base, policy_rel);
+    let mut decisions: BTreeMap<String, Result<Decision, String>> = BTreeMap::new();
+    for u in uses {
+        let key = u.layout.to_string();
+        if let std::collections::btree_map::Entry::Vacant(slot) = decisions.entry(key) {
+            slot.insert(match &verifier {
+                Ok(v) => Ok(v.verify(&u.layout).await),
+                Err(e) => Err(e.clone()),
+            });
+        }
+    }
+    let selects = |r: &WireResult, u: &Use| {
+        r.resources
+            .as_ref()
+            .is_none_or(|list| list.iter().any(|res| u.named_by(res)))
+            && r.image.as_ref().is_none_or(|i| *i == u.image)
+    };
+    let missing = String::from("internal error: the image was not verified; please file a bug");
+    for u in uses {
+        let resource = format!("{} {}", u.workload, u.slot);
+        let label = format!("{name}: {resource}");
+        let decided = decisions
+            .get(&u.layout.to_string())
+            .map_or(Err(&missing), Result::as_ref);
+        let image = Some(format!("{} at {}", u.image, u.location));
+        let mut expectations: Vec<&WireExpect> = results
+            .iter()
+            .filter(|r| selects(r, u))
+            .map(|r| &r.expect)
+            .collect();
+        if expectations.is_empty() {
+            expectations.extend(default);
+        }
+        if expectations.is_empty() {
+            out.push(CaseResult {
+                file: path.to_owned(),
+                line,
+                name: label.clone(),
+                passed: false,
+                expected: "an expectation".into(),
+                got: decided.map_or_else(|_| "error".into(), describe_decision),
+                message: format!(
+                    "no `results` entry selects {resource} ({}) and the case has no `expect`",
+                    u.image
+                ),
+                resource: Some(resource.clone()),
+                image: image.clone(),
+            });
+        }
+        for e in expectations {
+            out.push(judge(
+                path,
+                line,
+                label.clone(),
+                describe_expected(e),
+                e,
+                decided,
+                Some(resource.clone()),
+                image.clone(),
+            ));
+        }
+    }
+    for (k, r) in results.iter().enumerate() {
+        if !uses.iter().any(|u| selects(r, u)) {
+            let mut what = Vec::new();
+            if let Some(list) = &r.resources {
+                what.push(format!("resources [{}]", list.join(", ")));
+            }
+            if let Some(i) = &r.image {
+                what.push(format!("image `{i}`"));
+            }
+            out.push(CaseResult {
+                file: path.to_owned(),
+                line,
+                name: format!("{name}: results[{k}]"),
+                passed: false,
+                expected: describe_expected(&r.expect),
+                got: "nothing selected".into(),
+                message: format!(
+                    "results[{k}] ({}) selects no image use of the manifest",
+                    what.join(", ")
+                ),
+                resource: None,
+                image: None,
+            });
+        }
+    }
+    out
+}
+
+/// The result of checking one decision (or the error that prevented it) against `expect`.
+#[expect(clippy::too_many_arguments, reason = "the parts of one case result")]
+fn judge(
+    path: &Path,
+    line: usize,
+    name: String,
+    expected: String,
+    expect: &WireExpect,
+    decided: Result<&Decision, &String>,
+    resource: Option<String>,
+    image: Option<String>,
+) -> CaseResult {
+    let (passed, got, message) = match decided {
+        Err(message) => (false, "error".to_owned(), message.clone()),
+        Ok(d) => {
+            let got = describe_decision(d);
+            match mismatch(expect, d) {
+                None => (true, got, String::new()),
+                Some(m) => (false, got, m),
+            }
+        }
+    };
+    CaseResult {
+        file: path.to_owned(),
+        line,
+        name,
+        passed,
+        expected,
+        got,
+        message,
+        resource,
+        image,
+    }
+}
+
+/// The verifier of the policy at `policy_rel` (relative to `base`).
+fn verifier(base: &Path, policy_rel: &str) -> Result<Verifier, String> {
     let policy_path = base.join(policy_rel);
     let policy = Policy::from_path(&policy_path)
         .map_err(|e| format!("policy `{}`: {e}", policy_path.display()))?;
+    Verifier::builder(policy)
+        .build()
+        .map_err(|e| crate::format::error_chain(&e))
+}
+
+/// `image`, which must be `oci:PATH[:TAG]`, with a relative `PATH` joined to `base`.
+fn layout_ref(base: &Path, image: &str) -> Result<ImageRef, String> {
     let Some(layout) = image.strip_prefix("oci:") else {
         return Err(format!(
             "`{image}`: policy tests run offline, so images must be OCI layouts (`oci:PATH[:TAG]`)"
@@ -259,11 +558,7 @@ async fn decide(base: &Path, policy_rel: &str, image: &str) -> Result<Decision, 
     } else {
         base.join(layout).display().to_string()
     };
-    let image = ImageRef::parse(&format!("oci:{layout}")).map_err(|e| e.to_string())?;
-    let verifier = Verifier::builder(policy)
-        .build()
-        .map_err(|e| crate::format::error_chain(&e))?;
-    Ok(verifier.verify(&image).await)
+    ImageRef::parse(&format!("oci:{layout}")).map_err(|e| e.to_string())
 }
 
 /// The reason codes of a decision: its reason and the reason of every unmet requirement.
@@ -332,4 +627,206 @@ fn mismatch(e: &WireExpect, d: &Decision) -> Option<String> {
         }
     }
     None
+}
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+
+    fn root() -> PathBuf {
+        Path::new(env!("CARGO_MANIFEST_DIR")).to_owned()
+    }
+
+    /// A test file in a temporary directory, with `cases` (YAML lines) under `cases:` and the
+    /// demo policy; `manifest` is written beside it as `m.yaml`.
+    fn scratch(manifest: &str, cases: &str) -> (tempfile::TempDir, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("m.yaml"), manifest).unwrap();
+        let file = dir.path().join("imprint-test.yaml");
+        std::fs::write(
+            &file,
+            format!(
+                "apiVersion: imprint.dev/v1\nkind: PolicyTest\npolicy: {}/policies/demo.yaml\ncases:\n{cases}",
+                root().display()
+            ),
+        )
+        .unwrap();
+        (dir, file)
+    }
+
+    fn deployment(images: &[&str]) -> String {
+        let containers: String = images
+            .iter()
+            .enumerate()
+            .map(|(i, image)| format!("        - name: c{i}\n          image: {image}\n"))
+            .collect();
+        format!(
+            "apiVersion: apps/v1\nkind: Deployment\nmetadata: {{name: web}}\nspec:\n  template:\n    spec:\n      containers:\n{containers}"
+        )
+    }
+
+    fn demo() -> String {
+        format!("oci:{}/testdata/demo-image:demo", root().display())
+    }
+
+    fn invalid_message(e: CasesError) -> String {
+        match e {
+            CasesError::Invalid { message, .. } => message,
+            e => panic!("not Invalid: {e}"),
+        }
+    }
+
+    #[tokio::test]
+    async fn the_fixture_checks_every_workload_image() {
+        let file = root().join("testdata/policy-tests/imprint-test.yaml");
+        let results = run_file(&file).await.unwrap();
+        assert!(results.iter().all(|r| r.passed), "{results:#?}");
+        let manifest: Vec<&CaseResult> = results.iter().filter(|r| r.resource.is_some()).collect();
+        // Two manifest cases, three image uses each (initContainers, containers, CronJob).
+        assert_eq!(manifest.len(), 6, "{results:#?}");
+        let names: BTreeSet<&str> = manifest
+            .iter()
+            .filter_map(|r| r.resource.as_deref())
+            .collect();
+        assert_eq!(
+            names,
+            BTreeSet::from([
+                "apps/v1/Deployment/shop/web initContainers[0]",
+                "apps/v1/Deployment/shop/web containers[0]",
+                "batch/v1/CronJob/shop/nightly containers[0]",
+            ])
+        );
+        let denied: Vec<_> = manifest
+            .iter()
+            .filter(|r| r.got.starts_with("denied"))
+            .collect();
+        assert_eq!(denied.len(), 3, "{manifest:#?}");
+        assert!(denied.iter().all(|r| r.got == "denied [signature-invalid]"));
+        let cron = manifest
+            .iter()
+            .find(|r| r.resource.as_deref() == Some("batch/v1/CronJob/shop/nightly containers[0]"))
+            .unwrap();
+        assert!(
+            cron.image
+                .as_deref()
+                .unwrap()
+                .ends_with("workloads.yaml:33"),
+            "{cron:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn wrong_expectations_unselected_uses_and_empty_selections_fail() {
+        let image = demo();
+        let (_dir, file) = scratch(
+            &deployment(&[&image, &image]),
+            "  - name: m\n    manifest: m.yaml\n    results:\n      - resources: [Deployment/web]\n        expect: {outcome: denied}\n      - resources: [Pod/nope]\n        expect: {outcome: allowed}\n",
+        );
+        let results = run_file(&file).await.unwrap();
+        assert_eq!(results.len(), 3, "{results:#?}");
+        assert!(results.iter().all(|r| !r.passed), "{results:#?}");
+        assert!(
+            results[0].message.contains("expected denied, got allowed"),
+            "{results:#?}"
+        );
+        assert_eq!(results[0].name, "m: apps/v1/Deployment/-/web containers[0]");
+        assert_eq!(results[0].line, 5);
+        assert!(
+            results[2]
+                .message
+                .contains("results[1] (resources [Pod/nope]) selects no image use"),
+            "{results:#?}"
+        );
+
+        // One container selected by image, the other by nothing and no default: that fails.
+        let other = format!("oci:{}/testdata/demo-image", root().display());
+        let (_dir, file) = scratch(
+            &deployment(&[&image, &other]),
+            &format!(
+                "  - name: m\n    manifest: m.yaml\n    results:\n      - image: '{image}'\n        expect: {{outcome: allowed}}\n"
+            ),
+        );
+        let results = run_file(&file).await.unwrap();
+        assert_eq!(results.len(), 2, "{results:#?}");
+        assert!(results[0].passed, "{results:#?}");
+        assert!(!results[1].passed);
+        assert!(
+            results[1].message.contains("no `results` entry selects"),
+            "{results:#?}"
+        );
+        // With a case-level default it passes.
+        let (_dir, file) = scratch(
+            &deployment(&[&image, &other]),
+            &format!(
+                "  - name: m\n    manifest: m.yaml\n    expect: {{outcome: allowed}}\n    results:\n      - image: '{image}'\n        expect: {{outcome: allowed, reasons: []}}\n"
+            ),
+        );
+        let results = run_file(&file).await.unwrap();
+        assert_eq!(results.len(), 2);
+        assert!(results.iter().all(|r| r.passed), "{results:#?}");
+    }
+
+    #[tokio::test]
+    async fn a_registry_image_in_a_manifest_is_an_error_of_the_test_file_at_its_line() {
+        let (_dir, file) = scratch(
+            &deployment(&[&demo(), "ghcr.io/acme/app:1"]),
+            "  - name: m\n    manifest: m.yaml\n    expect: {outcome: allowed}\n",
+        );
+        let message = invalid_message(run_file(&file).await.unwrap_err());
+        assert!(
+            message.contains("m.yaml:11: image `ghcr.io/acme/app:1`"),
+            "{message}"
+        );
+        assert!(message.contains("run offline"), "{message}");
+    }
+
+    #[tokio::test]
+    async fn malformed_manifest_cases_are_errors_of_the_test_file() {
+        for (cases, want) in [
+            (
+                format!(
+                    "  - name: m\n    manifest: m.yaml\n    image: '{}'\n    expect: {{outcome: allowed}}\n",
+                    demo()
+                ),
+                "exactly one of `image`",
+            ),
+            (
+                "  - name: m\n    expect: {outcome: allowed}\n".to_owned(),
+                "exactly one of `image`",
+            ),
+            (
+                "  - name: m\n    manifest: m.yaml\n".to_owned(),
+                "needs `expect`, `results` or both",
+            ),
+            (
+                "  - name: m\n    manifest: m.yaml\n    results: [{expect: {outcome: allowed}}]\n"
+                    .to_owned(),
+                "results[0] selects nothing",
+            ),
+            (
+                format!(
+                    "  - name: m\n    image: '{}'\n    results: []\n    expect: {{outcome: allowed}}\n",
+                    demo()
+                ),
+                "`results` needs `manifest`",
+            ),
+            (
+                "  - name: m\n    manifest: absent.yaml\n    expect: {outcome: allowed}\n"
+                    .to_owned(),
+                "absent.yaml",
+            ),
+        ] {
+            let (_dir, file) = scratch(&deployment(&[&demo()]), &cases);
+            let message = invalid_message(run_file(&file).await.unwrap_err());
+            assert!(message.contains(want), "{cases}: {message}");
+        }
+        // A manifest without any workload image.
+        let (_dir, file) = scratch(
+            "apiVersion: v1\nkind: Service\nmetadata: {name: s}\n",
+            "  - name: m\n    manifest: m.yaml\n    expect: {outcome: allowed}\n",
+        );
+        let message = invalid_message(run_file(&file).await.unwrap_err());
+        assert!(message.contains("names no workload image"), "{message}");
+    }
 }

@@ -61,6 +61,11 @@ pub const LINT_CODES: &[&str] = &[
     "weak-key",
     "unknown-predicate-type",
     "unmatchable-pattern",
+    "unmatchable-layout-pattern",
+    "duplicate-pattern",
+    "redundant-pattern",
+    "pattern-shadowed-by-exclude",
+    "allow-rule-overridden",
     "rule-matches-nothing",
     "rule-shadowed-by-exclude",
     "same-images-as-earlier-rule",
@@ -159,6 +164,48 @@ impl Policy {
                             ),
                         );
                     }
+                    if let Some(why) = layout_never_matches(p) {
+                        push(
+                            LintLevel::Error,
+                            "unmatchable-layout-pattern",
+                            format!("{field}.{list}[{k}]"),
+                            format!(
+                                "rule `{name}`: layout pattern `{}` can never match an OCI layout image: {why}",
+                                p.as_str()
+                            ),
+                        );
+                    }
+                    if let Some(j) = patterns[..k]
+                        .iter()
+                        .position(|e| e.normalised() == p.normalised())
+                    {
+                        push(
+                            LintLevel::Warning,
+                            "duplicate-pattern",
+                            format!("{field}.{list}[{k}]"),
+                            format!(
+                                "rule `{name}`: `{}` is `{}` ({list}[{j}]) again: both read as `{}`; remove one",
+                                p.as_str(),
+                                patterns[j].as_str(),
+                                p.normalised()
+                            ),
+                        );
+                    } else if let Some((j, wider)) = patterns.iter().enumerate().find(|(j, e)| {
+                        *j != k
+                            && e.normalised() != p.normalised()
+                            && glob_covers(e.normalised(), p.normalised())
+                    }) {
+                        push(
+                            LintLevel::Info,
+                            "redundant-pattern",
+                            format!("{field}.{list}[{k}]"),
+                            format!(
+                                "rule `{name}`: every image `{}` matches is also matched by `{}` ({list}[{j}]), so it can be removed",
+                                p.as_str(),
+                                wider.as_str()
+                            ),
+                        );
+                    }
                 }
             }
             if rule.images.is_empty() {
@@ -179,6 +226,47 @@ impl Policy {
                     format!("{field}.exclude"),
                     format!(
                         "rule `{name}`: every `images` pattern is also covered by `exclude`, so the rule never applies; narrow `exclude` or remove the rule"
+                    ),
+                );
+            }
+            if !rule
+                .images
+                .iter()
+                .all(|p| rule.exclude.iter().any(|e| covers(e, p)))
+            {
+                for (k, p) in rule.images.iter().enumerate() {
+                    if let Some(e) = rule.exclude.iter().find(|e| covers(e, p)) {
+                        push(
+                            LintLevel::Warning,
+                            "pattern-shadowed-by-exclude",
+                            format!("{field}.images[{k}]"),
+                            format!(
+                                "rule `{name}`: every image `{}` matches is excluded by `{}`, so this pattern never makes the rule apply; remove it or narrow the exclude",
+                                p.as_str(),
+                                e.as_str()
+                            ),
+                        );
+                    }
+                }
+            }
+            if passes_unchecked(self, rule)
+                && let Some((j, other)) = self.rules.iter().enumerate().find(|(j, other)| {
+                    *j != i
+                        && !passes_unchecked(self, other)
+                        && !rule.images.is_empty()
+                        && rule.images.iter().all(|p| {
+                            other.images.iter().any(|o| covers(o, p))
+                                && other.exclude.iter().all(|e| disjoint(e, p))
+                        })
+                })
+            {
+                push(
+                    LintLevel::Warning,
+                    "allow-rule-overridden",
+                    format!("{field}.images"),
+                    format!(
+                        "rule `{name}` allows its images unchecked (`static: pass`), but every one of them is also matched by rule `{}` (spec.rules[{j}]), and every matching rule must pass (rules are not first-match): it exempts nothing; to exempt these images add them to the `exclude` of rule `{}`",
+                        other.name, other.name
                     ),
                 );
             }
@@ -514,13 +602,343 @@ fn covers(exclude: &ImagePattern, pattern: &ImagePattern) -> bool {
         return true;
     }
     if p.contains(['*', '?', '[', '{']) {
-        // A pattern against a pattern: only the sure case, `prefix/**` covering whatever
-        // starts with `prefix/`.
+        // A pattern against a pattern: `prefix/**` covering whatever starts with `prefix/`,
+        // or a glob that matches every name the other does.
         return e.strip_suffix("/**").is_some_and(|prefix| {
             !prefix.contains(['*', '?', '[', '{']) && p.starts_with(&format!("{prefix}/"))
+        }) || glob_covers(e, p);
+    }
+    exclude.matches_text(p) || glob_covers(e, p)
+}
+
+/// Whether the rule's only authorities are `static: pass` and it has no attestations: it
+/// allows what it matches without any check.
+fn passes_unchecked(policy: &Policy, rule: &super::model::Rule) -> bool {
+    let names = rule.authority_names();
+    !names.is_empty()
+        && rule.attestations.is_empty()
+        && names.iter().all(|n| {
+            matches!(
+                policy.authorities.get(*n),
+                Some(Authority::Static(StaticAction::Pass))
+            )
+        })
+}
+
+/// Glob characters (as globset reads them, with backslash escapes).
+const GLOB_META: [char; 5] = ['*', '?', '[', '{', '\\'];
+
+/// Whether no name matches both patterns, known from their literal prefixes (the text before
+/// the first glob character): when neither prefix extends the other, nothing matches both.
+fn disjoint(a: &ImagePattern, b: &ImagePattern) -> bool {
+    let prefix = |p: &str| p[..p.find(GLOB_META).unwrap_or(p.len())].to_owned();
+    let (a, b) = (prefix(a.normalised()), prefix(b.normalised()));
+    !a.starts_with(&b) && !b.starts_with(&a)
+}
+
+/// Whether `hex` is `len` lowercase hex digits.
+fn is_hex(hex: &str, len: usize) -> bool {
+    hex.len() == len
+        && hex
+            .chars()
+            .all(|c| c.is_ascii_digit() || ('a'..='f').contains(&c))
+}
+
+/// Why an `oci:` pattern can never match a layout image as imprint names one (`oci:` and
+/// the layout's absolute path with symbolic links resolved, then `:TAG` or `@DIGEST`), if it
+/// cannot.
+fn layout_never_matches(pattern: &ImagePattern) -> Option<String> {
+    let written = pattern.as_str().trim();
+    let rest = written.strip_prefix("oci:")?;
+    if let Some(host) = rest.strip_prefix("//") {
+        return Some(format!(
+            "`oci:` names an OCI layout directory on disk, not a registry, so this is the directory `/{host}`; for registry images write `{host}` (without a scheme)"
+        ));
+    }
+    if rest.chars().any(char::is_whitespace) {
+        return Some("it contains whitespace, which no layout reference does".into());
+    }
+    let path = pattern.normalised().strip_prefix("oci:")?;
+    // `@sha256:…` after the path: a digest, which is `sha256:` and 64 lowercase hex digits.
+    if let Some((_, digest)) = path.rsplit_once('@')
+        && digest.contains(':')
+    {
+        if digest.contains(GLOB_META) {
+            return None;
+        }
+        let ok = digest
+            .strip_prefix("sha256:")
+            .is_some_and(|hex| is_hex(hex, 64))
+            || digest
+                .strip_prefix("sha512:")
+                .is_some_and(|hex| is_hex(hex, 128));
+        return (!ok).then(|| {
+            format!("`{digest}` is not a digest (`sha256:` and 64 lowercase hex digits)")
         });
     }
-    exclude.matches_text(p)
+    // A layout reference's path ends at its first `:`; what follows is a tag.
+    if let Some((dir, tag)) = path.split_once(':') {
+        if tag.contains('/') {
+            return Some(format!(
+                "a layout path ends at its first `:` and a tag has no `/`, so no layout reference reads as `{dir}:{tag}`"
+            ));
+        }
+        if !tag.contains(GLOB_META)
+            && (tag.is_empty()
+                || tag.len() > 128
+                || tag.starts_with(['.', '-'])
+                || !tag
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-')))
+        {
+            return Some(format!(
+                "`{tag}` is not a valid tag (letters, digits, `_`, `.` and `-`, at most 128, not starting with `.` or `-`)"
+            ));
+        }
+    }
+    // Images are matched by their path with symbolic links resolved; a pattern is only
+    // normalised lexically, so a link in its literal directory part is never matched.
+    let literal = &path[..path.find(GLOB_META).unwrap_or(path.len())];
+    let literal = literal.split(':').next().unwrap_or(literal);
+    let dir = if literal.len() < path.len() {
+        // A glob or a tag follows: the directories before its segment.
+        &literal[..literal.rfind('/')?]
+    } else {
+        literal
+    };
+    if dir.is_empty() {
+        return None;
+    }
+    let resolved = std::fs::canonicalize(dir).ok()?;
+    let resolved = resolved.to_string_lossy();
+    (resolved != dir).then(|| {
+        format!(
+            "`{dir}` resolves (through a symbolic link) to `{resolved}`, and layout images are matched by their resolved path; write the pattern under `{resolved}`"
+        )
+    })
+}
+
+/// A piece of a glob, as globset reads it with `literal_separator` and backslash escapes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Tok {
+    /// One character.
+    Lit(char),
+    /// `?`: one character other than `/`.
+    One,
+    /// `*`: any run of characters other than `/`.
+    Star,
+    /// `**` alone, or `/**` at the end: any run of characters.
+    Deep,
+    /// `**/` at the start, or `/**/` (after its first `/`): nothing, or any run ending in `/`.
+    DeepDir,
+    /// `[…]`: negated or not, the ranges.
+    Class(bool, Vec<(char, char)>),
+}
+
+/// Most alternatives a pattern's `{a,b}` groups expand to (and most pairs of alternatives
+/// compared) before coverage gives up.
+const MAX_ALTERNATIVES: usize = 64;
+
+/// Longest pattern coverage is decided for.
+const MAX_COVERAGE_CHARS: usize = 256;
+
+/// Whether every name the glob `specific` matches is matched by the glob `general` (both
+/// normalised). Sound, not complete: `false` also when it cannot tell.
+fn glob_covers(general: &str, specific: &str) -> bool {
+    // Bounded work for hostile policies: real patterns are short.
+    if general.len() > MAX_COVERAGE_CHARS || specific.len() > MAX_COVERAGE_CHARS {
+        return false;
+    }
+    let (Some(gs), Some(ss)) = (tokens(general), tokens(specific)) else {
+        return false;
+    };
+    if gs.len() * ss.len() > MAX_ALTERNATIVES {
+        return false;
+    }
+    ss.iter()
+        .all(|s| gs.iter().any(|g| Coverage::new(g, s).covers(0, 0)))
+}
+
+/// The token sequences of `pattern`, one per expansion of its `{a,b}` groups; `None` for
+/// what this reading does not model (nested groups, too many alternatives, bad classes).
+fn tokens(pattern: &str) -> Option<Vec<Vec<Tok>>> {
+    let mut alternatives = vec![String::new()];
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                let next = chars.next()?;
+                for a in &mut alternatives {
+                    a.push('\\');
+                    a.push(next);
+                }
+            }
+            '{' => {
+                let mut group = String::new();
+                loop {
+                    match chars.next()? {
+                        '}' => break,
+                        '{' => return None,
+                        '\\' => {
+                            group.push('\\');
+                            group.push(chars.next()?);
+                        }
+                        other => group.push(other),
+                    }
+                }
+                let options: Vec<&str> = group.split(',').collect();
+                if alternatives.len() * options.len() > MAX_ALTERNATIVES {
+                    return None;
+                }
+                alternatives = alternatives
+                    .iter()
+                    .flat_map(|a| options.iter().map(move |o| format!("{a}{o}")))
+                    .collect();
+            }
+            '}' => return None,
+            other => {
+                for a in &mut alternatives {
+                    a.push(other);
+                }
+            }
+        }
+    }
+    alternatives.iter().map(|a| tokenize(a)).collect()
+}
+
+/// One alternative (no `{…}`) as tokens.
+fn tokenize(glob: &str) -> Option<Vec<Tok>> {
+    let chars: Vec<char> = glob.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        match chars[i] {
+            '\\' => {
+                out.push(Tok::Lit(*chars.get(i + 1)?));
+                i += 2;
+            }
+            '?' => {
+                out.push(Tok::One);
+                i += 1;
+            }
+            '*' if chars.get(i + 1) == Some(&'*') => {
+                // Recursive only as a whole segment; elsewhere `**` is `*`.
+                let segment_start = i == 0 || chars[i - 1] == '/';
+                match (segment_start, chars.get(i + 2)) {
+                    (true, None) => out.push(Tok::Deep),
+                    (true, Some('/')) => {
+                        out.push(Tok::DeepDir);
+                        i += 1;
+                    }
+                    _ => out.push(Tok::Star),
+                }
+                i += 2;
+            }
+            '*' => {
+                out.push(Tok::Star);
+                i += 1;
+            }
+            '[' => {
+                let mut j = i + 1;
+                let negated = matches!(chars.get(j), Some('!' | '^'));
+                if negated {
+                    j += 1;
+                }
+                let mut ranges = Vec::new();
+                let mut first = true;
+                loop {
+                    let c = *chars.get(j)?;
+                    if c == ']' && !first {
+                        break;
+                    }
+                    first = false;
+                    if chars.get(j + 1) == Some(&'-') && chars.get(j + 2).is_some_and(|e| *e != ']')
+                    {
+                        ranges.push((c, chars[j + 2]));
+                        j += 3;
+                    } else {
+                        ranges.push((c, c));
+                        j += 1;
+                    }
+                }
+                out.push(Tok::Class(negated, ranges));
+                i = j + 1;
+            }
+            c => {
+                out.push(Tok::Lit(c));
+                i += 1;
+            }
+        }
+    }
+    Some(out)
+}
+
+/// Whether a token matches only single characters other than `/` (so `?` and `*` absorb it).
+fn one_non_slash(t: &Tok) -> bool {
+    match t {
+        Tok::Lit(c) => *c != '/',
+        Tok::One => true,
+        Tok::Class(false, ranges) => ranges.iter().all(|(a, b)| !(*a..=*b).contains(&'/')),
+        _ => false,
+    }
+}
+
+/// Whether a glob covers another, token by token (memoised over positions).
+struct Coverage<'a> {
+    general: &'a [Tok],
+    specific: &'a [Tok],
+    memo: Vec<Option<bool>>,
+}
+
+impl<'a> Coverage<'a> {
+    fn new(general: &'a [Tok], specific: &'a [Tok]) -> Self {
+        Self {
+            general,
+            specific,
+            memo: vec![None; (general.len() + 1) * (specific.len() + 1)],
+        }
+    }
+
+    /// Whether `general[i..]` matches every name `specific[j..]` matches.
+    fn covers(&mut self, i: usize, j: usize) -> bool {
+        let slot = i * (self.specific.len() + 1) + j;
+        if let Some(known) = self.memo[slot] {
+            return known;
+        }
+        let (g, s) = (self.general, self.specific);
+        let next = s.get(j);
+        let result = match g.get(i) {
+            None => next.is_none(),
+            Some(Tok::Deep) => self.covers(i + 1, j) || (next.is_some() && self.covers(i, j + 1)),
+            Some(Tok::DeepDir) => {
+                self.covers(i + 1, j)
+                    || (next == Some(&Tok::DeepDir) && self.covers(i + 1, j + 1))
+                    || (j + 1..=s.len()).any(|k| {
+                        // The absorbed piece must end in `/`: a `/`, or a `**/` after a `/`
+                        // (or alone), which is nothing or ends in `/`.
+                        let ends_in_slash = s[k - 1] == Tok::Lit('/')
+                            || (s[k - 1] == Tok::DeepDir
+                                && (k - 1 == j || s[k - 2] == Tok::Lit('/')));
+                        ends_in_slash && self.covers(i + 1, k)
+                    })
+            }
+            Some(Tok::Star) => {
+                self.covers(i + 1, j)
+                    || (next.is_some_and(|t| *t == Tok::Star || one_non_slash(t))
+                        && self.covers(i, j + 1))
+            }
+            Some(Tok::One) => next.is_some_and(one_non_slash) && self.covers(i + 1, j + 1),
+            Some(Tok::Lit(c)) => next == Some(&Tok::Lit(*c)) && self.covers(i + 1, j + 1),
+            Some(class @ Tok::Class(negated, ranges)) => {
+                next.is_some_and(|t| match t {
+                    Tok::Lit(c) => ranges.iter().any(|(a, b)| (*a..=*b).contains(c)) != *negated,
+                    other => other == class,
+                }) && self.covers(i + 1, j + 1)
+            }
+        };
+        self.memo[slot] = Some(result);
+        result
+    }
 }
 
 fn same_patterns(a: &[ImagePattern], b: &[ImagePattern]) -> bool {
@@ -886,6 +1304,214 @@ mod tests {
         assert_eq!(f.len(), 1, "{f:?}");
         assert_eq!(f[0].field, "spec.rules[1].images");
         assert!(f[0].message.contains("rule `a`"), "{}", f[0].message);
+    }
+
+    #[test]
+    fn glob_coverage_is_sound() {
+        for (general, specific, want) in [
+            ("ghcr.io/acme/*", "ghcr.io/acme/app-?", true),
+            ("ghcr.io/acme/*", "ghcr.io/acme/app-*", true),
+            ("ghcr.io/acme/*", "ghcr.io/acme/*/x", false),
+            ("ghcr.io/acme/**", "ghcr.io/acme/*/x", true),
+            ("ghcr.io/**", "ghcr.io/acme/**", true),
+            ("ghcr.io/acme/**", "ghcr.io/**", false),
+            ("**/app", "ghcr.io/acme/app", true),
+            ("**/app", "ghcr.io/**/app", true),
+            ("ghcr.io/**/app", "ghcr.io/app", true),
+            ("ghcr.io/**/app", "ghcr.io/acme/x/app", true),
+            ("ghcr.io/**/app", "ghcr.io/acme/x/app2", false),
+            ("ghcr.io/acme/app:*", "ghcr.io/acme/app:v[0-9]", true),
+            ("ghcr.io/acme/app:v[0-9]", "ghcr.io/acme/app:v1", true),
+            ("ghcr.io/acme/app:v[0-9]", "ghcr.io/acme/app:va", false),
+            ("ghcr.io/acme/app:v[!0-9]", "ghcr.io/acme/app:v1", false),
+            ("ghcr.io/{acme,other}/*", "ghcr.io/other/app", true),
+            ("ghcr.io/acme/*", "ghcr.io/{acme,other}/app", false),
+            ("ghcr.io/{acme,other}/*", "ghcr.io/{other,acme}/a*", true),
+            ("ghcr.io/acme/a\\*", "ghcr.io/acme/a*", false),
+            ("ghcr.io/acme/?", "ghcr.io/acme/*", false),
+            ("ghcr.io/acme/*", "ghcr.io/acme/a/", false),
+            ("ghcr.io/acme/{a", "ghcr.io/acme/a", false),
+        ] {
+            assert_eq!(
+                glob_covers(general, specific),
+                want,
+                "{general} over {specific}"
+            );
+            if want {
+                // What it claims is what globset does on a sample of names.
+                let g = ImagePattern::new(general).unwrap();
+                for name in [
+                    "ghcr.io/acme/app-1",
+                    "ghcr.io/acme/app:v1",
+                    "ghcr.io/other/app",
+                ] {
+                    if ImagePattern::new(specific).unwrap().matches_text(name) {
+                        assert!(g.matches_text(name), "{general} misses {name}");
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn layout_patterns_that_can_never_match_are_errors() {
+        let dir = tempfile::tempdir().unwrap();
+        let real = std::fs::canonicalize(dir.path()).unwrap().join("real");
+        std::fs::create_dir_all(real.join("app")).unwrap();
+        let link = real.parent().unwrap().join("link");
+        std::os::unix::fs::symlink(&real, &link).unwrap();
+        let hex = "ab".repeat(32);
+        for (bad, why) in [
+            ("oci://ghcr.io/acme/*".to_owned(), "not a registry"),
+            ("'oci:/srv/layouts/my app'".to_owned(), "whitespace"),
+            ("oci:/srv/a:b/c".to_owned(), "ends at its first `:`"),
+            ("oci:/srv/a@sha256:abc".to_owned(), "not a digest"),
+            ("'oci:/srv/a:.v1'".to_owned(), "not a valid tag"),
+            (format!("'oci:{}/**'", link.display()), "symbolic link"),
+            (format!("'oci:{}/app:v1'", link.display()), "symbolic link"),
+            (
+                format!("'oci:{}'", link.join("app").display()),
+                "symbolic link",
+            ),
+        ] {
+            let p = with_images(&format!("[{bad}]"), "[]");
+            let f = found(&p, "unmatchable-layout-pattern");
+            assert_eq!(f.len(), 1, "{bad}: {:?}", p.lint());
+            assert_eq!(f[0].severity, LintLevel::Error);
+            assert_eq!(f[0].field, "spec.rules[0].images[0]");
+            assert_eq!(f[0].line, Some(8), "{f:?}");
+            assert!(f[0].message.contains(why), "{bad}: {}", f[0].message);
+        }
+        let p = with_images(&format!("['oci:{}/**']", link.display()), "[]");
+        let f = found(&p, "unmatchable-layout-pattern");
+        assert!(
+            f[0].message.contains(&format!("`{}`", real.display())),
+            "{}",
+            f[0].message
+        );
+        for fine in [
+            "'oci:./layout'".to_owned(),
+            "'oci:../testdata/demo-image**'".to_owned(),
+            "'oci:/srv/x:v1'".to_owned(),
+            "'oci:/srv/x:*'".to_owned(),
+            format!("'oci:/srv/x@sha256:{hex}'"),
+            format!("'oci:{}/**'", real.display()),
+            format!("'oci:{}/app:v1'", real.display()),
+        ] {
+            let p = with_images(&format!("[{fine}]"), "[]");
+            assert!(
+                found(&p, "unmatchable-layout-pattern").is_empty(),
+                "{fine}: {:?}",
+                p.lint()
+            );
+        }
+    }
+
+    #[test]
+    fn duplicate_and_redundant_patterns() {
+        let p = with_images(
+            "['ghcr.io/x/*', 'busybox', 'docker.io/library/busybox']",
+            "[]",
+        );
+        let f = found(&p, "duplicate-pattern");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert_eq!(f[0].severity, LintLevel::Warning);
+        assert_eq!(f[0].field, "spec.rules[0].images[2]");
+        assert!(
+            f[0].message.contains("index.docker.io/library/busybox"),
+            "{}",
+            f[0].message
+        );
+        let p = with_images("['oci:./a']", "['ghcr.io/x/tmp', 'GHCR.IO/x/tmp']");
+        assert_eq!(
+            found(&p, "duplicate-pattern")[0].field,
+            "spec.rules[0].exclude[1]"
+        );
+        let p = with_images("['oci:./a', 'oci:a']", "[]");
+        assert_eq!(found(&p, "duplicate-pattern").len(), 1);
+
+        let p = with_images("['ghcr.io/acme/app-*', 'ghcr.io/acme/**']", "[]");
+        let f = found(&p, "redundant-pattern");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert_eq!(f[0].severity, LintLevel::Info);
+        assert_eq!(f[0].field, "spec.rules[0].images[0]");
+        assert!(
+            f[0].message.contains("`ghcr.io/acme/**` (images[1])"),
+            "{}",
+            f[0].message
+        );
+        for fine in [
+            "['ghcr.io/acme/*', 'ghcr.io/acme/*/x']",
+            "['ghcr.io/a/*', 'ghcr.io/b/*']",
+        ] {
+            let p = with_images(fine, "[]");
+            assert!(found(&p, "redundant-pattern").is_empty(), "{fine}");
+            assert!(found(&p, "duplicate-pattern").is_empty(), "{fine}");
+        }
+    }
+
+    #[test]
+    fn excludes_that_cover_a_pattern_or_the_whole_rule() {
+        // Glob over glob: `app-*` covers `app-?`, which the `prefix/**` rule alone missed.
+        let p = with_images("['ghcr.io/acme/app-?']", "['ghcr.io/acme/app-*']");
+        let f = found(&p, "rule-shadowed-by-exclude");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert!(found(&p, "pattern-shadowed-by-exclude").is_empty());
+        let p = with_images(
+            "['ghcr.io/acme/tmp-*', 'ghcr.io/other/*']",
+            "['ghcr.io/acme/*']",
+        );
+        assert!(found(&p, "rule-shadowed-by-exclude").is_empty());
+        let f = found(&p, "pattern-shadowed-by-exclude");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert_eq!(f[0].severity, LintLevel::Warning);
+        assert_eq!(f[0].field, "spec.rules[0].images[0]");
+        assert_eq!(f[0].line, Some(8));
+        let p = with_images(
+            "['ghcr.io/acme/*', 'ghcr.io/other/*']",
+            "['ghcr.io/acme/tmp-*']",
+        );
+        assert!(found(&p, "pattern-shadowed-by-exclude").is_empty());
+    }
+
+    fn allow_list(signed_exclude: &str, allowed: &str) -> Policy {
+        parse(&format!(
+            "  authorities:\n    ci: {{keyless: {{issuer: x, subject: y}}}}\n    ok: {{static: pass}}\n  rules:\n    - name: signed\n      images: ['ghcr.io/acme/**']\n      exclude: {signed_exclude}\n      signatures: {{authority: ci}}\n    - name: tools\n      images: {allowed}\n      signatures: {{authority: ok}}\n"
+        ))
+    }
+
+    #[test]
+    fn an_allow_rule_under_a_wider_checked_rule_exempts_nothing() {
+        let p = allow_list("[]", "['ghcr.io/acme/tools/*']");
+        let f = found(&p, "allow-rule-overridden");
+        assert_eq!(f.len(), 1, "{:?}", p.lint());
+        assert_eq!(f[0].severity, LintLevel::Warning);
+        assert_eq!(f[0].field, "spec.rules[1].images");
+        assert_eq!(f[0].line, Some(13));
+        assert!(
+            f[0].message.contains("rule `signed` (spec.rules[0])")
+                && f[0].message.contains("not first-match"),
+            "{}",
+            f[0].message
+        );
+        for (exclude, allowed) in [
+            // The checked rule excludes them: the allow rule is what applies.
+            ("['ghcr.io/acme/tools/**']", "['ghcr.io/acme/tools/*']"),
+            // An exclude that may remove some of them: not sure, so no finding.
+            ("['ghcr.io/acme/tools/x']", "['ghcr.io/acme/tools/*']"),
+            // One pattern outside the checked rule.
+            (
+                "[]",
+                "['ghcr.io/acme/tools/*', 'docker.io/library/busybox']",
+            ),
+        ] {
+            let p = allow_list(exclude, allowed);
+            assert!(
+                found(&p, "allow-rule-overridden").is_empty(),
+                "{exclude} {allowed}: {:?}",
+                p.lint()
+            );
+        }
     }
 
     #[test]

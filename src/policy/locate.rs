@@ -1,70 +1,9 @@
 //! Maps a validation field path (`spec.rules[0].signatures.threshold.count`) back to a
 //! line and column in the policy source, so load errors point into the file.
 
-use std::collections::BTreeMap;
-use std::fmt;
-
-use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// A YAML node with the location of every child.
-enum Node {
-    Map(BTreeMap<String, Spanned<Self>>),
-    Seq(Vec<Spanned<Self>>),
-    Scalar,
-}
-
-impl<'de> Deserialize<'de> for Node {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NodeVisitor)
-    }
-}
-
-struct NodeVisitor;
-
-impl<'de> Visitor<'de> for NodeVisitor {
-    type Value = Node;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any YAML value")
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_none<E: de::Error>(self) -> Result<Node, E> {
-        Ok(Node::Scalar)
-    }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Node, A::Error> {
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Spanned<Node>>()? {
-            items.push(item);
-        }
-        Ok(Node::Seq(items))
-    }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Node, A::Error> {
-        let mut out = BTreeMap::new();
-        while let Some(key) = map.next_key::<String>()? {
-            let value = map.next_value::<Spanned<Node>>()?;
-            out.insert(key, value);
-        }
-        Ok(Node::Map(out))
-    }
-}
+use crate::format::yaml::Node;
 
 /// Line and column (1-based) of the value at `field` (`a.b[0].c`; names may contain `-`),
 /// or of its nearest ancestor that exists. `None` if the source cannot be re-read.
@@ -87,7 +26,7 @@ impl Locator {
         let mut best = None;
         for segment in split_path(field) {
             let next = match (&current.value, segment) {
-                (Node::Map(map), Segment::Key(k)) => map.get(k),
+                (Node::Map(_), Segment::Key(k)) => current.value.get(k),
                 (Node::Seq(items), Segment::Index(i)) => items.get(i),
                 _ => None,
             };
@@ -147,5 +86,9 @@ mod tests {
         // Missing leaf: nearest ancestor.
         assert_eq!(locate(yaml, "spec.rules[1].nope").map(|l| l.0), Some(4));
         assert_eq!(locate("a: [", "a"), None);
+        // Keys YAML 1.1 reads as booleans are still found by their spelling.
+        let yaml = "spec:\n  authorities:\n    on: {static: pass}\n    n: {static: fail}\n";
+        assert_eq!(locate(yaml, "spec.authorities.on").map(|l| l.0), Some(3));
+        assert_eq!(locate(yaml, "spec.authorities.n").map(|l| l.0), Some(4));
     }
 }

@@ -175,7 +175,25 @@ fn policy_test_runs_cases_offline() {
     let (code, out, err) = run(imprint().args(["policy", "test", "testdata/policy-tests"]));
     assert_eq!(code, 0, "{out}{err}");
     assert!(
-        out.contains("2 case(s) in 1 file(s): 2 passed, 0 failed"),
+        out.contains("8 case(s) in 1 file(s): 8 passed, 0 failed"),
+        "{out}"
+    );
+    // Manifest cases: one line per image use of the Deployment and the CronJob.
+    assert!(
+        out.contains("PASS ")
+            && out.contains(
+                ": the demo workloads are allowed: batch/v1/CronJob/shop/nightly containers[0] (expected allowed [] by demo-key, got allowed [])"
+            ),
+        "{out}"
+    );
+    assert_eq!(
+        out.lines()
+            .filter(
+                |l| l.contains("denies every workload: apps/v1/Deployment/shop/web")
+                    && l.contains("got denied [signature-invalid]")
+            )
+            .count(),
+        2,
         "{out}"
     );
 
@@ -238,6 +256,50 @@ fn policy_test_runs_cases_offline() {
     let (code, _, err) = run(imprint().arg("policy").arg("test").arg(empty.path()));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no imprint-test.yaml found"), "{err}");
+
+    // A manifest case expecting the wrong outcome fails (exit 1), per image use; a registry
+    // image in the manifest makes the test file invalid (exit 2), at the manifest's line.
+    let manifest = dir.path().join("pod.yaml");
+    let write_pod = |image: &str| {
+        std::fs::write(
+            &manifest,
+            format!(
+                "apiVersion: v1\nkind: Pod\nmetadata: {{name: p, namespace: ns}}\nspec:\n  containers:\n    - name: c\n      image: {image}\n"
+            ),
+        )
+        .unwrap();
+    };
+    write_pod(&format!("oci:{}/testdata/demo-image:demo", root.display()));
+    std::fs::write(
+        &file,
+        format!(
+            "apiVersion: imprint.dev/v1\nkind: PolicyTest\npolicy: {}/policies/demo.yaml\ncases:\n  - name: pod\n    manifest: pod.yaml\n    results:\n      - resources: [Pod/ns/p]\n        expect: {{outcome: denied}}\n",
+            root.display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run(imprint().arg("policy").arg("test").arg(&file));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "FAIL {}:5: pod: v1/Pod/ns/p containers[0]",
+            file.display()
+        )) && out.contains("expected denied, got allowed"),
+        "{out}"
+    );
+    let (_, out, _) = run(imprint().args(["policy", "test", "-o", "json"]).arg(&file));
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v[0]["resource"], "v1/Pod/ns/p containers[0]", "{out}");
+    write_pod("ghcr.io/acme/app:1");
+    let (code, out, err) = run(imprint().arg("policy").arg("test").arg(&file));
+    assert_eq!(code, 2, "{out}{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:7: image `ghcr.io/acme/app:1`",
+            manifest.display()
+        )),
+        "{err}"
+    );
 }
 
 /// `policy import` (issue 12): the policy-controller example policies convert to policies
@@ -314,4 +376,88 @@ fn policy_import_converts_cluster_image_policies() {
     let (code, _, err) = run(imprint().args(["policy", "import", "policies/demo.yaml"]));
     assert_eq!(code, 2);
     assert!(err.contains("ClusterImagePolicy"), "{err}");
+}
+
+/// Layout patterns that no OCI layout image can match, patterns doubled after
+/// normalisation, and an allow-only rule that a wider checked rule overrides (issue 12).
+#[test]
+fn lint_reports_layout_patterns_duplicates_and_overridden_allow_rules() {
+    let dir = tempfile::tempdir().unwrap();
+    let real = std::fs::canonicalize(dir.path()).unwrap().join("layouts");
+    std::fs::create_dir_all(&real).unwrap();
+    let link = real.parent().unwrap().join("link");
+    std::os::unix::fs::symlink(&real, &link).unwrap();
+    let path = write(
+        dir.path(),
+        "policy.yaml",
+        &format!(
+            "{HEAD}  authorities:\n    ci: {{keyless: {{issuer: x, subject: y}}}}\n    ok: {{static: pass}}\n  rules:\n    - name: signed\n      images: ['ghcr.io/acme/**', 'oci://ghcr.io/acme/*', 'oci:{}/**']\n      signatures: {{authority: ci}}\n    - name: tools\n      images: ['ghcr.io/acme/tools/*', 'GHCR.IO/acme/tools/*']\n      signatures: {{authority: ok}}\n",
+            link.display()
+        ),
+    );
+    let (code, stdout, stderr) = run(imprint().args(["policy", "lint", &path]));
+    assert_eq!(code, 1, "{stdout}{stderr}");
+    let line = |code: &str| -> Vec<&str> {
+        stdout
+            .lines()
+            .filter(|l| l.contains(&format!("[{code}]")))
+            .collect()
+    };
+    let layout = line("unmatchable-layout-pattern");
+    assert_eq!(layout.len(), 2, "{stdout}");
+    assert!(
+        layout[0].starts_with(&format!(
+            "{path}:9:35: error[unmatchable-layout-pattern] spec.rules[0].images[1]: "
+        )) && layout[0].contains("not a registry"),
+        "{stdout}"
+    );
+    assert!(
+        layout[1].contains("spec.rules[0].images[2]")
+            && layout[1].contains(&format!("`{}`", real.display())),
+        "{stdout}"
+    );
+    let duplicate = line("duplicate-pattern");
+    assert_eq!(duplicate.len(), 1, "{stdout}");
+    assert!(
+        duplicate[0].starts_with(&format!(
+            "{path}:12:40: warning[duplicate-pattern] spec.rules[1].images[1]: "
+        )),
+        "{stdout}"
+    );
+    let overridden = line("allow-rule-overridden");
+    assert_eq!(overridden.len(), 1, "{stdout}");
+    assert!(
+        overridden[0].starts_with(&format!(
+            "{path}:12:15: warning[allow-rule-overridden] spec.rules[1].images: "
+        )),
+        "{stdout}"
+    );
+    let (code, stdout, _) = run(imprint().args(["policy", "lint", "-o", "json", &path]));
+    assert_eq!(code, 1);
+    let findings: Vec<serde_json::Value> = serde_json::from_str(&stdout).unwrap();
+    let codes: Vec<&str> = findings
+        .iter()
+        .map(|f| f["code"].as_str().unwrap())
+        .collect();
+    for want in [
+        "unmatchable-layout-pattern",
+        "duplicate-pattern",
+        "allow-rule-overridden",
+    ] {
+        assert!(codes.contains(&want), "{want} missing from {codes:?}");
+    }
+    // Written without the link, the layout pattern is fine.
+    let fixed = std::fs::read_to_string(&path)
+        .unwrap()
+        .replace(&link.display().to_string(), &real.display().to_string());
+    std::fs::write(&path, fixed).unwrap();
+    let (_, stdout, _) = run(imprint().args(["policy", "lint", &path]));
+    assert_eq!(
+        stdout
+            .lines()
+            .filter(|l| l.contains("[unmatchable-layout-pattern]"))
+            .count(),
+        1,
+        "{stdout}"
+    );
 }
