@@ -119,13 +119,14 @@ fn import_documents(yaml: &str, kyverno: bool) -> Result<Imported, String> {
             .and_then(Value::as_str)
             .unwrap_or_default();
         let source = match (api.split_once('/').map_or(api, |(g, _)| g), kind) {
-            ("policy.sigstore.dev", "ClusterImagePolicy") => "sigstore policy-controller ClusterImagePolicy",
-            ("kyverno.io", "ClusterPolicy" | "Policy") if kyverno => "Kyverno ClusterPolicy/Policy",
-            ("policies.kyverno.io", "ImageValidatingPolicy" | "NamespacedImageValidatingPolicy")
-                if kyverno =>
-            {
-                "Kyverno ImageValidatingPolicy"
+            ("policy.sigstore.dev", "ClusterImagePolicy") => {
+                "sigstore policy-controller ClusterImagePolicy"
             }
+            ("kyverno.io", "ClusterPolicy" | "Policy") if kyverno => "Kyverno ClusterPolicy/Policy",
+            (
+                "policies.kyverno.io",
+                "ImageValidatingPolicy" | "NamespacedImageValidatingPolicy",
+            ) if kyverno => "Kyverno ImageValidatingPolicy",
             _ if kyverno => {
                 // Kyverno's own test files keep Namespaces and ConfigMaps beside the policy.
                 out.note(

@@ -64,7 +64,10 @@ pub(super) fn convert(
              earlier verification recorded in an annotation",
         ),
     ] {
-        if spec.pointer(&format!("/validationConfigurations/{f}")).is_some() {
+        if spec
+            .pointer(&format!("/validationConfigurations/{f}"))
+            .is_some()
+        {
             out.note(at(&format!("validationConfigurations.{f}")), why);
         }
     }
@@ -136,7 +139,11 @@ pub(super) fn convert(
             ));
         }
     }
-    for n in uses.attestations.iter().chain(uses.signed.iter().map(|(a, _)| a)) {
+    for n in uses
+        .attestations
+        .iter()
+        .chain(uses.signed.iter().map(|(a, _)| a))
+    {
         if !declared_attestations.iter().any(|(a, _)| a == n) {
             return Err(format!(
                 "{}: the validations name `attestations.{n}`, which is not declared",
@@ -161,13 +168,13 @@ pub(super) fn convert(
             || uses.attestors.contains(name);
         let aat = at(&format!("attestors[{i}]"));
         if !used {
-            out.note(
-                aat,
-                "declared but no validation uses it: not converted",
-            );
+            out.note(aat, "declared but no validation uses it: not converted");
             continue;
         }
-        exprs.push((name.clone(), attestor(a, &aat, &format!("{policy}-{name}"), out)));
+        exprs.push((
+            name.clone(),
+            attestor(a, &aat, &format!("{policy}-{name}"), out),
+        ));
     }
     let expr_of = |names: &[String], out: &mut Converted, field: &str| -> Option<Value> {
         let list: Vec<Value> = names
@@ -432,7 +439,12 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
         );
     }
     let Some(c) = a.get("cosign") else {
-        return static_fail(out, base, aat.to_owned(), "an attestor with no cosign or notary");
+        return static_fail(
+            out,
+            base,
+            aat.to_owned(),
+            "an attestor with no cosign or notary",
+        );
     };
     let field = |f: &str| format!("{aat}.cosign.{f}");
     if c.get("source").is_some() {
@@ -465,7 +477,10 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
                 "not converted: the hash follows the key type, as cosign's default",
             );
         }
-        if c.pointer("/ctlog/insecureIgnoreTlog").and_then(Value::as_bool) != Some(true) {
+        if c.pointer("/ctlog/insecureIgnoreTlog")
+            .and_then(Value::as_bool)
+            != Some(true)
+        {
             out.note(
                 field("ctlog"),
                 "imprint does not require a transparency-log entry for key signatures (Kyverno \
@@ -507,7 +522,14 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
         ("tuf", "a custom TUF repository is not converted"),
     ] {
         if c.get(f).is_some() {
-            return static_fail(out, base, field(f), &format!("{why} (the public-good trust root is embedded; declare a trust root file for another instance)"));
+            return static_fail(
+                out,
+                base,
+                field(f),
+                &format!(
+                    "{why} (the public-good trust root is embedded; declare a trust root file for another instance)"
+                ),
+            );
         }
     }
     if kl.get("roots").is_some() {

@@ -20,7 +20,10 @@ fn note<'a>(imp: &'a Imported, field: &str) -> &'a str {
 }
 
 fn is_static_fail(p: &Policy, name: &str) -> bool {
-    matches!(p.authority(name), Some(Authority::Static(StaticAction::Fail)))
+    matches!(
+        p.authority(name),
+        Some(Authority::Static(StaticAction::Fail))
+    )
 }
 
 /// An ImageValidatingPolicy `iv` with `spec` (indented 2) after its apiVersion line.
@@ -66,7 +69,11 @@ fn attestors_attestations_and_what_validations_name() {
         panic!("{}", imp.yaml)
     };
     assert!(k.subject.matches("dev@acme.io") && !k.subject.matches("eve@acme.io"));
-    assert!(imp.yaml.contains(r#""github":{"repository":"acme/app"}"#), "{}", imp.yaml);
+    assert!(
+        imp.yaml.contains(r#""github":{"repository":"acme/app"}"#),
+        "{}",
+        imp.yaml
+    );
     // The SBOM is named only by extractPayload: required, signed by the rule's signers.
     let sbom = &rule.attestations[1];
     assert_eq!(sbom.predicate_types, ["https://cyclonedx.org/bom"]);
@@ -74,8 +81,7 @@ fn attestors_attestations_and_what_validations_name() {
     assert!(note(&imp, "iv.spec.attestations[2]").contains("no validation uses it"));
     for i in 0..3 {
         assert!(
-            note(&imp, &format!("iv.spec.validations[{i}].expression"))
-                .contains("not converted")
+            note(&imp, &format!("iv.spec.validations[{i}].expression")).contains("not converted")
         );
     }
     assert!(note(&imp, "iv.spec.failurePolicy").contains("fails closed"));
@@ -175,10 +181,6 @@ fn undeclared_names_are_errors() {
     ))
     .unwrap_err();
     assert!(e.contains("`attestations.gone`"), "{e}");
-    let e = import_policies(&ivpol(
-        "v1",
-        "  attestations: [{name: x}]\n",
-    ))
-    .unwrap_err();
+    let e = import_policies(&ivpol("v1", "  attestations: [{name: x}]\n")).unwrap_err();
     assert!(e.contains("neither intoto.type nor referrer.type"), "{e}");
 }

@@ -443,7 +443,10 @@ fn threshold(count: usize, mut members: Vec<Value>, sat: &str, out: &mut Convert
     if count == 1 {
         return json!({"anyOf": members});
     }
-    let names: Option<Vec<Value>> = members.iter().map(|m| m.get("authority").cloned()).collect();
+    let names: Option<Vec<Value>> = members
+        .iter()
+        .map(|m| m.get("authority").cloned())
+        .collect();
     match names {
         Some(names) => json!({"threshold": {"count": count, "of": names}}),
         None => {
@@ -951,7 +954,10 @@ pub(super) fn add_authority(
 
 /// A `static: fail` authority for `field`, with the note saying why.
 pub(super) fn static_fail(out: &mut Converted, base: &str, field: String, why: &str) -> Value {
-    out.note(field, &format!("{why}; converted to `static: fail` (fail closed)"));
+    out.note(
+        field,
+        &format!("{why}; converted to `static: fail` (fail closed)"),
+    );
     let name = out.authority_name(base);
     out.authorities
         .push((name.clone(), json!({"static": "fail"}).to_string()));

@@ -32,7 +32,10 @@ fn note<'a>(imp: &'a Imported, field: &str) -> &'a str {
 }
 
 fn is_static_fail(p: &Policy, name: &str) -> bool {
-    matches!(p.authority(name), Some(Authority::Static(StaticAction::Fail)))
+    matches!(
+        p.authority(name),
+        Some(Authority::Static(StaticAction::Fail))
+    )
 }
 
 /// A ClusterPolicy with `body` as its one verifyImages entry (indented 6).
@@ -86,18 +89,58 @@ fn keys_count_sets_and_modes() {
     let Some(Authority::Keyless(k)) = p.authority("p-r-a0-e1") else {
         panic!("{}", imp.yaml)
     };
-    assert!(k.subject.matches("https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main"));
+    assert!(
+        k.subject
+            .matches("https://github.com/acme/app/.github/workflows/r.yml@refs/heads/main")
+    );
     assert!(!k.subject.matches("https://github.com/acmex/app"));
-    assert!(k.issuer.matches("https://token.actions.githubusercontent.com"));
-    assert!(imp.yaml.contains(r#""github":{"repository":"acme/app","trigger":"push"}"#) || imp.yaml.contains(r#""github":{"trigger":"push","repository":"acme/app"}"#), "{}", imp.yaml);
-    assert!(matches!(p.authority("p-r-a0-e0-k0"), Some(Authority::Key(_))));
-    assert!(matches!(p.authority("p-r-a0-e0-k1"), Some(Authority::Key(_))));
-    assert!(note(&imp, "p.spec.rules[0].verifyImages[0].attestors[0].entries[1].keyless.subject").contains("subjectRegExp"));
-    assert!(note(&imp, "p.spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.rekor").contains("transparency-log"));
+    assert!(
+        k.issuer
+            .matches("https://token.actions.githubusercontent.com")
+    );
+    assert!(
+        imp.yaml
+            .contains(r#""github":{"repository":"acme/app","trigger":"push"}"#)
+            || imp
+                .yaml
+                .contains(r#""github":{"trigger":"push","repository":"acme/app"}"#),
+        "{}",
+        imp.yaml
+    );
+    assert!(matches!(
+        p.authority("p-r-a0-e0-k0"),
+        Some(Authority::Key(_))
+    ));
+    assert!(matches!(
+        p.authority("p-r-a0-e0-k1"),
+        Some(Authority::Key(_))
+    ));
+    assert!(
+        note(
+            &imp,
+            "p.spec.rules[0].verifyImages[0].attestors[0].entries[1].keyless.subject"
+        )
+        .contains("subjectRegExp")
+    );
+    assert!(
+        note(
+            &imp,
+            "p.spec.rules[0].verifyImages[0].attestors[0].entries[0].keys.rekor"
+        )
+        .contains("transparency-log")
+    );
     // ignoreTlog: true matches imprint, so no tlog note for the second set.
-    assert!(!imp.notes.iter().any(|n| n.field == "p.spec.rules[0].verifyImages[0].attestors[1].entries[0].keys.rekor"));
+    assert!(
+        !imp.notes.iter().any(
+            |n| n.field == "p.spec.rules[0].verifyImages[0].attestors[1].entries[0].keys.rekor"
+        )
+    );
     assert!(note(&imp, "p.spec.rules[0].match").contains("resource selection"));
-    assert!(imp.notes.iter().any(|n| n.field == "(all)" && n.reason.contains("noMatch: allow")));
+    assert!(
+        imp.notes
+            .iter()
+            .any(|n| n.field == "(all)" && n.reason.contains("noMatch: allow"))
+    );
 
     // The policy's Audit applies when the entry has no failureAction; count 1 is anyOf.
     let body = format!(
@@ -108,13 +151,21 @@ fn keys_count_sets_and_modes() {
     let (p, imp) = import(&cluster_policy("  validationFailureAction: Audit\n", &body));
     assert_eq!(p.rules()[0].mode, Mode::Warn);
     assert_eq!(p.rules()[0].images[0].as_str(), "**");
-    assert!(matches!(p.rules()[0].signatures, Some(AuthorityExpr::AnyOf(_))));
+    assert!(matches!(
+        p.rules()[0].signatures,
+        Some(AuthorityExpr::AnyOf(_))
+    ));
     assert!(note(&imp, "p.spec.validationFailureAction").contains("`warn`"));
     // No action anywhere: Kyverno's default, Audit.
     let (p, imp) = import(&cluster_policy("", &body));
     assert_eq!(p.rules()[0].mode, Mode::Warn);
-    assert!(note(&imp, "p.spec.rules[0].verifyImages[0].failureAction").contains("default is Audit"));
-    let (p, _) = import(&cluster_policy("  validationFailureAction: enforce\n", &body));
+    assert!(
+        note(&imp, "p.spec.rules[0].verifyImages[0].failureAction").contains("default is Audit")
+    );
+    let (p, _) = import(&cluster_policy(
+        "  validationFailureAction: enforce\n",
+        &body,
+    ));
     assert_eq!(p.rules()[0].mode, Mode::Enforce);
 }
 
@@ -172,7 +223,10 @@ fn notary_and_bundle_types() {
         "      - type: Notary\n        imageReferences: [\"ghcr.io/acme/*\"]\n        attestors:\n          - entries:\n              - certificates: {{cert: x}}\n      - type: SigstoreBundle\n        imageReferences: [\"ghcr.io/other/*\"]\n        attestors:\n          - entries:\n              - keys: {{publicKeys: {}}}\n",
         serde_json::Value::String(KEY_A.into())
     );
-    let (p, imp) = import(&cluster_policy("  validationFailureAction: Enforce\n", &body));
+    let (p, imp) = import(&cluster_policy(
+        "  validationFailureAction: Enforce\n",
+        &body,
+    ));
     assert_eq!(p.rules().len(), 2);
     assert_eq!(p.rules()[0].name, "p-r-0");
     assert!(is_static_fail(&p, "p-r-0-a0"), "{}", imp.yaml);
@@ -189,7 +243,10 @@ fn attestations_types_signers_and_conditions() {
         "      - imageReferences: [\"ghcr.io/acme/*\"]\n        attestors:\n          - entries:\n              - keys: {{publicKeys: {key}}}\n        attestations:\n          - type: https://cyclonedx.org/bom\n            conditions:\n              - all:\n                  - {{key: \"{{{{ Data.bomFormat }}}}\", operator: Equals, value: CycloneDX}}\n                  - {{key: \"{{{{ Data.specVersion }}}}\", operator: NotEquals, value: \"1.0\"}}\n                any:\n                  - {{key: \"{{{{ Data.version }}}}\", operator: GreaterThanOrEquals, value: 1}}\n          - predicateType: https://slsa.dev/provenance/v0.2\n            attestors:\n              - entries:\n                  - keyless: {{subject: s, issuer: i}}\n            conditions:\n              - all:\n                  - {{key: \"{{{{ regex_match('^x', '{{{{builder.id}}}}') }}}}\", operator: Equals, value: true}}\n          - type: vuln\n            conditions:\n              - all:\n                  - {{key: \"{{{{ scanner.uri }}}}\", operator: Equals, value: \"https://github.com/*\"}}\n",
         key = serde_json::Value::String(KEY_A.into())
     );
-    let (p, imp) = import(&cluster_policy("  validationFailureAction: Enforce\n", &body));
+    let (p, imp) = import(&cluster_policy(
+        "  validationFailureAction: Enforce\n",
+        &body,
+    ));
     let rule = &p.rules()[0];
     assert_eq!(rule.attestations.len(), 3, "{}", imp.yaml);
     let sbom = &rule.attestations[0];
@@ -197,7 +254,13 @@ fn attestations_types_signers_and_conditions() {
     assert!(sbom.signed_by.is_none() || sbom.signed_by == rule.signatures);
     let cel = sbom.condition.as_deref().unwrap();
     let run = |predicate: serde_json::Value| {
-        evaluate_condition(cel, &predicate, &json!({}), &json!({}), Duration::from_secs(5))
+        evaluate_condition(
+            cel,
+            &predicate,
+            &json!({}),
+            &json!({}),
+            Duration::from_secs(5),
+        )
     };
     assert_eq!(
         run(json!({"Data": {"bomFormat": "CycloneDX", "specVersion": "1.4", "version": 1}})),
@@ -218,7 +281,13 @@ fn attestations_types_signers_and_conditions() {
     );
     // A missing field is an error, never a pass.
     assert!(run(json!({"Data": {}})).is_err());
-    assert!(note(&imp, "p.spec.rules[0].verifyImages[0].attestations[0].conditions").contains("CEL"));
+    assert!(
+        note(
+            &imp,
+            "p.spec.rules[0].verifyImages[0].attestations[0].conditions"
+        )
+        .contains("CEL")
+    );
 
     let slsa = &rule.attestations[1];
     assert_eq!(slsa.predicate_types, ["https://slsa.dev/provenance/v0.2"]);
@@ -228,14 +297,20 @@ fn attestations_types_signers_and_conditions() {
     );
     assert!(slsa.condition.is_none());
     assert!(
-        note(&imp, "p.spec.rules[0].verifyImages[0].attestations[1].conditions")
-            .contains("content is not checked")
+        note(
+            &imp,
+            "p.spec.rules[0].verifyImages[0].attestations[1].conditions"
+        )
+        .contains("content is not checked")
     );
     // A wildcard value is a Kyverno pattern, not a literal: not converted.
     assert!(rule.attestations[2].condition.is_none());
     assert!(
-        note(&imp, "p.spec.rules[0].verifyImages[0].attestations[2].conditions")
-            .contains("not converted")
+        note(
+            &imp,
+            "p.spec.rules[0].verifyImages[0].attestations[2].conditions"
+        )
+        .contains("not converted")
     );
 
     // An attestation with nobody to sign it fails closed.
@@ -272,7 +347,9 @@ fn selectors_policies_and_mixed_documents() {
     assert!(note(&imp, "ns.spec.rules[0]").contains("not a verifyImages rule"));
     assert!(note(&imp, "ns.spec.rules[1].match").contains("namespace and label selectors cannot"));
     assert!(note(&imp, "ns.spec.rules[1].exclude").contains("stricter"));
-    assert!(note(&imp, "ns.spec.rules[1].verifyImages[0].imageReferences").contains("also matches `/`"));
+    assert!(
+        note(&imp, "ns.spec.rules[1].verifyImages[0].imageReferences").contains("also matches `/`")
+    );
     assert_eq!(
         imp.notes.iter().filter(|n| n.field == "(all)").count(),
         2,
@@ -281,7 +358,10 @@ fn selectors_policies_and_mixed_documents() {
     );
     // The policy-controller entry point still refuses Kyverno resources.
     let e = import_cluster_image_policies(&yaml).unwrap_err();
-    assert!(e.contains("expected a policy.sigstore.dev ClusterImagePolicy"), "{e}");
+    assert!(
+        e.contains("expected a policy.sigstore.dev ClusterImagePolicy"),
+        "{e}"
+    );
     // Nothing to import at all.
     let e = import_policies("apiVersion: v1\nkind: ConfigMap\n").unwrap_err();
     assert!(e.contains("no ClusterImagePolicy, Kyverno"), "{e}");
@@ -300,8 +380,14 @@ fn image_patterns_and_wildcards() {
     assert_eq!(t("ghcr.io/*", &mut out), ["ghcr.io/**"]);
     assert_eq!(t("ghcr.io/*/app:*", &mut out), ["ghcr.io/**/app:*"]);
     assert_eq!(t("ghcr.io/app:v1*", &mut out), ["ghcr.io/app:v1*"]);
-    assert_eq!(t("ghcr.io/app@sha256:*", &mut out), ["ghcr.io/app@sha256:*"]);
-    assert_eq!(t("ghcr.io/app*", &mut out), ["ghcr.io/app*", "ghcr.io/app*/**"]);
+    assert_eq!(
+        t("ghcr.io/app@sha256:*", &mut out),
+        ["ghcr.io/app@sha256:*"]
+    );
+    assert_eq!(
+        t("ghcr.io/app*", &mut out),
+        ["ghcr.io/app*", "ghcr.io/app*/**"]
+    );
     assert_eq!(t("oci:/x/demo*", &mut out), ["oci:/x/demo*"]);
     assert!(out.notes.is_empty(), "{:?}", out.notes);
     assert_eq!(t("ghcr.io/team-*/app", &mut out), ["ghcr.io/team-*/app"]);

@@ -172,7 +172,8 @@ fn imported_kyverno_cluster_policy_decides_the_demo_image() {
             layout.display()
         )
     };
-    let demo_key = format!("            - entries:\n                - keys: {{publicKeys: {key}}}\n");
+    let demo_key =
+        format!("            - entries:\n                - keys: {{publicKeys: {key}}}\n");
     let demo_or_other = format!(
         "            - count: 1\n              entries:\n                - keys: {{publicKeys: {other}}}\n                - keys: {{publicKeys: {key}}}\n"
     );
@@ -186,9 +187,27 @@ fn imported_kyverno_cluster_policy_decides_the_demo_image() {
     };
     let spdx = "          attestations:\n            - type: https://spdx.dev/Document\n";
     for (what, action, attestors, attestations, want) in [
-        ("signed by the demo key", "Enforce", &demo_key, String::new(), 0),
-        ("count 1 of two keys", "Enforce", &demo_or_other, String::new(), 0),
-        ("both keys (no count)", "Enforce", &demo_and_other, String::new(), 1),
+        (
+            "signed by the demo key",
+            "Enforce",
+            &demo_key,
+            String::new(),
+            0,
+        ),
+        (
+            "count 1 of two keys",
+            "Enforce",
+            &demo_or_other,
+            String::new(),
+            0,
+        ),
+        (
+            "both keys (no count)",
+            "Enforce",
+            &demo_and_other,
+            String::new(),
+            1,
+        ),
         (
             "CycloneDX SBOM whose condition holds",
             "Enforce",
@@ -203,7 +222,13 @@ fn imported_kyverno_cluster_policy_decides_the_demo_image() {
             cyclonedx("SPDX"),
             1,
         ),
-        ("an SPDX SBOM the image lacks", "Enforce", &demo_key, spdx.to_owned(), 1),
+        (
+            "an SPDX SBOM the image lacks",
+            "Enforce",
+            &demo_key,
+            spdx.to_owned(),
+            1,
+        ),
         ("the same in Audit", "Audit", &demo_key, spdx.to_owned(), 0),
     ] {
         let input = dir.path().join("kyverno.yaml");
@@ -242,9 +267,24 @@ fn imported_image_validating_policy_decides_the_demo_image() {
     };
     let attested = "    - expression: >-\n        images.containers.map(image, verifyAttestationSignatures(image, attestations.sbom, [attestors.demo])).all(e, e > 0)\n";
     for (what, predicate_type, validation, want) in [
-        ("signature only (the SBOM is not named)", "https://spdx.dev/Document", "", 0),
-        ("CycloneDX SBOM verified", "https://cyclonedx.org/bom", attested, 0),
-        ("an SPDX SBOM the image lacks", "https://spdx.dev/Document", attested, 1),
+        (
+            "signature only (the SBOM is not named)",
+            "https://spdx.dev/Document",
+            "",
+            0,
+        ),
+        (
+            "CycloneDX SBOM verified",
+            "https://cyclonedx.org/bom",
+            attested,
+            0,
+        ),
+        (
+            "an SPDX SBOM the image lacks",
+            "https://spdx.dev/Document",
+            attested,
+            1,
+        ),
     ] {
         let input = dir.path().join("ivpol.yaml");
         std::fs::write(&input, policy(predicate_type, validation)).unwrap();
