@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::import::Converted;
 use super::import_kyverno::{
-    Ctx, add_authority, all_of, github_claims, public_keys, rule_block, static_fail, str_at,
-    translate_glob,
+    Ctx, add_authority, all_of, first_unknown, github_claims, note_unknown, public_keys,
+    rule_block, static_fail, str_at, translate_glob, unknown_fail,
 };
 
 const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
@@ -40,6 +40,7 @@ pub(super) fn convert(
              every image it matches, wherever it runs",
         );
     }
+    note_unknown(spec, SPEC_FIELDS, &at(""), out);
     let mode = mode(spec, &at("validationActions"), out);
     if str_at(spec, "failurePolicy") == Some("Ignore") {
         out.note(
@@ -205,6 +206,7 @@ pub(super) fn convert(
     let mut attestations = Vec::new();
     for (i, (name, a)) in declared_attestations.iter().enumerate() {
         let aat = at(&format!("attestations[{i}]"));
+        note_unknown(a, &["name", "intoto", "referrer"], &format!("{aat}."), out);
         let required = !infer
             || uses.attestations.contains(name)
             || uses.signed.iter().any(|(n, _)| n == name);
@@ -430,6 +432,9 @@ fn calls(expr: &str, function: &str) -> Vec<String> {
 
 /// One attestor (`cosign` or `notary`) as an authority expression.
 fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
+    if let Some(f) = first_unknown(a, &["name", "cosign", "notary"]) {
+        return unknown_fail(out, base, format!("{aat}.{f}"));
+    }
     if a.get("notary").is_some() {
         return static_fail(
             out,
@@ -447,6 +452,27 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
         );
     };
     let field = |f: &str| format!("{aat}.cosign.{f}");
+    let unknown = first_unknown(c, COSIGN_FIELDS)
+        .map(str::to_owned)
+        .or_else(|| {
+            let key = c.get("key")?;
+            first_unknown(key, &["data", "expression", "hashAlgorithm", "kms"])
+                .map(|f| format!("key.{f}"))
+        })
+        .or_else(|| {
+            let kl = c.get("keyless")?;
+            first_unknown(kl, &["additionalExtensions", "identities", "roots"])
+                .map(|f| format!("keyless.{f}"))
+        })
+        .or_else(|| {
+            let ids = c.pointer("/keyless/identities")?.as_array()?;
+            ids.iter().enumerate().find_map(|(k, id)| {
+                first_unknown(id, IDENTITY_FIELDS).map(|f| format!("keyless.identities[{k}].{f}"))
+            })
+        });
+    if let Some(f) = unknown {
+        return unknown_fail(out, base, field(&f));
+    }
     if c.get("source").is_some() {
         out.note(
             field("source"),
@@ -642,6 +668,43 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
         json!({"anyOf": list})
     }
 }
+
+// Known fields, from Kyverno's CRD (policies.kyverno.io_imagevalidatingpolicies.yaml, v1).
+const SPEC_FIELDS: &[&str] = &[
+    "attestations",
+    "attestors",
+    "auditAnnotations",
+    "autogen",
+    "credentials",
+    "evaluation",
+    "failurePolicy",
+    "images",
+    "matchConditions",
+    "matchConstraints",
+    "matchImageReferences",
+    "validationActions",
+    "validationConfigurations",
+    "validations",
+    "variables",
+    "webhookConfiguration",
+];
+const COSIGN_FIELDS: &[&str] = &[
+    "annotations",
+    "certificate",
+    "ctlog",
+    "key",
+    "keyless",
+    "source",
+    "trustedRoot",
+    "tuf",
+];
+const IDENTITY_FIELDS: &[&str] = &[
+    "issuer",
+    "issuerRegExp",
+    "subject",
+    "subjectExpression",
+    "subjectRegExp",
+];
 
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]

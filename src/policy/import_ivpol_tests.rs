@@ -184,3 +184,26 @@ fn undeclared_names_are_errors() {
     let e = import_policies(&ivpol("v1", "  attestations: [{name: x}]\n")).unwrap_err();
     assert!(e.contains("neither intoto.type nor referrer.type"), "{e}");
 }
+
+#[test]
+fn unknown_fields_are_noted_or_fail_closed() {
+    let spec = format!(
+        "  validationActions: [Deny]\n  newSpecField: 1\n  attestors:\n    - {{name: a, cosign: {{key: {{data: {key}, newKeyField: x}}}}}}\n    - {{name: b, cosign: {{keyless: {{identities: [{{issuer: i, subject: s, newIdentityField: x}}]}}}}}}\n    - {{name: c, sigstoreNext: {{}}}}\n    - {{name: d, cosign: {{key: {{data: {key}}}, newCosignField: x}}}}\n  attestations:\n    - {{name: s, intoto: {{type: spdx}}, newAttestationField: x}}\n",
+        key = key()
+    );
+    let (p, imp) = import(&ivpol("v1", &spec));
+    assert!(note(&imp, "iv.spec.newSpecField").contains("does not know"));
+    assert!(note(&imp, "iv.spec.attestations[0].newAttestationField").contains("does not know"));
+    for (name, field) in [
+        ("iv-a", "iv.spec.attestors[0].cosign.key.newKeyField"),
+        (
+            "iv-b",
+            "iv.spec.attestors[1].cosign.keyless.identities[0].newIdentityField",
+        ),
+        ("iv-c", "iv.spec.attestors[2].sigstoreNext"),
+        ("iv-d", "iv.spec.attestors[3].cosign.newCosignField"),
+    ] {
+        assert!(is_static_fail(&p, name), "{name}: {}", imp.yaml);
+        assert!(note(&imp, field).contains("fail closed"), "{field}");
+    }
+}

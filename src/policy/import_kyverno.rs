@@ -35,6 +35,14 @@ pub(super) fn convert(
              every image they match, wherever it runs",
         );
     }
+    note_unknown(spec, SPEC_FIELDS, &at(""), out);
+    if str_at(spec, "applyRules") == Some("One") {
+        out.note(
+            at("applyRules"),
+            "One (only the first matching rule applies) is not converted: every matching rule \
+             applies (stricter)",
+        );
+    }
     let default_mode = str_at(spec, "validationFailureAction")
         .map(|action| mode_of(action, &at("validationFailureAction"), out));
     if spec.get("validationFailureActionOverrides").is_some() {
@@ -66,6 +74,7 @@ pub(super) fn convert(
             );
             continue;
         };
+        note_unknown(r, RULE_FIELDS, &format!("{rat}."), out);
         rule_level_notes(r, &rat, out);
         for (j, v) in verify.iter().enumerate() {
             let base = if verify.len() == 1 {
@@ -146,6 +155,7 @@ fn convert_verify(
     out: &mut Converted,
 ) -> Result<(), String> {
     let field = |f: &str| format!("{vat}.{f}");
+    note_unknown(v, VERIFY_FIELDS, &field(""), out);
     let mut references: Vec<String> = strings(v, "imageReferences");
     if let Some(image) = str_at(v, "image") {
         references.push(image.to_owned());
@@ -276,6 +286,7 @@ fn convert_verify(
         .unwrap_or(&empty);
     for (k, a) in list.iter().enumerate() {
         let aat = field(&format!("attestations[{k}]"));
+        note_unknown(a, ATTESTATION_FIELDS, &format!("{aat}."), out);
         let ptype = str_at(a, "type")
             .or_else(|| str_at(a, "predicateType"))
             .ok_or_else(|| format!("{aat}: no type (predicateType)"))?;
@@ -468,6 +479,9 @@ fn entry_exprs(
     out: &mut Converted,
 ) -> Result<Vec<Value>, String> {
     let field = |f: &str| format!("{eat}.{f}");
+    if let Some(f) = first_unknown(entry, ENTRY_FIELDS) {
+        return Ok(vec![unknown_fail(out, &ctx.base, field(f))]);
+    }
     if entry.get("repository").is_some() {
         out.note(
             field("repository"),
@@ -524,6 +538,9 @@ fn entry_exprs(
 
 fn key_entry(keys: &Value, kat: &str, ctx: &Ctx, out: &mut Converted) -> Vec<Value> {
     let field = |f: &str| format!("{kat}.{f}");
+    if let Some(f) = first_unknown(keys, KEYS_FIELDS) {
+        return vec![unknown_fail(out, &ctx.base, field(f))];
+    }
     if str_at(keys, "signatureAlgorithm").is_some_and(|a| a != "sha256") {
         out.note(
             field("signatureAlgorithm"),
@@ -636,6 +653,17 @@ pub(super) fn public_keys(text: &str, at: &str, ctx: &Ctx, out: &mut Converted) 
 /// `rekor`, `ctlog`, `additionalExtensions`).
 fn keyless(kl: &Value, kat: &str, ctx: &Ctx, out: &mut Converted) -> Value {
     let field = |f: &str| format!("{kat}.{f}");
+    if let Some(f) = first_unknown(kl, KEYLESS_FIELDS) {
+        return unknown_fail(out, &ctx.base, field(f));
+    }
+    if kl.get("subject").is_some() && kl.get("subjectRegExp").is_some()
+        || kl.get("issuer").is_some() && kl.get("issuerRegExp").is_some()
+    {
+        out.note(
+            kat.to_owned(),
+            "both an exact value and a regexp for the subject or issuer: the regexp is used",
+        );
+    }
     if kl.get("roots").is_some() {
         return static_fail(
             out,
@@ -851,7 +879,124 @@ fn condition_to_cel(c: &Value) -> Option<String> {
     }
 }
 
+// Known fields, from Kyverno's CRDs (kyverno.io_clusterpolicies.yaml). A field outside these
+// is noted; outside an attestor's, it fails closed (it may have constrained the signer).
+const SPEC_FIELDS: &[&str] = &[
+    "admission",
+    "applyRules",
+    "background",
+    "emitWarning",
+    "failurePolicy",
+    "generateExisting",
+    "generateExistingOnPolicyUpdate",
+    "mutateExistingOnPolicyUpdate",
+    "rules",
+    "schemaValidation",
+    "useServerSideApply",
+    "validationFailureAction",
+    "validationFailureActionOverrides",
+    "webhookConfiguration",
+    "webhookTimeoutSeconds",
+];
+const RULE_FIELDS: &[&str] = &[
+    "celPreconditions",
+    "context",
+    "exclude",
+    "generate",
+    "imageExtractors",
+    "match",
+    "mutate",
+    "name",
+    "preconditions",
+    "reportProperties",
+    "skipBackgroundRequests",
+    "validate",
+    "verifyImages",
+];
+const VERIFY_FIELDS: &[&str] = &[
+    "additionalExtensions",
+    "annotations",
+    "attestations",
+    "attestors",
+    "cosignOCI11",
+    "failureAction",
+    "image",
+    "imageReferences",
+    "imageRegistryCredentials",
+    "issuer",
+    "key",
+    "mutateDigest",
+    "repository",
+    "required",
+    "roots",
+    "skipImageReferences",
+    "subject",
+    "type",
+    "useCache",
+    "validate",
+    "verifyDigest",
+];
+const ATTESTATION_FIELDS: &[&str] = &["attestors", "conditions", "name", "predicateType", "type"];
+const ENTRY_FIELDS: &[&str] = &[
+    "annotations",
+    "attestor",
+    "certificates",
+    "keyless",
+    "keys",
+    "repository",
+    "signatureAlgorithm",
+];
+const KEYS_FIELDS: &[&str] = &[
+    "ctlog",
+    "kms",
+    "publicKeys",
+    "rekor",
+    "secret",
+    "signatureAlgorithm",
+];
+const KEYLESS_FIELDS: &[&str] = &[
+    "additionalExtensions",
+    "ctlog",
+    "issuer",
+    "issuerRegExp",
+    "rekor",
+    "roots",
+    "subject",
+    "subjectRegExp",
+];
+
 // ---- helpers shared with the ImageValidatingPolicy import ----
+
+/// The first key of `v` (an object) that is not in `known`.
+pub(super) fn first_unknown<'a>(v: &'a Value, known: &[&str]) -> Option<&'a str> {
+    v.as_object()?
+        .keys()
+        .map(String::as_str)
+        .find(|k| !known.contains(k))
+}
+
+/// A note for every key of `v` not in `known`; `prefix` ends in `.`.
+pub(super) fn note_unknown(v: &Value, known: &[&str], prefix: &str, out: &mut Converted) {
+    let Some(map) = v.as_object() else {
+        return;
+    };
+    for k in map.keys().filter(|k| !known.contains(&k.as_str())) {
+        out.note(
+            format!("{prefix}{k}"),
+            "a field this import does not know: not converted",
+        );
+    }
+}
+
+/// A `static: fail` authority for an unknown field of an attestor.
+pub(super) fn unknown_fail(out: &mut Converted, base: &str, field: String) -> Value {
+    static_fail(
+        out,
+        base,
+        field,
+        "a field of an attestor this import does not know (it may constrain the signer)",
+    )
+}
 
 /// A string field.
 pub(super) fn str_at<'a>(v: &'a Value, key: &str) -> Option<&'a str> {

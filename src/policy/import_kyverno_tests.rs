@@ -399,3 +399,40 @@ fn image_patterns_and_wildcards() {
     assert!(!re.is_match("https://github.com/aXb/w.yml@refs/tags/v1"));
     assert!(!re.is_match("https://github.com/a.b/w.yml@refs/tags/v10"));
 }
+
+#[test]
+fn unknown_fields_are_noted_or_fail_closed() {
+    let body = format!(
+        "      - imageReferences: [\"*\"]\n        futureOption: x\n        attestors:\n          - entries:\n              - keys: {{publicKeys: {key}, newConstraint: y}}\n              - keyless: {{subject: s, issuer: i, subjectRegExp: '^s$', newClaim: z}}\n              - keyless: {{subject: s, subjectRegExp: '^s$', issuer: i}}\n              - newAttestorKind: {{}}\n",
+        key = serde_json::Value::String(KEY_A.into())
+    );
+    let (p, imp) = import(&cluster_policy(
+        "  applyRules: One\n  newSpecField: 1\n",
+        &body,
+    ));
+    let at = "p.spec.rules[0].verifyImages[0]";
+    assert!(note(&imp, &format!("{at}.futureOption")).contains("does not know"));
+    assert!(note(&imp, "p.spec.newSpecField").contains("does not know"));
+    assert!(note(&imp, "p.spec.applyRules").contains("stricter"));
+    for (e, field) in [
+        (0, "keys.newConstraint"),
+        (1, "keyless.newClaim"),
+        (3, "newAttestorKind"),
+    ] {
+        assert!(
+            is_static_fail(&p, &format!("p-r-a0-e{e}")),
+            "{e}: {}",
+            imp.yaml
+        );
+        assert!(
+            note(&imp, &format!("{at}.attestors[0].entries[{e}].{field}")).contains("fail closed")
+        );
+    }
+    let Some(Authority::Keyless(k)) = p.authority("p-r-a0-e2") else {
+        panic!("{}", imp.yaml)
+    };
+    assert!(k.subject.matches("s") && !k.subject.matches("xs"));
+    assert!(
+        note(&imp, &format!("{at}.attestors[0].entries[2].keyless")).contains("regexp is used")
+    );
+}
