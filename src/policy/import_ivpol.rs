@@ -516,10 +516,13 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
         if let Some(pem) = str_at(key, "data") {
             let ctx = Ctx::new(base.to_owned());
             let mut keys = public_keys(pem, &field("key.data"), &ctx, out);
-            // Several keys in one attestor: all must have signed (stricter).
             return if keys.len() == 1 {
                 keys.remove(0)
             } else {
+                out.note(
+                    field("key.data"),
+                    "several PEM keys in one attestor: all of them are required (stricter)",
+                );
                 json!({"allOf": keys})
             };
         }

@@ -309,14 +309,22 @@ fn convert_verify(
                 }
                 all_of(exprs)
             }
-            _ if signatures.is_some() => None,
+            _ if signatures.is_some() => {
+                out.note(
+                    format!("{aat}.attestors"),
+                    "absent: Kyverno then reads the attestation without verifying its \
+                     signature; imprint requires it signed by the entry's attestors (stricter)",
+                );
+                None
+            }
             _ => {
                 let name = format!("{base}-att{k}-no-attestors");
                 Some(static_fail(
                     out,
                     &name,
                     format!("{aat}.attestors"),
-                    "no attestors here or on the entry: who must sign is not known",
+                    "absent here and on the entry: Kyverno then reads the attestation without \
+                     verifying its signature, and imprint accepts only verified attestations",
                 ))
             }
         };

@@ -252,6 +252,13 @@ fn attestations_types_signers_and_conditions() {
     let sbom = &rule.attestations[0];
     assert_eq!(sbom.predicate_types, ["https://cyclonedx.org/bom"]);
     assert!(sbom.signed_by.is_none() || sbom.signed_by == rule.signatures);
+    assert!(
+        note(
+            &imp,
+            "p.spec.rules[0].verifyImages[0].attestations[0].attestors"
+        )
+        .contains("without verifying its signature")
+    );
     let cel = sbom.condition.as_deref().unwrap();
     let run = |predicate: serde_json::Value| {
         evaluate_condition(
