@@ -19,7 +19,7 @@ use serde_json::{Map, Value, json};
 
 use super::import::Converted;
 use super::import_kyverno::{
-    Ctx, add_authority, all_of, first_unknown, github_claims, note_unknown, public_keys,
+    Ctx, add_authority, all_of, both, first_unknown, github_claims, note_unknown, public_keys,
     rule_block, static_fail, str_at, translate_glob, unknown_fail,
 };
 
@@ -617,7 +617,7 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
                 base,
                 field(&format!("keyless.additionalExtensions.{k}")),
                 "only the GitHub workflow extensions (githubWorkflowTrigger, Sha, Name, \
-                 Repository, Ref) are converted",
+                 Repository, Ref) with exact values are converted",
             );
         }
     };
@@ -647,8 +647,17 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
             continue;
         }
         let mut body = Map::new();
+        let mut unwritable = None;
         for (exact, regexp) in [("issuer", "issuerRegExp"), ("subject", "subjectRegExp")] {
-            if let Some(v) = str_at(id, regexp) {
+            if let (Some(v), Some(re)) = (str_at(id, exact), str_at(id, regexp)) {
+                // cosign checks both when both are given.
+                match both(v, re) {
+                    Some(v) => {
+                        body.insert(exact.into(), json!(v));
+                    }
+                    None => unwritable = Some(regexp),
+                }
+            } else if let Some(v) = str_at(id, regexp) {
                 body.insert(regexp.into(), json!(v));
             } else if let Some(v) = str_at(id, exact).filter(|v| !v.is_empty()) {
                 body.insert(exact.into(), json!(v));
@@ -659,6 +668,16 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
                 );
                 body.insert(regexp.into(), json!(".*"));
             }
+        }
+        if let Some(regexp) = unwritable {
+            list.push(static_fail(
+                out,
+                &name,
+                format!("{iat}.{regexp}"),
+                "a value and a regexp that must both match cannot be written as one (the \
+                 regexp does not match the value)",
+            ));
+            continue;
         }
         if let Some(g) = &github {
             body.insert("github".into(), g.clone());

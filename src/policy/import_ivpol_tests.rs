@@ -207,3 +207,21 @@ fn unknown_fields_are_noted_or_fail_closed() {
         assert!(note(&imp, field).contains("fail closed"), "{field}");
     }
 }
+
+#[test]
+fn identity_value_and_regexp_must_both_match() {
+    let spec = "  validationActions: [Deny]\n  attestors:\n    - name: a\n      cosign:\n        keyless:\n          identities:\n            - {issuer: 'https://x', subject: dev@acme.io, subjectRegExp: '@acme\\.io$'}\n            - {issuer: 'https://x', subject: dev@acme.io, subjectRegExp: '@other\\.io$'}\n";
+    let (p, imp) = import(&ivpol("v1", spec));
+    let Some(Authority::Keyless(k)) = p.authority("iv-a-0") else {
+        panic!("{}", imp.yaml)
+    };
+    assert!(k.subject.matches("dev@acme.io") && !k.subject.matches("eve@acme.io"));
+    assert!(is_static_fail(&p, "iv-a-1"), "{}", imp.yaml);
+    assert!(
+        note(
+            &imp,
+            "iv.spec.attestors[0].cosign.keyless.identities[1].subjectRegExp"
+        )
+        .contains("fail closed")
+    );
+}

@@ -664,12 +664,11 @@ fn keyless(kl: &Value, kat: &str, ctx: &Ctx, out: &mut Converted) -> Value {
     if let Some(f) = first_unknown(kl, KEYLESS_FIELDS) {
         return unknown_fail(out, &ctx.base, field(f));
     }
-    if kl.get("subject").is_some() && kl.get("subjectRegExp").is_some()
-        || kl.get("issuer").is_some() && kl.get("issuerRegExp").is_some()
-    {
+    if kl.get("subject").is_some() && kl.get("subjectRegExp").is_some() {
         out.note(
             kat.to_owned(),
-            "both an exact value and a regexp for the subject or issuer: the regexp is used",
+            "both subject and subjectRegExp (Kyverno accepts either): the regexp is used \
+             (stricter)",
         );
     }
     if kl.get("roots").is_some() {
@@ -722,7 +721,25 @@ fn keyless(kl: &Value, kat: &str, ctx: &Ctx, out: &mut Converted) -> Value {
         );
     }
     let mut body = Map::new();
-    identity(kl, "issuer", "issuerRegExp", kat, &mut body, out);
+    // Kyverno checks the issuer against both when both are given.
+    if let (Some(exact), Some(re)) = (str_at(kl, "issuer"), str_at(kl, "issuerRegExp")) {
+        match both(exact, re) {
+            Some(v) => {
+                body.insert("issuer".into(), json!(v));
+            }
+            None => {
+                return static_fail(
+                    out,
+                    &ctx.base,
+                    field("issuerRegExp"),
+                    "an issuer and an issuerRegExp that must both match cannot be written as \
+                     one (a wildcard issuer, or one the regexp does not match)",
+                );
+            }
+        }
+    } else {
+        identity(kl, "issuer", "issuerRegExp", kat, &mut body, out);
+    }
     identity(kl, "subject", "subjectRegExp", kat, &mut body, out);
     if let Some(ext) = kl.get("additionalExtensions") {
         match github_claims(ext) {
@@ -735,7 +752,7 @@ fn keyless(kl: &Value, kat: &str, ctx: &Ctx, out: &mut Converted) -> Value {
                     &ctx.base,
                     field(&format!("additionalExtensions.{key}")),
                     "only the GitHub workflow extensions (githubWorkflowTrigger, Sha, Name, \
-                     Repository, Ref) are converted",
+                     Repository, Ref) with exact values are converted",
                 );
             }
         }
@@ -775,8 +792,16 @@ fn identity(
     }
 }
 
-/// Kyverno/Fulcio GitHub extension names to imprint's `github` claims; `Err(name)` for the
-/// first extension that has no equivalent.
+/// An exact value and a regexp that must both match, as one exact value: the value when it
+/// has no wildcard and the regexp matches it; `None` when that cannot be written.
+pub(super) fn both(exact: &str, re: &str) -> Option<String> {
+    let re = regex::Regex::new(re).ok()?;
+    (!exact.contains(['*', '?']) && re.is_match(exact)).then(|| exact.to_owned())
+}
+
+/// Kyverno/Fulcio GitHub extension names (or their OIDs) to imprint's `github` claims;
+/// `Err(name)` for the first extension that has no equivalent or whose value has a wildcard
+/// (Kyverno matches extension values with wildcards; imprint's claims are exact).
 pub(super) fn github_claims(ext: &Value) -> Result<Value, String> {
     let mut claims = Map::new();
     let Some(map) = ext.as_object() else {
@@ -784,14 +809,14 @@ pub(super) fn github_claims(ext: &Value) -> Result<Value, String> {
     };
     for (k, v) in map {
         let claim = match k.as_str() {
-            "githubWorkflowTrigger" => "trigger",
-            "githubWorkflowSha" => "sha",
-            "githubWorkflowName" => "name",
-            "githubWorkflowRepository" => "repository",
-            "githubWorkflowRef" => "ref",
+            "githubWorkflowTrigger" | "1.3.6.1.4.1.57264.1.2" => "trigger",
+            "githubWorkflowSha" | "1.3.6.1.4.1.57264.1.3" => "sha",
+            "githubWorkflowName" | "1.3.6.1.4.1.57264.1.4" => "name",
+            "githubWorkflowRepository" | "1.3.6.1.4.1.57264.1.5" => "repository",
+            "githubWorkflowRef" | "1.3.6.1.4.1.57264.1.6" => "ref",
             _ => return Err(k.clone()),
         };
-        let Some(v) = v.as_str() else {
+        let Some(v) = v.as_str().filter(|v| !v.contains(['*', '?'])) else {
             return Err(k.clone());
         };
         claims.insert(claim.into(), json!(v));

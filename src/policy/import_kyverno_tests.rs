@@ -443,3 +443,31 @@ fn unknown_fields_are_noted_or_fail_closed() {
         note(&imp, &format!("{at}.attestors[0].entries[2].keyless")).contains("regexp is used")
     );
 }
+
+#[test]
+fn issuer_and_regexp_both_apply_and_extension_values_are_exact() {
+    let body = "      - imageReferences: [\"*\"]\n        attestors:\n          - entries:\n              - keyless: {subject: s, issuer: 'https://x', issuerRegExp: '^https://x$'}\n              - keyless: {subject: s, issuer: 'https://a', issuerRegExp: '^https://b$'}\n              - keyless: {subject: s, issuer: 'https://*', issuerRegExp: '^https://'}\n              - keyless: {subject: s, issuer: i, additionalExtensions: {githubWorkflowRef: 'refs/tags/*'}}\n              - keyless: {subject: s, issuer: i, additionalExtensions: {'1.3.6.1.4.1.57264.1.6': refs/heads/main}}\n";
+    let (p, imp) = import(&cluster_policy("", body));
+    let Some(Authority::Keyless(k)) = p.authority("p-r-a0-e0") else {
+        panic!("{}", imp.yaml)
+    };
+    assert!(k.issuer.matches("https://x") && !k.issuer.matches("https://xy"));
+    let at = "p.spec.rules[0].verifyImages[0].attestors[0].entries";
+    for (e, field) in [
+        (1, "keyless.issuerRegExp"),
+        (2, "keyless.issuerRegExp"),
+        (3, "keyless.additionalExtensions.githubWorkflowRef"),
+    ] {
+        assert!(
+            is_static_fail(&p, &format!("p-r-a0-e{e}")),
+            "{e}: {}",
+            imp.yaml
+        );
+        assert!(note(&imp, &format!("{at}[{e}].{field}")).contains("fail closed"));
+    }
+    assert!(
+        imp.yaml.contains(r#""github":{"ref":"refs/heads/main"}"#),
+        "{}",
+        imp.yaml
+    );
+}
