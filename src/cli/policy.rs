@@ -107,11 +107,13 @@ pub(crate) enum PolicyCommand {
         #[arg(default_value = ".")]
         paths: Vec<PathBuf>,
     },
-    /// Convert sigstore policy-controller ClusterImagePolicy resources (YAML, multi-document
-    /// or a List) into an imprint policy on stdout; every field not converted as written is
-    /// listed on stderr with why (what cannot be checked becomes `static: fail`).
+    /// Convert sigstore policy-controller ClusterImagePolicy, Kyverno ClusterPolicy/Policy
+    /// (verifyImages rules) and Kyverno ImageValidatingPolicy resources (YAML, multi-document
+    /// or a List, any mix) into one imprint policy on stdout; every field not converted as
+    /// written is listed on stderr with why (what cannot be checked becomes `static: fail`;
+    /// CEL validations and JMESPath conditions are listed, not converted).
     Import {
-        /// The ClusterImagePolicy file (`-` for stdin).
+        /// The policy file (`-` for stdin).
         file: PathBuf,
     },
     /// Show which rules and requirements of a policy apply to each image, and why the other
@@ -159,7 +161,7 @@ fn import(file: &Path) -> anyhow::Result<Outcome> {
             .with_context(|| format!("cannot read `{}`", file.display()))?
     };
     let text = String::from_utf8(bytes).context("the input is not UTF-8")?;
-    let imported = policy::import_cluster_image_policies(&text)
+    let imported = policy::import_policies(&text)
         .map_err(anyhow::Error::msg)
         .with_context(|| format!("cannot import `{}`", file.display()))?;
     write!(super::output::stdout(), "{}", imported.yaml)?;

@@ -1,7 +1,9 @@
 //! `policy import`: a sigstore policy-controller `ClusterImagePolicy` (v1alpha1 / v1beta1)
 //! converted to an imprint policy, with every input field that could not be converted listed
-//! with why. What cannot be converted fails closed: an authority imprint cannot check (KMS
-//! keys, key secrets, other Fulcio instances) becomes `static: fail`, never a pass.
+//! with why (Kyverno policies: `import_kyverno` and `import_ivpol`; [`import_policies`] takes
+//! any mix of the three kinds). What cannot be converted fails closed: an authority imprint
+//! cannot check (KMS keys, key secrets, other Fulcio instances) becomes `static: fail`, never
+//! a pass.
 //!
 //! policy-controller's semantics and imprint's differ in one place that matters: an image
 //! passes a `ClusterImagePolicy` when **any** of its authorities passes, and an authority
@@ -36,8 +38,64 @@ pub struct ImportNote {
 const PUBLIC_FULCIO: &str = "https://fulcio.sigstore.dev";
 
 /// Convert every `ClusterImagePolicy` document in `yaml` (multi-document YAML, or a `List`)
-/// into one imprint policy with one rule per input policy.
+/// into one imprint policy with one rule per input policy. Any other kind is refused (see
+/// [`import_policies`] for Kyverno policies too).
 pub fn import_cluster_image_policies(yaml: &str) -> Result<Imported, String> {
+    import_documents(yaml, false)
+}
+
+/// Convert every policy document in `yaml` (multi-document YAML, or a `List`, any mix) into
+/// one imprint policy: sigstore policy-controller `ClusterImagePolicy` (`policy.sigstore.dev`),
+/// Kyverno `ClusterPolicy`/`Policy` `verifyImages` rules (`kyverno.io/v1`, `v2beta1`) and
+/// Kyverno `ImageValidatingPolicy` (`policies.kyverno.io`). Dispatch is by apiVersion and kind.
+pub fn import_policies(yaml: &str) -> Result<Imported, String> {
+    import_documents(yaml, true)
+}
+
+/// What the converters of each input kind add to; assembled into one policy by `finish`.
+#[derive(Default)]
+pub(super) struct Converted {
+    /// `(name, body)`: the body is a YAML flow mapping (JSON).
+    pub(super) authorities: Authorities,
+    /// Rule entries, each a block starting `    - name: …`.
+    pub(super) rules: Vec<String>,
+    pub(super) notes: Vec<ImportNote>,
+    /// Which input kinds were seen, for the header and the `noMatch` note.
+    sources: Vec<&'static str>,
+}
+
+impl Converted {
+    /// `base`, or `base-2`, `base-3`, … if an authority of that name exists already.
+    pub(super) fn authority_name(&self, base: &str) -> String {
+        let taken = |n: &str| self.authorities.iter().any(|(a, _)| a == n);
+        unique(base, taken)
+    }
+
+    /// `base`, or `base-2`, … if a rule of that name exists already.
+    pub(super) fn rule_name(&self, base: &str) -> String {
+        let taken = |n: &str| {
+            let line = format!("    - name: {}\n", q(n));
+            self.rules.iter().any(|r| r.starts_with(&line))
+        };
+        unique(base, taken)
+    }
+
+    pub(super) fn note(&mut self, field: String, reason: &str) {
+        note(&mut self.notes, field, reason);
+    }
+}
+
+fn unique(base: &str, taken: impl Fn(&str) -> bool) -> String {
+    if !taken(base) {
+        return base.to_owned();
+    }
+    (2..)
+        .map(|n| format!("{base}-{n}"))
+        .find(|n| !taken(n))
+        .unwrap_or_else(|| base.to_owned())
+}
+
+fn import_documents(yaml: &str, kyverno: bool) -> Result<Imported, String> {
     let docs: Vec<Value> =
         serde_saphyr::from_multiple(yaml).map_err(|e| format!("not YAML: {e}"))?;
     let mut policies = Vec::new();
@@ -53,45 +111,108 @@ pub fn import_cluster_image_policies(yaml: &str) -> Result<Imported, String> {
             policies.push(doc);
         }
     }
-    let mut notes = Vec::new();
-    let mut authorities = Vec::new();
-    let mut rules = Vec::new();
+    let mut out = Converted::default();
     for (n, p) in policies.iter().enumerate() {
         let kind = p.get("kind").and_then(Value::as_str).unwrap_or_default();
         let api = p
             .get("apiVersion")
             .and_then(Value::as_str)
             .unwrap_or_default();
-        if kind != "ClusterImagePolicy" || !api.starts_with("policy.sigstore.dev/") {
-            return Err(format!(
-                "document {}: expected a policy.sigstore.dev ClusterImagePolicy, got `{api}` `{kind}`",
-                n + 1
-            ));
-        }
+        let source = match (api.split_once('/').map_or(api, |(g, _)| g), kind) {
+            ("policy.sigstore.dev", "ClusterImagePolicy") => {
+                "sigstore policy-controller ClusterImagePolicy"
+            }
+            ("kyverno.io", "ClusterPolicy" | "Policy") if kyverno => "Kyverno ClusterPolicy/Policy",
+            (
+                "policies.kyverno.io",
+                "ImageValidatingPolicy" | "NamespacedImageValidatingPolicy",
+            ) if kyverno => "Kyverno ImageValidatingPolicy",
+            _ if kyverno => {
+                // Kyverno's own test files keep Namespaces and ConfigMaps beside the policy.
+                out.note(
+                    format!("document {}", n + 1),
+                    &format!(
+                        "`{api}` `{kind}` is not a ClusterImagePolicy, a kyverno.io ClusterPolicy \
+                         or Policy, or a policies.kyverno.io ImageValidatingPolicy: skipped"
+                    ),
+                );
+                continue;
+            }
+            _ => {
+                return Err(format!(
+                    "document {}: expected a policy.sigstore.dev ClusterImagePolicy, got `{api}` `{kind}`",
+                    n + 1
+                ));
+            }
+        };
         let name = p
             .pointer("/metadata/name")
             .and_then(Value::as_str)
             .map_or_else(|| format!("policy-{}", n + 1), str::to_owned);
         let spec = p.get("spec").cloned().unwrap_or(Value::Null);
-        let (auths, rule) = convert_one(&name, &spec, &mut notes)?;
-        authorities.extend(auths);
-        rules.push(rule);
+        match kind {
+            "ClusterImagePolicy" => {
+                let (auths, rule) = convert_one(&name, &spec, &mut out.notes)?;
+                out.authorities.extend(auths);
+                out.rules.push(rule);
+            }
+            "ClusterPolicy" | "Policy" => {
+                super::import_kyverno::convert(&name, kind, &spec, &mut out)?;
+            }
+            _ => super::import_ivpol::convert(&name, kind, &spec, &mut out)?,
+        }
+        if !out.sources.contains(&source) {
+            out.sources.push(source);
+        }
     }
-    if rules.is_empty() {
-        return Err("no ClusterImagePolicy found".into());
+    if out.rules.is_empty() {
+        return Err(if kyverno {
+            "no ClusterImagePolicy, Kyverno ClusterPolicy/Policy or ImageValidatingPolicy found"
+                .into()
+        } else {
+            "no ClusterImagePolicy found".into()
+        });
     }
-    notes.push(ImportNote {
-        field: "(all)".into(),
-        reason: "images no policy matches are denied (noMatch: deny, policy-controller's \
-                 no-match-policy default); set noMatch to match your cluster's config"
-            .into(),
-    });
-    let mut out = String::from(
-        "# Imported by `imprint policy import` from sigstore policy-controller \
-         ClusterImagePolicy resources.\n# Review the notes it printed before enforcing.\n\
+    finish(out)
+}
+
+fn finish(c: Converted) -> Result<Imported, String> {
+    let Converted {
+        authorities,
+        rules,
+        mut notes,
+        sources,
+    } = c;
+    if sources.iter().any(|s| s.starts_with("sigstore")) {
+        notes.push(ImportNote {
+            field: "(all)".into(),
+            reason: "images no policy matches are denied (noMatch: deny, policy-controller's \
+                     no-match-policy default); set noMatch to match your cluster's config"
+                .into(),
+        });
+    }
+    if sources.iter().any(|s| s.starts_with("Kyverno")) {
+        notes.push(ImportNote {
+            field: "(all)".into(),
+            reason: "images no rule matches are denied (noMatch: deny); Kyverno admits images \
+                     that no verifyImages rule or ImageValidatingPolicy matches: set \
+                     `noMatch: allow` for Kyverno's behaviour"
+                .into(),
+        });
+    }
+    let mut out = format!(
+        "# Imported by `imprint policy import` from {}.\n# Review the notes it printed before enforcing.\n\
          apiVersion: imprint.dev/v1\nkind: TrustPolicy\nmetadata:\n  name: imported\nspec:\n  \
-         noMatch: deny\n  authorities:\n",
+         noMatch: deny\n",
+        if sources.len() == 1 && sources[0].starts_with("sigstore") {
+            "sigstore policy-controller\n# ClusterImagePolicy resources".to_owned()
+        } else {
+            sources.join(", ")
+        }
     );
+    if !authorities.is_empty() {
+        out.push_str("  authorities:\n");
+    }
     for (name, body) in &authorities {
         out.push_str(&format!("    {}: {body}\n", q(name)));
     }
@@ -105,7 +226,7 @@ pub fn import_cluster_image_policies(yaml: &str) -> Result<Imported, String> {
 }
 
 /// A JSON string literal, which is also a YAML flow scalar.
-fn q(s: &str) -> String {
+pub(super) fn q(s: &str) -> String {
     Value::String(s.to_owned()).to_string()
 }
 
@@ -116,7 +237,7 @@ fn note(notes: &mut Vec<ImportNote>, field: String, reason: &str) {
     });
 }
 
-type Authorities = Vec<(String, String)>;
+pub(super) type Authorities = Vec<(String, String)>;
 
 fn convert_one(
     policy: &str,

@@ -18,6 +18,8 @@ mod eval;
 mod explain;
 mod glob;
 mod import;
+mod import_ivpol;
+mod import_kyverno;
 mod lint;
 mod load;
 mod locate;
@@ -38,7 +40,7 @@ pub use error::PolicyError;
 pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
 pub use explain::{AttestationExplanation, Explanation, RuleExplanation};
 pub use glob::{ImagePattern, NormalisedImage};
-pub use import::{ImportNote, Imported, import_cluster_image_policies};
+pub use import::{ImportNote, Imported, import_cluster_image_policies, import_policies};
 pub use lint::{LINT_CODES, LintFinding, LintLevel};
 pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{

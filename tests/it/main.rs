@@ -25,6 +25,7 @@ mod identities;
 mod keyless_legacy;
 mod keys;
 mod policy_checks;
+mod policy_import;
 mod policy_lint;
 mod policy_scenarios;
 mod registry;
