@@ -817,16 +817,22 @@ async fn read_listed<R: Repository>(
 
 /// The referrers index of `subject` (every entry, any artifact type): from the referrers API
 /// when the store has it, else the `sha256-<hex>` tag-schema index; `None` when neither exists.
+/// Both are asked at once (one round trip, not two, for a registry without the API); the
+/// tag-schema answer is used only when the API is absent. A registry whose router showed it
+/// has no API at all is not asked again (the session remembers it), so later images cost only
+/// the tag-schema read.
 async fn referrers_index<R: Repository>(
     repo: &R,
     subject: &Digest,
 ) -> Result<Option<(ReferrersVia, Vec<Descriptor>)>, DiscoverError> {
-    let (via, bytes) = match repo.referrers_api(subject).await? {
+    let tag = subject.tag_base();
+    let (api, fallback) = tokio::join!(
+        repo.referrers_api(subject),
+        repo.get_manifest(ManifestRef::Tag(&tag))
+    );
+    let (via, bytes) = match api? {
         Some(b) => (ReferrersVia::Api, b),
-        None => match repo
-            .get_manifest(ManifestRef::Tag(&subject.tag_base()))
-            .await?
-        {
+        None => match fallback? {
             Some(m) => (ReferrersVia::TagSchema, m.bytes),
             None => return Ok(None),
         },

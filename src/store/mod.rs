@@ -19,7 +19,8 @@ pub mod layout;
 pub mod remote;
 
 pub use client::{
-    AnyRepository, AuthSource, Client, ProgressEvent, ProgressHook, RegistryConfig, ResolvedImage,
+    AnyRepository, AuthSource, Client, DEFAULT_MAX_REQUESTS_PER_REGISTRY, ProgressEvent,
+    ProgressHook, RegistryConfig, ResolvedImage,
 };
 pub use layout::LayoutRepository;
 pub use remote::{RemoteRepository, TagList};
