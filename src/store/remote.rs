@@ -432,10 +432,11 @@ impl RegistrySession {
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RegistryError> {
         let mut challenge = self.known_challenge();
-        let _learning = if challenge.is_none() {
+        let mut learning = if challenge.is_none() {
             let guard = self.learning.lock().await;
             challenge = self.known_challenge();
-            // Still unknown: this request learns it; the others wait on the guard.
+            // Still unknown: this request learns it; the others wait on the guard until it
+            // has (not for the token fetch nor the second attempt).
             challenge.is_none().then_some(guard)
         } else {
             None
@@ -461,6 +462,7 @@ impl RegistrySession {
                     // Answered without asking for credentials: none are needed here.
                     self.learn(Challenge::None, true);
                 }
+                drop(learning);
                 return Ok(resp);
             }
             let raw = resp
@@ -475,6 +477,7 @@ impl RegistrySession {
                     // from the others): follow its challenge once, and remember it.
                     followed = true;
                     self.learn(c.clone(), false);
+                    drop(learning.take());
                     let next = self.authorization(&c, repository, scope, None).await?;
                     challenge = Some(c);
                     if next.is_none() {

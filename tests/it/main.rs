@@ -27,6 +27,7 @@ mod policy_checks;
 mod policy_lint;
 mod policy_scenarios;
 mod registry;
+mod round_trips;
 mod secrets;
 mod sign_verify;
 
