@@ -438,6 +438,13 @@ impl Repository for AnyRepository {
             Self::Layout(l) => l.referrers_api(subject).await,
         }
     }
+
+    fn has_referrers_api(&self) -> bool {
+        match self {
+            Self::Remote(r) => r.has_referrers_api(),
+            Self::Layout(l) => l.has_referrers_api(),
+        }
+    }
 }
 
 #[cfg(test)]

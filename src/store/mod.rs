@@ -265,4 +265,11 @@ pub trait Repository: Send + Sync {
         &self,
         subject: &Digest,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, RegistryError>> + Send;
+
+    /// Whether the store has already shown it has the referrers API (it answered one with an
+    /// index): discovery then asks only the API, not the tag-schema fallback beside it.
+    /// `false` when unknown (the default).
+    fn has_referrers_api(&self) -> bool {
+        false
+    }
 }

@@ -67,6 +67,9 @@ pub(crate) struct RegistrySession {
     /// without a registry error body, as distribution 2.8 does), so later images skip the
     /// probe and go straight to the tag-schema fallback: one request less per image.
     no_referrers_api: std::sync::atomic::AtomicBool,
+    /// Set once the registry answered the referrers API with an index: later images ask only
+    /// the API, not the tag-schema fallback beside it.
+    referrers_api: std::sync::atomic::AtomicBool,
     /// HTTP requests sent, shared with the [`super::Client`] (every attempt of every request
     /// counts: token fetches, retries, uploads to other hosts, tag lists).
     requests: Arc<AtomicU64>,
@@ -104,6 +107,7 @@ impl RegistrySession {
             tokens: Mutex::new(HashMap::new()),
             limits,
             no_referrers_api: std::sync::atomic::AtomicBool::new(false),
+            referrers_api: std::sync::atomic::AtomicBool::new(false),
             requests,
         }
     }
@@ -1196,6 +1200,7 @@ impl Repository for RemoteRepository {
             let bytes = read_capped(resp, limit).await.map_err(|e| {
                 self.read_error(e, "max_manifest_bytes: referrers index", &object, limit, 0)
             })?;
+            self.session.referrers_api.store(true, Ordering::Relaxed);
             return Ok(Some(bytes));
         }
         if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
@@ -1219,6 +1224,12 @@ impl Repository for RemoteRepository {
         }
         drain(resp).await;
         Ok(None)
+    }
+
+    fn has_referrers_api(&self) -> bool {
+        self.session
+            .referrers_api
+            .load(std::sync::atomic::Ordering::Relaxed)
     }
 }
 
