@@ -1229,7 +1229,7 @@ impl Repository for RemoteRepository {
     fn has_referrers_api(&self) -> bool {
         self.session
             .referrers_api
-            .load(std::sync::atomic::Ordering::Relaxed)
+            .load(Ordering::Relaxed)
     }
 }
 

@@ -410,15 +410,17 @@ async fn requests_in_flight_per_registry_are_bounded() {
     let key = SigningKey::generate_p256().unwrap();
     let mut repos = Vec::new();
     for i in 0..8 {
-        repos.push(signed(&format!("rt-limit{i}"), &key, WriteFormat::Legacy).await.0);
+        repos.push(
+            signed(&format!("rt-limit{i}"), &key, WriteFormat::Legacy)
+                .await
+                .0,
+        );
     }
     let most_at_once = |log: &[Logged]| {
         log.iter()
             .map(|r| {
                 log.iter()
-                    .filter(|o| {
-                        o.started <= r.started && o.answered.is_none_or(|a| a > r.started)
-                    })
+                    .filter(|o| o.started <= r.started && o.answered.is_none_or(|a| a > r.started))
                     .count()
             })
             .max()
@@ -463,7 +465,8 @@ async fn tag_list_pages_are_counted() {
         let body = serde_json::to_vec(&serde_json::json!({"name": repo, "tags": tags})).unwrap();
         let mut f = Fault::body("application/json", body);
         if let Some(n) = next {
-            f.headers.push(("Link".into(), format!("<{n}>; rel=\"next\"")));
+            f.headers
+                .push(("Link".into(), format!("<{n}>; rel=\"next\"")));
         }
         f
     };

@@ -635,7 +635,10 @@ async fn handle(
 async fn hold_back(state: &Mutex<State>, id: u64) {
     let (delay, started) = {
         let st = state.lock().expect("proxy state");
-        (st.delay, st.log.iter().rev().find(|r| r.id == id).map(|r| r.started))
+        (
+            st.delay,
+            st.log.iter().rev().find(|r| r.id == id).map(|r| r.started),
+        )
     };
     if let Some(started) = started
         && !delay.is_zero()
