@@ -499,10 +499,12 @@ impl RegistrySession {
                     )));
                 }
                 _ if !refreshed
+                    && !followed
                     && matches!(challenge, Some(Challenge::Bearer { .. }))
                     && header.is_some() =>
                 {
                     // Our cached token was refused (expired or revoked): fetch a new one once.
+                    // (A token fetched just now for this request is not fetched again.)
                     refreshed = true;
                     let stale = header
                         .as_deref()
@@ -1227,9 +1229,7 @@ impl Repository for RemoteRepository {
     }
 
     fn has_referrers_api(&self) -> bool {
-        self.session
-            .referrers_api
-            .load(Ordering::Relaxed)
+        self.session.referrers_api.load(Ordering::Relaxed)
     }
 }
 

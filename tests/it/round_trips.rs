@@ -492,3 +492,43 @@ async fn verify_unsigned_costs(client: &Client, reference: &str) {
     let image = ImageRef::parse(reference).unwrap();
     client.resolve(&image).await.unwrap();
 }
+
+/// Without a ping, the first 401 is where an unusable challenge shows: an auth error naming
+/// it, after one request (not a retry loop); a 401 without any challenge is reported as the
+/// refusal it is.
+#[tokio::test]
+async fn an_unsupported_challenge_fails_at_the_first_request() {
+    let repo = unique_repo("rt-negotiate");
+    push_random_image(&repo).await;
+    let proxy = Proxy::start(registry()).await;
+    let mut fault = Fault::status(401);
+    fault
+        .headers
+        .push(("WWW-Authenticate".into(), "Negotiate abc".into()));
+    proxy.inject("GET", "/manifests/", fault);
+    let client = test_client();
+    let image = ImageRef::parse(&format!("{}/{repo}:v1", proxy.addr())).unwrap();
+    let e = client.resolve(&image).await.unwrap_err();
+    assert!(
+        matches!(e, imprint::store::RegistryError::Auth { .. }),
+        "{e}"
+    );
+    assert!(
+        e.to_string()
+            .contains("unsupported challenge `Negotiate abc`"),
+        "{e}"
+    );
+    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
+
+    let bare = Proxy::start(registry()).await;
+    bare.inject("GET", "/manifests/", Fault::status(401));
+    let e = test_client()
+        .resolve(&ImageRef::parse(&format!("{}/{repo}:v1", bare.addr())).unwrap())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(e, imprint::store::RegistryError::Auth { .. }),
+        "{e}"
+    );
+    assert_eq!(bare.requests().len(), 1, "{:?}", bare.requests());
+}
