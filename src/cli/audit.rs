@@ -26,7 +26,9 @@ is drawn on stderr.
 
 The header (every format) names the imprint version, the policy's sha256 and the trust roots' \
 sha256 (the embedded public-good root's when the policy uses none); the summary counts the \
-registry requests the verifications sent (the tag lists of `--repository` not included).
+registry requests the verifications sent, 401 challenges and token fetches included (the \
+tag-list pages of `--repository` are read before them: the client counts them, this figure \
+does not).
 
 Outcomes: allowed, warned, denied (unsigned, wrong signer, failed attestation checks, no \
 matching rule, invalid reference) and error (could not check: registry unreachable, rate \

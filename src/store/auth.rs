@@ -1,7 +1,8 @@
 //! Registry credentials (from the docker config) and the distribution token protocol.
 //!
-//! We follow the same protocol as oci-client (and docker, ggcr): a `GET /v2/` ping answers
-//! 200 (no auth), or 401 with a `WWW-Authenticate` challenge. A `Basic` challenge means the
+//! We follow the same protocol as oci-client (and docker, ggcr), without their `GET /v2/`
+//! ping: a registry answers a request 200 (no auth), or 401 with a `WWW-Authenticate`
+//! challenge. A `Basic` challenge means the
 //! credentials go on every request; a `Bearer realm=…,service=…` challenge means a token is
 //! fetched from the realm for scope `repository:<repo>:pull[,push]` (with the credentials as
 //! HTTP Basic, or an OAuth2 refresh-token exchange for docker `identitytoken` logins, which
@@ -9,8 +10,9 @@
 //!
 //! Unlike oci-client 0.18, which pings `/v2/` again before every operation whenever it holds
 //! no cached token (always, for registries that need no auth), the session in
-//! [`super::remote`] pings once per registry per process and caches tokens per
-//! (repository, scope) until they expire.
+//! [`super::remote`] never pings: it learns the challenge from the first 401 it is answered
+//! (once per registry per process), and caches tokens per (repository, scope) until they
+//! expire, so a second image of one repository costs no token request.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -119,7 +121,8 @@ pub(crate) fn lookup_credential(
     Ok(None)
 }
 
-/// What the registry's `/v2/` ping asked for.
+/// What a registry asked for in the `WWW-Authenticate` header of a 401 (or that it asked for
+/// nothing).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Challenge {
     /// No authentication needed.

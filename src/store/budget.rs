@@ -194,6 +194,10 @@ impl<R: Repository> Repository for ImageFetches<'_, R> {
         }
         Ok(index)
     }
+
+    fn has_referrers_api(&self) -> bool {
+        self.repo.has_referrers_api()
+    }
 }
 
 #[cfg(test)]

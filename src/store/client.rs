@@ -2,8 +2,9 @@
 //! (or one long-running verifier) touches.
 //!
 //! One [`Client`] holds one HTTP connection pool and one auth session per registry (a
-//! single `/v2/` ping, credentials read once, tokens cached per repository and scope), so
-//! verifying many images costs only the requests the images themselves need.
+//! challenge learned from its first answer, no `/v2/` ping; credentials read once; tokens
+//! cached per repository and scope until they expire), so verifying many images costs only
+//! the requests the images themselves need.
 
 use std::collections::HashMap;
 use std::net::IpAddr;
@@ -35,8 +36,11 @@ pub enum AuthSource {
 /// boolean `--allow-http-registry`).
 pub const ALL_REGISTRIES: &str = "*";
 
+/// The default of [`RegistryConfig::max_requests_per_registry`].
+pub const DEFAULT_MAX_REQUESTS_PER_REGISTRY: usize = 32;
+
 /// How to talk to registries.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct RegistryConfig {
     /// Registries (`host` or `host:port`) spoken to over plain HTTP; [`ALL_REGISTRIES`]
     /// (`*`) for all. Loopback registries (`127.0.0.0/8`, `localhost`, `[::1]`) always are.
@@ -50,6 +54,26 @@ pub struct RegistryConfig {
     /// Told how uploads of blobs of at least [`PROGRESS_MIN_BYTES`] advance (e.g. to draw a
     /// progress bar). `None`: nothing is reported.
     pub progress: Option<ProgressHook>,
+    /// Most requests in flight at once to one registry (its token endpoint included), across
+    /// every image this client works on: multi-image commands run images concurrently and
+    /// each image fetches its attachments concurrently; this keeps one registry from being
+    /// sent more than that at a time (the rest wait their turn). Requests to one registry
+    /// share one connection pool, so connections are reused across images. Default
+    /// [`DEFAULT_MAX_REQUESTS_PER_REGISTRY`] (32); 0 counts as 1.
+    pub max_requests_per_registry: usize,
+}
+
+impl Default for RegistryConfig {
+    fn default() -> Self {
+        Self {
+            allow_http_registries: Vec::new(),
+            insecure_skip_tls_verify: false,
+            limits: Limits::default(),
+            auth: AuthSource::default(),
+            progress: None,
+            max_requests_per_registry: DEFAULT_MAX_REQUESTS_PER_REGISTRY,
+        }
+    }
 }
 
 /// Blobs smaller than this are uploaded without progress reports.
@@ -186,8 +210,9 @@ impl Client {
     }
 
     /// HTTP requests sent so far through this client and its clones: every attempt (retries
-    /// included) to every registry, the `/v2/` pings, token fetches and uploads redirected to
-    /// other hosts. OCI layouts cost none.
+    /// included) to every registry: manifests, blobs, referrers, tag lists (every page of
+    /// [`Client::list_tags`]), token fetches, 401s answered before a token, and uploads
+    /// redirected to other hosts. OCI layouts cost none.
     pub fn requests(&self) -> u64 {
         self.inner
             .requests
@@ -239,6 +264,7 @@ impl Client {
                     self.inner.http.clone(),
                     self.inner.config.auth.clone(),
                     self.inner.config.limits,
+                    self.inner.config.max_requests_per_registry,
                     self.inner.requests.clone(),
                 ))
             })
@@ -410,6 +436,13 @@ impl Repository for AnyRepository {
         match self {
             Self::Remote(r) => r.referrers_api(subject).await,
             Self::Layout(l) => l.referrers_api(subject).await,
+        }
+    }
+
+    fn has_referrers_api(&self) -> bool {
+        match self {
+            Self::Remote(r) => r.has_referrers_api(),
+            Self::Layout(l) => l.has_referrers_api(),
         }
     }
 }

@@ -817,19 +817,34 @@ async fn read_listed<R: Repository>(
 
 /// The referrers index of `subject` (every entry, any artifact type): from the referrers API
 /// when the store has it, else the `sha256-<hex>` tag-schema index; `None` when neither exists.
+/// While it is not known whether the store has the API, both are asked at once (one round
+/// trip, not two, for a registry without it), and the tag-schema answer is used only when the
+/// API is absent. The registry session remembers what it learned: a router that has no API
+/// at all is not asked again, and once the API answered, the fallback is not read beside it.
 async fn referrers_index<R: Repository>(
     repo: &R,
     subject: &Digest,
 ) -> Result<Option<(ReferrersVia, Vec<Descriptor>)>, DiscoverError> {
-    let (via, bytes) = match repo.referrers_api(subject).await? {
+    let tag = subject.tag_base();
+    let fallback = || repo.get_manifest(ManifestRef::Tag(&tag));
+    let (api, early) = if repo.has_referrers_api() {
+        (repo.referrers_api(subject).await, None)
+    } else {
+        let (api, fallback) = tokio::join!(repo.referrers_api(subject), fallback());
+        (api, Some(fallback))
+    };
+    let (via, bytes) = match api? {
         Some(b) => (ReferrersVia::Api, b),
-        None => match repo
-            .get_manifest(ManifestRef::Tag(&subject.tag_base()))
-            .await?
-        {
-            Some(m) => (ReferrersVia::TagSchema, m.bytes),
-            None => return Ok(None),
-        },
+        None => {
+            let fallback = match early {
+                Some(f) => f,
+                None => fallback().await,
+            };
+            match fallback? {
+                Some(m) => (ReferrersVia::TagSchema, m.bytes),
+                None => return Ok(None),
+            }
+        }
     };
     let index: ImageIndex =
         serde_json::from_slice(&bytes).map_err(|e| DiscoverError::Referrers {

@@ -19,7 +19,8 @@ pub mod layout;
 pub mod remote;
 
 pub use client::{
-    AnyRepository, AuthSource, Client, ProgressEvent, ProgressHook, RegistryConfig, ResolvedImage,
+    AnyRepository, AuthSource, Client, DEFAULT_MAX_REQUESTS_PER_REGISTRY, ProgressEvent,
+    ProgressHook, RegistryConfig, ResolvedImage,
 };
 pub use layout::LayoutRepository;
 pub use remote::{RemoteRepository, TagList};
@@ -264,4 +265,11 @@ pub trait Repository: Send + Sync {
         &self,
         subject: &Digest,
     ) -> impl Future<Output = Result<Option<Vec<u8>>, RegistryError>> + Send;
+
+    /// Whether the store has already shown it has the referrers API (it answered one with an
+    /// index): discovery then asks only the API, not the tag-schema fallback beside it.
+    /// `false` when unknown (the default).
+    fn has_referrers_api(&self) -> bool {
+        false
+    }
 }

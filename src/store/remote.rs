@@ -4,8 +4,11 @@
 //! version) rather than through oci-client's methods:
 //! - oci-client 0.18 pings `GET /v2/` before every operation unless it holds a cached token,
 //!   and it never caches "no auth needed", so against an anonymous registry every manifest or
-//!   blob read costs two requests (sigstore-rs shows 8 pings per verified image). Issue 6 asks
-//!   for one ping per registry per process, which `RegistrySession` does.
+//!   blob read costs two requests (sigstore-rs shows 8 pings per verified image).
+//!   `RegistrySession` never pings (issue 14): the first real request goes out without
+//!   credentials; a 401 with a `WWW-Authenticate` challenge is answered (token fetched, request
+//!   sent again) and the challenge is remembered for the session, as is "no auth needed" when
+//!   the first answer is not a 401. An anonymous registry costs no extra round trip at all.
 //! - `pull_manifest_raw` does not return the Content-Type and reads the whole body before any
 //!   size check; we need exact bytes, the media type, a `Content-Length` check before reading
 //!   and a capped stream (the same for blobs).
@@ -37,14 +40,23 @@ const MAX_QUOTED_BODY: usize = 300;
 /// A token slot: locked while a token is fetched, so concurrent requests fetch one token.
 type TokenSlot = Arc<tokio::sync::Mutex<Option<Token>>>;
 
-/// One registry host: its base URL, the shared HTTP client (connection pool), the ping
-/// result, the credential and the token cache. One per registry per [`super::Client`].
+/// One registry host: its base URL, the shared HTTP client (connection pool), the challenge
+/// it answered, the credential, the token cache and what it lacks. One per registry per
+/// [`super::Client`].
 pub(crate) struct RegistrySession {
     host: String,
     base: String,
     http: reqwest::Client,
     auth_source: AuthSource,
-    challenge: tokio::sync::OnceCell<Challenge>,
+    /// What the registry asks for, learned from the first answer (a 401's challenge, or
+    /// [`Challenge::None`] when it answered without one). `None`: nothing learned yet.
+    challenge: Mutex<Option<Challenge>>,
+    /// Held by the one request that learns the challenge, so concurrent first requests wait
+    /// for its answer instead of each collecting a 401.
+    learning: tokio::sync::Mutex<()>,
+    /// Requests to this registry (and its token endpoint) in flight at once, at most
+    /// [`super::RegistryConfig::max_requests_per_registry`]; held until the answer's headers.
+    in_flight: tokio::sync::Semaphore,
     credential: tokio::sync::OnceCell<Option<Credential>>,
     /// Per (repository, scope): a lock held while a token is fetched, so concurrent requests
     /// for one repository fetch one token.
@@ -55,8 +67,11 @@ pub(crate) struct RegistrySession {
     /// without a registry error body, as distribution 2.8 does), so later images skip the
     /// probe and go straight to the tag-schema fallback: one request less per image.
     no_referrers_api: std::sync::atomic::AtomicBool,
+    /// Set once the registry answered the referrers API with an index: later images ask only
+    /// the API, not the tag-schema fallback beside it.
+    referrers_api: std::sync::atomic::AtomicBool,
     /// HTTP requests sent, shared with the [`super::Client`] (every attempt of every request
-    /// counts: pings, token fetches, retries, uploads to other hosts).
+    /// counts: token fetches, retries, uploads to other hosts, tag lists).
     requests: Arc<AtomicU64>,
 }
 
@@ -75,6 +90,7 @@ impl RegistrySession {
         http: reqwest::Client,
         auth_source: AuthSource,
         limits: Limits,
+        max_in_flight: usize,
         requests: Arc<AtomicU64>,
     ) -> Self {
         Self {
@@ -82,11 +98,16 @@ impl RegistrySession {
             base: format!("{scheme}://{host}"),
             http,
             auth_source,
-            challenge: tokio::sync::OnceCell::new(),
+            challenge: Mutex::new(None),
+            learning: tokio::sync::Mutex::new(()),
+            in_flight: tokio::sync::Semaphore::new(
+                max_in_flight.clamp(1, tokio::sync::Semaphore::MAX_PERMITS),
+            ),
             credential: tokio::sync::OnceCell::new(),
             tokens: Mutex::new(HashMap::new()),
             limits,
             no_referrers_api: std::sync::atomic::AtomicBool::new(false),
+            referrers_api: std::sync::atomic::AtomicBool::new(false),
             requests,
         }
     }
@@ -127,38 +148,23 @@ impl RegistrySession {
         }
     }
 
-    /// The `/v2/` ping, done once per session (retried on the next call if it failed).
-    async fn challenge(&self) -> Result<&Challenge, RegistryError> {
-        self.challenge
-            .get_or_try_init(|| async {
-                let url = format!("{}/v2/", self.base);
-                let resp = self
-                    .execute(&Method::GET, &url, || self.http.get(&url))
-                    .await?;
-                let status = resp.status();
-                if status.is_success() {
-                    return Ok(Challenge::None);
-                }
-                if status == StatusCode::UNAUTHORIZED {
-                    let header = resp
-                        .headers()
-                        .get(WWW_AUTHENTICATE)
-                        .and_then(|h| h.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    return auth::parse_challenge(&header).ok_or_else(|| {
-                        self.auth_error(format!(
-                            "`GET {url}` answered 401 with an unsupported challenge `{header}`"
-                        ))
-                    });
-                }
-                Err(RegistryError::Protocol {
-                    repository: self.host.clone(),
-                    operation: "ping /v2/".to_owned(),
-                    message: format!("`GET {url}` answered {status}; is this an OCI registry?"),
-                })
-            })
-            .await
+    /// The challenge learned so far, if any.
+    fn known_challenge(&self) -> Option<Challenge> {
+        match self.challenge.lock() {
+            Ok(c) => c.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Remember `challenge`; with `only_if_unknown`, keep one learned earlier.
+    fn learn(&self, challenge: Challenge, only_if_unknown: bool) {
+        let mut c = match self.challenge.lock() {
+            Ok(c) => c,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if !(only_if_unknown && c.is_some()) {
+            *c = Some(challenge);
+        }
     }
 
     async fn credential(&self) -> Result<Option<&Credential>, RegistryError> {
@@ -346,8 +352,11 @@ impl RegistrySession {
             if let Some(r) = remaining {
                 rb = rb.timeout(r);
             }
-            self.count_request();
-            let result = rb.send().await;
+            let result = {
+                let _permit = self.in_flight.acquire().await;
+                self.count_request();
+                rb.send().await
+            };
             let wait = match &result {
                 Ok(resp) if idempotent && retryable_status(resp.status()) => {
                     let asked = resp
@@ -413,8 +422,11 @@ impl RegistrySession {
         }
     }
 
-    /// Send a request to this registry with authentication, retrying once with a fresh token
-    /// when a cached one is refused.
+    /// Send a request to this registry with authentication. No `/v2/` ping: while the
+    /// session knows no challenge, the request goes out without credentials (one request at a
+    /// time learns it; the others wait for that answer). A 401 whose challenge differs from
+    /// the known one is followed once (token fetched, request sent again) and remembered; a
+    /// cached token that is refused is replaced once.
     pub(crate) async fn send(
         &self,
         repository: &str,
@@ -423,13 +435,23 @@ impl RegistrySession {
         url: &str,
         build: impl Fn(reqwest::RequestBuilder) -> reqwest::RequestBuilder,
     ) -> Result<reqwest::Response, RegistryError> {
-        let mut challenge = self.challenge().await?.clone();
-        let mut stale: Option<String> = None;
-        let mut retried = false;
+        let mut challenge = self.known_challenge();
+        let mut learning = if challenge.is_none() {
+            let guard = self.learning.lock().await;
+            challenge = self.known_challenge();
+            // Still unknown: this request learns it; the others wait on the guard until it
+            // has (not for the token fetch nor the second attempt).
+            challenge.is_none().then_some(guard)
+        } else {
+            None
+        };
+        let mut header = match &challenge {
+            Some(c) => self.authorization(c, repository, scope, None).await?,
+            None => None,
+        };
+        let mut followed = false;
+        let mut refreshed = false;
         loop {
-            let header = self
-                .authorization(&challenge, repository, scope, stale.as_deref())
-                .await?;
             let resp = self
                 .execute(&method, url, || {
                     let rb = build(self.http.request(method.clone(), url));
@@ -439,26 +461,63 @@ impl RegistrySession {
                     }
                 })
                 .await?;
-            if resp.status() != StatusCode::UNAUTHORIZED || retried {
+            if resp.status() != StatusCode::UNAUTHORIZED {
+                if challenge.is_none() {
+                    // Answered without asking for credentials: none are needed here.
+                    self.learn(Challenge::None, true);
+                }
+                drop(learning);
                 return Ok(resp);
             }
-            retried = true;
-            // A challenge on this answer that differs from the ping's (some registries open
-            // `/v2/` but protect repositories): follow it once.
-            let answered = resp
+            let raw = resp
                 .headers()
                 .get(WWW_AUTHENTICATE)
                 .and_then(|h| h.to_str().ok())
-                .and_then(auth::parse_challenge);
-            match (answered, &header) {
-                (Some(c), _) if c != challenge => {
+                .map(str::to_owned);
+            let answered = raw.as_deref().and_then(auth::parse_challenge);
+            match answered {
+                Some(c) if !followed && challenge.as_ref() != Some(&c) => {
+                    // The first 401 of a session (or a repository protected differently
+                    // from the others): follow its challenge once, and remember it.
+                    followed = true;
+                    self.learn(c.clone(), false);
+                    drop(learning.take());
+                    let next = self.authorization(&c, repository, scope, None).await?;
+                    challenge = Some(c);
+                    if next.is_none() {
+                        // Nothing to answer it with (Basic, no credentials): the 401 stands.
+                        return Ok(resp);
+                    }
                     drain(resp).await;
-                    challenge = c;
+                    header = next;
                 }
-                // Our cached token was refused (expired or revoked): fetch a new one once.
-                (_, Some(h)) if matches!(challenge, Challenge::Bearer { .. }) => {
+                None if header.is_none() && raw.is_some() => {
+                    let raw = raw.unwrap_or_default();
+                    return Err(self.auth_error(format!(
+                        "`{method} {}` answered 401 with an unsupported challenge `{raw}`",
+                        url.split('?').next().unwrap_or(url)
+                    )));
+                }
+                _ if !refreshed
+                    && !followed
+                    && matches!(challenge, Some(Challenge::Bearer { .. }))
+                    && header.is_some() =>
+                {
+                    // Our cached token was refused (expired or revoked): fetch a new one once.
+                    // (A token fetched just now for this request is not fetched again.)
+                    refreshed = true;
+                    let stale = header
+                        .as_deref()
+                        .and_then(|h| h.strip_prefix("Bearer "))
+                        .map(str::to_owned);
+                    let Some(c) = challenge.as_ref() else {
+                        return Ok(resp);
+                    };
+                    let next = self
+                        .authorization(c, repository, scope, stale.as_deref())
+                        .await?;
                     drain(resp).await;
-                    stale = h.strip_prefix("Bearer ").map(str::to_owned);
+                    header = next;
                 }
                 _ => return Ok(resp),
             }
@@ -803,6 +862,7 @@ impl RemoteRepository {
                 .await?
         } else {
             // Never send our credentials to another host.
+            let _permit = self.session.in_flight.acquire().await;
             self.session.count_request();
             self.session
                 .http
@@ -1142,6 +1202,7 @@ impl Repository for RemoteRepository {
             let bytes = read_capped(resp, limit).await.map_err(|e| {
                 self.read_error(e, "max_manifest_bytes: referrers index", &object, limit, 0)
             })?;
+            self.session.referrers_api.store(true, Ordering::Relaxed);
             return Ok(Some(bytes));
         }
         if status.is_server_error() && status != StatusCode::NOT_IMPLEMENTED {
@@ -1165,6 +1226,10 @@ impl Repository for RemoteRepository {
         }
         drain(resp).await;
         Ok(None)
+    }
+
+    fn has_referrers_api(&self) -> bool {
+        self.session.referrers_api.load(Ordering::Relaxed)
     }
 }
 
@@ -1295,6 +1360,7 @@ mod tests {
             reqwest::Client::new(),
             AuthSource::Anonymous,
             Limits::default(),
+            super::super::client::DEFAULT_MAX_REQUESTS_PER_REGISTRY,
             Arc::default(),
         );
         session

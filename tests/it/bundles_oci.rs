@@ -461,10 +461,27 @@ async fn native_referrers_api_is_used_when_present() {
         1,
         "{log:?}"
     );
+    // The first read of a registry asks the tag-schema fallback beside the API (issue 14:
+    // one round trip, not two, when the API is absent); once the API has answered, the
+    // session remembers it and the fallback is not read again.
     let fallback = format!("/manifests/{}", digest.tag_base());
     assert!(
+        log.iter().filter(|l| l.path.ends_with(&fallback)).count() <= 1,
+        "{log:?}"
+    );
+    proxy.reset();
+    assert_eq!(bundles_of(&repo, &digest).await.len(), 2);
+    let log = proxy.requests();
+    assert_eq!(
+        log.iter()
+            .filter(|l| l.path.contains("/referrers/"))
+            .count(),
+        1,
+        "{log:?}"
+    );
+    assert!(
         !log.iter().any(|l| l.path.ends_with(&fallback)),
-        "fallback tag fetched: {log:?}"
+        "fallback tag fetched with the API known: {log:?}"
     );
 
     // Writing through a registry with the referrers API: the referrer is pushed, the

@@ -29,6 +29,7 @@ mod policy_import;
 mod policy_lint;
 mod policy_scenarios;
 mod registry;
+mod round_trips;
 mod secrets;
 mod sign_verify;
 

@@ -287,15 +287,16 @@ async fn resolve_fetches_the_manifest_once_and_pins_the_digest() {
         resolved.repository.name(),
         format!("{}/{name}", proxy.addr())
     );
-    assert_eq!(proxy.count("GET", Kind::Ping), 1);
+    // No `/v2/` ping (issue 14): the manifest read is the first and only request.
+    assert_eq!(proxy.count("GET", Kind::Ping), 0);
     assert_eq!(proxy.count("GET", Kind::Manifest), 1);
-    assert_eq!(proxy.requests().len(), 2, "{:?}", proxy.requests());
+    assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
 
-    // By digest: fetched and checked, no new ping.
+    // By digest: fetched and checked.
     let again = client.resolve(&resolved.reference).await.unwrap();
     assert_eq!(again.manifest, resolved.manifest);
-    assert_eq!(proxy.count("GET", Kind::Ping), 1);
-    assert_eq!(proxy.requests().len(), 3);
+    assert_eq!(proxy.count("GET", Kind::Ping), 0);
+    assert_eq!(proxy.requests().len(), 2);
 }
 
 #[tokio::test]
@@ -327,9 +328,9 @@ async fn index_resolves_with_its_media_type() {
 }
 
 /// The issue 6 budget: a key-signed image in legacy format costs 3 requests (resolve,
-/// `.sig` manifest, payload blob); `/v2/` is pinged once per registry per client.
+/// `.sig` manifest, payload blob); since issue 14 there is no `/v2/` ping at all.
 #[tokio::test]
-async fn one_ping_per_registry_and_three_requests_per_signed_image() {
+async fn no_ping_and_three_requests_per_signed_image() {
     let proxy = Proxy::start(registry()).await;
     let setup = test_client();
     let mut images = Vec::new();
@@ -386,10 +387,10 @@ async fn one_ping_per_registry_and_three_requests_per_signed_image() {
         t.await.unwrap();
     }
     let log = proxy.requests();
-    assert_eq!(proxy.count("GET", Kind::Ping), 1, "{log:?}");
+    assert_eq!(proxy.count("GET", Kind::Ping), 0, "{log:?}");
     assert_eq!(proxy.count("GET", Kind::Manifest), 10, "{log:?}");
     assert_eq!(proxy.count("GET", Kind::Blob), 5, "{log:?}");
-    assert_eq!(log.len(), 1 + 3 * images.len(), "{log:?}");
+    assert_eq!(log.len(), 3 * images.len(), "{log:?}");
 }
 
 #[tokio::test]
@@ -705,7 +706,7 @@ async fn basic_auth_from_docker_config() {
     proxy.reset();
     let resolved = client.resolve(&image).await.unwrap();
     assert_eq!(resolved.manifest.digest, digest);
-    assert_eq!(proxy.count("GET", Kind::Ping), 0, "pinged once already");
+    assert_eq!(proxy.count("GET", Kind::Ping), 0, "no ping");
     assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
 
     // Wrong password: an auth error that does not contain the password.
@@ -721,9 +722,9 @@ async fn basic_auth_from_docker_config() {
     assert!(!e.to_string().contains("wrong-pw"), "{e}");
 }
 
-/// Token auth as Docker Hub, GHCR and distribution's token server do it: one `/v2/` ping
-/// per registry, one token per repository and scope (a push token also serves pulls), a
-/// refused (expired) token is replaced once.
+/// Token auth as Docker Hub, GHCR and distribution's token server do it: no `/v2/` ping (the
+/// first request's 401 names the realm, once per registry), one token per repository and
+/// scope (a push token also serves pulls), a refused (expired) token is replaced once.
 #[tokio::test]
 async fn bearer_tokens_are_fetched_once_per_repository() {
     let proxy = Proxy::start_with_bearer(registry(), "bob", "t0ken-pw").await;
@@ -738,7 +739,7 @@ async fn bearer_tokens_are_fetched_once_per_repository() {
     let a = ImageRef::parse(&format!("{}/{}:v1", proxy.addr(), unique_repo("bearer-a"))).unwrap();
     let repo_a = client.repository(&a).unwrap();
     let digest = push_image_to(&repo_a, Some("v1"), ("amd64", "linux")).await;
-    assert_eq!(proxy.count("GET", Kind::Ping), 1, "{:?}", proxy.requests());
+    assert_eq!(proxy.count("GET", Kind::Ping), 0, "{:?}", proxy.requests());
     assert_eq!(proxy.count("GET", Kind::Token), 1, "{:?}", proxy.requests());
 
     // Pull in the same repository reuses the push token: one request.
@@ -746,7 +747,7 @@ async fn bearer_tokens_are_fetched_once_per_repository() {
     assert_eq!(client.resolve(&a).await.unwrap().manifest.digest, digest);
     assert_eq!(proxy.requests().len(), 1, "{:?}", proxy.requests());
 
-    // Another repository: one pull token, no new ping; then cached.
+    // Another repository: one pull token, no 401 first (the challenge is known); then cached.
     let b_name = unique_repo("bearer-b");
     let b = ImageRef::parse(&format!("{}/{b_name}:v1", proxy.addr())).unwrap();
     proxy.reset();

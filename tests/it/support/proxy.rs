@@ -6,6 +6,12 @@
 //! It understands just enough HTTP/1.1 for our client and distribution: request heads up to
 //! 64 KiB, bodies with `Content-Length` (chunked request bodies are refused), keep-alive, no
 //! pipelining (the client waits for each answer). At most 256 connections at once.
+//!
+//! For round-trip tests and the benchmark it can hold every answer back by a fixed delay
+//! ([`Proxy::set_delay`]: the registry's answer, or the proxy's own, waits that long before its
+//! first byte goes to the client), as a registry tens of milliseconds away would. Each logged
+//! request records when its head arrived and when its answer began to go out, so a test can
+//! tell requests sent one after another from requests sent at once ([`critical_path`]).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -47,6 +53,41 @@ pub(crate) struct Logged {
     pub path: String,
     /// Classified kind.
     pub kind: Kind,
+    /// When the request head had arrived.
+    pub started: std::time::Instant,
+    /// When the first byte of its answer went to the client (after the delay); `None` while
+    /// (or if) none has.
+    pub answered: Option<std::time::Instant>,
+    /// Its number in the proxy's lifetime (not reset by [`Proxy::reset`]).
+    pub id: u64,
+}
+
+/// The longest chain of requests in `log` each sent after the answer to the one before began
+/// to arrive: the requests on the critical path, i.e. the round trips one after another. With
+/// a proxy delay well above the client's own processing time, requests sent at once never
+/// chain (each starts before any answer exists) and requests sent one after another always
+/// do, so the count does not depend on timing. Returns the chain, in order.
+pub(crate) fn critical_path(log: &[Logged]) -> Vec<Logged> {
+    let mut order: Vec<&Logged> = log.iter().collect();
+    order.sort_by_key(|r| r.started);
+    // best[i]: the longest chain ending at order[i], as indices.
+    let mut best: Vec<Vec<usize>> = Vec::with_capacity(order.len());
+    for (i, r) in order.iter().enumerate() {
+        let mut chain: Vec<usize> = Vec::new();
+        for (j, before) in order[..i].iter().enumerate() {
+            if before.answered.is_some_and(|a| a <= r.started) && best[j].len() > chain.len() {
+                chain = best[j].clone();
+            }
+        }
+        chain.push(i);
+        best.push(chain);
+    }
+    best.into_iter()
+        .max_by_key(Vec::len)
+        .unwrap_or_default()
+        .into_iter()
+        .map(|i| order[i].clone())
+        .collect()
 }
 
 /// A canned answer for requests the proxy intercepts.
@@ -157,6 +198,10 @@ struct BearerGate {
 #[derive(Default)]
 struct State {
     log: Vec<Logged>,
+    /// How long every answer is held back.
+    delay: std::time::Duration,
+    /// The next request's [`Logged::id`].
+    next_id: u64,
     /// The first matching rule that is not used up answers instead of the registry.
     rules: Vec<Rule>,
     bearer: Option<BearerGate>,
@@ -330,6 +375,11 @@ impl Proxy {
             .count()
     }
 
+    /// Hold every answer back by `delay` from now on (a registry that far away).
+    pub(crate) fn set_delay(&self, delay: std::time::Duration) {
+        self.state.lock().expect("proxy state").delay = delay;
+    }
+
     /// Forget the log.
     pub(crate) fn reset(&self) {
         self.state.lock().expect("proxy state").log.clear();
@@ -413,7 +463,12 @@ async fn handle(
 
     // Responses: copied from the registry to the client, chunk by chunk, under the lock so
     // an injected answer never interleaves with a registry answer.
+    // Log entries of requests forwarded to the registry whose answer has not begun (at most
+    // one: the client does not pipeline). The first chunk after a request is its answer's.
+    let waiting: Arc<Mutex<std::collections::VecDeque<u64>>> = Arc::default();
     let cw = client_write.clone();
+    let st = state.clone();
+    let wq = waiting.clone();
     let responses = async move {
         let mut buf = vec![0u8; 64 * 1024];
         loop {
@@ -422,6 +477,10 @@ async fn handle(
                 let mut w = cw.lock().await;
                 let _ = w.shutdown().await;
                 return Ok::<(), std::io::Error>(());
+            }
+            let first = wq.lock().expect("proxy queue").pop_front();
+            if let Some(entry) = first {
+                hold_back(&st, entry).await;
             }
             cw.lock().await.write_all(&buf[..n]).await?;
         }
@@ -480,10 +539,15 @@ async fn handle(
             let request: Vec<u8> = buf.drain(..head_end + content_length).collect();
             let fault = {
                 let mut st = state.lock().expect("proxy state");
+                let entry = st.next_id;
+                st.next_id += 1;
                 st.log.push(Logged {
                     method: method.clone(),
                     path: path.clone(),
                     kind: classify(&path),
+                    started: std::time::Instant::now(),
+                    answered: None,
+                    id: entry,
                 });
                 let body = &request[head_end..];
                 let rule = st
@@ -502,21 +566,27 @@ async fn handle(
                     });
                 // A fault injected for the token endpoint replaces the gate's own answer
                 // (hostile token responses); elsewhere the gate decides first.
-                if path.starts_with("/token") && rule.is_some() {
+                let fault = if path.starts_with("/token") && rule.is_some() {
                     rule
                 } else {
                     st.gate(&method, &path, authorization.as_deref(), body)
                         .or(rule)
-                }
+                };
+                (fault, entry)
             };
-            match fault {
-                None => server_write.write_all(&request).await?,
+            let entry = fault.1;
+            match fault.0 {
+                None => {
+                    waiting.lock().expect("proxy queue").push_back(entry);
+                    server_write.write_all(&request).await?
+                }
                 Some(f) if f.close_without_answer => {
                     let mut w = client_write.lock().await;
                     let _ = w.shutdown().await;
                     return Ok(());
                 }
                 Some(f) => {
+                    hold_back(&state, entry).await;
                     let mut w = client_write.lock().await;
                     let mut out = format!("HTTP/1.1 {} Injected\r\n", f.status);
                     for (k, v) in &f.headers {
@@ -558,5 +628,31 @@ async fn handle(
     tokio::select! {
         r = responses => r,
         r = requests => r,
+    }
+}
+
+/// Wait out the proxy's delay for the answer to request `id`, then note when it goes out.
+async fn hold_back(state: &Mutex<State>, id: u64) {
+    let (delay, started) = {
+        let st = state.lock().expect("proxy state");
+        (
+            st.delay,
+            st.log.iter().rev().find(|r| r.id == id).map(|r| r.started),
+        )
+    };
+    if let Some(started) = started
+        && !delay.is_zero()
+    {
+        tokio::time::sleep_until((started + delay).into()).await;
+    }
+    if let Some(r) = state
+        .lock()
+        .expect("proxy state")
+        .log
+        .iter_mut()
+        .rev()
+        .find(|r| r.id == id)
+    {
+        r.answered = Some(std::time::Instant::now());
     }
 }
