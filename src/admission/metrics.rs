@@ -70,9 +70,7 @@ impl Metrics {
             if reason == TIMEOUT {
                 g.timeouts += 1;
             }
-            *g.decisions
-                .entry((v.outcome.as_str(), reason))
-                .or_default() += 1;
+            *g.decisions.entry((v.outcome.as_str(), reason)).or_default() += 1;
         }
     }
 

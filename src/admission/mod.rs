@@ -244,7 +244,10 @@ impl Webhook {
                 return Err(e);
             }
         };
-        Ok(self.admit(endpoint, &request, deadline).await.to_review_json())
+        Ok(self
+            .admit(endpoint, &request, deadline)
+            .await
+            .to_review_json())
     }
 
     /// Decide one request before `deadline`.
@@ -395,9 +398,7 @@ impl Webhook {
         } else if let Some(w) = d.warnings().first() {
             v.message = Some(w.clone());
         }
-        if self.options.pin == PinMode::ValidateOnly
-            && d.is_allowed()
-            && parsed.digest().is_none()
+        if self.options.pin == PinMode::ValidateOnly && d.is_allowed() && parsed.digest().is_none()
         {
             v.outcome = Outcome::Denied;
             v.reason = Some(DIGEST_REQUIRED.to_owned());

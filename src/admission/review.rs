@@ -28,9 +28,7 @@ pub enum ReviewError {
         message: String,
     },
     /// Another API version or kind.
-    #[error(
-        "the request body is `{api_version}` `{kind}`, expected `{API_VERSION}` `{KIND}`"
-    )]
+    #[error("the request body is `{api_version}` `{kind}`, expected `{API_VERSION}` `{KIND}`")]
     Version {
         /// `apiVersion` as sent.
         api_version: String,

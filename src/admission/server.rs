@@ -159,8 +159,7 @@ impl Server {
             let draining = draining.clone();
             let mut stop = stop_rx.clone();
             connections.spawn(async move {
-                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await
-                {
+                let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
                         tracing::debug!("TLS handshake with {peer}: {e}");
@@ -175,13 +174,10 @@ impl Server {
                     let webhook = webhook.clone();
                     let draining = draining.clone();
                     async move {
-                        Ok::<_, std::convert::Infallible>(
-                            handle(&webhook, &draining, req).await,
-                        )
+                        Ok::<_, std::convert::Infallible>(handle(&webhook, &draining, req).await)
                     }
                 });
-                let builder =
-                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {
@@ -229,7 +225,10 @@ async fn handle(
         (&Method::GET, "/healthz") => return text(StatusCode::OK, "ok\n".to_owned()),
         (&Method::GET, "/readyz") => {
             return if draining.load(Ordering::SeqCst) {
-                text(StatusCode::SERVICE_UNAVAILABLE, "shutting down\n".to_owned())
+                text(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "shutting down\n".to_owned(),
+                )
             } else {
                 text(StatusCode::OK, "ready\n".to_owned())
             };
@@ -243,16 +242,24 @@ async fn handle(
             return r;
         }
         (_, "/validate" | "/mutate" | "/healthz" | "/readyz" | "/metrics") => {
-            return text(StatusCode::METHOD_NOT_ALLOWED, "method not allowed\n".to_owned());
+            return text(
+                StatusCode::METHOD_NOT_ALLOWED,
+                "method not allowed\n".to_owned(),
+            );
         }
         _ => return text(StatusCode::NOT_FOUND, "not found\n".to_owned()),
     };
     let limit = webhook.options().max_body_bytes;
-    let body = Limited::new(req.into_body(), usize::try_from(limit).unwrap_or(usize::MAX));
+    let body = Limited::new(
+        req.into_body(),
+        usize::try_from(limit).unwrap_or(usize::MAX),
+    );
     let bytes = match tokio::time::timeout_at(deadline, body.collect()).await {
         Ok(Ok(collected)) => collected.to_bytes(),
         Ok(Err(e)) => {
-            if e.downcast_ref::<http_body_util::LengthLimitError>().is_some() {
+            if e.downcast_ref::<http_body_util::LengthLimitError>()
+                .is_some()
+            {
                 let err = super::ReviewError::TooLarge { limit };
                 webhook.metrics().rejected_body(endpoint, &err);
                 return text(StatusCode::PAYLOAD_TOO_LARGE, format!("{err}\n"));
@@ -313,7 +320,11 @@ struct CertState {
 }
 
 impl ReloadingCert {
-    fn load(cert: PathBuf, key: PathBuf, provider: Arc<CryptoProvider>) -> Result<Self, ServerError> {
+    fn load(
+        cert: PathBuf,
+        key: PathBuf,
+        provider: Arc<CryptoProvider>,
+    ) -> Result<Self, ServerError> {
         let mtimes = (mtime(&cert), mtime(&key));
         let current = Arc::new(load_pair(&cert, &key, &provider)?);
         Ok(Self {
@@ -370,7 +381,11 @@ fn mtime(path: &Path) -> Option<SystemTime> {
     std::fs::metadata(path).and_then(|m| m.modified()).ok()
 }
 
-fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<CertifiedKey, ServerError> {
+fn load_pair(
+    cert: &Path,
+    key: &Path,
+    provider: &CryptoProvider,
+) -> Result<CertifiedKey, ServerError> {
     let tls_err = |what, path: &Path, message: String| ServerError::Tls {
         what,
         path: path.to_owned(),
@@ -382,7 +397,11 @@ fn load_pair(cert: &Path, key: &Path, provider: &CryptoProvider) -> Result<Certi
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| tls_err("certificate", cert, format!("not PEM certificates: {e}")))?;
     if chain.is_empty() {
-        return Err(tls_err("certificate", cert, "no CERTIFICATE block".to_owned()));
+        return Err(tls_err(
+            "certificate",
+            cert,
+            "no CERTIFICATE block".to_owned(),
+        ));
     }
     let key_pem = crate::fs::read_limited(key, MAX_PEM_BYTES)
         .map_err(|e| tls_err("key", key, e.to_string()))?;

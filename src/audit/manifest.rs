@@ -445,7 +445,9 @@ pub fn value_images(
         }
     };
     let Value::Object(_) = object else {
-        return Err(malformed("a Kubernetes object must be a mapping".to_owned()));
+        return Err(malformed(
+            "a Kubernetes object must be a mapping".to_owned(),
+        ));
     };
     let kind = text(object.get("kind"), "kind")?.unwrap_or_default();
     let api_version = text(object.get("apiVersion"), "apiVersion")?.unwrap_or_default();
@@ -469,7 +471,12 @@ pub fn value_images(
     for (i, key) in path.iter().enumerate() {
         spec = match spec.get(key) {
             Some(next @ Value::Object(_)) => next,
-            Some(_) => return Err(malformed(format!("`{}` must be a mapping", path[..=i].join(".")))),
+            Some(_) => {
+                return Err(malformed(format!(
+                    "`{}` must be a mapping",
+                    path[..=i].join(".")
+                )));
+            }
             None => {
                 return Err(malformed(format!(
                     "{} `{}` has no `{}`",
@@ -510,7 +517,12 @@ pub fn value_images(
                 continue;
             };
             let container = text(item.get("name"), "name")?;
-            push(format!("{slot}[{i}]"), container, image, format!("{base}/{slot}/{i}/image"));
+            push(
+                format!("{slot}[{i}]"),
+                container,
+                image,
+                format!("{base}/{slot}/{i}/image"),
+            );
         }
     }
     for (i, item) in items("volumes")?.iter().enumerate() {

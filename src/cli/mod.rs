@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use imprint::format::text::for_terminal;
 
+pub(crate) mod admission;
 pub(crate) mod audit;
 pub(crate) mod blob;
 pub(crate) mod download;
@@ -83,6 +84,8 @@ pub(crate) enum Command {
     Download(download::DownloadArgs),
     /// Decide every image that manifests name against a trust policy; what would enforcing deny?
     Audit(audit::AuditArgs),
+    /// Serve the Kubernetes admission webhook (validate, mutate) over HTTPS.
+    Admission(admission::AdmissionArgs),
 }
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
@@ -256,6 +259,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Tree(a) => block_on(tree::run(a))?,
         Command::Download(a) => block_on(download::run(a))?,
         Command::Audit(a) => block_on(audit::run(a))?,
+        Command::Admission(a) => block_on(admission::run(a))?,
     }
 }
 

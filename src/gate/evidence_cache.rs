@@ -155,7 +155,10 @@ impl EvidenceCache {
             .await
             .clone();
         let mut g = self.lock();
-        if g.in_flight.get(&key).is_some_and(|f| Arc::ptr_eq(f, &flight)) {
+        if g.in_flight
+            .get(&key)
+            .is_some_and(|f| Arc::ptr_eq(f, &flight))
+        {
             g.in_flight.remove(&key);
             if value.discovery_errors.is_empty() && !g.entries.contains_key(&key) {
                 let size = estimate(&key, &value);
@@ -201,7 +204,12 @@ impl EvidenceCache {
 /// statements and the rejection messages, plus a fixed overhead per item.
 fn estimate(key: &EvidenceKey, value: &Gathered) -> usize {
     const ITEM: usize = 256;
-    let mut n = ITEM + key.authorities.iter().map(|(a, _)| a.len() + 80).sum::<usize>();
+    let mut n = ITEM
+        + key
+            .authorities
+            .iter()
+            .map(|(a, _)| a.len() + 80)
+            .sum::<usize>();
     n += key.trust_roots.len() * 80;
     for (name, ev) in &value.by_authority {
         n += ITEM + name.len();
@@ -289,8 +297,10 @@ mod tests {
         let run = || async {
             runs.fetch_add(1, Ordering::Relaxed);
             let mut g = gathered(0);
-            g.discovery_errors
-                .push(Reason::new(ReasonCode::RegistryError, "503 from the registry"));
+            g.discovery_errors.push(Reason::new(
+                ReasonCode::RegistryError,
+                "503 from the registry",
+            ));
             g
         };
         let first = c.get_or_verify(key(1), t0, run).await;

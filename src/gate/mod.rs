@@ -434,7 +434,10 @@ impl Verifier {
             return evidence;
         }
         let gathered = match &inner.evidence {
-            None => Arc::new(self.check(image, digest, &wanted, authorities, deadline).await),
+            None => Arc::new(
+                self.check(image, digest, &wanted, authorities, deadline)
+                    .await,
+            ),
             Some(cache) => {
                 let key = self.evidence_key(digest, &wanted, &authorities);
                 let now = inner.clock.now();
