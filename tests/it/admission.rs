@@ -776,3 +776,73 @@ fn replace(from: &Path, to: &Path) {
     std::fs::copy(from, &tmp).unwrap();
     std::fs::rename(&tmp, to).unwrap();
 }
+
+/// `imprint admission` as deployed: serves the policy's decisions over HTTPS, then stops
+/// with exit status 0 on SIGTERM (what the kubelet sends).
+#[tokio::test]
+async fn the_cli_serves_and_stops_on_sigterm() {
+    use std::io::BufRead as _;
+    let w = World::new(None).await;
+    let mut child = crate::support::cli::imprint()
+        .args([
+            "admission",
+            "--listen",
+            "127.0.0.1:0",
+            "--budget",
+            "5s",
+            "--policy",
+        ])
+        .arg(w.dir.path().join("policy.yaml"))
+        .arg("--tls-cert")
+        .arg(testdata("server.pem"))
+        .arg("--tls-key")
+        .arg(testdata("server.key"))
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stderr)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("imprint admission: listening on https://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .unwrap();
+    let client = Hook::client();
+    let post = |image: String| {
+        let client = client.clone();
+        async move {
+            let body = Req::create(POD, "pods", pod("web", &[&image])).body();
+            let text = client
+                .post(format!("https://localhost:{port}/validate"))
+                .body(body)
+                .send()
+                .await
+                .unwrap()
+                .text()
+                .await
+                .unwrap();
+            serde_json::from_str::<Value>(&text).unwrap()
+        }
+    };
+    assert_eq!(post(w.signed_tag()).await["response"]["allowed"], true);
+    assert_eq!(post(w.unsigned_tag()).await["response"]["allowed"], false);
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
