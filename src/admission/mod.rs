@@ -159,6 +159,9 @@ pub struct ImageVerdict {
     /// The digest that was verified (also when the image was written by tag).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digest: Option<Digest>,
+    /// The policy decision with its evidence (`None` for an invalid reference or a timeout).
+    #[serde(skip)]
+    pub decision: Option<Box<Decision>>,
 }
 
 /// What the decision-log seam is given for one decided request.
@@ -363,6 +366,7 @@ impl Webhook {
                     reason: None,
                     message: None,
                     digest: None,
+                    decision: None,
                 };
                 match by_image.get(written) {
                     Some(Verdict::Decided(parsed, d)) => {
@@ -390,6 +394,7 @@ impl Webhook {
     }
 
     fn fill(&self, v: &mut ImageVerdict, parsed: &ImageRef, d: &Decision) {
+        v.decision = Some(Box::new(d.clone()));
         v.outcome = d.outcome();
         v.digest = d.digest().cloned();
         if let Some(r) = d.reason() {

@@ -35,6 +35,10 @@ use super::{Endpoint, Webhook};
 const MAX_PEM_BYTES: u64 = 1024 * 1024;
 /// Longest TLS handshake.
 const HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(10);
+/// Most connections served at once; more are closed as they arrive.
+const MAX_CONNECTIONS: usize = 4096;
+/// Longest wait for an HTTP/1.1 request head (slow clients).
+const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(10);
 /// How often the certificate files are looked at, at most.
 const RELOAD_CHECK_EVERY: Duration = Duration::from_secs(1);
 
@@ -138,6 +142,7 @@ impl Server {
         let draining = Arc::new(AtomicBool::new(false));
         let (stop_tx, stop_rx) = tokio::sync::watch::channel(false);
         let mut connections = tokio::task::JoinSet::new();
+        let slots = Arc::new(tokio::sync::Semaphore::new(MAX_CONNECTIONS));
         tokio::pin!(shutdown);
         loop {
             let accepted = tokio::select! {
@@ -153,12 +158,17 @@ impl Server {
                     continue;
                 }
             };
+            let Ok(slot) = slots.clone().try_acquire_owned() else {
+                tracing::warn!("{MAX_CONNECTIONS} connections open; closing one from {peer}");
+                continue;
+            };
             let _ = tcp.set_nodelay(true);
             let tls = self.tls.clone();
             let webhook = webhook.clone();
             let draining = draining.clone();
             let mut stop = stop_rx.clone();
             connections.spawn(async move {
+                let _slot = slot;
                 let stream = match tokio::time::timeout(HANDSHAKE_TIMEOUT, tls.accept(tcp)).await {
                     Ok(Ok(s)) => s,
                     Ok(Err(e)) => {
@@ -177,7 +187,12 @@ impl Server {
                         Ok::<_, std::convert::Infallible>(handle(&webhook, &draining, req).await)
                     }
                 });
-                let builder = hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                let mut builder =
+                    hyper_util::server::conn::auto::Builder::new(TokioExecutor::new());
+                builder
+                    .http1()
+                    .timer(hyper_util::rt::TokioTimer::new())
+                    .header_read_timeout(HEADER_READ_TIMEOUT);
                 let conn = builder.serve_connection(TokioIo::new(stream), service);
                 tokio::pin!(conn);
                 tokio::select! {

@@ -9,6 +9,7 @@ fn verdict(slot: &str, image: &str, outcome: Outcome, digest: Option<&Digest>) -
         reason: (outcome != Outcome::Allowed).then(|| "no-signatures".to_owned()),
         message: (outcome != Outcome::Allowed).then(|| "nothing verified".to_owned()),
         digest: digest.cloned(),
+        decision: None,
     }
 }
 
