@@ -8,6 +8,7 @@
 //! ("Where things are"): [`limits`], [`fs`], [`format`](mod@format), [`store`], [`keys`], [`trust`],
 //! [`sign`], [`verify`], [`policy`], [`gate`].
 
+pub mod admission;
 pub mod audit;
 pub mod decisionlog;
 pub mod format;

@@ -82,6 +82,10 @@ pub struct Limits {
     pub max_retry_after: Duration,
     /// Most concurrent fetches for one image. Default 8.
     pub max_concurrent_fetches: usize,
+    /// Largest AdmissionReview request body the admission webhook reads (bytes). Default
+    /// 8 MiB: a review carries the object and, on UPDATE, the old object, each up to the API
+    /// server's 3 MiB request limit, JSON-encoded.
+    pub max_admission_body_bytes: u64,
 }
 
 impl Limits {
@@ -116,6 +120,7 @@ impl Limits {
         max_retries: 3,
         max_retry_after: Duration::from_secs(30),
         max_concurrent_fetches: 8,
+        max_admission_body_bytes: 8 * MIB,
     };
 }
 

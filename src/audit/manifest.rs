@@ -414,6 +414,139 @@ impl Manifests {
     }
 }
 
+/// One image named by an object read as JSON ([`value_images`]), with the RFC 6901 JSON
+/// Pointer of its string in that object (for a JSONPatch that pins it).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PointedImage {
+    /// The use (its `location` is `None`: JSON values carry no lines).
+    pub image_use: ImageUse,
+    /// `/spec/template/spec/containers/0/image`, `/spec/volumes/2/image/reference`.
+    pub pointer: String,
+}
+
+/// The images one Kubernetes object already parsed as JSON names (an admission request's
+/// `object`), by the same kinds and slots as [`Manifests`] reads: `Ok(None)` for a kind
+/// without a pod spec, an error (`file` `what`, line 0) for a known kind whose structure is
+/// wrong. Containers without `image` are skipped. Lists are not expanded.
+pub fn value_images(
+    object: &serde_json::Value,
+    what: &str,
+) -> Result<Option<(Workload, Vec<PointedImage>)>, ManifestError> {
+    use serde_json::Value;
+    let malformed = |message: String| ManifestError::Malformed {
+        file: what.to_owned(),
+        line: 0,
+        message,
+    };
+    let text = |v: Option<&Value>, field: &str| -> Result<Option<String>, ManifestError> {
+        match v {
+            None | Some(Value::Null) => Ok(None),
+            Some(Value::String(s)) => Ok(Some(s.clone())),
+            Some(_) => Err(malformed(format!("`{field}` must be a string"))),
+        }
+    };
+    let Value::Object(_) = object else {
+        return Err(malformed(
+            "a Kubernetes object must be a mapping".to_owned(),
+        ));
+    };
+    let kind = text(object.get("kind"), "kind")?.unwrap_or_default();
+    let api_version = text(object.get("apiVersion"), "apiVersion")?.unwrap_or_default();
+    let Some(path) = pod_spec_path(&api_version, &kind) else {
+        return Ok(None);
+    };
+    let meta = object.get("metadata");
+    let field = |name: &str| text(meta.and_then(|m| m.get(name)), &format!("metadata.{name}"));
+    let name = match (field("name")?, field("generateName")?) {
+        (Some(n), _) => n,
+        (None, Some(g)) => format!("{g}*"),
+        (None, None) => "-".to_owned(),
+    };
+    let workload = Workload {
+        api_version,
+        kind,
+        namespace: field("namespace")?,
+        name,
+    };
+    let mut spec = object;
+    for (i, key) in path.iter().enumerate() {
+        spec = match spec.get(key) {
+            Some(next @ Value::Object(_)) => next,
+            Some(_) => {
+                return Err(malformed(format!(
+                    "`{}` must be a mapping",
+                    path[..=i].join(".")
+                )));
+            }
+            None => {
+                return Err(malformed(format!(
+                    "{} `{}` has no `{}`",
+                    workload.kind,
+                    workload.name,
+                    path[..=i].join(".")
+                )));
+            }
+        };
+    }
+    let base: String = path.iter().map(|k| format!("/{k}")).collect();
+    let items = |slot: &str| -> Result<&[Value], ManifestError> {
+        match spec.get(slot) {
+            None | Some(Value::Null) => Ok(&[]),
+            Some(Value::Array(items)) => Ok(items.as_slice()),
+            Some(_) => Err(malformed(format!("`{slot}` must be a sequence"))),
+        }
+    };
+    let mut out = Vec::new();
+    let mut push = |slot: String, container: Option<String>, image: String, pointer: String| {
+        out.push(PointedImage {
+            image_use: ImageUse {
+                workload: Some(workload.clone()),
+                slot: Some(slot),
+                container,
+                image,
+                location: None,
+            },
+            pointer,
+        });
+    };
+    for slot in ["initContainers", "containers", "ephemeralContainers"] {
+        for (i, item) in items(slot)?.iter().enumerate() {
+            let Value::Object(_) = item else {
+                return Err(malformed(format!("`{slot}[{i}]` must be a mapping")));
+            };
+            let Some(image) = text(item.get("image"), "image")? else {
+                continue;
+            };
+            let container = text(item.get("name"), "name")?;
+            push(
+                format!("{slot}[{i}]"),
+                container,
+                image,
+                format!("{base}/{slot}/{i}/image"),
+            );
+        }
+    }
+    for (i, item) in items("volumes")?.iter().enumerate() {
+        let Some(volume) = item.get("image") else {
+            continue;
+        };
+        let Value::Object(_) = volume else {
+            return Err(malformed(format!("`volumes[{i}].image` must be a mapping")));
+        };
+        let Some(reference) = text(volume.get("reference"), "reference")? else {
+            continue;
+        };
+        let container = text(item.get("name"), "name")?;
+        push(
+            format!("volumes[{i}]"),
+            container,
+            reference,
+            format!("{base}/volumes/{i}/image/reference"),
+        );
+    }
+    Ok(Some((workload, out)))
+}
+
 fn is_manifest_name(path: &Path) -> bool {
     matches!(
         path.extension().and_then(|e| e.to_str()),

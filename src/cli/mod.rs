@@ -9,6 +9,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use imprint::format::text::for_terminal;
 
+pub(crate) mod admission;
 pub(crate) mod audit;
 pub(crate) mod audit_log;
 pub(crate) mod blob;
@@ -86,6 +87,8 @@ pub(crate) enum Command {
     Audit(audit::AuditArgs),
     /// Decision logs: make checkpoint keys, verify a log, prove one decision.
     AuditLog(audit_log::AuditLogArgs),
+    /// Serve the Kubernetes admission webhook (validate, mutate) over HTTPS.
+    Admission(admission::AdmissionArgs),
 }
 
 /// How a command ended. [`report`] turns it into output and the exit code, in one place.
@@ -260,6 +263,7 @@ pub(crate) fn run(command: Command) -> anyhow::Result<Outcome> {
         Command::Download(a) => block_on(download::run(a))?,
         Command::Audit(a) => block_on(audit::run(a))?,
         Command::AuditLog(a) => audit_log::run(a),
+        Command::Admission(a) => block_on(admission::run(a))?,
     }
 }
 

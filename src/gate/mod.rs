@@ -20,6 +20,7 @@
 
 mod cache;
 pub mod cases;
+mod evidence_cache;
 pub mod image;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -36,6 +37,8 @@ use crate::store::{Client, Limits, RegistryConfig, RegistryError};
 use crate::trust::{self, IdentityPolicy};
 use crate::verify::{self, CandidateFailure, Cause, Check, SignatureVerifier};
 use cache::{CachingRepository, ContentCache, TtlCache};
+pub use evidence_cache::EvidenceCacheStats;
+use evidence_cache::{EvidenceCache, EvidenceKey, Gathered};
 
 /// The time source (injected so tests and the webhook cache can control it).
 pub trait Clock: Send + Sync + fmt::Debug {
@@ -88,6 +91,7 @@ pub struct VerifierBuilder {
     content_cache_bytes: usize,
     tag_ttl: Duration,
     decision_ttl: Duration,
+    evidence_cache: Option<(usize, Duration)>,
 }
 
 impl VerifierBuilder {
@@ -121,6 +125,16 @@ impl VerifierBuilder {
     /// case). Default 0 (disabled): a CLI run always verifies.
     pub fn decision_ttl(mut self, ttl: Duration) -> Self {
         self.decision_ttl = ttl;
+        self
+    }
+
+    /// Keep verified evidence (what verified and what was rejected, per authority) for up to
+    /// `ttl`, in at most about `max_bytes`, keyed by image digest, authority identity and
+    /// trust-root hash, never by tag; the policy is still evaluated on every call, evidence
+    /// gathered while a source could not be read is not kept, and concurrent calls for the
+    /// same digest share one verification (the admission-webhook case). Default: off.
+    pub fn evidence_cache(mut self, max_bytes: usize, ttl: Duration) -> Self {
+        self.evidence_cache = (max_bytes > 0 && !ttl.is_zero()).then_some((max_bytes, ttl));
         self
     }
 
@@ -191,6 +205,9 @@ impl VerifierBuilder {
                 content: Arc::new(ContentCache::new(self.content_cache_bytes)),
                 tags: TtlCache::new(self.tag_ttl, 100_000),
                 decisions: TtlCache::new(self.decision_ttl, 100_000),
+                evidence: self
+                    .evidence_cache
+                    .map(|(bytes, ttl)| EvidenceCache::new(bytes, ttl)),
             }),
         })
     }
@@ -216,6 +233,7 @@ struct Inner {
     content: Arc<ContentCache>,
     tags: TtlCache<String, Digest>,
     decisions: TtlCache<(String, Digest), Decision>,
+    evidence: Option<EvidenceCache>,
 }
 
 impl Verifier {
@@ -232,6 +250,7 @@ impl Verifier {
             content_cache_bytes: 64 * 1024 * 1024,
             tag_ttl: Duration::from_secs(30),
             decision_ttl: Duration::ZERO,
+            evidence_cache: None,
         }
     }
 
@@ -260,6 +279,11 @@ impl Verifier {
     /// ([`Client::requests`]); the difference across a call is what the call cost.
     pub fn registry_requests(&self) -> u64 {
         self.inner.client.requests()
+    }
+
+    /// The evidence cache's counters, when it is on ([`VerifierBuilder::evidence_cache`]).
+    pub fn evidence_cache_stats(&self) -> Option<EvidenceCacheStats> {
+        self.inner.evidence.as_ref().map(EvidenceCache::stats)
     }
 
     /// Parse `reference` and [`verify`](Self::verify) it; an unparsable reference is denied.
@@ -409,6 +433,75 @@ impl Verifier {
         if authorities.is_empty() {
             return evidence;
         }
+        let gathered = match &inner.evidence {
+            None => Arc::new(
+                self.check(image, digest, &wanted, authorities, deadline)
+                    .await,
+            ),
+            Some(cache) => {
+                let key = self.evidence_key(digest, &wanted, &authorities);
+                let now = inner.clock.now();
+                cache
+                    .get_or_verify(key, now, || {
+                        self.check(image, digest, &wanted, authorities, deadline)
+                    })
+                    .await
+            }
+        };
+        evidence.by_authority = gathered.by_authority.clone();
+        evidence.discovery_errors = gathered.discovery_errors.clone();
+        evidence
+    }
+
+    /// The evidence-cache key: the digest, each authority's definition hash and the hashes of
+    /// the trust roots keyless authorities use.
+    fn evidence_key(
+        &self,
+        digest: &Digest,
+        wanted: &image::Wanted,
+        authorities: &[(&String, &SignatureVerifier, SignatureFormat)],
+    ) -> EvidenceKey {
+        let inner = &self.inner;
+        let mut names = Vec::new();
+        let mut roots = Vec::new();
+        for (name, _, _) in authorities {
+            let definition = inner
+                .policy
+                .authorities()
+                .find(|(n, _)| *n == name.as_str());
+            let bytes = definition
+                .and_then(|(_, a)| serde_json::to_vec(a).ok())
+                .unwrap_or_default();
+            if let Some((_, Authority::Keyless(k))) = definition
+                && let Some(root) = inner.trust_roots.get(&k.trust_root)
+            {
+                roots.push(root.hash());
+            }
+            names.push(((*name).clone(), Digest::of(&bytes)));
+        }
+        names.sort();
+        roots.sort();
+        roots.dedup();
+        EvidenceKey {
+            digest: digest.clone(),
+            authorities: names,
+            trust_roots: roots,
+            signatures: wanted.signatures,
+            attestations: wanted.attestations,
+        }
+    }
+
+    /// Discover what is attached to `digest` and check it with each authority.
+    async fn check(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        wanted: &image::Wanted,
+        authorities: Vec<(&String, &SignatureVerifier, SignatureFormat)>,
+        deadline: tokio::time::Instant,
+    ) -> Gathered {
+        let inner = &self.inner;
+        let mut evidence = Gathered::default();
         let repo = match inner.client.repository(image) {
             Ok(r) => CachingRepository::new(r, inner.content.clone()),
             Err(e) => {
@@ -422,7 +515,7 @@ impl Verifier {
         let verifiers: Vec<(&SignatureVerifier, SignatureFormat)> =
             authorities.iter().map(|(_, v, f)| (*v, *f)).collect();
         let checks =
-            image::discover_and_check(&repo, digest, &wanted, &inner.limits, &verifiers, deadline)
+            image::discover_and_check(&repo, digest, wanted, &inner.limits, &verifiers, deadline)
                 .await;
         for u in &checks.unreadable {
             let code = if u.timed_out() {

@@ -5,6 +5,7 @@
 
 mod support;
 
+mod admission;
 mod attest;
 mod audit;
 mod blob;

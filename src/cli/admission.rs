@@ -1,0 +1,134 @@
+//! `imprint admission`: serve the admission webhook (`imprint::admission`) over HTTPS until
+//! SIGTERM or ctrl-c. This file parses flags and builds the library's values.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use clap::Args;
+
+use super::Outcome;
+use super::registry_opts::{RegistryOpts, parse_go_duration};
+use imprint::admission::server::{Server, ServerConfig};
+use imprint::admission::{PinMode, Webhook, WebhookOptions};
+use imprint::gate::Verifier;
+use imprint::policy::Policy;
+use imprint::store::AuthSource;
+
+const ADMISSION_HELP: &str = "Endpoints: POST /validate and POST /mutate (admission.k8s.io/v1 \
+AdmissionReview), GET /healthz, /readyz, /metrics (Prometheus text). Pod (and \
+pods/ephemeralcontainers), Deployment, ReplicaSet, StatefulSet, DaemonSet, Job, CronJob and \
+ReplicationController are checked on CREATE and UPDATE, by the same decision as \
+`imprint verify --policy`; an UPDATE of an object being deleted, a scale-down and other kinds \
+pass. /mutate pins each image written by tag to the verified digest (name:tag@sha256:...) \
+unless --validate-only. The policy, keys and trust roots are read once, at start; the TLS \
+certificate and key are read again when they change. See deploy/README.md.";
+
+/// `imprint admission`.
+#[derive(Debug, Args)]
+#[command(after_help = ADMISSION_HELP)]
+pub(crate) struct AdmissionArgs {
+    /// The trust policy (YAML; see policies/README.md).
+    #[arg(long, value_name = "FILE")]
+    pub policy: PathBuf,
+    /// PEM certificate chain the server presents (leaf first); read again when it changes.
+    #[arg(long, value_name = "FILE")]
+    pub tls_cert: PathBuf,
+    /// PEM private key of the certificate.
+    #[arg(long, value_name = "FILE")]
+    pub tls_key: PathBuf,
+    /// Address to listen on.
+    #[arg(long, value_name = "ADDR", default_value = "0.0.0.0:8443")]
+    pub listen: SocketAddr,
+    /// Time budget of one request (a Go duration), below the webhook's `timeoutSeconds`
+    /// (10 s by default): past it the images not yet decided are denied with reason `timeout`.
+    #[arg(long, value_name = "DURATION", default_value = "8s", value_parser = parse_go_duration)]
+    pub budget: Duration,
+    /// Do not patch: deny images written without a digest (`digest-required`), reporting the
+    /// digest their tag resolves to.
+    #[arg(long)]
+    pub validate_only: bool,
+    /// Bytes of verified evidence kept (keyed by digest, authority and trust root; 0
+    /// disables).
+    #[arg(long, value_name = "BYTES", default_value_t = 64 * 1024 * 1024)]
+    pub cache_bytes: usize,
+    /// How long verified evidence is reused (a Go duration; 0 disables).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_go_duration)]
+    pub cache_ttl: Duration,
+    /// Directory holding the registry credentials' `config.json` (a mounted
+    /// `kubernetes.io/dockerconfigjson` secret); default: `$DOCKER_CONFIG`, else
+    /// `~/.docker`.
+    #[arg(long, value_name = "DIR")]
+    pub docker_config: Option<PathBuf>,
+    /// Registry connection options.
+    #[command(flatten)]
+    pub registry: RegistryOpts,
+}
+
+/// Run `imprint admission` until a signal.
+pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
+    anyhow::ensure!(!args.budget.is_zero(), "--budget must be more than 0");
+    let policy = Policy::from_path(&args.policy)
+        .with_context(|| format!("cannot load policy `{}`", args.policy.display()))?;
+    let mut registry = args.registry.to_config();
+    // No registry request and no image may outlast the request's budget.
+    registry.limits.image_timeout = args.budget;
+    registry.limits.request_timeout = registry.limits.request_timeout.min(args.budget);
+    registry.limits.connect_timeout = registry.limits.connect_timeout.min(args.budget);
+    if let Some(dir) = &args.docker_config {
+        registry.auth = AuthSource::DockerConfigDir(dir.clone());
+    }
+    let max_body_bytes = registry.limits.max_admission_body_bytes;
+    let verifier = Verifier::builder(policy)
+        .registry(registry)
+        .evidence_cache(args.cache_bytes, args.cache_ttl)
+        .build()
+        .context("cannot set up verification")?;
+    let options = WebhookOptions::default()
+        .budget(args.budget)
+        .pin(if args.validate_only {
+            PinMode::ValidateOnly
+        } else {
+            PinMode::Patch
+        })
+        .max_body_bytes(max_body_bytes);
+    let webhook = Arc::new(Webhook::new(verifier, options));
+    let server = Server::bind(&ServerConfig {
+        listen: args.listen,
+        cert: args.tls_cert,
+        key: args.tls_key,
+    })
+    .await
+    .context("cannot start the admission server")?;
+    let addr = server
+        .local_addr()
+        .context("cannot read the bound address")?;
+    eprintln!("imprint admission: listening on https://{addr}");
+    server.serve(webhook, shutdown_signal()).await;
+    Ok(Outcome::Success)
+}
+
+/// SIGTERM (what the kubelet sends) or ctrl-c.
+async fn shutdown_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = term.recv() => {}
+                    _ = tokio::signal::ctrl_c() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
