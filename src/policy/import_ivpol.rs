@@ -19,11 +19,9 @@ use serde_json::{Map, Value, json};
 
 use super::import::Converted;
 use super::import_kyverno::{
-    Ctx, add_authority, all_of, both, first_unknown, github_claims, note_unknown, public_keys,
-    rule_block, static_fail, str_at, translate_glob, unknown_fail,
+    Ctx, PUBLIC_REKOR, add_authority, all_of, both, first_unknown, github_claims, note_unknown,
+    public_keys, rule_block, static_fail, str_at, translate_glob, unknown_fail,
 };
-
-const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
 
 /// Convert one `ImageValidatingPolicy` (its `spec`) into a rule added to `out`.
 pub(super) fn convert(

@@ -18,7 +18,7 @@ use serde_json::{Map, Value, json};
 
 use super::import::{Converted, q};
 
-const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
+pub(super) const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
 
 /// Convert one `ClusterPolicy`/`Policy` (its `spec`) into rules added to `out`.
 pub(super) fn convert(
