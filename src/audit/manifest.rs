@@ -120,6 +120,11 @@ pub struct Manifests {
     pub skipped: BTreeMap<String, usize>,
     /// Things skipped inside workloads (a container without `image`), with `file:line`.
     pub warnings: Vec<String>,
+    /// Registry requests spent reading the inputs themselves (`--repository` tag lists,
+    /// [`add_repository`](super::report::add_repository)); the audit summary counts them with
+    /// the verifications' requests.
+    #[serde(skip)]
+    pub registry_requests: u64,
 }
 
 /// Why manifests could not be read.

@@ -40,7 +40,10 @@ pub async fn add_repository(
             message: format!("`{repository}` is an OCI layout, not a registry repository"),
         });
     };
-    let list = verifier.client().list_tags(&image, max, page).await?;
+    let before = verifier.registry_requests();
+    let listed = verifier.client().list_tags(&image, max, page).await;
+    manifests.registry_requests += verifier.registry_requests().saturating_sub(before);
+    let list = listed?;
     let name = format!("{}/{}", remote.registry(), remote.repository());
     let mut added = 0;
     for tag in list.tags.iter().filter(|t| !is_attachment_tag(t)) {
@@ -261,7 +264,8 @@ pub struct Summary {
     /// Distinct digests those resolved to.
     pub unique_digests: usize,
     /// HTTP requests sent to registries (pings, token fetches, retries included) by the
-    /// audit ([`Verifier::registry_requests`] before and after). `None` only for summaries
+    /// audit: the verifications ([`Verifier::registry_requests`] before and after) and the
+    /// `--repository` tag lists ([`Manifests::registry_requests`]). `None` only for summaries
     /// made without a verifier.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub registry_requests: Option<u64>,
@@ -426,6 +430,7 @@ pub async fn audit_with_progress(
         documents,
         skipped,
         warnings,
+        registry_requests: input_requests,
     } = manifests;
     // Distinct references, in first-use order.
     let mut index: HashMap<String, usize> = HashMap::new();
@@ -471,7 +476,7 @@ pub async fn audit_with_progress(
         .collect::<BTreeSet<_>>()
         .len();
     let mut summary = summarise(verifier.policy(), &rows, unique.len(), unique_digests);
-    summary.registry_requests = Some(requests);
+    summary.registry_requests = Some(requests + input_requests);
     Report {
         imprint_version: env!("CARGO_PKG_VERSION").to_owned(),
         policy: PolicyInfo {

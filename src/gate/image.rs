@@ -121,41 +121,44 @@ pub async fn check_image(
     limits: &Limits,
 ) -> Result<ImageReport, ImageError> {
     let deadline = tokio::time::Instant::now() + limits.image_timeout;
-    let resolving = tokio::time::timeout_at(deadline, client.resolve(image));
-    let resolved = match resolving.await {
-        Err(_) => {
-            return Err(ImageError::Resolve {
-                image: image.to_string(),
-                source: RegistryError::Timeout {
-                    registry: image.repository_name(),
-                    operation: "resolving the image (image_timeout)".to_owned(),
-                    after: limits.image_timeout,
-                },
-            });
+    let verifiers = [(verifier, format)];
+    let (resolving, checks) = match image.digest() {
+        // Pinned: the digest is known, so discovery need not wait for the manifest read (which
+        // only confirms the image exists): one round trip fewer on the critical path.
+        Some(digest) => {
+            let repository = client
+                .repository(image)
+                .map_err(|source| ImageError::Resolve {
+                    image: image.to_string(),
+                    source,
+                })?;
+            let (resolving, checks) = tokio::join!(
+                tokio::time::timeout_at(deadline, client.resolve(image)),
+                discover_and_check(&repository, digest, wanted, limits, &verifiers, deadline),
+            );
+            (resolving, Some(checks))
         }
-        Ok(Ok(r)) => r,
-        Ok(Err(RegistryError::ManifestNotFound { .. })) => {
-            return Err(ImageError::NotFound {
-                image: image.to_string(),
-            });
-        }
-        Ok(Err(source)) => {
-            return Err(ImageError::Resolve {
-                image: image.to_string(),
-                source,
-            });
+        None => (
+            tokio::time::timeout_at(deadline, client.resolve(image)).await,
+            None,
+        ),
+    };
+    let resolved = resolution(image, resolving, limits)?;
+    let mut checks = match checks {
+        Some(c) => c,
+        None => {
+            let digest = resolved.manifest.digest.clone();
+            discover_and_check(
+                &resolved.repository,
+                &digest,
+                wanted,
+                limits,
+                &verifiers,
+                deadline,
+            )
+            .await
         }
     };
-    let digest = resolved.manifest.digest.clone();
-    let mut checks = discover_and_check(
-        &resolved.repository,
-        &digest,
-        wanted,
-        limits,
-        &[(verifier, format)],
-        deadline,
-    )
-    .await;
     let checked = checks.per_verifier.pop().unwrap_or_default();
     let nothing = (!wanted.signatures || checked.signatures.is_empty())
         && (!wanted.attestations || checked.attestations.is_empty());
@@ -170,6 +173,32 @@ pub async fn check_image(
         checked,
         unreadable: checks.unreadable,
     })
+}
+
+/// The outcome of resolving `image` (with its deadline) as an [`ImageError`].
+fn resolution(
+    image: &ImageRef,
+    resolving: Result<Result<ResolvedImage, RegistryError>, tokio::time::error::Elapsed>,
+    limits: &Limits,
+) -> Result<ResolvedImage, ImageError> {
+    match resolving {
+        Err(_) => Err(ImageError::Resolve {
+            image: image.to_string(),
+            source: RegistryError::Timeout {
+                registry: image.repository_name(),
+                operation: "resolving the image (image_timeout)".to_owned(),
+                after: limits.image_timeout,
+            },
+        }),
+        Ok(Ok(r)) => Ok(r),
+        Ok(Err(RegistryError::ManifestNotFound { .. })) => Err(ImageError::NotFound {
+            image: image.to_string(),
+        }),
+        Ok(Err(source)) => Err(ImageError::Resolve {
+            image: image.to_string(),
+            source,
+        }),
+    }
 }
 
 /// Discover what is attached to `digest` in `repo` once (the formats any of `verifiers`

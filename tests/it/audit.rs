@@ -739,12 +739,24 @@ async fn repository_tags_are_paginated_bounded_and_audited() {
     assert!(err.to_string().contains("another host"), "{err}");
     proxy.clear_faults();
     // Audited: each image tag a row (the .sig tag skipped); v1 allowed, the rest denied.
+    // A fresh verifier (nothing cached), so the summary's request count is exactly what the
+    // proxy saw: the tag list included, not only the verifications.
+    let v = verifier(w.policy());
+    proxy.reset();
     let mut m = Manifests::default();
     let added = imprint::audit::add_repository(&v, &mut m, &repo_ref, 100, 2)
         .await
         .unwrap();
     assert_eq!(added, 6);
+    assert!(m.registry_requests >= 1, "{m:?}");
     let report = audit(&v, m).await;
+    assert_eq!(
+        report.summary.registry_requests,
+        Some(proxy.requests().len() as u64),
+        "{:?}",
+        proxy.requests()
+    );
+    assert!(proxy.count("GET", Kind::Tags) >= 1);
     let mut rows: Vec<(String, RowOutcome)> = report
         .rows
         .iter()

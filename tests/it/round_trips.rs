@@ -182,7 +182,10 @@ async fn full_discovery_is_at_most_four_round_trips() {
     );
 }
 
-/// A digest-pinned reference is not resolved by tag: the one manifest read is by digest.
+/// A digest-pinned reference is not resolved by tag: the one manifest read is by digest. On a
+/// cold session that read also learns the registry's challenge, so discovery (`.sig`
+/// manifest, then payload) waits for its answer: three round trips in sequence. (Once the
+/// challenge is known the read runs beside discovery: see the token tests.)
 #[tokio::test]
 async fn a_digest_pinned_reference_skips_the_tag() {
     let key = SigningKey::generate_p256().unwrap();
@@ -197,12 +200,50 @@ async fn a_digest_pinned_reference_skips_the_tag() {
     .await;
     let log = proxy.requests();
     no_ping(&log);
-    assert!(
-        log[0].path.ends_with(&format!("/manifests/{digest}")),
+    assert_eq!(
+        log.iter()
+            .filter(|r| r.path.ends_with(&format!("/manifests/{digest}")))
+            .count(),
+        1,
         "{log:#?}"
     );
     assert_eq!(proxy.count_path("GET", "/manifests/v1"), 0, "{log:#?}");
     assert_eq!(critical_path(&log).len(), 3, "{log:#?}");
+}
+
+/// Discovery beside the manifest read does not turn a missing image into "unsigned": a
+/// digest-pinned reference to a manifest the registry does not hold is `NotFound`, even when
+/// the signature tag for that digest exists (a `.sig` left behind by a deleted image).
+#[tokio::test]
+async fn a_pinned_digest_that_is_not_there_is_not_found() {
+    let key = SigningKey::generate_p256().unwrap();
+    let (repo, digest) = signed("rt-pinned-gone", &key, WriteFormat::Legacy).await;
+    let proxy = Proxy::start(registry()).await;
+    proxy.inject("GET", &format!("/manifests/{digest}"), Fault::status(404));
+    let image = ImageRef::parse(&format!("{}/{repo}@{digest}", proxy.addr())).unwrap();
+    let client = test_client();
+    let limits = client.config().limits;
+    let err = check_image(
+        &client,
+        &image,
+        &SignatureVerifier::Key(key.public_key()),
+        SignatureFormat::Legacy,
+        &Wanted::signatures(Default::default()),
+        &limits,
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        matches!(err, imprint::gate::image::ImageError::NotFound { .. }),
+        "{err}"
+    );
+    // Discovery did run beside it (the `.sig` manifest was asked for), and was discarded.
+    assert_eq!(
+        proxy.count_path("GET", ".sig"),
+        1,
+        "{:#?}",
+        proxy.requests()
+    );
 }
 
 fn docker_config(dir: &std::path::Path, registry: &str, user: &str, password: &str) {
@@ -260,7 +301,7 @@ async fn token_auth_costs_one_token_per_repository() {
         vec![
             get(Kind::Manifest), // answered 401 with the challenge
             get(Kind::Token),
-            get(Kind::Manifest),
+            // The pinned manifest is read beside discovery: the `.sig` manifest is next.
             get(Kind::Manifest),
             get(Kind::Blob),
         ],
@@ -344,8 +385,9 @@ async fn concurrent_cold_images_of_one_repository_fetch_one_token() {
     assert_eq!(proxy.count("GET", Kind::Token), 1, "{log:#?}");
     // One 401 (the learning request), then 3 requests per image.
     assert_eq!(log.len(), 1 + 1 + 3 * digests.len(), "{log:#?}");
-    // The others waited for the first answer, then ran at once: 5 round trips in all.
-    assert_eq!(critical_path(&log).len(), 5, "{log:#?}");
+    // The others waited for the first answer, then ran at once, each image's manifest read
+    // beside its discovery: 401, token, `.sig` manifest, payload: 4 round trips in all.
+    assert_eq!(critical_path(&log).len(), 4, "{log:#?}");
 }
 
 /// A registry without the referrers API (distribution 2.8's router answers a bare 404) is
