@@ -130,26 +130,21 @@ pub(super) fn convert(
     let attestors = named(spec, "attestors");
     let declared_attestations = named(spec, "attestations");
     let uses = Uses::read(spec, &at("validations"), out)?;
-    for n in uses.attestors.iter().chain(uses.signers.iter().flatten()) {
-        if !attestors.iter().any(|(a, _)| a == n) {
-            return Err(format!(
-                "{}: the validations name `attestors.{n}`, which is not declared",
-                at("attestors")
-            ));
-        }
-    }
-    for n in uses
+    // Names the validations use that are not declared (Kyverno would not compile them).
+    let undeclared_attestors: BTreeSet<String> = uses
+        .attestors
+        .iter()
+        .chain(uses.signers.iter().flatten())
+        .filter(|n| !attestors.iter().any(|(a, _)| a == *n))
+        .cloned()
+        .collect();
+    let undeclared_attestations: BTreeSet<String> = uses
         .attestations
         .iter()
         .chain(uses.signed.iter().map(|(a, _)| a))
-    {
-        if !declared_attestations.iter().any(|(a, _)| a == n) {
-            return Err(format!(
-                "{}: the validations name `attestations.{n}`, which is not declared",
-                at("attestations")
-            ));
-        }
-    }
+        .filter(|n| !declared_attestations.iter().any(|(a, _)| a == *n))
+        .cloned()
+        .collect();
     let infer = !uses.is_empty();
     if !infer && (!attestors.is_empty() || !declared_attestations.is_empty()) {
         out.note(
@@ -175,6 +170,32 @@ pub(super) fn convert(
             attestor(a, &aat, &format!("{policy}-{name}"), out),
         ));
     }
+    for n in &undeclared_attestors {
+        let e = static_fail(
+            out,
+            &format!("{policy}-undeclared-{n}"),
+            at("validations"),
+            &format!("the validations name `attestors.{n}`, which is not declared"),
+        );
+        exprs.push((n.clone(), e));
+    }
+    // Attestors named outside a verify call (another function): required too.
+    let others: Vec<String> = uses
+        .attestors
+        .iter()
+        .filter(|n| {
+            !uses.signers.iter().flatten().any(|s| s == *n)
+                && !uses.signed.iter().any(|(_, s)| s.contains(n))
+        })
+        .cloned()
+        .collect();
+    if !others.is_empty() {
+        out.note(
+            at("validations"),
+            "attestors named outside verifyImageSignatures/verifyAttestationSignatures are \
+             required to have signed the image (stricter)",
+        );
+    }
     let expr_of = |names: &[String], out: &mut Converted, field: &str| -> Option<Value> {
         let list: Vec<Value> = names
             .iter()
@@ -194,6 +215,17 @@ pub(super) fn convert(
         let mut list = Vec::new();
         for names in &uses.signers {
             list.extend(expr_of(names, out, &at("validations")));
+        }
+        for n in &others {
+            list.extend(expr_of(std::slice::from_ref(n), out, &at("validations")));
+        }
+        for n in &undeclared_attestations {
+            list.push(static_fail(
+                out,
+                &format!("{policy}-undeclared-attestation-{n}"),
+                at("validations"),
+                &format!("the validations name `attestations.{n}`, which is not declared"),
+            ));
         }
         list.dedup();
         all_of(list)
@@ -329,7 +361,9 @@ fn named(spec: &Value, key: &str) -> Vec<(String, Value)> {
         .unwrap_or_default()
 }
 
-/// The attestors and attestations the CEL validations name.
+/// The attestors and attestations the CEL validations name. Names may contain `-`, which CEL
+/// would read as a minus (Kyverno's documentation writes `attestations.cosign-attes`): the
+/// name as the author meant it is taken.
 #[derive(Default)]
 struct Uses {
     /// One list per `verifyImageSignatures` call.
@@ -352,11 +386,11 @@ impl Uses {
 
     fn read(spec: &Value, vat: &str, out: &mut Converted) -> Result<Self, String> {
         let attestor_re = Regex::new(
-            r#"attestors\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*["']([^"']+)["']\s*\])"#,
+            r#"attestors\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_-]*)|\[\s*["']([^"']+)["']\s*\])"#,
         )
         .map_err(|e| format!("internal regex: {e}"))?;
         let attestation_re = Regex::new(
-            r#"attestations\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_]*)|\[\s*["']([^"']+)["']\s*\])"#,
+            r#"attestations\s*(?:\.\s*([A-Za-z_][A-Za-z0-9_-]*)|\[\s*["']([^"']+)["']\s*\])"#,
         )
         .map_err(|e| format!("internal regex: {e}"))?;
         let names = |re: &Regex, text: &str| -> Vec<String> {
@@ -658,6 +692,13 @@ fn attestor(a: &Value, aat: &str, base: &str, out: &mut Converted) -> Value {
             } else if let Some(v) = str_at(id, regexp) {
                 body.insert(regexp.into(), json!(v));
             } else if let Some(v) = str_at(id, exact).filter(|v| !v.is_empty()) {
+                if v.contains('*') {
+                    out.note(
+                        format!("{iat}.{exact}"),
+                        "cosign compares it exactly: the `*` is a literal character, not a \
+                         wildcard (converted as written)",
+                    );
+                }
                 body.insert(exact.into(), json!(v));
             } else {
                 out.note(

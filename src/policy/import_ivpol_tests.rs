@@ -168,19 +168,37 @@ fn unsupported_attestors_fail_closed() {
 }
 
 #[test]
-fn undeclared_names_are_errors() {
-    let e = import_policies(&ivpol(
+fn undeclared_names_fail_closed() {
+    let (p, imp) = import(&ivpol(
         "v1",
         "  attestors: []\n  validations: [{expression: \"verifyImageSignatures(i, [attestors.missing]) > 0\"}]\n",
-    ))
-    .unwrap_err();
-    assert!(e.contains("`attestors.missing`"), "{e}");
-    let e = import_policies(&ivpol(
+    ));
+    assert!(is_static_fail(&p, "iv-undeclared-missing"), "{}", imp.yaml);
+    assert!(imp.notes.iter().any(|n| {
+        n.reason
+            .contains("`attestors.missing`, which is not declared")
+    }));
+    let (p, imp) = import(&ivpol(
         "v1",
         "  validations: [{expression: \"extractPayload(i, attestations.gone) != null\"}]\n",
-    ))
-    .unwrap_err();
-    assert!(e.contains("`attestations.gone`"), "{e}");
+    ));
+    assert!(
+        is_static_fail(&p, "iv-undeclared-attestation-gone"),
+        "{}",
+        imp.yaml
+    );
+    // An attestor named by another function is required.
+    let spec = format!(
+        "  attestors: [{{name: dev-attestor, cosign: {{key: {{data: {key}}}}}}}]\n  validations: [{{expression: \"imageverify.verify(images.containers, attestors.dev-attestor).all(r, r.verified)\"}}]\n",
+        key = key()
+    );
+    let (p, imp) = import(&ivpol("v1", &spec));
+    assert_eq!(
+        p.rules()[0].signatures,
+        Some(AuthorityExpr::Authority("iv-dev-attestor".into())),
+        "{}",
+        imp.yaml
+    );
     let e = import_policies(&ivpol("v1", "  attestations: [{name: x}]\n")).unwrap_err();
     assert!(e.contains("neither intoto.type nor referrer.type"), "{e}");
 }
