@@ -15,23 +15,10 @@ layers="${LAYERS:-24}"
 blob_mib="${BLOB_MIB:-128}"
 bins=("$@")
 [ "${#bins[@]}" -ge 1 ] || { echo "usage: $0 IMPRINT [IMPRINT_BEFORE]" >&2; exit 2; }
-for p in /usr/bin/docker-registry curl /usr/bin/time sha256sum python3; do
-  command -v "$p" >/dev/null || { echo "error: $p missing (apt-get install docker-registry curl time python3)" >&2; exit 2; }
-done
-
-work="$(mktemp -d)"
-trap 'kill "${reg_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-cat >"$work/config.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-EOF
-/usr/bin/docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-reg="127.0.0.1:$port"
+source bench/lib.sh
+need /usr/bin/docker-registry:docker-registry curl:curl /usr/bin/time:time sha256sum:coreutils python3:python3
+bench_work
+start_registry
 repo=bench/amplification
 
 push_blob() { # FILE -> prints sha256:<hex>

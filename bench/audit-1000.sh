@@ -18,60 +18,16 @@ images="${IMAGES:-1000}"
 workloads="${WORKLOADS:-1200}"
 repos="${REPOS:-20}"
 parallel="${PARALLEL:-16}"
-for p in /usr/bin/docker-registry curl jq python3; do
-  command -v "$p" >/dev/null || { echo "error: $p missing (apt-get install docker-registry curl jq python3)" >&2; exit 2; }
-done
-
-work="$(mktemp -d)"
-trap 'kill "${reg_pid:-0}" 2>/dev/null || true; rm -rf "$work"' EXIT
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-cat >"$work/config.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-EOF
-/usr/bin/docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-reg_pid=$!
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-reg="127.0.0.1:$port"
+source bench/lib.sh
+need /usr/bin/docker-registry:docker-registry curl:curl jq:jq python3:python3
+bench_work
+start_registry
 now() { date +%s.%N; }
 secs() { python3 -c "print(f'{$2 - $1:.2f}')"; }
 
 # Push: refs.txt gets `repo tag digest` per image.
 t0="$(now)"
-python3 - "$reg" "$images" "$repos" >"$work/refs.txt" <<'PY'
-import hashlib, http.client, json, sys
-reg, n, repos = sys.argv[1], int(sys.argv[2]), int(sys.argv[3])
-c = http.client.HTTPConnection(reg)
-def req(method, path, body=b"", headers=None):
-    c.request(method, path, body=body, headers=headers or {})
-    r = c.getresponse(); data = r.read()
-    if r.status >= 300:
-        sys.exit(f"{method} {path}: {r.status} {data[:200]!r}")
-    return r
-def blob(repo, data):
-    d = "sha256:" + hashlib.sha256(data).hexdigest()
-    loc = req("POST", f"/v2/{repo}/blobs/uploads/").getheader("Location")
-    if loc.startswith("http"):
-        loc = loc.split(reg, 1)[1]
-    req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d, data,
-        {"Content-Type": "application/octet-stream"})
-    return d
-config, layer = b"{}", b"bench layer\n" * 8
-for r in range(repos):
-    repo = f"bench/app-{r:02d}"
-    cd, ld = blob(repo, config), blob(repo, layer)
-    for i in range(r, n, repos):
-        m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": len(layer)}],
-            "annotations": {"bench.imprint.dev/n": str(i)}}).encode()
-        tag = f"v{i}"
-        req("PUT", f"/v2/{repo}/manifests/{tag}", m,
-            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-        print(repo, tag, "sha256:" + hashlib.sha256(m).hexdigest())
-PY
+push_images "$reg" "$images" "$repos" bench/app >"$work/refs.txt"
 t_push="$(secs "$t0" "$(now)")"
 pushed="$(wc -l <"$work/refs.txt")"
 

@@ -13,58 +13,13 @@ cd "$(dirname "$0")/.."
 imprint="$(realpath "${1:?usage: $0 IMPRINT}")"
 runs="${RUNS:-7}"
 images="${IMAGES:-100}"
-for p in /usr/bin/docker-registry curl python3; do
-  command -v "$p" >/dev/null || { echo "error: $p missing (apt-get install docker-registry curl python3)" >&2; exit 2; }
-done
-
-work="$(mktemp -d)"
-pids=()
-trap 'for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; rm -rf "$work"' EXIT
-free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
-port="$(free_port)"
-cat >"$work/config.yml" <<EOF
-version: 0.1
-log: {level: error}
-storage: {filesystem: {rootdirectory: $work/storage}}
-http: {addr: 127.0.0.1:$port, secret: bench}
-EOF
-/usr/bin/docker-registry serve "$work/config.yml" >"$work/registry.log" 2>&1 &
-pids+=($!)
-for _ in $(seq 100); do curl -fsS "http://127.0.0.1:$port/v2/" >/dev/null 2>&1 && break; sleep 0.1; done
-reg="127.0.0.1:$port"
+source bench/lib.sh
+need /usr/bin/docker-registry:docker-registry curl:curl python3:python3
+bench_work
+start_registry
 
 # IMAGES distinct images over 10 repositories (refs.txt: repo tag digest).
-python3 - "$reg" "$images" >"$work/refs.txt" <<'PY'
-import hashlib, http.client, json, sys
-reg, n = sys.argv[1], int(sys.argv[2])
-c = http.client.HTTPConnection(reg)
-def req(method, path, body=b"", headers=None):
-    c.request(method, path, body=body, headers=headers or {})
-    r = c.getresponse(); data = r.read()
-    if r.status >= 300:
-        sys.exit(f"{method} {path}: {r.status} {data[:200]!r}")
-    return r
-def blob(repo, data):
-    d = "sha256:" + hashlib.sha256(data).hexdigest()
-    loc = req("POST", f"/v2/{repo}/blobs/uploads/").getheader("Location")
-    if loc.startswith("http"):
-        loc = loc.split(reg, 1)[1]
-    req("PUT", loc + ("&" if "?" in loc else "?") + "digest=" + d, data,
-        {"Content-Type": "application/octet-stream"})
-    return d
-config, layer = b"{}", b"bench layer\n" * 8
-for r in range(10):
-    repo = f"bench/rt-{r}"
-    cd, ld = blob(repo, config), blob(repo, layer)
-    for i in range(r, n, 10):
-        m = json.dumps({"schemaVersion": 2, "mediaType": "application/vnd.oci.image.manifest.v1+json",
-            "config": {"mediaType": "application/vnd.oci.image.config.v1+json", "digest": cd, "size": len(config)},
-            "layers": [{"mediaType": "application/vnd.oci.image.layer.v1.tar", "digest": ld, "size": len(layer)}],
-            "annotations": {"bench.imprint.dev/n": str(i)}}).encode()
-        req("PUT", f"/v2/{repo}/manifests/v{i}", m,
-            {"Content-Type": "application/vnd.oci.image.manifest.v1+json"})
-        print(repo, f"v{i}", "sha256:" + hashlib.sha256(m).hexdigest())
-PY
+push_images "$reg" "$images" 10 bench/rt >"$work/refs.txt"
 export IMPRINT_PASSWORD=bench
 (cd "$work" && "$imprint" generate-key-pair >/dev/null 2>&1)
 awk -v reg="$reg" '{print reg "/" $1 "@" $3}' "$work/refs.txt" >"$work/by-digest.txt"
