@@ -19,8 +19,8 @@ use serde_json::{Map, Value, json};
 
 use super::import::Converted;
 use super::import_kyverno::{
-    Ctx, PUBLIC_REKOR, add_authority, all_of, both, first_unknown, github_claims, note_unknown,
-    public_keys, rule_block, static_fail, str_at, translate_glob, unknown_fail,
+    Ctx, PUBLIC_REKOR, add_authority, all_of, both, first_unknown, github_claims, note_common,
+    note_unknown, public_keys, rule_block, static_fail, str_at, translate_glob, unknown_fail,
 };
 
 /// Convert one `ImageValidatingPolicy` (its `spec`) into a rule added to `out`.
@@ -31,22 +31,17 @@ pub(super) fn convert(
     out: &mut Converted,
 ) -> Result<(), String> {
     let at = |f: &str| format!("{policy}.spec.{f}");
-    if kind == "NamespacedImageValidatingPolicy" {
-        out.note(
-            format!("{policy}.metadata.namespace"),
+    note_common(
+        policy,
+        (kind == "NamespacedImageValidatingPolicy").then_some(
             "a namespaced policy applies to its namespace only; the imprint rule applies to \
              every image it matches, wherever it runs",
-        );
-    }
-    note_unknown(spec, SPEC_FIELDS, &at(""), out);
+        ),
+        spec,
+        SPEC_FIELDS,
+        out,
+    );
     let mode = mode(spec, &at("validationActions"), out);
-    if str_at(spec, "failurePolicy") == Some("Ignore") {
-        out.note(
-            at("failurePolicy"),
-            "Ignore (admit when Kyverno cannot verify) is not converted: imprint fails closed \
-             when it cannot check",
-        );
-    }
     for (f, why) in [
         (
             "mutateDigest",

@@ -1,30 +1,8 @@
-use std::path::Path;
-
-use super::super::import::{Imported, import_policies};
-use super::super::model::{Authority, AuthorityExpr, Mode, Policy, StaticAction};
+use super::super::import::import_policies;
+use super::super::import_kyverno::tests::{import, is_static_fail, note};
+use super::super::model::{Authority, AuthorityExpr, Mode};
 
 const KEY: &str = "-----BEGIN PUBLIC KEY-----\nMFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAE8nXRh950IZbRj8Ra/N9sbqOPZrfM\n5/KAQN0/KjHcorm/J5yctVd7iEcnessRQjU917hmKO6JWVGHpDguIyakZA==\n-----END PUBLIC KEY-----\n";
-
-fn import(yaml: &str) -> (Policy, Imported) {
-    let imp = import_policies(yaml).unwrap();
-    let p = Policy::from_str_with_base(&imp.yaml, Path::new(".")).unwrap();
-    (p, imp)
-}
-
-fn note<'a>(imp: &'a Imported, field: &str) -> &'a str {
-    imp.notes
-        .iter()
-        .find(|n| n.field == field)
-        .map(|n| n.reason.as_str())
-        .unwrap_or_else(|| panic!("no note for {field}: {:#?}", imp.notes))
-}
-
-fn is_static_fail(p: &Policy, name: &str) -> bool {
-    matches!(
-        p.authority(name),
-        Some(Authority::Static(StaticAction::Fail))
-    )
-}
 
 /// An ImageValidatingPolicy `iv` with `spec` (indented 2) after its apiVersion line.
 fn ivpol(version: &str, spec: &str) -> String {

@@ -20,6 +20,29 @@ use super::import::{Converted, q};
 
 pub(super) const PUBLIC_REKOR: &str = "https://rekor.sigstore.dev";
 
+/// The notes both Kyverno kinds share: a namespaced policy's scope (`namespaced`, the note
+/// for it), fields outside the CRD's `spec` (`fields`, the known ones), and
+/// `failurePolicy: Ignore`.
+pub(super) fn note_common(
+    policy: &str,
+    namespaced: Option<&str>,
+    spec: &Value,
+    fields: &[&str],
+    out: &mut Converted,
+) {
+    if let Some(why) = namespaced {
+        out.note(format!("{policy}.metadata.namespace"), why);
+    }
+    note_unknown(spec, fields, &format!("{policy}.spec."), out);
+    if str_at(spec, "failurePolicy") == Some("Ignore") {
+        out.note(
+            format!("{policy}.spec.failurePolicy"),
+            "Ignore (admit when Kyverno cannot verify) is not converted: imprint fails closed \
+             when it cannot check",
+        );
+    }
+}
+
 /// Convert one `ClusterPolicy`/`Policy` (its `spec`) into rules added to `out`.
 pub(super) fn convert(
     policy: &str,
@@ -28,14 +51,16 @@ pub(super) fn convert(
     out: &mut Converted,
 ) -> Result<(), String> {
     let at = |f: &str| format!("{policy}.spec.{f}");
-    if kind == "Policy" {
-        out.note(
-            format!("{policy}.metadata.namespace"),
+    note_common(
+        policy,
+        (kind == "Policy").then_some(
             "a namespaced Policy applies to its namespace only; the imprint rules apply to \
              every image they match, wherever it runs",
-        );
-    }
-    note_unknown(spec, SPEC_FIELDS, &at(""), out);
+        ),
+        spec,
+        SPEC_FIELDS,
+        out,
+    );
     if str_at(spec, "applyRules") == Some("One") {
         out.note(
             at("applyRules"),
@@ -49,13 +74,6 @@ pub(super) fn convert(
         out.note(
             at("validationFailureActionOverrides"),
             "per-namespace actions are not converted: every image gets the policy's action",
-        );
-    }
-    if str_at(spec, "failurePolicy") == Some("Ignore") {
-        out.note(
-            at("failurePolicy"),
-            "Ignore (admit when Kyverno cannot verify) is not converted: imprint fails closed \
-             when it cannot check",
         );
     }
     let empty = Vec::new();
@@ -1185,4 +1203,4 @@ pub(super) fn rule_block(
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 #[path = "import_kyverno_tests.rs"]
-mod tests;
+pub(super) mod tests;

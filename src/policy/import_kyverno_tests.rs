@@ -17,13 +17,16 @@ MFkwEwYHKoZIzj0CAQYIKoZIzj0DAQcDQgAEOUD2uzRHLnx1oH6XAnF+8haL73BF
 zh9pMI1x1/c4Nj/w+rsrgMCDyV/S8hmsXEbizhYD3QndVtV1piBDfDIb8w==
 -----END PUBLIC KEY-----";
 
-fn import(yaml: &str) -> (Policy, Imported) {
+/// `yaml` imported, and the policy it makes loaded (shared with the ImageValidatingPolicy
+/// tests).
+pub(in crate::policy) fn import(yaml: &str) -> (Policy, Imported) {
     let imp = import_policies(yaml).unwrap();
     let p = Policy::from_str_with_base(&imp.yaml, Path::new(".")).unwrap();
     (p, imp)
 }
 
-fn note<'a>(imp: &'a Imported, field: &str) -> &'a str {
+/// The reason noted for `field`; panics when there is none.
+pub(in crate::policy) fn note<'a>(imp: &'a Imported, field: &str) -> &'a str {
     imp.notes
         .iter()
         .find(|n| n.field == field)
@@ -31,7 +34,8 @@ fn note<'a>(imp: &'a Imported, field: &str) -> &'a str {
         .unwrap_or_else(|| panic!("no note for {field}: {:#?}", imp.notes))
 }
 
-fn is_static_fail(p: &Policy, name: &str) -> bool {
+/// Whether authority `name` is `static: fail`.
+pub(in crate::policy) fn is_static_fail(p: &Policy, name: &str) -> bool {
     matches!(
         p.authority(name),
         Some(Authority::Static(StaticAction::Fail))
