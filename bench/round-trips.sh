@@ -7,10 +7,16 @@
 # things a legacy verification needs (manifest by tag, `.sig` manifest, payload blob) one after
 # another over one keep-alive connection: 3 round trips plus curl's own start-up.
 #
-# Usage: bench/round-trips.sh IMPRINT   (env: RUNS=7 IMAGES=100)
+# With a second argument, the sigstore-rs peer (`examples/sigstore_rs_verify.rs`, sigstore-rs
+# 0.15's cosign client verifying the same legacy signature) gets a row per delay too.
+#
+# Usage: bench/round-trips.sh IMPRINT [SIGSTORE_RS_PEER]   (env: RUNS=7 IMAGES=100)
+#   cargo build --release --locked --bin imprint --example sigstore_rs_verify
+#   bash bench/round-trips.sh target/release/imprint target/release/examples/sigstore_rs_verify
 set -euo pipefail
 cd "$(dirname "$0")/.."
-imprint="$(realpath "${1:?usage: $0 IMPRINT}")"
+imprint="$(realpath "${1:?usage: $0 IMPRINT [SIGSTORE_RS_PEER]}")"
+peer="${2:+$(realpath "$2")}"
 runs="${RUNS:-7}"
 images="${IMAGES:-100}"
 source bench/lib.sh
@@ -89,6 +95,12 @@ for d in 0 20 50; do
     ratio="$(python3 -c "print(f'{$ms / $base:.2f}')")"
     printf '%-6s | %-28s | %9s | %6s | %8s | %s: %s\n' "${d}ms" "imprint verify ($fmt)" "$ms" "$ratio" "$n" "$cp" "$kinds"
   done
+  if [ -n "$peer" ]; then
+    ms="$(time_cmd "$peer" "$work/cosign.pub" "$img")"
+    read -r n cp kinds < <(path_of "$log")
+    ratio="$(python3 -c "print(f'{$ms / $base:.2f}')")"
+    printf '%-6s | %-28s | %9s | %6s | %8s | %s: %s\n' "${d}ms" "sigstore-rs 0.15 (peer)" "$ms" "$ratio" "$n" "$cp" "$kinds"
+  fi
 done
 
 echo
