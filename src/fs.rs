@@ -112,41 +112,92 @@ pub enum Overwrite {
 /// clobbered either. The permission bits are set exactly. On failure the temporary file is
 /// removed.
 pub fn write_atomic(path: &Path, bytes: &[u8], mode: u32, overwrite: Overwrite) -> io::Result<()> {
-    if path.file_name().is_none() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{} does not name a file", path.display()),
-        ));
+    let mut file = AtomicFile::create(path, mode, overwrite)?;
+    file.write_all(bytes)?;
+    file.commit()
+}
+
+/// A file written in pieces and put in place atomically by [`commit`](Self::commit), as
+/// [`write_atomic`] does with one buffer: for output too large to hold in memory (a streamed
+/// SBOM download, `--output-file`). Dropped without `commit`, the temporary file is removed
+/// and `path` is left as it was.
+#[derive(Debug)]
+pub struct AtomicFile {
+    tmp: tempfile::NamedTempFile,
+    path: PathBuf,
+    dir: PathBuf,
+    mode: u32,
+    overwrite: Overwrite,
+}
+
+impl AtomicFile {
+    /// Start writing `path` (its temporary file is created now, so a missing directory or a
+    /// refused overwrite fails here, before anything is written).
+    pub fn create(path: &Path, mode: u32, overwrite: Overwrite) -> io::Result<Self> {
+        if path.file_name().is_none() {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("{} does not name a file", path.display()),
+            ));
+        }
+        let dir = match path.parent() {
+            Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
+            _ => PathBuf::from("."),
+        };
+        if overwrite == Overwrite::Refuse && fs::symlink_metadata(path).is_ok() {
+            return Err(already_exists(path));
+        }
+        let tmp = tempfile::Builder::new()
+            .prefix(".imprint-")
+            .suffix(".tmp")
+            .tempfile_in(&dir)?;
+        Ok(Self {
+            tmp,
+            path: path.to_path_buf(),
+            dir,
+            mode,
+            overwrite,
+        })
     }
-    let dir = match path.parent() {
-        Some(parent) if !parent.as_os_str().is_empty() => parent.to_path_buf(),
-        _ => PathBuf::from("."),
-    };
-    if overwrite == Overwrite::Refuse && fs::symlink_metadata(path).is_ok() {
-        return Err(already_exists(path));
+
+    /// Set the mode, flush to disk and move the file into place (see [`write_atomic`]).
+    pub fn commit(self) -> io::Result<()> {
+        let Self {
+            mut tmp,
+            path,
+            dir,
+            mode,
+            overwrite,
+        } = self;
+        tmp.flush()?;
+        set_mode(tmp.as_file(), mode)?;
+        tmp.as_file().sync_all()?;
+        match overwrite {
+            Overwrite::Replace => tmp.persist(&path).map(drop).map_err(|e| e.error)?,
+            Overwrite::Refuse => tmp.persist_noclobber(&path).map(drop).map_err(|e| {
+                if e.error.kind() == io::ErrorKind::AlreadyExists {
+                    already_exists(&path)
+                } else {
+                    e.error
+                }
+            })?,
+        }
+        // Make the rename itself durable. Not every platform can open a directory; ignore that.
+        if let Ok(d) = File::open(&dir) {
+            let _ = d.sync_all();
+        }
+        Ok(())
     }
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".imprint-")
-        .suffix(".tmp")
-        .tempfile_in(&dir)?;
-    tmp.write_all(bytes)?;
-    set_mode(tmp.as_file(), mode)?;
-    tmp.as_file().sync_all()?;
-    match overwrite {
-        Overwrite::Replace => tmp.persist(path).map(drop).map_err(|e| e.error)?,
-        Overwrite::Refuse => tmp.persist_noclobber(path).map(drop).map_err(|e| {
-            if e.error.kind() == io::ErrorKind::AlreadyExists {
-                already_exists(path)
-            } else {
-                e.error
-            }
-        })?,
+}
+
+impl io::Write for AtomicFile {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.tmp.write(buf)
     }
-    // Make the rename itself durable. Not every platform can open a directory; ignore that.
-    if let Ok(d) = File::open(&dir) {
-        let _ = d.sync_all();
+
+    fn flush(&mut self) -> io::Result<()> {
+        self.tmp.flush()
     }
-    Ok(())
 }
 
 fn already_exists(path: &Path) -> io::Error {
@@ -192,6 +243,34 @@ mod tests {
         assert_eq!(mode_of(&pub_path), 0o644);
         // Only the two files: no temporary left behind.
         assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 2);
+    }
+
+    #[test]
+    fn atomic_file_appears_only_on_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("out.json");
+        fs::write(&path, b"old").unwrap();
+        let mut f = AtomicFile::create(&path, 0o644, Overwrite::Replace).unwrap();
+        f.write_all(b"new ").unwrap();
+        f.write_all(b"content").unwrap();
+        // Readers still see the old file while it is being written.
+        assert_eq!(fs::read(&path).unwrap(), b"old");
+        f.commit().unwrap();
+        assert_eq!(fs::read(&path).unwrap(), b"new content");
+        #[cfg(unix)]
+        assert_eq!(mode_of(&path), 0o644);
+        // Dropped without commit: nothing changes and no temporary is left.
+        let mut g = AtomicFile::create(&path, 0o644, Overwrite::Replace).unwrap();
+        g.write_all(b"lost").unwrap();
+        drop(g);
+        assert_eq!(fs::read(&path).unwrap(), b"new content");
+        assert_eq!(fs::read_dir(dir.path()).unwrap().count(), 1);
+        // A missing directory fails at create, before anything is written.
+        let missing = dir.path().join("no/such/dir/out.json");
+        assert!(AtomicFile::create(&missing, 0o644, Overwrite::Replace).is_err());
+        // Refuse sees an existing file at create.
+        let e = AtomicFile::create(&path, 0o644, Overwrite::Refuse).unwrap_err();
+        assert_eq!(e.kind(), io::ErrorKind::AlreadyExists);
     }
 
     #[test]

@@ -139,8 +139,11 @@ pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     registry_opts::set_timeout(cli.timeout);
-    if cli.output_file.is_some() {
-        output::capture();
+    if let Some(path) = &cli.output_file
+        && let Err(e) = output::capture(path)
+    {
+        eprint!("{}", render_error(&e));
+        return ExitStatus::Error.into();
     }
     let status = report(run(cli.command));
     if let Some(path) = &cli.output_file

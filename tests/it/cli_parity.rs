@@ -90,6 +90,23 @@ fn public_key_prints_the_pem_of_the_private_key() {
         .arg(&captured));
     assert_eq!((code, out.as_str()), (0, ""), "{err}");
     assert_eq!(std::fs::read_to_string(&captured).unwrap(), expected);
+    // An `--output-file` that cannot be written fails before the command runs (here the
+    // `--outfile` of the command itself is never created), naming the file.
+    let not_written = dir.path().join("never.pub");
+    let (code, out, err) = run(imprint()
+        .arg("public-key")
+        .arg("--key")
+        .arg(&key)
+        .arg("--outfile")
+        .arg(&not_written)
+        .arg("--output-file")
+        .arg(dir.path().join("no-such-dir/captured.pub")));
+    assert_eq!((code, out.as_str()), (2, ""), "{err}");
+    assert!(
+        err.contains("cannot write --output-file") && err.contains("no-such-dir"),
+        "{err}"
+    );
+    assert!(!not_written.exists());
 
     let (code, out, err) = run(imprint()
         .env("IMPRINT_PASSWORD", "wrong")
