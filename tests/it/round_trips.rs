@@ -68,6 +68,18 @@ async fn verify(client: &Client, reference: &str, key: &SigningKey, format: Sign
     );
 }
 
+/// [`verify`] through `proxy`, then what the proxy saw.
+async fn verify_logged(
+    proxy: &Proxy,
+    client: &Client,
+    reference: &str,
+    key: &SigningKey,
+    format: SignatureFormat,
+) -> Vec<Logged> {
+    verify(client, reference, key, format).await;
+    proxy.requests()
+}
+
 /// A delayed proxy in front of the shared registry.
 async fn delayed_proxy() -> Proxy {
     let proxy = Proxy::start(registry()).await;
@@ -115,14 +127,14 @@ async fn legacy_only_is_three_round_trips() {
     let (repo, _) = signed("rt-legacy", &key, WriteFormat::Legacy).await;
     let proxy = delayed_proxy().await;
     let client = test_client();
-    verify(
+    let log = verify_logged(
+        &proxy,
         &client,
         &format!("{}/{repo}:v1", proxy.addr()),
         &key,
         SignatureFormat::Legacy,
     )
     .await;
-    let log = proxy.requests();
     no_ping(&log);
     assert_eq!(
         kinds(&critical_path(&log)),
@@ -144,14 +156,14 @@ async fn full_discovery_is_at_most_four_round_trips() {
     let (bundle, _) = signed("rt-any-bundle", &key, WriteFormat::Bundle).await;
 
     let proxy = delayed_proxy().await;
-    verify(
+    let log = verify_logged(
+        &proxy,
         &test_client(),
         &format!("{}/{legacy}:v1", proxy.addr()),
         &key,
         SignatureFormat::Any,
     )
     .await;
-    let log = proxy.requests();
     no_ping(&log);
     let path = critical_path(&log);
     assert_eq!(path.len(), 3, "{path:#?}\n{log:#?}");
@@ -161,14 +173,14 @@ async fn full_discovery_is_at_most_four_round_trips() {
     assert_eq!(log.len(), 5, "{log:#?}");
 
     proxy.reset();
-    verify(
+    let log = verify_logged(
+        &proxy,
         &test_client(),
         &format!("{}/{bundle}:v1", proxy.addr()),
         &key,
         SignatureFormat::Any,
     )
     .await;
-    let log = proxy.requests();
     no_ping(&log);
     assert_eq!(
         kinds(&critical_path(&log)),
@@ -191,14 +203,14 @@ async fn a_digest_pinned_reference_skips_the_tag() {
     let key = SigningKey::generate_p256().unwrap();
     let (repo, digest) = signed("rt-pinned", &key, WriteFormat::Legacy).await;
     let proxy = delayed_proxy().await;
-    verify(
+    let log = verify_logged(
+        &proxy,
         &test_client(),
         &format!("{}/{repo}@{digest}", proxy.addr()),
         &key,
         SignatureFormat::Legacy,
     )
     .await;
-    let log = proxy.requests();
     no_ping(&log);
     assert_eq!(
         log.iter()
@@ -287,14 +299,14 @@ async fn token_auth_costs_one_token_per_repository() {
     })
     .unwrap();
 
-    verify(
+    let log = verify_logged(
+        &proxy,
         &client,
         &format!("{}/{repo}@{first}", proxy.addr()),
         &key,
         SignatureFormat::Legacy,
     )
     .await;
-    let log = proxy.requests();
     no_ping(&log);
     assert_eq!(
         kinds(&critical_path(&log)),
@@ -312,28 +324,28 @@ async fn token_auth_costs_one_token_per_repository() {
     // The same repository again (another image, by tag): no token, no 401.
     assert_ne!(first, second);
     proxy.reset();
-    verify(
+    let log = verify_logged(
+        &proxy,
         &client,
         &format!("{}/{repo}:v1", proxy.addr()),
         &key,
         SignatureFormat::Legacy,
     )
     .await;
-    let log = proxy.requests();
     assert_eq!(proxy.count("GET", Kind::Token), 0, "{log:#?}");
     assert_eq!(log.len(), 3, "{log:#?}");
     assert_eq!(critical_path(&log).len(), 3, "{log:#?}");
 
     // Another repository: one token for its scope, no 401 first.
     proxy.reset();
-    verify(
+    let log = verify_logged(
+        &proxy,
         &client,
         &format!("{}/{other}:v1", proxy.addr()),
         &key,
         SignatureFormat::Legacy,
     )
     .await;
-    let log = proxy.requests();
     assert_eq!(
         kinds(&log),
         vec![
@@ -409,14 +421,14 @@ async fn a_missing_referrers_api_is_remembered_per_registry() {
     .await;
     assert_eq!(proxy.count("GET", Kind::Referrers), 1);
     proxy.reset();
-    verify(
+    let log = verify_logged(
+        &proxy,
         &client,
         &format!("{}/{b}:v1", proxy.addr()),
         &key,
         SignatureFormat::Any,
     )
     .await;
-    let log = proxy.requests();
     assert_eq!(proxy.count("GET", Kind::Referrers), 0, "{log:#?}");
     assert_eq!(proxy.count("GET", Kind::Manifest), 3, "{log:#?}");
     assert_eq!(critical_path(&log).len(), 3, "{log:#?}");
