@@ -33,6 +33,8 @@ struct Inner {
     latency_sum: f64,
     latency_count: u64,
     timeouts: u64,
+    log_records: u64,
+    log_errors: u64,
 }
 
 impl Metrics {
@@ -72,6 +74,24 @@ impl Metrics {
             }
             *g.decisions.entry((v.outcome.as_str(), reason)).or_default() += 1;
         }
+    }
+
+    pub(super) fn logged(&self, records: usize) {
+        self.lock().log_records += records as u64;
+    }
+
+    pub(super) fn log_failed(&self) {
+        self.lock().log_errors += 1;
+    }
+
+    /// Records written to the decision log.
+    pub fn log_records(&self) -> u64 {
+        self.lock().log_records
+    }
+
+    /// Decision-log writes or checkpoints that failed (each request denied for it counts).
+    pub fn log_errors(&self) -> u64 {
+        self.lock().log_errors
     }
 
     /// Requests answered at `endpoint` with `answer` (`allowed`, `denied`, `bad-request`,
@@ -144,6 +164,11 @@ impl Metrics {
             s,
             "# HELP imprint_admission_timeouts_total Images denied for running past the time budget.\n# TYPE imprint_admission_timeouts_total counter\nimprint_admission_timeouts_total {}",
             g.timeouts
+        );
+        let _ = writeln!(
+            s,
+            "# HELP imprint_decision_log_records_total Records written to the decision log.\n# TYPE imprint_decision_log_records_total counter\nimprint_decision_log_records_total {}\n# HELP imprint_decision_log_errors_total Failed decision-log writes and checkpoints.\n# TYPE imprint_decision_log_errors_total counter\nimprint_decision_log_errors_total {}",
+            g.log_records, g.log_errors
         );
         let cache = verifier.evidence_cache_stats().unwrap_or_default();
         let _ = writeln!(

@@ -43,6 +43,9 @@ use base64::Engine as _;
 use serde::Serialize;
 
 use crate::audit::manifest::{PointedImage, value_images};
+use crate::decisionlog::{
+    DecisionContext, DecisionLog, DecisionSummary, ObjectRef, Record, RecordOutcome, Source,
+};
 use crate::format::digest::Digest;
 use crate::format::reference::ImageRef;
 use crate::gate::Verifier;
@@ -186,13 +189,14 @@ pub struct DecidedRequest<'a> {
     pub policy: &'a Digest,
 }
 
-/// The webhook: a policy [`Verifier`] (trust material loaded once, at start), options and
-/// metrics. Cheap to share behind an [`Arc`].
+/// The webhook: a policy [`Verifier`] (trust material loaded once, at start), options,
+/// metrics and optionally a [`DecisionLog`]. Cheap to share behind an [`Arc`].
 #[derive(Debug)]
 pub struct Webhook {
     verifier: Verifier,
     options: WebhookOptions,
     metrics: Arc<Metrics>,
+    log: Option<(Arc<DecisionLog>, DecisionContext)>,
 }
 
 impl Webhook {
@@ -202,7 +206,63 @@ impl Webhook {
             verifier,
             options,
             metrics: Arc::new(Metrics::default()),
+            log: None,
         }
+    }
+
+    /// Log every decided request (dry runs excepted) to `log`: one record per distinct
+    /// image, appended off the async reactor ([`tokio::task::spawn_blocking`]) and made
+    /// durable (group-committed fsync) before the answer is sent. The answer's
+    /// `auditAnnotations` carry the records' indices. A request whose records cannot be
+    /// written by [`LOG_GRACE`] after its budget is denied (fail closed). Checkpoints are
+    /// made every `checkpoint_every` records on append, by [`run_checkpoints`] on a timer
+    /// and by [`seal_log`](Self::seal_log) at shutdown.
+    ///
+    /// [`run_checkpoints`]: Self::run_checkpoints
+    pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Self {
+        let context = DecisionContext::of(&self.verifier);
+        self.log = Some((log, context));
+        self
+    }
+
+    /// The decision log, when there is one.
+    pub fn decision_log(&self) -> Option<&Arc<DecisionLog>> {
+        self.log.as_ref().map(|(l, _)| l)
+    }
+
+    /// Make a checkpoint whenever one is due ([`DecisionLog::checkpoint_if_due`]: the
+    /// log's interval passed since the last one and records came since), looking every
+    /// `period`; runs until dropped or aborted. Nothing to do without a log.
+    pub async fn run_checkpoints(&self, period: Duration) {
+        let Some((log, _)) = &self.log else {
+            return std::future::pending().await;
+        };
+        let mut tick = tokio::time::interval(period.max(Duration::from_millis(10)));
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            let log = log.clone();
+            match tokio::task::spawn_blocking(move || log.checkpoint_if_due()).await {
+                Ok(Ok(_)) => {}
+                Ok(Err(e)) => {
+                    self.metrics.log_failed();
+                    tracing::warn!("decision log checkpoint: {e}");
+                }
+                Err(e) => tracing::warn!("decision log checkpoint task: {e}"),
+            }
+        }
+    }
+
+    /// The final checkpoint at shutdown ([`DecisionLog::seal`]): `Ok(None)` without a log
+    /// or when every record is already covered by one.
+    pub async fn seal_log(&self) -> Result<Option<String>, crate::decisionlog::LogError> {
+        let Some((log, _)) = &self.log else {
+            return Ok(None);
+        };
+        let log = log.clone();
+        tokio::task::spawn_blocking(move || log.seal())
+            .await
+            .map_err(|e| crate::decisionlog::LogError::Internal(e.to_string()))?
     }
 
     /// The verifier.
@@ -308,17 +368,49 @@ impl Webhook {
         let decision_id = decision_id();
         let object = workload.id();
         let policy = self.verifier.policy().hash();
+        let object_ref = ObjectRef {
+            kind: workload.kind.clone(),
+            namespace: workload
+                .namespace
+                .clone()
+                .or_else(|| (!request.namespace.is_empty()).then(|| request.namespace.clone())),
+            name: if (workload.name.is_empty() || workload.name == "-") && !request.name.is_empty()
+            {
+                request.name.clone()
+            } else {
+                workload.name.clone()
+            },
+        };
         // decision-log seam: one place after the decision and before the answer.
-        let annotations = self.record(&DecidedRequest {
-            decision_id: &decision_id,
-            uid,
-            user: &request.user_info.username,
-            operation: &request.operation,
-            object: &object,
-            dry_run: request.dry_run,
-            images: &verdicts,
-            policy: &policy,
-        });
+        let annotations = match self
+            .record(
+                &DecidedRequest {
+                    decision_id: &decision_id,
+                    uid,
+                    user: &request.user_info.username,
+                    operation: &request.operation,
+                    object: &object,
+                    dry_run: request.dry_run,
+                    images: &verdicts,
+                    policy: &policy,
+                },
+                &object_ref,
+                deadline + LOG_GRACE,
+            )
+            .await
+        {
+            Ok(a) => a,
+            Err(why) => {
+                self.metrics.log_failed();
+                let mut r = AdmissionResponse::deny(
+                    uid,
+                    format!("imprint denied {object}: the decision could not be logged: {why}"),
+                );
+                r.audit_annotations
+                    .insert("decision-id".to_owned(), decision_id.clone());
+                return r;
+            }
+        };
         self.metrics.decided(&verdicts);
         respond(
             uid,
@@ -418,9 +510,16 @@ impl Webhook {
     }
 
     /// The decision-log seam: the one call made for every decided request, after the
-    /// decision and before the answer. A log append (with fsync) goes here; the
-    /// `auditAnnotations` it returns will carry the log position too.
-    fn record(&self, decided: &DecidedRequest<'_>) -> BTreeMap<String, String> {
+    /// decision and before the answer. With a log (and not a dry run) the request's records
+    /// are appended and fsynced off the reactor before `log_deadline`; the returned
+    /// `auditAnnotations` carry the decision id and the records' place in the log. An error
+    /// names why the records could not be written (the caller denies).
+    async fn record(
+        &self,
+        decided: &DecidedRequest<'_>,
+        object: &ObjectRef,
+        log_deadline: tokio::time::Instant,
+    ) -> Result<BTreeMap<String, String>, String> {
         let denied = decided
             .images
             .iter()
@@ -437,8 +536,106 @@ impl Webhook {
                 decided.policy
             ),
         );
-        annotations
+        let Some((log, context)) = &self.log else {
+            return Ok(annotations);
+        };
+        if decided.dry_run {
+            annotations.insert("decision-log".to_owned(), "not logged (dry run)".to_owned());
+            return Ok(annotations);
+        }
+        let records = admission_records(decided, object, context);
+        let count = records.len();
+        let writer = log.clone();
+        let write = tokio::task::spawn_blocking(move || {
+            let positions = writer.append_all(&records)?;
+            // Group commit: concurrent requests share one fsync.
+            writer.sync()?;
+            Ok::<_, crate::decisionlog::LogError>(positions)
+        });
+        let positions = match tokio::time::timeout_at(log_deadline, write).await {
+            Ok(Ok(Ok(p))) => p,
+            Ok(Ok(Err(e))) => return Err(e.to_string()),
+            Ok(Err(e)) => return Err(format!("the log writer failed: {e}")),
+            Err(_) => {
+                return Err(format!(
+                    "{TIMEOUT}: the decision log did not commit within the time budget"
+                ));
+            }
+        };
+        self.metrics.logged(count);
+        if let Some(first) = positions.first() {
+            annotations.insert("decision-log-index".to_owned(), first.index.to_string());
+            annotations.insert("decision-log-records".to_owned(), count.to_string());
+            annotations.insert("decision-log-origin".to_owned(), log.origin().to_owned());
+        }
+        Ok(annotations)
     }
+}
+
+/// How long past the request's budget the decision log may take to commit its records (a
+/// phase deadline of its own: 8 s + 1 s stays below the API server's 10 s).
+pub const LOG_GRACE: Duration = Duration::from_secs(1);
+
+/// One record per distinct image of a decided request (in slot order), each carrying the
+/// request's source.
+fn admission_records(
+    decided: &DecidedRequest<'_>,
+    object: &ObjectRef,
+    context: &DecisionContext,
+) -> Vec<Record> {
+    let source = Source::Admission {
+        decision_id: decided.decision_id.to_owned(),
+        uid: decided.uid.to_owned(),
+        user: decided.user.to_owned(),
+        operation: decided.operation.to_owned(),
+        object: object.clone(),
+    };
+    let mut seen = std::collections::BTreeSet::new();
+    decided
+        .images
+        .iter()
+        .filter(|v| seen.insert(v.image.as_str()))
+        .map(|v| image_record(source.clone(), v, context))
+        .collect()
+}
+
+/// The record of one image's verdict: the policy decision's, with the webhook's own
+/// outcomes (timeout, invalid reference, digest required) applied over it.
+fn image_record(source: Source, v: &ImageVerdict, context: &DecisionContext) -> Record {
+    let mut record = match &v.decision {
+        Some(d) => Record::from_decision(source, d, context),
+        None => Record {
+            source,
+            decision: Some(DecisionSummary {
+                image: v.image.clone(),
+                digest: v.digest.clone(),
+                policy_hash: context.policy_hash.clone(),
+                trust_root_hash: context.trust_root_hash.clone(),
+                outcome: RecordOutcome::Denied,
+                reasons: Vec::new(),
+                evidence: Vec::new(),
+            }),
+        },
+    };
+    if let Some(summary) = record.decision.as_mut() {
+        let reason = v.reason.as_deref();
+        if v.outcome == Outcome::Denied {
+            if reason == Some(TIMEOUT) {
+                summary.outcome = RecordOutcome::Error;
+            } else if matches!(
+                summary.outcome,
+                RecordOutcome::Allowed | RecordOutcome::Warned
+            ) {
+                summary.outcome = RecordOutcome::Denied;
+            }
+        }
+        if let Some(r) = reason
+            && !summary.reasons.iter().any(|c| c == r)
+        {
+            summary.reasons.insert(0, r.to_owned());
+        }
+    }
+    record
 }
 
 enum Verdict {

@@ -10,6 +10,7 @@ use anyhow::Context as _;
 use clap::Args;
 
 use super::Outcome;
+use super::audit_log::AuditLogOpts;
 use super::registry_opts::{RegistryOpts, parse_go_duration};
 use imprint::admission::server::{Server, ServerConfig};
 use imprint::admission::{PinMode, Webhook, WebhookOptions};
@@ -65,6 +66,18 @@ pub(crate) struct AdmissionArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
+    /// Decision log (`--audit-log DIR --audit-log-key FILE [--audit-log-origin O]`).
+    #[command(flatten)]
+    pub audit_log: AuditLogOpts,
+    /// A checkpoint of the decision log after this many records.
+    #[arg(long, value_name = "N", default_value_t = 256, requires = "audit_log",
+          value_parser = clap::value_parser!(u64).range(1..))]
+    pub audit_log_checkpoint_every: u64,
+    /// A checkpoint of the decision log when this long has passed since the last one and
+    /// records came since (a Go duration; checked every second, and at shutdown).
+    #[arg(long, value_name = "DURATION", default_value = "1m", requires = "audit_log",
+          value_parser = parse_go_duration)]
+    pub audit_log_checkpoint_interval: Duration,
 }
 
 /// Run `imprint admission` until a signal.
@@ -81,6 +94,17 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
         registry.auth = AuthSource::DockerConfigDir(dir.clone());
     }
     let max_body_bytes = registry.limits.max_admission_body_bytes;
+    // Opened before serving: a bad key or a tampered log stops the start.
+    let every = args.audit_log_checkpoint_every;
+    let interval = args.audit_log_checkpoint_interval;
+    anyhow::ensure!(
+        args.audit_log.audit_log.is_none() || !interval.is_zero(),
+        "--audit-log-checkpoint-interval must be more than 0"
+    );
+    let log = args.audit_log.open(|o| {
+        o.checkpoint_every = every;
+        o.checkpoint_interval = interval;
+    })?;
     let verifier = Verifier::builder(policy)
         .registry(registry)
         .evidence_cache(args.cache_bytes, args.cache_ttl)
@@ -94,7 +118,11 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
             PinMode::Patch
         })
         .max_body_bytes(max_body_bytes);
-    let webhook = Arc::new(Webhook::new(verifier, options));
+    let mut webhook = Webhook::new(verifier, options);
+    if let Some(log) = log {
+        webhook = webhook.with_decision_log(Arc::new(log));
+    }
+    let webhook = Arc::new(webhook);
     let server = Server::bind(&ServerConfig {
         listen: args.listen,
         cert: args.tls_cert,
@@ -106,7 +134,18 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
         .local_addr()
         .context("cannot read the bound address")?;
     eprintln!("imprint admission: listening on https://{addr}");
-    server.serve(webhook, shutdown_signal()).await;
+    let timer = {
+        let webhook = webhook.clone();
+        let period = interval.min(Duration::from_secs(1));
+        tokio::spawn(async move { webhook.run_checkpoints(period).await })
+    };
+    server.serve(webhook.clone(), shutdown_signal()).await;
+    timer.abort();
+    // The final checkpoint: every record logged is sealed before the process exits.
+    webhook
+        .seal_log()
+        .await
+        .context("cannot make the decision log's final checkpoint")?;
     Ok(Outcome::Success)
 }
 

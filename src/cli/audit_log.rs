@@ -243,12 +243,57 @@ fn keygen(name: &str, key_file: &Path, pub_file: &Path) -> anyhow::Result<Outcom
     Ok(Outcome::Success)
 }
 
+/// The decision-log flags of `imprint verify --policy` and `imprint admission` (the same
+/// names as `imprint audit`'s).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct AuditLogOpts {
+    /// Append one decision record per image to the decision log in DIR (created if
+    /// missing; see `imprint audit-log`), with signed checkpoints.
+    #[arg(long, value_name = "DIR", requires = "audit_log_key")]
+    pub audit_log: Option<PathBuf>,
+    /// The decision log's private checkpoint key (`imprint audit-log keygen`).
+    #[arg(long, value_name = "FILE", requires = "audit_log")]
+    pub audit_log_key: Option<PathBuf>,
+    /// The decision log's origin (default: the key's name).
+    #[arg(long, value_name = "ORIGIN", requires = "audit_log")]
+    pub audit_log_origin: Option<String>,
+}
+
+impl AuditLogOpts {
+    /// The log, opened, when `--audit-log` is given.
+    pub(crate) fn open(
+        &self,
+        tune: impl FnOnce(&mut Options),
+    ) -> anyhow::Result<Option<DecisionLog>> {
+        match &self.audit_log {
+            Some(dir) => open_log_with(
+                dir,
+                self.audit_log_key.as_deref(),
+                self.audit_log_origin.as_deref(),
+                tune,
+            )
+            .map(Some),
+            None => Ok(None),
+        }
+    }
+}
+
 /// Open the decision log of `--audit-log DIR` with the private key of `--audit-log-key` and
 /// the origin of `--audit-log-origin` (default: the key's name).
 pub(crate) fn open_log(
     dir: &Path,
     key: Option<&Path>,
     origin: Option<&str>,
+) -> anyhow::Result<DecisionLog> {
+    open_log_with(dir, key, origin, |_| {})
+}
+
+/// [`open_log`] with the checkpoint options adjusted by `tune`.
+pub(crate) fn open_log_with(
+    dir: &Path,
+    key: Option<&Path>,
+    origin: Option<&str>,
+    tune: impl FnOnce(&mut Options),
 ) -> anyhow::Result<DecisionLog> {
     let key = key.context(
         "`--audit-log` needs `--audit-log-key FILE` (make one with `imprint audit-log keygen`)",
@@ -262,8 +307,27 @@ pub(crate) fn open_log(
     let signer = NoteSigner::parse(text)
         .with_context(|| format!("`{}` is not a note private key", key.display()))?;
     let origin = origin.unwrap_or(signer.name()).to_owned();
-    DecisionLog::open(dir, Options::new(origin, signer))
+    let mut options = Options::new(origin, signer);
+    tune(&mut options);
+    DecisionLog::open(dir, options)
         .with_context(|| format!("cannot open the decision log `{}`", dir.display()))
+}
+
+/// One `verify` record per decision (in the order given), then a final checkpoint.
+pub(crate) fn log_decisions(
+    log: DecisionLog,
+    verifier: &imprint::gate::Verifier,
+    decisions: &[imprint::policy::Decision],
+) -> anyhow::Result<()> {
+    use imprint::decisionlog::{DecisionContext, Record, Source};
+    let context = DecisionContext::of(verifier);
+    let records: Vec<Record> = decisions
+        .iter()
+        .map(|d| Record::from_decision(Source::Verify, d, &context))
+        .collect();
+    log.append_all(&records)?;
+    log.close()?;
+    Ok(())
 }
 
 fn read_text(path: &Path) -> anyhow::Result<String> {

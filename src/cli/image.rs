@@ -188,6 +188,9 @@ pub(crate) struct VerifyArgs {
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
+    /// Decision log of `--policy` decisions (`--audit-log DIR --audit-log-key FILE`).
+    #[command(flatten)]
+    pub audit_log: super::audit_log::AuditLogOpts,
     /// Images to verify.
     #[arg(required = true)]
     pub images: Vec<String>,
@@ -565,8 +568,19 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
             Some(Output::Json) => super::policy::DecisionOutput::Json,
             Some(Output::Text) | None => super::policy::DecisionOutput::Table,
         };
-        return super::policy::verify(policy, output, &args.registry, &args.images).await;
+        return super::policy::verify(
+            policy,
+            output,
+            &args.registry,
+            &args.audit_log,
+            &args.images,
+        )
+        .await;
     }
+    anyhow::ensure!(
+        args.audit_log.audit_log.is_none(),
+        "`--audit-log` logs policy decisions: it needs `--policy`"
+    );
     let output = args.output.unwrap_or_default();
     let images = parse_images(&args.images)?;
     let verifier = build_verifier(

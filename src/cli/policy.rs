@@ -29,6 +29,7 @@ pub(crate) async fn verify(
     path: &Path,
     output: DecisionOutput,
     registry: &RegistryOpts,
+    audit_log: &super::audit_log::AuditLogOpts,
     images: &[String],
 ) -> anyhow::Result<Outcome> {
     let policy = Policy::from_path(path)
@@ -37,12 +38,18 @@ pub(crate) async fn verify(
         .iter()
         .map(|s| ImageRef::parse(s).with_context(|| format!("invalid image reference `{s}`")))
         .collect::<anyhow::Result<Vec<_>>>()?;
+    // Opened before anything is verified: a bad key or a tampered log stops the command.
+    let log = audit_log.open(|_| {})?;
     let verifier = Verifier::builder(policy)
         .registry(registry.to_config())
         .concurrency(registry.max_workers)
         .build()
         .context("cannot set up verification")?;
     let decisions = verifier.verify_all(&refs).await;
+    if let (Some(log), Some(dir)) = (log, &audit_log.audit_log) {
+        super::audit_log::log_decisions(log, &verifier, &decisions)
+            .with_context(|| format!("cannot write the decision log `{}`", dir.display()))?;
+    }
     let mut out = super::output::stdout();
     match output {
         DecisionOutput::Table => write!(

@@ -263,6 +263,21 @@ impl DecisionLog {
     /// does when one is due).
     pub fn append(&self, record: &Record) -> Result<Position, LogError> {
         let mut state = self.lock();
+        self.append_locked(&mut state, record)
+    }
+
+    /// Append several records with consecutive indices (one `write` per record, no other
+    /// writer in between): the records of one admission request sit together. Returns their
+    /// positions in order; on an error the records before it stay appended.
+    pub fn append_all(&self, records: &[Record]) -> Result<Vec<Position>, LogError> {
+        let mut state = self.lock();
+        records
+            .iter()
+            .map(|r| self.append_locked(&mut state, r))
+            .collect()
+    }
+
+    fn append_locked(&self, state: &mut State, record: &Record) -> Result<Position, LogError> {
         if state.poisoned {
             return Err(LogError::Poisoned {
                 path: self.records_path(),
@@ -286,8 +301,8 @@ impl DecisionLog {
         }
         state.tree.push(leaf_hash);
         state.prev = Some(leaf_hash);
-        if self.due(&state) {
-            self.checkpoint_locked(&mut state)?;
+        if self.due(state) {
+            self.checkpoint_locked(state)?;
         }
         Ok(Position { index, leaf_hash })
     }
@@ -335,11 +350,23 @@ impl DecisionLog {
 
     /// Close the log with a final checkpoint (when records were appended since the last).
     pub fn close(self) -> Result<(), LogError> {
+        self.seal().map(|_| ())
+    }
+
+    /// A checkpoint of every record appended so far, when any came after the last one (what
+    /// [`close`](Self::close) does, for a log shared in an `Arc` that a server seals at
+    /// shutdown). Returns the signed note when one was made.
+    pub fn seal(&self) -> Result<Option<String>, LogError> {
         let mut state = self.lock();
-        if state.last_checkpoint_size != Some(state.tree.size()) {
-            self.checkpoint_locked(&mut state)?;
+        if state.last_checkpoint_size == Some(state.tree.size()) {
+            return Ok(None);
         }
-        Ok(())
+        self.checkpoint_locked(&mut state).map(Some)
+    }
+
+    /// The checkpoints' origin.
+    pub fn origin(&self) -> &str {
+        &self.options.origin
     }
 
     fn due(&self, state: &State) -> bool {

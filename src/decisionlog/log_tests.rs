@@ -48,6 +48,7 @@ fn clock() -> Arc<FakeClock> {
 fn record(i: usize) -> Record {
     Record {
         source: Source::Admission {
+            decision_id: format!("{i:032x}"),
             uid: format!("uid-{i}"),
             user: "system:serviceaccount:ci:deployer".into(),
             operation: "CREATE".into(),

@@ -163,6 +163,8 @@ pub enum Source {
     /// A Kubernetes admission request.
     #[serde(rename_all = "camelCase")]
     Admission {
+        /// The webhook's decision id (in the response's `auditAnnotations`).
+        decision_id: String,
         /// The AdmissionReview request uid.
         uid: String,
         /// The requesting user (`userInfo.username`).
