@@ -3,7 +3,10 @@
 //! Kubernetes reference "Dynamic Admission Control" request example) for a Pod, a Deployment,
 //! a CronJob, the `pods/ephemeralcontainers` subresource, a dry run, an unknown kind, a
 //! malformed and an oversize body; a registry too slow for the budget; `--validate-only`;
-//! the evidence cache sharing one verification; metrics; certificate reload; shutdown.
+//! the evidence cache sharing one verification; metrics; certificate reload; shutdown; the
+//! decision log (`--audit-log`): records per decided image with their index in
+//! `auditAnnotations`, dry runs not logged, `imprint audit-log verify` accepting the log and
+//! naming a record tampered afterwards; HTTP/2 (what the API server speaks to webhooks).
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -17,6 +20,8 @@ use crate::support::proxy::{Fault, Proxy};
 use crate::support::{crate_path, push_random_image, registry, test_client, unique_repo};
 use imprint::admission::server::{Server, ServerConfig};
 use imprint::admission::{PinMode, Webhook, WebhookOptions};
+use imprint::decisionlog::note::NoteSigner;
+use imprint::decisionlog::{DecisionLog, Options as LogOptions};
 use imprint::format::digest::Digest;
 use imprint::gate::Verifier;
 use imprint::keys::SigningKey;
@@ -102,6 +107,10 @@ fn testdata(name: &str) -> PathBuf {
 
 impl Hook {
     async fn start(verifier: Verifier, options: WebhookOptions) -> Self {
+        Self::serve(Webhook::new(verifier, options)).await
+    }
+
+    async fn serve(webhook: Webhook) -> Self {
         let certs = tempfile::tempdir().unwrap();
         for f in ["server.pem", "server.key"] {
             std::fs::copy(testdata(f), certs.path().join(f)).unwrap();
@@ -114,7 +123,7 @@ impl Hook {
         .await
         .unwrap();
         let addr = server.local_addr().unwrap();
-        let webhook = Arc::new(Webhook::new(verifier, options));
+        let webhook = Arc::new(webhook);
         let (tx, rx) = tokio::sync::oneshot::channel::<()>();
         let w = webhook.clone();
         let task = tokio::spawn(async move {
@@ -845,4 +854,358 @@ async fn the_cli_serves_and_stops_on_sigterm() {
         .unwrap()
         .unwrap();
     assert_eq!(status.code(), Some(0), "{status:?}");
+}
+
+/// A decision-log directory with its key pair (key files as `imprint audit-log keygen`
+/// writes them).
+struct LogDir {
+    tmp: tempfile::TempDir,
+}
+
+impl LogDir {
+    const ORIGIN: &'static str = "imprint.test/admission";
+
+    fn new() -> Self {
+        let tmp = tempfile::tempdir().unwrap();
+        let signer = NoteSigner::generate(Self::ORIGIN).unwrap();
+        std::fs::write(
+            tmp.path().join("log.key"),
+            format!("{}\n", signer.to_private_text().as_str()),
+        )
+        .unwrap();
+        std::fs::write(
+            tmp.path().join("log.pub"),
+            format!("{}\n", signer.verifier().to_text()),
+        )
+        .unwrap();
+        Self { tmp }
+    }
+
+    fn dir(&self) -> PathBuf {
+        self.tmp.path().join("log")
+    }
+
+    fn open(&self) -> DecisionLog {
+        let text = std::fs::read_to_string(self.tmp.path().join("log.key")).unwrap();
+        let signer = NoteSigner::parse(&text).unwrap();
+        DecisionLog::open(&self.dir(), LogOptions::new(Self::ORIGIN, signer)).unwrap()
+    }
+
+    fn records(&self) -> Vec<Value> {
+        std::fs::read_to_string(self.dir().join("decisions.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect()
+    }
+
+    /// `imprint audit-log verify DIR --key PUB`: (exit code, stdout, stderr).
+    fn verify(&self) -> (i32, String, String) {
+        crate::support::cli::run(
+            crate::support::cli::imprint()
+                .args(["audit-log", "verify"])
+                .arg(self.dir())
+                .arg("--key")
+                .arg(self.tmp.path().join("log.pub")),
+        )
+    }
+}
+
+#[tokio::test]
+async fn decisions_are_logged_with_their_index_in_audit_annotations() {
+    let w = World::new(None).await;
+    let log = LogDir::new();
+    let webhook = Webhook::new(w.verifier(false), WebhookOptions::default())
+        .with_decision_log(Arc::new(log.open()));
+    let hook = Hook::serve(webhook).await;
+
+    // Allowed: one record, index 0.
+    let allowed = Req::create(POD, "pods", pod("web", &[&w.signed_tag()]));
+    let body = allowed.body();
+    let uid = serde_json::from_slice::<Value>(&body).unwrap()["request"]["uid"].clone();
+    let r = hook.review("/mutate", body).await;
+    assert_eq!(r["allowed"], true, "{r}");
+    let a = &r["auditAnnotations"];
+    assert_eq!(a["decision-log-index"], "0", "{r}");
+    assert_eq!(a["decision-log-records"], "1", "{r}");
+    assert_eq!(a["decision-log-origin"], LogDir::ORIGIN, "{r}");
+    let first_id = a["decision-id"].as_str().unwrap().to_owned();
+    // On disk before the answer (fsynced; read back here without a checkpoint yet).
+    let records = log.records();
+    assert_eq!(records.len(), 1);
+    let rec = &records[0];
+    assert_eq!(rec["index"], 0);
+    assert_eq!(rec["source"]["kind"], "admission");
+    assert_eq!(rec["source"]["decisionId"], first_id.as_str());
+    assert_eq!(rec["source"]["uid"], uid);
+    assert_eq!(rec["source"]["user"], "admin");
+    assert_eq!(rec["source"]["operation"], "CREATE");
+    assert_eq!(
+        rec["source"]["object"],
+        json!({"kind": "Pod", "namespace": "shop", "name": "web"})
+    );
+    assert_eq!(rec["decision"]["image"], w.signed_tag());
+    assert_eq!(rec["decision"]["digest"], w.signed.1.to_string());
+    assert_eq!(rec["decision"]["outcome"], "allowed");
+    assert!(
+        rec["decision"]["policyHash"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+
+    // A dry run is decided but not logged.
+    let dry = Req {
+        dry_run: true,
+        ..Req::create(POD, "pods", pod("dry", &[&w.unsigned_tag()]))
+    };
+    let r = hook.review("/validate", dry.body()).await;
+    assert_eq!(r["allowed"], false, "{r}");
+    assert_eq!(
+        r["auditAnnotations"]["decision-log"],
+        "not logged (dry run)"
+    );
+    assert!(r["auditAnnotations"].get("decision-log-index").is_none());
+    assert_eq!(log.records().len(), 1, "a dry run adds no record");
+
+    // Two distinct images (one of them twice) in a Deployment: two records, 1 and 2, the
+    // denied one with its reason; a request without a decision (unknown kind) logs nothing.
+    let mut d = deployment("api", 2, &w.signed_tag());
+    d["spec"]["template"]["spec"]["containers"] = json!([
+        {"name": "a", "image": w.signed_tag()},
+        {"name": "b", "image": w.unsigned_tag()},
+        {"name": "c", "image": w.signed_tag()}
+    ]);
+    let r = hook
+        .review(
+            "/validate",
+            Req::create(("apps", "v1", "Deployment"), "deployments", d).body(),
+        )
+        .await;
+    assert_eq!(r["allowed"], false, "{r}");
+    assert_eq!(r["auditAnnotations"]["decision-log-index"], "1", "{r}");
+    assert_eq!(r["auditAnnotations"]["decision-log-records"], "2", "{r}");
+    let cm = json!({"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "cfg"}});
+    let r = hook
+        .review(
+            "/validate",
+            Req::create(("", "v1", "ConfigMap"), "configmaps", cm).body(),
+        )
+        .await;
+    assert_eq!(r["allowed"], true, "{r}");
+    let records = log.records();
+    assert_eq!(records.len(), 3);
+    assert_eq!(records[1]["decision"]["outcome"], "allowed");
+    assert_eq!(records[2]["decision"]["image"], w.unsigned_tag());
+    assert_eq!(records[2]["decision"]["outcome"], "denied");
+    assert_eq!(records[2]["decision"]["reasons"][0], "no-signatures");
+    assert_eq!(
+        records[2]["source"]["object"]["kind"], "Deployment",
+        "{}",
+        records[2]
+    );
+    assert_eq!(
+        records[1]["source"]["decisionId"],
+        records[2]["source"]["decisionId"]
+    );
+    let (_, metrics) = hook.get("/metrics").await;
+    assert!(
+        metrics.contains("imprint_decision_log_records_total 3"),
+        "{metrics}"
+    );
+
+    // Before the shutdown checkpoint the records are unsealed; after it, sealed.
+    let (code, out, err) = log.verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("3 records, 0 valid checkpoints, 0 sealed, 3 unsealed"),
+        "{out}"
+    );
+    let note = hook.webhook.seal_log().await.unwrap();
+    assert!(note.is_some(), "a final checkpoint");
+    assert_eq!(
+        hook.webhook.seal_log().await.unwrap(),
+        None,
+        "nothing new to seal"
+    );
+    hook.stop().await;
+    let (code, out, err) = log.verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("3 records, 1 valid checkpoints, 3 sealed, 0 unsealed"),
+        "{out}"
+    );
+
+    // A record changed afterwards (the denial turned into an allow) is named as the first
+    // broken one.
+    let path = log.dir().join("decisions.jsonl");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let tampered: Vec<String> = text
+        .lines()
+        .enumerate()
+        .map(|(i, l)| {
+            if i == 2 {
+                l.replace("\"outcome\":\"denied\"", "\"outcome\":\"allowed\"")
+            } else {
+                l.to_owned()
+            }
+        })
+        .collect();
+    assert_ne!(tampered.join("\n") + "\n", text, "the record was edited");
+    std::fs::write(&path, tampered.join("\n") + "\n").unwrap();
+    let (code, out, err) = log.verify();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.lines()
+            .next()
+            .unwrap_or_default()
+            .starts_with("error: first broken record: index 2"),
+        "{err}"
+    );
+}
+
+/// `imprint admission --audit-log`: records written while serving, the log sealed by a
+/// checkpoint on SIGTERM, `imprint audit-log verify` accepting it.
+#[tokio::test]
+async fn the_cli_logs_decisions_and_seals_the_log_on_sigterm() {
+    use std::io::BufRead as _;
+    let w = World::new(None).await;
+    let log = LogDir::new();
+    let mut child = crate::support::cli::imprint()
+        .args(["admission", "--listen", "127.0.0.1:0", "--policy"])
+        .arg(w.dir.path().join("policy.yaml"))
+        .arg("--tls-cert")
+        .arg(testdata("server.pem"))
+        .arg("--tls-key")
+        .arg(testdata("server.key"))
+        .arg("--audit-log")
+        .arg(log.dir())
+        .arg("--audit-log-key")
+        .arg(log.tmp.path().join("log.key"))
+        .args(["--audit-log-checkpoint-every", "2"])
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let line = tokio::task::spawn_blocking(move || {
+        let mut line = String::new();
+        std::io::BufReader::new(stderr)
+            .read_line(&mut line)
+            .unwrap();
+        line
+    })
+    .await
+    .unwrap();
+    let port: u16 = line
+        .trim()
+        .strip_prefix("imprint admission: listening on https://127.0.0.1:")
+        .unwrap_or_else(|| panic!("unexpected first line: {line:?}"))
+        .parse()
+        .unwrap();
+    let client = Hook::client();
+    let mut indices = Vec::new();
+    for image in [w.signed_tag(), w.unsigned_tag(), w.signed_tag()] {
+        let body = Req::create(POD, "pods", pod("web", &[&image])).body();
+        let text = client
+            .post(format!("https://localhost:{port}/validate"))
+            .body(body)
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let v: Value = serde_json::from_str(&text).unwrap();
+        indices.push(v["response"]["auditAnnotations"]["decision-log-index"].clone());
+    }
+    assert_eq!(indices, vec![json!("0"), json!("1"), json!("2")]);
+    // The second record made a checkpoint (every 2); the third is sealed at shutdown.
+    let (code, out, err) = log.verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("3 records, 1 valid checkpoints, 2 sealed, 1 unsealed"),
+        "{out}"
+    );
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(killed.success());
+    let status = tokio::task::spawn_blocking(move || child.wait())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{status:?}");
+    let (code, out, err) = log.verify();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("3 records, 2 valid checkpoints, 3 sealed, 0 unsealed"),
+        "{out}"
+    );
+    let records = log.records();
+    assert_eq!(records[1]["decision"]["outcome"], "denied");
+    assert_eq!(records[0]["source"]["kind"], "admission");
+}
+
+/// The API server speaks HTTP/2 to webhooks (TLS with ALPN `h2`): the same answers over
+/// hyper's HTTP/2 client.
+#[tokio::test]
+async fn http2_over_tls() {
+    use http_body_util::BodyExt as _;
+    use rustls::pki_types::pem::PemObject as _;
+    let w = World::new(None).await;
+    let hook = Hook::start(w.verifier(false), WebhookOptions::default()).await;
+    let ca = std::fs::read(testdata("ca.pem")).unwrap();
+    let mut roots = rustls::RootCertStore::empty();
+    for c in rustls::pki_types::CertificateDer::pem_slice_iter(&ca) {
+        roots.add(c.unwrap()).unwrap();
+    }
+    let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
+        rustls::crypto::aws_lc_rs::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .unwrap()
+    .with_root_certificates(roots)
+    .with_no_client_auth();
+    config.alpn_protocols = vec![b"h2".to_vec()];
+    let tcp = tokio::net::TcpStream::connect(hook.addr).await.unwrap();
+    let tls = tokio_rustls::TlsConnector::from(Arc::new(config))
+        .connect(
+            rustls::pki_types::ServerName::try_from("localhost").unwrap(),
+            tcp,
+        )
+        .await
+        .unwrap();
+    assert_eq!(tls.get_ref().1.alpn_protocol(), Some(&b"h2"[..]));
+    let (mut sender, conn) = hyper::client::conn::http2::handshake(
+        hyper_util::rt::TokioExecutor::new(),
+        hyper_util::rt::TokioIo::new(tls),
+    )
+    .await
+    .unwrap();
+    tokio::spawn(conn);
+    let body = Req::create(POD, "pods", pod("web", &[&w.signed_tag()])).body();
+    let request = hyper::Request::post(hook.url("/mutate"))
+        .header("content-type", "application/json")
+        .body(http_body_util::Full::new(hyper::body::Bytes::from(body)))
+        .unwrap();
+    let r = sender.send_request(request).await.unwrap();
+    assert_eq!(r.version(), hyper::Version::HTTP_2);
+    assert_eq!(r.status(), 200);
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    let v: Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(v["response"]["allowed"], true, "{v}");
+    assert_eq!(
+        patch_of(&v["response"])[0]["value"],
+        format!("{}@{}", w.signed_tag(), w.signed.1)
+    );
+    // A second request on the same connection (streams are multiplexed).
+    let request = hyper::Request::get(hook.url("/healthz"))
+        .body(http_body_util::Full::new(hyper::body::Bytes::new()))
+        .unwrap();
+    let r = sender.send_request(request).await.unwrap();
+    assert_eq!(r.status(), 200);
+    let bytes = r.into_body().collect().await.unwrap().to_bytes();
+    assert_eq!(&bytes[..], b"ok\n");
+    hook.stop().await;
 }

@@ -395,3 +395,66 @@ fn prove_and_verify_proof_round_trip() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("not sealed"), "{err}");
 }
+
+/// `imprint verify --policy --audit-log`: one `verify` record per image in the order given,
+/// sealed by a checkpoint, accepted by `imprint audit-log verify`; a record edited afterwards
+/// is named; `--audit-log` without `--policy` is refused.
+#[test]
+fn verify_policy_writes_a_verifiable_log() {
+    let tmp = tempfile::tempdir().unwrap();
+    keygen(tmp.path(), "imprint.test/verify", "log");
+    let log = Log { tmp };
+    let missing = format!("oci:{}/missing:v1", log.tmp.path().display());
+    let verify_into = |images: &[&str]| {
+        run(imprint()
+            .args(["verify", "--policy", "policies/demo.yaml", "--audit-log"])
+            .arg(log.dir())
+            .arg("--audit-log-key")
+            .arg(log.key())
+            .args(images))
+    };
+    let (code, _, err) = verify_into(&[DEMO, &missing]);
+    assert_eq!(code, 1, "the missing layout is denied: {err}");
+    let (code, _, err) = verify_into(&[DEMO]);
+    assert_eq!(code, 0, "{err}");
+    let records: Vec<serde_json::Value> = log
+        .lines()
+        .iter()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(records.len(), 3);
+    for r in &records {
+        assert_eq!(r["source"]["kind"], "verify", "{r}");
+    }
+    assert_eq!(records[0]["decision"]["image"], DEMO);
+    assert_eq!(records[0]["decision"]["outcome"], "allowed");
+    assert!(
+        records[0]["decision"]["digest"]
+            .as_str()
+            .unwrap()
+            .starts_with("sha256:")
+    );
+    assert_eq!(records[1]["decision"]["image"], missing.as_str());
+    assert_ne!(records[1]["decision"]["outcome"], "allowed");
+    assert_eq!(records[2]["decision"]["outcome"], "allowed");
+    let (code, out, err) = verify(&log, &[]);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("3 records, 2 valid checkpoints, 3 sealed, 0 unsealed"),
+        "{out}"
+    );
+    let mut lines = log.lines();
+    lines[1] = lines[1].replace("\"outcome\":\"", "\"outcome\":\"x");
+    log.write_lines(&lines);
+    assert_broken(&log, &[], "index 1");
+
+    let (code, _, err) = run(imprint()
+        .args(["verify", "--key", "cosign.pub", "--audit-log"])
+        .arg(log.tmp.path().join("other"))
+        .arg("--audit-log-key")
+        .arg(log.key())
+        .arg(DEMO));
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("needs `--policy`"), "{err}");
+    assert!(!log.tmp.path().join("other").exists());
+}
