@@ -972,9 +972,9 @@ async fn decisions_are_logged_with_their_index_in_audit_annotations() {
     // denied one with its reason; a request without a decision (unknown kind) logs nothing.
     let mut d = deployment("api", 2, &w.signed_tag());
     d["spec"]["template"]["spec"]["containers"] = json!([
-        {"name": "a", "image": w.signed_tag()},
-        {"name": "b", "image": w.unsigned_tag()},
-        {"name": "c", "image": w.signed_tag()}
+        {"name": "a", "image": w.unsigned_tag()},
+        {"name": "b", "image": w.signed_tag()},
+        {"name": "c", "image": w.unsigned_tag()}
     ]);
     let r = hook
         .review(
@@ -995,10 +995,11 @@ async fn decisions_are_logged_with_their_index_in_audit_annotations() {
     assert_eq!(r["allowed"], true, "{r}");
     let records = log.records();
     assert_eq!(records.len(), 3);
-    assert_eq!(records[1]["decision"]["outcome"], "allowed");
-    assert_eq!(records[2]["decision"]["image"], w.unsigned_tag());
-    assert_eq!(records[2]["decision"]["outcome"], "denied");
-    assert_eq!(records[2]["decision"]["reasons"][0], "no-signatures");
+    assert_eq!(records[1]["decision"]["image"], w.unsigned_tag());
+    assert_eq!(records[1]["decision"]["outcome"], "denied");
+    assert_eq!(records[1]["decision"]["reasons"][0], "no-signatures");
+    assert_eq!(records[2]["decision"]["image"], w.signed_tag());
+    assert_eq!(records[2]["decision"]["outcome"], "allowed");
     assert_eq!(
         records[2]["source"]["object"]["kind"], "Deployment",
         "{}",
@@ -1044,7 +1045,7 @@ async fn decisions_are_logged_with_their_index_in_audit_annotations() {
         .lines()
         .enumerate()
         .map(|(i, l)| {
-            if i == 2 {
+            if i == 1 {
                 l.replace("\"outcome\":\"denied\"", "\"outcome\":\"allowed\"")
             } else {
                 l.to_owned()
@@ -1059,7 +1060,7 @@ async fn decisions_are_logged_with_their_index_in_audit_annotations() {
         err.lines()
             .next()
             .unwrap_or_default()
-            .starts_with("error: first broken record: index 2"),
+            .starts_with("error: first broken record: index 1 (decisions.jsonl line 2)"),
         "{err}"
     );
 }
