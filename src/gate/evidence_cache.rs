@@ -13,7 +13,19 @@
 //!   Deployment → ReplicaSet → Pod rollout verifies once); a request that gives up (its
 //!   deadline passed) does not cancel the others, one of them carries on.
 //! - **Bounded.** In bytes (an estimate of each entry's size; oldest evicted first) and in
-//!   time: entries live at most the configured TTL by the injected clock.
+//!   time: an entry lives at most the configured TTL by the injected clock, and never past
+//!   the end of its evidence's validity ([`Gathered::valid_until`]: the earliest time at which
+//!   a certificate, signature, bundle or attestation the result rests on stops being valid
+//!   when that validity is judged against the current time). Evidence whose validity has
+//!   already ended is handed to the waiting requests but not kept.
+//!
+//! Where validity comes from: imprint checks a Fulcio certificate (and its CA chain) at the
+//! *signing time* (the verified transparency-log integrated time or RFC 3161 time), never at
+//! the current time, so a verified keyless result does not lapse when the ten-minute
+//! certificate does; the trust roots' validity periods are judged at the signing time too.
+//! What would lapse is evidence judged against "now" (no verification path does that
+//! today, so the gate leaves `valid_until` unset); whatever sets it, the cache caps each
+//! entry by it.
 
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -29,6 +41,9 @@ use crate::policy::{AuthorityEvidence, Reason};
 pub(super) struct Gathered {
     pub(super) by_authority: BTreeMap<String, AuthorityEvidence>,
     pub(super) discovery_errors: Vec<Reason>,
+    /// When the evidence stops being valid (`None`: it does not lapse with time); the cache
+    /// keeps it no longer than this.
+    pub(super) valid_until: Option<SystemTime>,
 }
 
 /// The cache key (see the module docs).
@@ -82,6 +97,8 @@ struct State {
 #[derive(Debug)]
 struct Entry {
     at: SystemTime,
+    /// `at + ttl`, or the evidence's `valid_until` when earlier.
+    expires: SystemTime,
     size: usize,
     value: Arc<Gathered>,
 }
@@ -129,7 +146,7 @@ impl EvidenceCache {
         let flight = {
             let mut g = self.lock();
             if let Some(e) = g.entries.get(&key) {
-                if self.fresh(e.at, now) {
+                if now < e.expires && now >= e.at {
                     self.hits.fetch_add(1, Ordering::Relaxed);
                     return e.value.clone();
                 }
@@ -160,7 +177,8 @@ impl EvidenceCache {
             .is_some_and(|f| Arc::ptr_eq(f, &flight))
         {
             g.in_flight.remove(&key);
-            if value.discovery_errors.is_empty() && !g.entries.contains_key(&key) {
+            let expires = self.expiry(now, value.valid_until);
+            if value.discovery_errors.is_empty() && !g.entries.contains_key(&key) && expires > now {
                 let size = estimate(&key, &value);
                 if size <= self.max_bytes {
                     g.bytes += size;
@@ -169,6 +187,7 @@ impl EvidenceCache {
                         key,
                         Entry {
                             at: now,
+                            expires,
                             size,
                             value: value.clone(),
                         },
@@ -180,8 +199,17 @@ impl EvidenceCache {
         value
     }
 
-    fn fresh(&self, at: SystemTime, now: SystemTime) -> bool {
-        now.duration_since(at).is_ok_and(|age| age < self.ttl)
+    /// When an entry stored at `now` expires: after the TTL, or when its evidence stops
+    /// being valid if that is sooner.
+    fn expiry(&self, now: SystemTime, valid_until: Option<SystemTime>) -> SystemTime {
+        // A TTL too large to add is "no TTL bound" (capped by validity only).
+        let by_ttl = now.checked_add(self.ttl);
+        match (by_ttl, valid_until) {
+            (Some(t), Some(v)) => t.min(v),
+            (Some(t), None) => t,
+            (None, Some(v)) => v,
+            (None, None) => SystemTime::UNIX_EPOCH + Duration::from_secs(u64::MAX / 4),
+        }
     }
 
     fn evict(g: &mut State, max_bytes: usize) {
@@ -263,6 +291,7 @@ mod tests {
         Gathered {
             by_authority: BTreeMap::from([("release".to_owned(), ev)]),
             discovery_errors: Vec::new(),
+            valid_until: None,
         }
     }
 
@@ -366,5 +395,55 @@ mod tests {
         })
         .await;
         assert_eq!(runs.load(Ordering::Relaxed), 1, "the newest is still held");
+    }
+
+    #[tokio::test]
+    async fn an_entry_never_outlives_its_evidence() {
+        let c = EvidenceCache::new(1 << 20, Duration::from_secs(300));
+        let t0 = SystemTime::UNIX_EPOCH + Duration::from_secs(1_780_000_000);
+        let runs = AtomicU64::new(0);
+        // Valid for 60 s more (a certificate's notAfter, say): cached 60 s, not the TTL's 300.
+        let until = |end: SystemTime| {
+            let runs = &runs;
+            move || async move {
+                runs.fetch_add(1, Ordering::Relaxed);
+                let mut g = gathered(0);
+                g.valid_until = Some(end);
+                g
+            }
+        };
+        let end = t0 + Duration::from_secs(60);
+        c.get_or_verify(key(1), t0, until(end)).await;
+        c.get_or_verify(key(1), t0 + Duration::from_secs(59), until(end))
+            .await;
+        assert_eq!(runs.load(Ordering::Relaxed), 1, "a hit before the end");
+        c.get_or_verify(key(1), end, until(end + Duration::from_secs(600)))
+            .await;
+        assert_eq!(runs.load(Ordering::Relaxed), 2, "verified again at the end");
+        // Stored again at `end`, valid to end + 600 s: now the TTL (300 s) is the bound.
+        c.get_or_verify(key(1), end + Duration::from_secs(299), until(end))
+            .await;
+        assert_eq!(runs.load(Ordering::Relaxed), 2);
+        c.get_or_verify(
+            key(1),
+            end + Duration::from_secs(300),
+            until(end + Duration::from_secs(900)),
+        )
+        .await;
+        assert_eq!(runs.load(Ordering::Relaxed), 3, "expired at the TTL");
+        // Evidence whose validity already ended is answered but not kept.
+        let past = t0 - Duration::from_secs(1);
+        let first = c.get_or_verify(key(2), t0, until(past)).await;
+        assert_eq!(first.valid_until, Some(past));
+        c.get_or_verify(key(2), t0, until(past)).await;
+        assert_eq!(runs.load(Ordering::Relaxed), 5, "not cached");
+        // A clock that went backwards before the entry was made does not hit it either.
+        c.get_or_verify(
+            key(1),
+            end - Duration::from_secs(1),
+            until(end + Duration::from_secs(900)),
+        )
+        .await;
+        assert_eq!(runs.load(Ordering::Relaxed), 6);
     }
 }
