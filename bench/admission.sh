@@ -10,21 +10,25 @@
 # then starts two webhooks with the test certificates of testdata/admission:
 #   cached:   the default evidence cache (64 MiB, 5 min);
 #   uncached: `--cache-bytes 0`: every request discovers and verifies the signature again
-#             (registry requests per admission request are printed from /metrics).
+#             (registry requests per admission request are printed from /metrics);
+#   logged:   cached, with `--audit-log` (one decision record per request, group-committed
+#             fsync before each answer; the log is verified with `imprint audit-log verify`
+#             at the end). AUDIT_LOG=0 leaves it out.
 # The Pod names its image by digest (what the mutating webhook leaves behind), so no tag is
 # resolved. Load: `ab` (Debian's apache2-utils: `apt-get install apache2-utils`), keep-alive,
 # one TLS handshake per client connection, REQUESTS requests per run (at least 8 per client);
-# latencies are ab's percentiles (CSV, ms). The registry's bound: ab against the request an
+# latencies are ab's percentiles (CSV, ms); `-l`: answers vary in length (the log index). The registry's bound: ab against the request an
 # uncached verification repeats (GET of the `.sig` tag's manifest), same concurrency.
 # Memory: VmRSS of the cached webhook before and after one request for each of DIGESTS
 # distinct digests (python3 client, one keep-alive connection).
 #
-# Usage: bench/admission.sh IMPRINT   (env: REQUESTS=4000 DIGESTS=1000)
+# Usage: bench/admission.sh IMPRINT   (env: REQUESTS=4000 DIGESTS=1000 AUDIT_LOG=1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 imprint="$(realpath "${1:?usage: $0 IMPRINT}")"
 requests="${REQUESTS:-4000}"
 digests="${DIGESTS:-1000}"
+audit_log="${AUDIT_LOG:-1}"
 for p in /usr/bin/docker-registry curl python3 ab; do
   command -v "$p" >/dev/null || { echo "error: $p missing (apt-get install docker-registry curl python3 apache2-utils)" >&2; exit 2; }
 done
@@ -128,12 +132,17 @@ start_hook() { # name, extra args...
 }
 start_hook cached
 start_hook uncached --cache-bytes 0
+if [[ "$audit_log" == 1 ]]; then
+  "$imprint" audit-log keygen --name bench.imprint.dev/decisions \
+    --key-file "$work/log.key" --pub-file "$work/log.pub" 2>/dev/null
+  start_hook logged --audit-log "$work/decisions" --audit-log-key "$work/log.key"
+fi
 metric() { curl -fsS --cacert testdata/admission/ca.pem "https://localhost:$1/metrics" | awk -v m="$2" '$1 == m {print $2}'; }
 
 # ab: "rps p50 p99" (ms).
 run_ab() { # url concurrency [post file]
   local n=$requests; (( n < $2 * 8 )) && n=$(( $2 * 8 ))
-  local args=(-q -k -n "$n" -c "$2" -e "$work/ab.csv")
+  local args=(-q -k -l -n "$n" -c "$2" -e "$work/ab.csv")
   if [[ $# -ge 3 ]]; then args+=(-p "$3" -T application/json)
   else args+=(-H 'Accept: application/vnd.oci.image.manifest.v1+json,application/vnd.docker.distribution.manifest.v2+json'); fi
   local out; out="$(ab "${args[@]}" "$1" 2>&1)" || { echo "ab failed: $out" >&2; exit 1; }
@@ -165,7 +174,15 @@ for c in 1 16 256; do
   python3 -c "print(f'   ({($after-$before)/($reqs_after-$reqs_before):.1f} registry requests per admission request)')"
   printf '%-34s %8s ' "webhook cached" "$c"
   run_ab "https://localhost:$cached_port/validate" "$c" "$work/pod.json"; echo
+  if [[ "$audit_log" == 1 ]]; then
+    printf '%-34s %8s ' "webhook cached + audit-log (fsync)" "$c"
+    run_ab "https://localhost:$logged_port/validate" "$c" "$work/pod.json"; echo
+  fi
 done
+if [[ "$audit_log" == 1 ]]; then
+  kill -TERM "$logged_pid"; wait "$logged_pid" 2>/dev/null || true
+  "$imprint" audit-log verify "$work/decisions" --key "$work/log.pub"
+fi
 
 # Memory per 1,000 cached digests.
 rss() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
