@@ -18,7 +18,7 @@ use imprint::verify::blob::{BlobError, BlobEvidence};
 use imprint::verify::proof::Source;
 
 /// The library functions this file calls, by the layer that holds them.
-mod api {
+pub(super) mod api {
     pub(super) use imprint::format::bundle::{
         dsse_bundle, message_signature_bundle, signature_base64,
     };
@@ -27,23 +27,28 @@ mod api {
     pub(super) use imprint::verify::blob::{verify_blob, verify_blob_attestation};
 
     /// Writes an output file atomically, replacing an existing one as cosign does, mode 0644.
-    pub(super) fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    pub(crate) fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
         use anyhow::Context as _;
         imprint::fs::write_atomic(path, bytes, 0o644, imprint::fs::Overwrite::Replace)
             .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
-/// `imprint sign-blob --key K [--bundle F] [--output-signature F] FILE`
+/// `imprint sign-blob [--key K] [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct SignBlobArgs {
     /// cosign encrypted private key: a file or `env://VAR` (password from IMPRINT_PASSWORD /
-    /// COSIGN_PASSWORD or a prompt).
+    /// COSIGN_PASSWORD or a prompt). Without it, keyless: an identity token, a Fulcio
+    /// certificate, a Rekor entry (and a timestamp with --timestamp-server-url).
     #[arg(long, value_name = "FILE|env://VAR")]
     pub key: Option<String>,
-    /// Also write a Sigstore bundle v0.3 (public-key hint + message signature) to this file.
+    /// Also write a Sigstore bundle v0.3 (public-key hint or certificate, message signature,
+    /// tlog entry when uploaded) to this file; required for keyless signing.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Keyless: write the Fulcio certificate (PEM) to this file.
+    #[arg(long)]
+    pub output_certificate: Option<PathBuf>,
     /// Write the base64 signature to this file instead of stdout.
     #[arg(long)]
     pub output_signature: Option<PathBuf>,
@@ -76,7 +81,7 @@ pub(crate) struct VerifyBlobArgs {
     pub file: PathBuf,
 }
 
-/// `imprint attest-blob --key K --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
+/// `imprint attest-blob [--key K] --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct AttestBlobArgs {
     /// cosign encrypted private key: a file or `env://VAR`.
@@ -92,7 +97,8 @@ pub(crate) struct AttestBlobArgs {
     /// Largest predicate accepted, in bytes (checked before reading it).
     #[arg(long, default_value_t = format::DEFAULT_MAX_PREDICATE_BYTES)]
     pub max_predicate_bytes: u64,
-    /// Also write a Sigstore bundle v0.3 (public-key hint + DSSE envelope) to this file.
+    /// Also write a Sigstore bundle v0.3 (public-key hint or certificate, DSSE envelope, tlog
+    /// entry when uploaded) to this file; required for keyless signing.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
     /// Write the DSSE envelope to this file instead of stdout.
@@ -166,22 +172,40 @@ fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
 /// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
 /// writes the bundle when asked.
 pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
+    let Some(key_ref) = key_ref else {
+        return super::keyless::sign_blob(args);
+    };
+    if args.output_certificate.is_some() {
+        anyhow::bail!("--output-certificate is for keyless signing: a key signature has no certificate");
+    }
     let key = super::image::load_signing_key(&key_ref)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let sig = api::sign_blob(&key, &data)?;
     let b64 = api::signature_base64(&sig);
+    let entry = if args.cosign.upload_key_signature() {
+        Some(super::keyless::upload_key_signature(&args.cosign, &key, &data, &sig)?)
+    } else {
+        None
+    };
     if let Some(bundle) = &args.bundle {
         let bytes = api::message_signature_bundle(
             key.public_key().spki_der(),
             &format::digest::Digest::of(&data),
             &sig,
         );
+        let bytes = super::keyless::with_tlog_entry(bytes, entry.as_ref())?;
         api::write_output(bundle, &bytes)?;
         eprintln!("Wrote bundle to file {}", bundle.display());
     }
-    match &args.output_signature {
+    write_signature(args.output_signature.as_deref(), &b64)?;
+    Ok(Outcome::Success)
+}
+
+/// Prints the base64 signature, or writes it to `--output-signature`.
+pub(super) fn write_signature(out: Option<&Path>, b64: &str) -> anyhow::Result<()> {
+    match out {
         Some(out) => {
             api::write_output(out, b64.as_bytes())?;
             eprintln!("Signature wrote in the file {}", out.display());
@@ -191,7 +215,7 @@ pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
             writeln!(stdout, "{b64}").context("writing the signature to stdout")?;
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Runs `verify-blob`: prints `Verified OK` on stderr and exits 0, or names the failed check
@@ -228,8 +252,8 @@ pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> 
 /// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
 /// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
 pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
     let type_uri = format::predicate_type_uri(&args.type_)?;
     let pred_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
@@ -237,8 +261,22 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
     drop(pred_bytes);
     let digest = api::digest_file(&args.file)?;
+    let Some(key_ref) = key_ref else {
+        let statement = format::statement(&file_name(&args.file), &digest, &type_uri, predicate);
+        return super::keyless::attest_blob(args, &statement);
+    };
     let key = super::image::load_signing_key(&key_ref)?;
     let att = api::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
+    let entry = if args.cosign.upload_key_signature() {
+        Some(super::keyless::upload_key_envelope(
+            &args.cosign,
+            &key,
+            &att.statement,
+            &att.signature,
+        )?)
+    } else {
+        None
+    };
     if let Some(bundle) = &args.bundle {
         let bytes = api::dsse_bundle(
             key.public_key().spki_der(),
@@ -246,23 +284,30 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
             &att.statement,
             &att.signature,
         );
+        let bytes = super::keyless::with_tlog_entry(bytes, entry.as_ref())?;
         api::write_output(bundle, &bytes)?;
         eprintln!("Wrote bundle to file {}", bundle.display());
     }
-    match &args.output_signature {
+    write_envelope(args.output_signature.as_deref(), &att.envelope)?;
+    Ok(Outcome::Success)
+}
+
+/// Prints the DSSE envelope, or writes it to `--output-signature`.
+pub(super) fn write_envelope(out: Option<&Path>, envelope: &[u8]) -> anyhow::Result<()> {
+    match out {
         Some(out) => {
-            api::write_output(out, &att.envelope)?;
+            api::write_output(out, envelope)?;
             eprintln!("Attestation written in {}", out.display());
         }
         None => {
             let mut stdout = super::output::stdout();
             stdout
-                .write_all(&att.envelope)
+                .write_all(envelope)
                 .and_then(|()| stdout.write_all(b"\n"))
                 .context("writing the envelope to stdout")?;
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Runs `verify-blob-attestation`: prints `Verified OK` on stderr and exits 0, or names the

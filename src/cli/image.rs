@@ -373,10 +373,10 @@ fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
 
 /// Run `imprint sign`.
 pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     args.outputs.check()?;
     args.registry_auth.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
     let format = write_format(args.new_bundle_format);
     if format == WriteFormat::Bundle {
         if !args.sign_container_identity.is_empty() {
@@ -411,6 +411,9 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("cannot read the payload file `{}`", p.display()))
         })
         .transpose()?;
+    let Some(key_ref) = key_ref else {
+        anyhow::bail!("keyless image signing: not wired yet");
+    };
     let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
     let opts = SignOptions {
@@ -505,9 +508,9 @@ fn report_signed(done: &[sign::Attached]) {
 
 /// Run `imprint attest`.
 pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     args.registry_auth.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
     let images = parse_images(&args.images)?;
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
@@ -515,6 +518,9 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let predicate =
         imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
+    let Some(key_ref) = key_ref else {
+        anyhow::bail!("keyless image attestation: not wired yet");
+    };
     let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();

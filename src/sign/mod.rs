@@ -1,6 +1,8 @@
 //! Signing and attesting images, written exactly as cosign writes them.
 
 pub mod blob;
+#[cfg(feature = "keyless-sign")]
+pub mod keyless;
 
 use std::collections::BTreeMap;
 
