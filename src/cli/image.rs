@@ -411,19 +411,34 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("cannot read the payload file `{}`", p.display()))
         })
         .transpose()?;
-    let Some(key_ref) = key_ref else {
-        anyhow::bail!("keyless image signing: not wired yet");
-    };
-    let key = load_signing_key(&key_ref)?;
-    let client = upload_client(&args.registry)?;
     let opts = SignOptions {
         annotations: args.annotations.into_iter().collect(),
         recursive: args.recursive,
         format,
         identities: args.sign_container_identity,
         payload,
-        ..SignOptions::default()
+        limits,
     };
+    let Some(key_ref) = key_ref else {
+        if opts.payload.is_some() || !args.upload || args.output_signature.is_some() {
+            anyhow::bail!(
+                "keyless signing of images always pushes what it signs: --payload, \
+                 --upload=false and --output-signature need --key"
+            );
+        }
+        let client = upload_client(&args.registry)?;
+        let done = super::keyless::sign_images(&args.cosign, &client, &images, &opts).await?;
+        report_signed(&done);
+        return Ok(Outcome::Success);
+    };
+    if args.cosign.upload_key_signature() {
+        anyhow::bail!(
+            "--tlog-upload with --key is supported by sign-blob and attest-blob; image key \
+             signatures are written without a tlog entry (leave out --tlog-upload)"
+        );
+    }
+    let key = load_signing_key(&key_ref)?;
+    let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();
     for image in &images {
         let signatures = if args.upload {
@@ -518,11 +533,6 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let predicate =
         imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
-    let Some(key_ref) = key_ref else {
-        anyhow::bail!("keyless image attestation: not wired yet");
-    };
-    let key = load_signing_key(&key_ref)?;
-    let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();
     let opts = AttestOptions {
         predicate_type: type_uri,
@@ -532,12 +542,41 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
         limits: args.registry.limits(),
         format: write_format(args.new_bundle_format),
     };
+    let key = match key_ref {
+        Some(key_ref) => {
+            if args.cosign.upload_key_signature() {
+                anyhow::bail!(
+                    "--tlog-upload with --key is supported by sign-blob and attest-blob; image \
+                     key attestations are written without a tlog entry (leave out --tlog-upload)"
+                );
+            }
+            Some(load_signing_key(&key_ref)?)
+        }
+        None => None,
+    };
+    let client = upload_client(&args.registry)?;
+    let session = match &key {
+        Some(_) => None,
+        None => Some(super::keyless::session(&args.cosign).await?),
+    };
     for image in &images {
-        let done = tokio::time::timeout(timeout, sign::attest_image(&client, image, &key, &opts))
+        let done = match (&key, &session) {
+            (Some(key), _) => {
+                tokio::time::timeout(timeout, sign::attest_image(&client, image, key, &opts))
+                    .await
+                    .map_err(|_| timed_out(timeout))
+                    .and_then(|r| r.map_err(anyhow::Error::from))
+            }
+            (None, Some(session)) => tokio::time::timeout(
+                timeout,
+                super::keyless::attest_image(&client, image, session, &opts),
+            )
             .await
             .map_err(|_| timed_out(timeout))
-            .and_then(|r| r.map_err(anyhow::Error::from))
-            .with_context(|| format!("attesting `{image}`"))?;
+            .and_then(|r| r),
+            (None, None) => anyhow::bail!("internal error: neither a key nor a keyless session"),
+        }
+        .with_context(|| format!("attesting `{image}`"))?;
         for a in done {
             match (&a.outcome, a.format) {
                 (

@@ -53,10 +53,10 @@ mod enabled {
             )
         })?;
         let services = args.cosign.services()?;
-        let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
         let http = keyless::http_client()?;
         let bundle = crate::cli::block_on(async {
             let token = token(&args.cosign, &http).await?;
+            let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
             anyhow::Ok(keyless::sign_blob(&services, &token, &data, &http).await?)
         })??;
         let (sig, cert) = match (&bundle.content, &bundle.verification_material.content) {
@@ -98,13 +98,71 @@ mod enabled {
         let (bundle, envelope) = crate::cli::block_on(async {
             let token = token(&args.cosign, &http).await?;
             let session = KeylessSession::start(services.clone(), &token, http.clone()).await?;
-            let signed = session.sign_dsse(IN_TOTO_PAYLOAD_TYPE, statement).await?;
+            let signed = session
+                .sign_dsse(IN_TOTO_PAYLOAD_TYPE, statement, keyless::StampOver::Signature)
+                .await?;
             anyhow::Ok((session.dsse_bundle(&signed)?, signed.envelope))
         })??;
         api::write_output(bundle_path, &bundle_json(&bundle)?)?;
         eprintln!("Wrote bundle to file {}", bundle_path.display());
         crate::cli::blob::write_envelope(args.output_signature.as_deref(), &envelope)?;
         Ok(Outcome::Success)
+    }
+
+    /// Starts a keyless session: token, services, ephemeral key, Fulcio certificate.
+    pub(crate) async fn session(cosign: &SigningCompat) -> anyhow::Result<KeylessSession> {
+        let services = cosign.services()?;
+        let http = keyless::http_client()?;
+        let token = token(cosign, &http).await?;
+        let session = KeylessSession::start(services, &token, http).await?;
+        eprintln!(
+            "Got a Fulcio certificate from {} (Rekor {}{})",
+            session.services().fulcio,
+            session.services().rekor,
+            session
+                .services()
+                .tsa
+                .as_deref()
+                .map(|t| format!(", timestamp {t}"))
+                .unwrap_or_default()
+        );
+        Ok(session)
+    }
+
+    /// Signs `images` keyless, one session for all.
+    pub(crate) async fn sign_images(
+        cosign: &SigningCompat,
+        client: &imprint::store::Client,
+        images: &[imprint::format::reference::ImageRef],
+        opts: &imprint::sign::SignOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        let session = session(cosign).await?;
+        let timeout = crate::cli::registry_opts::timeout();
+        let mut out = Vec::new();
+        for image in images {
+            let done = tokio::time::timeout(
+                timeout,
+                imprint::sign::keyless_image::sign_image_keyless(client, image, &session, opts),
+            )
+            .await
+            .map_err(|_| anyhow::anyhow!("timed out after {timeout:?} (--timeout)"))?
+            .with_context(|| format!("signing `{image}`"))?;
+            out.extend(done);
+        }
+        Ok(out)
+    }
+
+    /// Attests one image keyless in `session`.
+    pub(crate) async fn attest_image(
+        client: &imprint::store::Client,
+        image: &imprint::format::reference::ImageRef,
+        session: &KeylessSession,
+        opts: &imprint::sign::AttestOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        Ok(
+            imprint::sign::keyless_image::attest_image_keyless(client, image, session, opts)
+                .await?,
+        )
     }
 
     fn rekor_url(cosign: &SigningCompat) -> anyhow::Result<String> {
@@ -172,6 +230,27 @@ mod disabled {
                        and Rekor uploads are not available; sign with --key (and without --tlog-upload)";
 
     pub(crate) struct RekorEntry;
+    pub(crate) struct KeylessSession;
+
+    pub(crate) async fn session(_: &SigningCompat) -> anyhow::Result<KeylessSession> {
+        anyhow::bail!(OFF)
+    }
+    pub(crate) async fn sign_images(
+        _: &SigningCompat,
+        _: &imprint::store::Client,
+        _: &[imprint::format::reference::ImageRef],
+        _: &imprint::sign::SignOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        anyhow::bail!(OFF)
+    }
+    pub(crate) async fn attest_image(
+        _: &imprint::store::Client,
+        _: &imprint::format::reference::ImageRef,
+        _: &KeylessSession,
+        _: &imprint::sign::AttestOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        anyhow::bail!(OFF)
+    }
 
     pub(crate) fn sign_blob(_: &SignBlobArgs) -> anyhow::Result<Outcome> {
         anyhow::bail!(OFF)

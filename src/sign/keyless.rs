@@ -535,6 +535,16 @@ impl std::fmt::Debug for KeylessSession {
     }
 }
 
+/// What the RFC 3161 timestamp of a DSSE envelope covers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StampOver {
+    /// The signature bytes (bundles: `timestampVerificationData`).
+    Signature,
+    /// The envelope JSON, as cosign stamps a legacy `.att` layer.
+    Envelope,
+}
+
 /// A message signature made in a [`KeylessSession`].
 #[derive(Debug, Clone)]
 pub struct KeylessSignature {
@@ -643,11 +653,13 @@ impl KeylessSession {
         })
     }
 
-    /// Signs `payload` as a DSSE envelope of `payload_type` (intoto entry, timestamp).
+    /// Signs `payload` as a DSSE envelope of `payload_type` (intoto entry, and a timestamp
+    /// over what `stamp` says when a TSA is configured).
     pub async fn sign_dsse(
         &self,
         payload_type: &str,
         payload: &[u8],
+        stamp: StampOver,
     ) -> Result<KeylessEnvelope, KeylessError> {
         let signature = self
             .key
@@ -663,9 +675,13 @@ impl KeylessSession {
             &self.http,
         )
         .await?;
-        let timestamp = self.timestamp(&signature).await?;
+        let envelope = format::envelope_json(payload_type, payload, &signature);
+        let timestamp = match stamp {
+            StampOver::Signature => self.timestamp(&signature).await?,
+            StampOver::Envelope => self.timestamp(&envelope).await?,
+        };
         Ok(KeylessEnvelope {
-            envelope: format::envelope_json(payload_type, payload, &signature),
+            envelope,
             signature,
             entry,
             timestamp,
