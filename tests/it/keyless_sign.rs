@@ -443,3 +443,149 @@ fn signing_config_names_the_services() {
     let js = both_accept(&bundle, &artifact, &["--timestamps", "2"]);
     assert!(js.contains("timestamp-authority"), "the config's TSA was used: {js}");
 }
+
+fn imprint_image_verify(cmd: &[&str], image: &str, san: &str) -> (i32, String, String) {
+    let mut c = imprint();
+    c.args(cmd)
+        .args(["--certificate-identity", san, "--certificate-oidc-issuer", ISSUER])
+        .arg("--trusted-root")
+        .arg(&mock().trusted_root)
+        .arg(image);
+    run(&mut c)
+}
+
+/// The digest after `bundle referrer ` in imprint's stderr.
+fn referrer_digest(stderr: &str) -> imprint::format::digest::Digest {
+    let at = stderr.find("bundle referrer sha256:").expect(stderr) + "bundle referrer ".len();
+    stderr[at..at + 71].parse().unwrap()
+}
+
+/// The bundle a referrer manifest holds, fetched from the registry.
+async fn referrer_bundle(image: &str, manifest: &imprint::format::digest::Digest) -> Vec<u8> {
+    use imprint::store::{ManifestRef, Repository as _};
+    let client = crate::support::test_client();
+    let repo = client
+        .repository(&imprint::format::reference::ImageRef::parse(image).unwrap())
+        .unwrap();
+    let m = repo
+        .get_manifest(ManifestRef::Digest(manifest))
+        .await
+        .unwrap()
+        .unwrap();
+    let v: Value = serde_json::from_slice(&m.bytes).unwrap();
+    let layer: imprint::format::digest::Digest =
+        v["layers"][0]["digest"].as_str().unwrap().parse().unwrap();
+    repo.get_blob(&layer, 1 << 20).await.unwrap()
+}
+
+/// Keyless `sign` and `attest` of an image on the real registry, in both formats: imprint
+/// verifies each (and refuses a wrong identity); the bundle referrers also verify with
+/// sigstore-js, and a tampered copy of one is rejected by both.
+#[tokio::test(flavor = "multi_thread")]
+async fn keyless_image_signatures_and_attestations_in_both_formats() {
+    let (image, digest) =
+        crate::support::push_random_image(&crate::support::unique_repo("keyless-img")).await;
+    let pinned = format!("{}@{digest}", image.repository_name());
+    let dir = tmp();
+    let block = |args: &[&str]| tokio::task::block_in_place(|| keyless_imprint(args));
+
+    // cosign v3: a bundle referrer.
+    let (code, _, err) = block(&["sign", "-a", "team=widget", &pinned]);
+    assert_eq!(code, 0, "{err}");
+    let sig_referrer = referrer_digest(&err);
+    let (code, out, err) = tokio::task::block_in_place(|| {
+        imprint_image_verify(&["verify", "--signature-format", "bundle"], &pinned, SAN)
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains(r#""team":"widget""#), "{out}");
+    let (code, _, err) = tokio::task::block_in_place(|| {
+        imprint_image_verify(&["verify"], &pinned, "https://github.com/evil/widget")
+    });
+    assert_eq!(code, 1, "{err}");
+
+    // The referrer's bundle, checked by sigstore-js (a DSSE bundle: the artifact is unused).
+    let bundle = dir.join("image.sigstore.json");
+    std::fs::write(&bundle, referrer_bundle(&pinned, &sig_referrer).await).unwrap();
+    let v = read_json(&bundle);
+    assert_eq!(
+        v["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "intoto"
+    );
+    let statement: Value =
+        serde_json::from_slice(&B64.decode(v["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap())
+            .unwrap();
+    assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.hex());
+    let js = tokio::task::block_in_place(|| js_verify(&bundle, &bundle, &["--timestamps", "2"]))
+        .unwrap_or_else(|e| panic!("sigstore-js rejected the image bundle: {e}"));
+    assert!(js.contains(SAN), "{js}");
+    let bad = tampered(&bundle, "image-tampered-signature", |v| {
+        flip_b64(v, "/dsseEnvelope/signatures/0/sig", 10);
+    });
+    tokio::task::block_in_place(|| js_verify(&bad, &bad, &[]))
+        .expect_err("sigstore-js accepted a tampered image bundle");
+
+    // cosign v2: a legacy .sig layer with the certificate, chain, Rekor bundle and timestamp.
+    let (legacy_image, legacy_digest) =
+        crate::support::push_random_image(&crate::support::unique_repo("keyless-legacy")).await;
+    let legacy = format!("{}@{legacy_digest}", legacy_image.repository_name());
+    let (code, _, err) = block(&["sign", "--new-bundle-format=false", &legacy]);
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = tokio::task::block_in_place(|| {
+        imprint_image_verify(&["verify", "--signature-format", "legacy"], &legacy, SAN)
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("docker-manifest-digest"), "{out}");
+    let (code, _, err) = tokio::task::block_in_place(|| {
+        imprint_image_verify(&["verify"], &legacy, "https://github.com/evil/widget")
+    });
+    assert_eq!(code, 1, "{err}");
+    // The layer carries cosign's keyless annotations.
+    let (code, out, err) = tokio::task::block_in_place(|| {
+        run(imprint().args(["download", "signature", &legacy]))
+    });
+    assert_eq!(code, 0, "{err}");
+    for field in [
+        r#""Cert":"-----BEGIN CERTIFICATE-----"#,
+        r#""Chain":"-----BEGIN CERTIFICATE-----"#,
+        r#""Bundle":{"SignedEntryTimestamp":"#,
+        r#""RFC3161Timestamp":{"SignedRFC3161Timestamp":"#,
+    ] {
+        assert!(out.contains(field), "{field}: {out}");
+    }
+
+    // Attestations: a bundle referrer and a legacy .att layer, each verified by type.
+    let predicate = dir.join("provenance.json");
+    std::fs::write(&predicate, br#"{"buildDefinition":{"buildType":"https://example.com/b"}}"#)
+        .unwrap();
+    let p = predicate.to_str().unwrap();
+    let (code, _, err) = block(&["attest", "--type", "slsaprovenance1", "--predicate", p, &pinned]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = block(&[
+        "attest",
+        "--new-bundle-format=false",
+        "--type",
+        "cyclonedx",
+        "--predicate",
+        crate_path("testdata/sbom/imprint.cdx-1.5.json").to_str().unwrap(),
+        &pinned,
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for (ty, format) in [("slsaprovenance1", "bundle"), ("cyclonedx", "legacy")] {
+        let (code, _, err) = tokio::task::block_in_place(|| {
+            imprint_image_verify(
+                &["verify-attestation", "--type", ty, "--signature-format", format],
+                &pinned,
+                SAN,
+            )
+        });
+        assert_eq!(code, 0, "{ty} ({format}): {err}");
+        let (code, _, err) = tokio::task::block_in_place(|| {
+            imprint_image_verify(
+                &["verify-attestation", "--type", ty],
+                &pinned,
+                "https://github.com/evil/widget",
+            )
+        });
+        assert_eq!(code, 1, "{ty}: {err}");
+    }
+}
