@@ -71,6 +71,10 @@ pub(crate) struct VerifyBlobArgs {
     /// Key-based Sigstore bundle (as `sign-blob --bundle` / `cosign sign-blob --bundle` write it).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Trust root (`trusted_root.json`) for the Rekor entries of a key bundle (`--tlog-upload`);
+    /// default: the embedded public-good root. A bundle with entries has them checked
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// `--insecure-ignore-tlog[=BOOL]`.
     #[command(flatten)]
     pub ignore_tlog: IgnoreTlog,
@@ -126,6 +130,10 @@ pub(crate) struct VerifyBlobAttestationArgs {
     /// Require this predicate type (shortcut or URI). Without it any type is accepted.
     #[arg(long = "type")]
     pub type_: Option<String>,
+    /// Trust root (`trusted_root.json`) for the Rekor entries of a key bundle (`--tlog-upload`);
+    /// default: the embedded public-good root. A bundle with entries has them checked
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// `--insecure-ignore-tlog[=BOOL]`.
     #[command(flatten)]
     pub ignore_tlog: IgnoreTlog,
@@ -153,6 +161,53 @@ fn evidence_file(
     };
     let bytes = imprint::fs::read_limited(&path, Limits::DEFAULT.max_evidence_bytes)?;
     Ok((path, bytes, is_bundle))
+}
+
+/// A key bundle with Rekor entries (`--tlog-upload`) has them checked as cosign does: the SET or
+/// inclusion proof against the trust root's Rekor key, and the entry bound to this signature
+/// and key (sigstore-verify, as `verify-bundle --key`). `Some(reason)` when that fails; `None`
+/// when there are no entries, or they verify, or `--insecure-ignore-tlog` skips them.
+fn check_key_bundle_tlog(
+    key: &imprint::keys::PublicKey,
+    bundle: &[u8],
+    artifact: imprint::verify::bundle::Artifact<'_>,
+    trusted_root: Option<&Path>,
+    ignore_tlog: bool,
+    bundle_path: &Path,
+) -> anyhow::Result<Option<String>> {
+    use imprint::verify::bundle::{VerificationPolicy, VerifyOptions, verify_bundle_with};
+    let Ok(kb) = format::bundle::parse_key_bundle(bundle) else {
+        return Ok(None);
+    };
+    if kb.tlog_entries == 0 || ignore_tlog {
+        return Ok(None);
+    }
+    let trust = match trusted_root {
+        Some(p) => imprint::trust::TrustRoot::from_file(p),
+        None => imprint::trust::TrustRoot::public_good(),
+    }
+    .context("cannot load the trust root")?;
+    let policy = VerificationPolicy::Key {
+        spki_der: key.spki_der().to_vec(),
+    };
+    match verify_bundle_with(bundle, Some(artifact), &policy, &trust, VerifyOptions::new()) {
+        Ok(v) => {
+            if let Some(t) = v.tlog() {
+                eprintln!(
+                    "tlog: log index {} (log {}), integrated time {}",
+                    t.log_index,
+                    format::text::for_terminal(&t.log_id.to_string()),
+                    t.integrated_time
+                );
+            }
+            Ok(None)
+        }
+        Err(e) => Ok(Some(format!(
+            "verification of the transparency-log entry of {} failed [{}]: {e}",
+            bundle_path.display(),
+            e.check()
+        ))),
+    }
 }
 
 /// A verification refusal is a rejected outcome naming the failed check; a file that cannot be
@@ -237,10 +292,16 @@ pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> 
     match api::verify_blob(&key, &data, ev, source) {
         Ok(v) => {
             if v.tlog_entries_unchecked() > 0 {
-                eprintln!(
-                    "note: the bundle's {} transparency-log entries were not checked (key-only verification)",
-                    v.tlog_entries_unchecked()
-                );
+                if let Some(reason) = check_key_bundle_tlog(
+                    &key,
+                    &evidence,
+                    imprint::verify::bundle::Artifact::Bytes(&data),
+                    args.trusted_root.as_deref(),
+                    args.ignore_tlog.insecure_ignore_tlog,
+                    &evidence_path,
+                )? {
+                    return Ok(Outcome::Rejected(vec![reason]));
+                }
             }
             eprintln!("Verified OK");
             Ok(Outcome::Success)
@@ -335,6 +396,18 @@ pub(crate) fn run_verify_blob_attestation(
     };
     match api::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
         Ok(v) => {
+            if is_bundle
+                && let Some(reason) = check_key_bundle_tlog(
+                    &key,
+                    &evidence,
+                    imprint::verify::bundle::Artifact::Digest(digest.clone()),
+                    args.trusted_root.as_deref(),
+                    args.ignore_tlog.insecure_ignore_tlog,
+                    &evidence_path,
+                )?
+            {
+                return Ok(Outcome::Rejected(vec![reason]));
+            }
             eprintln!(
                 "Verified OK (predicateType {})",
                 format::text::for_terminal(v.predicate_type())

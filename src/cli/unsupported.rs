@@ -10,8 +10,8 @@ token from --identity-token, SIGSTORE_ID_TOKEN or the GitHub Actions ambient tok
 const INSECURE_FULCIO: &str = "TLS verification of Fulcio is never skipped";
 const TSA_MTLS: &str = "client certificates for the timestamp authority are not supported; \
 --timestamp-server-url alone is";
-const TLOG: &str = "imprint does not talk to a transparency log (Rekor) yet: signatures are written \
-without a tlog entry, and key signatures are verified without one";
+const TLOG: &str = "verification is offline: Rekor entries are checked from the bundle or layer \
+against the trusted root (--trusted-root), never looked up in a log";
 const TSA: &str = "RFC 3161 timestamp authorities are not used yet (for signing, or to verify key \
 signatures); the RFC 3161 timestamps inside keyless bundles and .att layers are verified";
 const HARDWARE: &str = "hardware security keys are not supported; use a cosign key file (--key)";
@@ -261,7 +261,8 @@ impl IgnoreTlog {
             );
         }
         eprintln!(
-            "note: --insecure-ignore-tlog: key signatures are verified without a transparency-log entry anyway"
+            "note: --insecure-ignore-tlog: key signatures need no transparency-log entry; the \
+             entries of a key bundle (--tlog-upload) are not checked"
         );
         Ok(())
     }

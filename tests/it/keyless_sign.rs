@@ -589,3 +589,107 @@ async fn keyless_image_signatures_and_attestations_in_both_formats() {
         assert_eq!(code, 1, "{ty}: {err}");
     }
 }
+
+/// Key signatures with `--tlog-upload`: the entry goes to Rekor (the mock) and into the bundle;
+/// the verifiers then check it against the trusted root (a changed entry is rejected), while a
+/// bundle without entries still verifies with the key alone (imprint's default).
+#[test]
+fn key_signatures_with_tlog_upload_have_their_entry_checked() {
+    let dir = tmp();
+    let prefix = dir.join("k");
+    let (code, _, err) = run(imprint()
+        .args(["generate-key-pair", "--output-key-prefix"])
+        .arg(&prefix));
+    assert_eq!(code, 0, "{err}");
+    let (key, public) = (dir.join("k.key"), dir.join("k.pub"));
+    let artifact = dir.join("a.txt");
+    std::fs::write(&artifact, b"key-signed and logged").unwrap();
+    let m = mock();
+    let root = &m.trusted_root;
+
+    let bundle = dir.join("a.sigstore.json");
+    let (code, _, err) = run(imprint()
+        .args(["sign-blob", "--tlog-upload", "--rekor-url", &m.url, "--key"])
+        .arg(&key)
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg(&artifact));
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("tlog entry created with index"), "{err}");
+    let v = read_json(&bundle);
+    assert!(v["verificationMaterial"]["publicKey"]["hint"].is_string());
+    assert_eq!(
+        v["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
+        "hashedrekord"
+    );
+    let verify_blob = |b: &Path| {
+        run(imprint()
+            .args(["verify-blob", "--key"])
+            .arg(&public)
+            .arg("--trusted-root")
+            .arg(root)
+            .arg("--bundle")
+            .arg(b)
+            .arg(&artifact))
+    };
+    let (code, _, err) = verify_blob(&bundle);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("tlog: log index"), "the entry was checked: {err}");
+    let (code, _, err) = run(imprint()
+        .args(["verify-bundle", "--key"])
+        .arg(&public)
+        .arg("--trusted-root")
+        .arg(root)
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg(&artifact));
+    assert_eq!(code, 0, "{err}");
+    let changed = tampered(&bundle, "key-tampered-entry", |v| {
+        let e = &mut v["verificationMaterial"]["tlogEntries"][0];
+        let t: i64 = e["integratedTime"].as_str().unwrap().parse().unwrap();
+        e["integratedTime"] = Value::String((t - 1).to_string());
+    });
+    let (code, _, err) = verify_blob(&changed);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("transparency-log entry"), "{err}");
+    // Against another trust root (the public-good one), the mock's log is unknown.
+    let (code, _, err) = run(imprint()
+        .args(["verify-blob", "--key"])
+        .arg(&public)
+        .arg("--bundle")
+        .arg(&bundle)
+        .arg(&artifact));
+    assert_eq!(code, 1, "{err}");
+
+    // attest-blob: an intoto entry for the key's envelope.
+    let predicate = dir.join("p.json");
+    std::fs::write(&predicate, b"{}").unwrap();
+    let att = dir.join("att.sigstore.json");
+    let (code, _, err) = run(imprint()
+        .args(["attest-blob", "--tlog-upload", "--rekor-url", &m.url, "--key"])
+        .arg(&key)
+        .arg("--predicate")
+        .arg(&predicate)
+        .arg("--bundle")
+        .arg(&att)
+        .arg(&artifact));
+    assert_eq!(code, 0, "{err}");
+    let verify_att = |b: &Path| {
+        run(imprint()
+            .args(["verify-blob-attestation", "--key"])
+            .arg(&public)
+            .arg("--trusted-root")
+            .arg(root)
+            .arg("--bundle")
+            .arg(b)
+            .arg(&artifact))
+    };
+    let (code, _, err) = verify_att(&att);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("tlog: log index"), "{err}");
+    let changed = tampered(&att, "key-att-tampered-body", |v| {
+        flip_b64(v, "/verificationMaterial/tlogEntries/0/canonicalizedBody", 60);
+    });
+    let (code, _, err) = verify_att(&changed);
+    assert_eq!(code, 1, "{err}");
+}
