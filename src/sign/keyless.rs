@@ -808,6 +808,54 @@ mod tests {
         assert!(e.contains("--identity-token") && !e.contains("not.a-jwt"), "{e}");
     }
 
+    /// The GitHub Actions token service: a bearer request for audience `sigstore`, answered
+    /// with `{"value": JWT}` (a one-connection HTTP/1.1 server on 127.0.0.1).
+    #[tokio::test]
+    async fn github_actions_ambient_token() {
+        use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+        let good = jwt(&json!({"iss": ISSUER_GH, "sub": "repo:acme/widget", "exp": 4_000_000_000u64}));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let answer = good.clone();
+        let server = tokio::spawn(async move {
+            let (mut s, _) = listener.accept().await.unwrap();
+            let mut buf = vec![0u8; 4096];
+            let n = s.read(&mut buf).await.unwrap();
+            let request = String::from_utf8_lossy(&buf[..n]).into_owned();
+            let body = json!({"value": answer}).to_string();
+            s.write_all(
+                format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                    body.len()
+                )
+                .as_bytes(),
+            )
+            .await
+            .unwrap();
+            request
+        });
+        let url = format!("http://{addr}/token?api-version=2.0");
+        let env = move |k: &str| match k {
+            ACTIONS_ID_TOKEN_REQUEST_URL => Some(url.clone()),
+            ACTIONS_ID_TOKEN_REQUEST_TOKEN => Some("runner-bearer".to_owned()),
+            _ => None,
+        };
+        let t = identity_token(None, &env, &http_client().unwrap()).await.unwrap();
+        assert_eq!(t.source(), &TokenSource::GithubActions);
+        assert_eq!(t.issuer(), ISSUER_GH);
+        let request = server.await.unwrap().to_lowercase();
+        assert!(request.starts_with("get /token?api-version=2.0&audience=sigstore "), "{request}");
+        assert!(request.contains("authorization: bearer runner-bearer"), "{request}");
+        // Only one of the two variables: not GitHub Actions, so no token.
+        let half = |k: &str| (k == ACTIONS_ID_TOKEN_REQUEST_TOKEN).then(|| "x".to_owned());
+        assert!(matches!(
+            identity_token(None, &half, &http_client().unwrap()).await,
+            Err(KeylessError::NoToken)
+        ));
+    }
+
+    const ISSUER_GH: &str = "https://token.actions.githubusercontent.com";
+
     #[test]
     fn services_from_flags_config_and_defaults() {
         let d = ServiceChoice::default().resolve().unwrap();
