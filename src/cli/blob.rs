@@ -190,7 +190,13 @@ fn check_key_bundle_tlog(
     let policy = VerificationPolicy::Key {
         spki_der: key.spki_der().to_vec(),
     };
-    match verify_bundle_with(bundle, Some(artifact), &policy, &trust, VerifyOptions::new()) {
+    match verify_bundle_with(
+        bundle,
+        Some(artifact),
+        &policy,
+        &trust,
+        VerifyOptions::new(),
+    ) {
         Ok(v) => {
             if let Some(t) = v.tlog() {
                 eprintln!(
@@ -233,14 +239,21 @@ pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
         return super::keyless::sign_blob(args);
     };
     if args.output_certificate.is_some() {
-        anyhow::bail!("--output-certificate is for keyless signing: a key signature has no certificate");
+        anyhow::bail!(
+            "--output-certificate is for keyless signing: a key signature has no certificate"
+        );
     }
     let key = super::image::load_signing_key(&key_ref)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let sig = api::sign_blob(&key, &data)?;
     let b64 = api::signature_base64(&sig);
     let entry = if args.cosign.upload_key_signature() {
-        Some(super::keyless::upload_key_signature(&args.cosign, &key, &data, &sig)?)
+        Some(super::keyless::upload_key_signature(
+            &args.cosign,
+            &key,
+            &data,
+            &sig,
+        )?)
     } else {
         None
     };
@@ -291,17 +304,17 @@ pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> 
     };
     match api::verify_blob(&key, &data, ev, source) {
         Ok(v) => {
-            if v.tlog_entries_unchecked() > 0 {
-                if let Some(reason) = check_key_bundle_tlog(
+            if v.tlog_entries_unchecked() > 0
+                && let Some(reason) = check_key_bundle_tlog(
                     &key,
                     &evidence,
                     imprint::verify::bundle::Artifact::Bytes(&data),
                     args.trusted_root.as_deref(),
                     args.ignore_tlog.insecure_ignore_tlog,
                     &evidence_path,
-                )? {
-                    return Ok(Outcome::Rejected(vec![reason]));
-                }
+                )?
+            {
+                return Ok(Outcome::Rejected(vec![reason]));
             }
             eprintln!("Verified OK");
             Ok(Outcome::Success)

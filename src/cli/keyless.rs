@@ -11,8 +11,8 @@ mod enabled {
     use crate::cli::Outcome;
     use crate::cli::blob::{AttestBlobArgs, SignBlobArgs, api};
     use crate::cli::unsupported::SigningCompat;
-    use imprint::keys::SigningKey;
     use imprint::format::IN_TOTO_PAYLOAD_TYPE;
+    use imprint::keys::SigningKey;
     use imprint::sign::keyless::{self, KeylessSession, RekorEntry, Token};
 
     /// The identity token the flags and the environment give.
@@ -63,8 +63,13 @@ mod enabled {
             (
                 sigstore_types::bundle::SignatureContent::MessageSignature(m),
                 sigstore_types::bundle::VerificationMaterialContent::Certificate(c),
-            ) => (m.signature.as_bytes().to_vec(), c.raw_bytes.as_bytes().to_vec()),
-            _ => anyhow::bail!("the signer returned a bundle without a message signature and certificate"),
+            ) => (
+                m.signature.as_bytes().to_vec(),
+                c.raw_bytes.as_bytes().to_vec(),
+            ),
+            _ => anyhow::bail!(
+                "the signer returned a bundle without a message signature and certificate"
+            ),
         };
         api::write_output(bundle_path, &bundle_json(&bundle)?)?;
         eprintln!(
@@ -99,7 +104,11 @@ mod enabled {
             let token = token(&args.cosign, &http).await?;
             let session = KeylessSession::start(services.clone(), &token, http.clone()).await?;
             let signed = session
-                .sign_dsse(IN_TOTO_PAYLOAD_TYPE, statement, keyless::StampOver::Signature)
+                .sign_dsse(
+                    IN_TOTO_PAYLOAD_TYPE,
+                    statement,
+                    keyless::StampOver::Signature,
+                )
                 .await?;
             anyhow::Ok((session.dsse_bundle(&signed)?, signed.envelope))
         })??;
@@ -180,7 +189,10 @@ mod enabled {
         let entry = crate::cli::block_on(keyless::upload_key_signature(
             &rekor, key, signed, signature, &http,
         ))??;
-        eprintln!("tlog entry created with index: {} ({rekor})", entry.log_index());
+        eprintln!(
+            "tlog entry created with index: {} ({rekor})",
+            entry.log_index()
+        );
         Ok(entry)
     }
 
@@ -195,7 +207,10 @@ mod enabled {
         let entry = crate::cli::block_on(keyless::upload_key_envelope(
             &rekor, key, statement, signature, &http,
         ))??;
-        eprintln!("tlog entry created with index: {} ({rekor})", entry.log_index());
+        eprintln!(
+            "tlog entry created with index: {} ({rekor})",
+            entry.log_index()
+        );
         Ok(entry)
     }
 
@@ -209,10 +224,10 @@ mod enabled {
         };
         let mut v: serde_json::Value =
             serde_json::from_slice(&bundle).context("re-reading the key bundle")?;
-        let tlog = serde_json::to_value(entry.to_bundle_entry()?)
-            .context("encoding the tlog entry")?;
+        let tlog =
+            serde_json::to_value(entry.to_bundle_entry()?).context("encoding the tlog entry")?;
         v["verificationMaterial"]["tlogEntries"] = serde_json::json!([tlog]);
-        Ok(serde_json::to_vec(&v).context("encoding the bundle")?)
+        serde_json::to_vec(&v).context("encoding the bundle")
     }
 }
 

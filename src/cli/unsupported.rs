@@ -196,7 +196,9 @@ impl SigningCompat {
             ("--fulcio-url", self.fulcio_url.is_some()),
         ] {
             if given {
-                anyhow::bail!("{flag} is for keyless signing: leave out --key, or leave out {flag}");
+                anyhow::bail!(
+                    "{flag} is for keyless signing: leave out --key, or leave out {flag}"
+                );
             }
         }
         Ok(())

@@ -200,10 +200,11 @@ pub async fn identity_token(
     if let Some(given) = given.filter(|g| !g.trim().is_empty()) {
         let path = std::path::Path::new(given);
         if path.is_file() {
-            let bytes = crate::fs::read_limited(path, 1 << 20).map_err(|e| KeylessError::Token {
-                source_name: format!("--identity-token file {given}"),
-                reason: e.to_string(),
-            })?;
+            let bytes =
+                crate::fs::read_limited(path, 1 << 20).map_err(|e| KeylessError::Token {
+                    source_name: format!("--identity-token file {given}"),
+                    reason: e.to_string(),
+                })?;
             let text = String::from_utf8_lossy(&bytes);
             return Token::parse(&text, TokenSource::File(given.to_owned()));
         }
@@ -400,7 +401,9 @@ impl RekorEntry {
     pub fn cosign_bundle_annotation(&self) -> Result<String, KeylessError> {
         let set = self.raw["verification"]["signedEntryTimestamp"]
             .as_str()
-            .ok_or_else(|| KeylessError::Bundle("Rekor entry has no signed entry timestamp".into()))?;
+            .ok_or_else(|| {
+                KeylessError::Bundle("Rekor entry has no signed entry timestamp".into())
+            })?;
         let v = json!({
             "SignedEntryTimestamp": set,
             "Payload": {
@@ -449,8 +452,8 @@ pub async fn rekor_upload(
     let (Some((_uuid, raw)), None) = (entries.next(), entries.next()) else {
         return Err(err("answer does not hold exactly one entry".into()));
     };
-    let entry: LogEntry = serde_json::from_value(raw.clone())
-        .map_err(|e| err(format!("malformed entry: {e}")))?;
+    let entry: LogEntry =
+        serde_json::from_value(raw.clone()).map_err(|e| err(format!("malformed entry: {e}")))?;
     Ok(RekorEntry {
         entry,
         raw,
@@ -695,7 +698,10 @@ impl KeylessSession {
         let envelope = DsseEnvelope::new(
             signed.payload_type.clone(),
             PayloadBytes::new(signed.payload.clone()),
-            DsseSignature::new(SignatureBytes::new(signed.signature.clone()), KeyId::default()),
+            DsseSignature::new(
+                SignatureBytes::new(signed.signature.clone()),
+                KeyId::default(),
+            ),
         );
         let mut b = sigstore_sign::bundle::BundleV03::with_certificate_and_dsse(
             DerCertificate::new(self.leaf_der().to_vec()),
@@ -779,7 +785,8 @@ mod tests {
 
     #[tokio::test]
     async fn token_sources_in_cosign_order() {
-        let good = jwt(&json!({"iss": "https://issuer.example", "sub": "me", "exp": 4_000_000_000u64}));
+        let good =
+            jwt(&json!({"iss": "https://issuer.example", "sub": "me", "exp": 4_000_000_000u64}));
         let http = http_client().unwrap();
         let env_tok = good.clone();
         let env = move |k: &str| (k == SIGSTORE_ID_TOKEN).then(|| env_tok.clone());
@@ -805,7 +812,10 @@ mod tests {
             .await
             .unwrap_err()
             .to_string();
-        assert!(e.contains("--identity-token") && !e.contains("not.a-jwt"), "{e}");
+        assert!(
+            e.contains("--identity-token") && !e.contains("not.a-jwt"),
+            "{e}"
+        );
     }
 
     /// The GitHub Actions token service: a bearer request for audience `sigstore`, answered
@@ -813,7 +823,8 @@ mod tests {
     #[tokio::test]
     async fn github_actions_ambient_token() {
         use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-        let good = jwt(&json!({"iss": ISSUER_GH, "sub": "repo:acme/widget", "exp": 4_000_000_000u64}));
+        let good =
+            jwt(&json!({"iss": ISSUER_GH, "sub": "repo:acme/widget", "exp": 4_000_000_000u64}));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let answer = good.clone();
@@ -840,12 +851,20 @@ mod tests {
             ACTIONS_ID_TOKEN_REQUEST_TOKEN => Some("runner-bearer".to_owned()),
             _ => None,
         };
-        let t = identity_token(None, &env, &http_client().unwrap()).await.unwrap();
+        let t = identity_token(None, &env, &http_client().unwrap())
+            .await
+            .unwrap();
         assert_eq!(t.source(), &TokenSource::GithubActions);
         assert_eq!(t.issuer(), ISSUER_GH);
         let request = server.await.unwrap().to_lowercase();
-        assert!(request.starts_with("get /token?api-version=2.0&audience=sigstore "), "{request}");
-        assert!(request.contains("authorization: bearer runner-bearer"), "{request}");
+        assert!(
+            request.starts_with("get /token?api-version=2.0&audience=sigstore "),
+            "{request}"
+        );
+        assert!(
+            request.contains("authorization: bearer runner-bearer"),
+            "{request}"
+        );
         // Only one of the two variables: not GitHub Actions, so no token.
         let half = |k: &str| (k == ACTIONS_ID_TOKEN_REQUEST_TOKEN).then(|| "x".to_owned());
         assert!(matches!(
@@ -882,7 +901,10 @@ mod tests {
         .unwrap();
         assert_eq!(s.fulcio, "https://fulcio.example");
         assert_eq!(s.rekor, "https://rekor.example", "Rekor v1 is chosen");
-        assert_eq!(s.tsa.as_deref(), Some("https://tsa.example/api/v1/timestamp"));
+        assert_eq!(
+            s.tsa.as_deref(),
+            Some("https://tsa.example/api/v1/timestamp")
+        );
         let s = ServiceChoice {
             signing_config: Some(cfg.into()),
             rekor: Some("http://127.0.0.1:1/".into()),

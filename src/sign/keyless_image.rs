@@ -16,7 +16,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
 
 use super::keyless::{self, KeylessError, KeylessSession, StampOver};
-use super::{AttestOptions, Attached, SignError, SignOptions, WriteFormat};
+use super::{Attached, AttestOptions, SignError, SignOptions, WriteFormat};
 use crate::format::reference::ImageRef;
 use crate::format::statement::COSIGN_SIGN_PREDICATE;
 use crate::format::{self, IN_TOTO_PAYLOAD_TYPE};

@@ -241,7 +241,9 @@ fn is_full_reference(name: &str) -> bool {
 /// The statement subject name of an attestation about `resolved`: the repository, as cosign
 /// writes it; for an OCI layout the repository of its full `org.opencontainers.image.ref.name`
 /// when it has one, else empty (the digest identifies the subject), never the layout's path.
-pub(crate) async fn subject_name(resolved: &crate::store::ResolvedImage) -> Result<String, SignError> {
+pub(crate) async fn subject_name(
+    resolved: &crate::store::ResolvedImage,
+) -> Result<String, SignError> {
     match &resolved.repository {
         crate::store::AnyRepository::Remote(r) => Ok(r.name().to_owned()),
         crate::store::AnyRepository::Layout(l) => {

@@ -599,7 +599,13 @@ async fn env_key_references() {
 fn unsupported_cosign_flags_are_refused_by_name() {
     let cases: &[(&[&str], &str, &str)] = &[
         (
-            &["sign", "--key", "k", "--fulcio-url=https://fulcio.example", "img"],
+            &[
+                "sign",
+                "--key",
+                "k",
+                "--fulcio-url=https://fulcio.example",
+                "img",
+            ],
             "--fulcio-url",
             "is for keyless signing",
         ),
@@ -668,7 +674,14 @@ fn unsupported_cosign_flags_are_refused_by_name() {
             "is for keyless signing",
         ),
         (
-            &["sign-blob", "--bundle", "b.json", "--identity-token", "", "f"],
+            &[
+                "sign-blob",
+                "--bundle",
+                "b.json",
+                "--identity-token",
+                "",
+                "f",
+            ],
             "no OIDC identity token",
             "SIGSTORE_ID_TOKEN",
         ),
@@ -731,7 +744,11 @@ fn unsupported_cosign_flags_are_refused_by_name() {
             "k8s://",
             "Kubernetes",
         ),
-        (&["sign", "img"], "no OIDC identity token", "--identity-token"),
+        (
+            &["sign", "img"],
+            "no OIDC identity token",
+            "--identity-token",
+        ),
     ];
     for (args, flag, reason) in cases {
         let (code, out, err) = run(imprint().args(*args));

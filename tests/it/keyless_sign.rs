@@ -136,7 +136,8 @@ fn js_verify(bundle: &Path, artifact: &Path, extra: &[&str]) -> Result<String, S
         .args(extra)
         .output()
         .unwrap();
-    let text = String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
     if out.status.success() && text.contains("VERIFIED OK") {
         Ok(text)
     } else {
@@ -150,7 +151,12 @@ fn imprint_verify(bundle: &Path, artifact: &Path, san: &str) -> (i32, String) {
     c.arg("verify-bundle")
         .arg("--bundle")
         .arg(bundle)
-        .args(["--certificate-identity", san, "--certificate-oidc-issuer", ISSUER])
+        .args([
+            "--certificate-identity",
+            san,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ])
         .arg("--trusted-root")
         .arg(&mock().trusted_root)
         .arg(artifact);
@@ -183,9 +189,15 @@ fn write_json(p: &Path, v: &Value) {
 /// Flips one bit of the base64 value at `pointer` (at byte `at` of the decoded bytes, counted
 /// from the end when negative).
 fn flip_b64(v: &mut Value, pointer: &str, at: isize) {
-    let slot = v.pointer_mut(pointer).unwrap_or_else(|| panic!("no {pointer}"));
+    let slot = v
+        .pointer_mut(pointer)
+        .unwrap_or_else(|| panic!("no {pointer}"));
     let mut bytes = B64.decode(slot.as_str().unwrap()).unwrap();
-    let i = if at < 0 { bytes.len() - at.unsigned_abs() } else { at as usize };
+    let i = if at < 0 {
+        bytes.len() - at.unsigned_abs()
+    } else {
+        at as usize
+    };
     bytes[i] ^= 1;
     *slot = Value::String(B64.encode(bytes));
 }
@@ -212,9 +224,17 @@ fn assert_tampering_rejected(bundle: &Path, artifact: &Path, sig: &str) {
         let t: i64 = e["integratedTime"].as_str().unwrap().parse().unwrap();
         e["integratedTime"] = Value::String((t + 1).to_string());
     });
-    both_reject(&entry, artifact, "a tlog entry with a changed integrated time");
+    both_reject(
+        &entry,
+        artifact,
+        "a tlog entry with a changed integrated time",
+    );
     let body = tampered(bundle, "tampered-tlog-body", |v| {
-        flip_b64(v, "/verificationMaterial/tlogEntries/0/canonicalizedBody", 40);
+        flip_b64(
+            v,
+            "/verificationMaterial/tlogEntries/0/canonicalizedBody",
+            40,
+        );
     });
     both_reject(&body, artifact, "a tlog entry with a changed body");
     let ts = tampered(bundle, "tampered-timestamp", |v| {
@@ -245,20 +265,39 @@ fn imprint_keyless_sign_blob_verifies_with_imprint_and_sigstore_js() {
         artifact.to_str().unwrap(),
     ]);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("SIGSTORE_ID_TOKEN") && err.contains(SAN), "{err}");
-    assert!(!err.contains(&token(SAN)[..20]), "the token is not printed: {err}");
+    assert!(
+        err.contains("SIGSTORE_ID_TOKEN") && err.contains(SAN),
+        "{err}"
+    );
+    assert!(
+        !err.contains(&token(SAN)[..20]),
+        "the token is not printed: {err}"
+    );
     // stdout: the base64 signature, which is the bundle's.
     let v = read_json(&bundle);
-    assert_eq!(v["mediaType"], "application/vnd.dev.sigstore.bundle.v0.3+json");
-    assert_eq!(out.trim(), v["messageSignature"]["signature"].as_str().unwrap());
+    assert_eq!(
+        v["mediaType"],
+        "application/vnd.dev.sigstore.bundle.v0.3+json"
+    );
+    assert_eq!(
+        out.trim(),
+        v["messageSignature"]["signature"].as_str().unwrap()
+    );
     assert_eq!(
         v["verificationMaterial"]["tlogEntries"][0]["kindVersion"],
         serde_json::json!({"kind": "hashedrekord", "version": "0.0.1"})
     );
-    assert!(std::fs::read_to_string(&cert).unwrap().starts_with("-----BEGIN CERTIFICATE-----\n"));
+    assert!(
+        std::fs::read_to_string(&cert)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----\n")
+    );
 
     let js = both_accept(&bundle, &artifact, &["--timestamps", "2"]);
-    assert!(js.contains("timestamp-authority") && js.contains("transparency-log"), "{js}");
+    assert!(
+        js.contains("timestamp-authority") && js.contains("transparency-log"),
+        "{js}"
+    );
 
     // A wrong identity, a changed artifact.
     let (code, err) = imprint_verify(&bundle, &artifact, "https://github.com/evil/widget");
@@ -275,7 +314,11 @@ fn imprint_keyless_attest_blob_verifies_with_imprint_and_sigstore_js() {
     let artifact = dir.join("app.tar.gz");
     std::fs::write(&artifact, b"not really a tarball").unwrap();
     let predicate = dir.join("predicate.json");
-    std::fs::write(&predicate, br#"{"builder":{"id":"https://example.com/ci"}}"#).unwrap();
+    std::fs::write(
+        &predicate,
+        br#"{"builder":{"id":"https://example.com/ci"}}"#,
+    )
+    .unwrap();
     let bundle = dir.join("att.sigstore.json");
     let (code, out, err) = keyless_imprint(&[
         "attest-blob",
@@ -333,18 +376,30 @@ fn sigstore_js_signed_blobs_verify_with_imprint() {
             .env("OIDC_ISSUER", ISSUER)
             .output()
             .unwrap();
-        assert!(out.status.success(), "sign.js {name}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "sign.js {name}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         both_accept(&bundle, &artifact, &["--timestamps", timestamps]);
         let sig = tampered(&bundle, &format!("{name}-tampered-signature"), |v| {
             flip_b64(v, "/messageSignature/signature", 10);
         });
-        both_reject(&sig, &artifact, &format!("{name} with a tampered signature"));
+        both_reject(
+            &sig,
+            &artifact,
+            &format!("{name} with a tampered signature"),
+        );
         let entry = tampered(&bundle, &format!("{name}-tampered-entry"), |v| {
             let e = &mut v["verificationMaterial"]["tlogEntries"][0];
             let i: i64 = e["logIndex"].as_str().unwrap().parse().unwrap();
             e["logIndex"] = Value::String((i + 1).to_string());
         });
-        both_reject(&entry, &artifact, &format!("{name} with a changed log index"));
+        both_reject(
+            &entry,
+            &artifact,
+            &format!("{name} with a changed log index"),
+        );
     }
 }
 
@@ -363,7 +418,14 @@ fn identity_token_from_a_file_and_clear_errors() {
     c.env_remove("SIGSTORE_ID_TOKEN")
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .args(["sign-blob", "--fulcio-url", &m.url, "--rekor-url", &m.url, "--bundle"])
+        .args([
+            "sign-blob",
+            "--fulcio-url",
+            &m.url,
+            "--rekor-url",
+            &m.url,
+            "--bundle",
+        ])
         .arg(&bundle)
         .arg("--identity-token")
         .arg(&token_file)
@@ -379,7 +441,14 @@ fn identity_token_from_a_file_and_clear_errors() {
     c.env_remove("SIGSTORE_ID_TOKEN")
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_URL")
         .env_remove("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
-        .args(["sign-blob", "--fulcio-url", &m.url, "--rekor-url", &m.url, "--bundle"])
+        .args([
+            "sign-blob",
+            "--fulcio-url",
+            &m.url,
+            "--rekor-url",
+            &m.url,
+            "--bundle",
+        ])
         .arg(&bundle)
         .arg(&artifact);
     let (code, _, err) = run(&mut c);
@@ -389,12 +458,22 @@ fn identity_token_from_a_file_and_clear_errors() {
     // A malformed token: named by source, not printed.
     let mut c = imprint();
     c.env("SIGSTORE_ID_TOKEN", "secret-not-a-jwt")
-        .args(["sign-blob", "--fulcio-url", &m.url, "--rekor-url", &m.url, "--bundle"])
+        .args([
+            "sign-blob",
+            "--fulcio-url",
+            &m.url,
+            "--rekor-url",
+            &m.url,
+            "--bundle",
+        ])
         .arg(&bundle)
         .arg(&artifact);
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 2, "{err}");
-    assert!(err.contains("SIGSTORE_ID_TOKEN") && !err.contains("secret-not-a-jwt"), "{err}");
+    assert!(
+        err.contains("SIGSTORE_ID_TOKEN") && !err.contains("secret-not-a-jwt"),
+        "{err}"
+    );
 
     // Keyless without --bundle, and --tlog-upload=false with keyless, are refused.
     let (code, _, err) = keyless_imprint(&["sign-blob", artifact.to_str().unwrap()]);
@@ -408,7 +487,10 @@ fn identity_token_from_a_file_and_clear_errors() {
         artifact.to_str().unwrap(),
     ]);
     assert_eq!(code, 2);
-    assert!(err.contains("--tlog-upload=false is not supported for keyless"), "{err}");
+    assert!(
+        err.contains("--tlog-upload=false is not supported for keyless"),
+        "{err}"
+    );
 }
 
 /// A signing config names the services (the mock's URLs); what is signed with it verifies.
@@ -441,13 +523,21 @@ fn signing_config_names_the_services() {
     let (code, _, err) = run(&mut c);
     assert_eq!(code, 0, "{err}");
     let js = both_accept(&bundle, &artifact, &["--timestamps", "2"]);
-    assert!(js.contains("timestamp-authority"), "the config's TSA was used: {js}");
+    assert!(
+        js.contains("timestamp-authority"),
+        "the config's TSA was used: {js}"
+    );
 }
 
 fn imprint_image_verify(cmd: &[&str], image: &str, san: &str) -> (i32, String, String) {
     let mut c = imprint();
     c.args(cmd)
-        .args(["--certificate-identity", san, "--certificate-oidc-issuer", ISSUER])
+        .args([
+            "--certificate-identity",
+            san,
+            "--certificate-oidc-issuer",
+            ISSUER,
+        ])
         .arg("--trusted-root")
         .arg(&mock().trusted_root)
         .arg(image);
@@ -511,9 +601,11 @@ async fn keyless_image_signatures_and_attestations_in_both_formats() {
         v["verificationMaterial"]["tlogEntries"][0]["kindVersion"]["kind"],
         "intoto"
     );
-    let statement: Value =
-        serde_json::from_slice(&B64.decode(v["dsseEnvelope"]["payload"].as_str().unwrap()).unwrap())
-            .unwrap();
+    let statement: Value = serde_json::from_slice(
+        &B64.decode(v["dsseEnvelope"]["payload"].as_str().unwrap())
+            .unwrap(),
+    )
+    .unwrap();
     assert_eq!(statement["subject"][0]["digest"]["sha256"], digest.hex());
     let js = tokio::task::block_in_place(|| js_verify(&bundle, &bundle, &["--timestamps", "2"]))
         .unwrap_or_else(|e| panic!("sigstore-js rejected the image bundle: {e}"));
@@ -540,9 +632,8 @@ async fn keyless_image_signatures_and_attestations_in_both_formats() {
     });
     assert_eq!(code, 1, "{err}");
     // The layer carries cosign's keyless annotations.
-    let (code, out, err) = tokio::task::block_in_place(|| {
-        run(imprint().args(["download", "signature", &legacy]))
-    });
+    let (code, out, err) =
+        tokio::task::block_in_place(|| run(imprint().args(["download", "signature", &legacy])));
     assert_eq!(code, 0, "{err}");
     for field in [
         r#""Cert":"-----BEGIN CERTIFICATE-----"#,
@@ -555,10 +646,20 @@ async fn keyless_image_signatures_and_attestations_in_both_formats() {
 
     // Attestations: a bundle referrer and a legacy .att layer, each verified by type.
     let predicate = dir.join("provenance.json");
-    std::fs::write(&predicate, br#"{"buildDefinition":{"buildType":"https://example.com/b"}}"#)
-        .unwrap();
+    std::fs::write(
+        &predicate,
+        br#"{"buildDefinition":{"buildType":"https://example.com/b"}}"#,
+    )
+    .unwrap();
     let p = predicate.to_str().unwrap();
-    let (code, _, err) = block(&["attest", "--type", "slsaprovenance1", "--predicate", p, &pinned]);
+    let (code, _, err) = block(&[
+        "attest",
+        "--type",
+        "slsaprovenance1",
+        "--predicate",
+        p,
+        &pinned,
+    ]);
     assert_eq!(code, 0, "{err}");
     let (code, _, err) = block(&[
         "attest",
@@ -566,14 +667,22 @@ async fn keyless_image_signatures_and_attestations_in_both_formats() {
         "--type",
         "cyclonedx",
         "--predicate",
-        crate_path("testdata/sbom/imprint.cdx-1.5.json").to_str().unwrap(),
+        crate_path("testdata/sbom/imprint.cdx-1.5.json")
+            .to_str()
+            .unwrap(),
         &pinned,
     ]);
     assert_eq!(code, 0, "{err}");
     for (ty, format) in [("slsaprovenance1", "bundle"), ("cyclonedx", "legacy")] {
         let (code, _, err) = tokio::task::block_in_place(|| {
             imprint_image_verify(
-                &["verify-attestation", "--type", ty, "--signature-format", format],
+                &[
+                    "verify-attestation",
+                    "--type",
+                    ty,
+                    "--signature-format",
+                    format,
+                ],
                 &pinned,
                 SAN,
             )
@@ -634,7 +743,10 @@ fn key_signatures_with_tlog_upload_have_their_entry_checked() {
     };
     let (code, _, err) = verify_blob(&bundle);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("tlog: log index"), "the entry was checked: {err}");
+    assert!(
+        err.contains("tlog: log index"),
+        "the entry was checked: {err}"
+    );
     let (code, _, err) = run(imprint()
         .args(["verify-bundle", "--key"])
         .arg(&public)
@@ -666,7 +778,13 @@ fn key_signatures_with_tlog_upload_have_their_entry_checked() {
     std::fs::write(&predicate, b"{}").unwrap();
     let att = dir.join("att.sigstore.json");
     let (code, _, err) = run(imprint()
-        .args(["attest-blob", "--tlog-upload", "--rekor-url", &m.url, "--key"])
+        .args([
+            "attest-blob",
+            "--tlog-upload",
+            "--rekor-url",
+            &m.url,
+            "--key",
+        ])
         .arg(&key)
         .arg("--predicate")
         .arg(&predicate)
@@ -688,7 +806,11 @@ fn key_signatures_with_tlog_upload_have_their_entry_checked() {
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("tlog: log index"), "{err}");
     let changed = tampered(&att, "key-att-tampered-body", |v| {
-        flip_b64(v, "/verificationMaterial/tlogEntries/0/canonicalizedBody", 60);
+        flip_b64(
+            v,
+            "/verificationMaterial/tlogEntries/0/canonicalizedBody",
+            60,
+        );
     });
     let (code, _, err) = verify_att(&changed);
     assert_eq!(code, 1, "{err}");
