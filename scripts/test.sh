@@ -45,9 +45,12 @@ cargo deny --log-level error check licenses bans sources
 command -v node >/dev/null || apt_install nodejs
 command -v npm >/dev/null || apt_install npm
 SIGSTORE_MOCK="${IMPRINT_SIGSTORE_MOCK:-$PWD/target/sigstore-mock}"
+HARNESS="${IMPRINT_HARNESS:-../shared/harness}"
 if [ ! -d "$SIGSTORE_MOCK/node_modules/@sigstore/mock" ]; then
+  [ -f "$HARNESS/sigstore-mock/package-lock.json" ] \
+    || { echo "no Sigstore mock harness in $HARNESS/sigstore-mock (set IMPRINT_HARNESS)" >&2; exit 1; }
   mkdir -p "$SIGSTORE_MOCK"
-  cp -r ../shared/harness/sigstore-mock/. "$SIGSTORE_MOCK/"
+  cp -r "$HARNESS/sigstore-mock/." "$SIGSTORE_MOCK/"
   (cd "$SIGSTORE_MOCK" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 export IMPRINT_SIGSTORE_MOCK="$SIGSTORE_MOCK"
