@@ -631,6 +631,22 @@ async fn keyless_image_signatures_and_attestations_in_both_formats() {
         imprint_image_verify(&["verify"], &legacy, "https://github.com/evil/widget")
     });
     assert_eq!(code, 1, "{err}");
+    // Under another trust root (the embedded public-good one), neither format verifies: the
+    // mock's CA, CT log, Rekor and TSA are unknown there.
+    for (image, format) in [(&legacy, "legacy"), (&pinned, "bundle")] {
+        let (code, _, err) = tokio::task::block_in_place(|| {
+            run(imprint()
+                .args(["verify", "--signature-format", format])
+                .args([
+                    "--certificate-identity",
+                    SAN,
+                    "--certificate-oidc-issuer",
+                    ISSUER,
+                ])
+                .arg(image))
+        });
+        assert_eq!(code, 1, "{format}: {err}");
+    }
     // The layer carries cosign's keyless annotations.
     let (code, out, err) =
         tokio::task::block_in_place(|| run(imprint().args(["download", "signature", &legacy])));
