@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs every program the tests run and runs the whole test suite. The README's test command;
 # .ci/run runs it. The tests run: /usr/bin/docker-registry (Debian's docker-registry), htpasswd
-# (apache2-utils), sh, and python3 with securesystemslib and cryptography; cargo-deny checks
+# (apache2-utils), sh, python3 with securesystemslib and cryptography, and node (nodejs, npm)
+# with the Sigstore mock harness; cargo-deny checks
 # the dependency graph; each test checks
 # for its program first (tests/it/support: require_program) and names the package if missing.
 set -euo pipefail
@@ -35,6 +36,25 @@ if ! cargo deny --version 2>/dev/null | grep -qx "cargo-deny $CARGO_DENY_VERSION
   cargo install --locked --quiet cargo-deny --version "$CARGO_DENY_VERSION"
 fi
 cargo deny --log-level error check licenses bans sources
+
+# --- keyless signing (tests/it/keyless_sign.rs) -------------------------------------------
+# Sigstore's own mock Fulcio/CT log/Rekor/TSA and the sigstore-js signer and verifier, from
+# ../shared/harness/sigstore-mock, copied to target/sigstore-mock (never written in place) with
+# its locked npm packages. Node and npm are Debian's `nodejs` and `npm`; the tests then run
+# offline on 127.0.0.1 (IMPRINT_SIGSTORE_MOCK points elsewhere if wanted).
+command -v node >/dev/null || apt_install nodejs
+command -v npm >/dev/null || apt_install npm
+SIGSTORE_MOCK="${IMPRINT_SIGSTORE_MOCK:-$PWD/target/sigstore-mock}"
+HARNESS="${IMPRINT_HARNESS:-../shared/harness}"
+if [ ! -d "$SIGSTORE_MOCK/node_modules/@sigstore/mock" ]; then
+  [ -f "$HARNESS/sigstore-mock/package-lock.json" ] \
+    || { echo "no Sigstore mock harness in $HARNESS/sigstore-mock (set IMPRINT_HARNESS)" >&2; exit 1; }
+  mkdir -p "$SIGSTORE_MOCK"
+  cp -r "$HARNESS/sigstore-mock/." "$SIGSTORE_MOCK/"
+  (cd "$SIGSTORE_MOCK" && npm ci --no-audit --no-fund --loglevel=error)
+fi
+export IMPRINT_SIGSTORE_MOCK="$SIGSTORE_MOCK"
+# --- end keyless signing --------------------------------------------------------------------
 
 # The sigstore-conformance walk, each of its 70 cases reported by name, then everything.
 cargo test --locked --test it conformance::conformance_bundle_verify -- --exact --nocapture --quiet

@@ -18,7 +18,7 @@ use imprint::verify::blob::{BlobError, BlobEvidence};
 use imprint::verify::proof::Source;
 
 /// The library functions this file calls, by the layer that holds them.
-mod api {
+pub(super) mod api {
     pub(super) use imprint::format::bundle::{
         dsse_bundle, message_signature_bundle, signature_base64,
     };
@@ -27,23 +27,28 @@ mod api {
     pub(super) use imprint::verify::blob::{verify_blob, verify_blob_attestation};
 
     /// Writes an output file atomically, replacing an existing one as cosign does, mode 0644.
-    pub(super) fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
+    pub(crate) fn write_output(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<()> {
         use anyhow::Context as _;
         imprint::fs::write_atomic(path, bytes, 0o644, imprint::fs::Overwrite::Replace)
             .with_context(|| format!("cannot write {}", path.display()))
     }
 }
 
-/// `imprint sign-blob --key K [--bundle F] [--output-signature F] FILE`
+/// `imprint sign-blob [--key K] [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct SignBlobArgs {
     /// cosign encrypted private key: a file or `env://VAR` (password from IMPRINT_PASSWORD /
-    /// COSIGN_PASSWORD or a prompt).
+    /// COSIGN_PASSWORD or a prompt). Without it, keyless: an identity token, a Fulcio
+    /// certificate, a Rekor entry (and a timestamp with --timestamp-server-url).
     #[arg(long, value_name = "FILE|env://VAR")]
     pub key: Option<String>,
-    /// Also write a Sigstore bundle v0.3 (public-key hint + message signature) to this file.
+    /// Also write a Sigstore bundle v0.3 (public-key hint or certificate, message signature,
+    /// tlog entry when uploaded) to this file; required for keyless signing.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Keyless: write the Fulcio certificate (PEM) to this file.
+    #[arg(long)]
+    pub output_certificate: Option<PathBuf>,
     /// Write the base64 signature to this file instead of stdout.
     #[arg(long)]
     pub output_signature: Option<PathBuf>,
@@ -66,6 +71,10 @@ pub(crate) struct VerifyBlobArgs {
     /// Key-based Sigstore bundle (as `sign-blob --bundle` / `cosign sign-blob --bundle` write it).
     #[arg(long)]
     pub bundle: Option<PathBuf>,
+    /// Trust root (`trusted_root.json`) for the Rekor entries of a key bundle (`--tlog-upload`);
+    /// default: the embedded public-good root. A bundle with entries has them checked
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// `--insecure-ignore-tlog[=BOOL]`.
     #[command(flatten)]
     pub ignore_tlog: IgnoreTlog,
@@ -76,7 +85,7 @@ pub(crate) struct VerifyBlobArgs {
     pub file: PathBuf,
 }
 
-/// `imprint attest-blob --key K --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
+/// `imprint attest-blob [--key K] --predicate P [--type T] [--bundle F] [--output-signature F] FILE`
 #[derive(clap::Args, Debug, Clone)]
 pub(crate) struct AttestBlobArgs {
     /// cosign encrypted private key: a file or `env://VAR`.
@@ -92,7 +101,8 @@ pub(crate) struct AttestBlobArgs {
     /// Largest predicate accepted, in bytes (checked before reading it).
     #[arg(long, default_value_t = format::DEFAULT_MAX_PREDICATE_BYTES)]
     pub max_predicate_bytes: u64,
-    /// Also write a Sigstore bundle v0.3 (public-key hint + DSSE envelope) to this file.
+    /// Also write a Sigstore bundle v0.3 (public-key hint or certificate, DSSE envelope, tlog
+    /// entry when uploaded) to this file; required for keyless signing.
     #[arg(long)]
     pub bundle: Option<PathBuf>,
     /// Write the DSSE envelope to this file instead of stdout.
@@ -120,6 +130,10 @@ pub(crate) struct VerifyBlobAttestationArgs {
     /// Require this predicate type (shortcut or URI). Without it any type is accepted.
     #[arg(long = "type")]
     pub type_: Option<String>,
+    /// Trust root (`trusted_root.json`) for the Rekor entries of a key bundle (`--tlog-upload`);
+    /// default: the embedded public-good root. A bundle with entries has them checked
+    #[arg(long, value_name = "FILE")]
+    pub trusted_root: Option<PathBuf>,
     /// `--insecure-ignore-tlog[=BOOL]`.
     #[command(flatten)]
     pub ignore_tlog: IgnoreTlog,
@@ -149,6 +163,59 @@ fn evidence_file(
     Ok((path, bytes, is_bundle))
 }
 
+/// A key bundle with Rekor entries (`--tlog-upload`) has them checked as cosign does: the SET or
+/// inclusion proof against the trust root's Rekor key, and the entry bound to this signature
+/// and key (sigstore-verify, as `verify-bundle --key`). `Some(reason)` when that fails; `None`
+/// when there are no entries, or they verify, or `--insecure-ignore-tlog` skips them.
+fn check_key_bundle_tlog(
+    key: &imprint::keys::PublicKey,
+    bundle: &[u8],
+    artifact: imprint::verify::bundle::Artifact<'_>,
+    trusted_root: Option<&Path>,
+    ignore_tlog: bool,
+    bundle_path: &Path,
+) -> anyhow::Result<Option<String>> {
+    use imprint::verify::bundle::{VerificationPolicy, VerifyOptions, verify_bundle_with};
+    let Ok(kb) = format::bundle::parse_key_bundle(bundle) else {
+        return Ok(None);
+    };
+    if kb.tlog_entries == 0 || ignore_tlog {
+        return Ok(None);
+    }
+    let trust = match trusted_root {
+        Some(p) => imprint::trust::TrustRoot::from_file(p),
+        None => imprint::trust::TrustRoot::public_good(),
+    }
+    .context("cannot load the trust root")?;
+    let policy = VerificationPolicy::Key {
+        spki_der: key.spki_der().to_vec(),
+    };
+    match verify_bundle_with(
+        bundle,
+        Some(artifact),
+        &policy,
+        &trust,
+        VerifyOptions::new(),
+    ) {
+        Ok(v) => {
+            if let Some(t) = v.tlog() {
+                eprintln!(
+                    "tlog: log index {} (log {}), integrated time {}",
+                    t.log_index,
+                    format::text::for_terminal(&t.log_id.to_string()),
+                    t.integrated_time
+                );
+            }
+            Ok(None)
+        }
+        Err(e) => Ok(Some(format!(
+            "verification of the transparency-log entry of {} failed [{}]: {e}",
+            bundle_path.display(),
+            e.check()
+        ))),
+    }
+}
+
 /// A verification refusal is a rejected outcome naming the failed check; a file that cannot be
 /// read is an operational error.
 fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
@@ -166,22 +233,47 @@ fn rejected(e: BlobError, what: &Path, file: &Path) -> anyhow::Result<Outcome> {
 /// Runs `sign-blob`: prints the base64 signature (or writes it to `--output-signature`), and
 /// writes the bundle when asked.
 pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
+    let Some(key_ref) = key_ref else {
+        return super::keyless::sign_blob(args);
+    };
+    if args.output_certificate.is_some() {
+        anyhow::bail!(
+            "--output-certificate is for keyless signing: a key signature has no certificate"
+        );
+    }
     let key = super::image::load_signing_key(&key_ref)?;
     let data = imprint::fs::read_limited(&args.file, u64::MAX)?;
     let sig = api::sign_blob(&key, &data)?;
     let b64 = api::signature_base64(&sig);
+    let entry = if args.cosign.upload_key_signature() {
+        Some(super::keyless::upload_key_signature(
+            &args.cosign,
+            &key,
+            &data,
+            &sig,
+        )?)
+    } else {
+        None
+    };
     if let Some(bundle) = &args.bundle {
         let bytes = api::message_signature_bundle(
             key.public_key().spki_der(),
             &format::digest::Digest::of(&data),
             &sig,
         );
+        let bytes = super::keyless::with_tlog_entry(bytes, entry.as_ref())?;
         api::write_output(bundle, &bytes)?;
         eprintln!("Wrote bundle to file {}", bundle.display());
     }
-    match &args.output_signature {
+    write_signature(args.output_signature.as_deref(), &b64)?;
+    Ok(Outcome::Success)
+}
+
+/// Prints the base64 signature, or writes it to `--output-signature`.
+pub(super) fn write_signature(out: Option<&Path>, b64: &str) -> anyhow::Result<()> {
+    match out {
         Some(out) => {
             api::write_output(out, b64.as_bytes())?;
             eprintln!("Signature wrote in the file {}", out.display());
@@ -191,7 +283,7 @@ pub(crate) fn run_sign_blob(args: &SignBlobArgs) -> anyhow::Result<Outcome> {
             writeln!(stdout, "{b64}").context("writing the signature to stdout")?;
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Runs `verify-blob`: prints `Verified OK` on stderr and exits 0, or names the failed check
@@ -212,11 +304,17 @@ pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> 
     };
     match api::verify_blob(&key, &data, ev, source) {
         Ok(v) => {
-            if v.tlog_entries_unchecked() > 0 {
-                eprintln!(
-                    "note: the bundle's {} transparency-log entries were not checked (key-only verification)",
-                    v.tlog_entries_unchecked()
-                );
+            if v.tlog_entries_unchecked() > 0
+                && let Some(reason) = check_key_bundle_tlog(
+                    &key,
+                    &evidence,
+                    imprint::verify::bundle::Artifact::Bytes(&data),
+                    args.trusted_root.as_deref(),
+                    args.ignore_tlog.insecure_ignore_tlog,
+                    &evidence_path,
+                )?
+            {
+                return Ok(Outcome::Rejected(vec![reason]));
             }
             eprintln!("Verified OK");
             Ok(Outcome::Success)
@@ -228,8 +326,8 @@ pub(crate) fn run_verify_blob(args: &VerifyBlobArgs) -> anyhow::Result<Outcome> 
 /// Runs `attest-blob`: validates the predicate (size, JSON, SBOM type), signs the DSSE
 /// envelope, prints it (or writes it to `--output-signature`) and writes the bundle when asked.
 pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
     let type_uri = format::predicate_type_uri(&args.type_)?;
     let pred_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
@@ -237,8 +335,22 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
         .with_context(|| format!("predicate {}", args.predicate.display()))?;
     drop(pred_bytes);
     let digest = api::digest_file(&args.file)?;
+    let Some(key_ref) = key_ref else {
+        let statement = format::statement(&file_name(&args.file), &digest, &type_uri, predicate);
+        return super::keyless::attest_blob(args, &statement);
+    };
     let key = super::image::load_signing_key(&key_ref)?;
     let att = api::attest_blob(&key, &file_name(&args.file), &digest, &type_uri, predicate)?;
+    let entry = if args.cosign.upload_key_signature() {
+        Some(super::keyless::upload_key_envelope(
+            &args.cosign,
+            &key,
+            &att.statement,
+            &att.signature,
+        )?)
+    } else {
+        None
+    };
     if let Some(bundle) = &args.bundle {
         let bytes = api::dsse_bundle(
             key.public_key().spki_der(),
@@ -246,23 +358,30 @@ pub(crate) fn run_attest_blob(args: &AttestBlobArgs) -> anyhow::Result<Outcome> 
             &att.statement,
             &att.signature,
         );
+        let bytes = super::keyless::with_tlog_entry(bytes, entry.as_ref())?;
         api::write_output(bundle, &bytes)?;
         eprintln!("Wrote bundle to file {}", bundle.display());
     }
-    match &args.output_signature {
+    write_envelope(args.output_signature.as_deref(), &att.envelope)?;
+    Ok(Outcome::Success)
+}
+
+/// Prints the DSSE envelope, or writes it to `--output-signature`.
+pub(super) fn write_envelope(out: Option<&Path>, envelope: &[u8]) -> anyhow::Result<()> {
+    match out {
         Some(out) => {
-            api::write_output(out, &att.envelope)?;
+            api::write_output(out, envelope)?;
             eprintln!("Attestation written in {}", out.display());
         }
         None => {
             let mut stdout = super::output::stdout();
             stdout
-                .write_all(&att.envelope)
+                .write_all(envelope)
                 .and_then(|()| stdout.write_all(b"\n"))
                 .context("writing the envelope to stdout")?;
         }
     }
-    Ok(Outcome::Success)
+    Ok(())
 }
 
 /// Runs `verify-blob-attestation`: prints `Verified OK` on stderr and exits 0, or names the
@@ -290,6 +409,18 @@ pub(crate) fn run_verify_blob_attestation(
     };
     match api::verify_blob_attestation(&key, &digest, ev, type_uri.as_deref(), source) {
         Ok(v) => {
+            if is_bundle
+                && let Some(reason) = check_key_bundle_tlog(
+                    &key,
+                    &evidence,
+                    imprint::verify::bundle::Artifact::Digest(digest.clone()),
+                    args.trusted_root.as_deref(),
+                    args.ignore_tlog.insecure_ignore_tlog,
+                    &evidence_path,
+                )?
+            {
+                return Ok(Outcome::Rejected(vec![reason]));
+            }
             eprintln!(
                 "Verified OK (predicateType {})",
                 format::text::for_terminal(v.predicate_type())

@@ -376,10 +376,10 @@ fn upload_client(registry: &RegistryOpts) -> anyhow::Result<Client> {
 
 /// Run `imprint sign`.
 pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     args.outputs.check()?;
     args.registry_auth.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
     let format = write_format(args.new_bundle_format);
     if format == WriteFormat::Bundle {
         if !args.sign_container_identity.is_empty() {
@@ -414,16 +414,34 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
                 .with_context(|| format!("cannot read the payload file `{}`", p.display()))
         })
         .transpose()?;
-    let key = load_signing_key(&key_ref)?;
-    let client = upload_client(&args.registry)?;
     let opts = SignOptions {
         annotations: args.annotations.into_iter().collect(),
         recursive: args.recursive,
         format,
         identities: args.sign_container_identity,
         payload,
-        ..SignOptions::default()
+        limits,
     };
+    let Some(key_ref) = key_ref else {
+        if opts.payload.is_some() || !args.upload || args.output_signature.is_some() {
+            anyhow::bail!(
+                "keyless signing of images always pushes what it signs: --payload, \
+                 --upload=false and --output-signature need --key"
+            );
+        }
+        let client = upload_client(&args.registry)?;
+        let done = super::keyless::sign_images(&args.cosign, &client, &images, &opts).await?;
+        report_signed(&done);
+        return Ok(Outcome::Success);
+    };
+    if args.cosign.upload_key_signature() {
+        anyhow::bail!(
+            "--tlog-upload with --key is supported by sign-blob and attest-blob; image key \
+             signatures are written without a tlog entry (leave out --tlog-upload)"
+        );
+    }
+    let key = load_signing_key(&key_ref)?;
+    let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();
     for image in &images {
         let signatures = if args.upload {
@@ -508,9 +526,9 @@ fn report_signed(done: &[sign::Attached]) {
 
 /// Run `imprint attest`.
 pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
-    args.cosign.keyless.check()?;
     args.registry_auth.check()?;
     let key_ref = super::unsupported::signing_key(args.key.as_deref())?;
+    args.cosign.check(key_ref.is_none())?;
     let images = parse_images(&args.images)?;
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
@@ -518,8 +536,6 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let predicate =
         imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
-    let key = load_signing_key(&key_ref)?;
-    let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();
     let opts = AttestOptions {
         predicate_type: type_uri,
@@ -529,12 +545,41 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
         limits: args.registry.limits(),
         format: write_format(args.new_bundle_format),
     };
+    let key = match key_ref {
+        Some(key_ref) => {
+            if args.cosign.upload_key_signature() {
+                anyhow::bail!(
+                    "--tlog-upload with --key is supported by sign-blob and attest-blob; image \
+                     key attestations are written without a tlog entry (leave out --tlog-upload)"
+                );
+            }
+            Some(load_signing_key(&key_ref)?)
+        }
+        None => None,
+    };
+    let client = upload_client(&args.registry)?;
+    let session = match &key {
+        Some(_) => None,
+        None => Some(super::keyless::session(&args.cosign).await?),
+    };
     for image in &images {
-        let done = tokio::time::timeout(timeout, sign::attest_image(&client, image, &key, &opts))
+        let done = match (&key, &session) {
+            (Some(key), _) => {
+                tokio::time::timeout(timeout, sign::attest_image(&client, image, key, &opts))
+                    .await
+                    .map_err(|_| timed_out(timeout))
+                    .and_then(|r| r.map_err(anyhow::Error::from))
+            }
+            (None, Some(session)) => tokio::time::timeout(
+                timeout,
+                super::keyless::attest_image(&client, image, session, &opts),
+            )
             .await
             .map_err(|_| timed_out(timeout))
-            .and_then(|r| r.map_err(anyhow::Error::from))
-            .with_context(|| format!("attesting `{image}`"))?;
+            .and_then(|r| r),
+            (None, None) => anyhow::bail!("internal error: neither a key nor a keyless session"),
+        }
+        .with_context(|| format!("attesting `{image}`"))?;
         for a in done {
             match (&a.outcome, a.format) {
                 (

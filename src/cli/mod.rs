@@ -15,6 +15,7 @@ pub(crate) mod audit_log;
 pub(crate) mod blob;
 pub(crate) mod download;
 pub(crate) mod image;
+pub(crate) mod keyless;
 pub(crate) mod keys;
 pub(crate) mod output;
 pub(crate) mod policy;

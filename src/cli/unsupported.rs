@@ -5,17 +5,18 @@
 //! given after a space (`--fulcio-url URL`) is left as a positional argument, which does not
 //! matter: the command stops at [`check`](KeylessSigningFlags::check) before using any.
 
-const KEYLESS: &str = "keyless signing (Fulcio certificates, OIDC identity tokens) is not supported yet \
-(issue 15); sign with --key";
-const TLOG: &str = "imprint does not talk to a transparency log (Rekor) yet: signatures are written \
-without a tlog entry, and key signatures are verified without one";
+const INTERACTIVE: &str = "interactive OIDC flows are not supported: keyless signing takes an identity \
+token from --identity-token, SIGSTORE_ID_TOKEN or the GitHub Actions ambient token";
+const INSECURE_FULCIO: &str = "TLS verification of Fulcio is never skipped";
+const TSA_MTLS: &str = "client certificates for the timestamp authority are not supported; \
+--timestamp-server-url alone is";
+const TLOG: &str = "verification is offline: Rekor entries are checked from the bundle or layer \
+against the trusted root (--trusted-root), never looked up in a log";
 const TSA: &str = "RFC 3161 timestamp authorities are not used yet (for signing, or to verify key \
 signatures); the RFC 3161 timestamps inside keyless bundles and .att layers are verified";
 const HARDWARE: &str = "hardware security keys are not supported; use a cosign key file (--key)";
 const CERT: &str =
     "certificates attached to key signatures are not supported yet; sign with --key alone";
-const SIGNING_CONFIG: &str = "signing configs name Fulcio, Rekor and timestamp services, which imprint \
-does not use yet (issue 15)";
 const REGISTRY_AUTH: &str = "registry credentials come from the docker config ($DOCKER_CONFIG/config.json, \
 as `docker login` writes it); flags for them are not supported";
 const SIGN_OUTPUTS: &str = "local copies of an image signature are not written (the bundle or .sig is \
@@ -56,31 +57,26 @@ macro_rules! unsupported_flags {
 }
 
 unsupported_flags! {
-    /// cosign's keyless, hardware, timestamp and transparency-log flags of `sign`, `attest`,
-    /// `sign-blob` and `attest-blob`.
+    /// cosign's signing flags imprint does not implement: interactive OIDC flows, hardware
+    /// keys, certificates for key signatures, mutual TLS to a timestamp authority.
     KeylessSigningFlags {
-        fulcio_url = "fulcio-url" => KEYLESS,
-        fulcio_auth_flow = "fulcio-auth-flow" => KEYLESS,
-        identity_token = "identity-token" => KEYLESS,
-        oidc_issuer = "oidc-issuer" => KEYLESS,
-        oidc_client_id = "oidc-client-id" => KEYLESS,
-        oidc_client_secret_file = "oidc-client-secret-file" => KEYLESS,
-        oidc_redirect_url = "oidc-redirect-url" => KEYLESS,
-        oidc_provider = "oidc-provider" => KEYLESS,
-        oidc_disable_ambient_providers = "oidc-disable-ambient-providers" => KEYLESS,
-        insecure_skip_verify = "insecure-skip-verify" => KEYLESS,
-        issue_certificate = "issue-certificate" => KEYLESS,
+        fulcio_auth_flow = "fulcio-auth-flow" => INTERACTIVE,
+        oidc_issuer = "oidc-issuer" => INTERACTIVE,
+        oidc_client_id = "oidc-client-id" => INTERACTIVE,
+        oidc_client_secret_file = "oidc-client-secret-file" => INTERACTIVE,
+        oidc_redirect_url = "oidc-redirect-url" => INTERACTIVE,
+        oidc_provider = "oidc-provider" => INTERACTIVE,
+        oidc_disable_ambient_providers = "oidc-disable-ambient-providers" => INTERACTIVE,
+        insecure_skip_verify = "insecure-skip-verify" => INSECURE_FULCIO,
+        issue_certificate = "issue-certificate" => CERT,
         sk = "sk" => HARDWARE,
         slot = "slot" => HARDWARE,
         certificate = "certificate" => CERT,
         certificate_chain = "certificate-chain" => CERT,
-        rekor_url = "rekor-url" => TLOG,
-        timestamp_server_url = "timestamp-server-url" => TSA,
-        timestamp_client_cacert = "timestamp-client-cacert" => TSA,
-        timestamp_client_cert = "timestamp-client-cert" => TSA,
-        timestamp_client_key = "timestamp-client-key" => TSA,
-        timestamp_server_name = "timestamp-server-name" => TSA,
-        signing_config = "signing-config" => SIGNING_CONFIG,
+        timestamp_client_cacert = "timestamp-client-cacert" => TSA_MTLS,
+        timestamp_client_cert = "timestamp-client-cert" => TSA_MTLS,
+        timestamp_client_key = "timestamp-client-key" => TSA_MTLS,
+        timestamp_server_name = "timestamp-server-name" => TSA_MTLS,
     }
 }
 
@@ -131,63 +127,115 @@ unsupported_flags! {
     }
 }
 
-/// `--tlog-upload[=BOOL]` (sign, attest, sign-blob, attest-blob): `false` is what imprint
-/// does; `true` (also the bare flag, as in cosign) is refused with the reason.
-pub(crate) fn parse_tlog_upload(s: &str) -> Result<bool, String> {
-    match s {
-        "false" => Ok(false),
-        "true" => Err(
-            "imprint does not upload to a transparency log (Rekor) yet: signatures are written \
-             without a tlog entry, as with cosign --tlog-upload=false (pass that, or leave the flag out)"
-                .into(),
-        ),
-        _ => Err(format!("`{s}` is not true or false")),
-    }
+/// The `--key` value, if any: without one, signing is keyless.
+pub(crate) fn signing_key(key: Option<&str>) -> anyhow::Result<Option<imprint::keys::KeyRef>> {
+    key.map(imprint::keys::KeyRef::parse)
+        .transpose()
+        .map_err(Into::into)
 }
 
-/// `--use-signing-config[=BOOL]`: `false` is what imprint does (it uses no signing config).
-pub(crate) fn parse_use_signing_config(s: &str) -> Result<bool, String> {
-    match s {
-        "false" => Ok(false),
-        "true" => Err(format!(
-            "{SIGNING_CONFIG}; pass --use-signing-config=false or leave the flag out"
-        )),
-        _ => Err(format!("`{s}` is not true or false")),
-    }
-}
-
-/// The `--key` value, required for signing: keyless signing is not supported yet.
-pub(crate) fn signing_key(key: Option<&str>) -> anyhow::Result<imprint::keys::KeyRef> {
-    let key = key.ok_or_else(|| {
-        anyhow::anyhow!(
-            "--key is required: keyless signing (Fulcio, OIDC) is not supported yet (issue 15)"
-        )
-    })?;
-    Ok(imprint::keys::KeyRef::parse(key)?)
-}
-
-/// cosign's signing flags every signing command shares: the transparency-log and signing
-/// config switches (only their `false` forms), `-y`, and the keyless flags refused by name.
+/// cosign's signing flags every signing command shares: keyless identity and services, the
+/// transparency-log switch, `-y`, and the flags refused by name.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct SigningCompat {
-    /// Accepted for cosign compatibility: only `--tlog-upload=false` (what imprint does;
-    /// cosign's default is true). `--tlog-upload` / `=true` is refused: no Rekor upload yet
+    /// Upload the signature to Rekor (cosign's default is true). Keyless signatures are always
+    /// logged (`=false` is refused with them); key signatures only with this flag, as imprint's
+    /// default writes no tlog entry (`--tlog-upload=false`)
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false",
-          value_parser = parse_tlog_upload, action = clap::ArgAction::Set)]
-    pub tlog_upload: bool,
-    /// Accepted for cosign compatibility: only `=false` (imprint uses no signing config)
+          default_missing_value = "true", action = clap::ArgAction::Set)]
+    pub tlog_upload: Option<bool>,
+    /// Keyless: the OIDC identity token, or a file holding it (default: SIGSTORE_ID_TOKEN, then
+    /// the GitHub Actions ambient token for audience `sigstore`)
+    #[arg(long, value_name = "TOKEN|FILE")]
+    pub identity_token: Option<String>,
+    /// Sigstore signing config (`signing_config.json` v0.2) naming Fulcio, Rekor (v1) and the
+    /// timestamp authority; the single URL flags override it. Default: the public-good Fulcio
+    /// and Rekor, no timestamp authority
+    #[arg(long, value_name = "FILE")]
+    pub signing_config: Option<std::path::PathBuf>,
+    /// Accepted for cosign compatibility: a signing config is used exactly when
+    /// --signing-config is given
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
-          default_missing_value = "true", default_value = "false",
-          value_parser = parse_use_signing_config, action = clap::ArgAction::Set, hide = true)]
-    pub use_signing_config: bool,
+          default_missing_value = "true", action = clap::ArgAction::Set, hide = true)]
+    pub use_signing_config: Option<bool>,
+    /// Keyless: Fulcio base URL
+    #[arg(long, value_name = "URL")]
+    pub fulcio_url: Option<String>,
+    /// Rekor (v1) base URL, for keyless signatures and `--tlog-upload`
+    #[arg(long, value_name = "URL")]
+    pub rekor_url: Option<String>,
+    /// RFC 3161 timestamp authority URL (the full URL requests are posted to); the timestamp
+    /// over the signature is added to the bundle or `.sig` layer
+    #[arg(long, value_name = "URL")]
+    pub timestamp_server_url: Option<String>,
     /// Skip confirmation prompts (cosign's `-y`). imprint asks nothing except a key's
     /// password (IMPRINT_PASSWORD / COSIGN_PASSWORD avoid that), so this changes nothing
     #[arg(short = 'y', long)]
     pub yes: bool,
-    /// Keyless flags, refused by name.
+    /// Flags refused by name.
     #[command(flatten)]
     pub keyless: KeylessSigningFlags,
+}
+
+impl SigningCompat {
+    /// Refuses unsupported flags and flag combinations; `keyless` is whether no key was given.
+    pub(crate) fn check(&self, keyless: bool) -> anyhow::Result<()> {
+        self.keyless.check()?;
+        if keyless {
+            if self.tlog_upload == Some(false) {
+                anyhow::bail!(
+                    "--tlog-upload=false is not supported for keyless signing: a Fulcio \
+                     certificate lives minutes, and verifiers need the Rekor entry to know it \
+                     was valid when the signature was made"
+                );
+            }
+            return Ok(());
+        }
+        for (flag, given) in [
+            ("--identity-token", self.identity_token.is_some()),
+            ("--fulcio-url", self.fulcio_url.is_some()),
+        ] {
+            if given {
+                anyhow::bail!(
+                    "{flag} is for keyless signing: leave out --key, or leave out {flag}"
+                );
+            }
+        }
+        Ok(())
+    }
+
+    /// Whether a key signature is uploaded to Rekor.
+    pub(crate) fn upload_key_signature(&self) -> bool {
+        self.tlog_upload == Some(true)
+    }
+
+    /// The signing services these flags choose.
+    #[cfg(feature = "keyless-sign")]
+    pub(crate) fn services(&self) -> anyhow::Result<imprint::sign::keyless::Services> {
+        use anyhow::Context as _;
+        if self.use_signing_config == Some(true) && self.signing_config.is_none() {
+            anyhow::bail!(
+                "--use-signing-config needs --signing-config FILE: imprint fetches no signing \
+                 config (TUF) by itself"
+            );
+        }
+        let signing_config = self
+            .signing_config
+            .as_deref()
+            .map(|p| {
+                imprint::fs::read_limited(p, 1 << 20)
+                    .map(|b| String::from_utf8_lossy(&b).into_owned())
+                    .with_context(|| format!("signing config {}", p.display()))
+            })
+            .transpose()?;
+        Ok(imprint::sign::keyless::ServiceChoice {
+            signing_config,
+            fulcio: self.fulcio_url.clone(),
+            rekor: self.rekor_url.clone(),
+            tsa: self.timestamp_server_url.clone(),
+        }
+        .resolve()?)
+    }
 }
 
 /// `--insecure-ignore-tlog[=BOOL]` of the verify commands.
@@ -215,7 +263,8 @@ impl IgnoreTlog {
             );
         }
         eprintln!(
-            "note: --insecure-ignore-tlog: key signatures are verified without a transparency-log entry anyway"
+            "note: --insecure-ignore-tlog: key signatures need no transparency-log entry; the \
+             entries of a key bundle (--tlog-upload) are not checked"
         );
         Ok(())
     }

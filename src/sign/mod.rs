@@ -1,6 +1,10 @@
 //! Signing and attesting images, written exactly as cosign writes them.
 
 pub mod blob;
+#[cfg(feature = "keyless-sign")]
+pub mod keyless;
+#[cfg(feature = "keyless-sign")]
+pub mod keyless_image;
 
 use std::collections::BTreeMap;
 
@@ -136,7 +140,7 @@ pub struct Attached {
 
 /// The manifests to sign: the resolved one and, with `recursive`, its index children, each as
 /// the referrer subject (media type, size, digest).
-fn targets(
+pub(crate) fn targets(
     image: &ImageRef,
     manifest: &crate::store::Manifest,
     recursive: bool,
@@ -237,7 +241,9 @@ fn is_full_reference(name: &str) -> bool {
 /// The statement subject name of an attestation about `resolved`: the repository, as cosign
 /// writes it; for an OCI layout the repository of its full `org.opencontainers.image.ref.name`
 /// when it has one, else empty (the digest identifies the subject), never the layout's path.
-async fn subject_name(resolved: &crate::store::ResolvedImage) -> Result<String, SignError> {
+pub(crate) async fn subject_name(
+    resolved: &crate::store::ResolvedImage,
+) -> Result<String, SignError> {
     match &resolved.repository {
         crate::store::AnyRepository::Remote(r) => Ok(r.name().to_owned()),
         crate::store::AnyRepository::Layout(l) => {
@@ -255,7 +261,7 @@ async fn subject_name(resolved: &crate::store::ResolvedImage) -> Result<String, 
 }
 
 /// The identities legacy signatures of `resolved` name (see [`SignOptions::identities`]).
-async fn identities(
+pub(crate) async fn identities(
     image: &ImageRef,
     resolved: &crate::store::ResolvedImage,
     opts: &SignOptions,

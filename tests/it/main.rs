@@ -24,6 +24,7 @@ mod hostile_registry;
 mod hostile_transport;
 mod identities;
 mod keyless_legacy;
+mod keyless_sign;
 mod keys;
 mod policy_checks;
 mod policy_import;
