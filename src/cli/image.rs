@@ -317,12 +317,13 @@ fn build_verifier(
         (None, true) => {
             let policy = identity.policy().map_err(anyhow::Error::msg)?;
             let trust = match trusted_root {
-                Some(p) => TrustRoot::from_file(p)?,
-                None => TrustRoot::public_good()?,
+                Some(p) => std::sync::Arc::new(TrustRoot::from_file(p)?),
+                None => imprint::trust::tuf::default_root()?,
             };
+            super::trust_root::say_which(&trust);
             Ok(SignatureVerifier::Keyless {
                 identity: policy,
-                trust: std::sync::Arc::new(trust),
+                trust,
             })
         }
         (None, false) => anyhow::bail!(

@@ -42,6 +42,9 @@ pub(crate) async fn verify(
         .concurrency(registry.max_workers)
         .build()
         .context("cannot set up verification")?;
+    for (_, root) in verifier.trust_roots() {
+        super::trust_root::say_which(root);
+    }
     let decisions = verifier.verify_all(&refs).await;
     let mut out = super::output::stdout();
     match output {

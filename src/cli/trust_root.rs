@@ -130,3 +130,9 @@ pub(crate) fn run(args: TrustRootArgs) -> anyhow::Result<super::Outcome> {
         }
     }
 }
+
+/// The stderr line every verification that uses a trust root prints: which one (the TUF
+/// cache with its mirror and update time, the embedded copy, or a file).
+pub(crate) fn say_which(root: &TrustRoot) {
+    eprintln!("trust root: {}", root.origin());
+}

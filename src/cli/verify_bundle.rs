@@ -177,11 +177,12 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
 pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
     let policy = build_policy(&args).map_err(anyhow::Error::msg)?;
     let trust = match (&args.trusted_root, args.staging) {
-        (Some(p), _) => TrustRoot::from_file(p),
-        (None, true) => TrustRoot::staging(),
-        (None, false) => TrustRoot::public_good(),
+        (Some(p), _) => TrustRoot::from_file(p).map(std::sync::Arc::new),
+        (None, true) => TrustRoot::staging().map(std::sync::Arc::new),
+        (None, false) => imprint::trust::tuf::default_root(),
     }
     .context("cannot load the trust root")?;
+    super::trust_root::say_which(&trust);
     let limits = Limits::DEFAULT;
     let bundle = imprint::fs::read_limited(&args.bundle, limits.max_evidence_bytes)
         .context("cannot read the bundle")?;
