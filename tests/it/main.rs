@@ -33,6 +33,7 @@ mod registry;
 mod round_trips;
 mod secrets;
 mod sign_verify;
+mod tuf;
 
 /// The support module's own checks.
 mod support_checks {
