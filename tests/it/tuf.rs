@@ -12,8 +12,22 @@ use crate::support::{self, cli};
 const IDENTITY: &str = "https://github.com/sigstore-conformance/extremely-dangerous-public-oidc-beacon/.github/workflows/extremely-dangerous-oidc-beacon.yml@refs/heads/main";
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
+/// `$IMPRINT_HARNESS/tuf`, else `harness/tuf` beside the vectors directory (`../shared`).
 fn harness() -> PathBuf {
-    support::crate_path("../shared/harness/tuf")
+    let base = match std::env::var_os("IMPRINT_HARNESS") {
+        Some(h) => PathBuf::from(h),
+        None => support::vectors()
+            .parent()
+            .map(|p| p.join("harness"))
+            .unwrap_or_else(|| PathBuf::from("../shared/harness")),
+    };
+    let dir = base.join("tuf");
+    assert!(
+        dir.join("build_repo.py").exists(),
+        "{} has no build_repo.py: set IMPRINT_HARNESS to the shared harness directory",
+        dir.display()
+    );
+    dir
 }
 
 fn pgi_root() -> PathBuf {
