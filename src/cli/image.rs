@@ -291,7 +291,11 @@ pub(super) fn load_signing_key(key: &KeyRef) -> anyhow::Result<keys::SigningKey>
     if let Some(w) = key.path().and_then(keys::private_key_file_warning) {
         eprintln!("warning: {}", for_terminal(&w));
     }
-    let password = keys::password::password_from_env_or_prompt(false)?;
+    let password = if key.needs_password() {
+        keys::password::password_from_env_or_prompt(false)?
+    } else {
+        keys::Password::new(Vec::new())
+    };
     key.load_signing_key(&password)
         .with_context(|| format!("cannot load private key `{key}`"))
 }
