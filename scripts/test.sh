@@ -34,6 +34,9 @@ if ! python3 -c 'import tuf.ngclient, tuf.api.metadata' 2>/dev/null; then
     || python3 -m pip install -q --break-system-packages tuf 2>/dev/null \
     || apt_install python3-tuf
 fi
+# PKCS#11 (tests/it/pkcs11.rs): SoftHSM2 as the token; openssl makes its RSA test key.
+command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ] || apt_install softhsm2
+command -v openssl >/dev/null || apt_install openssl
 # --- end tuf ---
 
 # Licenses, bans and sources of the locked dependency graph (deny.toml). cargo-deny comes from

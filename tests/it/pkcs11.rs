@@ -172,6 +172,39 @@ fn blob_signed_on_the_token_verifies_with_the_exported_key() {
     let (code, _, err) = verify(&["--signature", bad_sig.to_str().unwrap()], &blob);
     assert_eq!(code, 1, "{err}");
 
+    // attest-blob on the token: the DSSE bundle verifies with the exported key.
+    let predicate = tmp.path().join("predicate.json");
+    std::fs::write(&predicate, br#"{"builder":"pkcs11-test"}"#).unwrap();
+    let att = tmp.path().join("att.bundle");
+    let (code, _, err) = cli::run(
+        token
+            .imprint()
+            .args(["attest-blob", "--tlog-upload=false", "--key", &uri, "--predicate"])
+            .arg(&predicate)
+            .arg("--bundle")
+            .arg(&att)
+            .arg(&blob),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli::run(
+        cli::imprint()
+            .args(["verify-blob-attestation", "--key"])
+            .arg(&pubfile)
+            .args(["--type", "custom", "--bundle"])
+            .arg(&att)
+            .arg(&blob),
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = cli::run(
+        cli::imprint()
+            .args(["verify-blob-attestation", "--key"])
+            .arg(&pubfile)
+            .args(["--type", "custom", "--bundle"])
+            .arg(&att)
+            .arg(&other),
+    );
+    assert_eq!(code, 1, "attestation for another blob: {err}");
+
     // The PIN from a pin-source file, the module from the environment.
     let pin_file = tmp.path().join("pin");
     std::fs::write(&pin_file, format!("{PIN}\n")).unwrap();
@@ -267,6 +300,23 @@ async fn image_signed_on_the_token_verifies_and_rsa_keys_work_too() {
         );
         assert_eq!(code, 0, "{object}: {err}");
         let (code, _, err) = cli::run(cli::imprint().args(["verify", "--key"]).arg(&pubfile).arg(&image));
+        assert_eq!(code, 0, "{object}: {err}");
+        let predicate = tmp.path().join("predicate.json");
+        std::fs::write(&predicate, br#"{"builder":"pkcs11-test"}"#).unwrap();
+        let (code, _, err) = cli::run(
+            token
+                .imprint()
+                .args(["attest", "--tlog-upload=false", "--key", &uri, "--predicate"])
+                .arg(&predicate)
+                .arg(&image),
+        );
+        assert_eq!(code, 0, "{object}: {err}");
+        let (code, _, err) = cli::run(
+            cli::imprint()
+                .args(["verify-attestation", "--type", "custom", "--key"])
+                .arg(&pubfile)
+                .arg(&image),
+        );
         assert_eq!(code, 0, "{object}: {err}");
         // verify --key also takes the token URI directly (its public key object).
         let (code, _, err) = cli::run(token.imprint().args(["verify", "--key", &uri, &image]));
