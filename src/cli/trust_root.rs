@@ -14,7 +14,9 @@ use imprint::trust::{TrustRoot, tuf};
 
 /// Arguments of `imprint trust-root`.
 #[derive(Debug, clap::Args)]
-#[command(about = "Inspect or refresh (over TUF) the Sigstore trust root used for keyless verification")]
+#[command(
+    about = "Inspect or refresh (over TUF) the Sigstore trust root used for keyless verification"
+)]
 pub(crate) struct TrustRootArgs {
     /// What to do.
     #[command(subcommand)]

@@ -96,7 +96,11 @@ impl std::fmt::Display for Pkcs11Uri {
         }
         write!(f, "pkcs11:{}", parts.join(";"))?;
         if let Some(m) = &self.module_path {
-            write!(f, "?module-path={}", encode(m.display().to_string().as_bytes()))?;
+            write!(
+                f,
+                "?module-path={}",
+                encode(m.display().to_string().as_bytes())
+            )?;
         }
         Ok(())
     }
@@ -186,8 +190,11 @@ impl Pkcs11Uri {
                 }
                 // Only private keys sign; `type=private` (or none) is what we look up.
                 "type" if matches!(v, "private" | "public") => {}
-                "library-manufacturer" | "library-description" | "library-version"
-                | "slot-manufacturer" | "slot-description" => {}
+                "library-manufacturer"
+                | "library-description"
+                | "library-version"
+                | "slot-manufacturer"
+                | "slot-description" => {}
                 other => {
                     return Err(uri_error(format!(
                         "unknown path attribute `{other}` (known: token, manufacturer, serial, model, slot-id, object, id, type)"
@@ -195,7 +202,11 @@ impl Pkcs11Uri {
                 }
             }
         }
-        for attr in query.into_iter().flat_map(|q| q.split('&')).filter(|a| !a.is_empty()) {
+        for attr in query
+            .into_iter()
+            .flat_map(|q| q.split('&'))
+            .filter(|a| !a.is_empty())
+        {
             let (k, v) = attr
                 .split_once('=')
                 .ok_or_else(|| uri_error("a query attribute has no `=`"))?;
@@ -420,16 +431,16 @@ impl Pkcs11Uri {
         }
         let spki_or_pkcs1 = match key_type {
             Some(KeyType::EC) => {
-                let (params, point) = params
-                    .zip(point)
-                    .ok_or_else(|| self.error("the EC public key lacks CKA_EC_PARAMS or CKA_EC_POINT"))?;
+                let (params, point) = params.zip(point).ok_or_else(|| {
+                    self.error("the EC public key lacks CKA_EC_PARAMS or CKA_EC_POINT")
+                })?;
                 let spki = ec_spki(&params, &point).map_err(|d| self.error(d))?;
                 return PublicKey::from_spki_der(&spki).map_err(|e| self.error(e.to_string()));
             }
             Some(KeyType::RSA) => {
-                let (n, e) = modulus
-                    .zip(exponent)
-                    .ok_or_else(|| self.error("the RSA public key lacks its modulus or exponent"))?;
+                let (n, e) = modulus.zip(exponent).ok_or_else(|| {
+                    self.error("the RSA public key lacks its modulus or exponent")
+                })?;
                 rsa_pkcs1(&n, &e)
             }
             other => {
@@ -452,7 +463,9 @@ impl Pkcs11Uri {
         let algorithm = public.algorithm();
         if !matches!(
             algorithm,
-            KeyAlgorithm::EcdsaP256Sha256 | KeyAlgorithm::EcdsaP384Sha384 | KeyAlgorithm::RsaPkcs1Sha256
+            KeyAlgorithm::EcdsaP256Sha256
+                | KeyAlgorithm::EcdsaP384Sha384
+                | KeyAlgorithm::RsaPkcs1Sha256
         ) {
             return Err(self.error(format!("{algorithm} keys are not supported on tokens")));
         }
@@ -638,7 +651,10 @@ mod tests {
         assert!(!shown.contains("s3cret"), "{shown}");
         assert!(shown.contains("token=my%20token"), "{shown}");
         let u = Pkcs11Uri::parse("pkcs11:object=k?pin-source=file:/run/pin").unwrap();
-        assert_eq!(u.pin_source.as_deref(), Some(std::path::Path::new("/run/pin")));
+        assert_eq!(
+            u.pin_source.as_deref(),
+            Some(std::path::Path::new("/run/pin"))
+        );
     }
 
     #[test]

@@ -392,7 +392,12 @@ async fn fetch(source: &TufSource, now: SystemTime, offline: bool) -> Result<Upd
     // published; any other failure (bad hash, expiry) fails the update.
     let signing = match SigningConfig::from_tuf_at(config, when).await {
         Ok(sc) => Some(store_bytes(source, SIGNING_CONFIG_TARGET, &sc)?),
-        Err(e) if e.to_string().contains("is not listed by any trusted targets role") => None,
+        Err(e)
+            if e.to_string()
+                .contains("is not listed by any trusted targets role") =>
+        {
+            None
+        }
         Err(e) => return Err(source.update_error(e.to_string())),
     };
 
@@ -426,7 +431,9 @@ async fn fetch(source: &TufSource, now: SystemTime, offline: bool) -> Result<Upd
         None => match std::fs::remove_file(dir.join("signing_config.json")) {
             Ok(()) => {}
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-            Err(e) => return Err(source.cache_error(format!("cannot remove signing_config.json: {e}"))),
+            Err(e) => {
+                return Err(source.cache_error(format!("cannot remove signing_config.json: {e}")));
+            }
         },
     }
     let state_json = serde_json::to_vec_pretty(&state)

@@ -41,10 +41,23 @@ impl Token {
         };
         let out = Command::new(util)
             .env("SOFTHSM2_CONF", t.conf())
-            .args(["--init-token", "--free", "--label", label, "--so-pin", SO_PIN, "--pin", PIN])
+            .args([
+                "--init-token",
+                "--free",
+                "--label",
+                label,
+                "--so-pin",
+                SO_PIN,
+                "--pin",
+                PIN,
+            ])
             .output()
             .unwrap();
-        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
         t
     }
 
@@ -58,7 +71,16 @@ impl Token {
             .env("SOFTHSM2_CONF", self.conf())
             .args(["--import"])
             .arg(pem)
-            .args(["--token", &self.label, "--label", label, "--id", id, "--pin", PIN])
+            .args([
+                "--token",
+                &self.label,
+                "--label",
+                label,
+                "--id",
+                id,
+                "--pin",
+                PIN,
+            ])
             .output()
             .unwrap();
         assert!(
@@ -101,7 +123,12 @@ fn p256_pem(dir: &Path) -> (PathBuf, imprint::keys::PublicKey) {
 }
 
 fn export_public(token: &Token, uri: &str, out: &Path) {
-    let (code, _, err) = cli::run(token.imprint().args(["public-key", "--key", uri, "--outfile"]).arg(out));
+    let (code, _, err) = cli::run(
+        token
+            .imprint()
+            .args(["public-key", "--key", uri, "--outfile"])
+            .arg(out),
+    );
     assert_eq!(code, 0, "{err}");
 }
 
@@ -115,9 +142,11 @@ fn blob_signed_on_the_token_verifies_with_the_exported_key() {
 
     let pubfile = tmp.path().join("token.pub");
     export_public(&token, &uri, &pubfile);
-    let exported =
-        imprint::keys::PublicKey::from_pem(&std::fs::read(&pubfile).unwrap()).unwrap();
-    assert_eq!(exported, public, "the token's public key is the imported one");
+    let exported = imprint::keys::PublicKey::from_pem(&std::fs::read(&pubfile).unwrap()).unwrap();
+    assert_eq!(
+        exported, public,
+        "the token's public key is the imported one"
+    );
 
     let blob = tmp.path().join("blob.txt");
     std::fs::write(&blob, b"signed on a PKCS#11 token\n").unwrap();
@@ -126,7 +155,13 @@ fn blob_signed_on_the_token_verifies_with_the_exported_key() {
     let (code, _, err) = cli::run(
         token
             .imprint()
-            .args(["sign-blob", "--tlog-upload=false", "--key", &uri, "--output-signature"])
+            .args([
+                "sign-blob",
+                "--tlog-upload=false",
+                "--key",
+                &uri,
+                "--output-signature",
+            ])
             .arg(&sig)
             .arg("--bundle")
             .arg(&bundle)
@@ -164,11 +199,15 @@ fn blob_signed_on_the_token_verifies_with_the_exported_key() {
     std::fs::write(&other, b"signed on a PKCS#11 token?\n").unwrap();
     let (code, _, err) = verify(&["--signature", sig.to_str().unwrap()], &other);
     assert_eq!(code, 1, "{err}");
-    let mut bad = raw.clone();
+    let mut bad = raw;
     let last = bad.len() - 1;
     bad[last] ^= 1;
     let bad_sig = tmp.path().join("bad.sig");
-    std::fs::write(&bad_sig, base64::engine::general_purpose::STANDARD.encode(&bad)).unwrap();
+    std::fs::write(
+        &bad_sig,
+        base64::engine::general_purpose::STANDARD.encode(&bad),
+    )
+    .unwrap();
     let (code, _, err) = verify(&["--signature", bad_sig.to_str().unwrap()], &blob);
     assert_eq!(code, 1, "{err}");
 
@@ -179,7 +218,13 @@ fn blob_signed_on_the_token_verifies_with_the_exported_key() {
     let (code, _, err) = cli::run(
         token
             .imprint()
-            .args(["attest-blob", "--tlog-upload=false", "--key", &uri, "--predicate"])
+            .args([
+                "attest-blob",
+                "--tlog-upload=false",
+                "--key",
+                &uri,
+                "--predicate",
+            ])
             .arg(&predicate)
             .arg("--bundle")
             .arg(&att)
@@ -217,7 +262,13 @@ fn blob_signed_on_the_token_verifies_with_the_exported_key() {
         token
             .imprint()
             .env("IMPRINT_PKCS11_MODULE", MODULE)
-            .args(["sign-blob", "--tlog-upload=false", "--key", &uri2, "--output-signature"])
+            .args([
+                "sign-blob",
+                "--tlog-upload=false",
+                "--key",
+                &uri2,
+                "--output-signature",
+            ])
             .arg(tmp.path().join("2.sig"))
             .arg(&blob),
     );
@@ -255,18 +306,29 @@ fn wrong_pin_unknown_object_and_missing_module_are_refused_clearly() {
     let (code, _, err) = sign(&token.uri("nobody", PIN));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no private key object matches"), "{err}");
-    assert!(err.contains("object=nobody"), "the error names the object: {err}");
+    assert!(
+        err.contains("object=nobody"),
+        "the error names the object: {err}"
+    );
     assert!(!err.contains(PIN), "{err}");
 
-    let (code, _, err) = sign(&format!("pkcs11:token=no-such-token;object=signer?module-path={MODULE}&pin-value={PIN}"));
+    let (code, _, err) = sign(&format!(
+        "pkcs11:token=no-such-token;object=signer?module-path={MODULE}&pin-value={PIN}"
+    ));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no token matches"), "{err}");
 
-    let (code, _, err) = sign(&format!("pkcs11:token={};object=signer?pin-value={PIN}", token.label));
+    let (code, _, err) = sign(&format!(
+        "pkcs11:token={};object=signer?pin-value={PIN}",
+        token.label
+    ));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no PKCS#11 module"), "{err}");
 
-    let (code, _, err) = sign(&format!("pkcs11:token={};object=signer?module-path={MODULE}", token.label));
+    let (code, _, err) = sign(&format!(
+        "pkcs11:token={};object=signer?module-path={MODULE}",
+        token.label
+    ));
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("no PIN"), "{err}");
 }
@@ -280,11 +342,22 @@ async fn image_signed_on_the_token_verifies_and_rsa_keys_work_too() {
     let openssl = support::require_program("openssl", "openssl");
     let rsa_pem = tmp.path().join("rsa.pem");
     let out = Command::new(openssl)
-        .args(["genpkey", "-algorithm", "RSA", "-pkeyopt", "rsa_keygen_bits:2048", "-out"])
+        .args([
+            "genpkey",
+            "-algorithm",
+            "RSA",
+            "-pkeyopt",
+            "rsa_keygen_bits:2048",
+            "-out",
+        ])
         .arg(&rsa_pem)
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     token.import(&rsa_pem, "rsa", "04");
 
     for object in ["ec", "rsa"] {
@@ -293,20 +366,32 @@ async fn image_signed_on_the_token_verifies_and_rsa_keys_work_too() {
         export_public(&token, &uri, &pubfile);
         let (image, _) = support::push_random_image(&support::unique_repo("pkcs11")).await;
         let image = image.to_string();
-        let (code, _, err) = cli::run(
-            token
-                .imprint()
-                .args(["sign", "--tlog-upload=false", "--key", &uri, &image]),
-        );
+        let (code, _, err) =
+            cli::run(
+                token
+                    .imprint()
+                    .args(["sign", "--tlog-upload=false", "--key", &uri, &image]),
+            );
         assert_eq!(code, 0, "{object}: {err}");
-        let (code, _, err) = cli::run(cli::imprint().args(["verify", "--key"]).arg(&pubfile).arg(&image));
+        let (code, _, err) = cli::run(
+            cli::imprint()
+                .args(["verify", "--key"])
+                .arg(&pubfile)
+                .arg(&image),
+        );
         assert_eq!(code, 0, "{object}: {err}");
         let predicate = tmp.path().join("predicate.json");
         std::fs::write(&predicate, br#"{"builder":"pkcs11-test"}"#).unwrap();
         let (code, _, err) = cli::run(
             token
                 .imprint()
-                .args(["attest", "--tlog-upload=false", "--key", &uri, "--predicate"])
+                .args([
+                    "attest",
+                    "--tlog-upload=false",
+                    "--key",
+                    &uri,
+                    "--predicate",
+                ])
                 .arg(&predicate)
                 .arg(&image),
         );
@@ -330,9 +415,14 @@ async fn image_signed_on_the_token_verifies_and_rsa_keys_work_too() {
                 .arg(&image),
         );
         if tmp.path().join(format!("{other}.pub")).exists() {
-            assert_eq!(code, 1, "{object} signature verified with the {other} key: {err}");
+            assert_eq!(
+                code, 1,
+                "{object} signature verified with the {other} key: {err}"
+            );
         }
     }
-    let rsa = imprint::keys::PublicKey::from_pem(&std::fs::read(tmp.path().join("rsa.pub")).unwrap()).unwrap();
+    let rsa =
+        imprint::keys::PublicKey::from_pem(&std::fs::read(tmp.path().join("rsa.pub")).unwrap())
+            .unwrap();
     assert_eq!(rsa.algorithm(), imprint::keys::KeyAlgorithm::RsaPkcs1Sha256);
 }

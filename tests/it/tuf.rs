@@ -58,7 +58,11 @@ impl Repo {
             server: None,
             url: String::new(),
         };
-        repo.build(&["init", repo.state_dir(), &trusted_root.display().to_string()]);
+        repo.build(&[
+            "init",
+            repo.state_dir(),
+            &trusted_root.display().to_string(),
+        ]);
         repo.serve();
         repo
     }
@@ -144,7 +148,11 @@ impl Repo {
             .unwrap();
         let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
         if out.status.success() && stdout.starts_with("OK ") {
-            Ok(stdout.split_whitespace().last().unwrap_or_default().to_owned())
+            Ok(stdout
+                .split_whitespace()
+                .last()
+                .unwrap_or_default()
+                .to_owned())
         } else {
             Err(format!("{stdout}{}", String::from_utf8_lossy(&out.stderr)))
         }
@@ -214,8 +222,14 @@ fn good_update_feeds_verify_and_the_cache_serves_offline() {
     assert!(out.contains("updated trusted_root.json"), "{out}");
     assert!(out.contains("changed"), "{out}");
     assert!(out.contains("not published"), "{out}");
-    let ng = repo.ngclient(&repo.bootstrap()).expect("ngclient accepts the repository");
-    assert_eq!(ng, cached_sha256(&cache), "imprint and ngclient got the same target");
+    let ng = repo
+        .ngclient(&repo.bootstrap())
+        .expect("ngclient accepts the repository");
+    assert_eq!(
+        ng,
+        cached_sha256(&cache),
+        "imprint and ngclient got the same target"
+    );
     assert_eq!(ng, sha256_hex(&scaffolding_root()));
 
     // The cached root is really what verification uses: the scaffolding root cannot verify a
@@ -225,20 +239,28 @@ fn good_update_feeds_verify_and_the_cache_serves_offline() {
     assert!(err.contains("trust root: TUF cache"), "{err}");
     let (code, err) = verify_with_cache(None);
     assert_eq!(code, 0, "{err}");
-    assert!(err.contains("trust root: embedded public-good root"), "{err}");
+    assert!(
+        err.contains("trust root: embedded public-good root"),
+        "{err}"
+    );
 
     // A new target is published: the update says so, and verification follows it.
     repo.update_target(&pgi_root());
     let (code, out, err) = repo.imprint_update(&repo.bootstrap(), &cache);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("(changed;"), "{out}");
-    let ng = repo.ngclient(&repo.bootstrap()).expect("ngclient accepts the update");
+    let ng = repo
+        .ngclient(&repo.bootstrap())
+        .expect("ngclient accepts the update");
     assert_eq!(ng, cached_sha256(&cache));
     assert_eq!(ng, sha256_hex(&pgi_root()));
     let (code, err) = verify_with_cache(Some(&cache));
     assert_eq!(code, 0, "{err}");
     assert!(err.contains("trust root: TUF cache"), "{err}");
-    assert!(err.contains(&repo.url), "the origin names the mirror: {err}");
+    assert!(
+        err.contains(&repo.url),
+        "the origin names the mirror: {err}"
+    );
     let (code, out, err) = repo.imprint_update(&repo.bootstrap(), &cache);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("(unchanged;"), "{out}");
@@ -264,7 +286,14 @@ fn good_update_feeds_verify_and_the_cache_serves_offline() {
     assert_eq!(cached_sha256(&cache), sha256_hex(&pgi_root()));
     let (code, out, err) = cli::run(
         cli::imprint()
-            .args(["trust-root", "update", "--offline", "--mirror", &repo.url, "--root"])
+            .args([
+                "trust-root",
+                "update",
+                "--offline",
+                "--mirror",
+                &repo.url,
+                "--root",
+            ])
             .arg(repo.bootstrap())
             .arg("--cache")
             .arg(&cache),
@@ -294,7 +323,10 @@ fn both_refuse(repo: &Repo, root: &Path, words: &[&str]) -> String {
     );
     assert!(!cache.path().join("imprint/state.json").exists());
     let ng = repo.ngclient(root);
-    assert!(ng.is_err(), "ngclient accepted what imprint refused: {ng:?}");
+    assert!(
+        ng.is_err(),
+        "ngclient accepted what imprint refused: {ng:?}"
+    );
     format!("imprint: {err}\nngclient: {}", ng.unwrap_err())
 }
 
@@ -334,8 +366,7 @@ fn unsigned_metadata_edit_is_refused() {
     // The freeze attack: push the expired timestamp's expiry into the future without the
     // timestamp key.
     let path = repo.repo_dir().join("timestamp.json");
-    let mut md: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut md: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     md["signed"]["expires"] = "2099-01-01T00:00:00Z".into();
     std::fs::write(&path, serde_json::to_vec_pretty(&md).unwrap()).unwrap();
     let why = both_refuse(&repo, &repo.bootstrap(), &["signature", "threshold"]);
@@ -354,7 +385,9 @@ fn root_rotation_is_followed_from_the_first_root() {
     // new root key) and accept the new target.
     let (code, out, err) = repo.imprint_update(&repo.bootstrap(), cache.path());
     assert_eq!(code, 0, "{out}{err}");
-    let ng = repo.ngclient(&repo.bootstrap()).expect("ngclient follows the rotation");
+    let ng = repo
+        .ngclient(&repo.bootstrap())
+        .expect("ngclient follows the rotation");
     assert_eq!(ng, cached_sha256(cache.path()));
     assert_eq!(ng, sha256_hex(&pgi_root()));
     let root: serde_json::Value =
@@ -373,8 +406,7 @@ fn rotation_signed_only_by_the_new_key_is_refused() {
     // Drop the old root key's signature from 2.root.json: the previous root's threshold is
     // no longer met.
     let path = repo.repo_dir().join("2.root.json");
-    let mut md: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    let mut md: serde_json::Value = serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
     let sigs = md["signatures"].as_array_mut().unwrap();
     assert_eq!(sigs.len(), 2);
     sigs.remove(0);
@@ -412,11 +444,7 @@ fn bad_arguments_are_named() {
     );
     assert_eq!(code, 2);
     assert!(err.contains("file:///etc"), "{err}");
-    let (code, _, err) = cli::run(cli::imprint().args([
-        "trust-root",
-        "update",
-        "--mirror",
-        "http://127.0.0.1:1",
-    ]));
+    let (code, _, err) =
+        cli::run(cli::imprint().args(["trust-root", "update", "--mirror", "http://127.0.0.1:1"]));
     assert_eq!(code, 2, "--mirror needs --root: {err}");
 }
