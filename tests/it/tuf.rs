@@ -301,6 +301,53 @@ fn good_update_feeds_verify_and_the_cache_serves_offline() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("re-verified"), "{out}");
 
+    // verify --policy with a keyless authority: the stderr line and the JSON decision's
+    // `trustRoots` evidence name the cache (the image does not exist: denied, but decided).
+    let policy_verify = |cache: Option<&Path>| {
+        let mut c = cli::imprint();
+        c.args([
+            "verify",
+            "--policy",
+            "policies/github-keyless.yaml",
+            "-o",
+            "json",
+            "oci:/nonexistent/imprint-tuf-layout:v1",
+        ]);
+        if let Some(dir) = cache {
+            c.env("IMPRINT_TUF_CACHE", dir);
+        }
+        let (code, out, err) = cli::run(&mut c);
+        assert_eq!(code, 1, "{out}{err}");
+        let decisions: serde_json::Value = serde_json::from_str(&out).unwrap();
+        (decisions[0]["trustRoots"].clone(), err)
+    };
+    let (roots, err) = policy_verify(Some(&cache));
+    assert!(err.contains("trust root: TUF cache"), "{err}");
+    assert_eq!(roots[0]["name"], "public-good", "{roots}");
+    assert!(
+        roots[0]["origin"]
+            .as_str()
+            .unwrap()
+            .starts_with("TUF cache "),
+        "{roots}"
+    );
+    assert_eq!(
+        roots[0]["sha256"].as_str().unwrap(),
+        format!("sha256:{}", sha256_hex(&pgi_root()))
+    );
+    let (roots, err) = policy_verify(None);
+    assert!(
+        err.contains("trust root: embedded public-good root"),
+        "{err}"
+    );
+    assert!(
+        roots[0]["origin"]
+            .as_str()
+            .unwrap()
+            .starts_with("embedded public-good"),
+        "{roots}"
+    );
+
     // A verified copy edited in the cache is refused, not silently replaced.
     let copy = cache.join("imprint/trusted_root.json");
     let mut bytes = std::fs::read(&copy).unwrap();
