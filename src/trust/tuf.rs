@@ -578,6 +578,34 @@ mod tests {
         ));
     }
 
+    #[tokio::test]
+    async fn refresher_reports_each_failure_and_keeps_running() {
+        let dir = tempfile::tempdir().unwrap();
+        let source = TufSource::custom("http://127.0.0.1:1", br#"{"signed":{}}"#.to_vec())
+            .unwrap()
+            .with_cache_dir(dir.path().to_path_buf())
+            .with_timeout(Duration::from_secs(2));
+        let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+        let handle = spawn_refresher(
+            source,
+            Duration::from_millis(20),
+            Arc::new(crate::gate::SystemClock),
+            |_| panic!("nothing to update from"),
+            move |e| {
+                let _ = tx.send(e);
+            },
+        );
+        for _ in 0..2 {
+            let e = tokio::time::timeout(Duration::from_secs(20), rx.recv())
+                .await
+                .unwrap()
+                .unwrap();
+            assert!(matches!(e, TufError::Update { .. }), "{e}");
+        }
+        handle.abort();
+        assert!(load_cached(dir.path()).unwrap().is_none());
+    }
+
     #[test]
     fn empty_cache_is_none_and_damaged_copy_is_refused() {
         let dir = tempfile::tempdir().unwrap();
