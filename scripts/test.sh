@@ -29,6 +29,17 @@ if ! python3 -c 'import securesystemslib, cryptography' 2>/dev/null; then
     || apt_install python3-securesystemslib python3-cryptography
 fi
 
+# --- tuf (tests/it/tuf.rs): python-tuf builds, serves and cross-checks the TUF repository. ---
+if ! python3 -c 'import tuf.ngclient, tuf.api.metadata' 2>/dev/null; then
+  python3 -m pip install -q tuf 2>/dev/null \
+    || python3 -m pip install -q --break-system-packages tuf 2>/dev/null \
+    || apt_install python3-tuf
+fi
+# PKCS#11 (tests/it/pkcs11.rs): SoftHSM2 as the token; openssl makes its RSA test key.
+command -v softhsm2-util >/dev/null && [ -e /usr/lib/softhsm/libsofthsm2.so ] || apt_install softhsm2
+command -v openssl >/dev/null || apt_install openssl
+# --- end tuf ---
+
 # Licenses, bans and sources of the locked dependency graph (deny.toml). cargo-deny comes from
 # crates.io (about 4 minutes to build on 2 cores, once); advisories need GitHub (see deny.toml).
 CARGO_DENY_VERSION=0.20.2

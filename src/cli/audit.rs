@@ -133,6 +133,9 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         .registry(args.registry.to_config())
         .build()
         .context("cannot set up verification")?;
+    for (_, root) in verifier.trust_roots() {
+        super::trust_root::say_which(root);
+    }
     for repository in &args.repository {
         audit::add_repository(
             &verifier,

@@ -294,7 +294,11 @@ pub(super) fn load_signing_key(key: &KeyRef) -> anyhow::Result<keys::SigningKey>
     if let Some(w) = key.path().and_then(keys::private_key_file_warning) {
         eprintln!("warning: {}", for_terminal(&w));
     }
-    let password = keys::password::password_from_env_or_prompt(false)?;
+    let password = if key.needs_password() {
+        keys::password::password_from_env_or_prompt(false)?
+    } else {
+        keys::Password::new(Vec::new())
+    };
     key.load_signing_key(&password)
         .with_context(|| format!("cannot load private key `{key}`"))
 }
@@ -320,12 +324,13 @@ fn build_verifier(
         (None, true) => {
             let policy = identity.policy().map_err(anyhow::Error::msg)?;
             let trust = match trusted_root {
-                Some(p) => TrustRoot::from_file(p)?,
-                None => TrustRoot::public_good()?,
+                Some(p) => std::sync::Arc::new(TrustRoot::from_file(p)?),
+                None => imprint::trust::tuf::default_root()?,
             };
+            super::trust_root::say_which(&trust);
             Ok(SignatureVerifier::Keyless {
                 identity: policy,
-                trust: std::sync::Arc::new(trust),
+                trust,
             })
         }
         (None, false) => anyhow::bail!(

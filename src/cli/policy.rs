@@ -45,6 +45,9 @@ pub(crate) async fn verify(
         .concurrency(registry.max_workers)
         .build()
         .context("cannot set up verification")?;
+    for (_, root) in verifier.trust_roots() {
+        super::trust_root::say_which(root);
+    }
     let decisions = verifier.verify_all(&refs).await;
     if let (Some(log), Some(dir)) = (log, &audit_log.audit_log) {
         super::audit_log::log_decisions(log, &verifier, &decisions)

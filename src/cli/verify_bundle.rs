@@ -177,14 +177,19 @@ fn build_policy(args: &VerifyBundleArgs) -> Result<VerificationPolicy, String> {
 pub(crate) fn run(args: VerifyBundleArgs) -> anyhow::Result<Outcome> {
     let policy = build_policy(&args).map_err(anyhow::Error::msg)?;
     let trust = match (&args.trusted_root, args.staging) {
-        (Some(p), _) => TrustRoot::from_file(p),
-        (None, true) => TrustRoot::staging(),
-        (None, false) => TrustRoot::public_good(),
+        (Some(p), _) => TrustRoot::from_file(p).map(std::sync::Arc::new),
+        (None, true) => TrustRoot::staging().map(std::sync::Arc::new),
+        (None, false) => imprint::trust::tuf::default_root(),
     }
     .context("cannot load the trust root")?;
     let limits = Limits::DEFAULT;
     let bundle = imprint::fs::read_limited(&args.bundle, limits.max_evidence_bytes)
         .context("cannot read the bundle")?;
+    // Say which trust root is used when one is: keyless, or a key bundle with log entries or
+    // timestamps (checked against the root's Rekor and TSA keys).
+    if matches!(policy, VerificationPolicy::Keyless(_)) || uses_trust_material(&bundle) {
+        super::trust_root::say_which(&trust);
+    }
     let artifact_bytes;
     let artifact = if args.artifact.starts_with("sha256:") {
         Artifact::Digest(
@@ -294,4 +299,16 @@ fn verify_without_tlog(
             super::one_line(&e)
         )])),
     }
+}
+
+/// Whether a bundle carries transparency-log entries or RFC 3161 timestamps (a malformed bundle
+/// counts as carrying them: the line is then printed, and verification reports the problem).
+fn uses_trust_material(bundle: &[u8]) -> bool {
+    let Ok(v) = serde_json::from_slice::<serde_json::Value>(bundle) else {
+        return true;
+    };
+    let material = &v["verificationMaterial"];
+    let non_empty = |x: &serde_json::Value| x.as_array().is_some_and(|a| !a.is_empty());
+    non_empty(&material["tlogEntries"])
+        || non_empty(&material["timestampVerificationData"]["rfc3161Timestamps"])
 }

@@ -301,6 +301,18 @@ impl Verifier {
     /// Decide one image. Never panics and never returns an error: registry failures deny
     /// (fail closed) with reason `registry-error`.
     pub async fn verify(&self, image: &ImageRef) -> Decision {
+        let roots = self
+            .trust_roots()
+            .map(|(name, r)| policy::TrustRootUse {
+                name: name.to_owned(),
+                origin: r.origin().to_owned(),
+                sha256: r.hash(),
+            })
+            .collect();
+        self.decide(image).await.with_trust_roots(roots)
+    }
+
+    async fn decide(&self, image: &ImageRef) -> Decision {
         let inner = &self.inner;
         let reference = image.to_string();
         let now = inner.clock.now();

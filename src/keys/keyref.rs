@@ -1,8 +1,9 @@
 //! Key references as cosign's `--key` takes them: a file path, or `env://VAR` (the PEM is the
 //! value of the environment variable `VAR`). KMS URIs (`awskms://`, `gcpkms://`,
-//! `azurekms://`, `hashivault://`), Kubernetes secrets (`k8s://`), GitLab variables
-//! (`gitlab://`) and PKCS#11 tokens (`pkcs11:`) are recognised and refused by name, so they
-//! are never read as a file of that name.
+//! `azurekms://`, `hashivault://`), Kubernetes secrets (`k8s://`) and GitLab variables
+//! (`gitlab://`) are recognised and refused by name, so they are never read as a file of that
+//! name. `pkcs11:` URIs (RFC 7512) name a key on a PKCS#11 token (feature `pkcs11`,
+//! [`super::pkcs11`]); without the feature they are refused by name too.
 
 use std::path::{Path, PathBuf};
 
@@ -18,6 +19,9 @@ pub enum KeyRef {
     File(PathBuf),
     /// `env://VAR`: the PEM is the value of the environment variable `VAR`.
     Env(String),
+    /// `pkcs11:…`: a key on a PKCS#11 token (RFC 7512 URI; feature `pkcs11`).
+    #[cfg(feature = "pkcs11")]
+    Pkcs11(Box<super::pkcs11::Pkcs11Uri>),
 }
 
 /// Schemes cosign accepts for `--key` that imprint does not, with the reason.
@@ -46,9 +50,10 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "gitlab://",
         "GitLab CI variables are not read; pass the key with env://VAR or a file",
     ),
+    #[cfg(not(feature = "pkcs11"))]
     (
         "pkcs11:",
-        "PKCS#11 tokens are not supported; use a cosign key file",
+        "this imprint was built without the `pkcs11` feature; use a cosign key file",
     ),
 ];
 
@@ -65,6 +70,10 @@ impl KeyRef {
             }
             return Ok(Self::Env(var.to_owned()));
         }
+        #[cfg(feature = "pkcs11")]
+        if s.starts_with("pkcs11:") {
+            return super::pkcs11::Pkcs11Uri::parse(s).map(|u| Self::Pkcs11(Box::new(u)));
+        }
         for (scheme, reason) in UNSUPPORTED {
             if s.starts_with(scheme) {
                 return Err(KeyError::UnsupportedKeyRef {
@@ -80,7 +89,17 @@ impl KeyRef {
     pub fn path(&self) -> Option<&Path> {
         match self {
             Self::File(p) => Some(p),
-            Self::Env(_) => None,
+            _ => None,
+        }
+    }
+
+    /// Whether signing with this key needs the cosign key password (not for a token, which
+    /// takes its PIN from the URI or the environment).
+    pub fn needs_password(&self) -> bool {
+        match self {
+            #[cfg(feature = "pkcs11")]
+            Self::Pkcs11(_) => false,
+            _ => true,
         }
     }
 
@@ -89,6 +108,11 @@ impl KeyRef {
     fn read(&self) -> Result<Zeroizing<Vec<u8>>, KeyError> {
         match self {
             Self::File(p) => super::read_limited(p),
+            #[cfg(feature = "pkcs11")]
+            Self::Pkcs11(uri) => Err(KeyError::Pkcs11 {
+                uri: uri.to_string(),
+                detail: "a token key has no PEM to read".into(),
+            }),
             Self::Env(var) => {
                 let value = std::env::var_os(var)
                     .ok_or_else(|| KeyError::EnvNotSet { var: var.clone() })?;
@@ -115,12 +139,18 @@ impl KeyRef {
                 var: var.clone(),
                 error: Box::new(e),
             },
+            #[cfg(feature = "pkcs11")]
+            Self::Pkcs11(_) => e,
         }
     }
 
     /// Load a cosign encrypted private key from this reference. Errors name the file or the
     /// variable, never the key.
     pub fn load_signing_key(&self, password: &Password) -> Result<SigningKey, KeyError> {
+        #[cfg(feature = "pkcs11")]
+        if let Self::Pkcs11(uri) = self {
+            return uri.open_signing_key().map(SigningKey::from_token);
+        }
         let bytes = self.read()?;
         super::cosign::decrypt(&bytes, password.as_bytes()).map_err(|e| self.wrap(e))
     }
@@ -128,6 +158,10 @@ impl KeyRef {
     /// Load a PEM public key (`PUBLIC KEY`, `RSA PUBLIC KEY` or `CERTIFICATE`) from this
     /// reference. Errors name the file or the variable.
     pub fn load_public_key(&self) -> Result<PublicKey, KeyError> {
+        #[cfg(feature = "pkcs11")]
+        if let Self::Pkcs11(uri) = self {
+            return uri.public_key();
+        }
         let bytes = self.read()?;
         PublicKey::from_pem(&bytes).map_err(|e| self.wrap(e))
     }
@@ -138,6 +172,8 @@ impl std::fmt::Display for KeyRef {
         match self {
             Self::File(p) => write!(f, "{}", p.display()),
             Self::Env(var) => write!(f, "env://{var}"),
+            #[cfg(feature = "pkcs11")]
+            Self::Pkcs11(uri) => write!(f, "{uri}"),
         }
     }
 }
@@ -175,6 +211,7 @@ mod tests {
             "hashivault://k",
             "k8s://ns/k",
             "gitlab://p",
+            #[cfg(not(feature = "pkcs11"))]
             "pkcs11:token=x",
         ] {
             assert!(

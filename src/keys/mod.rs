@@ -31,6 +31,8 @@ use zeroize::Zeroizing;
 pub mod cosign;
 pub mod keyref;
 pub mod password;
+#[cfg(feature = "pkcs11")]
+pub mod pkcs11;
 
 pub use keyref::KeyRef;
 
@@ -216,6 +218,14 @@ pub enum KeyError {
     /// Reading the password from the terminal failed.
     #[error("cannot read the password from the terminal")]
     PasswordPrompt(#[source] std::io::Error),
+    /// A PKCS#11 token or key cannot be used. The URI is shown without its PIN.
+    #[error("PKCS#11 key `{uri}`: {detail}")]
+    Pkcs11 {
+        /// The `pkcs11:` URI, PIN removed.
+        uri: String,
+        /// What went wrong.
+        detail: String,
+    },
 }
 
 impl KeyError {
@@ -286,6 +296,8 @@ enum SigningInner {
     Ecdsa(EcdsaKeyPair),
     Ed25519(Ed25519KeyPair),
     Rsa(RsaKeyPair),
+    #[cfg(feature = "pkcs11")]
+    Token(pkcs11::TokenKey),
 }
 
 /// A private key that signs as cosign does. Its `Debug` output shows only the algorithm and
@@ -306,6 +318,26 @@ impl fmt::Debug for SigningKey {
 }
 
 impl SigningKey {
+    /// A key on a PKCS#11 token (see [`pkcs11`]).
+    #[cfg(feature = "pkcs11")]
+    pub fn from_token(key: pkcs11::TokenKey) -> Self {
+        let public = key.public_key().clone();
+        Self {
+            algorithm: public.algorithm(),
+            public,
+            inner: SigningInner::Token(key),
+        }
+    }
+
+    /// Whether this key lives on a PKCS#11 token.
+    pub fn is_token(&self) -> bool {
+        match &self.inner {
+            #[cfg(feature = "pkcs11")]
+            SigningInner::Token(_) => true,
+            _ => false,
+        }
+    }
+
     /// A fresh ECDSA P-256 key (what `generate-key-pair` makes).
     pub fn generate_p256() -> Result<Self, KeyError> {
         let pair =
@@ -420,6 +452,13 @@ impl SigningKey {
                     .as_ref()
                     .to_vec(),
             ),
+            #[cfg(feature = "pkcs11")]
+            SigningInner::Token(key) => {
+                return Err(KeyError::Pkcs11 {
+                    uri: key.uri().to_owned(),
+                    detail: "a key on a token cannot be exported".into(),
+                });
+            }
         };
         Ok(bytes)
     }
@@ -449,6 +488,8 @@ impl SigningKey {
                     .map_err(failed)?;
                 Ok(out)
             }
+            #[cfg(feature = "pkcs11")]
+            SigningInner::Token(key) => key.sign(message),
         }
     }
 
@@ -461,6 +502,8 @@ impl SigningKey {
     pub fn rsa_bits(&self) -> Option<usize> {
         match &self.inner {
             SigningInner::Rsa(pair) => Some(pair.public_modulus_len() * 8),
+            #[cfg(feature = "pkcs11")]
+            SigningInner::Token(key) => rsa_pem_bits(key.public_key().to_pem().as_bytes()),
             _ => None,
         }
     }

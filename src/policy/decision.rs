@@ -305,9 +305,38 @@ pub struct Decision {
     /// Warnings (failed `warn` rules, `noMatch: warn`, failed `audit` rules).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub(super) warnings: Vec<String>,
+    /// The trust roots the policy's keyless authorities verify against, and where each came
+    /// from (the TUF cache or the embedded copy). Empty, and not serialised, for key-only
+    /// policies.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub(super) trust_roots: Vec<TrustRootUse>,
+}
+
+/// One trust root a [`Decision`] was made with.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+#[non_exhaustive]
+pub struct TrustRootUse {
+    /// Its name in the policy (`public-good`, or a `spec.trustRoots` key).
+    pub name: String,
+    /// Where it came from: `TUF cache DIR (mirror URL, updated T)`, the embedded copy, a file.
+    pub origin: String,
+    /// sha256 of its `trusted_root.json` bytes.
+    pub sha256: Digest,
 }
 
 impl Decision {
+    /// This decision, recording the trust roots it was made with (the deploy gate).
+    pub(crate) fn with_trust_roots(mut self, roots: Vec<TrustRootUse>) -> Self {
+        self.trust_roots = roots;
+        self
+    }
+
+    /// The trust roots the keyless authorities verified against (empty for key-only policies).
+    pub fn trust_roots(&self) -> &[TrustRootUse] {
+        &self.trust_roots
+    }
+
     /// The decision for an image that could not be evaluated at all (unparsable reference,
     /// registry unreachable, tag not found): denied, whatever the policy says, because
     /// nothing could be checked (fail closed).
@@ -328,6 +357,7 @@ impl Decision {
             rules: Vec::new(),
             reason: Some(Reason::new(code, message)),
             warnings: Vec::new(),
+            trust_roots: Vec::new(),
         }
     }
 

@@ -92,6 +92,7 @@ pub fn evaluate(policy: &Policy, evidence: &Evidence, now: SystemTime) -> Decisi
         rules: Vec::new(),
         reason: None,
         warnings: Vec::new(),
+        trust_roots: Vec::new(),
     };
     if rules.is_empty() {
         let reason = Reason::new(

@@ -33,7 +33,7 @@ mod wire;
 pub use cel::{DEFAULT_BUDGET as CONDITION_BUDGET, evaluate_condition};
 pub use decision::{
     Candidate, Decision, EvidenceRecord, Outcome, Reason, ReasonCode, RequirementDecision,
-    RuleDecision, Selection, SignerSummary, render_table,
+    RuleDecision, Selection, SignerSummary, TrustRootUse, render_table,
 };
 pub use duration::{format_duration, parse_duration};
 pub use error::PolicyError;

@@ -84,9 +84,12 @@ pub enum TrustRoot {
 }
 
 impl TrustRoot {
-    /// Loads it (an embedded root is parsed once per process and shared).
+    /// Loads it (an embedded root is parsed once per process and shared). `public-good` is
+    /// the TUF-cached root when `imprint trust-root update` has filled the cache
+    /// ([`trust::tuf::default_root`]), else the embedded copy; the root's origin says which.
     pub fn load(&self) -> Result<Arc<trust::TrustRoot>, TrustRootError> {
         match self {
+            Self::Embedded(EmbeddedRoot::PublicGood) => trust::tuf::default_root(),
             Self::Embedded(root) => root.load(),
             Self::File(path) => trust::TrustRoot::from_file(path).map(Arc::new),
         }

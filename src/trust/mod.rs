@@ -5,6 +5,7 @@
 
 pub mod identity;
 pub mod root;
+pub mod tuf;
 
 pub use identity::{
     ClaimMismatch, FULCIO_EXTENSIONS, GithubClaims, IdentityError, IdentityPolicy, Matcher,

@@ -161,6 +161,11 @@ impl TrustRoot {
         Self::parse(&bytes, path.display().to_string())
     }
 
+    /// Parse `bytes`, recording `origin` as where they came from (the TUF cache).
+    pub(crate) fn parse_with_origin(bytes: &[u8], origin: String) -> Result<Self, TrustRootError> {
+        Self::parse(bytes, origin)
+    }
+
     fn parse(bytes: &[u8], origin: String) -> Result<Self, TrustRootError> {
         let err = |detail: String| TrustRootError {
             source_name: origin.clone(),

@@ -26,6 +26,7 @@ mod identities;
 mod keyless_legacy;
 mod keyless_sign;
 mod keys;
+mod pkcs11;
 mod policy_checks;
 mod policy_import;
 mod policy_lint;
@@ -34,6 +35,7 @@ mod registry;
 mod round_trips;
 mod secrets;
 mod sign_verify;
+mod tuf;
 
 /// The support module's own checks.
 mod support_checks {

@@ -5,7 +5,8 @@ use std::process::{Command, Output};
 /// The `imprint` binary of this build (or `$IMPRINT_BIN`, for checkouts that share a target
 /// directory and so its uplifted binary), run in the crate's checkout (so the README's
 /// relative paths such as `keys/demo.pub` work), with the password from `IMPRINT_PASSWORD`
-/// (`test-password`), no `COSIGN_PASSWORD`, and no docker config (anonymous registry access).
+/// (`test-password`), no `COSIGN_PASSWORD`, no docker config (anonymous registry access), and
+/// no TUF cache (the embedded trust root).
 pub(crate) fn imprint() -> Command {
     let bin = std::env::var_os("IMPRINT_BIN")
         .unwrap_or_else(|| std::ffi::OsString::from(env!("CARGO_BIN_EXE_imprint")));
@@ -13,7 +14,10 @@ pub(crate) fn imprint() -> Command {
     c.current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("COSIGN_PASSWORD")
         .env("IMPRINT_PASSWORD", "test-password")
-        .env("DOCKER_CONFIG", "/nonexistent");
+        .env("DOCKER_CONFIG", "/nonexistent")
+        // No TUF cache unless a test names one (`IMPRINT_TUF_CACHE`): the embedded root.
+        .env("XDG_CACHE_HOME", "/nonexistent-imprint-cache")
+        .env_remove("IMPRINT_TUF_CACHE");
     c
 }
 
