@@ -22,7 +22,8 @@
 # Memory: VmRSS of the cached webhook before and after one request for each of DIGESTS
 # distinct digests (python3 client, one keep-alive connection).
 #
-# Usage: bench/admission.sh IMPRINT   (env: REQUESTS=4000 DIGESTS=1000 AUDIT_LOG=1)
+# Usage: bench/admission.sh IMPRINT   (env: REQUESTS=4000 DIGESTS=1000 AUDIT_LOG=1; PROFILE=FILE
+# records `perf record -g` of the cached webhook during its 16-client run into FILE)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 imprint="$(realpath "${1:?usage: $0 IMPRINT}")"
@@ -173,7 +174,12 @@ for c in 1 16 256; do
   reqs_after="$(metric "$uncached_port" imprint_admission_request_duration_seconds_count)"
   python3 -c "print(f'   ({($after-$before)/($reqs_after-$reqs_before):.1f} registry requests per admission request)')"
   printf '%-34s %8s ' "webhook cached" "$c"
+  if [[ -n "${PROFILE:-}" && "$c" == 16 ]]; then
+    perf record -q -F 2000 -g -p "$cached_pid" -o "$PROFILE" 2>/dev/null &
+    perf_pid=$!; sleep 0.5
+  fi
   run_ab "https://localhost:$cached_port/validate" "$c" "$work/pod.json"; echo
+  if [[ -n "${perf_pid:-}" ]]; then kill -INT "$perf_pid"; wait "$perf_pid" || true; perf_pid=; fi
   if [[ "$audit_log" == 1 ]]; then
     printf '%-34s %8s ' "webhook cached + audit-log (fsync)" "$c"
     run_ab "https://localhost:$logged_port/validate" "$c" "$work/pod.json"; echo

@@ -46,7 +46,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
 fn record(i: usize) -> Record {
     Record {
         source: Source::Admission {
-            decision_id: format!("d-{i:08}"),
+            decision_id: format!("{i:032x}"),
             uid: format!("5f3c2a9e-{i:08}"),
             user: "system:serviceaccount:kube-system:replicaset-controller".into(),
             operation: "CREATE".into(),

@@ -283,3 +283,68 @@ fn validate_only_requires_digests_and_reports_the_resolution() {
     patching.fill(&mut v, &tagged, &allowed);
     assert_eq!((v.outcome, v.digest.as_ref()), (Outcome::Allowed, Some(&d)));
 }
+
+fn denied_verdict(image: &str, outcome: Outcome, reason: Option<&str>) -> ImageVerdict {
+    ImageVerdict {
+        slot: "containers[0]".into(),
+        image: image.into(),
+        pointer: "/spec/containers/0/image".into(),
+        outcome,
+        reason: reason.map(str::to_owned),
+        message: None,
+        digest: None,
+        decision: None,
+    }
+}
+
+#[test]
+fn admission_records_one_per_distinct_image_with_the_webhooks_own_reasons() {
+    let policy = Digest::of(b"policy");
+    let context = DecisionContext {
+        policy_hash: policy.clone(),
+        trust_root_hash: None,
+    };
+    let images = [
+        denied_verdict("r.example/a:1", Outcome::Denied, Some(TIMEOUT)),
+        denied_verdict("r.example/b:1", Outcome::Denied, Some(INVALID_REFERENCE)),
+        denied_verdict("r.example/a:1", Outcome::Denied, Some(TIMEOUT)),
+    ];
+    let decided = DecidedRequest {
+        decision_id: "00ff",
+        uid: "uid-1",
+        user: "alice",
+        operation: "CREATE",
+        object: "v1/Pod/shop/web",
+        dry_run: false,
+        images: &images,
+        policy: &policy,
+    };
+    let object = ObjectRef {
+        kind: "Pod".into(),
+        namespace: Some("shop".into()),
+        name: "web".into(),
+    };
+    let records = admission_records(&decided, &object, &context);
+    assert_eq!(records.len(), 2, "one per distinct image");
+    let a = records[0].decision.as_ref().unwrap();
+    assert_eq!(a.image, "r.example/a:1");
+    assert_eq!(
+        a.outcome,
+        RecordOutcome::Error,
+        "a timeout could not be checked"
+    );
+    assert_eq!(a.reasons, vec![TIMEOUT.to_owned()]);
+    let b = records[1].decision.as_ref().unwrap();
+    assert_eq!(b.outcome, RecordOutcome::Denied);
+    assert_eq!(b.reasons, vec![INVALID_REFERENCE.to_owned()]);
+    assert_eq!(
+        records[0].source,
+        Source::Admission {
+            decision_id: "00ff".into(),
+            uid: "uid-1".into(),
+            user: "alice".into(),
+            operation: "CREATE".into(),
+            object,
+        }
+    );
+}
