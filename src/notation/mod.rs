@@ -14,6 +14,7 @@
 //! OCSP/CRL fetching (a chain naming revocation endpoints fails `revocation` where it is
 //! enforced; the TSA chain's revocation is not checked).
 
+pub mod discover;
 pub mod envelope;
 pub mod timestamp;
 pub mod trustpolicy;

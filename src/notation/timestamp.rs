@@ -8,7 +8,7 @@
 use cms::cert::CertificateChoices;
 use cms::content_info::ContentInfo;
 use cms::signed_data::SignedData;
-use x509_cert::der::asn1::{GeneralizedTime, ObjectIdentifier, OctetString};
+use x509_cert::der::asn1::{ObjectIdentifier, OctetString};
 use x509_cert::der::{Decode, Encode, Reader as _, SliceReader, Tag, TagNumber};
 
 use super::x509::Cert;
@@ -99,7 +99,7 @@ fn accuracy_seconds(sd: &SignedData) -> Result<i64, String> {
         let policy = ObjectIdentifier::decode(r)?;
         let _imprint = x509_cert::der::Any::decode(r)?;
         let _serial = x509_cert::der::Any::decode(r)?;
-        let _gen = GeneralizedTime::decode(r)?;
+        let _gen = x509_cert::der::Any::decode(r)?;
         let mut secs: i64 = 0;
         let mut frac_us: i64 = 0;
         let mut explicit = false;
@@ -142,4 +142,61 @@ fn accuracy_seconds(sd: &SignedData) -> Result<i64, String> {
 
 fn small_uint(b: &[u8]) -> i64 {
     b.iter().take(4).fold(0i64, |acc, x| (acc << 8) | i64::from(*x))
+}
+
+/// Parse a countersignature token without verifying it (what `notation inspect` shows): the
+/// genTime, unix seconds.
+pub fn inspect(token: &[u8]) -> Result<i64, String> {
+    let ci = ContentInfo::from_der(token)
+        .map_err(|e| format!("failed to parse timestamp countersignature: {e}"))?;
+    let sd: SignedData = ci
+        .content
+        .decode_as()
+        .map_err(|e| format!("failed to parse timestamp countersignature: {e}"))?;
+    let econtent = sd
+        .encap_content_info
+        .econtent
+        .as_ref()
+        .ok_or("timestamp token has no TSTInfo")?;
+    let octets: OctetString = econtent
+        .decode_as()
+        .map_err(|e| format!("timestamp TSTInfo is not an OCTET STRING: {e}"))?;
+    let bad = |e: x509_cert::der::Error| format!("malformed TSTInfo: {e}");
+    let mut r = SliceReader::new(octets.as_bytes()).map_err(bad)?;
+    let gen_time = r
+        .sequence(|r| {
+            let _version = u8::decode(r)?;
+            let _policy = ObjectIdentifier::decode(r)?;
+            let _imprint = x509_cert::der::Any::decode(r)?;
+            let _serial = x509_cert::der::Any::decode(r)?;
+            let gen_time = x509_cert::der::Any::decode(r)?;
+            while !r.is_finished() {
+                let _ = x509_cert::der::Any::decode(r)?;
+            }
+            Ok(gen_time)
+        })
+        .map_err(bad)?;
+    if x509_cert::der::Tagged::tag(&gen_time) != Tag::GeneralizedTime {
+        return Err("TSTInfo genTime is not a GeneralizedTime".into());
+    }
+    generalized_time(gen_time.value())
+}
+
+/// `YYYYMMDDHHMMSS[.f+]Z` (RFC 3161 allows fractional seconds, which DER GeneralizedTime
+/// decoders refuse), as unix seconds (the fraction is dropped).
+fn generalized_time(v: &[u8]) -> Result<i64, String> {
+    let s = std::str::from_utf8(v).map_err(|_| "genTime is not ASCII".to_owned())?;
+    let body = s
+        .strip_suffix('Z')
+        .ok_or_else(|| format!("genTime {s:?} is not UTC"))?;
+    let (whole, frac) = body.split_once('.').unwrap_or((body, ""));
+    if whole.len() != 14
+        || !whole.bytes().all(|b| b.is_ascii_digit())
+        || !frac.bytes().all(|b| b.is_ascii_digit())
+    {
+        return Err(format!("genTime {s:?} is malformed"));
+    }
+    chrono::NaiveDateTime::parse_from_str(whole, "%Y%m%d%H%M%S")
+        .map(|t| t.and_utc().timestamp())
+        .map_err(|e| format!("genTime {s:?} is malformed: {e}"))
 }

@@ -300,7 +300,8 @@ pub struct TrustPolicyDocument {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
+// Unknown members are ignored, as notation (Go encoding/json) ignores them.
+
 struct WireDoc {
     version: String,
     #[serde(rename = "trustPolicies")]
@@ -308,7 +309,7 @@ struct WireDoc {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct WireStatement {
     name: String,
     registry_scopes: Vec<String>,
@@ -320,7 +321,7 @@ struct WireStatement {
 }
 
 #[derive(Deserialize)]
-#[serde(deny_unknown_fields, rename_all = "camelCase")]
+#[serde(rename_all = "camelCase")]
 struct WireVerification {
     level: String,
     #[serde(default)]

@@ -25,6 +25,7 @@ mod hostile_transport;
 mod identities;
 mod keyless_legacy;
 mod keys;
+mod notation;
 mod policy_checks;
 mod policy_import;
 mod policy_lint;
