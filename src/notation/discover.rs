@@ -83,7 +83,11 @@ async fn referrer_descriptors<R: Repository>(
         .into_iter()
         // Tag-schema indexes written before OCI 1.1 may leave artifactType out; the manifest
         // itself is checked below.
-        .filter(|d| d.artifact_type.as_deref().is_none_or(|t| t == ARTIFACT_TYPE))
+        .filter(|d| {
+            d.artifact_type
+                .as_deref()
+                .is_none_or(|t| t == ARTIFACT_TYPE)
+        })
         .collect())
 }
 

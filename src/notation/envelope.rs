@@ -213,21 +213,18 @@ impl Envelope {
     /// Check the signature with the public key of the leaf certificate, given as the SPKI's
     /// `subjectPublicKey` bits (PKCS#1 for RSA, an uncompressed point for ECDSA).
     pub fn verify_signature(&self, leaf_public_key: &[u8]) -> Result<(), EnvelopeError> {
-        aws_lc_rs::signature::UnparsedPublicKey::new(
-            self.algorithm.verification(),
-            leaf_public_key,
-        )
-        .verify(&self.signing_input, &self.signature)
-        .map_err(|_| {
-            bad(format!(
-                "the {} signature ({}) does not verify with the signing certificate's key",
-                match self.format {
-                    Format::Jws => "JWS",
-                    Format::Cose => "COSE",
-                },
-                self.algorithm.jose_name()
-            ))
-        })
+        aws_lc_rs::signature::UnparsedPublicKey::new(self.algorithm.verification(), leaf_public_key)
+            .verify(&self.signing_input, &self.signature)
+            .map_err(|_| {
+                bad(format!(
+                    "the {} signature ({}) does not verify with the signing certificate's key",
+                    match self.format {
+                        Format::Jws => "JWS",
+                        Format::Cose => "COSE",
+                    },
+                    self.algorithm.jose_name()
+                ))
+            })
     }
 }
 
@@ -333,12 +330,18 @@ fn b64url(field: &str, s: &str) -> Result<Vec<u8>, EnvelopeError> {
 }
 
 fn rfc3339(field: &str, v: &Value) -> Result<i64, EnvelopeError> {
-    let s = v
-        .as_str()
-        .ok_or_else(|| bad(format!("protected header `{field}` must be an RFC 3339 string")))?;
+    let s = v.as_str().ok_or_else(|| {
+        bad(format!(
+            "protected header `{field}` must be an RFC 3339 string"
+        ))
+    })?;
     chrono::DateTime::parse_from_rfc3339(s)
         .map(|t| t.timestamp())
-        .map_err(|e| bad(format!("protected header `{field}` is not RFC 3339 (`{s}`): {e}")))
+        .map_err(|e| {
+            bad(format!(
+                "protected header `{field}` is not RFC 3339 (`{s}`): {e}"
+            ))
+        })
 }
 
 fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
@@ -415,8 +418,15 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let mut extended = Vec::new();
     for k in protected.keys() {
         match k.as_str() {
-            "alg" | "cty" | "crit" | H_SIGNING_SCHEME | H_SIGNING_TIME
-            | H_AUTHENTIC_SIGNING_TIME | H_EXPIRY | H_PLUGIN | H_PLUGIN_MIN_VERSION => {}
+            "alg"
+            | "cty"
+            | "crit"
+            | H_SIGNING_SCHEME
+            | H_SIGNING_TIME
+            | H_AUTHENTIC_SIGNING_TIME
+            | H_EXPIRY
+            | H_PLUGIN
+            | H_PLUGIN_MIN_VERSION => {}
             // Headers that change what is signed or where the key comes from.
             "b64" | "jku" | "jwk" | "kid" | "x5u" | "x5c" | "x5t" | "x5t#S256" | "typ" => {
                 return Err(bad(format!(
@@ -439,52 +449,57 @@ fn parse_jws(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
     let header = match top.get("header") {
         Some(Value::Object(h)) => h,
         Some(_) => return Err(bad("JWS `header` must be a JSON object")),
-        None => return Err(bad("JWS envelope has no unprotected `header` (x5c is required)")),
+        None => {
+            return Err(bad(
+                "JWS envelope has no unprotected `header` (x5c is required)",
+            ));
+        }
     };
     let mut chain = Vec::new();
     let mut timestamp_token = None;
     let mut signing_agent = None;
+    // notation-core-go reads the unprotected header with Go's encoding/json, which matches
+    // member names case-insensitively (older signers wrote `io.cncf.notary.SigningAgent`) and
+    // ignores unknown members; the header is unsigned, so unknown members are ignored here too.
     for (k, v) in header {
-        match k.as_str() {
-            "x5c" => {
-                let arr = v
-                    .as_array()
-                    .ok_or_else(|| bad("JWS `x5c` must be an array"))?;
-                for (i, c) in arr.iter().enumerate() {
-                    let s = c
-                        .as_str()
-                        .ok_or_else(|| bad(format!("JWS `x5c[{i}]` must be a string")))?;
-                    chain.push(STANDARD.decode(s).map_err(|e| {
-                        bad(format!("JWS `x5c[{i}]` is not base64 DER: {e}"))
-                    })?);
-                }
-            }
-            H_SIGNING_AGENT => {
-                signing_agent = Some(
-                    v.as_str()
-                        .ok_or_else(|| bad(format!("`{H_SIGNING_AGENT}` must be a string")))?
-                        .to_owned(),
-                );
-            }
-            H_TIMESTAMP => {
-                let s = v
+        let key = k.to_ascii_lowercase();
+        if key == "x5c" {
+            let arr = v
+                .as_array()
+                .ok_or_else(|| bad("JWS `x5c` must be an array"))?;
+            for (i, c) in arr.iter().enumerate() {
+                let s = c
                     .as_str()
-                    .ok_or_else(|| bad(format!("`{H_TIMESTAMP}` must be a base64 string")))?;
-                timestamp_token = Some(
+                    .ok_or_else(|| bad(format!("JWS `x5c[{i}]` must be a string")))?;
+                chain.push(
                     STANDARD
                         .decode(s)
-                        .map_err(|e| bad(format!("`{H_TIMESTAMP}` is not base64: {e}")))?,
+                        .map_err(|e| bad(format!("JWS `x5c[{i}]` is not base64 DER: {e}")))?,
                 );
             }
-            other => {
-                return Err(bad(format!(
-                    "JWS unprotected header `{other}` is not allowed (x5c, {H_SIGNING_AGENT}, {H_TIMESTAMP})"
-                )));
-            }
+        } else if key == H_SIGNING_AGENT.to_ascii_lowercase() {
+            signing_agent = Some(
+                v.as_str()
+                    .ok_or_else(|| bad(format!("`{H_SIGNING_AGENT}` must be a string")))?
+                    .to_owned(),
+            );
+        } else if key == H_TIMESTAMP.to_ascii_lowercase() {
+            let s = v
+                .as_str()
+                .ok_or_else(|| bad(format!("`{H_TIMESTAMP}` must be a base64 string")))?;
+            timestamp_token = Some(
+                STANDARD
+                    .decode(s)
+                    .map_err(|e| bad(format!("`{H_TIMESTAMP}` is not base64: {e}")))?,
+            );
+        } else {
+            tracing::debug!(header = %k, "ignoring unknown JWS unprotected header");
         }
     }
     if chain.is_empty() {
-        return Err(bad("JWS unprotected header has no certificate chain (`x5c`)"));
+        return Err(bad(
+            "JWS unprotected header has no certificate chain (`x5c`)",
+        ));
     }
     let mut signing_input = Vec::with_capacity(protected_b64.len() + 1 + payload_b64.len());
     signing_input.extend_from_slice(protected_b64.as_bytes());
@@ -519,11 +534,16 @@ fn cose_text_label(l: &coset::Label) -> Option<&str> {
 fn cose_time(field: &str, v: &ciborium_value::Value) -> Result<i64, EnvelopeError> {
     match v {
         ciborium_value::Value::Tag(1, inner) => match inner.as_ref() {
-            ciborium_value::Value::Integer(i) => i64::try_from(*i)
-                .map_err(|_| bad(format!("COSE `{field}` is out of range"))),
-            _ => Err(bad(format!("COSE `{field}` must be a tag-1 integer epoch time"))),
+            ciborium_value::Value::Integer(i) => {
+                i64::try_from(*i).map_err(|_| bad(format!("COSE `{field}` is out of range")))
+            }
+            _ => Err(bad(format!(
+                "COSE `{field}` must be a tag-1 integer epoch time"
+            ))),
         },
-        _ => Err(bad(format!("COSE `{field}` must be a CBOR tag-1 epoch time"))),
+        _ => Err(bad(format!(
+            "COSE `{field}` must be a CBOR tag-1 epoch time"
+        ))),
     }
 }
 
@@ -543,11 +563,8 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         .ok_or_else(|| bad("COSE protected header is missing"))?;
     let ph = &msg.protected.header;
     let algorithm = match &ph.alg {
-        Some(coset::RegisteredLabelWithPrivate::Assigned(a)) => {
-            Algorithm::from_cose(*a as i64).ok_or_else(|| {
-                bad(format!("COSE signature algorithm {a:?} is not allowed"))
-            })?
-        }
+        Some(coset::RegisteredLabelWithPrivate::Assigned(a)) => Algorithm::from_cose(*a as i64)
+            .ok_or_else(|| bad(format!("COSE signature algorithm {a:?} is not allowed")))?,
         Some(other) => {
             return Err(bad(format!(
                 "COSE signature algorithm {other:?} is not allowed"
@@ -561,7 +578,9 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         None => return Err(bad("COSE protected header has no content type (label 3)")),
     }
     if !ph.key_id.is_empty() || !ph.iv.is_empty() || !ph.partial_iv.is_empty() {
-        return Err(bad("COSE protected header carries kid/IV labels Notation does not allow"));
+        return Err(bad(
+            "COSE protected header carries kid/IV labels Notation does not allow",
+        ));
     }
     let mut crit = Vec::new();
     for c in &ph.crit {
@@ -606,7 +625,8 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
             other => extended.push(other.to_owned()),
         }
     }
-    let scheme = scheme.ok_or_else(|| bad(format!("protected header has no `{H_SIGNING_SCHEME}`")))?;
+    let scheme =
+        scheme.ok_or_else(|| bad(format!("protected header has no `{H_SIGNING_SCHEME}`")))?;
     check_times(scheme, signing_time, authentic)?;
     check_signed_attributes(
         scheme,
@@ -624,7 +644,9 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         || !uh.key_id.is_empty()
         || !uh.counter_signatures.is_empty()
     {
-        return Err(bad("COSE unprotected header carries labels Notation does not allow"));
+        return Err(bad(
+            "COSE unprotected header carries labels Notation does not allow",
+        ));
     }
     let mut chain = Vec::new();
     let mut timestamp_token = None;
@@ -654,7 +676,9 @@ fn parse_cose(bytes: &[u8]) -> Result<Envelope, EnvelopeError> {
         }
     }
     if chain.is_empty() {
-        return Err(bad("COSE unprotected header has no certificate chain (x5chain, label 33)"));
+        return Err(bad(
+            "COSE unprotected header has no certificate chain (x5chain, label 33)",
+        ));
     }
     let payload = msg
         .payload

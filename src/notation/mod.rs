@@ -22,8 +22,12 @@ pub mod verify;
 pub mod x509;
 
 pub use envelope::{Envelope, Format, SigningScheme};
-pub use trustpolicy::{Action, Check, Level, Statement, StoreRef, TrustPolicyDocument, TrustStores};
-pub use verify::{ArtifactDescriptor, NotationError, VerifiedNotation, VerifyOptions, verify_signature};
+pub use trustpolicy::{
+    Action, Check, Level, Statement, StoreRef, TrustPolicyDocument, TrustStores,
+};
+pub use verify::{
+    ArtifactDescriptor, NotationError, VerifiedNotation, VerifyOptions, verify_signature,
+};
 
 /// `artifactType` (or legacy `config.mediaType`) of a Notation signature manifest.
 pub const ARTIFACT_TYPE: &str = "application/vnd.cncf.notary.signature";

@@ -333,8 +333,8 @@ struct WireVerification {
 impl TrustPolicyDocument {
     /// Parse and validate.
     pub fn from_json(bytes: &[u8]) -> Result<Self, String> {
-        let doc: WireDoc = serde_json::from_slice(bytes)
-            .map_err(|e| format!("malformed trust policy: {e}"))?;
+        let doc: WireDoc =
+            serde_json::from_slice(bytes).map_err(|e| format!("malformed trust policy: {e}"))?;
         if doc.version != "1.0" {
             return Err(format!(
                 "trust policy version {:?} is not supported (1.0)",
@@ -433,7 +433,10 @@ impl TrustPolicyDocument {
                 name: w.name,
                 registry_scopes: w.registry_scopes,
                 actions,
-                verify_timestamp: w.signature_verification.verify_timestamp.unwrap_or_default(),
+                verify_timestamp: w
+                    .signature_verification
+                    .verify_timestamp
+                    .unwrap_or_default(),
                 trust_stores: stores,
                 identities,
             });

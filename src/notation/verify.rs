@@ -8,7 +8,9 @@ use serde::Deserialize;
 
 use super::envelope::{Algorithm, Envelope, Format, SigningScheme};
 use super::timestamp;
-use super::trustpolicy::{Action, Check, Identities, Statement, StoreType, TrustStores, VerifyTimestamp};
+use super::trustpolicy::{
+    Action, Check, Identities, Statement, StoreType, TrustStores, VerifyTimestamp,
+};
 use super::x509::{self, Cert, KeyKind};
 
 /// The artifact a signature must be for: its manifest descriptor.
@@ -214,7 +216,10 @@ pub fn verify_signature(
 
     // 2. Authenticity.
     if statement.actions.action(Check::Authenticity) != Action::Skip {
-        apply(Check::Authenticity, authenticity(&env, &chain, statement, stores))?;
+        apply(
+            Check::Authenticity,
+            authenticity(&env, &chain, statement, stores),
+        )?;
     }
     // 3. Expiry.
     if statement.actions.action(Check::Expiry) != Action::Skip {
@@ -295,7 +300,9 @@ fn authenticity(
         .iter()
         .any(|c| trusted.iter().any(|t| t.der() == c.der()));
     if !anchored {
-        return Err("the signature's certificate chain does not contain any trusted certificate".into());
+        return Err(
+            "the signature's certificate chain does not contain any trusted certificate".into(),
+        );
     }
     match &statement.identities {
         Some(Identities::Any) => Ok(()),
@@ -307,7 +314,9 @@ fn authenticity(
             } else {
                 Err(format!(
                     "signing certificate from the digital signature does not match the X.509 trusted identities {:?} defined in the trust policy {:?} (subject {:?})",
-                    dns, statement.name, leaf.subject()
+                    dns,
+                    statement.name,
+                    leaf.subject()
                 ))
             }
         }

@@ -58,7 +58,8 @@ pub(crate) enum KeyKind {
 impl Cert {
     /// Parse one DER certificate.
     pub fn from_der(der: &[u8]) -> Result<Self, String> {
-        let cert = Certificate::from_der(der).map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
+        let cert =
+            Certificate::from_der(der).map_err(|e| format!("not a DER X.509 certificate: {e}"))?;
         Ok(Self {
             der: der.to_vec(),
             cert,
@@ -120,7 +121,10 @@ impl Cert {
                 c => Err(format!("unsupported EC curve {c}")),
             };
         }
-        Err(format!("unsupported public key algorithm {}", spki.algorithm.oid))
+        Err(format!(
+            "unsupported public key algorithm {}",
+            spki.algorithm.oid
+        ))
     }
 
     fn extension(&self, oid: ObjectIdentifier) -> Option<&x509_cert::ext::Extension> {
@@ -134,7 +138,10 @@ impl Cert {
 
     fn key_usage(&self) -> Result<Option<KeyUsage>, String> {
         self.extension(OID_KU)
-            .map(|e| KeyUsage::from_der(e.extn_value.as_bytes()).map_err(|e| format!("bad keyUsage: {e}")))
+            .map(|e| {
+                KeyUsage::from_der(e.extn_value.as_bytes())
+                    .map_err(|e| format!("bad keyUsage: {e}"))
+            })
             .transpose()
     }
 
@@ -312,8 +319,7 @@ pub fn parse_cert_file(bytes: &[u8]) -> Result<Vec<Cert>, String> {
     while !rest.is_empty() {
         let mut r = SliceReader::new(rest).map_err(|e| format!("bad DER: {e}"))?;
         let header = x509_cert::der::Header::decode(&mut r).map_err(|e| format!("bad DER: {e}"))?;
-        let total = u32::from(header.encoded_len().map_err(|e| format!("bad DER: {e}"))?)
-            as usize
+        let total = u32::from(header.encoded_len().map_err(|e| format!("bad DER: {e}"))?) as usize
             + u32::from(header.length) as usize;
         if total > rest.len() {
             return Err("truncated DER certificate".into());
@@ -385,9 +391,12 @@ fn validate_chain(chain_der: &[Vec<u8>], purpose: Purpose) -> Result<Vec<Cert>, 
     // Leaf requirements.
     let leaf = &chain[0];
     let Purpose::CodeSigning = purpose;
-    let ku = leaf
-        .key_usage()?
-        .ok_or_else(|| format!("signing certificate {:?} has no keyUsage extension", leaf.subject()))?;
+    let ku = leaf.key_usage()?.ok_or_else(|| {
+        format!(
+            "signing certificate {:?} has no keyUsage extension",
+            leaf.subject()
+        )
+    })?;
     if !ku.digital_signature() {
         return Err(format!(
             "signing certificate {:?} keyUsage lacks digitalSignature",
@@ -427,9 +436,9 @@ fn validate_chain(chain_der: &[Vec<u8>], purpose: Purpose) -> Result<Vec<Cert>, 
     }
     // CA requirements.
     for (i, ca) in chain.iter().enumerate().skip(1) {
-        let bc = ca.basic_constraints()?.ok_or_else(|| {
-            format!("CA certificate {:?} has no basicConstraints", ca.subject())
-        })?;
+        let bc = ca
+            .basic_constraints()?
+            .ok_or_else(|| format!("CA certificate {:?} has no basicConstraints", ca.subject()))?;
         if !bc.ca {
             return Err(format!(
                 "certificate {:?} issues another certificate but is not a CA (basicConstraints cA false)",
@@ -454,10 +463,72 @@ fn validate_chain(chain_der: &[Vec<u8>], purpose: Purpose) -> Result<Vec<Cert>, 
                 ));
             }
         } else {
-            return Err(format!("CA certificate {:?} has no keyUsage extension", ca.subject()));
+            return Err(format!(
+                "CA certificate {:?} has no keyUsage extension",
+                ca.subject()
+            ));
         }
     }
     Ok(chain)
+}
+
+/// The timestamping chain of an RFC 3161 token: from the token's signer certificate up
+/// through certificates embedded in the token to a certificate of a `tsa` trust store (equal
+/// to it, or issued by it), each signature checked; the signer has the timeStamping EKU and
+/// every certificate is valid at the stamped time `at`.
+pub fn validate_tsa_chain(
+    signer: &Cert,
+    embedded: &[Cert],
+    roots: &[&Cert],
+    at: i64,
+) -> Result<(), String> {
+    let eku = signer.ext_key_usage()?.ok_or_else(|| {
+        format!(
+            "timestamping certificate {:?} has no extended key usage",
+            signer.subject()
+        )
+    })?;
+    if !eku.0.contains(&EKU_TIME_STAMPING) {
+        return Err(format!(
+            "timestamping certificate {:?} lacks the timeStamping extended key usage",
+            signer.subject()
+        ));
+    }
+    let mut current = signer.clone();
+    let mut path = vec![signer.clone()];
+    for _ in 0..8 {
+        if roots.iter().any(|r| r.der() == current.der()) {
+            return chain_valid_over(&path, at, at, "timestamp");
+        }
+        if let Some(root) = roots.iter().find(|r| {
+            r.cert.tbs_certificate.subject == current.cert.tbs_certificate.issuer
+                && current.verify_issued_by(r).is_ok()
+        }) {
+            path.push((*root).clone());
+            return chain_valid_over(&path, at, at, "timestamp");
+        }
+        let Some(next) = embedded.iter().find(|c| {
+            c.der() != current.der()
+                && c.cert.tbs_certificate.subject == current.cert.tbs_certificate.issuer
+                && c.is_ca()
+                && current.verify_issued_by(c).is_ok()
+        }) else {
+            return Err(format!(
+                "the timestamping certificate chain of {:?} does not lead to a certificate of the tsa trust stores",
+                signer.subject()
+            ));
+        };
+        current = next.clone();
+        path.push(next.clone());
+    }
+    Err("the timestamping certificate chain is too long".into())
+}
+
+impl Cert {
+    /// The parsed certificate.
+    pub(crate) fn inner(&self) -> &Certificate {
+        &self.cert
+    }
 }
 
 /// Every certificate of `chain` valid over `[lower, upper]` (unix seconds).
@@ -526,14 +597,22 @@ pub fn parse_dn(s: &str) -> Result<BTreeMap<String, String>, String> {
             return Err(format!("distinguished name {s:?}: RDN {text:?} has no `=`"));
         };
         let trim = |v: &[(char, bool)]| -> String {
-            let start = v.iter().position(|&(c, esc)| c != ' ' || esc).unwrap_or(v.len());
-            let end = v.iter().rposition(|&(c, esc)| c != ' ' || esc).map_or(start, |e| e + 1);
+            let start = v
+                .iter()
+                .position(|&(c, esc)| c != ' ' || esc)
+                .unwrap_or(v.len());
+            let end = v
+                .iter()
+                .rposition(|&(c, esc)| c != ' ' || esc)
+                .map_or(start, |e| e + 1);
             v[start..end.max(start)].iter().map(|&(c, _)| c).collect()
         };
         let k = trim(&p[..eq]).to_ascii_uppercase();
         let v = trim(&p[eq + 1..]);
         if k.is_empty() || v.is_empty() {
-            return Err(format!("distinguished name {s:?}: empty attribute type or value"));
+            return Err(format!(
+                "distinguished name {s:?}: empty attribute type or value"
+            ));
         }
         let k = match k.as_str() {
             "S" => "ST".to_owned(),
@@ -573,8 +652,17 @@ mod tests {
                 .into_iter()
                 .map(|(a, b)| (a.to_owned(), b.to_owned()))
                 .collect();
-        assert!(dn_is_subset(&parse_dn("C=US,ST=WA,O=x").unwrap_or_default(), &subject));
-        assert!(!dn_is_subset(&parse_dn("C=USB,ST=WA,O=x").unwrap_or_default(), &subject));
-        assert!(!dn_is_subset(&parse_dn("C=US,ST=WA,O=x,OU=z").unwrap_or_default(), &subject));
+        assert!(dn_is_subset(
+            &parse_dn("C=US,ST=WA,O=x").unwrap_or_default(),
+            &subject
+        ));
+        assert!(!dn_is_subset(
+            &parse_dn("C=USB,ST=WA,O=x").unwrap_or_default(),
+            &subject
+        ));
+        assert!(!dn_is_subset(
+            &parse_dn("C=US,ST=WA,O=x,OU=z").unwrap_or_default(),
+            &subject
+        ));
     }
 }
