@@ -16,6 +16,7 @@ pub(crate) mod blob;
 pub(crate) mod download;
 pub(crate) mod image;
 pub(crate) mod keys;
+pub(crate) mod notation;
 pub(crate) mod output;
 pub(crate) mod policy;
 pub(crate) mod progress;

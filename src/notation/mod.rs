@@ -16,12 +16,14 @@
 
 pub mod discover;
 pub mod envelope;
+pub mod image;
 pub mod timestamp;
 pub mod trustpolicy;
 pub mod verify;
 pub mod x509;
 
 pub use envelope::{Envelope, Format, SigningScheme};
+pub use image::{ImageVerification, StoreSource, verify_image};
 pub use trustpolicy::{
     Action, Check, Level, Statement, StoreRef, TrustPolicyDocument, TrustStores,
 };

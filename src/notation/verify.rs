@@ -101,6 +101,15 @@ pub enum NotationError {
     /// The statement's level is `skip`: nothing was verified.
     #[error("trust policy statement {0:?} is configured to skip signature verification")]
     Skipped(String),
+    /// No trust policy statement applies to the artifact's repository.
+    #[error("{0}")]
+    NoPolicy(String),
+    /// The image has no Notation signature.
+    #[error("no Notation signature is attached to the image")]
+    NoSignature,
+    /// The image or its signatures could not be read.
+    #[error("cannot read the image or its signatures: {0}")]
+    Unreadable(String),
     /// The payload does not carry the required user metadata.
     #[error("user metadata check failed: {0}")]
     UserMetadata(String),
