@@ -8,7 +8,9 @@ use crate::format::reference::ImageRef;
 use crate::store::{AnyRepository, Client};
 
 use super::trustpolicy::{Level, TrustPolicyDocument, TrustStores};
-use super::verify::{ArtifactDescriptor, NotationError, VerifiedNotation, VerifyOptions, verify_signature};
+use super::verify::{
+    ArtifactDescriptor, NotationError, VerifiedNotation, VerifyOptions, verify_signature,
+};
 
 /// Where trust-store certificates come from.
 #[derive(Debug, Clone, Copy)]
@@ -50,7 +52,10 @@ pub async fn verify_image(
         Err(e) => return fail(image.to_string(), NotationError::NoPolicy(e)),
     };
     if statement.actions.level() == Level::Skip {
-        return fail(image.to_string(), NotationError::Skipped(statement.name.clone()));
+        return fail(
+            image.to_string(),
+            NotationError::Skipped(statement.name.clone()),
+        );
     }
     let resolved = match client.resolve(image).await {
         Ok(r) => r,
@@ -75,7 +80,12 @@ pub async fn verify_image(
     };
     let sigs = match found {
         Ok(s) => s,
-        Err(e) => return fail(reference, NotationError::Unreadable(crate::format::error_chain(&e))),
+        Err(e) => {
+            return fail(
+                reference,
+                NotationError::Unreadable(crate::format::error_chain(&e)),
+            );
+        }
     };
     let loaded;
     let stores = match stores {

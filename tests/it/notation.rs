@@ -1067,3 +1067,159 @@ fn notation_trust_policies_validate_like_notation() {
     );
     let _ = StoreType::Tsa;
 }
+
+// ---- images: a Notation-signed OCI layout allowed, then denied when the trust store changes
+
+/// A Notation trust-store directory holding `ca:<name>` = `certs`.
+fn store_dir(tag: &str, name: &str, certs: &[&str]) -> PathBuf {
+    let root = std::env::temp_dir().join(format!(
+        "imprint-notation-store-{}-{tag}",
+        std::process::id()
+    ));
+    let dir = root.join("x509/ca").join(name);
+    std::fs::create_dir_all(&dir).unwrap();
+    for c in certs {
+        let src = vdir().join(c);
+        std::fs::copy(&src, dir.join(src.file_name().unwrap())).unwrap();
+    }
+    root
+}
+
+#[test]
+fn notation_layout_allowed_then_denied_when_the_trust_store_changes() {
+    use imprint::format::reference::ImageRef;
+    use imprint::notation::{StoreSource, verify_image};
+    use imprint::store::{Client, RegistryConfig};
+    let layout = vdir()
+        .join(E2E_LAYOUTS)
+        .join("e2e-valid-multiple-signatures");
+    let image = ImageRef::parse(&format!("oci:{}:v1", layout.display())).unwrap();
+    let doc =
+        TrustPolicyDocument::from_json(&read(&format!("{E2E_POLICIES}/trustpolicy.json"))).unwrap();
+    let client = Client::new(RegistryConfig::default()).unwrap();
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let opts = VerifyOptions {
+        at: AT,
+        user_metadata: BTreeMap::new(),
+    };
+    let good = store_dir("good", "e2e", &[&format!("{E2E_KEYS}/e2e.crt")]);
+    let v = rt.block_on(verify_image(
+        &client,
+        &image,
+        &doc,
+        StoreSource::Dir(&good),
+        &opts,
+    ));
+    assert_eq!(v.signatures, 2);
+    let ok = v.outcome.unwrap();
+    assert_eq!(ok.signer(), "CN=e2e,O=Notary,L=Seattle,ST=WA,C=US");
+    assert!(v.reference.contains(E2E_IMAGE), "{}", v.reference);
+    // Another certificate in ca:e2e: neither signature is trusted.
+    let bad = store_dir("bad", "e2e", &[&format!("{E2E_KEYS}/new_e2e.crt")]);
+    let v = rt.block_on(verify_image(
+        &client,
+        &image,
+        &doc,
+        StoreSource::Dir(&bad),
+        &opts,
+    ));
+    let e = v.outcome.unwrap_err();
+    assert_eq!(e.check(), Some(Check::Authenticity), "{e}");
+    // The store named by the policy missing altogether: authenticity fails, naming it.
+    let empty = store_dir("empty", "other", &[&format!("{E2E_KEYS}/e2e.crt")]);
+    let e = rt
+        .block_on(verify_image(
+            &client,
+            &image,
+            &doc,
+            StoreSource::Dir(&empty),
+            &opts,
+        ))
+        .outcome
+        .unwrap_err();
+    assert!(e.to_string().contains("ca:e2e"), "{e}");
+    // An unsigned image.
+    let unsigned = ImageRef::parse(&format!(
+        "oci:{}:v1",
+        vdir().join(E2E_LAYOUTS).join("e2e").display()
+    ))
+    .unwrap();
+    let e = rt
+        .block_on(verify_image(
+            &client,
+            &unsigned,
+            &doc,
+            StoreSource::Dir(&good),
+            &opts,
+        ))
+        .outcome
+        .unwrap_err();
+    assert_eq!(e, NotationError::NoSignature);
+}
+
+#[test]
+fn notation_cli_verify_with_notation_trust_policy() {
+    let layout = vdir().join(E2E_LAYOUTS).join("e2e-valid-signature");
+    let image = format!("oci:{}:v1", layout.display());
+    let policy = vdir().join(E2E_POLICIES).join("trustpolicy.json");
+    let run = |store: &Path| {
+        crate::support::cli::run(
+            crate::support::cli::imprint()
+                .arg("verify")
+                .arg("--notation-trust-policy")
+                .arg(&policy)
+                .arg("--notation-trust-store")
+                .arg(store)
+                .arg(&image),
+        )
+    };
+    let good = store_dir("cli-good", "e2e", &[&format!("{E2E_KEYS}/e2e.crt")]);
+    let (code, out, err) = run(&good);
+    assert_eq!(code, 0, "stdout: {out}\nstderr: {err}");
+    assert!(
+        out.contains("verified a Notation signature by \"CN=e2e,O=Notary,L=Seattle,ST=WA,C=US\""),
+        "{out}"
+    );
+    let bad = store_dir("cli-bad", "e2e", &[&format!("{E2E_KEYS}/new_e2e.crt")]);
+    let (code, out, err) = run(&bad);
+    assert_eq!(code, 1, "stdout: {out}\nstderr: {err}");
+    assert!(err.contains("authenticity validation failed"), "{err}");
+    // The strict policy refuses the expired signature; the permissive one logs it.
+    let expired = format!(
+        "oci:{}:v1",
+        vdir()
+            .join(E2E_LAYOUTS)
+            .join("e2e-expired-signature")
+            .display()
+    );
+    let (code, _, err) = crate::support::cli::run(
+        crate::support::cli::imprint()
+            .args(["verify", "--notation-trust-policy"])
+            .arg(&policy)
+            .arg("--notation-trust-store")
+            .arg(&good)
+            .arg(&expired),
+    );
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("expiry validation failed"), "{err}");
+    let (code, _, err) = crate::support::cli::run(
+        crate::support::cli::imprint()
+            .args(["verify", "--notation-trust-policy"])
+            .arg(
+                vdir()
+                    .join(E2E_POLICIES)
+                    .join("permissive_trustpolicy.json"),
+            )
+            .arg("--notation-trust-store")
+            .arg(&good)
+            .arg(&expired),
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        err.contains("expiry validation failed, logged by policy"),
+        "{err}"
+    );
+}
