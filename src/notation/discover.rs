@@ -43,15 +43,15 @@ pub async fn layout_signatures(
 ) -> Result<Vec<AttachedSignature>, RegistryError> {
     let mut listed = referrer_descriptors(repo, subject).await?;
     let index_path = repo.path().join("index.json");
-    if let Ok(bytes) = crate::fs::read_limited(&index_path, limits.max_layout_index_bytes) {
-        if let Ok(index) = serde_json::from_slice::<ImageIndex>(&bytes) {
-            for d in index.manifests {
-                let candidate = d.artifact_type.as_deref() == Some(ARTIFACT_TYPE)
-                    || (d.artifact_type.is_none()
-                        && d.media_type == crate::store::media_types::OCI_MANIFEST);
-                if candidate && d.digest != *subject {
-                    listed.push(d);
-                }
+    if let Ok(bytes) = crate::fs::read_limited(&index_path, limits.max_layout_index_bytes)
+        && let Ok(index) = serde_json::from_slice::<ImageIndex>(&bytes)
+    {
+        for d in index.manifests {
+            let candidate = d.artifact_type.as_deref() == Some(ARTIFACT_TYPE)
+                || (d.artifact_type.is_none()
+                    && d.media_type == crate::store::media_types::OCI_MANIFEST);
+            if candidate && d.digest != *subject {
+                listed.push(d);
             }
         }
     }

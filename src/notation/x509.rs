@@ -409,13 +409,13 @@ fn validate_chain(chain_der: &[Vec<u8>], purpose: Purpose) -> Result<Vec<Cert>, 
             leaf.subject()
         ));
     }
-    if let Some(bc) = leaf.basic_constraints()? {
-        if bc.ca {
-            return Err(format!(
-                "signing certificate {:?} is a CA certificate (basicConstraints cA true)",
-                leaf.subject()
-            ));
-        }
+    if let Some(bc) = leaf.basic_constraints()?
+        && bc.ca
+    {
+        return Err(format!(
+            "signing certificate {:?} is a CA certificate (basicConstraints cA true)",
+            leaf.subject()
+        ));
     }
     if let Some(eku) = leaf.ext_key_usage()? {
         for oid in &eku.0 {

@@ -1223,3 +1223,45 @@ fn notation_cli_verify_with_notation_trust_policy() {
         "{err}"
     );
 }
+
+/// The e2e layout copied into the test registry (image by tag, signature manifest by digest,
+/// the `sha256-<hex>` tag-schema index): found as referrers there and verified the same way.
+#[tokio::test]
+async fn notation_signatures_found_in_a_registry() {
+    use imprint::format::reference::ImageRef;
+    use imprint::notation::{StoreSource, verify_image};
+    use imprint::store::Repository as _;
+    let layout = vdir().join(E2E_LAYOUTS).join("e2e-valid-signature");
+    let repo_name = crate::support::unique_repo("notation");
+    let image = ImageRef::parse(&format!("{}/{repo_name}:v1", crate::support::registry())).unwrap();
+    let client = crate::support::test_client();
+    let repo = client.repository(&image).unwrap();
+    for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
+        repo.put_blob(&std::fs::read(e.unwrap().path()).unwrap())
+            .await
+            .unwrap();
+    }
+    let index: Value =
+        serde_json::from_slice(&std::fs::read(layout.join("index.json")).unwrap()).unwrap();
+    for m in index["manifests"].as_array().unwrap() {
+        let digest = m["digest"].as_str().unwrap().trim_start_matches("sha256:");
+        let bytes = std::fs::read(layout.join("blobs/sha256").join(digest)).unwrap();
+        let tag = m["annotations"]["org.opencontainers.image.ref.name"].as_str();
+        repo.put_manifest(tag, m["mediaType"].as_str().unwrap(), &bytes)
+            .await
+            .unwrap();
+    }
+    let doc =
+        TrustPolicyDocument::from_json(&read(&format!("{E2E_POLICIES}/trustpolicy.json"))).unwrap();
+    let opts = VerifyOptions {
+        at: AT,
+        user_metadata: BTreeMap::new(),
+    };
+    let good = store_dir("reg-good", "e2e", &[&format!("{E2E_KEYS}/e2e.crt")]);
+    let v = verify_image(&client, &image, &doc, StoreSource::Dir(&good), &opts).await;
+    assert_eq!(v.signatures, 1, "{:?}", v.outcome);
+    assert!(v.outcome.is_ok(), "{:?}", v.outcome);
+    let bad = store_dir("reg-bad", "e2e", &[&format!("{E2E_KEYS}/new_e2e.crt")]);
+    let v = verify_image(&client, &image, &doc, StoreSource::Dir(&bad), &opts).await;
+    assert_eq!(v.outcome.unwrap_err().check(), Some(Check::Authenticity));
+}
