@@ -566,7 +566,7 @@ fn cases_for(v: &Value) -> Vec<Case> {
             let lab = policy("policies/generated-lab-policy.json");
             let mut c = base_case("strict", v);
             env(&mut c, &file, mt);
-            c.policy = lab.clone();
+            c.policy = lab;
             let kind = if file.contains("/rsa-") {
                 "pki-rsa"
             } else {
@@ -670,7 +670,7 @@ fn tempdir_with_cert(tag: &str, der: &[u8]) -> String {
 fn run_case(c: &Case) -> Result<String, String> {
     let doc = TrustPolicyDocument::from_json(&serde_json::to_vec(&c.policy).unwrap())
         .map_err(|e| format!("policy rejected: {e}"))?;
-    let statement = doc.select(&c.repository).map_err(|e| e.to_string())?;
+    let statement = doc.select(&c.repository)?;
     let stores = load_stores(&c.stores);
     let opts = VerifyOptions {
         at: AT,
@@ -894,12 +894,12 @@ fn tampered(bytes: &[u8], media_type: &str) -> Vec<(&'static str, Vec<u8>)> {
         t["signatures"] = Value::Array(vec![]);
         out.push(("extra top-level member", serde_json::to_vec(&t).unwrap()));
         // Chain without its leaf.
-        let mut t = j.clone();
-        if let Some(arr) = t["header"]["x5c"].as_array_mut() {
-            if arr.len() > 1 {
-                arr.remove(0);
-                out.push(("leaf removed from x5c", serde_json::to_vec(&t).unwrap()));
-            }
+        let mut t = j;
+        if let Some(arr) = t["header"]["x5c"].as_array_mut()
+            && arr.len() > 1
+        {
+            arr.remove(0);
+            out.push(("leaf removed from x5c", serde_json::to_vec(&t).unwrap()));
         }
     } else {
         let msg = coset::CoseSign1::from_tagged_slice(bytes).unwrap();
@@ -919,7 +919,7 @@ fn tampered(bytes: &[u8], media_type: &str) -> Vec<(&'static str, Vec<u8>)> {
         out.push(("protected header changed", t.to_tagged_vec().unwrap()));
         // Untagged COSE_Sign1.
         use coset::CborSerializable as _;
-        out.push(("untagged", msg.clone().to_vec().unwrap()));
+        out.push(("untagged", msg.to_vec().unwrap()));
     }
     out
 }
