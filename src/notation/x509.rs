@@ -352,6 +352,13 @@ fn validate_chain(chain_der: &[Vec<u8>], purpose: Purpose) -> Result<Vec<Cert>, 
     if chain_der.is_empty() {
         return Err("certificate chain is empty".into());
     }
+    let max = crate::limits::Limits::DEFAULT.max_cert_chain_len;
+    if chain_der.len() > max {
+        return Err(format!(
+            "certificate chain has {} certificates, more than the limit of {max}",
+            chain_der.len()
+        ));
+    }
     let mut chain = Vec::with_capacity(chain_der.len());
     for (i, d) in chain_der.iter().enumerate() {
         chain.push(Cert::from_der(d).map_err(|e| format!("certificate {}: {e}", i + 1))?);
