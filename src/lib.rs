@@ -20,6 +20,7 @@ pub mod fuzzing;
 pub mod gate;
 pub mod keys;
 pub mod limits;
+pub mod notation;
 pub mod policy;
 pub mod sign;
 pub mod store;

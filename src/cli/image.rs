@@ -185,6 +185,14 @@ pub(crate) struct VerifyArgs {
     /// cosign's registry credential flags, refused by name.
     #[command(flatten)]
     pub registry_auth: RegistryAuthFlags,
+    /// Verify Notation (Notary Project) signatures under Notation's own trust policy
+    /// (`trustpolicy.json`) instead of cosign signatures.
+    #[arg(long, value_name = "FILE", conflicts_with_all = ["policy", "key", "trusted_root", "annotations"])]
+    pub notation_trust_policy: Option<PathBuf>,
+    /// Notation trust-store directory (`x509/{ca,signingAuthority,tsa}/<name>/`); default
+    /// `$XDG_CONFIG_HOME/notation/truststore`.
+    #[arg(long, value_name = "DIR", requires = "notation_trust_policy")]
+    pub notation_trust_store: Option<PathBuf>,
     /// Registry connection options.
     #[command(flatten)]
     pub registry: RegistryOpts,
@@ -613,6 +621,10 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
     args.registry_auth.check()?;
     args.ignore_tlog
         .check(args.identity.any() || args.policy.is_some())?;
+    if let Some(p) = &args.notation_trust_policy {
+        let store = args.notation_trust_store.as_deref();
+        return super::notation::verify(p, store, &args.registry, &args.images).await;
+    }
     if let Some(policy) = &args.policy {
         let output = match args.output {
             Some(Output::Json) => super::policy::DecisionOutput::Json,

@@ -17,6 +17,7 @@ pub(crate) mod download;
 pub(crate) mod image;
 pub(crate) mod keyless;
 pub(crate) mod keys;
+pub(crate) mod notation;
 pub(crate) mod output;
 pub(crate) mod policy;
 pub(crate) mod progress;

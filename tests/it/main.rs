@@ -26,6 +26,7 @@ mod identities;
 mod keyless_legacy;
 mod keyless_sign;
 mod keys;
+mod notation;
 mod pkcs11;
 mod policy_checks;
 mod policy_import;
