@@ -187,26 +187,69 @@ pub struct DecidedRequest<'a> {
     pub images: &'a [ImageVerdict],
     /// The policy's sha256.
     pub policy: &'a Digest,
+    /// The policy and trust-root hashes of the verifier that decided (for the log records).
+    #[serde(skip)]
+    pub context: &'a DecisionContext,
 }
 
-/// The webhook: a policy [`Verifier`] (trust material loaded once, at start), options,
-/// metrics and optionally a [`DecisionLog`]. Cheap to share behind an [`Arc`].
+/// The verifier a request is decided with, and the hashes its log records carry; replaced as
+/// a whole by [`Webhook::replace_verifier`] (a refreshed trust root), so one request never
+/// mixes two.
+#[derive(Debug)]
+struct Generation {
+    verifier: Verifier,
+    context: DecisionContext,
+}
+
+impl Generation {
+    fn of(verifier: Verifier) -> Arc<Self> {
+        let context = DecisionContext::of(&verifier);
+        Arc::new(Self { verifier, context })
+    }
+}
+
+/// The webhook: a policy [`Verifier`] (trust material loaded at start, and replaced only by
+/// [`replace_verifier`](Webhook::replace_verifier), never fetched on the request path),
+/// options, metrics and optionally a [`DecisionLog`]. Cheap to share behind an [`Arc`].
 #[derive(Debug)]
 pub struct Webhook {
-    verifier: Verifier,
+    current: std::sync::RwLock<Arc<Generation>>,
     options: WebhookOptions,
     metrics: Arc<Metrics>,
-    log: Option<(Arc<DecisionLog>, DecisionContext)>,
+    log: Option<Arc<DecisionLog>>,
 }
 
 impl Webhook {
     /// A webhook deciding with `verifier`.
     pub fn new(verifier: Verifier, options: WebhookOptions) -> Self {
         Self {
-            verifier,
+            current: std::sync::RwLock::new(Generation::of(verifier)),
             options,
             metrics: Arc::new(Metrics::default()),
             log: None,
+        }
+    }
+
+    /// The generation requests start with now. The lock is held only to clone an `Arc`
+    /// (never across an await); a poisoned lock still holds a whole generation.
+    fn current(&self) -> Arc<Generation> {
+        match self.current.read() {
+            Ok(g) => g.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Decide requests that arrive from now on with `verifier` (built from the same policy
+    /// with a refreshed trust root, see [`trust::tuf::spawn_refresher`]); requests already
+    /// being decided finish with the verifier they started with, and their log records name
+    /// its hashes.
+    ///
+    /// [`trust::tuf::spawn_refresher`]: crate::trust::tuf::spawn_refresher
+    pub fn replace_verifier(&self, verifier: Verifier) {
+        let next = Generation::of(verifier);
+        match self.current.write() {
+            Ok(mut g) => *g = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
         }
     }
 
@@ -220,21 +263,20 @@ impl Webhook {
     ///
     /// [`run_checkpoints`]: Self::run_checkpoints
     pub fn with_decision_log(mut self, log: Arc<DecisionLog>) -> Self {
-        let context = DecisionContext::of(&self.verifier);
-        self.log = Some((log, context));
+        self.log = Some(log);
         self
     }
 
     /// The decision log, when there is one.
     pub fn decision_log(&self) -> Option<&Arc<DecisionLog>> {
-        self.log.as_ref().map(|(l, _)| l)
+        self.log.as_ref()
     }
 
     /// Make a checkpoint whenever one is due ([`DecisionLog::checkpoint_if_due`]: the
     /// log's interval passed since the last one and records came since), looking every
     /// `period`; runs until dropped or aborted. Nothing to do without a log.
     pub async fn run_checkpoints(&self, period: Duration) {
-        let Some((log, _)) = &self.log else {
+        let Some(log) = &self.log else {
             return std::future::pending().await;
         };
         let mut tick = tokio::time::interval(period.max(Duration::from_millis(10)));
@@ -256,7 +298,7 @@ impl Webhook {
     /// The final checkpoint at shutdown ([`DecisionLog::seal`]): `Ok(None)` without a log
     /// or when every record is already covered by one.
     pub async fn seal_log(&self) -> Result<Option<String>, crate::decisionlog::LogError> {
-        let Some((log, _)) = &self.log else {
+        let Some(log) = &self.log else {
             return Ok(None);
         };
         let log = log.clone();
@@ -265,9 +307,9 @@ impl Webhook {
             .map_err(|e| crate::decisionlog::LogError::Internal(e.to_string()))?
     }
 
-    /// The verifier.
-    pub fn verifier(&self) -> &Verifier {
-        &self.verifier
+    /// The verifier requests are decided with now (a cheap clone).
+    pub fn verifier(&self) -> Verifier {
+        self.current().verifier.clone()
     }
 
     /// The options.
@@ -282,7 +324,7 @@ impl Webhook {
 
     /// The `/metrics` page (Prometheus text format 0.0.4).
     pub fn render_metrics(&self) -> String {
-        self.metrics.render(&self.verifier)
+        self.metrics.render(&self.current().verifier)
     }
 
     /// Parse an AdmissionReview body and decide it within the budget (counted from now);
@@ -364,10 +406,11 @@ impl Webhook {
                 );
             }
         };
-        let verdicts = self.decide(&images, deadline).await;
+        let generation = self.current();
+        let verdicts = self.decide(&generation.verifier, &images, deadline).await;
         let decision_id = decision_id();
         let object = workload.id();
-        let policy = self.verifier.policy().hash();
+        let policy = generation.context.policy_hash.clone();
         let object_ref = ObjectRef {
             kind: workload.kind.clone(),
             namespace: workload
@@ -393,6 +436,7 @@ impl Webhook {
                     dry_run: request.dry_run,
                     images: &verdicts,
                     policy: &policy,
+                    context: &generation.context,
                 },
                 &object_ref,
                 deadline + LOG_GRACE,
@@ -425,6 +469,7 @@ impl Webhook {
     /// Decide every distinct image once, each before `deadline`; one verdict per slot.
     async fn decide(
         &self,
+        verifier: &Verifier,
         images: &[PointedImage],
         deadline: tokio::time::Instant,
     ) -> Vec<ImageVerdict> {
@@ -439,7 +484,7 @@ impl Webhook {
                     return Verdict::Invalid(format!("invalid image reference: {e}"));
                 }
             };
-            match tokio::time::timeout_at(deadline, self.verifier.verify(&parsed)).await {
+            match tokio::time::timeout_at(deadline, verifier.verify(&parsed)).await {
                 Ok(d) => Verdict::Decided(parsed, Box::new(d)),
                 Err(_) => Verdict::TimedOut(budget),
             }
@@ -536,14 +581,14 @@ impl Webhook {
                 decided.policy
             ),
         );
-        let Some((log, context)) = &self.log else {
+        let Some(log) = &self.log else {
             return Ok(annotations);
         };
         if decided.dry_run {
             annotations.insert("decision-log".to_owned(), "not logged (dry run)".to_owned());
             return Ok(annotations);
         }
-        let records = admission_records(decided, object, context);
+        let records = admission_records(decided, object, decided.context);
         let count = records.len();
         let writer = log.clone();
         let write = tokio::task::spawn_blocking(move || {

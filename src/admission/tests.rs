@@ -318,6 +318,7 @@ fn admission_records_one_per_distinct_image_with_the_webhooks_own_reasons() {
         dry_run: false,
         images: &images,
         policy: &policy,
+        context: &context,
     };
     let object = ObjectRef {
         kind: "Pod".into(),
@@ -346,5 +347,40 @@ fn admission_records_one_per_distinct_image_with_the_webhooks_own_reasons() {
             operation: "CREATE".into(),
             object,
         }
+    );
+}
+
+#[test]
+fn a_replaced_verifier_decides_and_logs_requests_from_then_on() {
+    let policy = crate::policy::Policy::from_str_with_base(
+        "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  noMatch: deny\n  authorities:\n    ci:\n      keyless: {issuer: https://issuer.example, subject: ci@example.com}\n  rules:\n    - name: all\n      images: [\"**\"]\n      signatures: {authority: ci}\n",
+        std::path::Path::new("."),
+    )
+    .unwrap();
+    let staging = Arc::new(crate::trust::TrustRoot::staging().unwrap());
+    let first = Verifier::builder(policy.clone()).build().unwrap();
+    let refreshed = Verifier::builder(policy)
+        .trust_root("public-good", staging.clone())
+        .build()
+        .unwrap();
+    let before = DecisionContext::of(&first);
+    let after = DecisionContext::of(&refreshed);
+    assert_ne!(before.trust_root_hash, after.trust_root_hash);
+    assert_eq!(before.policy_hash, after.policy_hash);
+
+    let webhook = Webhook::new(first, WebhookOptions::default());
+    assert_eq!(webhook.current().context, before);
+    // A request that started before the swap keeps its generation.
+    let started = webhook.current();
+    webhook.replace_verifier(refreshed);
+    assert_eq!(started.context, before);
+    assert_eq!(webhook.current().context, after);
+    assert_eq!(
+        DecisionContext::of(&webhook.verifier()).trust_root_hash,
+        Some(
+            crate::audit::report::TrustRootInfo::of(&webhook.verifier())
+                .unwrap()
+                .hash
+        ),
     );
 }

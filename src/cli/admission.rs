@@ -14,9 +14,11 @@ use super::audit_log::AuditLogOpts;
 use super::registry_opts::{RegistryOpts, parse_go_duration};
 use imprint::admission::server::{Server, ServerConfig};
 use imprint::admission::{PinMode, Webhook, WebhookOptions};
-use imprint::gate::Verifier;
+use imprint::gate::{SystemClock, Verifier};
 use imprint::policy::Policy;
 use imprint::store::AuthSource;
+use imprint::trust::TrustRoot;
+use imprint::trust::tuf::{self, TufSource};
 
 const ADMISSION_HELP: &str = "Endpoints: POST /validate and POST /mutate (admission.k8s.io/v1 \
 AdmissionReview), GET /healthz, /readyz, /metrics (Prometheus text). Pod (and \
@@ -78,6 +80,25 @@ pub(crate) struct AdmissionArgs {
     #[arg(long, value_name = "DURATION", default_value = "1m", requires = "audit_log",
           value_parser = parse_go_duration)]
     pub audit_log_checkpoint_interval: Duration,
+    /// Refresh the Sigstore trust root over TUF this often, in the background (a Go
+    /// duration; 0, the default, never): each newly verified root replaces the one the
+    /// policy names `--tuf-trust-root` for requests that arrive afterwards; a failed refresh
+    /// keeps the current root. Trust material is never fetched on the request path.
+    #[arg(long, value_name = "DURATION", default_value = "0s", value_parser = parse_go_duration)]
+    pub trust_root_refresh: Duration,
+    /// The TUF repository to refresh from (default: Sigstore's public-good CDN).
+    #[arg(long, value_name = "URL", requires = "tuf_root")]
+    pub tuf_mirror: Option<String>,
+    /// The `--tuf-mirror` repository's `root.json`, obtained out of band.
+    #[arg(long, value_name = "ROOT.json", requires = "tuf_mirror")]
+    pub tuf_root: Option<PathBuf>,
+    /// TUF cache directory (default: `$XDG_CACHE_HOME/imprint/tuf/<host>[_<port>]`, as
+    /// `imprint trust-root update` uses).
+    #[arg(long, value_name = "DIR")]
+    pub tuf_cache: Option<PathBuf>,
+    /// The policy's trust-root name the refreshed root stands for.
+    #[arg(long, value_name = "NAME", default_value = "public-good")]
+    pub tuf_trust_root: String,
 }
 
 /// Run `imprint admission` until a signal.
@@ -105,11 +126,19 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
         o.checkpoint_every = every;
         o.checkpoint_interval = interval;
     })?;
-    let verifier = Verifier::builder(policy)
-        .registry(registry)
-        .evidence_cache(args.cache_bytes, args.cache_ttl)
-        .build()
-        .context("cannot set up verification")?;
+    let build = {
+        let (cache_bytes, cache_ttl) = (args.cache_bytes, args.cache_ttl);
+        move |root: Option<(&str, Arc<TrustRoot>)>| {
+            let mut builder = Verifier::builder(policy.clone())
+                .registry(registry.clone())
+                .evidence_cache(cache_bytes, cache_ttl);
+            if let Some((name, root)) = root {
+                builder = builder.trust_root(name, root);
+            }
+            builder.build()
+        }
+    };
+    let verifier = build(None).context("cannot set up verification")?;
     let options = WebhookOptions::default()
         .budget(args.budget)
         .pin(if args.validate_only {
@@ -134,6 +163,44 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
         .local_addr()
         .context("cannot read the bound address")?;
     eprintln!("imprint admission: listening on https://{addr}");
+    let refresher = if args.trust_root_refresh.is_zero() {
+        None
+    } else {
+        let source = match (&args.tuf_mirror, &args.tuf_root) {
+            (Some(mirror), Some(root)) => TufSource::custom_from_file(mirror, root)?,
+            _ => TufSource::public_good()?,
+        };
+        let source = match &args.tuf_cache {
+            Some(dir) => source.with_cache_dir(dir.clone()),
+            None => source,
+        };
+        let name = args.tuf_trust_root.clone();
+        let webhook = webhook.clone();
+        eprintln!(
+            "imprint admission: refreshing trust root `{name}` from {} every {:?}",
+            source.mirror(),
+            args.trust_root_refresh
+        );
+        Some(tuf::spawn_refresher(
+            source,
+            args.trust_root_refresh,
+            Arc::new(SystemClock),
+            move |root| {
+                let origin = root.origin().to_owned();
+                let hash = root.hash();
+                match build(Some((&name, root))) {
+                    Ok(verifier) => {
+                        webhook.replace_verifier(verifier);
+                        eprintln!("imprint admission: trust root `{name}` now {origin} ({hash})");
+                    }
+                    Err(e) => tracing::warn!(
+                        "trust root `{name}` from {origin} not used, keeping the current one: {e}"
+                    ),
+                }
+            },
+            |e| tracing::warn!("trust-root refresh failed, keeping the current root: {e}"),
+        ))
+    };
     let timer = {
         let webhook = webhook.clone();
         let period = interval.min(Duration::from_secs(1));
@@ -141,6 +208,9 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
     };
     server.serve(webhook.clone(), shutdown_signal()).await;
     timer.abort();
+    if let Some(r) = refresher {
+        r.abort();
+    }
     // The final checkpoint: every record logged is sealed before the process exits.
     webhook
         .seal_log()

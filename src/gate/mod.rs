@@ -92,9 +92,18 @@ pub struct VerifierBuilder {
     tag_ttl: Duration,
     decision_ttl: Duration,
     evidence_cache: Option<(usize, Duration)>,
+    trust_root_overrides: HashMap<String, Arc<trust::TrustRoot>>,
 }
 
 impl VerifierBuilder {
+    /// Use `root` wherever the policy names the trust root `name` (its own definition or the
+    /// embedded one of that name), instead of loading it: the admission webhook hands in the
+    /// root a background TUF refresh verified ([`trust::tuf::spawn_refresher`]). Default: none.
+    pub fn trust_root(mut self, name: impl Into<String>, root: Arc<trust::TrustRoot>) -> Self {
+        self.trust_root_overrides.insert(name.into(), root);
+        self
+    }
+
     /// Registry settings (HTTP allow-list, TLS, auth, [`Limits`]). Default: docker config
     /// auth, HTTPS except loopback, default limits.
     pub fn registry(mut self, config: RegistryConfig) -> Self {
@@ -140,9 +149,14 @@ impl VerifierBuilder {
 
     /// Parse keys, load trust roots, create the registry client.
     pub fn build(self) -> Result<Verifier, VerifierError> {
+        let overrides = self.trust_root_overrides;
+        let load = |name: &str, root: &policy::TrustRoot| match overrides.get(name) {
+            Some(given) => Ok(given.clone()),
+            None => root.load(),
+        };
         let mut trust_roots: HashMap<String, Arc<trust::TrustRoot>> = HashMap::new();
         for (name, root) in self.policy.trust_roots() {
-            let loaded = root.load().map_err(|e| VerifierError::TrustRoot {
+            let loaded = load(name, root).map_err(|e| VerifierError::TrustRoot {
                 name: name.to_owned(),
                 message: e.to_string(),
             })?;
@@ -171,9 +185,11 @@ impl VerifierBuilder {
                                     ),
                                 });
                             };
-                            let t = root.load().map_err(|e| VerifierError::TrustRoot {
-                                name: k.trust_root.clone(),
-                                message: e.to_string(),
+                            let t = load(&k.trust_root, &root).map_err(|e| {
+                                VerifierError::TrustRoot {
+                                    name: k.trust_root.clone(),
+                                    message: e.to_string(),
+                                }
                             })?;
                             trust_roots.insert(k.trust_root.clone(), t.clone());
                             t
@@ -251,6 +267,7 @@ impl Verifier {
             tag_ttl: Duration::from_secs(30),
             decision_ttl: Duration::ZERO,
             evidence_cache: None,
+            trust_root_overrides: HashMap::new(),
         }
     }
 

@@ -495,3 +495,86 @@ fn bad_arguments_are_named() {
         cli::run(cli::imprint().args(["trust-root", "update", "--mirror", "http://127.0.0.1:1"]));
     assert_eq!(code, 2, "--mirror needs --root: {err}");
 }
+
+/// `imprint admission --trust-root-refresh`: the webhook refreshes its trust root from the TUF
+/// repository in the background, takes each newly verified root for the requests that follow,
+/// keeps serving (and keeps its root) while the repository is unusable, and follows the next
+/// good update.
+#[test]
+fn admission_refreshes_the_trust_root_in_the_background() {
+    let mut repo = Repo::new(&scaffolding_root());
+    let cache = tempfile::tempdir().unwrap();
+    let policy = cache.path().join("policy.yaml");
+    std::fs::write(
+        &policy,
+        "apiVersion: imprint.dev/v1\nkind: TrustPolicy\nspec:\n  noMatch: deny\n  authorities:\n    ci:\n      keyless: {issuer: https://issuer.example, subject: ci@example.com}\n  rules:\n    - name: all\n      images: [\"**\"]\n      signatures: {authority: ci}\n",
+    )
+    .unwrap();
+    let tls = Path::new(env!("CARGO_MANIFEST_DIR")).join("testdata/admission");
+    let mut child = cli::imprint()
+        .args(["admission", "--listen", "127.0.0.1:0", "--policy"])
+        .arg(&policy)
+        .arg("--tls-cert")
+        .arg(tls.join("server.pem"))
+        .arg("--tls-key")
+        .arg(tls.join("server.key"))
+        .args(["--trust-root-refresh", "300ms", "--tuf-mirror", &repo.url])
+        .arg("--tuf-root")
+        .arg(repo.bootstrap())
+        .arg("--tuf-cache")
+        .arg(cache.path().join("c"))
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let (tx, lines) = std::sync::mpsc::channel::<String>();
+    let stderr = child.stderr.take().unwrap();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut seen = Vec::new();
+    let wait_for = |what: &str, seen: &mut Vec<String>| -> String {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        loop {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            match lines.recv_timeout(left) {
+                Ok(line) => {
+                    seen.push(line.clone());
+                    if line.contains(what) {
+                        return line;
+                    }
+                }
+                Err(_) => panic!("no stderr line with {what:?} in 30 s; seen: {seen:#?}"),
+            }
+        }
+    };
+    wait_for("listening on https://", &mut seen);
+    let first = wait_for("trust root `public-good` now", &mut seen);
+    assert!(first.contains("TUF cache"), "{first}");
+    assert!(first.contains(&sha256_hex(&scaffolding_root())), "{first}");
+    assert_eq!(
+        cached_sha256(&cache.path().join("c")),
+        sha256_hex(&scaffolding_root())
+    );
+
+    // An unusable repository: refreshes fail, the webhook keeps its root and keeps serving.
+    repo.mutate("expire-timestamp");
+    let failed = wait_for("expired", &mut seen);
+    assert!(failed.contains("trust-root refresh failed"), "{failed}");
+    assert_eq!(
+        cached_sha256(&cache.path().join("c")),
+        sha256_hex(&scaffolding_root())
+    );
+
+    // The next good update is followed.
+    repo.update_target(&pgi_root());
+    repo.mutate("refresh-timestamp");
+    let next = wait_for("trust root `public-good` now", &mut seen);
+    assert!(next.contains(&sha256_hex(&pgi_root())), "{next}");
+
+    let _ = child.kill();
+    let _ = child.wait();
+}
