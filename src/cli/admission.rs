@@ -138,7 +138,28 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
             builder.build()
         }
     };
-    let verifier = build(None).context("cannot set up verification")?;
+    // With a refresh, the source's cache is the root's home from the start: what an earlier
+    // run verified there is used until the first refresh succeeds.
+    let tuf = if args.trust_root_refresh.is_zero() {
+        None
+    } else {
+        let source = match (&args.tuf_mirror, &args.tuf_root) {
+            (Some(mirror), Some(root)) => TufSource::custom_from_file(mirror, root)?,
+            _ => TufSource::public_good()?,
+        };
+        Some(match &args.tuf_cache {
+            Some(dir) => source.with_cache_dir(dir.clone()),
+            None => source,
+        })
+    };
+    let cached = match &tuf {
+        Some(source) => tuf::load_cached(source.cache_dir())
+            .with_context(|| format!("TUF cache {}", source.cache_dir().display()))?
+            .map(Arc::new),
+        None => None,
+    };
+    let verifier = build(cached.map(|root| (args.tuf_trust_root.as_str(), root)))
+        .context("cannot set up verification")?;
     let options = WebhookOptions::default()
         .budget(args.budget)
         .pin(if args.validate_only {
@@ -163,17 +184,7 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
         .local_addr()
         .context("cannot read the bound address")?;
     eprintln!("imprint admission: listening on https://{addr}");
-    let refresher = if args.trust_root_refresh.is_zero() {
-        None
-    } else {
-        let source = match (&args.tuf_mirror, &args.tuf_root) {
-            (Some(mirror), Some(root)) => TufSource::custom_from_file(mirror, root)?,
-            _ => TufSource::public_good()?,
-        };
-        let source = match &args.tuf_cache {
-            Some(dir) => source.with_cache_dir(dir.clone()),
-            None => source,
-        };
+    let refresher = if let Some(source) = tuf {
         let name = args.tuf_trust_root.clone();
         let webhook = webhook.clone();
         eprintln!(
@@ -200,6 +211,8 @@ pub(crate) async fn run(args: AdmissionArgs) -> anyhow::Result<Outcome> {
             },
             |e| tracing::warn!("trust-root refresh failed, keeping the current root: {e}"),
         ))
+    } else {
+        None
     };
     let timer = {
         let webhook = webhook.clone();
