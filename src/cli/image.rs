@@ -354,6 +354,18 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
     }
 }
 
+/// The statement as compact JSON text (re-serialized, as before the statement was kept as
+/// bytes); a statement over `max_predicate_dom_bytes` is printed as its signed bytes.
+fn statement_text(a: &verify::proof::VerifiedAttestation) -> String {
+    let bytes = a.statement_json();
+    if bytes.len() as u64 <= imprint::limits::Limits::DEFAULT.max_predicate_dom_bytes
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        return v.to_string();
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// What `verify -o json` prints for one verified signature: exactly the bytes that were
 /// signed, parsed: a legacy layer's simple-signing payload, a bundle's in-toto statement (whose
 /// subject is the image and whose predicate is cosign's signature predicate). Nothing is
@@ -749,7 +761,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
             );
             match args.output {
                 Output::Json => out.write_all(&printed_envelope(a))?,
-                Output::Text => write!(out, "{}", lines_for_terminal(&a.statement().to_string()))?,
+                Output::Text => write!(out, "{}", lines_for_terminal(&statement_text(a)))?,
             }
             writeln!(out)?;
         }

@@ -54,10 +54,22 @@ pub fn message_signature_bundle(spki_der: &[u8], blob_digest: &Digest, sig: &[u8
 /// A key-based bundle v0.3 holding a DSSE envelope (protobuf JSON: `payload, payloadType,
 /// signatures[{sig}]`, no keyid).
 pub fn dsse_bundle(spki_der: &[u8], payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() * 4 / 3 + 512);
+    dsse_bundle_parts(spki_der, payload_type, &[payload], sig)
+}
+
+/// [`dsse_bundle`] of the payload that is the concatenation of `payload`, base64-encoded
+/// straight into the bundle (no joined payload, no intermediate base64 `String`).
+pub fn dsse_bundle_parts(
+    spki_der: &[u8],
+    payload_type: &str,
+    payload: &[&[u8]],
+    sig: &[u8],
+) -> Vec<u8> {
+    let len: usize = payload.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(len.div_ceil(3) * 4 + 512);
     bundle_prefix(&mut out, spki_der);
     out.extend_from_slice(br#""dsseEnvelope":{"payload":""#);
-    out.extend_from_slice(STANDARD.encode(payload).as_bytes());
+    super::dsse::push_base64_parts(&mut out, payload);
     out.extend_from_slice(br#"","payloadType":"#);
     gojson::write_string(&mut out, payload_type);
     out.extend_from_slice(br#","signatures":[{"sig":""#);
