@@ -525,8 +525,10 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .context("cannot read the predicate file (a larger one needs --max-predicate-bytes)")?;
     let predicate =
-        imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
+        imprint::format::load_predicate_json(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
+    // The file is not needed once its statement bytes exist (a large SBOM: do not hold both).
+    drop(predicate_bytes);
     let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();

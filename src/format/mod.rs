@@ -27,7 +27,8 @@ pub use dsse::{
     pae_header, parse_envelope,
 };
 pub use predicate::{
-    DEFAULT_MAX_PREDICATE_BYTES, load_predicate, load_predicate_at, predicate_type_uri,
+    DEFAULT_MAX_PREDICATE_BYTES, PredicateJson, load_predicate, load_predicate_at,
+    load_predicate_json, predicate_type_uri,
 };
 pub use simple_signing::{
     SIMPLE_SIGNING_TYPE, SimpleSigning, parse_simple_signing, simple_signing_payload,
