@@ -298,7 +298,8 @@ fn statement_checks(data: &[u8]) {
     let Ok(st) = statement::parse_statement(data) else {
         return;
     };
-    let _ = statement::predicate_value(data, crate::limits::Limits::DEFAULT.max_predicate_dom_bytes);
+    let _ =
+        statement::predicate_value(data, crate::limits::Limits::DEFAULT.max_predicate_dom_bytes);
     // Whatever parse_statement accepts is a JSON object; its re-serialization reads the same.
     let raw: Value = match serde_json::from_slice(data) {
         Ok(v) => v,

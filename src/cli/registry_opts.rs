@@ -37,7 +37,9 @@ static MAX_ATTACHMENT: OnceLock<Option<u64>> = OnceLock::new();
 pub(crate) fn init_max_attachment() -> Result<(), String> {
     let value = match std::env::var("COSIGN_MAX_ATTACHMENT_SIZE") {
         Ok(v) if !v.trim().is_empty() => Some(parse_size(v.trim()).ok_or_else(|| {
-            format!("COSIGN_MAX_ATTACHMENT_SIZE=`{v}` is not a size in bytes (e.g. 268435456 or 256MiB)")
+            format!(
+                "COSIGN_MAX_ATTACHMENT_SIZE=`{v}` is not a size in bytes (e.g. 268435456 or 256MiB)"
+            )
         })?),
         _ => None,
     };

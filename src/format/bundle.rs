@@ -88,7 +88,8 @@ pub struct KeyBundle {
     pub tlog_entries: usize,
     /// The signed content.
     pub content: KeyBundleContent,
-    /// The whole parsed bundle (for Sigstore verification of its tlog entries).
+    /// The whole parsed bundle (for Sigstore verification of its tlog entries). When it has
+    /// none, its DSSE payload has been moved into [`content`](Self::content) (left empty here).
     pub parsed: sigstore_types::Bundle,
 }
 
@@ -117,7 +118,8 @@ fn bundle_err(msg: impl Into<String>) -> PayloadError {
 pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     use sigstore_types::bundle::VerificationMaterialContent;
     let text = std::str::from_utf8(bytes).map_err(|_| bundle_err("not UTF-8"))?;
-    let parsed = sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
+    let mut parsed =
+        sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
     if let Some(problem) = top_level_problem(text) {
         return Err(bundle_err(problem));
     }
@@ -133,7 +135,8 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
             ));
         }
     };
-    let content = match &parsed.content {
+    let tlog_entries = parsed.verification_material.tlog_entries.len();
+    let content = match &mut parsed.content {
         sigstore_types::SignatureContent::MessageSignature(ms) => {
             let md = ms
                 .message_digest
@@ -147,7 +150,17 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
         }
         sigstore_types::SignatureContent::DsseEnvelope(env) => KeyBundleContent::Dsse(Envelope {
             payload_type: env.payload_type.clone(),
-            payload: env.payload.as_bytes().to_vec(),
+            // Without tlog entries the parsed bundle is not verified again: move the payload
+            // (a large SBOM statement) out of it instead of copying it.
+            payload: if tlog_entries == 0 {
+                std::mem::replace(
+                    &mut env.payload,
+                    sigstore_types::PayloadBytes::from_bytes(&[]),
+                )
+                .into_bytes()
+            } else {
+                env.payload.as_bytes().to_vec()
+            },
             signatures: vec![EnvelopeSignature {
                 keyid: Some(env.signature.keyid.as_str().to_owned()).filter(|k| !k.is_empty()),
                 sig: env.signature.sig.as_bytes().to_vec(),
@@ -161,7 +174,7 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     };
     Ok(KeyBundle {
         hint,
-        tlog_entries: parsed.verification_material.tlog_entries.len(),
+        tlog_entries,
         content,
         parsed,
     })

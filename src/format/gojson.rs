@@ -195,6 +195,8 @@ mod transcode {
     }
 
     impl<'de> Keys<'de> {
+        // The `Cow` is stored: a borrowed key is copied as a pointer, not as text.
+        #[allow(clippy::ptr_arg)]
         fn insert(&mut self, k: &Cow<'de, str>) -> bool {
             if let Some(set) = &mut self.many {
                 return set.insert(k.clone());
@@ -232,7 +234,11 @@ mod transcode {
         fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
             self.out
                 .extend_from_slice(if v { b"true" } else { b"false" });
-            Ok(if self.keep { Value::Bool(v) } else { Value::Null })
+            Ok(if self.keep {
+                Value::Bool(v)
+            } else {
+                Value::Null
+            })
         }
         fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
             self.number(Number::from(v))

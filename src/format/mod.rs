@@ -13,8 +13,8 @@ pub mod bundle;
 pub mod digest;
 pub mod dsse;
 pub(crate) mod gojson;
-pub(crate) mod pick;
 pub mod oci;
+pub(crate) mod pick;
 pub mod predicate;
 pub mod reference;
 pub mod simple_signing;
@@ -158,7 +158,9 @@ pub enum PayloadError {
     },
     /// A statement is too large to be read as a DOM (`serde_json::Value`) of its predicate,
     /// which a CEL condition needs; the condition fails closed.
-    #[error("the statement is {size} bytes, over the limit of {limit} bytes for reading its whole predicate (max_predicate_dom_bytes)")]
+    #[error(
+        "the statement is {size} bytes, over the limit of {limit} bytes for reading its whole predicate (max_predicate_dom_bytes)"
+    )]
     PredicateDomTooLarge {
         /// The statement's size.
         size: u64,

@@ -13,7 +13,9 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{
+    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
+};
 use serde_json::Value;
 
 /// An object key, borrowed when it has no escapes.
@@ -109,7 +111,7 @@ impl<'de, T: Pick<'de>> Visitor<'de> for OptVisitor<T> {
 }
 
 impl<'de> Pick<'de> for Cow<'de, str> {
-    fn from_str(s: Cow<'de, str>) -> Option<Self> {
+    fn from_str(s: Self) -> Option<Self> {
         Some(s)
     }
 }
@@ -118,7 +120,7 @@ impl<'de> Pick<'de> for Cow<'de, str> {
 /// `element.get(..)` on a non-object `Value` reads every field as absent.
 impl<'de, T: Pick<'de> + Default> Pick<'de> for Vec<T> {
     fn from_seq<A: SeqAccess<'de>>(mut seq: A) -> Result<Option<Self>, A::Error> {
-        let mut out = Vec::new();
+        let mut out = Self::new();
         while let Some(Opt(item)) = seq.next_element::<Opt<T>>()? {
             out.push(item.unwrap_or_default());
         }
@@ -230,7 +232,7 @@ mod tests {
     #[derive(Default, Debug, PartialEq)]
     struct Pkg<'a> {
         name: Option<Cow<'a, str>>,
-        tags: Option<Vec<Pkg<'a>>>,
+        tags: Option<Vec<Self>>,
     }
 
     impl<'de> Pick<'de> for Pkg<'de> {
@@ -274,7 +276,9 @@ mod tests {
     #[test]
     fn statement_predicate_and_kept_keys() {
         let st = br#"{"_type":"t","predicate":{"a":{"b":1},"big":[1,2,3],"c":"d"},"subject":[]}"#;
-        let v = statement_predicate(st, KeepKeys(&["a", "c"])).unwrap().unwrap();
+        let v = statement_predicate(st, KeepKeys(&["a", "c"]))
+            .unwrap()
+            .unwrap();
         assert_eq!(v, serde_json::json!({"a": {"b": 1}, "c": "d"}));
         assert_eq!(
             statement_predicate(br#"{"_type":"t"}"#, KeepKeys(&["a"])).unwrap(),
@@ -284,8 +288,8 @@ mod tests {
             statement_predicate(br#"{"predicate":[1]}"#, KeepKeys(&["a"])).unwrap(),
             Some(Value::Null)
         );
-        let e = statement_predicate(br#"{"predicate":{},"predicate":{}}"#, KeepKeys(&[]))
-            .unwrap_err();
+        let e =
+            statement_predicate(br#"{"predicate":{},"predicate":{}}"#, KeepKeys(&[])).unwrap_err();
         assert!(e.to_string().contains("more than one `predicate`"), "{e}");
         assert!(statement_predicate(b"[]", KeepKeys(&[])).is_err());
         assert!(statement_predicate(br#"{"predicate":{}} x"#, KeepKeys(&[])).is_err());

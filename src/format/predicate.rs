@@ -383,7 +383,9 @@ mod tests {
         // Repeated keys and non-objects go the Value way (last key wins; the same refusal).
         let dup = br#"{"bomFormat":"x","bomFormat":"CycloneDX","specVersion":"1.5","a":1,"a":2}"#;
         assert_eq!(
-            load_predicate_json_at(CYCLONEDX, dup, u64::MAX, now).unwrap().as_bytes(),
+            load_predicate_json_at(CYCLONEDX, dup, u64::MAX, now)
+                .unwrap()
+                .as_bytes(),
             br#"{"bomFormat":"CycloneDX","specVersion":"1.5","a":2}"#
         );
         for bad in [&b"[1]"[..], b"{", b"nope"] {
@@ -399,7 +401,9 @@ mod tests {
         let custom = load_predicate_json_at(CUSTOM, b"hi <there>", u64::MAX, now).unwrap();
         assert_eq!(
             custom,
-            PredicateJson::from_value(&load_predicate_at(CUSTOM, b"hi <there>", u64::MAX, now).unwrap())
+            PredicateJson::from_value(
+                &load_predicate_at(CUSTOM, b"hi <there>", u64::MAX, now).unwrap()
+            )
         );
         assert!(matches!(
             load_predicate_json_at(SPDX, b"{}", 1, now),

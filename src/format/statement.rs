@@ -271,7 +271,6 @@ pub fn predicate_value(statement: &[u8], max_bytes: u64) -> Result<Value, Payloa
 }
 
 impl Statement {
-
     /// Whether some subject's `sha256` digest equals `d` (cosign's claim check).
     pub fn has_subject_digest(&self, d: &Digest) -> bool {
         self.subject_for(d).is_some()
@@ -443,9 +442,14 @@ mod tests {
     #[test]
     fn v1_without_name_or_predicate() {
         let hex = "11".repeat(32);
-        let bytes = format!(r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{hex}"}},"annotations":{{"k":"v"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1"}}"#);
+        let bytes = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{hex}"}},"annotations":{{"k":"v"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1"}}"#
+        );
         let s = parse_statement(bytes.as_bytes()).unwrap();
-        assert_eq!(predicate_value(bytes.as_bytes(), 1 << 20).unwrap(), Value::Null);
+        assert_eq!(
+            predicate_value(bytes.as_bytes(), 1 << 20).unwrap(),
+            Value::Null
+        );
         assert_eq!(s.subjects[0].annotations["k"], "v");
         assert!(s.has_subject_digest(&Digest::from_hex(&hex).unwrap()));
     }

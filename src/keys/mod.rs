@@ -1001,8 +1001,8 @@ mod tests {
             .to_pkcs8v1()
             .unwrap();
         let ed = Ed25519KeyPair::generate().unwrap().to_pkcs8().unwrap();
-        let rsa = AsDer::<Pkcs8V1Der>::as_der(&RsaKeyPair::generate(KeySize::Rsa2048).unwrap())
-            .unwrap();
+        let rsa =
+            AsDer::<Pkcs8V1Der>::as_der(&RsaKeyPair::generate(KeySize::Rsa2048).unwrap()).unwrap();
         let keys = [
             SigningKey::generate_p256().unwrap(),
             SigningKey::from_pkcs8_der(p384.as_ref()).unwrap(),
@@ -1020,7 +1020,11 @@ mod tests {
             let whole = key.sign(&joined).unwrap();
             public.verify_parts(&parts, &whole).unwrap();
             // A different message, and a split that joins to a different message, fail.
-            assert!(public.verify_parts(&[b"DSSEv1 4 type 9 {}"], &whole).is_err());
+            assert!(
+                public
+                    .verify_parts(&[b"DSSEv1 4 type 9 {}"], &whole)
+                    .is_err()
+            );
             assert!(public.verify_parts(&parts[..3], &whole).is_err());
             assert!(
                 key.public_key()

@@ -33,9 +33,9 @@ use serde::Serialize;
 use serde_json::Value;
 
 use super::decision::{Reason, ReasonCode};
-use crate::format::pick::{Key, Opt, Pick};
 use super::model::{OrSemantics, SbomCheck};
 use super::version::VersionRange;
+use crate::format::pick::{Key, Opt, Pick};
 
 /// A denied package entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -458,10 +458,9 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
                     })?;
                 }
                 "metadata" => {
-                    doc.main_component = map
-                        .next_value_seed(MetadataSeed {
-                            too_deep: self.too_deep,
-                        })?;
+                    doc.main_component = map.next_value_seed(MetadataSeed {
+                        too_deep: self.too_deep,
+                    })?;
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -918,10 +917,7 @@ fn check_packages(check: &SbomCheck, format: SbomFormat, packages: &[Pkg<'_>]) -
                     license_hits(text, &check.denied_license_ids, check.license_or)
                 });
                 match result {
-                    Ok(h) => hits.extend(
-                        h.iter()
-                            .map(|id| format!("{id} (in {field}: `{text}`)")),
-                    ),
+                    Ok(h) => hits.extend(h.iter().map(|id| format!("{id} (in {field}: `{text}`)"))),
                     Err(()) => {
                         unparsed.insert(text.to_string());
                     }

@@ -236,8 +236,7 @@ async fn push_statement_bundle<R: Repository>(
     let header = format::pae_header(IN_TOTO_PAYLOAD_TYPE, statement.len());
     let [head, predicate, tail] = statement.parts();
     let sig = key.sign_parts(&[&header, head, predicate, tail])?;
-    push_signed_statement_parts(repo, subject, key, &statement.parts(), &sig, predicate_type)
-        .await
+    push_signed_statement_parts(repo, subject, key, &statement.parts(), &sig, predicate_type).await
 }
 
 /// Whether `name` is a full image reference (an explicit registry host, a repository path),

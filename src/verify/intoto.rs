@@ -103,8 +103,13 @@ mod tests {
     fn claims_in_order() {
         let d = Digest::of(b"artifact");
         let st = format::statement("a", &d, "https://example.com/p", serde_json::json!({}));
-        let ok =
-            check_claims(IN_TOTO_PAYLOAD_TYPE, st.clone(), &d, Some("https://example.com/p")).unwrap();
+        let ok = check_claims(
+            IN_TOTO_PAYLOAD_TYPE,
+            st.clone(),
+            &d,
+            Some("https://example.com/p"),
+        )
+        .unwrap();
         assert_eq!(ok.predicate_type(), "https://example.com/p");
         assert!(matches!(
             check_claims("text/plain", st.clone(), &d, None),
@@ -115,16 +120,26 @@ mod tests {
             Err(ClaimError::Statement(_))
         ));
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, st.clone(), &Digest::of(b"other"), None),
+            check_claims(
+                IN_TOTO_PAYLOAD_TYPE,
+                st.clone(),
+                &Digest::of(b"other"),
+                None
+            ),
             Err(ClaimError::Subject(PayloadError::SubjectMismatch { .. }))
         ));
         // The subject is checked before the predicate type.
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, st.clone(), &Digest::of(b"other"), Some("x")),
+            check_claims(
+                IN_TOTO_PAYLOAD_TYPE,
+                st.clone(),
+                &Digest::of(b"other"),
+                Some("x")
+            ),
             Err(ClaimError::Subject(_))
         ));
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, st.clone(), &d, Some("https://example.com/q")),
+            check_claims(IN_TOTO_PAYLOAD_TYPE, st, &d, Some("https://example.com/q")),
             Err(ClaimError::PredicateType { .. })
         ));
     }
