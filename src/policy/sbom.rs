@@ -1183,6 +1183,31 @@ mod fail_closed_tests {
     }
 
     #[test]
+    fn statement_form_reads_the_predicate_in_place() {
+        let doc = cdx(json!([{"license": {"id": "AGPL-3.0-only"}}]));
+        let statement = serde_json::to_vec(&json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [],
+            "predicateType": "https://cyclonedx.org/bom",
+            "predicate": doc,
+        }))
+        .unwrap();
+        let check = deny("AGPL-3.0-only");
+        let r = check_sbom_statement(&check, &statement).unwrap();
+        assert_eq!(r, check_sbom(&check, &doc).unwrap());
+        assert_eq!(r.findings.len(), 1);
+        // No predicate: not an SBOM; two predicates: refused, never one of them picked.
+        let none = br#"{"_type":"t","subject":[]}"#;
+        assert_eq!(
+            check_sbom_statement(&check, none).unwrap_err().code,
+            ReasonCode::UnsupportedFormat
+        );
+        let two = br#"{"predicate":{"bomFormat":"CycloneDX","components":[]},"predicate":{}}"#;
+        let e = check_sbom_statement(&check, two).unwrap_err();
+        assert!(e.message.contains("more than one"), "{}", e.message);
+    }
+
+    #[test]
     fn deeply_nested_components_are_read() {
         // 40 levels is well inside serde_json's limit; the old traversal stopped at 32 and
         // skipped what was below.
