@@ -3,7 +3,7 @@
 //! A `serde_json::Value` of an SBOM is about 5.5 times the file (an `IndexMap` per object, a
 //! heap `String` per key and value). The checks read a handful of fields per package, so they
 //! deserialize straight from the bytes with the visitors here: strings are borrowed from the
-//! input when they have no escapes, everything not asked for is skipped (`IgnoredAny`).
+//! input when they have no escapes, everything not asked for is skipped (`Skip`).
 //!
 //! The readers here are *lenient* exactly as `Value::get(..).and_then(Value::as_str)` is: a
 //! field of another JSON kind than the one asked for reads as absent, it is not an error.
@@ -13,10 +13,53 @@ use std::borrow::Cow;
 use std::fmt;
 use std::marker::PhantomData;
 
-use serde::de::{
-    self, Deserialize, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor,
-};
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
+
+/// A value that is skipped but still fully checked, as a `Value` parse checks it: strings
+/// are decoded (escapes, surrogates, UTF-8), unlike `serde::de::IgnoredAny`, which lets
+/// `serde_json` skip string contents unchecked. A signed document that a DOM parser would
+/// refuse must not pass because a field was skipped.
+pub(crate) struct Skip;
+
+impl<'de> Deserialize<'de> for Skip {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = Skip;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("any JSON value")
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<Skip, E> {
+                Ok(Skip)
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Skip, A::Error> {
+                while seq.next_element::<Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Skip, A::Error> {
+                while map.next_entry::<Skip, Skip>()?.is_some() {}
+                Ok(Skip)
+            }
+        }
+        d.deserialize_any(V)
+    }
+}
 
 /// An object key, borrowed when it has no escapes.
 pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
@@ -52,12 +95,12 @@ pub(crate) trait Pick<'de>: Sized {
     }
     /// From a JSON array.
     fn from_seq<A: SeqAccess<'de>>(mut seq: A) -> Result<Option<Self>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(None)
     }
     /// From a JSON object.
     fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(None)
     }
 }
@@ -157,7 +200,7 @@ where
                     };
                     out = Some(map.next_value_seed(s)?);
                 } else {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
             Ok(out)
@@ -207,7 +250,7 @@ impl<'de> Visitor<'de> for KeepKeys<'_> {
         Ok(Value::Null)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Value::Null)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
@@ -217,7 +260,7 @@ impl<'de> Visitor<'de> for KeepKeys<'_> {
                 let v: Value = map.next_value()?;
                 out.insert(k.into_owned(), v);
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(Value::Object(out))
@@ -243,7 +286,7 @@ mod tests {
                     "name" => out.name = map.next_value::<Opt<_>>()?.0,
                     "tags" => out.tags = map.next_value::<Opt<_>>()?.0,
                     _ => {
-                        map.next_value::<IgnoredAny>()?;
+                        map.next_value::<Skip>()?;
                     }
                 }
             }
@@ -293,5 +336,8 @@ mod tests {
         assert!(e.to_string().contains("more than one `predicate`"), "{e}");
         assert!(statement_predicate(b"[]", KeepKeys(&[])).is_err());
         assert!(statement_predicate(br#"{"predicate":{}} x"#, KeepKeys(&[])).is_err());
+        // Skipped fields are checked as a `Value` parse checks them.
+        assert!(statement_predicate(br#"{"x":"\ud800","predicate":{}}"#, KeepKeys(&[])).is_err());
+        assert!(statement_predicate(b"{\"x\":\"\xff\",\"predicate\":{}}", KeepKeys(&[])).is_err());
     }
 }

@@ -27,7 +27,7 @@ use std::cell::Cell;
 use std::collections::{BTreeSet, HashMap};
 use std::fmt;
 
-use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -35,7 +35,7 @@ use serde_json::Value;
 use super::decision::{Reason, ReasonCode};
 use super::model::{OrSemantics, SbomCheck};
 use super::version::VersionRange;
-use crate::format::pick::{Key, Opt, Pick};
+use crate::format::pick::{Key, Opt, Pick, Skip};
 
 /// A denied package entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -426,7 +426,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
         Ok(Doc::default())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(Doc::default())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
@@ -438,7 +438,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             match k.as_ref() {
                 "spdxVersion" | "SPDXID" => {
                     doc.spdx_marker = true;
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
                 "packages" => {
                     doc.spdx_packages = map
@@ -463,7 +463,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
                     })?;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -494,7 +494,7 @@ impl<'de> Pick<'de> for ExternalRef<'de> {
                 }
                 "referenceLocator" => out.locator = map.next_value::<Opt<_>>()?.0,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -516,7 +516,7 @@ impl<'de> Pick<'de> for SpdxPkg<'de> {
                 "licenseDeclared" => declared = map.next_value::<Opt<_>>()?.0,
                 "externalRefs" => refs = map.next_value::<Opt<_>>()?.0,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -570,7 +570,7 @@ impl<'de> Visitor<'de> for MetadataSeed<'_> {
         Ok(None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         Ok(None)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
@@ -585,7 +585,7 @@ impl<'de> Visitor<'de> for MetadataSeed<'_> {
                 })?;
                 out = Some(pkgs);
             } else {
-                map.next_value::<IgnoredAny>()?;
+                map.next_value::<Skip>()?;
             }
         }
         Ok(out)
@@ -630,7 +630,7 @@ impl<'de> Visitor<'de> for ComponentsSeed<'_> {
         Ok(None)
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
@@ -713,7 +713,7 @@ impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
         Ok(())
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
-        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        while seq.next_element::<Skip>()?.is_some() {}
         self.empty();
         Ok(())
     }
@@ -739,7 +739,7 @@ impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
                     })?;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -780,7 +780,7 @@ impl<'de> Pick<'de> for LicenseObj<'de> {
                 "id" => out.id = map.next_value::<Opt<_>>()?.0,
                 "name" => out.name = map.next_value::<Opt<_>>()?.0,
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
@@ -801,7 +801,7 @@ impl<'de> Pick<'de> for LicenseEntry<'de> {
                     out.license_name = lic.name;
                 }
                 _ => {
-                    map.next_value::<IgnoredAny>()?;
+                    map.next_value::<Skip>()?;
                 }
             }
         }
