@@ -298,8 +298,14 @@ fn statement_checks(data: &[u8]) {
     let Ok(st) = statement::parse_statement(data) else {
         return;
     };
-    let _ = st.predicate();
-    let bytes = match serde_json::to_vec(&st.raw) {
+    let _ =
+        statement::predicate_value(data, crate::limits::Limits::DEFAULT.max_predicate_dom_bytes);
+    // Whatever parse_statement accepts is a JSON object; its re-serialization reads the same.
+    let raw: Value = match serde_json::from_slice(data) {
+        Ok(v) => v,
+        Err(e) => panic!("a parsed statement is not JSON: {e}"),
+    };
+    let bytes = match serde_json::to_vec(&raw) {
         Ok(b) => b,
         Err(e) => panic!("a parsed statement does not serialize: {e}"),
     };

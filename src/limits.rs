@@ -21,6 +21,11 @@ pub struct Limits {
     pub max_layers: usize,
     /// Largest predicate file (`attest --predicate`). Default 128 MiB (large SBOMs).
     pub max_predicate_bytes: u64,
+    /// Largest statement whose whole predicate is read as a DOM (`serde_json::Value`, about
+    /// 5.5 times the JSON), which only CEL conditions need; the built-in SBOM and
+    /// vulnerability checks read their fields without one. Over it a condition fails closed.
+    /// Default 128 MiB (as `max_blob_bytes`, so no attestation that can be fetched is refused).
+    pub max_predicate_dom_bytes: u64,
     /// Largest signature, envelope or bundle file read for blob verification. Default 256 MiB
     /// (a bundle with a DSSE envelope carries the whole statement, base64-encoded).
     pub max_evidence_bytes: u64,
@@ -95,6 +100,7 @@ impl Limits {
         max_blob_bytes: 128 * MIB,
         max_layers: 1000,
         max_predicate_bytes: 128 * MIB,
+        max_predicate_dom_bytes: 128 * MIB,
         max_evidence_bytes: 256 * MIB,
         max_key_file_bytes: MIB,
         max_policy_bytes: MIB,

@@ -370,6 +370,18 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
     }
 }
 
+/// The statement as compact JSON text (re-serialized, as before the statement was kept as
+/// bytes); a statement over `max_predicate_dom_bytes` is printed as its signed bytes.
+fn statement_text(a: &verify::proof::VerifiedAttestation) -> String {
+    let bytes = a.statement_json();
+    if bytes.len() as u64 <= imprint::limits::Limits::DEFAULT.max_predicate_dom_bytes
+        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(bytes)
+    {
+        return v.to_string();
+    }
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
 /// What `verify -o json` prints for one verified signature: exactly the bytes that were
 /// signed, parsed: a legacy layer's simple-signing payload, a bundle's in-toto statement (whose
 /// subject is the image and whose predicate is cosign's signature predicate). Nothing is
@@ -547,8 +559,10 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .context("cannot read the predicate file (a larger one needs --max-predicate-bytes)")?;
     let predicate =
-        imprint::format::load_predicate(&type_uri, &predicate_bytes, args.max_predicate_bytes)
+        imprint::format::load_predicate_json(&type_uri, &predicate_bytes, args.max_predicate_bytes)
             .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
+    // The file is not needed once its statement bytes exist (a large SBOM: do not hold both).
+    drop(predicate_bytes);
     let timeout = super::registry_opts::timeout();
     let opts = AttestOptions {
         predicate_type: type_uri,
@@ -825,7 +839,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
             );
             match args.output {
                 Output::Json => out.write_all(&printed_envelope(a))?,
-                Output::Text => write!(out, "{}", lines_for_terminal(&a.statement().to_string()))?,
+                Output::Text => write!(out, "{}", lines_for_terminal(&statement_text(a)))?,
             }
             writeln!(out)?;
         }

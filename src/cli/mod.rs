@@ -141,6 +141,10 @@ pub(crate) fn main() -> ExitCode {
     let cli = Cli::parse();
     init_tracing(cli.verbose);
     registry_opts::set_timeout(cli.timeout);
+    if let Err(e) = registry_opts::init_max_attachment() {
+        eprintln!("error: {e}");
+        return ExitStatus::Error.into();
+    }
     if let Some(path) = &cli.output_file
         && let Err(e) = output::capture(path)
     {

@@ -26,6 +26,44 @@ pub(crate) fn timeout() -> Duration {
     TIMEOUT.get().copied().unwrap_or(DEFAULT_TIMEOUT)
 }
 
+/// `COSIGN_MAX_ATTACHMENT_SIZE` (cosign's name), read once at startup: the largest
+/// attachment (signature layer, envelope, bundle) fetched, in place of the 128 MiB default
+/// of `Limits::max_blob_bytes`.
+static MAX_ATTACHMENT: OnceLock<Option<u64>> = OnceLock::new();
+
+/// Read `COSIGN_MAX_ATTACHMENT_SIZE`: bytes, as a decimal number with an optional unit
+/// (`B`, `KB`/`MB`/`GB` powers of 1000, `KiB`/`MiB`/`GiB` powers of 1024, as cosign's
+/// `humanize.ParseBytes`). A value that is not a size is an error, never ignored.
+pub(crate) fn init_max_attachment() -> Result<(), String> {
+    let value = match std::env::var("COSIGN_MAX_ATTACHMENT_SIZE") {
+        Ok(v) if !v.trim().is_empty() => Some(parse_size(v.trim()).ok_or_else(|| {
+            format!(
+                "COSIGN_MAX_ATTACHMENT_SIZE=`{v}` is not a size in bytes (e.g. 268435456 or 256MiB)"
+            )
+        })?),
+        _ => None,
+    };
+    let _ = MAX_ATTACHMENT.set(value);
+    Ok(())
+}
+
+fn parse_size(s: &str) -> Option<u64> {
+    let split = s.find(|c: char| !c.is_ascii_digit()).unwrap_or(s.len());
+    let (digits, unit) = s.split_at(split);
+    let n: u64 = digits.parse().ok()?;
+    let factor: u64 = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => 1,
+        "kb" | "k" => 1000,
+        "mb" | "m" => 1000 * 1000,
+        "gb" | "g" => 1000 * 1000 * 1000,
+        "kib" => 1 << 10,
+        "mib" => 1 << 20,
+        "gib" => 1 << 30,
+        _ => return None,
+    };
+    n.checked_mul(factor)
+}
+
 /// How to reach registries.
 #[derive(clap::Args, Clone, Debug, PartialEq, Eq)]
 pub(crate) struct RegistryOpts {
@@ -107,6 +145,9 @@ impl RegistryOpts {
         limits.image_timeout = t;
         limits.request_timeout = limits.request_timeout.min(t);
         limits.connect_timeout = limits.connect_timeout.min(t);
+        if let Some(Some(max)) = MAX_ATTACHMENT.get() {
+            limits.max_blob_bytes = *max;
+        }
         limits
     }
 
@@ -163,6 +204,18 @@ pub(crate) fn parse_go_duration(s: &str) -> Result<Duration, String> {
 #[cfg(test)]
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
+
+    #[test]
+    fn attachment_sizes_parse_like_cosign() {
+        assert_eq!(parse_size("268435456"), Some(268_435_456));
+        assert_eq!(parse_size("256MiB"), Some(256 << 20));
+        assert_eq!(parse_size("1 GB"), Some(1_000_000_000));
+        assert_eq!(parse_size("10kb"), Some(10_000));
+        assert_eq!(parse_size("MiB"), None);
+        assert_eq!(parse_size("12 parsecs"), None);
+        assert_eq!(parse_size("-1"), None);
+        assert_eq!(parse_size("99999999999999999999GiB"), None);
+    }
     use super::*;
     use clap::Parser;
 

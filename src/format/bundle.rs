@@ -54,10 +54,22 @@ pub fn message_signature_bundle(spki_der: &[u8], blob_digest: &Digest, sig: &[u8
 /// A key-based bundle v0.3 holding a DSSE envelope (protobuf JSON: `payload, payloadType,
 /// signatures[{sig}]`, no keyid).
 pub fn dsse_bundle(spki_der: &[u8], payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() * 4 / 3 + 512);
+    dsse_bundle_parts(spki_der, payload_type, &[payload], sig)
+}
+
+/// [`dsse_bundle`] of the payload that is the concatenation of `payload`, base64-encoded
+/// straight into the bundle (no joined payload, no intermediate base64 `String`).
+pub fn dsse_bundle_parts(
+    spki_der: &[u8],
+    payload_type: &str,
+    payload: &[&[u8]],
+    sig: &[u8],
+) -> Vec<u8> {
+    let len: usize = payload.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(len.div_ceil(3) * 4 + 512);
     bundle_prefix(&mut out, spki_der);
     out.extend_from_slice(br#""dsseEnvelope":{"payload":""#);
-    out.extend_from_slice(STANDARD.encode(payload).as_bytes());
+    super::dsse::push_base64_parts(&mut out, payload);
     out.extend_from_slice(br#"","payloadType":"#);
     gojson::write_string(&mut out, payload_type);
     out.extend_from_slice(br#","signatures":[{"sig":""#);
@@ -76,7 +88,8 @@ pub struct KeyBundle {
     pub tlog_entries: usize,
     /// The signed content.
     pub content: KeyBundleContent,
-    /// The whole parsed bundle (for Sigstore verification of its tlog entries).
+    /// The whole parsed bundle (for Sigstore verification of its tlog entries). When it has
+    /// none, its DSSE payload has been moved into [`content`](Self::content) (left empty here).
     pub parsed: sigstore_types::Bundle,
 }
 
@@ -105,7 +118,8 @@ fn bundle_err(msg: impl Into<String>) -> PayloadError {
 pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     use sigstore_types::bundle::VerificationMaterialContent;
     let text = std::str::from_utf8(bytes).map_err(|_| bundle_err("not UTF-8"))?;
-    let parsed = sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
+    let mut parsed =
+        sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
     if let Some(problem) = top_level_problem(text) {
         return Err(bundle_err(problem));
     }
@@ -121,7 +135,8 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
             ));
         }
     };
-    let content = match &parsed.content {
+    let tlog_entries = parsed.verification_material.tlog_entries.len();
+    let content = match &mut parsed.content {
         sigstore_types::SignatureContent::MessageSignature(ms) => {
             let md = ms
                 .message_digest
@@ -135,7 +150,17 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
         }
         sigstore_types::SignatureContent::DsseEnvelope(env) => KeyBundleContent::Dsse(Envelope {
             payload_type: env.payload_type.clone(),
-            payload: env.payload.as_bytes().to_vec(),
+            // Without tlog entries the parsed bundle is not verified again: move the payload
+            // (a large SBOM statement) out of it instead of copying it.
+            payload: if tlog_entries == 0 {
+                std::mem::replace(
+                    &mut env.payload,
+                    sigstore_types::PayloadBytes::from_bytes(&[]),
+                )
+                .into_bytes()
+            } else {
+                env.payload.as_bytes().to_vec()
+            },
             signatures: vec![EnvelopeSignature {
                 keyid: Some(env.signature.keyid.as_str().to_owned()).filter(|k| !k.is_empty()),
                 sig: env.signature.sig.as_bytes().to_vec(),
@@ -149,7 +174,7 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     };
     Ok(KeyBundle {
         hint,
-        tlog_entries: parsed.verification_material.tlog_entries.len(),
+        tlog_entries,
         content,
         parsed,
     })

@@ -15,15 +15,24 @@ const WHAT: &str = "DSSE envelope";
 /// The DSSE v1 pre-authentication encoding: the exact bytes a DSSE signature covers,
 /// `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP body` with decimal ASCII lengths.
 pub fn pae(payload_type: &str, payload: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload_type.len() + payload.len() + 32);
+    let mut out = pae_header(payload_type, payload.len());
+    out.extend_from_slice(payload);
+    out
+}
+
+/// The PAE without the payload: `"DSSEv1" SP LEN(type) SP type SP LEN(body) SP`. The PAE is
+/// this followed by the payload bytes, so a signature over it can be made or checked over the
+/// two parts ([`crate::keys::SigningKey::sign_parts`], [`crate::keys::PublicKey::verify_parts`])
+/// without copying a large payload.
+pub fn pae_header(payload_type: &str, payload_len: usize) -> Vec<u8> {
+    let mut out = Vec::with_capacity(payload_type.len() + 32);
     out.extend_from_slice(b"DSSEv1 ");
     out.extend_from_slice(payload_type.len().to_string().as_bytes());
     out.push(b' ');
     out.extend_from_slice(payload_type.as_bytes());
     out.push(b' ');
-    out.extend_from_slice(payload.len().to_string().as_bytes());
+    out.extend_from_slice(payload_len.to_string().as_bytes());
     out.push(b' ');
-    out.extend_from_slice(payload);
     out
 }
 
@@ -133,11 +142,18 @@ pub fn parse_envelope(bytes: &[u8]) -> Result<Envelope, PayloadError> {
 /// The envelope JSON cosign v2 writes (go-securesystemslib layout):
 /// `{"payloadType":…,"payload":"<b64>","signatures":[{"keyid":"","sig":"<b64>"}]}`.
 pub fn envelope_json(payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(payload.len() * 4 / 3 + sig.len() * 4 / 3 + 128);
+    envelope_json_parts(payload_type, &[payload], sig)
+}
+
+/// [`envelope_json`] of the payload that is the concatenation of `payload` (a statement
+/// written in pieces: its head, the predicate bytes, its tail), without joining them first.
+pub fn envelope_json_parts(payload_type: &str, payload: &[&[u8]], sig: &[u8]) -> Vec<u8> {
+    let len: usize = payload.iter().map(|p| p.len()).sum();
+    let mut out = Vec::with_capacity(len.div_ceil(3) * 4 + sig.len() * 4 / 3 + 128);
     out.extend_from_slice(br#"{"payloadType":"#);
     gojson::write_string(&mut out, payload_type);
     out.extend_from_slice(br#","payload":""#);
-    push_base64(&mut out, payload);
+    push_base64_parts(&mut out, payload);
     out.extend_from_slice(br#"","signatures":[{"keyid":"","sig":""#);
     push_base64(&mut out, sig);
     out.extend_from_slice(br#""}]}"#);
@@ -146,7 +162,7 @@ pub fn envelope_json(payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> 
 
 /// Appends standard padded base64 of `data` to `out` in place (no intermediate `String`: the
 /// payload of a large SBOM attestation is tens of MiB).
-fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
+pub(crate) fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
     let start = out.len();
     let len = base64::encoded_len(data.len(), true).unwrap_or(0);
     out.resize(start + len, 0);
@@ -158,6 +174,30 @@ fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
             out.extend_from_slice(STANDARD.encode(data).as_bytes());
         }
     }
+}
+
+/// Appends standard padded base64 of the concatenation of `parts` to `out`: each part is
+/// encoded in place, up to two bytes carried across a part boundary so that the output is
+/// the encoding of the joined bytes.
+pub(crate) fn push_base64_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
+    let mut carry: Vec<u8> = Vec::with_capacity(3);
+    for part in parts {
+        let mut rest: &[u8] = part;
+        if !carry.is_empty() {
+            let take = (3 - carry.len()).min(rest.len());
+            carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if carry.len() < 3 {
+                continue;
+            }
+            push_base64(out, &carry);
+            carry.clear();
+        }
+        let whole = rest.len() / 3 * 3;
+        push_base64(out, &rest[..whole]);
+        carry.extend_from_slice(&rest[whole..]);
+    }
+    push_base64(out, &carry);
 }
 
 #[cfg(test)]
@@ -178,6 +218,25 @@ mod tests {
             push_base64(&mut out, &data);
             assert_eq!(&out[1..], STANDARD.encode(&data).as_bytes(), "len {len}");
         }
+    }
+
+    #[test]
+    fn base64_of_parts_is_base64_of_the_joined_bytes() {
+        let data: Vec<u8> = (0..40u32).map(|i| (i * 53 + 7) as u8).collect();
+        for a in 0..8 {
+            for b in a..12 {
+                let parts: [&[u8]; 4] = [&data[..a], &data[a..b], &[], &data[b..]];
+                let mut out = Vec::new();
+                push_base64_parts(&mut out, &parts);
+                assert_eq!(out, STANDARD.encode(&data).as_bytes(), "{a} {b}");
+                let e = envelope_json_parts(IN_TOTO_PAYLOAD_TYPE, &parts, &[9]);
+                assert_eq!(e, envelope_json(IN_TOTO_PAYLOAD_TYPE, &data, &[9]));
+            }
+        }
+        assert_eq!(
+            [pae_header("t", 2), b"{}".to_vec()].concat(),
+            pae("t", b"{}")
+        );
     }
 
     #[test]

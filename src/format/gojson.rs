@@ -78,6 +78,264 @@ pub(crate) fn write_value(out: &mut Vec<u8>, v: &Value) {
     }
 }
 
+/// Why [`transcode_object`] did not produce output.
+#[derive(Debug)]
+pub(crate) enum TranscodeError {
+    /// Not JSON, not an object at the top, or an object with a repeated key (whose
+    /// `Value`-based rewriting keeps only the last): callers fall back to the `Value` path,
+    /// which reports or resolves these exactly as before.
+    Unsupported,
+}
+
+/// Rewrites the JSON object in `input` as [`write_value`] would write its `serde_json::Value`
+/// (compact, document key order, Go string escaping, numbers as `serde_json` prints them),
+/// without building the `Value`: one streaming pass from the bytes into the output. Also
+/// returns the top level as a shallow map, for checks of its fields: strings, numbers, bools
+/// and nulls as they are, arrays and objects as empty ones of the same kind.
+///
+/// The output is exactly `write_value(serde_json::from_slice(input))` for every input it
+/// accepts; it refuses ([`TranscodeError::Unsupported`]) the ones where that would differ or
+/// fail: malformed JSON, a non-object top level, and repeated keys in any object.
+pub(crate) fn transcode_object(
+    input: &[u8],
+) -> Result<(Vec<u8>, serde_json::Map<String, Value>), TranscodeError> {
+    use serde::de::DeserializeSeed as _;
+    // Compact output is at most the input's length plus Go's extra escapes; reserving the
+    // input's length costs no memory until written (the pages are touched as they fill).
+    let mut out = Vec::with_capacity(input.len());
+    let mut d = serde_json::Deserializer::from_slice(input);
+    let top = transcode::Top { out: &mut out }
+        .deserialize(&mut d)
+        .map_err(|_| TranscodeError::Unsupported)?;
+    d.end().map_err(|_| TranscodeError::Unsupported)?;
+    let top = top.ok_or(TranscodeError::Unsupported)?;
+    out.shrink_to_fit();
+    Ok((out, top))
+}
+
+mod transcode {
+    use std::borrow::Cow;
+    use std::collections::HashSet;
+    use std::fmt;
+
+    use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+    use serde_json::{Map, Number, Value};
+
+    use super::write_string;
+    use crate::format::pick::Key;
+
+    /// The top level: an object, transcoded, with its shallow map; `None` for any other kind.
+    pub(super) struct Top<'o> {
+        pub(super) out: &'o mut Vec<u8>,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Top<'_> {
+        type Value = Option<Map<String, Value>>;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Top<'_> {
+        type Value = Option<Map<String, Value>>;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("a JSON object")
+        }
+        fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+            Ok(None)
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut shallow = Map::new();
+            self.out.push(b'{');
+            let mut keys = Keys::default();
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                if !keys.insert(&k) {
+                    return Err(de::Error::custom("repeated key"));
+                }
+                if !shallow.is_empty() {
+                    self.out.push(b',');
+                }
+                write_string(self.out, &k);
+                self.out.push(b':');
+                let v = map.next_value_seed(Any {
+                    out: &mut *self.out,
+                    keep: true,
+                })?;
+                shallow.insert(k.into_owned(), v);
+            }
+            self.out.push(b'}');
+            Ok(Some(shallow))
+        }
+    }
+
+    /// The keys seen in one object, to refuse repeats. Most objects have a few keys: a short
+    /// list compared in place; a long one switches to a set.
+    #[derive(Default)]
+    struct Keys<'de> {
+        few: Vec<Cow<'de, str>>,
+        many: Option<HashSet<Cow<'de, str>>>,
+    }
+
+    impl<'de> Keys<'de> {
+        // The `Cow` is stored: a borrowed key is copied as a pointer, not as text.
+        #[allow(clippy::ptr_arg)]
+        fn insert(&mut self, k: &Cow<'de, str>) -> bool {
+            if let Some(set) = &mut self.many {
+                return set.insert(k.clone());
+            }
+            if self.few.iter().any(|x| x == k) {
+                return false;
+            }
+            self.few.push(k.clone());
+            if self.few.len() > 16 {
+                self.many = Some(self.few.drain(..).collect());
+            }
+            true
+        }
+    }
+
+    /// Any value below the top: transcoded; `keep` (a top-level value) also returns its
+    /// shallow form, otherwise `null` (nothing is built).
+    struct Any<'o> {
+        out: &'o mut Vec<u8>,
+        keep: bool,
+    }
+
+    impl<'de> DeserializeSeed<'de> for Any<'_> {
+        type Value = Value;
+        fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            d.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Any<'_> {
+        type Value = Value;
+        fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+            self.out
+                .extend_from_slice(if v { b"true" } else { b"false" });
+            Ok(if self.keep {
+                Value::Bool(v)
+            } else {
+                Value::Null
+            })
+        }
+        fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+            self.number(Number::from(v))
+        }
+        fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+            self.number(Number::from(v))
+        }
+        fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+            // As `Value` does: a finite float is a number (JSON text has no other kind).
+            match Number::from_f64(v) {
+                Some(n) => self.number(n),
+                None => {
+                    self.out.extend_from_slice(b"null");
+                    Ok(Value::Null)
+                }
+            }
+        }
+        fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+            self.out.extend_from_slice(b"null");
+            Ok(Value::Null)
+        }
+        fn visit_borrowed_str<E: de::Error>(self, v: &'de str) -> Result<Value, E> {
+            self.visit_str(v)
+        }
+        fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+            write_string(self.out, v);
+            Ok(if self.keep {
+                Value::String(v.to_owned())
+            } else {
+                Value::Null
+            })
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+            self.out.push(b'[');
+            let mut first = true;
+            loop {
+                let mark = self.out.len();
+                if !first {
+                    self.out.push(b',');
+                }
+                let item = seq.next_element_seed(Any {
+                    out: &mut *self.out,
+                    keep: false,
+                })?;
+                if item.is_none() {
+                    self.out.truncate(mark);
+                    break;
+                }
+                first = false;
+            }
+            self.out.push(b']');
+            Ok(if self.keep {
+                Value::Array(Vec::new())
+            } else {
+                Value::Null
+            })
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+            self.out.push(b'{');
+            let mut keys = Keys::default();
+            let mut first = true;
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                if !keys.insert(&k) {
+                    return Err(de::Error::custom("repeated key"));
+                }
+                if !first {
+                    self.out.push(b',');
+                }
+                first = false;
+                write_string(self.out, &k);
+                self.out.push(b':');
+                map.next_value_seed(Any {
+                    out: &mut *self.out,
+                    keep: false,
+                })?;
+            }
+            self.out.push(b'}');
+            Ok(if self.keep {
+                Value::Object(Map::new())
+            } else {
+                Value::Null
+            })
+        }
+    }
+
+    impl Any<'_> {
+        fn number<E>(self, n: Number) -> Result<Value, E> {
+            self.out.extend_from_slice(n.to_string().as_bytes());
+            Ok(if self.keep {
+                Value::Number(n)
+            } else {
+                Value::Null
+            })
+        }
+    }
+}
+
 /// `v` with every object's keys sorted by byte order, recursively: the order Go uses when it
 /// marshals a `map[string]any`.
 #[cfg(test)]
@@ -142,6 +400,55 @@ mod tests {
         let mut out = Vec::new();
         write_string(&mut out, x);
         String::from_utf8(out).unwrap()
+    }
+
+    fn via_value(input: &str) -> Vec<u8> {
+        to_vec(&serde_json::from_str::<Value>(input).unwrap())
+    }
+
+    #[test]
+    fn transcoding_equals_writing_the_value() {
+        for input in [
+            r#"{}"#,
+            r#"{"a":1}"#,
+            "{\n  \"z\": [1, -2, 3.5, 1e3, 1.0, -0, 0.1, 12345678901234567890, -9223372036854775808],\n  \"a\": {\"<&>\": \"\\u00e9\\u2028\\/\\\"x\\\\\\n\\u0001\\ud83d\\ude00\", \"e\": [], \"o\": {}},\n  \"t\": true, \"f\": false, \"n\": null, \"s\": \"plain\"\n}\n",
+            r#"{"deep":[[[{"k":[{"x":[]}]}]]],"u":"\u003cscript\u003e"}"#,
+            r#"{"many":{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k18":18}}"#,
+        ] {
+            let (out, shallow) = transcode_object(input.as_bytes()).unwrap();
+            assert_eq!(
+                String::from_utf8(out).unwrap(),
+                String::from_utf8(via_value(input)).unwrap(),
+                "{input}"
+            );
+            let v: Value = serde_json::from_str(input).unwrap();
+            let obj = v.as_object().unwrap();
+            assert_eq!(shallow.len(), obj.len());
+            for (k, item) in obj {
+                let expect = match item {
+                    Value::Array(_) => Value::Array(Vec::new()),
+                    Value::Object(_) => Value::Object(serde_json::Map::new()),
+                    other => other.clone(),
+                };
+                assert_eq!(shallow[k], expect, "{k}");
+            }
+        }
+    }
+
+    #[test]
+    fn transcoding_refuses_what_the_value_path_must_decide() {
+        for input in [
+            r#"[1]"#,
+            r#""s""#,
+            r#"{"a":1"#,
+            r#"{"a":1} x"#,
+            r#"{"a":1,"a":2}"#,
+            r#"{"o":{"b":1,"b":1}}"#,
+            r#"{"l":[{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k17":17,"k3":18}]}"#,
+            r#"{"\u0061":1,"a":2}"#,
+        ] {
+            assert!(transcode_object(input.as_bytes()).is_err(), "{input}");
+        }
     }
 
     #[test]

@@ -14,6 +14,7 @@ pub mod digest;
 pub mod dsse;
 pub(crate) mod gojson;
 pub mod oci;
+pub(crate) mod pick;
 pub mod predicate;
 pub mod reference;
 pub mod simple_signing;
@@ -22,15 +23,19 @@ pub mod text;
 pub(crate) mod yaml;
 
 pub use dsse::{
-    Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_json, pae, parse_envelope,
+    Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_json, envelope_json_parts, pae,
+    pae_header, parse_envelope,
 };
 pub use predicate::{
-    DEFAULT_MAX_PREDICATE_BYTES, load_predicate, load_predicate_at, predicate_type_uri,
+    DEFAULT_MAX_PREDICATE_BYTES, PredicateJson, load_predicate, load_predicate_at,
+    load_predicate_json, predicate_type_uri,
 };
 pub use simple_signing::{
     SIMPLE_SIGNING_TYPE, SimpleSigning, parse_simple_signing, simple_signing_payload,
 };
-pub use statement::{Statement, Subject, parse_statement, statement, statement_ref};
+pub use statement::{
+    Statement, Subject, parse_statement, predicate_value, statement, statement_parts, statement_ref,
+};
 
 /// Media types used across the crate.
 pub mod media_types {
@@ -147,6 +152,17 @@ pub enum PayloadError {
     #[error("predicate is {size} bytes, over the limit of {limit} bytes")]
     PredicateTooLarge {
         /// Its size.
+        size: u64,
+        /// The limit in force.
+        limit: u64,
+    },
+    /// A statement is too large to be read as a DOM (`serde_json::Value`) of its predicate,
+    /// which a CEL condition needs; the condition fails closed.
+    #[error(
+        "the statement is {size} bytes, over the limit of {limit} bytes for reading its whole predicate (max_predicate_dom_bytes)"
+    )]
+    PredicateDomTooLarge {
+        /// The statement's size.
         size: u64,
         /// The limit in force.
         limit: u64,

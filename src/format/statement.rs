@@ -2,6 +2,8 @@
 
 use std::collections::BTreeMap;
 
+use serde::Deserialize as _;
+use serde::de::DeserializeSeed;
 use serde_json::{Map, Value};
 
 use super::{PayloadError, excerpt, gojson};
@@ -60,6 +62,60 @@ pub fn statement_ref(
     out
 }
 
+/// The statement [`statement`] writes, as three pieces that join to it: the head
+/// (`{"_type":…,"subject":[…],"predicate":`), the predicate JSON as given (already compact
+/// Go-style JSON, see [`crate::format::predicate::load_predicate_json`]) and the closing `}`.
+/// Signing and enveloping take the pieces ([`crate::keys::SigningKey::sign_parts`],
+/// [`crate::format::envelope_json_parts`]), so a large predicate is never copied into a
+/// statement buffer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StatementParts<'p> {
+    head: Vec<u8>,
+    predicate: &'p [u8],
+}
+
+impl<'p> StatementParts<'p> {
+    /// The three pieces, in order.
+    pub fn parts(&self) -> [&[u8]; 3] {
+        [&self.head, self.predicate, b"}"]
+    }
+    /// The statement's length in bytes.
+    pub fn len(&self) -> usize {
+        self.head.len() + self.predicate.len() + 1
+    }
+    /// Never empty (the head alone is not).
+    pub fn is_empty(&self) -> bool {
+        false
+    }
+    /// The joined statement bytes.
+    pub fn to_vec(&self) -> Vec<u8> {
+        self.parts().concat()
+    }
+}
+
+/// [`statement`] as [`StatementParts`], from the predicate's compact JSON bytes.
+pub fn statement_parts<'p>(
+    subject_name: &str,
+    digest: &Digest,
+    predicate_type: &str,
+    predicate_json: &'p [u8],
+) -> StatementParts<'p> {
+    let mut head = Vec::with_capacity(256);
+    head.extend_from_slice(br#"{"_type":"#);
+    gojson::write_string(&mut head, STATEMENT_V1);
+    head.extend_from_slice(br#","predicateType":"#);
+    gojson::write_string(&mut head, predicate_type);
+    head.extend_from_slice(br#","subject":[{"name":"#);
+    gojson::write_string(&mut head, subject_name);
+    head.extend_from_slice(br#","digest":{"sha256":"#);
+    gojson::write_string(&mut head, digest.hex());
+    head.extend_from_slice(br#"}}],"predicate":"#);
+    StatementParts {
+        head,
+        predicate: predicate_json,
+    }
+}
+
 /// One subject of a statement (a v1 ResourceDescriptor, or a v0.1 subject).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Subject {
@@ -71,7 +127,10 @@ pub struct Subject {
     pub annotations: BTreeMap<String, Value>,
 }
 
-/// A parsed in-toto Statement.
+/// A parsed in-toto Statement: its envelope fields. The predicate is not parsed (it can be
+/// hundreds of MiB, and a `Value` of it about 5.5 times that): read it from the statement
+/// bytes with [`predicate_value`], or with a typed reader that extracts only what it needs
+/// (the SBOM and vulnerability checks).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {
     /// `_type`: [`STATEMENT_V01`] or [`STATEMENT_V1`].
@@ -80,9 +139,6 @@ pub struct Statement {
     pub subjects: Vec<Subject>,
     /// `predicateType`.
     pub predicate_type: String,
-    /// The whole statement as parsed, for policy evaluation. Its `predicate` is
-    /// [`Statement::predicate`]; it is not held twice (it can be hundreds of MiB).
-    pub raw: Value,
 }
 
 fn field_err(field: String, expected: &'static str) -> PayloadError {
@@ -133,11 +189,15 @@ fn parse_subject(i: usize, v: &Value) -> Result<Subject, PayloadError> {
 
 /// Parses an in-toto Statement v0.1 or v1. `_type` must be one of those two, `predicateType` a
 /// non-empty string and `subject` an array of objects whose `digest` maps are string → string.
+///
+/// Only `_type`, `predicateType` and `subject` are built; `predicate` and any other field
+/// are checked to be well-formed JSON and skipped.
 pub fn parse_statement(bytes: &[u8]) -> Result<Statement, PayloadError> {
-    let raw: Value = serde_json::from_slice(bytes)
-        .map_err(|source| PayloadError::Json { what: WHAT, source })?;
-    let obj = raw
-        .as_object()
+    let top: Option<Map<String, Value>> = serde_json::from_slice::<EnvelopeFields>(bytes)
+        .map_err(|source| PayloadError::Json { what: WHAT, source })?
+        .0;
+    let obj = top
+        .as_ref()
         .ok_or_else(|| field_err("(top level)".into(), "object"))?;
     let type_ = obj
         .get("_type")
@@ -169,17 +229,48 @@ pub fn parse_statement(bytes: &[u8]) -> Result<Statement, PayloadError> {
         type_: type_.to_owned(),
         subjects,
         predicate_type,
-        raw,
     })
 }
 
-impl Statement {
-    /// `predicate` (`null` when absent, which v1 allows).
-    pub fn predicate(&self) -> &Value {
-        static NULL: Value = Value::Null;
-        self.raw.get("predicate").unwrap_or(&NULL)
-    }
+/// The top-level statement fields [`parse_statement`] reads, as a `Value` map of only those
+/// keys (`None`: the statement is not a JSON object). The last of duplicate keys wins, as in a
+/// `Value`.
+struct EnvelopeFields(Option<Map<String, Value>>);
 
+impl<'de> serde::Deserialize<'de> for EnvelopeFields {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        const KEEP: &[&str] = &["_type", "predicateType", "subject"];
+        match super::pick::KeepKeys(KEEP).deserialize(d)? {
+            Value::Object(m) => Ok(Self(Some(m))),
+            _ => Ok(Self(None)),
+        }
+    }
+}
+
+/// The statement's `predicate` as a `Value` (`null` when absent, which v1 allows), parsed
+/// from the statement bytes. Refused when the statement is longer than `max_bytes`: a `Value`
+/// of a large SBOM is about 5.5 times its JSON, so callers that need the whole predicate as a
+/// DOM (CEL conditions) bound it ([`crate::limits::Limits::max_predicate_dom_bytes`]).
+pub fn predicate_value(statement: &[u8], max_bytes: u64) -> Result<Value, PayloadError> {
+    if statement.len() as u64 > max_bytes {
+        return Err(PayloadError::PredicateDomTooLarge {
+            size: statement.len() as u64,
+            limit: max_bytes,
+        });
+    }
+    struct AsValue;
+    impl<'de> DeserializeSeed<'de> for AsValue {
+        type Value = Value;
+        fn deserialize<D: serde::Deserializer<'de>>(self, d: D) -> Result<Value, D::Error> {
+            Value::deserialize(d)
+        }
+    }
+    Ok(super::pick::statement_predicate(statement, AsValue)
+        .map_err(|source| PayloadError::Json { what: WHAT, source })?
+        .unwrap_or(Value::Null))
+}
+
+impl Statement {
     /// Whether some subject's `sha256` digest equals `d` (cosign's claim check).
     pub fn has_subject_digest(&self, d: &Digest) -> bool {
         self.subject_for(d).is_some()
@@ -254,9 +345,13 @@ mod tests {
     }
 
     fn vector(name: &str) -> Statement {
-        let env =
-            parse_envelope(&std::fs::read(format!("{}/{name}.dsse.json", dir())).unwrap()).unwrap();
-        parse_statement(&env.payload).unwrap()
+        parse_statement(&vector_bytes(name)).unwrap()
+    }
+
+    fn vector_bytes(name: &str) -> Vec<u8> {
+        parse_envelope(&std::fs::read(format!("{}/{name}.dsse.json", dir())).unwrap())
+            .unwrap()
+            .payload
     }
 
     #[test]
@@ -286,7 +381,8 @@ mod tests {
         assert_eq!(s.type_, STATEMENT_V01);
         assert_eq!(s.predicate_type, "https://slsa.dev/provenance/v0.2");
         assert_eq!(s.subjects[0].name, "blob");
-        assert_eq!(s.predicate()["builder"]["id"], "2");
+        let p = predicate_value(&vector_bytes("blobSLSAProvenanceSignature"), 1 << 20).unwrap();
+        assert_eq!(p["builder"]["id"], "2");
     }
 
     #[test]
@@ -304,7 +400,10 @@ mod tests {
             s.predicate_type,
             "https://cosign.sigstore.dev/attestation/v1"
         );
-        assert_eq!(s.predicate()["Data"], "foobar test attestation");
+        assert_eq!(
+            predicate_value(&env.payload, 1 << 20).unwrap()["Data"],
+            "foobar test attestation"
+        );
         assert_eq!(s.subjects[0].name, "registry.local:5000/knative/demo");
     }
 
@@ -322,11 +421,20 @@ mod tests {
         );
         let s = parse_statement(&b).unwrap();
         assert_eq!(s.type_, STATEMENT_V1);
-        assert_eq!(s.predicate(), &pred);
+        assert_eq!(predicate_value(&b, 1 << 20).unwrap(), pred);
+        // The DOM of the predicate is bounded.
+        assert!(matches!(
+            predicate_value(&b, b.len() as u64 - 1),
+            Err(PayloadError::PredicateDomTooLarge { .. })
+        ));
         assert_eq!(
             statement_ref("reg:5000/repo", &d, "https://example.com/p", &pred),
             b
         );
+        let pred_json = br#"{"z":1,"a":"\u003cx\u003e"}"#;
+        let parts = statement_parts("reg:5000/repo", &d, "https://example.com/p", pred_json);
+        assert_eq!(parts.to_vec(), b);
+        assert_eq!(parts.len(), b.len());
         assert!(s.has_subject_digest(&d));
         assert!(!s.has_subject_digest(&Digest::of(b"other")));
     }
@@ -334,11 +442,14 @@ mod tests {
     #[test]
     fn v1_without_name_or_predicate() {
         let hex = "11".repeat(32);
-        let s = parse_statement(
-            format!(r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{hex}"}},"annotations":{{"k":"v"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1"}}"#).as_bytes(),
-        )
-        .unwrap();
-        assert_eq!(s.predicate(), &Value::Null);
+        let bytes = format!(
+            r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[{{"digest":{{"sha256":"{hex}"}},"annotations":{{"k":"v"}}}}],"predicateType":"https://sigstore.dev/cosign/sign/v1"}}"#
+        );
+        let s = parse_statement(bytes.as_bytes()).unwrap();
+        assert_eq!(
+            predicate_value(bytes.as_bytes(), 1 << 20).unwrap(),
+            Value::Null
+        );
         assert_eq!(s.subjects[0].annotations["k"], "v");
         assert!(s.has_subject_digest(&Digest::from_hex(&hex).unwrap()));
     }

@@ -493,6 +493,38 @@ impl SigningKey {
         }
     }
 
+    /// [`sign`](Self::sign) over the concatenation of `parts`, without building it: ECDSA and
+    /// RSA hash the parts in a stream and sign the digest (the same signature as over the
+    /// joined bytes); Ed25519 (pure, no prehash) needs the message in one piece, so its parts
+    /// are joined. A DSSE payload of a large SBOM is tens of MiB; its PAE need not be a copy.
+    pub fn sign_parts(&self, parts: &[&[u8]]) -> Result<Vec<u8>, KeyError> {
+        let failed = |_| KeyError::Crypto {
+            operation: "signing",
+        };
+        match &self.inner {
+            SigningInner::Ecdsa(pair) => {
+                let alg = match self.algorithm {
+                    KeyAlgorithm::EcdsaP384Sha384 => &aws_lc_rs::digest::SHA384,
+                    KeyAlgorithm::EcdsaP521Sha512 => &aws_lc_rs::digest::SHA512,
+                    _ => &aws_lc_rs::digest::SHA256,
+                };
+                let digest = digest_parts(alg, parts);
+                Ok(pair.sign_digest(&digest).map_err(failed)?.as_ref().to_vec())
+            }
+            SigningInner::Rsa(pair) => {
+                let digest = digest_parts(&aws_lc_rs::digest::SHA256, parts);
+                let mut out = vec![0u8; pair.public_modulus_len()];
+                pair.sign_digest(&signature::RSA_PKCS1_SHA256, &digest, &mut out)
+                    .map_err(failed)?;
+                Ok(out)
+            }
+            SigningInner::Ed25519(_) => self.sign(&parts.concat()),
+            // The token is handed the whole message (it hashes it in `TokenKey::sign`).
+            #[cfg(feature = "pkcs11")]
+            SigningInner::Token(_) => self.sign(&parts.concat()),
+        }
+    }
+
     /// The matching public key.
     pub fn public_key(&self) -> PublicKey {
         self.public.clone()
@@ -680,6 +712,35 @@ impl PublicKey {
         })
     }
 
+    /// [`verify`](Self::verify) over the concatenation of `parts`, without building it:
+    /// ECDSA and RSA hash the parts in a stream (once per hash the key's algorithms use) and
+    /// verify the digest; Ed25519 (pure) joins them. Accepts exactly what `verify` accepts.
+    pub fn verify_parts(&self, parts: &[&[u8]], signature: &[u8]) -> Result<(), KeyError> {
+        let Some(algs) = prehash_algorithms(self.algorithm) else {
+            return self.verify(&parts.concat(), signature);
+        };
+        let mut digests: Vec<aws_lc_rs::digest::Digest> = Vec::with_capacity(2);
+        for (alg, hash) in algs {
+            let digest = match digests.iter().find(|d| d.algorithm() == *hash) {
+                Some(d) => *d,
+                None => {
+                    let d = digest_parts(hash, parts);
+                    digests.push(d);
+                    d
+                }
+            };
+            if let Ok(key) = ParsedPublicKey::new(*alg, &self.spki)
+                && key.verify_digest_sig(&digest, signature).is_ok()
+            {
+                return Ok(());
+            }
+        }
+        Err(KeyError::BadSignature {
+            algorithm: self.algorithm,
+            fingerprint: self.fingerprint(),
+        })
+    }
+
     /// The canonical DER SubjectPublicKeyInfo (see [`PublicKey`]).
     pub fn spki_der(&self) -> &[u8] {
         &self.spki
@@ -786,6 +847,46 @@ fn rsa_modulus_bits(pkcs1: &[u8]) -> Result<usize, KeyError> {
     Ok(match modulus.first() {
         Some(&top) => modulus.len() * 8 - top.leading_zeros() as usize,
         None => 0,
+    })
+}
+
+/// The hash of the concatenation of `parts`.
+fn digest_parts(
+    alg: &'static aws_lc_rs::digest::Algorithm,
+    parts: &[&[u8]],
+) -> aws_lc_rs::digest::Digest {
+    let mut ctx = aws_lc_rs::digest::Context::new(alg);
+    for p in parts {
+        ctx.update(p);
+    }
+    ctx.finish()
+}
+
+type Prehashed = (
+    &'static dyn VerificationAlgorithm,
+    &'static aws_lc_rs::digest::Algorithm,
+);
+
+/// [`verification_algorithms`] with the hash each one applies to the message, for the
+/// algorithms that verify a digest (`None`: Ed25519, which hashes the message itself).
+/// Same algorithms, same order.
+fn prehash_algorithms(algorithm: KeyAlgorithm) -> Option<&'static [Prehashed]> {
+    use aws_lc_rs::digest::{SHA256, SHA384, SHA512};
+    Some(match algorithm {
+        KeyAlgorithm::EcdsaP256Sha256 => &[(&signature::ECDSA_P256_SHA256_ASN1, &SHA256)],
+        KeyAlgorithm::EcdsaP384Sha384 => &[
+            (&signature::ECDSA_P384_SHA384_ASN1, &SHA384),
+            (&signature::ECDSA_P384_SHA256_ASN1, &SHA256),
+        ],
+        KeyAlgorithm::EcdsaP521Sha512 => &[
+            (&signature::ECDSA_P521_SHA512_ASN1, &SHA512),
+            (&signature::ECDSA_P521_SHA256_ASN1, &SHA256),
+        ],
+        KeyAlgorithm::Ed25519 => return None,
+        KeyAlgorithm::RsaPkcs1Sha256 | KeyAlgorithm::RsaPssSha256 => &[
+            (&signature::RSA_PKCS1_2048_8192_SHA256, &SHA256),
+            (&signature::RSA_PSS_2048_8192_SHA256, &SHA256),
+        ],
     })
 }
 
@@ -933,6 +1034,51 @@ pub(crate) fn test_other_encodings(uncompressed: &[u8]) -> (Vec<u8>, Vec<u8>) {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn signing_and_verifying_parts_equals_the_joined_message() {
+        use aws_lc_rs::rsa::KeySize;
+        let p384 = EcdsaKeyPair::generate(&signature::ECDSA_P384_SHA384_ASN1_SIGNING)
+            .unwrap()
+            .to_pkcs8v1()
+            .unwrap();
+        let p521 = EcdsaKeyPair::generate(&signature::ECDSA_P521_SHA512_ASN1_SIGNING)
+            .unwrap()
+            .to_pkcs8v1()
+            .unwrap();
+        let ed = Ed25519KeyPair::generate().unwrap().to_pkcs8().unwrap();
+        let rsa =
+            AsDer::<Pkcs8V1Der>::as_der(&RsaKeyPair::generate(KeySize::Rsa2048).unwrap()).unwrap();
+        let keys = [
+            SigningKey::generate_p256().unwrap(),
+            SigningKey::from_pkcs8_der(p384.as_ref()).unwrap(),
+            SigningKey::from_pkcs8_der(p521.as_ref()).unwrap(),
+            SigningKey::from_pkcs8_der(ed.as_ref()).unwrap(),
+            SigningKey::from_pkcs8_der(rsa.as_ref()).unwrap(),
+        ];
+        let parts: [&[u8]; 4] = [b"DSSEv1 4 type 9 ", b"{\"a\"", b"", b":[1]}"];
+        let joined = parts.concat();
+        for key in &keys {
+            let public = key.public_key();
+            let from_parts = key.sign_parts(&parts).unwrap();
+            public.verify(&joined, &from_parts).unwrap();
+            public.verify_parts(&parts, &from_parts).unwrap();
+            let whole = key.sign(&joined).unwrap();
+            public.verify_parts(&parts, &whole).unwrap();
+            // A different message, and a split that joins to a different message, fail.
+            assert!(
+                public
+                    .verify_parts(&[b"DSSEv1 4 type 9 {}"], &whole)
+                    .is_err()
+            );
+            assert!(public.verify_parts(&parts[..3], &whole).is_err());
+            assert!(
+                key.public_key()
+                    .verify_parts(&parts, &whole[..whole.len() - 1])
+                    .is_err()
+            );
+        }
+    }
 
     #[test]
     fn keys_are_send_and_sync() {

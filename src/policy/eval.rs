@@ -530,8 +530,9 @@ impl Ctx<'_> {
                     rejections.push(reason);
                     continue;
                 }
-                let bytes = serde_json::to_vec(att.statement()).unwrap_or_default();
-                let digest = Digest::of(&bytes);
+                // The signed statement bytes: the same statement signed by several
+                // authorities is the same bytes.
+                let digest = Digest::of(att.statement_json());
                 match groups.iter_mut().find(|g| g.statement_digest == digest) {
                     Some(g) => g.attestations.push((key.as_str(), att)),
                     None => groups.push(Group {
@@ -840,10 +841,12 @@ impl Ctx<'_> {
         req: &AttestationRequirement,
         att: &VerifiedAttestation,
     ) -> Result<Vec<String>, Reason> {
-        let predicate = att.predicate();
+        // The built-in checks read their fields straight from the statement bytes; only a
+        // CEL condition gets a DOM of the predicate, within max_predicate_dom_bytes.
+        let statement = att.statement_json();
         let mut warnings = Vec::new();
         if let Some(check) = &req.sbom {
-            let report = super::sbom::check_sbom(check, predicate)?;
+            let report = super::sbom::check_sbom_statement(check, statement)?;
             if let Some(reason) = report.reason() {
                 return Err(reason);
             }
@@ -870,7 +873,7 @@ impl Ctx<'_> {
             }
         }
         if let Some(check) = &req.vulnerabilities {
-            let report = super::vuln::check_vulnerabilities(check, predicate, self.now)?;
+            let report = super::vuln::check_vulnerabilities_statement(check, statement, self.now)?;
             if let Some(reason) = report.reason() {
                 return Err(reason);
             }
@@ -881,10 +884,31 @@ impl Ctx<'_> {
                 &self.evidence.image.digest,
                 self.image,
             );
+            // The DOM of the statement, within the limit (fails closed).
+            let limit = crate::limits::Limits::DEFAULT.max_predicate_dom_bytes;
+            if statement.len() as u64 > limit {
+                return Err(Reason::new(
+                    ReasonCode::ConditionError,
+                    format!(
+                        "condition not evaluated: the statement is {} bytes, over the limit of {limit} bytes for reading its whole predicate (max_predicate_dom_bytes)",
+                        statement.len()
+                    ),
+                ));
+            }
+            let statement_value: serde_json::Value =
+                serde_json::from_slice(statement).map_err(|e| {
+                    Reason::new(
+                        ReasonCode::ConditionError,
+                        format!("condition not evaluated: the statement cannot be read: {e}"),
+                    )
+                })?;
+            let predicate = statement_value
+                .get("predicate")
+                .unwrap_or(&serde_json::Value::Null);
             match super::cel::evaluate_condition(
                 condition,
                 predicate,
-                att.statement(),
+                &statement_value,
                 &image,
                 super::cel::DEFAULT_BUDGET,
             ) {

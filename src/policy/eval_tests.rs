@@ -1105,7 +1105,7 @@ fn att_at(
 
 /// The short statement digest the decision names `a` by.
 fn short(a: &VerifiedAttestation) -> String {
-    Digest::of(&serde_json::to_vec(a.statement()).unwrap()).hex()[..12].to_string()
+    Digest::of(a.statement_json()).hex()[..12].to_string()
 }
 
 fn scan_policy(select: &str) -> Policy {

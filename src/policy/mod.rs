@@ -49,10 +49,11 @@ pub use model::{
     SignedByOrigin, StaticAction, TrustRoot, VulnCheck,
 };
 pub use sbom::{
-    DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,
+    DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, check_sbom_json,
+    check_sbom_statement, sbom_packages, sbom_packages_json,
 };
 pub use version::{VersionRange, compare_versions};
 pub use vuln::{
     ParsedVulnReport, Severity, VulnFinding, VulnFormat, VulnReport, check_vulnerabilities,
-    parse_vuln_report,
+    check_vulnerabilities_statement, parse_vuln_report,
 };

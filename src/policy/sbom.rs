@@ -22,7 +22,12 @@
 //! name part of its purl (`pkg:maven/org.apache.logging.log4j/log4j-core@2.14.1` →
 //! `log4j-core`). A package without a version is inside every range (fail closed).
 
-use std::collections::BTreeSet;
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::collections::{BTreeSet, HashMap};
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
 
 use serde::Serialize;
 use serde_json::Value;
@@ -30,6 +35,7 @@ use serde_json::Value;
 use super::decision::{Reason, ReasonCode};
 use super::model::{OrSemantics, SbomCheck};
 use super::version::VersionRange;
+use crate::format::pick::{Key, Opt, Pick, Skip};
 
 /// A denied package entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -214,76 +220,27 @@ fn normalise_id(name: &str, or_later: bool) -> String {
 }
 
 /// Reads the packages of an SPDX 2.x or CycloneDX JSON document. `Err` is `field-missing`
-/// (naming the field) or `unsupported-format`.
+/// (naming the field) or `unsupported-format`. (The `Value` form of
+/// [`sbom_packages_json`], for callers that hold a DOM already.)
 pub fn sbom_packages(predicate: &Value) -> Result<(SbomFormat, Vec<SbomPackage>), Reason> {
-    let Some(obj) = predicate.as_object() else {
-        return Err(Reason::new(
-            ReasonCode::UnsupportedFormat,
-            "SBOM predicate is not a JSON object",
-        ));
-    };
-    if obj.contains_key("spdxVersion") || obj.contains_key("SPDXID") {
-        let Some(packages) = obj.get("packages").and_then(Value::as_array) else {
-            return Err(Reason::new(
-                ReasonCode::FieldMissing,
-                "SPDX document has no `packages` array",
-            ));
-        };
-        let out = packages
-            .iter()
-            .map(|p| {
-                let mut licenses = Vec::new();
-                for field in ["licenseConcluded", "licenseDeclared"] {
-                    if let Some(text) = p.get(field).and_then(Value::as_str) {
-                        licenses.push((field.to_string(), text.to_string()));
-                    }
-                }
-                let purl = p
-                    .get("externalRefs")
-                    .and_then(Value::as_array)
-                    .and_then(|refs| {
-                        refs.iter().find(|r| {
-                            r.get("referenceType").and_then(Value::as_str) == Some("purl")
-                        })
-                    })
-                    .and_then(|r| r.get("referenceLocator"))
-                    .and_then(Value::as_str)
-                    .map(str::to_string);
-                SbomPackage {
-                    name: str_field(p, "name").unwrap_or_default(),
-                    version: str_field(p, "versionInfo"),
-                    purl,
-                    licenses,
-                }
-            })
-            .collect();
-        return Ok((SbomFormat::Spdx, out));
-    }
-    let is_cdx = obj.get("bomFormat").and_then(Value::as_str) == Some("CycloneDX");
-    if is_cdx || obj.contains_key("components") {
-        let Some(components) = obj.get("components").and_then(Value::as_array) else {
-            return Err(Reason::new(
-                ReasonCode::FieldMissing,
-                "CycloneDX document has no `components` array",
-            ));
-        };
-        let mut out = Vec::new();
-        if let Some(main) = obj.get("metadata").and_then(|m| m.get("component")) {
-            // The component the SBOM describes is a package too, with its own licenses
-            // (and possibly nested components).
-            collect_components(std::slice::from_ref(main), &mut out, 0)?;
-        }
-        collect_components(components, &mut out, 0)?;
-        return Ok((SbomFormat::CycloneDx, out));
-    }
-    Err(Reason::new(
-        ReasonCode::UnsupportedFormat,
-        "not an SBOM: neither `spdxVersion`/`packages` (SPDX 2.x) nor `bomFormat`/`components` (CycloneDX) found",
-    ))
+    let bytes = value_bytes(predicate)?;
+    let (format, packages) = read_predicate(&bytes)?;
+    Ok((format, packages.into_iter().map(Pkg::into_owned).collect()))
 }
 
-fn str_field(v: &Value, key: &str) -> Option<String> {
-    v.get(key).and_then(Value::as_str).map(str::to_string)
+/// [`sbom_packages`] from the predicate's JSON bytes, without building a DOM.
+pub fn sbom_packages_json(predicate: &[u8]) -> Result<(SbomFormat, Vec<SbomPackage>), Reason> {
+    let (format, packages) = read_predicate(predicate)?;
+    Ok((format, packages.into_iter().map(Pkg::into_owned).collect()))
+}
+
+fn value_bytes(v: &Value) -> Result<Vec<u8>, Reason> {
+    serde_json::to_vec(v).map_err(|e| {
+        Reason::new(
+            ReasonCode::UnsupportedFormat,
+            format!("the SBOM cannot be read: {e}"),
+        )
+    })
 }
 
 /// Deepest `components` nesting read; deeper fails closed (a component that is not read
@@ -292,45 +249,564 @@ fn str_field(v: &Value, key: &str) -> Option<String> {
 /// parsed.
 const MAX_COMPONENT_DEPTH: usize = crate::limits::Limits::DEFAULT.max_json_depth;
 
-fn collect_components(
-    components: &[Value],
-    out: &mut Vec<SbomPackage>,
-    depth: usize,
-) -> Result<(), Reason> {
-    if depth > MAX_COMPONENT_DEPTH {
+fn too_deep() -> Reason {
+    Reason::new(
+        ReasonCode::UnsupportedFormat,
+        format!(
+            "CycloneDX components are nested deeper than the limit max_json_depth = {MAX_COMPONENT_DEPTH}; the SBOM cannot be judged"
+        ),
+    )
+}
+
+/// One package as read, borrowing its strings from the document where they have no escapes
+/// (a 200 MiB SBOM has ~280,000 components; owned copies of every field add up).
+#[derive(Debug, Default)]
+struct Pkg<'a> {
+    name: Option<Cow<'a, str>>,
+    version: Option<Cow<'a, str>>,
+    purl: Option<Cow<'a, str>>,
+    licenses: Vec<(&'static str, Cow<'a, str>)>,
+}
+
+impl Pkg<'_> {
+    fn into_owned(self) -> SbomPackage {
+        SbomPackage {
+            name: self.name.map(Cow::into_owned).unwrap_or_default(),
+            version: self.version.map(Cow::into_owned),
+            purl: self.purl.map(Cow::into_owned),
+            licenses: self
+                .licenses
+                .into_iter()
+                .map(|(f, t)| (f.to_string(), t.into_owned()))
+                .collect(),
+        }
+    }
+}
+
+/// Why the typed read stopped.
+enum ReadError {
+    /// CycloneDX components nested past [`MAX_COMPONENT_DEPTH`].
+    TooDeep,
+    /// Not JSON (or nested past serde_json's recursion limit).
+    Json(serde_json::Error),
+}
+
+/// What the top level of an SBOM says, read in one pass (fields in any order; the last of
+/// duplicate keys wins, as in a `Value`).
+#[derive(Default)]
+struct Doc<'a> {
+    object: bool,
+    spdx_marker: bool,
+    bom_format_cdx: bool,
+    has_components: bool,
+    spdx_packages: Option<Vec<Pkg<'a>>>,
+    components: Option<Vec<Pkg<'a>>>,
+    main_component: Option<Vec<Pkg<'a>>>,
+}
+
+fn read_predicate(bytes: &[u8]) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
+    let too_deep_flag = Cell::new(false);
+    let mut d = serde_json::Deserializer::from_slice(bytes);
+    let doc = DocSeed {
+        too_deep: &too_deep_flag,
+    }
+    .deserialize(&mut d)
+    .and_then(|doc| d.end().map(|()| doc))
+    .map_err(|e| {
+        if too_deep_flag.get() {
+            ReadError::TooDeep
+        } else {
+            ReadError::Json(e)
+        }
+    });
+    let doc = match doc {
+        Ok(doc) => doc,
+        Err(ReadError::TooDeep) => return Err(too_deep()),
+        Err(ReadError::Json(e)) if e.to_string().contains("recursion limit") => {
+            return Err(too_deep());
+        }
+        Err(ReadError::Json(e)) => {
+            return Err(Reason::new(
+                ReasonCode::UnsupportedFormat,
+                format!("SBOM predicate is not valid JSON: {e}"),
+            ));
+        }
+    };
+    from_doc(doc)
+}
+
+/// The packages of a statement's `predicate`, read from the statement bytes.
+fn read_statement(statement: &[u8]) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
+    let too_deep_flag = Cell::new(false);
+    let doc = crate::format::pick::statement_predicate(
+        statement,
+        DocSeed {
+            too_deep: &too_deep_flag,
+        },
+    );
+    match doc {
+        Ok(Some(doc)) => from_doc(doc),
+        Ok(None) => from_doc(Doc::default()),
+        Err(_) if too_deep_flag.get() => Err(too_deep()),
+        Err(e) if e.to_string().contains("recursion limit") => Err(too_deep()),
+        Err(e) => Err(Reason::new(
+            ReasonCode::UnsupportedFormat,
+            format!("the statement's predicate cannot be read: {e}"),
+        )),
+    }
+}
+
+fn from_doc(doc: Doc<'_>) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
+    if !doc.object {
         return Err(Reason::new(
             ReasonCode::UnsupportedFormat,
-            format!(
-                "CycloneDX components are nested deeper than the limit max_json_depth = {MAX_COMPONENT_DEPTH}; the SBOM cannot be judged"
-            ),
+            "SBOM predicate is not a JSON object",
         ));
     }
-    for c in components {
-        let mut licenses = Vec::new();
-        if let Some(entries) = c.get("licenses").and_then(Value::as_array) {
-            for entry in entries {
-                if let Some(expr) = entry.get("expression").and_then(Value::as_str) {
-                    licenses.push(("licenses[].expression".to_string(), expr.to_string()));
-                } else if let Some(lic) = entry.get("license") {
-                    if let Some(id) = lic.get("id").and_then(Value::as_str) {
-                        licenses.push(("licenses[].license.id".to_string(), id.to_string()));
-                    } else if let Some(name) = lic.get("name").and_then(Value::as_str) {
-                        licenses.push(("licenses[].license.name".to_string(), name.to_string()));
-                    }
+    if doc.spdx_marker {
+        let Some(packages) = doc.spdx_packages else {
+            return Err(Reason::new(
+                ReasonCode::FieldMissing,
+                "SPDX document has no `packages` array",
+            ));
+        };
+        return Ok((SbomFormat::Spdx, packages));
+    }
+    if doc.bom_format_cdx || doc.has_components {
+        let Some(components) = doc.components else {
+            return Err(Reason::new(
+                ReasonCode::FieldMissing,
+                "CycloneDX document has no `components` array",
+            ));
+        };
+        // The component the SBOM describes is a package too, with its own licenses (and
+        // possibly nested components); it comes first.
+        let mut out = doc.main_component.unwrap_or_default();
+        out.extend(components);
+        return Ok((SbomFormat::CycloneDx, out));
+    }
+    Err(Reason::new(
+        ReasonCode::UnsupportedFormat,
+        "not an SBOM: neither `spdxVersion`/`packages` (SPDX 2.x) nor `bomFormat`/`components` (CycloneDX) found",
+    ))
+}
+
+struct DocSeed<'f> {
+    too_deep: &'f Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
+    type Value = Doc<'de>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Doc<'de>, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocSeed<'_> {
+    type Value = Doc<'de>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an SBOM")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<'de>, E> {
+        Ok(Doc::default())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<'de>, E> {
+        Ok(Doc::default())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<'de>, E> {
+        Ok(Doc::default())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<'de>, E> {
+        Ok(Doc::default())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Doc<'de>, E> {
+        Ok(Doc::default())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<'de>, E> {
+        Ok(Doc::default())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(Doc::default())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
+        let mut doc = Doc {
+            object: true,
+            ..Doc::default()
+        };
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match k.as_ref() {
+                "spdxVersion" | "SPDXID" => {
+                    doc.spdx_marker = true;
+                    map.next_value::<Skip>()?;
+                }
+                "packages" => {
+                    doc.spdx_packages = map
+                        .next_value::<Opt<Vec<SpdxPkg<'de>>>>()?
+                        .0
+                        .map(|v| v.into_iter().map(|p| p.0).collect());
+                }
+                "bomFormat" => {
+                    doc.bom_format_cdx =
+                        map.next_value::<Opt<Cow<'de, str>>>()?.0.as_deref() == Some("CycloneDX");
+                }
+                "components" => {
+                    doc.has_components = true;
+                    doc.components = map.next_value_seed(ComponentsSeed {
+                        depth: 0,
+                        too_deep: self.too_deep,
+                    })?;
+                }
+                "metadata" => {
+                    doc.main_component = map.next_value_seed(MetadataSeed {
+                        too_deep: self.too_deep,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<Skip>()?;
                 }
             }
         }
-        out.push(SbomPackage {
-            name: str_field(c, "name").unwrap_or_default(),
-            version: str_field(c, "version"),
-            purl: str_field(c, "purl"),
-            licenses,
-        });
-        if let Some(children) = c.get("components").and_then(Value::as_array) {
-            collect_components(children, out, depth + 1)?;
-        }
+        Ok(doc)
     }
-    Ok(())
+}
+
+/// An SPDX 2.x package: `name`, `versionInfo`, `licenseConcluded` then `licenseDeclared`,
+/// and the `referenceLocator` of the first `externalRefs` entry whose `referenceType` is
+/// `purl`.
+#[derive(Default)]
+struct SpdxPkg<'a>(Pkg<'a>);
+
+#[derive(Default)]
+struct ExternalRef<'a> {
+    purl_type: bool,
+    locator: Option<Cow<'a, str>>,
+}
+
+impl<'de> Pick<'de> for ExternalRef<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut out = ExternalRef::default();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match k.as_ref() {
+                "referenceType" => {
+                    out.purl_type =
+                        map.next_value::<Opt<Cow<'de, str>>>()?.0.as_deref() == Some("purl");
+                }
+                "referenceLocator" => out.locator = map.next_value::<Opt<_>>()?.0,
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+impl<'de> Pick<'de> for SpdxPkg<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut p = Pkg::default();
+        let mut concluded = None;
+        let mut declared = None;
+        let mut refs: Option<Vec<ExternalRef<'de>>> = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match k.as_ref() {
+                "name" => p.name = map.next_value::<Opt<_>>()?.0,
+                "versionInfo" => p.version = map.next_value::<Opt<_>>()?.0,
+                "licenseConcluded" => concluded = map.next_value::<Opt<_>>()?.0,
+                "licenseDeclared" => declared = map.next_value::<Opt<_>>()?.0,
+                "externalRefs" => refs = map.next_value::<Opt<_>>()?.0,
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        if let Some(t) = concluded {
+            p.licenses.push(("licenseConcluded", t));
+        }
+        if let Some(t) = declared {
+            p.licenses.push(("licenseDeclared", t));
+        }
+        p.purl = refs
+            .and_then(|refs| refs.into_iter().find(|r| r.purl_type))
+            .and_then(|r| r.locator);
+        Ok(Some(SpdxPkg(p)))
+    }
+}
+
+/// `metadata` of a CycloneDX document: its `component` (any kind: a non-object reads as a
+/// package without fields), flattened with its nested components.
+struct MetadataSeed<'f> {
+    too_deep: &'f Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for MetadataSeed<'_> {
+    type Value = Option<Vec<Pkg<'de>>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for MetadataSeed<'_> {
+    type Value = Option<Vec<Pkg<'de>>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CycloneDX metadata")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut out = None;
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            if k == "component" {
+                let mut pkgs = Vec::new();
+                map.next_value_seed(ComponentSeed {
+                    out: &mut pkgs,
+                    depth: 0,
+                    too_deep: self.too_deep,
+                })?;
+                out = Some(pkgs);
+            } else {
+                map.next_value::<Skip>()?;
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// A CycloneDX `components` array at nesting `depth`, flattened in document order (each
+/// component before its nested ones). `None`: not an array.
+struct ComponentsSeed<'f> {
+    depth: usize,
+    too_deep: &'f Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for ComponentsSeed<'_> {
+    type Value = Option<Vec<Pkg<'de>>>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for ComponentsSeed<'_> {
+    type Value = Option<Vec<Pkg<'de>>>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("CycloneDX components")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = Vec::new();
+        self.append(&mut seq, &mut out)?;
+        Ok(Some(out))
+    }
+}
+
+impl ComponentsSeed<'_> {
+    fn append<'de, A: SeqAccess<'de>>(
+        &self,
+        seq: &mut A,
+        out: &mut Vec<Pkg<'de>>,
+    ) -> Result<(), A::Error> {
+        if self.depth > MAX_COMPONENT_DEPTH {
+            self.too_deep.set(true);
+            return Err(de::Error::custom("components nested too deep"));
+        }
+        while seq
+            .next_element_seed(ComponentSeed {
+                out: &mut *out,
+                depth: self.depth,
+                too_deep: self.too_deep,
+            })?
+            .is_some()
+        {}
+        Ok(())
+    }
+}
+
+/// One CycloneDX component at `depth`, appended to `out` (a non-object: a package without
+/// fields), followed by its nested `components`.
+struct ComponentSeed<'o, 'de, 'f> {
+    out: &'o mut Vec<Pkg<'de>>,
+    depth: usize,
+    too_deep: &'f Cell<bool>,
+}
+
+impl<'de> DeserializeSeed<'de> for ComponentSeed<'_, 'de, '_> {
+    type Value = ();
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de> ComponentSeed<'_, 'de, '_> {
+    fn empty(self) {
+        self.out.push(Pkg::default());
+    }
+}
+
+impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
+    type Value = ();
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a CycloneDX component")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        self.empty();
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        self.empty();
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        self.empty();
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        self.empty();
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        self.empty();
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        self.empty();
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element::<Skip>()?.is_some() {}
+        self.empty();
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        // The component's slot comes before its children's.
+        let slot = self.out.len();
+        self.out.push(Pkg::default());
+        // The last `components` of the object wins, as in a `Value`: children are read into
+        // their own list and appended after the object is done.
+        let mut children: Option<Vec<Pkg<'de>>> = None;
+        let mut licenses: Option<Vec<LicenseEntry<'de>>> = None;
+        let mut p = Pkg::default();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match k.as_ref() {
+                "name" => p.name = map.next_value::<Opt<_>>()?.0,
+                "version" => p.version = map.next_value::<Opt<_>>()?.0,
+                "purl" => p.purl = map.next_value::<Opt<_>>()?.0,
+                "licenses" => licenses = map.next_value::<Opt<_>>()?.0,
+                "components" => {
+                    children = map.next_value_seed(ComponentsSeed {
+                        depth: self.depth + 1,
+                        too_deep: self.too_deep,
+                    })?;
+                }
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        for entry in licenses.into_iter().flatten() {
+            if let Some(expr) = entry.expression {
+                p.licenses.push(("licenses[].expression", expr));
+            } else if let Some(id) = entry.license_id {
+                p.licenses.push(("licenses[].license.id", id));
+            } else if let Some(name) = entry.license_name {
+                p.licenses.push(("licenses[].license.name", name));
+            }
+        }
+        self.out[slot] = p;
+        self.out.extend(children.into_iter().flatten());
+        Ok(())
+    }
+}
+
+/// A CycloneDX `licenses[]` entry: `expression`, else `license.id`, else `license.name`.
+#[derive(Default)]
+struct LicenseEntry<'a> {
+    expression: Option<Cow<'a, str>>,
+    license_id: Option<Cow<'a, str>>,
+    license_name: Option<Cow<'a, str>>,
+}
+
+#[derive(Default)]
+struct LicenseObj<'a> {
+    id: Option<Cow<'a, str>>,
+    name: Option<Cow<'a, str>>,
+}
+
+impl<'de> Pick<'de> for LicenseObj<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut out = LicenseObj::default();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match k.as_ref() {
+                "id" => out.id = map.next_value::<Opt<_>>()?.0,
+                "name" => out.name = map.next_value::<Opt<_>>()?.0,
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
+}
+
+impl<'de> Pick<'de> for LicenseEntry<'de> {
+    fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+        let mut out = LicenseEntry::default();
+        while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+            match k.as_ref() {
+                "expression" => out.expression = map.next_value::<Opt<_>>()?.0,
+                "license" => {
+                    let lic: Option<LicenseObj<'de>> = map.next_value::<Opt<_>>()?.0;
+                    let lic = lic.unwrap_or_default();
+                    out.license_id = lic.id;
+                    out.license_name = lic.name;
+                }
+                _ => {
+                    map.next_value::<Skip>()?;
+                }
+            }
+        }
+        Ok(Some(out))
+    }
 }
 
 /// Which denied ids a license text hits (empty: allowed). `Err(text)`: not an expression
@@ -407,30 +883,51 @@ fn purl_name(purl: &str) -> Option<&str> {
     (!name.is_empty()).then_some(name)
 }
 
-/// Runs the SBOM check on a predicate.
+/// Runs the SBOM check on a predicate. (The `Value` form of [`check_sbom_json`].)
 pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Reason> {
-    let (format, packages) = sbom_packages(predicate)?;
+    check_sbom_json(check, &value_bytes(predicate)?)
+}
+
+/// Runs the SBOM check on a predicate's JSON bytes, reading only the fields it judges (no DOM).
+pub fn check_sbom_json(check: &SbomCheck, predicate: &[u8]) -> Result<SbomReport, Reason> {
+    let (format, packages) = read_predicate(predicate)?;
+    Ok(check_packages(check, format, &packages))
+}
+
+/// Runs the SBOM check on the `predicate` of an in-toto statement, read from the statement's
+/// bytes (a verified attestation's [`statement_json`]) without a DOM of it.
+///
+/// [`statement_json`]: crate::verify::proof::VerifiedAttestation::statement_json
+pub fn check_sbom_statement(check: &SbomCheck, statement: &[u8]) -> Result<SbomReport, Reason> {
+    let (format, packages) = read_statement(statement)?;
+    Ok(check_packages(check, format, &packages))
+}
+
+fn check_packages(check: &SbomCheck, format: SbomFormat, packages: &[Pkg<'_>]) -> SbomReport {
     let mut findings = Vec::new();
     let mut unparsed = BTreeSet::new();
-    for p in &packages {
+    // The same few license texts recur across thousands of packages: judge each text once.
+    let mut judged: HashMap<&str, Result<Vec<String>, ()>> = HashMap::new();
+    for p in packages {
+        let name = p.name.as_deref().unwrap_or_default();
         if !check.denied_license_ids.is_empty() {
             let mut hits = BTreeSet::new();
             for (field, text) in &p.licenses {
-                match license_hits(text, &check.denied_license_ids, check.license_or) {
-                    Ok(h) => hits.extend(
-                        h.into_iter()
-                            .map(|id| format!("{id} (in {field}: `{text}`)")),
-                    ),
+                let result = judged.entry(text.as_ref()).or_insert_with(|| {
+                    license_hits(text, &check.denied_license_ids, check.license_or)
+                });
+                match result {
+                    Ok(h) => hits.extend(h.iter().map(|id| format!("{id} (in {field}: `{text}`)"))),
                     Err(()) => {
-                        unparsed.insert(text.clone());
+                        unparsed.insert(text.to_string());
                     }
                 }
             }
             if !hits.is_empty() {
                 findings.push(SbomFinding {
                     code: ReasonCode::SbomDeniedLicense,
-                    package: p.name.clone(),
-                    version: p.version.clone(),
+                    package: name.to_string(),
+                    version: p.version.as_deref().map(str::to_string),
                     detail: format!(
                         "denied license {}",
                         hits.into_iter().collect::<Vec<_>>().join(", ")
@@ -439,7 +936,7 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
             }
         }
         for denied in &check.denied_packages {
-            let name_match = p.name.eq_ignore_ascii_case(&denied.name)
+            let name_match = name.eq_ignore_ascii_case(&denied.name)
                 || p.purl
                     .as_deref()
                     .and_then(purl_name)
@@ -447,7 +944,8 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
             if !name_match {
                 continue;
             }
-            let in_range = match (&denied.versions, &p.version) {
+            let version = p.version.as_deref();
+            let in_range = match (&denied.versions, version) {
                 (None, _) => true,
                 (Some(_), None) => true,
                 (Some(range), Some(v)) => range.contains(v),
@@ -455,9 +953,9 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
             if in_range {
                 findings.push(SbomFinding {
                     code: ReasonCode::SbomDeniedPackage,
-                    package: p.name.clone(),
-                    version: p.version.clone(),
-                    detail: match (&denied.versions, &p.version) {
+                    package: name.to_string(),
+                    version: version.map(str::to_string),
+                    detail: match (&denied.versions, version) {
                         (Some(r), Some(_)) => format!("denied package (versions {})", r.as_str()),
                         (Some(r), None) => format!(
                             "denied package (versions {}); the SBOM gives no version, so it is treated as inside the range",
@@ -469,12 +967,12 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
             }
         }
     }
-    Ok(SbomReport {
+    SbomReport {
         format,
         packages: packages.len(),
         findings,
         unparsed_licenses: unparsed,
-    })
+    }
 }
 
 #[cfg(test)]
@@ -682,6 +1180,31 @@ mod fail_closed_tests {
             v = json!({"name": "wrap", "components": [v]});
         }
         json!({"bomFormat": "CycloneDX", "components": [v]})
+    }
+
+    #[test]
+    fn statement_form_reads_the_predicate_in_place() {
+        let doc = cdx(json!([{"license": {"id": "AGPL-3.0-only"}}]));
+        let statement = serde_json::to_vec(&json!({
+            "_type": "https://in-toto.io/Statement/v1",
+            "subject": [],
+            "predicateType": "https://cyclonedx.org/bom",
+            "predicate": doc,
+        }))
+        .unwrap();
+        let check = deny("AGPL-3.0-only");
+        let r = check_sbom_statement(&check, &statement).unwrap();
+        assert_eq!(r, check_sbom(&check, &doc).unwrap());
+        assert_eq!(r.findings.len(), 1);
+        // No predicate: not an SBOM; two predicates: refused, never one of them picked.
+        let none = br#"{"_type":"t","subject":[]}"#;
+        assert_eq!(
+            check_sbom_statement(&check, none).unwrap_err().code,
+            ReasonCode::UnsupportedFormat
+        );
+        let two = br#"{"predicate":{"bomFormat":"CycloneDX","components":[]},"predicate":{}}"#;
+        let e = check_sbom_statement(&check, two).unwrap_err();
+        assert!(e.message.contains("more than one"), "{}", e.message);
     }
 
     #[test]

@@ -47,7 +47,9 @@ pub(super) fn document_time(predicate: &Value) -> Option<(DateTime<Utc>, &'stati
 /// The time `att` is ordered by: [`document_time`], else its verified transparency-log
 /// entry's integrated time, else none.
 pub(super) fn attestation_time(att: &VerifiedAttestation) -> AttestationTime {
-    if let Some((at, from)) = document_time(att.predicate()) {
+    // Only the predicate's report and time sections are built, never an SBOM's components.
+    let sections = super::vuln::report_sections(att.statement_json()).unwrap_or_default();
+    if let Some((at, from)) = document_time(&sections) {
         return AttestationTime { at: Some(at), from };
     }
     if let Some(at) = att

@@ -483,6 +483,48 @@ fn time_at(v: &Value, path: &[&str]) -> Option<DateTime<Utc>> {
 /// How far a scan time may be ahead of the verifier's clock (clock skew) under `maxAge`.
 pub(crate) const MAX_CLOCK_SKEW: Duration = Duration::from_secs(5 * 60);
 
+/// The top-level predicate keys every reader of a vulnerability report or a document time
+/// looks at ([`parse_vuln_report`] for each scanner format, `select::document_time`). The
+/// rest of a predicate (an SBOM's `components` or `packages`) is never needed by them.
+pub(crate) const REPORT_KEYS: &[&str] = &[
+    "scanner",
+    "metadata",
+    "Results",
+    "SchemaVersion",
+    "ArtifactName",
+    "CreatedAt",
+    "matches",
+    "descriptor",
+    "runs",
+    "vulnerabilities",
+    "creationInfo",
+    "runDetails",
+];
+
+/// The predicate of an in-toto statement as a `Value` of only its [`REPORT_KEYS`] sections,
+/// read from the statement bytes: for a 200 MiB SBOM with a `vulnerabilities` section this
+/// is that section and `metadata`, not a DOM of every component.
+pub(crate) fn report_sections(statement: &[u8]) -> Result<Value, Reason> {
+    crate::format::pick::statement_predicate(statement, crate::format::pick::KeepKeys(REPORT_KEYS))
+        .map(Option::unwrap_or_default)
+        .map_err(|e| {
+            Reason::new(
+                ReasonCode::UnsupportedFormat,
+                format!("the statement's predicate cannot be read: {e}"),
+            )
+        })
+}
+
+/// Runs the vulnerability check on the `predicate` of an in-toto statement, from the
+/// statement's bytes (only the report's sections are built, see [`report_sections`]).
+pub fn check_vulnerabilities_statement(
+    check: &VulnCheck,
+    statement: &[u8],
+    now: SystemTime,
+) -> Result<VulnReport, Reason> {
+    check_vulnerabilities(check, &report_sections(statement)?, now)
+}
+
 /// Runs the vulnerability check on a predicate at time `now`.
 pub fn check_vulnerabilities(
     check: &VulnCheck,

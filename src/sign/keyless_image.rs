@@ -178,12 +178,16 @@ pub async fn attest_image_keyless(
     let name = super::subject_name(&resolved).await?;
     let mut out = Vec::new();
     for subject in subjects {
-        let statement = format::statement_ref(
+        // One joined copy of the statement: keyless signing hands whole payloads to the
+        // signing session (the key path signs the PAE in parts, see `sign::attest_image`).
+        let statement = format::statement_parts(
             &name,
             &subject.digest,
             &opts.predicate_type,
-            &opts.predicate,
-        );
+            opts.predicate.as_bytes(),
+        )
+        .parts()
+        .concat();
         if opts.format == WriteFormat::Bundle {
             let signed = session
                 .sign_dsse(IN_TOTO_PAYLOAD_TYPE, &statement, StampOver::Signature)

@@ -201,7 +201,19 @@ async fn push_signed_statement<R: Repository>(
     sig: &[u8],
     predicate_type: &str,
 ) -> Result<Appended, SignError> {
-    let bundle = format::bundle::dsse_bundle(
+    push_signed_statement_parts(repo, subject, key, &[statement], sig, predicate_type).await
+}
+
+/// [`push_signed_statement`] of the statement that is the concatenation of `statement`.
+async fn push_signed_statement_parts<R: Repository>(
+    repo: &R,
+    subject: &attach::Subject,
+    key: &SigningKey,
+    statement: &[&[u8]],
+    sig: &[u8],
+    predicate_type: &str,
+) -> Result<Appended, SignError> {
+    let bundle = format::bundle::dsse_bundle_parts(
         key.public_key().spki_der(),
         IN_TOTO_PAYLOAD_TYPE,
         statement,
@@ -216,16 +228,19 @@ async fn push_signed_statement<R: Repository>(
     })
 }
 
-/// Sign `statement` as DSSE with `key` and push it as a bundle referrer of `subject`.
+/// Sign `statement` as DSSE with `key` and push it as a bundle referrer of `subject`. The
+/// PAE is signed in parts (header, statement pieces): a large statement is not copied.
 async fn push_statement_bundle<R: Repository>(
     repo: &R,
     subject: &attach::Subject,
     key: &SigningKey,
-    statement: &[u8],
+    statement: &format::statement::StatementParts<'_>,
     predicate_type: &str,
 ) -> Result<Appended, SignError> {
-    let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, statement))?;
-    push_signed_statement(repo, subject, key, statement, &sig, predicate_type).await
+    let header = format::pae_header(IN_TOTO_PAYLOAD_TYPE, statement.len());
+    let [head, predicate, tail] = statement.parts();
+    let sig = key.sign_parts(&[&header, head, predicate, tail])?;
+    push_signed_statement_parts(repo, subject, key, &statement.parts(), &sig, predicate_type).await
 }
 
 /// Whether `name` is a full image reference (an explicit registry host, a repository path),
@@ -421,8 +436,9 @@ pub async fn sign_image(
 pub struct AttestOptions {
     /// The predicate type URI.
     pub predicate_type: String,
-    /// The predicate (already validated against its type).
-    pub predicate: serde_json::Value,
+    /// The predicate (already validated against its type), as the compact JSON bytes the
+    /// statement carries ([`format::load_predicate_json`]; `Value.into()` for one in memory).
+    pub predicate: format::PredicateJson,
     /// Replace earlier attestations of the same predicate type.
     pub replace: bool,
     /// Also attest each manifest of an index.
@@ -452,12 +468,13 @@ pub async fn attest_image(
     let name = subject_name(&resolved).await?;
     let mut out = Vec::with_capacity(subjects.len());
     for subject in subjects {
-        // Borrow the predicate: a clone of a large SBOM's `Value` costs ~5x the file.
-        let statement = format::statement_ref(
+        // The statement in pieces around the predicate bytes: a large SBOM's predicate is
+        // never copied into a statement buffer (nor, per digest, with `--recursive`).
+        let statement = format::statement_parts(
             &name,
             &subject.digest,
             &opts.predicate_type,
-            &opts.predicate,
+            opts.predicate.as_bytes(),
         );
         if opts.format == WriteFormat::Bundle {
             let outcome =
@@ -473,8 +490,10 @@ pub async fn attest_image(
             continue;
         }
         let digest = subject.digest;
-        let sig = key.sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, &statement))?;
-        let envelope = format::envelope_json(IN_TOTO_PAYLOAD_TYPE, &statement, &sig);
+        let header = format::pae_header(IN_TOTO_PAYLOAD_TYPE, statement.len());
+        let [head, predicate, tail] = statement.parts();
+        let sig = key.sign_parts(&[&header, head, predicate, tail])?;
+        let envelope = format::envelope_json_parts(IN_TOTO_PAYLOAD_TYPE, &statement.parts(), &sig);
         let mut ann = BTreeMap::new();
         ann.insert(attach::SIGNATURE_ANNOTATION.to_owned(), String::new());
         ann.insert(

@@ -231,7 +231,7 @@ pub fn verify_blob_attestation(
     })?;
     let claims = intoto::check_claims(
         &envelope.payload_type,
-        &envelope.payload,
+        envelope.payload,
         blob_digest,
         predicate_type,
     )
@@ -244,7 +244,7 @@ pub fn verify_blob_attestation(
     })?;
     Ok(seal_attestation(
         claims,
-        raw,
+        std::sync::Arc::new(raw),
         SignedBy::key(key.fingerprint()),
         source,
     ))

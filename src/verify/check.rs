@@ -193,6 +193,15 @@ fn fail_sigstore(c: &Candidate, check: Check, e: &BundleError) -> CandidateFailu
     failure(c, check, Cause::Sigstore(e.kind()), message)
 }
 
+/// The candidate's content as a shared buffer (the one that was fetched, not a copy: an
+/// attestation of a large SBOM is hundreds of MiB); `bytes` is what [`content`] returned.
+fn shared_content(c: &Candidate, bytes: &[u8]) -> Arc<Vec<u8>> {
+    match &c.content {
+        Ok(b) => Arc::clone(b),
+        Err(_) => Arc::new(bytes.to_vec()),
+    }
+}
+
 fn content(c: &Candidate) -> Result<&[u8], CandidateFailure> {
     match &c.content {
         Ok(b) => Ok(b.as_slice()),
@@ -361,10 +370,10 @@ pub fn check_attestation(
             check_layer_signer(c, bytes, &sig_b64, verifier, true)?
         }
     };
-    let claims = claims(c, &env.payload_type, &env.payload, image, predicate_type)?;
+    let claims = claims(c, &env.payload_type, env.payload, image, predicate_type)?;
     Ok(seal_attestation(
         claims,
-        bytes.to_vec(),
+        shared_content(c, bytes),
         signed,
         c.source.clone(),
     ))
@@ -374,7 +383,7 @@ pub fn check_attestation(
 fn claims(
     c: &Candidate,
     payload_type: &str,
-    payload: &[u8],
+    payload: Vec<u8>,
     image: &Digest,
     predicate_type: Option<&str>,
 ) -> Result<CheckedStatement, CandidateFailure> {
@@ -420,11 +429,11 @@ pub fn check_bundle(
             (payload_type, payload, signed)
         }
     };
-    let claims = claims(c, &payload_type, &statement, image, None)?;
+    let claims = claims(c, &payload_type, statement, image, None)?;
     if claims.predicate_type() != COSIGN_SIGN_PREDICATE {
         return Ok(VerifiedBundleItem::Attestation(seal_attestation(
             claims,
-            bytes.to_vec(),
+            shared_content(c, bytes),
             signed,
             c.source.clone(),
         )));
@@ -446,7 +455,6 @@ pub fn check_bundle(
     }
     Ok(VerifiedBundleItem::Signature(seal_bundle_signature(
         claims,
-        statement,
         annotations,
         signed,
         c.source.clone(),

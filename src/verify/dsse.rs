@@ -95,11 +95,13 @@ pub(crate) fn verify_with_key(
     placement: Placement,
 ) -> Result<(), DsseError> {
     check_count(envelope.signatures.len(), placement)?;
-    let pae = envelope.pae();
+    // The PAE as two parts (header, payload): no copy of a large payload.
+    let header = crate::format::pae_header(&envelope.payload_type, envelope.payload.len());
+    let pae: [&[u8]; 2] = [&header, &envelope.payload];
     if envelope
         .signatures
         .iter()
-        .any(|s| key.verify(&pae, &s.sig).is_ok())
+        .any(|s| key.verify_parts(&pae, &s.sig).is_ok())
     {
         Ok(())
     } else {

@@ -43,6 +43,8 @@ pub enum ClaimError {
 pub(crate) struct CheckedStatement {
     subject: Digest,
     statement: Statement,
+    /// The exact signed statement bytes (the predicate is read from them on demand).
+    bytes: Vec<u8>,
 }
 
 impl CheckedStatement {
@@ -54,16 +56,16 @@ impl CheckedStatement {
     pub(crate) fn statement(&self) -> &Statement {
         &self.statement
     }
-    /// The artifact digest it was checked against, and the statement.
-    pub(crate) fn into_parts(self) -> (Digest, Statement) {
-        (self.subject, self.statement)
+    /// The artifact digest it was checked against, the statement, and its bytes.
+    pub(crate) fn into_parts(self) -> (Digest, Statement, Vec<u8>) {
+        (self.subject, self.statement, self.bytes)
     }
 }
 
 /// Run the claim checks (module docs) on a signed DSSE payload about `subject`.
 pub(crate) fn check_claims(
     payload_type: &str,
-    payload: &[u8],
+    payload: Vec<u8>,
     subject: &Digest,
     predicate_type: Option<&str>,
 ) -> Result<CheckedStatement, ClaimError> {
@@ -72,7 +74,7 @@ pub(crate) fn check_claims(
             found: payload_type.chars().take(80).collect(),
         });
     }
-    let statement = parse_statement(payload).map_err(ClaimError::Statement)?;
+    let statement = parse_statement(&payload).map_err(ClaimError::Statement)?;
     statement
         .require_subject_digest(subject)
         .map_err(ClaimError::Subject)?;
@@ -87,6 +89,7 @@ pub(crate) fn check_claims(
     Ok(CheckedStatement {
         subject: subject.clone(),
         statement,
+        bytes: payload,
     })
 }
 
@@ -100,28 +103,43 @@ mod tests {
     fn claims_in_order() {
         let d = Digest::of(b"artifact");
         let st = format::statement("a", &d, "https://example.com/p", serde_json::json!({}));
-        let ok =
-            check_claims(IN_TOTO_PAYLOAD_TYPE, &st, &d, Some("https://example.com/p")).unwrap();
+        let ok = check_claims(
+            IN_TOTO_PAYLOAD_TYPE,
+            st.clone(),
+            &d,
+            Some("https://example.com/p"),
+        )
+        .unwrap();
         assert_eq!(ok.predicate_type(), "https://example.com/p");
         assert!(matches!(
-            check_claims("text/plain", &st, &d, None),
+            check_claims("text/plain", st.clone(), &d, None),
             Err(ClaimError::PayloadType { .. })
         ));
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, b"{}", &d, None),
+            check_claims(IN_TOTO_PAYLOAD_TYPE, b"{}".to_vec(), &d, None),
             Err(ClaimError::Statement(_))
         ));
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, &st, &Digest::of(b"other"), None),
+            check_claims(
+                IN_TOTO_PAYLOAD_TYPE,
+                st.clone(),
+                &Digest::of(b"other"),
+                None
+            ),
             Err(ClaimError::Subject(PayloadError::SubjectMismatch { .. }))
         ));
         // The subject is checked before the predicate type.
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, &st, &Digest::of(b"other"), Some("x")),
+            check_claims(
+                IN_TOTO_PAYLOAD_TYPE,
+                st.clone(),
+                &Digest::of(b"other"),
+                Some("x")
+            ),
             Err(ClaimError::Subject(_))
         ));
         assert!(matches!(
-            check_claims(IN_TOTO_PAYLOAD_TYPE, &st, &d, Some("https://example.com/q")),
+            check_claims(IN_TOTO_PAYLOAD_TYPE, st, &d, Some("https://example.com/q")),
             Err(ClaimError::PredicateType { .. })
         ));
     }

@@ -13,6 +13,9 @@ use std::collections::BTreeMap;
 
 use serde::Serialize;
 
+use std::sync::Arc;
+
+use crate::format::PayloadError;
 use crate::format::digest::Digest;
 pub use crate::store::discover::Source;
 use crate::verify::intoto::CheckedStatement;
@@ -115,14 +118,19 @@ impl VerifiedSignature {
 
 /// An in-toto attestation about an image that passed every check: DSSE signature over the
 /// PAE, payload type, statement parse, and a subject whose sha256 equals the image digest.
+///
+/// It holds the signed statement as bytes, not as a DOM: an SBOM's predicate can be hundreds
+/// of MiB, and a `serde_json::Value` of it about 5.5 times that. Checks read the fields they
+/// need from [`statement_json`](Self::statement_json); [`predicate_value`](Self::predicate_value)
+/// builds the DOM, within a byte limit, for those that need it whole (CEL conditions).
 #[derive(Debug, Clone, Serialize)]
 pub struct VerifiedAttestation {
     image: Digest,
     predicate_type: String,
     #[serde(skip)]
-    statement: serde_json::Value,
+    statement: Arc<Vec<u8>>,
     #[serde(skip)]
-    envelope: Vec<u8>,
+    envelope: Arc<Vec<u8>>,
     signer: Signer,
     tlog: Option<TlogEvidence>,
     source: Source,
@@ -132,8 +140,8 @@ impl VerifiedAttestation {
     fn new(
         image: Digest,
         predicate_type: String,
-        statement: serde_json::Value,
-        envelope: Vec<u8>,
+        statement: Arc<Vec<u8>>,
+        envelope: Arc<Vec<u8>>,
         signer: Signer,
         tlog: Option<TlogEvidence>,
         source: Source,
@@ -156,15 +164,15 @@ impl VerifiedAttestation {
     pub fn predicate_type(&self) -> &str {
         &self.predicate_type
     }
-    /// The whole parsed in-toto statement.
-    pub fn statement(&self) -> &serde_json::Value {
+    /// The exact signed in-toto statement bytes (the DSSE payload).
+    pub fn statement_json(&self) -> &[u8] {
         &self.statement
     }
-    /// The predicate (`null` when absent).
-    pub fn predicate(&self) -> &serde_json::Value {
-        self.statement
-            .get("predicate")
-            .unwrap_or(&serde_json::Value::Null)
+    /// The predicate as a `serde_json::Value` (`null` when absent), parsed from the statement;
+    /// refused ([`PayloadError::PredicateDomTooLarge`]) when the statement is longer than
+    /// `max_bytes` ([`crate::limits::Limits::max_predicate_dom_bytes`]).
+    pub fn predicate_value(&self, max_bytes: u64) -> Result<serde_json::Value, PayloadError> {
+        crate::format::predicate_value(&self.statement, max_bytes)
     }
     /// The exact envelope (or bundle) bytes that were verified.
     pub fn envelope(&self) -> &[u8] {
@@ -307,17 +315,18 @@ pub(crate) fn seal_legacy_signature(
 
 /// Final step of an attestation check (legacy `.att`, bundle, blob): the envelope's signature
 /// verified (`signed`) and its claims were checked against `claims.subject()`.
+/// `envelope` is shared with the candidate it was read from (no copy of a large envelope).
 pub(crate) fn seal_attestation(
     claims: CheckedStatement,
-    envelope: Vec<u8>,
+    envelope: Arc<Vec<u8>>,
     signed: SignedBy,
     source: Source,
 ) -> VerifiedAttestation {
-    let (subject, statement) = claims.into_parts();
+    let (subject, statement, bytes) = claims.into_parts();
     VerifiedAttestation::new(
         subject,
         statement.predicate_type,
-        statement.raw,
+        Arc::new(bytes),
         envelope,
         signed.signer,
         signed.tlog,
@@ -331,12 +340,11 @@ pub(crate) fn seal_attestation(
 /// the subject that names the image (already compared with the required ones).
 pub(crate) fn seal_bundle_signature(
     claims: CheckedStatement,
-    statement: Vec<u8>,
     annotations: BTreeMap<String, String>,
     signed: SignedBy,
     source: Source,
 ) -> VerifiedSignature {
-    let (image, _) = claims.into_parts();
+    let (image, _, statement) = claims.into_parts();
     VerifiedSignature::new(
         image,
         None,
@@ -418,8 +426,8 @@ impl VerifiedAttestation {
         Self::new(
             image,
             predicate_type,
-            statement,
-            envelope,
+            Arc::new(serde_json::to_vec(&statement).unwrap_or_default()),
+            Arc::new(envelope),
             signer,
             tlog,
             source,

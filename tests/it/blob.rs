@@ -313,7 +313,7 @@ fn attest_blob_with_real_sboms_then_verify() {
         ] {
             let v = api::verify_blob_attestation(&pk, &digest, ev, Some(&uri), src())
                 .unwrap_or_else(|e| panic!("{name}: {e}"));
-            assert_eq!(v.predicate(), &pred, "{name}");
+            assert_eq!(v.predicate_value(u64::MAX).unwrap(), pred, "{name}");
             let e = api::verify_blob_attestation(&pk, &digest, ev, Some(&wrong_uri), src())
                 .unwrap_err();
             assert!(matches!(e, BlobError::PredicateType { .. }), "{name}: {e}");
@@ -392,7 +392,10 @@ fn policy_custom_vector_parses() {
         st.predicate_type,
         format::predicate_type_uri("custom").unwrap()
     );
-    assert_eq!(st.predicate()["Data"], "foobar test attestation");
+    assert_eq!(
+        format::predicate_value(&env.payload, u64::MAX).unwrap()["Data"],
+        "foobar test attestation"
+    );
 }
 
 #[test]

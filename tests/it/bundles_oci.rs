@@ -207,7 +207,7 @@ async fn sign_and_attest_as_bundles_then_verify() {
             VerifiedBundleItem::Attestation(a) => {
                 atts += 1;
                 assert_eq!(a.predicate_type(), CUSTOM);
-                assert_eq!(a.predicate(), &predicate);
+                assert_eq!(a.predicate_value(u64::MAX).unwrap(), predicate);
             }
         }
     }

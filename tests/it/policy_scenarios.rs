@@ -307,7 +307,7 @@ async fn attested_image(
     let (image, _) = push_random_image(&format!("{prefix}/{}", unique_repo("img"))).await;
     let opts = AttestOptions {
         predicate_type: predicate_type.to_owned(),
-        predicate,
+        predicate: predicate.into(),
         replace: false,
         recursive: false,
         limits: Default::default(),
@@ -511,7 +511,7 @@ async fn the_newest_scan_decides_and_any_warns() {
     ] {
         let opts = AttestOptions {
             predicate_type: "https://aquasecurity.github.io/trivy".to_owned(),
-            predicate,
+            predicate: predicate.into(),
             replace: false,
             recursive: false,
             limits: Default::default(),

@@ -502,7 +502,7 @@ fn bad_arguments_are_named() {
 /// good update.
 #[test]
 fn admission_refreshes_the_trust_root_in_the_background() {
-    let mut repo = Repo::new(&scaffolding_root());
+    let repo = Repo::new(&scaffolding_root());
     let cache = tempfile::tempdir().unwrap();
     let policy = cache.path().join("policy.yaml");
     std::fs::write(

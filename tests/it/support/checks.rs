@@ -22,7 +22,7 @@ pub(crate) fn attest_options(
 ) -> AttestOptions {
     AttestOptions {
         predicate_type: predicate_type.to_owned(),
-        predicate,
+        predicate: predicate.into(),
         replace: false,
         recursive: false,
         limits: Limits::default(),
