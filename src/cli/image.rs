@@ -434,17 +434,29 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
         report_signed(&done);
         return Ok(Outcome::Success);
     };
-    if args.cosign.upload_key_signature() {
+    let tlog_upload = args.cosign.upload_key_signature();
+    if tlog_upload && !args.upload {
         anyhow::bail!(
-            "--tlog-upload with --key is supported by sign-blob and attest-blob; image key \
-             signatures are written without a tlog entry (leave out --tlog-upload)"
+            "--tlog-upload with --upload=false: the Rekor entry is written into the pushed \
+             signature; push it (leave out --upload=false) or leave out --tlog-upload"
         );
     }
     let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();
     for image in &images {
-        let signatures = if args.upload {
+        let signatures = if tlog_upload {
+            let done = tokio::time::timeout(
+                timeout,
+                super::keyless::sign_images_with_key_tlog(&args.cosign, &client, image, &key, &opts),
+            )
+            .await
+            .map_err(|_| timed_out(timeout))
+            .and_then(|r| r)
+            .with_context(|| format!("signing `{image}`"))?;
+            report_signed(&done);
+            done.into_iter().map(|a| a.signature).collect::<Vec<_>>()
+        } else if args.upload {
             let done = tokio::time::timeout(timeout, sign::sign_image(&client, image, &key, &opts))
                 .await
                 .map_err(|_| timed_out(timeout))
@@ -546,17 +558,10 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
         format: write_format(args.new_bundle_format),
     };
     let key = match key_ref {
-        Some(key_ref) => {
-            if args.cosign.upload_key_signature() {
-                anyhow::bail!(
-                    "--tlog-upload with --key is supported by sign-blob and attest-blob; image \
-                     key attestations are written without a tlog entry (leave out --tlog-upload)"
-                );
-            }
-            Some(load_signing_key(&key_ref)?)
-        }
+        Some(key_ref) => Some(load_signing_key(&key_ref)?),
         None => None,
     };
+    let tlog_upload = key.is_some() && args.cosign.upload_key_signature();
     let client = upload_client(&args.registry)?;
     let session = match &key {
         Some(_) => None,
@@ -564,6 +569,13 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     };
     for image in &images {
         let done = match (&key, &session) {
+            (Some(key), _) if tlog_upload => tokio::time::timeout(
+                timeout,
+                super::keyless::attest_image_with_key_tlog(&args.cosign, &client, image, key, &opts),
+            )
+            .await
+            .map_err(|_| timed_out(timeout))
+            .and_then(|r| r),
             (Some(key), _) => {
                 tokio::time::timeout(timeout, sign::attest_image(&client, image, key, &opts))
                     .await
