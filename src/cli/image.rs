@@ -159,9 +159,11 @@ pub(crate) struct VerifyArgs {
     /// Keyless identity constraints.
     #[command(flatten)]
     pub identity: IdentityOpts,
-    /// Trust material for keyless verification (`trusted_root.json`); default: the embedded
-    /// public-good root.
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    /// Trust material (`trusted_root.json`) for keyless verification; default: the embedded
+    /// public-good root. With --key: every signature must carry a transparency-log entry
+    /// (sign --key K --tlog-upload) that verifies against this root's Rekor keys, unless
+    /// --insecure-ignore-tlog.
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Require this annotation in the signed payload (repeatable).
     #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
@@ -247,9 +249,11 @@ pub(crate) struct VerifyAttestationArgs {
     /// Keyless identity constraints.
     #[command(flatten)]
     pub identity: IdentityOpts,
-    /// Trust material for keyless verification (`trusted_root.json`); default: the embedded
-    /// public-good root.
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    /// Trust material (`trusted_root.json`) for keyless verification; default: the embedded
+    /// public-good root. With --key: every signature must carry a transparency-log entry
+    /// (sign --key K --tlog-upload) that verifies against this root's Rekor keys, unless
+    /// --insecure-ignore-tlog.
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Only accept this predicate type (shortcut or URI). Unlike cosign, no type means any type.
     #[arg(long = "type")]
@@ -311,12 +315,21 @@ fn build_verifier(
     key: Option<&str>,
     identity: &IdentityOpts,
     trusted_root: Option<&std::path::Path>,
+    ignore_tlog: bool,
 ) -> anyhow::Result<SignatureVerifier> {
     match (key, identity.any()) {
         (Some(_), true) => {
             anyhow::bail!("give either --key or the --certificate-* identity flags, not both")
         }
-        (Some(k), false) => Ok(SignatureVerifier::Key(load_public_key(k)?)),
+        // --key with --trusted-root: the tlog entry is required and checked against that root
+        // (cosign's key verification); --insecure-ignore-tlog keeps the key-only check.
+        (Some(k), false) => match trusted_root {
+            Some(p) if !ignore_tlog => Ok(SignatureVerifier::KeyTlog {
+                key: load_public_key(k)?,
+                trust: std::sync::Arc::new(TrustRoot::from_file(p)?),
+            }),
+            _ => Ok(SignatureVerifier::Key(load_public_key(k)?)),
+        },
         (None, true) => {
             let policy = identity.policy().map_err(anyhow::Error::msg)?;
             let trust = match trusted_root {
@@ -350,6 +363,9 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
     match verifier {
         SignatureVerifier::Key(_) => {
             "  - The signatures were verified against the specified public key"
+        }
+        SignatureVerifier::KeyTlog { .. } => {
+            "  - The signatures were verified against the specified public key\n  - Each signature's transparency-log entry was verified against the trusted root"
         }
         _ => {
             "  - The code-signing certificate was verified using the trusted root, its identity matched, and the transparency-log proof was checked"
@@ -644,6 +660,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         args.key.as_deref(),
         &args.identity,
         args.trusted_root.as_deref(),
+        args.ignore_tlog.insecure_ignore_tlog,
     )?;
     let wanted = Wanted::signatures(args.annotations.into_iter().collect());
     let client = Client::new(args.registry.to_config())?;
@@ -789,6 +806,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
         args.key.as_deref(),
         &args.identity,
         args.trusted_root.as_deref(),
+        args.ignore_tlog.insecure_ignore_tlog,
     )?;
     let wanted = Wanted::attestations(want.clone());
     let client = Client::new(args.registry.to_config())?;
