@@ -34,6 +34,7 @@ mod registry;
 mod round_trips;
 mod secrets;
 mod sign_verify;
+mod tlog_upload;
 
 /// The support module's own checks.
 mod support_checks {
