@@ -464,7 +464,13 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
         let signatures = if tlog_upload {
             let done = tokio::time::timeout(
                 timeout,
-                super::keyless::sign_images_with_key_tlog(&args.cosign, &client, image, &key, &opts),
+                super::keyless::sign_images_with_key_tlog(
+                    &args.cosign,
+                    &client,
+                    image,
+                    &key,
+                    &opts,
+                ),
             )
             .await
             .map_err(|_| timed_out(timeout))
@@ -587,7 +593,13 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
         let done = match (&key, &session) {
             (Some(key), _) if tlog_upload => tokio::time::timeout(
                 timeout,
-                super::keyless::attest_image_with_key_tlog(&args.cosign, &client, image, key, &opts),
+                super::keyless::attest_image_with_key_tlog(
+                    &args.cosign,
+                    &client,
+                    image,
+                    key,
+                    &opts,
+                ),
             )
             .await
             .map_err(|_| timed_out(timeout))

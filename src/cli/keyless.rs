@@ -239,9 +239,8 @@ mod enabled {
         opts: &imprint::sign::AttestOptions,
     ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
         let tlog = key_tlog_upload(cosign)?;
-        let done =
-            imprint::sign::key_tlog::attest_image_with_tlog(client, image, key, opts, &tlog)
-                .await?;
+        let done = imprint::sign::key_tlog::attest_image_with_tlog(client, image, key, opts, &tlog)
+            .await?;
         report_key_tlog(&done, &tlog.rekor);
         Ok(done)
     }

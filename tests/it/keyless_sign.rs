@@ -551,7 +551,10 @@ pub(crate) fn referrer_digest(stderr: &str) -> imprint::format::digest::Digest {
 }
 
 /// The bundle a referrer manifest holds, fetched from the registry.
-pub(crate) async fn referrer_bundle(image: &str, manifest: &imprint::format::digest::Digest) -> Vec<u8> {
+pub(crate) async fn referrer_bundle(
+    image: &str,
+    manifest: &imprint::format::digest::Digest,
+) -> Vec<u8> {
     use imprint::store::{ManifestRef, Repository as _};
     let client = crate::support::test_client();
     let repo = client

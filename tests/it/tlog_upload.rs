@@ -16,9 +16,9 @@ use serde_json::Value;
 
 use imprint::format::digest::Digest;
 use imprint::keys::PublicKey;
+use imprint::store::Limits;
 use imprint::store::attach::BUNDLE_ANNOTATION;
 use imprint::store::discover::{self, Candidate, SignatureFormat};
-use imprint::store::Limits;
 use imprint::trust::TrustRoot;
 use imprint::verify::{SignatureVerifier, check_attestation, check_bundle, check_signature};
 
@@ -237,7 +237,12 @@ async fn key_signed_images_with_tlog_upload_have_their_entry_required_and_checke
     assert!(logged_key.contains("BEGIN PUBLIC KEY"), "{logged_key}");
     std::fs::write(dir.join("image.sigstore.json"), bundle.to_string()).unwrap();
 
-    let (code, out, err) = verify_key(&["verify", "--signature-format", "bundle"], &k, true, &pinned);
+    let (code, out, err) = verify_key(
+        &["verify", "--signature-format", "bundle"],
+        &k,
+        true,
+        &pinned,
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains(r#""team":"widget""#), "{out}");
     assert!(err.contains("transparency-log entry was verified"), "{err}");
@@ -302,8 +307,12 @@ async fn key_signed_images_with_tlog_upload_have_their_entry_required_and_checke
         &legacy,
     );
     assert_eq!(code, 0, "{err}");
-    let (code, out, err) =
-        verify_key(&["verify", "--signature-format", "legacy"], &k, true, &legacy);
+    let (code, out, err) = verify_key(
+        &["verify", "--signature-format", "legacy"],
+        &k,
+        true,
+        &legacy,
+    );
     assert_eq!(code, 0, "{err}");
     assert!(out.contains("docker-manifest-digest"), "{out}");
     let (code, _, err) = verify_key(
@@ -323,14 +332,20 @@ async fn key_signed_images_with_tlog_upload_have_their_entry_required_and_checke
     let (code, out, err) =
         tokio::task::block_in_place(|| run(imprint().args(["download", "signature", &legacy])));
     assert_eq!(code, 0, "{err}");
-    assert!(out.contains(r#""Bundle":{"SignedEntryTimestamp":"#), "{out}");
+    assert!(
+        out.contains(r#""Bundle":{"SignedEntryTimestamp":"#),
+        "{out}"
+    );
 
     // `--key` alone keeps imprint's default: the key decides, the entries (here of a log the
     // embedded public-good root does not know) are not required (docs/keyless-signing.md).
     for img in [&pinned, &legacy] {
         let (code, _, err) = verify_key(&["verify"], &k, false, img);
         assert_eq!(code, 0, "{err}");
-        assert!(!err.contains("transparency-log entry was verified"), "{err}");
+        assert!(
+            !err.contains("transparency-log entry was verified"),
+            "{err}"
+        );
     }
     let f = found(&legacy, &ldigest).await;
     assert_eq!((f.signatures.len(), f.attestations.len()), (1, 1));
@@ -340,10 +355,9 @@ async fn key_signed_images_with_tlog_upload_have_their_entry_required_and_checke
         let v: Value =
             serde_json::from_str(&c.descriptor.annotations.as_ref().unwrap()[BUNDLE_ANNOTATION])
                 .unwrap();
-        let body: Value = serde_json::from_slice(
-            &B64.decode(v["Payload"]["body"].as_str().unwrap()).unwrap(),
-        )
-        .unwrap();
+        let body: Value =
+            serde_json::from_slice(&B64.decode(v["Payload"]["body"].as_str().unwrap()).unwrap())
+                .unwrap();
         (
             body["kind"].as_str().unwrap().to_owned(),
             body["apiVersion"].as_str().unwrap().to_owned(),
@@ -401,8 +415,7 @@ async fn key_signatures_without_an_entry_need_insecure_ignore_tlog_with_a_trust_
         let (code, _, err) = verify_key(&["verify"], &k, true, &pinned);
         assert_eq!(code, 1, "{format}, with a trust root: {err}");
         assert!(err.contains("no transparency-log entry"), "{format}: {err}");
-        let (code, _, err) =
-            verify_key(&["verify", "--insecure-ignore-tlog"], &k, true, &pinned);
+        let (code, _, err) = verify_key(&["verify", "--insecure-ignore-tlog"], &k, true, &pinned);
         assert_eq!(code, 0, "{format}, --insecure-ignore-tlog: {err}");
     }
     // --tlog-upload needs the signature to be pushed.
