@@ -71,9 +71,10 @@ fn write_format(new_bundle_format: bool) -> WriteFormat {
 /// `imprint sign`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "No transparency-log upload is done (no Rekor is reachable from here): signatures are key-based, \
-as with `cosign sign --tlog-upload=false`. Verifiers must therefore not require a tlog entry for key signatures, \
-which is what cosign --insecure-ignore-tlog and policy-controller key authorities do."
+    after_help = "With --key, no transparency-log upload is done unless --tlog-upload is given (imprint's default is \
+cosign's --tlog-upload=false); with it, the Rekor entry (--rekor-url) is written into the bundle referrer or the legacy \
+layer's dev.sigstore.cosign/bundle annotation, and `verify --key K --trusted-root F` requires and checks it. Keyless \
+signing always logs to Rekor."
 )]
 pub(crate) struct SignArgs {
     /// The private key: a cosign encrypted PEM file, or `env://VAR` (the PEM in variable VAR).
@@ -136,8 +137,10 @@ const KEYLESS_HELP: &str = "Verify with --key, or keyless with --certificate-ide
 --trusted-root (default: the embedded Sigstore public-good root); keyless without identity \
 constraints is refused. Regexes match the whole value (anchored ^(?:R)$), stricter than cosign. \
 Legacy `.sig`/`.att` layers and Sigstore bundles attached as OCI referrers are both read \
-(--signature-format limits it). Key-signed bundles need no transparency-log entry (imprint \
-signs without one); keyless ones always need the Rekor proof. Several images are verified \
+(--signature-format limits it). With --key alone, key signatures need no transparency-log entry \
+(imprint signs without one unless --tlog-upload); with --key and --trusted-root, every signature \
+needs a Rekor entry that verifies against that root (--insecure-ignore-tlog: not required); \
+keyless ones always need the Rekor proof. Several images are verified \
 concurrently (--max-workers at a time, 10 by default), reported in the order given. Exit status: 0 every image verified, \
 1 an image has no signature (attestation) that verifies, 2 an image does not exist or cannot be \
 resolved or read (a typo is not an unsigned image; cosign exits 1 for both), or bad flags / key. \
