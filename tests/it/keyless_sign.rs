@@ -21,7 +21,7 @@ const SAN: &str = "https://github.com/acme/widget/.github/workflows/release.yml@
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// The prepared copy of the harness (with `node_modules`).
-fn harness() -> PathBuf {
+pub(crate) fn harness() -> PathBuf {
     require_program("node", "nodejs");
     let dir = std::env::var_os("IMPRINT_SIGSTORE_MOCK")
         .map(PathBuf::from)

@@ -5,7 +5,9 @@
 //! layers, cosign's `dev.sigstore.cosign/bundle` annotation (`hashedrekord` for `.sig`, `intoto`
 //! for `.att`). `verify --key K --trusted-root F` then requires each signature's entry and
 //! checks it against F; changed entries (body, integrated time, SET), a foreign trust root and
-//! a missing entry are rejected, naming the entry.
+//! a missing entry are rejected, naming the entry. The bundle referrers are also checked with
+//! sigstore-js (`@sigstore/verify` given the key, tests/it/interop/sigstore_js_key_verify.js:
+//! the harness's verify.js passes no keys), which accepts them and rejects the same tamperings.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -22,7 +24,7 @@ use imprint::store::discover::{self, Candidate, SignatureFormat};
 use imprint::trust::TrustRoot;
 use imprint::verify::{SignatureVerifier, check_attestation, check_bundle, check_signature};
 
-use crate::keyless_sign::{mock, referrer_bundle, referrer_digest, tmp};
+use crate::keyless_sign::{harness, mock, referrer_bundle, referrer_digest, tmp};
 use crate::support::cli::{imprint, run};
 use crate::support::{push_random_image, test_client, unique_repo};
 
@@ -201,6 +203,27 @@ fn assert_names_entry(what: &str, message: &str) {
     );
 }
 
+/// sigstore-js (`@sigstore/verify`, given the key): Ok(stdout) or Err(stdout).
+fn js_key_verify(root: &Path, bundle: &Path, public: &Path) -> Result<String, String> {
+    let out = std::process::Command::new("node")
+        .current_dir(harness())
+        .arg(crate::support::crate_path(
+            "tests/it/interop/sigstore_js_key_verify.js",
+        ))
+        .arg(root)
+        .arg(bundle)
+        .arg(public)
+        .output()
+        .unwrap();
+    let text =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    if out.status.success() && text.contains("VERIFIED OK") {
+        Ok(text)
+    } else {
+        Err(text)
+    }
+}
+
 /// `sign` and `attest` of images with a key and `--tlog-upload`, in both formats, on the real
 /// registry; verified with imprint against the mock's trusted root; tampered entries, a foreign
 /// trust root and missing entries rejected.
@@ -235,7 +258,6 @@ async fn key_signed_images_with_tlog_upload_have_their_entry_required_and_checke
         .unwrap();
     let logged_key = String::from_utf8(B64.decode(logged_key).unwrap()).unwrap();
     assert!(logged_key.contains("BEGIN PUBLIC KEY"), "{logged_key}");
-    std::fs::write(dir.join("image.sigstore.json"), bundle.to_string()).unwrap();
 
     let (code, out, err) = verify_key(
         &["verify", "--signature-format", "bundle"],
@@ -272,7 +294,26 @@ async fn key_signed_images_with_tlog_upload_have_their_entry_required_and_checke
     // not with a foreign root or changed.
     let f = found(&pinned, &digest).await;
     assert_eq!(f.bundles.len(), 2, "{:?}", f.bundles.len());
-    for c in &f.bundles {
+    let public_good = crate::support::crate_path("src/trust/public-good-trusted_root.json");
+    for (i, c) in f.bundles.iter().enumerate() {
+        // sigstore-js agrees: accepted under the mock's root, rejected under another one.
+        let file = dir.join(format!("bundle-{i}.sigstore.json"));
+        std::fs::write(&file, c.content.as_ref().unwrap().as_slice()).unwrap();
+        let js =
+            tokio::task::block_in_place(|| js_key_verify(&mock().trusted_root, &file, &k.public))
+                .unwrap_or_else(|e| panic!("sigstore-js rejected the key bundle: {e}"));
+        assert!(js.contains("transparency-log"), "{js}");
+        tokio::task::block_in_place(|| js_key_verify(&public_good, &file, &k.public))
+            .expect_err("sigstore-js accepted the mock's entry under the public-good root");
+        for (what, bad) in bundle_tamperings(c) {
+            let file = dir.join(format!(
+                "bundle-{i}-{}.sigstore.json",
+                what.replace(' ', "-")
+            ));
+            std::fs::write(&file, bad.content.as_ref().unwrap().as_slice()).unwrap();
+            tokio::task::block_in_place(|| js_key_verify(&mock().trusted_root, &file, &k.public))
+                .expect_err(&format!("sigstore-js accepted a bundle with {what}"));
+        }
         let item = check_bundle(c, &digest, &good, &Default::default()).unwrap();
         let tlog = match &item {
             imprint::verify::VerifiedBundleItem::Signature(s) => s.tlog().cloned(),
