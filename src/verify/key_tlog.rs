@@ -205,3 +205,65 @@ pub fn verify_legacy_key_tlog(
         }),
     }
 }
+
+#[cfg(test)]
+#[allow(clippy::unwrap_used, clippy::expect_used)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn annotation(body: &serde_json::Value, log_id: &str) -> String {
+        serde_json::json!({
+            "SignedEntryTimestamp": B64.encode(b"not a signature"),
+            "Payload": {
+                "body": B64.encode(body.to_string()),
+                "integratedTime": 1_700_000_000,
+                "logIndex": 7,
+                "logID": log_id,
+            }
+        })
+        .to_string()
+    }
+
+    fn check(
+        rekor_bundle_json: Option<&str>,
+        is_attestation: bool,
+    ) -> Result<TlogEvidence, BundleError> {
+        let key = SigningKey::generate_p256().unwrap().public_key();
+        let trust = TrustRoot::public_good().unwrap();
+        let layer = KeyTlogLayer {
+            layer_bytes: b"{}",
+            signature_b64: "c2ln",
+            rekor_bundle_json,
+            is_attestation,
+        };
+        verify_legacy_key_tlog(layer, &key, &trust)
+    }
+
+    #[test]
+    fn entries_fail_closed_naming_what_is_wrong() {
+        let e = check(None, false).unwrap_err().to_string();
+        assert!(e.contains("no transparency-log entry"), "{e}");
+        let e = check(Some("{"), false).unwrap_err().to_string();
+        assert!(e.contains("Rekor bundle annotation"), "{e}");
+        let hashed = serde_json::json!({"kind": "hashedrekord", "apiVersion": "0.0.1"});
+        let upper = "AB".repeat(32);
+        let e = check(Some(&annotation(&hashed, &upper)), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("64 lowercase hex"), "{e}");
+        let log_id = "ab".repeat(32);
+        // A .sig needs a hashedrekord entry, an .att an envelope entry.
+        let e = check(Some(&annotation(&hashed, &log_id)), true)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected dsse 0.0.1 or intoto 0.0.2"), "{e}");
+        let intoto = serde_json::json!({"kind": "intoto", "apiVersion": "0.0.2"});
+        let e = check(Some(&annotation(&intoto, &log_id)), false)
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("expected hashedrekord 0.0.1"), "{e}");
+        // Well-formed but signed by no log of the root: the crate rejects it.
+        assert!(check(Some(&annotation(&hashed, &log_id)), false).is_err());
+    }
+}
