@@ -71,9 +71,10 @@ fn write_format(new_bundle_format: bool) -> WriteFormat {
 /// `imprint sign`.
 #[derive(Debug, Args)]
 #[command(
-    after_help = "No transparency-log upload is done (no Rekor is reachable from here): signatures are key-based, \
-as with `cosign sign --tlog-upload=false`. Verifiers must therefore not require a tlog entry for key signatures, \
-which is what cosign --insecure-ignore-tlog and policy-controller key authorities do."
+    after_help = "With --key, no transparency-log upload is done unless --tlog-upload is given (imprint's default is \
+cosign's --tlog-upload=false); with it, the Rekor entry (--rekor-url) is written into the bundle referrer or the legacy \
+layer's dev.sigstore.cosign/bundle annotation, and `verify --key K --trusted-root F` requires and checks it. Keyless \
+signing always logs to Rekor."
 )]
 pub(crate) struct SignArgs {
     /// The private key: a cosign encrypted PEM file, or `env://VAR` (the PEM in variable VAR).
@@ -136,8 +137,10 @@ const KEYLESS_HELP: &str = "Verify with --key, or keyless with --certificate-ide
 --trusted-root (default: the embedded Sigstore public-good root); keyless without identity \
 constraints is refused. Regexes match the whole value (anchored ^(?:R)$), stricter than cosign. \
 Legacy `.sig`/`.att` layers and Sigstore bundles attached as OCI referrers are both read \
-(--signature-format limits it). Key-signed bundles need no transparency-log entry (imprint \
-signs without one); keyless ones always need the Rekor proof. Several images are verified \
+(--signature-format limits it). With --key alone, key signatures need no transparency-log entry \
+(imprint signs without one unless --tlog-upload); with --key and --trusted-root, every signature \
+needs a Rekor entry that verifies against that root (--insecure-ignore-tlog: not required); \
+keyless ones always need the Rekor proof. Several images are verified \
 concurrently (--max-workers at a time, 10 by default), reported in the order given. Exit status: 0 every image verified, \
 1 an image has no signature (attestation) that verifies, 2 an image does not exist or cannot be \
 resolved or read (a typo is not an unsigned image; cosign exits 1 for both), or bad flags / key. \
@@ -159,9 +162,11 @@ pub(crate) struct VerifyArgs {
     /// Keyless identity constraints.
     #[command(flatten)]
     pub identity: IdentityOpts,
-    /// Trust material for keyless verification (`trusted_root.json`); default: the embedded
-    /// public-good root.
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    /// Trust material (`trusted_root.json`) for keyless verification; default: the embedded
+    /// public-good root. With --key: every signature must carry a transparency-log entry
+    /// (sign --key K --tlog-upload) that verifies against this root's Rekor keys, unless
+    /// --insecure-ignore-tlog.
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Require this annotation in the signed payload (repeatable).
     #[arg(short = 'a', long = "annotations", value_parser = parse_key_value)]
@@ -255,9 +260,11 @@ pub(crate) struct VerifyAttestationArgs {
     /// Keyless identity constraints.
     #[command(flatten)]
     pub identity: IdentityOpts,
-    /// Trust material for keyless verification (`trusted_root.json`); default: the embedded
-    /// public-good root.
-    #[arg(long, value_name = "FILE", conflicts_with = "key")]
+    /// Trust material (`trusted_root.json`) for keyless verification; default: the embedded
+    /// public-good root. With --key: every signature must carry a transparency-log entry
+    /// (sign --key K --tlog-upload) that verifies against this root's Rekor keys, unless
+    /// --insecure-ignore-tlog.
+    #[arg(long, value_name = "FILE")]
     pub trusted_root: Option<PathBuf>,
     /// Only accept this predicate type (shortcut or URI). Unlike cosign, no type means any type.
     #[arg(long = "type")]
@@ -323,12 +330,21 @@ fn build_verifier(
     key: Option<&str>,
     identity: &IdentityOpts,
     trusted_root: Option<&std::path::Path>,
+    ignore_tlog: bool,
 ) -> anyhow::Result<SignatureVerifier> {
     match (key, identity.any()) {
         (Some(_), true) => {
             anyhow::bail!("give either --key or the --certificate-* identity flags, not both")
         }
-        (Some(k), false) => Ok(SignatureVerifier::Key(load_public_key(k)?)),
+        // --key with --trusted-root: the tlog entry is required and checked against that root
+        // (cosign's key verification); --insecure-ignore-tlog keeps the key-only check.
+        (Some(k), false) => match trusted_root {
+            Some(p) if !ignore_tlog => Ok(SignatureVerifier::KeyTlog {
+                key: load_public_key(k)?,
+                trust: std::sync::Arc::new(TrustRoot::from_file(p)?),
+            }),
+            _ => Ok(SignatureVerifier::Key(load_public_key(k)?)),
+        },
         (None, true) => {
             let policy = identity.policy().map_err(anyhow::Error::msg)?;
             let trust = match trusted_root {
@@ -363,6 +379,9 @@ fn checked_against(verifier: &SignatureVerifier) -> &'static str {
     match verifier {
         SignatureVerifier::Key(_) => {
             "  - The signatures were verified against the specified public key"
+        }
+        SignatureVerifier::KeyTlog { .. } => {
+            "  - The signatures were verified against the specified public key\n  - Each signature's transparency-log entry was verified against the trusted root"
         }
         _ => {
             "  - The code-signing certificate was verified using the trusted root, its identity matched, and the transparency-log proof was checked"
@@ -459,17 +478,35 @@ pub(crate) async fn sign(args: SignArgs) -> anyhow::Result<Outcome> {
         report_signed(&done);
         return Ok(Outcome::Success);
     };
-    if args.cosign.upload_key_signature() {
+    let tlog_upload = args.cosign.upload_key_signature();
+    if tlog_upload && !args.upload {
         anyhow::bail!(
-            "--tlog-upload with --key is supported by sign-blob and attest-blob; image key \
-             signatures are written without a tlog entry (leave out --tlog-upload)"
+            "--tlog-upload with --upload=false: the Rekor entry is written into the pushed \
+             signature; push it (leave out --upload=false) or leave out --tlog-upload"
         );
     }
     let key = load_signing_key(&key_ref)?;
     let client = upload_client(&args.registry)?;
     let timeout = super::registry_opts::timeout();
     for image in &images {
-        let signatures = if args.upload {
+        let signatures = if tlog_upload {
+            let done = tokio::time::timeout(
+                timeout,
+                super::keyless::sign_images_with_key_tlog(
+                    &args.cosign,
+                    &client,
+                    image,
+                    &key,
+                    &opts,
+                ),
+            )
+            .await
+            .map_err(|_| timed_out(timeout))
+            .and_then(|r| r)
+            .with_context(|| format!("signing `{image}`"))?;
+            report_signed(&done);
+            done.into_iter().map(|a| a.signature).collect::<Vec<_>>()
+        } else if args.upload {
             let done = tokio::time::timeout(timeout, sign::sign_image(&client, image, &key, &opts))
                 .await
                 .map_err(|_| timed_out(timeout))
@@ -573,17 +610,10 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
         format: write_format(args.new_bundle_format),
     };
     let key = match key_ref {
-        Some(key_ref) => {
-            if args.cosign.upload_key_signature() {
-                anyhow::bail!(
-                    "--tlog-upload with --key is supported by sign-blob and attest-blob; image \
-                     key attestations are written without a tlog entry (leave out --tlog-upload)"
-                );
-            }
-            Some(load_signing_key(&key_ref)?)
-        }
+        Some(key_ref) => Some(load_signing_key(&key_ref)?),
         None => None,
     };
+    let tlog_upload = key.is_some() && args.cosign.upload_key_signature();
     let client = upload_client(&args.registry)?;
     let session = match &key {
         Some(_) => None,
@@ -591,6 +621,19 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     };
     for image in &images {
         let done = match (&key, &session) {
+            (Some(key), _) if tlog_upload => tokio::time::timeout(
+                timeout,
+                super::keyless::attest_image_with_key_tlog(
+                    &args.cosign,
+                    &client,
+                    image,
+                    key,
+                    &opts,
+                ),
+            )
+            .await
+            .map_err(|_| timed_out(timeout))
+            .and_then(|r| r),
             (Some(key), _) => {
                 tokio::time::timeout(timeout, sign::attest_image(&client, image, key, &opts))
                     .await
@@ -663,6 +706,7 @@ pub(crate) async fn verify(args: VerifyArgs) -> anyhow::Result<Outcome> {
         args.key.as_deref(),
         &args.identity,
         args.trusted_root.as_deref(),
+        args.ignore_tlog.insecure_ignore_tlog,
     )?;
     let wanted = Wanted::signatures(args.annotations.into_iter().collect());
     let client = Client::new(args.registry.to_config())?;
@@ -808,6 +852,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
         args.key.as_deref(),
         &args.identity,
         args.trusted_root.as_deref(),
+        args.ignore_tlog.insecure_ignore_tlog,
     )?;
     let wanted = Wanted::attestations(want.clone());
     let client = Client::new(args.registry.to_config())?;

@@ -214,6 +214,53 @@ mod enabled {
         Ok(entry)
     }
 
+    /// Signs images with `key` and logs each signature in Rekor (`sign --key K --tlog-upload`).
+    pub(crate) async fn sign_images_with_key_tlog(
+        cosign: &SigningCompat,
+        client: &imprint::store::Client,
+        image: &imprint::format::reference::ImageRef,
+        key: &SigningKey,
+        opts: &imprint::sign::SignOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        let tlog = key_tlog_upload(cosign)?;
+        let done =
+            imprint::sign::key_tlog::sign_image_with_tlog(client, image, key, opts, &tlog).await?;
+        report_key_tlog(&done, &tlog.rekor);
+        Ok(done)
+    }
+
+    /// Attests an image with `key` and logs each envelope in Rekor (`attest --key K
+    /// --tlog-upload`).
+    pub(crate) async fn attest_image_with_key_tlog(
+        cosign: &SigningCompat,
+        client: &imprint::store::Client,
+        image: &imprint::format::reference::ImageRef,
+        key: &SigningKey,
+        opts: &imprint::sign::AttestOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        let tlog = key_tlog_upload(cosign)?;
+        let done = imprint::sign::key_tlog::attest_image_with_tlog(client, image, key, opts, &tlog)
+            .await?;
+        report_key_tlog(&done, &tlog.rekor);
+        Ok(done)
+    }
+
+    fn key_tlog_upload(
+        cosign: &SigningCompat,
+    ) -> anyhow::Result<imprint::sign::key_tlog::TlogUpload> {
+        Ok(imprint::sign::key_tlog::TlogUpload {
+            rekor: rekor_url(cosign)?,
+            http: keyless::http_client()?,
+        })
+    }
+
+    fn report_key_tlog(done: &[imprint::sign::Attached], rekor: &str) {
+        eprintln!(
+            "tlog entries created for {} signature(s) ({rekor})",
+            done.len()
+        );
+    }
+
     /// Adds the Rekor entry (if any) to a key-based bundle's `verificationMaterial.tlogEntries`.
     pub(crate) fn with_tlog_entry(
         bundle: Vec<u8>,
@@ -287,6 +334,24 @@ mod disabled {
         _: &[u8],
         _: &[u8],
     ) -> anyhow::Result<RekorEntry> {
+        anyhow::bail!(OFF)
+    }
+    pub(crate) async fn sign_images_with_key_tlog(
+        _: &SigningCompat,
+        _: &imprint::store::Client,
+        _: &imprint::format::reference::ImageRef,
+        _: &SigningKey,
+        _: &imprint::sign::SignOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
+        anyhow::bail!(OFF)
+    }
+    pub(crate) async fn attest_image_with_key_tlog(
+        _: &SigningCompat,
+        _: &imprint::store::Client,
+        _: &imprint::format::reference::ImageRef,
+        _: &SigningKey,
+        _: &imprint::sign::AttestOptions,
+    ) -> anyhow::Result<Vec<imprint::sign::Attached>> {
         anyhow::bail!(OFF)
     }
     pub(crate) fn with_tlog_entry(b: Vec<u8>, _: Option<&RekorEntry>) -> anyhow::Result<Vec<u8>> {

@@ -241,9 +241,10 @@ impl SigningCompat {
 /// `--insecure-ignore-tlog[=BOOL]` of the verify commands.
 #[derive(clap::Args, Debug, Clone, Default)]
 pub(crate) struct IgnoreTlog {
-    /// cosign's flag: accept signatures without a transparency-log entry. Key signatures
-    /// never need one in imprint (it signs without one), so with --key this changes nothing;
-    /// keyless signatures always need their Rekor proof, so `=true` with keyless flags is refused
+    /// cosign's flag: accept signatures without a transparency-log entry. With --key alone key
+    /// signatures need none anyway; with --key and --trusted-root it turns off the required
+    /// entry check; keyless signatures always need their Rekor proof, so `=true` with keyless
+    /// flags is refused
     #[arg(long, value_name = "BOOL", num_args = 0..=1, require_equals = true,
           default_missing_value = "true", default_value_t = false,
           action = clap::ArgAction::Set)]
@@ -264,7 +265,7 @@ impl IgnoreTlog {
         }
         eprintln!(
             "note: --insecure-ignore-tlog: key signatures need no transparency-log entry; the \
-             entries of a key bundle (--tlog-upload) are not checked"
+             entries of key signatures (--tlog-upload) are not checked"
         );
         Ok(())
     }

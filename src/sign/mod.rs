@@ -2,6 +2,8 @@
 
 pub mod blob;
 #[cfg(feature = "keyless-sign")]
+pub mod key_tlog;
+#[cfg(feature = "keyless-sign")]
 pub mod keyless;
 #[cfg(feature = "keyless-sign")]
 pub mod keyless_image;

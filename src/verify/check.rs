@@ -42,6 +42,17 @@ use crate::verify::proof::{
 pub enum SignatureVerifier {
     /// A public key (cosign `--key`).
     Key(PublicKey),
+    /// A public key whose signatures must each carry a transparency-log entry that verifies
+    /// against `trust`'s Rekor keys (cosign `--key` with Rekor; imprint `verify --key K
+    /// --trusted-root F`): a legacy layer's `dev.sigstore.cosign/bundle` annotation
+    /// ([`crate::verify::key_tlog`]), a bundle's `tlogEntries`. A signature without one, or
+    /// with one that does not verify, is rejected.
+    KeyTlog {
+        /// The public key.
+        key: PublicKey,
+        /// Trusted root (the Rekor keys).
+        trust: Arc<TrustRoot>,
+    },
     /// A Fulcio certificate chaining to `trust`, whose identity matches `identity`.
     Keyless {
         /// Identity constraints (subject, issuer, GitHub claims).
@@ -55,6 +66,7 @@ impl fmt::Debug for SignatureVerifier {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Self::Key(k) => write!(f, "Key({})", k.fingerprint()),
+            Self::KeyTlog { key, .. } => write!(f, "KeyTlog({})", key.fingerprint()),
             Self::Keyless { .. } => write!(f, "Keyless"),
         }
     }
@@ -303,6 +315,24 @@ fn check_layer_signer(
                 .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
             Ok(SignedBy::key(key.fingerprint()))
         }
+        SignatureVerifier::KeyTlog { key, trust } => {
+            let mut signed = check_layer_signer(
+                c,
+                layer_bytes,
+                sig_b64,
+                &SignatureVerifier::Key(key.clone()),
+                is_attestation,
+            )?;
+            signed.tlog = Some(key_layer_tlog(
+                c,
+                layer_bytes,
+                sig_b64,
+                key,
+                trust,
+                is_attestation,
+            )?);
+            Ok(signed)
+        }
         SignatureVerifier::Keyless { identity, trust } => {
             let cert = c
                 .descriptor
@@ -362,6 +392,23 @@ pub fn check_attestation(
                 .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
             SignedBy::key(key.fingerprint())
         }
+        SignatureVerifier::KeyTlog { key, trust } => {
+            // The entry logs one signature: the envelope must hold exactly that one.
+            let sig = dsse::single_signature(&env, Placement::KeylessLayer)
+                .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
+            dsse::verify_with_key(&env, key, Placement::Detached)
+                .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
+            let mut signed = SignedBy::key(key.fingerprint());
+            signed.tlog = Some(key_layer_tlog(
+                c,
+                bytes,
+                &B64.encode(&sig.sig),
+                key,
+                trust,
+                true,
+            )?);
+            signed
+        }
         SignatureVerifier::Keyless { .. } => {
             let sig = dsse::single_signature(&env, Placement::KeylessLayer)
                 .map_err(|e| fail(c, Check::Signature, e.to_string()))?;
@@ -411,6 +458,9 @@ pub fn check_bundle(
     let bytes = content(c)?;
     let (payload_type, statement, signed) = match verifier {
         SignatureVerifier::Key(k) => key_bundle_content(c, bytes, image, k)?,
+        SignatureVerifier::KeyTlog { key, trust } => {
+            key_bundle_tlog_content(c, bytes, image, key, trust)?
+        }
         // Keyless: the full Sigstore check (chain, SCT, tlog or timestamp, identity) against
         // the caller's trust root; the tlog is never ignored.
         SignatureVerifier::Keyless { identity, trust } => {
@@ -562,6 +612,80 @@ fn key_bundle_content(
         env.payload,
         SignedBy::key(key.fingerprint()),
     ))
+}
+
+/// The Rekor entry of a key-signed legacy layer, required and verified against `trust`
+/// ([`crate::verify::key_tlog`]); a failure is a [`Check::Bundle`] naming the entry.
+fn key_layer_tlog(
+    c: &Candidate,
+    layer_bytes: &[u8],
+    sig_b64: &str,
+    key: &PublicKey,
+    trust: &TrustRoot,
+    is_attestation: bool,
+) -> Result<crate::verify::proof::TlogEvidence, CandidateFailure> {
+    let layer = crate::verify::key_tlog::KeyTlogLayer {
+        layer_bytes,
+        signature_b64: sig_b64,
+        rekor_bundle_json: c.descriptor.annotation(attach::BUNDLE_ANNOTATION),
+        is_attestation,
+    };
+    crate::verify::key_tlog::verify_legacy_key_tlog(layer, key, trust).map_err(|e| {
+        failure(
+            c,
+            Check::Bundle,
+            Cause::Sigstore(e.kind()),
+            format!(
+                "transparency-log entry ({}) [{}]: {e}",
+                attach::BUNDLE_ANNOTATION,
+                e.check()
+            ),
+        )
+    })
+}
+
+/// A key bundle checked with a key and a trust root ([`SignatureVerifier::KeyTlog`]): it must
+/// carry tlog entries, and the Sigstore verifier checks them (SET or inclusion proof against
+/// `trust`'s Rekor keys, the body bound to this envelope and key) with the signature.
+fn key_bundle_tlog_content(
+    c: &Candidate,
+    bytes: &[u8],
+    image: &Digest,
+    key: &PublicKey,
+    trust: &TrustRoot,
+) -> Result<(String, Vec<u8>, SignedBy), CandidateFailure> {
+    let kb = parse_key_bundle(bytes).map_err(|e| fail(c, Check::Bundle, e.to_string()))?;
+    if kb.tlog_entries == 0 {
+        return Err(fail(
+            c,
+            Check::Bundle,
+            "no transparency-log entry: the bundle has no tlogEntries, and verification with \
+             this trust root requires one (written by sign --key K --tlog-upload)",
+        ));
+    }
+    let vb = bundle::verify_parsed(
+        &kb.parsed,
+        Some(bundle::Artifact::Digest(image.clone())),
+        &bundle::VerificationPolicy::Key {
+            spki_der: key.spki_der().to_vec(),
+        },
+        trust,
+        bundle::VerifyOptions::new(),
+    )
+    .map_err(|e| {
+        failure(
+            c,
+            Check::Bundle,
+            Cause::Sigstore(e.kind()),
+            format!("transparency-log entry of the bundle [{}]: {e}", e.check()),
+        )
+    })?;
+    let (payload_type, payload) = dsse_content(c, vb.content())?;
+    let signed = SignedBy {
+        signer: vb.signer().clone(),
+        tlog: vb.tlog().cloned(),
+    };
+    Ok((payload_type, payload, signed))
 }
 
 /// Everything that verified (and every candidate that did not, with why) when all

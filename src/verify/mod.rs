@@ -75,6 +75,7 @@ pub mod bundle;
 mod check;
 pub mod dsse;
 pub mod intoto;
+pub mod key_tlog;
 pub mod legacy;
 pub mod proof;
 

@@ -21,7 +21,7 @@ const SAN: &str = "https://github.com/acme/widget/.github/workflows/release.yml@
 const ISSUER: &str = "https://token.actions.githubusercontent.com";
 
 /// The prepared copy of the harness (with `node_modules`).
-fn harness() -> PathBuf {
+pub(crate) fn harness() -> PathBuf {
     require_program("node", "nodejs");
     let dir = std::env::var_os("IMPRINT_SIGSTORE_MOCK")
         .map(PathBuf::from)
@@ -37,9 +37,9 @@ fn harness() -> PathBuf {
 }
 
 /// The running mock: its URL and the trusted root it wrote.
-struct Mock {
-    url: String,
-    trusted_root: PathBuf,
+pub(crate) struct Mock {
+    pub(crate) url: String,
+    pub(crate) trusted_root: PathBuf,
     _child: Mutex<Child>,
 }
 
@@ -81,7 +81,7 @@ static MOCK: LazyLock<Mock> = LazyLock::new(|| {
     }
 });
 
-fn mock() -> &'static Mock {
+pub(crate) fn mock() -> &'static Mock {
     &MOCK
 }
 
@@ -102,7 +102,7 @@ fn token(sub: &str) -> String {
     )
 }
 
-fn tmp() -> PathBuf {
+pub(crate) fn tmp() -> PathBuf {
     tempfile::Builder::new()
         .prefix("imprint-keyless-")
         .tempdir()
@@ -545,13 +545,16 @@ fn imprint_image_verify(cmd: &[&str], image: &str, san: &str) -> (i32, String, S
 }
 
 /// The digest after `bundle referrer ` in imprint's stderr.
-fn referrer_digest(stderr: &str) -> imprint::format::digest::Digest {
+pub(crate) fn referrer_digest(stderr: &str) -> imprint::format::digest::Digest {
     let at = stderr.find("bundle referrer sha256:").expect(stderr) + "bundle referrer ".len();
     stderr[at..at + 71].parse().unwrap()
 }
 
 /// The bundle a referrer manifest holds, fetched from the registry.
-async fn referrer_bundle(image: &str, manifest: &imprint::format::digest::Digest) -> Vec<u8> {
+pub(crate) async fn referrer_bundle(
+    image: &str,
+    manifest: &imprint::format::digest::Digest,
+) -> Vec<u8> {
     use imprint::store::{ManifestRef, Repository as _};
     let client = crate::support::test_client();
     let repo = client

@@ -36,6 +36,7 @@ mod registry;
 mod round_trips;
 mod secrets;
 mod sign_verify;
+mod tlog_upload;
 mod tuf;
 
 /// The support module's own checks.
