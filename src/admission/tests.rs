@@ -360,7 +360,7 @@ fn a_replaced_verifier_decides_and_logs_requests_from_then_on() {
     let staging = Arc::new(crate::trust::TrustRoot::staging().unwrap());
     let first = Verifier::builder(policy.clone()).build().unwrap();
     let refreshed = Verifier::builder(policy)
-        .trust_root("public-good", staging.clone())
+        .trust_root("public-good", staging)
         .build()
         .unwrap();
     let before = DecisionContext::of(&first);
