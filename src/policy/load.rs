@@ -12,7 +12,7 @@ use super::error::PolicyError;
 use super::glob::ImagePattern;
 use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Policy, Rule, SbomCheck, Select, SignedByOrigin, TrustRoot, VulnCheck,
+    KeylessAuthority, NotationAuthority, NotationStore, Policy, Rule, SbomCheck, Select, SignedByOrigin, TrustRoot, VulnCheck,
 };
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
@@ -279,6 +279,21 @@ impl Validator {
     ) -> Result<Authority, PolicyError> {
         let field = format!("spec.authorities.{name}");
         let format = a.signature_format.map(Into::into).unwrap_or_default();
+        if let Some(n) = a.notation {
+            if a.key.is_some() || a.keyless.is_some() || a.static_action.is_some() {
+                return Err(self.err(
+                    field,
+                    "give exactly one of `key`, `keyless`, `notation` or `static`",
+                ));
+            }
+            if a.signature_format.is_some() {
+                return Err(self.err(
+                    format!("{field}.signatureFormat"),
+                    "a `notation` authority has no cosign signature format",
+                ));
+            }
+            return self.notation(&format!("{field}.notation"), name, n);
+        }
         match (a.key, a.keyless, a.static_action) {
             (Some(key), None, None) => {
                 let (source, pem) = match (key.file, key.pem, key.env) {
@@ -371,8 +386,110 @@ impl Validator {
                 }))
             }
             (None, None, Some(action)) => Ok(Authority::Static(action)),
-            _ => Err(self.err(field, "give exactly one of `key`, `keyless` or `static`")),
+            _ => Err(self.err(
+                field,
+                "give exactly one of `key`, `keyless`, `notation` or `static`",
+            )),
         }
+    }
+
+    /// A `notation:` authority, validated with [`crate::notation`]'s own rules (store
+    /// references, trusted identities, level and overrides).
+    fn notation(
+        &self,
+        field: &str,
+        name: &str,
+        n: raw::Notation,
+    ) -> Result<Authority, PolicyError> {
+        use crate::notation::trustpolicy::{Actions, Identities, VerifyTimestamp};
+        use crate::notation::{Level, Statement, StoreRef, TrustStores};
+        let (level_word, overrides, verify_timestamp) = match n.signature_verification {
+            Some(v) => (v.level, v.r#override, v.verify_timestamp),
+            None => ("strict".to_owned(), BTreeMap::new(), None),
+        };
+        let level = match level_word.as_str() {
+            "strict" => Level::Strict,
+            "permissive" => Level::Permissive,
+            "audit" => Level::Audit,
+            "skip" => Level::Skip,
+            other => {
+                return Err(self.err(
+                    format!("{field}.signatureVerification.level"),
+                    format!("unknown level `{other}` (strict, permissive, audit, skip)"),
+                ));
+            }
+        };
+        let actions = Actions::new(level, &overrides)
+            .map_err(|e| self.err(format!("{field}.signatureVerification.override"), e))?;
+        let verify_timestamp_word = verify_timestamp.unwrap_or_else(|| "always".to_owned());
+        let verify_timestamp = match verify_timestamp_word.as_str() {
+            "always" => VerifyTimestamp::Always,
+            "afterCertExpiry" => VerifyTimestamp::AfterCertExpiry,
+            other => {
+                return Err(self.err(
+                    format!("{field}.signatureVerification.verifyTimestamp"),
+                    format!("unknown value `{other}` (always, afterCertExpiry)"),
+                ));
+            }
+        };
+        let mut refs: Vec<StoreRef> = Vec::new();
+        let mut written = Vec::new();
+        let mut stores = TrustStores::new();
+        for (i, s) in n.trust_stores.iter().enumerate() {
+            let f = format!("{field}.trustStores[{i}]");
+            let r = StoreRef::parse(&s.store).map_err(|e| self.err(format!("{f}.store"), e))?;
+            if refs.contains(&r) {
+                return Err(self.err(
+                    format!("{f}.store"),
+                    format!("trust store `{r}` is listed twice"),
+                ));
+            }
+            let path = self.base.join(&s.path);
+            // Read now; an unusable store is recorded and fails authenticity (fail closed).
+            stores.load_paths(r.clone(), std::slice::from_ref(&path));
+            refs.push(r);
+            written.push(NotationStore {
+                store: s.store.clone(),
+                path,
+            });
+        }
+        let identities = if level == Level::Skip {
+            if !refs.is_empty() || !n.trusted_identities.is_empty() {
+                return Err(self.err(
+                    field,
+                    "level `skip` verifies nothing: remove `trustStores` and `trustedIdentities`",
+                ));
+            }
+            None
+        } else {
+            if refs.is_empty() {
+                return Err(self.err(
+                    format!("{field}.trustStores"),
+                    "at least one trust store is required",
+                ));
+            }
+            Some(
+                Identities::parse(&n.trusted_identities)
+                    .map_err(|e| self.err(format!("{field}.trustedIdentities"), e))?,
+            )
+        };
+        let statement = Statement {
+            name: name.to_owned(),
+            registry_scopes: vec!["*".to_owned()],
+            actions,
+            verify_timestamp,
+            trust_stores: refs,
+            identities,
+        };
+        Ok(Authority::Notation(NotationAuthority {
+            trust_stores: written,
+            trusted_identities: n.trusted_identities,
+            level: level_word,
+            overrides,
+            verify_timestamp: verify_timestamp_word,
+            statement,
+            stores,
+        }))
     }
 
     fn matcher(
