@@ -1252,4 +1252,140 @@ mod tests {
         );
         assert_eq!(suggest("zzz", &["images", "exclude"]), None);
     }
+
+    const VEC: &str = "/work/shared/vectors/notation/generated/pki-rsa/root.pem";
+
+    fn notation_spec(body: &str) -> String {
+        format!(
+            "  authorities:\n    lab:\n      notation:\n{body}  rules:\n    - {{name: r, images: ['**'], signatures: {{authority: lab}}}}\n"
+        )
+    }
+
+    #[test]
+    fn notation_authority_loads_with_notations_rules() {
+        let p = parse(&notation_spec(&format!(
+            "        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n        trustedIdentities: ['x509.subject: C=US, ST=WA, O=Notary']\n        signatureVerification: {{level: permissive, override: {{expiry: enforce, revocation: skip}}}}\n"
+        )))
+        .unwrap();
+        let Some(Authority::Notation(n)) = p.authority("lab") else {
+            panic!("not notation")
+        };
+        use crate::notation::{Action, Check};
+        let a = &n.statement().actions;
+        assert_eq!(a.action(Check::Expiry), Action::Enforce);
+        assert_eq!(a.action(Check::Revocation), Action::Skip);
+        assert_eq!(a.action(Check::AuthenticTimestamp), Action::Log);
+        assert_eq!(n.statement().trust_stores[0].to_string(), "ca:lab");
+        if std::path::Path::new(VEC).exists() {
+            assert!(n.store_problems().is_empty(), "{:?}", n.store_problems());
+        }
+        // Default level: strict.
+        let p = parse(&notation_spec(&format!(
+            "        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n        trustedIdentities: ['*']\n"
+        )))
+        .unwrap();
+        let Some(Authority::Notation(n)) = p.authority("lab") else {
+            panic!("not notation")
+        };
+        assert_eq!(n.level, "strict");
+    }
+
+    #[test]
+    fn notation_authority_errors_name_the_field() {
+        let stores = format!("        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n");
+        let cases = [
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: strict, override: {{integrity: log}}}}\n"),
+                "spec.authorities.lab.notation.signatureVerification.override",
+                "integrity",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: lax}}\n"),
+                "spec.authorities.lab.notation.signatureVerification.level",
+                "lax",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['x509.subject: CN=x']\n"),
+                "spec.authorities.lab.notation.trustedIdentities",
+                "C, ST and O",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*', 'x509.subject: C=US, ST=WA, O=N']\n"),
+                "spec.authorities.lab.notation.trustedIdentities",
+                "only trusted identity",
+            ),
+            (
+                "        trustStores: [{store: 'root:lab', path: x}]\n        trustedIdentities: ['*']\n".to_owned(),
+                "spec.authorities.lab.notation.trustStores[0].store",
+                "unsupported trust store type",
+            ),
+            (
+                "        trustedIdentities: ['*']\n".to_owned(),
+                "spec.authorities.lab.notation.trustStores",
+                "at least one",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: skip}}\n"),
+                "spec.authorities.lab.notation",
+                "skip",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: audit, override: {{expiry: skip}}}}\n"),
+                "spec.authorities.lab.notation.signatureVerification.override",
+                "expiry",
+            ),
+        ];
+        for (body, want_field, want_message) in cases {
+            let (field, message) = invalid(&notation_spec(&body));
+            assert_eq!(field, want_field, "{message}");
+            assert!(message.contains(want_message), "{field}: {message}");
+        }
+    }
+
+    #[test]
+    fn notation_authority_refuses_unknown_fields_and_mixed_kinds() {
+        let e = parse(&notation_spec(
+            "        trustStores: [{store: 'ca:lab', path: x}]\n        trustedIdentity: ['*']\n",
+        ))
+        .unwrap_err();
+        match e {
+            PolicyError::UnknownField {
+                field, suggestion, ..
+            } => {
+                assert_eq!(field, "trustedIdentity");
+                assert_eq!(suggestion.as_deref(), Some("trustedIdentities"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&notation_spec(
+            "        trustStores: [{store: 'ca:lab', path: x, kind: ca}]\n        trustedIdentities: ['*']\n",
+        ))
+        .unwrap_err();
+        assert!(matches!(&e, PolicyError::UnknownField { field, .. } if field == "kind"), "{e}");
+        let (field, message) = invalid(
+            "  authorities:\n    lab:\n      static: pass\n      notation: {trustStores: [{store: 'ca:lab', path: x}], trustedIdentities: ['*']}\n",
+        );
+        assert_eq!(field, "spec.authorities.lab");
+        assert!(message.contains("exactly one"), "{message}");
+    }
+
+    #[test]
+    fn notation_store_that_cannot_be_read_loads_but_is_reported() {
+        let p = parse(&notation_spec(
+            "        trustStores: [{store: 'ca:lab', path: /nonexistent/imprint-npol.pem}]\n        trustedIdentities: ['*']\n",
+        ))
+        .unwrap();
+        let Some(Authority::Notation(n)) = p.authority("lab") else {
+            panic!("not notation")
+        };
+        let problems = n.store_problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("ca:lab"), "{problems:?}");
+        let lint = p.lint();
+        assert!(
+            lint.iter().any(|f| f.code == "notation-store-unusable"),
+            "{lint:?}"
+        );
+    }
+
 }
