@@ -741,6 +741,31 @@ mod tests {
     use super::*;
 
     #[test]
+    fn notation_failures_get_the_policy_reason_codes() {
+        use crate::notation::{Check as N, NotationError as E};
+        use policy::ReasonCode as R;
+        let failed = |check, reason: &str| E::Failed {
+            check,
+            reason: reason.into(),
+        };
+        for (e, code) in [
+            (failed(N::Authenticity, "untrusted"), R::IdentityMismatch),
+            (
+                failed(N::Integrity, "content descriptor mismatch: the signature is for x"),
+                R::DigestMismatch,
+            ),
+            (failed(N::Integrity, "bad signature"), R::SignatureInvalid),
+            (failed(N::Expiry, "expired"), R::SignatureInvalid),
+            (failed(N::AuthenticTimestamp, "expired"), R::SignatureInvalid),
+            (failed(N::Revocation, "unknown"), R::SignatureInvalid),
+            (E::Skipped("lab".into()), R::NoSignatures),
+            (E::UserMetadata("x".into()), R::SignatureInvalid),
+        ] {
+            assert_eq!(notation_reason_code(&e), code, "{e}");
+        }
+    }
+
+    #[test]
     fn verifier_is_send_and_sync() {
         fn is<T: Send + Sync>() {}
         is::<Verifier>();

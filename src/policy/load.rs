@@ -1388,4 +1388,24 @@ mod tests {
         );
     }
 
+
+    #[test]
+    fn notation_authority_without_evidence_is_unmet_and_never_signs_attestations() {
+        let p = parse(&format!(
+            "  authorities:\n    lab:\n      notation:\n        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n        trustedIdentities: ['*']\n  rules:\n    - name: r\n      images: ['**']\n      signatures: {{authority: lab}}\n"
+        ))
+        .unwrap();
+        let image: crate::format::reference::ImageRef = "registry.example/app:v1".parse().unwrap();
+        assert_eq!(
+            p.authorities_needed(&image).into_iter().collect::<Vec<_>>(),
+            ["lab"]
+        );
+        let evidence = crate::policy::Evidence::new(image, Digest::of(b"manifest"));
+        let d = crate::policy::evaluate(&p, &evidence, std::time::SystemTime::UNIX_EPOCH);
+        assert_eq!(d.outcome(), crate::policy::Outcome::Denied);
+        let reason = d.reason().unwrap();
+        assert_eq!(reason.code, crate::policy::ReasonCode::NoSignatures);
+        assert!(reason.message.contains("lab: no verified Notation signatures"), "{reason:?}");
+    }
+
 }
