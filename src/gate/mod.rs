@@ -451,7 +451,9 @@ impl Verifier {
             })
             .collect();
         for (name, authority) in notation {
-            let (ev, errors) = self.notation_check(image, digest, authority, deadline).await;
+            let (ev, errors) = self
+                .notation_check(image, digest, authority, deadline)
+                .await;
             evidence.by_authority.insert(name.clone(), ev);
             evidence.discovery_errors.extend(errors);
         }
@@ -473,9 +475,12 @@ impl Verifier {
                     .await
             }
         };
-        evidence
-            .by_authority
-            .extend(gathered.by_authority.iter().map(|(k, v)| (k.clone(), v.clone())));
+        evidence.by_authority.extend(
+            gathered
+                .by_authority
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         evidence
             .discovery_errors
             .extend(gathered.discovery_errors.iter().cloned());
@@ -511,18 +516,15 @@ impl Verifier {
             StoreSource::Loaded(authority.stores()),
             &opts,
         );
-        let v = match tokio::time::timeout_at(deadline, run).await {
-            Ok(v) => v,
-            Err(_) => {
-                let reason = policy::Reason::new(
-                    policy::ReasonCode::Timeout,
-                    format!(
-                        "Notation signatures of {pinned}: ran past image_timeout ({:?})",
-                        inner.limits.image_timeout
-                    ),
-                );
-                return (ev, vec![reason]);
-            }
+        let Ok(v) = tokio::time::timeout_at(deadline, run).await else {
+            let reason = policy::Reason::new(
+                policy::ReasonCode::Timeout,
+                format!(
+                    "Notation signatures of {pinned}: ran past image_timeout ({:?})",
+                    inner.limits.image_timeout
+                ),
+            );
+            return (ev, vec![reason]);
         };
         match v.outcome {
             Ok(verified) => ev.notation.push(policy::NotationEvidence {
@@ -539,10 +541,7 @@ impl Verifier {
             }
             Err(e) => ev.rejected.push(Rejection {
                 code: notation_reason_code(&e),
-                message: format!(
-                    "{} Notation signature(s), none verified: {e}",
-                    v.signatures
-                ),
+                message: format!("{} Notation signature(s), none verified: {e}", v.signatures),
             }),
         }
         (ev, Vec::new())
@@ -751,12 +750,18 @@ mod tests {
         for (e, code) in [
             (failed(N::Authenticity, "untrusted"), R::IdentityMismatch),
             (
-                failed(N::Integrity, "content descriptor mismatch: the signature is for x"),
+                failed(
+                    N::Integrity,
+                    "content descriptor mismatch: the signature is for x",
+                ),
                 R::DigestMismatch,
             ),
             (failed(N::Integrity, "bad signature"), R::SignatureInvalid),
             (failed(N::Expiry, "expired"), R::SignatureInvalid),
-            (failed(N::AuthenticTimestamp, "expired"), R::SignatureInvalid),
+            (
+                failed(N::AuthenticTimestamp, "expired"),
+                R::SignatureInvalid,
+            ),
             (failed(N::Revocation, "unknown"), R::SignatureInvalid),
             (E::Skipped("lab".into()), R::NoSignatures),
             (E::UserMetadata("x".into()), R::SignatureInvalid),

@@ -422,7 +422,11 @@ impl Policy {
                 use crate::notation::{Action, Check};
                 let actions = &n.statement().actions;
                 if n.level != "skip" {
-                    for check in [Check::Authenticity, Check::Expiry, Check::AuthenticTimestamp] {
+                    for check in [
+                        Check::Authenticity,
+                        Check::Expiry,
+                        Check::AuthenticTimestamp,
+                    ] {
                         if actions.action(check) != Action::Enforce {
                             push(
                                 LintLevel::Warning,

@@ -12,7 +12,8 @@ use super::error::PolicyError;
 use super::glob::ImagePattern;
 use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, NotationAuthority, NotationStore, Policy, Rule, SbomCheck, Select, SignedByOrigin, TrustRoot, VulnCheck,
+    KeylessAuthority, NotationAuthority, NotationStore, Policy, Rule, SbomCheck, Select,
+    SignedByOrigin, TrustRoot, VulnCheck,
 };
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
@@ -1253,7 +1254,12 @@ mod tests {
         assert_eq!(suggest("zzz", &["images", "exclude"]), None);
     }
 
-    const VEC: &str = "/work/shared/vectors/notation/generated/pki-rsa/root.pem";
+    fn lab_root() -> String {
+        crate::format::vectors_dir()
+            .join("notation/generated/pki-rsa/root.pem")
+            .display()
+            .to_string()
+    }
 
     fn notation_spec(body: &str) -> String {
         format!(
@@ -1263,8 +1269,9 @@ mod tests {
 
     #[test]
     fn notation_authority_loads_with_notations_rules() {
+        let vec = lab_root();
         let p = parse(&notation_spec(&format!(
-            "        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n        trustedIdentities: ['x509.subject: C=US, ST=WA, O=Notary']\n        signatureVerification: {{level: permissive, override: {{expiry: enforce, revocation: skip}}}}\n"
+            "        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n        trustedIdentities: ['x509.subject: C=US, ST=WA, O=Notary']\n        signatureVerification: {{level: permissive, override: {{expiry: enforce, revocation: skip}}}}\n"
         )))
         .unwrap();
         let Some(Authority::Notation(n)) = p.authority("lab") else {
@@ -1276,12 +1283,12 @@ mod tests {
         assert_eq!(a.action(Check::Revocation), Action::Skip);
         assert_eq!(a.action(Check::AuthenticTimestamp), Action::Log);
         assert_eq!(n.statement().trust_stores[0].to_string(), "ca:lab");
-        if std::path::Path::new(VEC).exists() {
+        if Path::new(&lab_root()).exists() {
             assert!(n.store_problems().is_empty(), "{:?}", n.store_problems());
         }
         // Default level: strict.
         let p = parse(&notation_spec(&format!(
-            "        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n        trustedIdentities: ['*']\n"
+            "        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n        trustedIdentities: ['*']\n"
         )))
         .unwrap();
         let Some(Authority::Notation(n)) = p.authority("lab") else {
@@ -1292,7 +1299,8 @@ mod tests {
 
     #[test]
     fn notation_authority_errors_name_the_field() {
-        let stores = format!("        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n");
+        let vec = lab_root();
+        let stores = format!("        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n");
         let cases = [
             (
                 format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: strict, override: {{integrity: log}}}}\n"),
@@ -1361,7 +1369,10 @@ mod tests {
             "        trustStores: [{store: 'ca:lab', path: x, kind: ca}]\n        trustedIdentities: ['*']\n",
         ))
         .unwrap_err();
-        assert!(matches!(&e, PolicyError::UnknownField { field, .. } if field == "kind"), "{e}");
+        assert!(
+            matches!(&e, PolicyError::UnknownField { field, .. } if field == "kind"),
+            "{e}"
+        );
         let (field, message) = invalid(
             "  authorities:\n    lab:\n      static: pass\n      notation: {trustStores: [{store: 'ca:lab', path: x}], trustedIdentities: ['*']}\n",
         );
@@ -1388,11 +1399,11 @@ mod tests {
         );
     }
 
-
     #[test]
     fn notation_authority_without_evidence_is_unmet_and_never_signs_attestations() {
+        let vec = lab_root();
         let p = parse(&format!(
-            "  authorities:\n    lab:\n      notation:\n        trustStores: [{{store: 'ca:lab', path: '{VEC}'}}]\n        trustedIdentities: ['*']\n  rules:\n    - name: r\n      images: ['**']\n      signatures: {{authority: lab}}\n"
+            "  authorities:\n    lab:\n      notation:\n        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n        trustedIdentities: ['*']\n  rules:\n    - name: r\n      images: ['**']\n      signatures: {{authority: lab}}\n"
         ))
         .unwrap();
         let image: crate::format::reference::ImageRef = "registry.example/app:v1".parse().unwrap();
@@ -1405,7 +1416,11 @@ mod tests {
         assert_eq!(d.outcome(), crate::policy::Outcome::Denied);
         let reason = d.reason().unwrap();
         assert_eq!(reason.code, crate::policy::ReasonCode::NoSignatures);
-        assert!(reason.message.contains("lab: no verified Notation signatures"), "{reason:?}");
+        assert!(
+            reason
+                .message
+                .contains("lab: no verified Notation signatures"),
+            "{reason:?}"
+        );
     }
-
 }

@@ -46,8 +46,7 @@ pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
     KeylessAuthority, Mode, NoMatch, NotationAuthority, NotationStore, OrSemantics, Policy, Rule,
-    SbomCheck, Select, SignatureFormat,
-    SignedByOrigin, StaticAction, TrustRoot, VulnCheck,
+    SbomCheck, Select, SignatureFormat, SignedByOrigin, StaticAction, TrustRoot, VulnCheck,
 };
 pub use sbom::{
     DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, sbom_packages,

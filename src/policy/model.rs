@@ -223,11 +223,7 @@ impl NotationAuthority {
         use crate::notation::trustpolicy::StoreType;
         [StoreType::Ca, StoreType::SigningAuthority, StoreType::Tsa]
             .into_iter()
-            .filter_map(|kind| {
-                self.stores
-                    .certs(&self.statement.trust_stores, kind)
-                    .err()
-            })
+            .filter_map(|kind| self.stores.certs(&self.statement.trust_stores, kind).err())
             .collect()
     }
 }

@@ -126,8 +126,7 @@ fn a_notation_authority_allows_the_signed_layout() {
     // The typed decision serialises the signer as `kind: notation`.
     let j = json(&d);
     assert_eq!(
-        j["rules"][0]["requirements"][0]["evidence"][0]["signer"]["kind"],
-        "notation",
+        j["rules"][0]["requirements"][0]["evidence"][0]["signer"]["kind"], "notation",
         "{j:#}"
     );
     // The EC root trusts the other (COSE) signature: also allowed.
@@ -138,7 +137,10 @@ fn a_notation_authority_allows_the_signed_layout() {
 
 #[test]
 fn changing_the_trust_store_denies_with_the_reason() {
-    let d = decide(load(&policy_yaml(&bad_store(), "{authority: lab}")), &image());
+    let d = decide(
+        load(&policy_yaml(&bad_store(), "{authority: lab}")),
+        &image(),
+    );
     assert_eq!(d.outcome(), Outcome::Denied);
     let reason = d.reason().unwrap();
     assert_eq!(reason.code, ReasonCode::IdentityMismatch, "{reason:?}");
@@ -314,7 +316,11 @@ fn audit_over_a_manifest_reports_the_same_decision() {
         .unwrap();
     for (authority, outcome, code) in [
         (good(), RowOutcome::Allowed, None),
-        (bad_store(), RowOutcome::Denied, Some(ReasonCode::IdentityMismatch)),
+        (
+            bad_store(),
+            RowOutcome::Denied,
+            Some(ReasonCode::IdentityMismatch),
+        ),
     ] {
         let policy = load(&policy_yaml(&authority, "{authority: lab}"));
         let direct = decide(policy.clone(), &image());
@@ -353,7 +359,10 @@ fn an_unknown_field_in_the_authority_is_refused_naming_it() {
     assert!(text.contains("trustedIdentity"), "{text}");
     // Level `integrity` override: refused naming the field.
     let yaml = policy_yaml(
-        &good().replace("{level: strict}", "{level: strict, override: {integrity: log}}"),
+        &good().replace(
+            "{level: strict}",
+            "{level: strict, override: {integrity: log}}",
+        ),
         "{authority: lab}",
     );
     let e = Policy::from_str_with_base(&yaml, Path::new("/")).unwrap_err();
@@ -374,10 +383,7 @@ fn cli_verify_policy_and_lint_know_the_notation_kind() {
     };
     let ok = write("ok.yaml", &policy_yaml(&good(), "{authority: lab}"));
     let bad = write("bad.yaml", &policy_yaml(&bad_store(), "{authority: lab}"));
-    let (code, out, err) = run(imprint()
-        .args(["verify", "--policy"])
-        .arg(&ok)
-        .arg(image()));
+    let (code, out, err) = run(imprint().args(["verify", "--policy"]).arg(&ok).arg(image()));
     assert_eq!(code, 0, "{out}\n{err}");
     let (code, out, err) = run(imprint()
         .args(["verify", "--policy"])
