@@ -158,6 +158,7 @@ pub enum SignerSummary {
         /// `sha256:<hex>` of the leaf certificate's DER.
         certificate: String,
         /// `notary.x509` or `notary.x509.signingAuthority`.
+        #[serde(rename = "signingScheme")]
         signing_scheme: String,
     },
 }
