@@ -254,13 +254,14 @@ impl Ctx<'_> {
         let mut requirements = Vec::new();
         if let Some(expr) = &rule.signatures {
             let result = self.expr(expr, &|name| self.signature_leaf(name));
+            let warnings = self.notation_logged(&result.evidence);
             requirements.push(RequirementDecision {
                 requirement: format!("signatures: {expr}"),
                 met: result.met,
                 evidence: result.evidence,
                 reason: if result.met { None } else { result.reason },
                 details: result.details,
-                warnings: Vec::new(),
+                warnings,
                 selection: None,
             });
         }
@@ -443,6 +444,31 @@ impl Ctx<'_> {
             reason: None,
             details: rejections,
         }
+    }
+
+    /// The validation failures a `notation` authority's level only logs, for the Notation
+    /// signatures that count as evidence (so a permissive policy says what it let through).
+    fn notation_logged(&self, evidence: &[EvidenceRecord]) -> Vec<String> {
+        let mut out = Vec::new();
+        for record in evidence {
+            let SignerSummary::Notation { certificate, .. } = &record.signer else {
+                continue;
+            };
+            let Some(ev) = self.evidence.by_authority.get(&record.authority) else {
+                continue;
+            };
+            for n in ev.notation.iter().filter(|n| n.verified.leaf_sha256() == certificate) {
+                for f in n.verified.logged() {
+                    out.push(format!(
+                        "{}: Notation {} validation failed, logged only: {}",
+                        record.authority,
+                        f.check.as_str(),
+                        f.reason
+                    ));
+                }
+            }
+        }
+        out
     }
 
     /// A `notation` authority: met by a Notation signature verified for this digest; one

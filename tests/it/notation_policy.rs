@@ -215,6 +215,14 @@ fn expired_signing_certificate_is_denied_unless_expiry_checks_are_logged() {
     );
     let d = run_late(&policy_yaml(&logged, "{authority: lab}"));
     assert_eq!(d.outcome(), Outcome::Allowed, "{:#}", json(&d));
+    // What the level let through is in the decision's warnings.
+    assert!(
+        d.warnings()
+            .iter()
+            .any(|w| w.contains("lab: Notation") && w.contains("logged only")),
+        "{:?}",
+        d.warnings()
+    );
 }
 
 #[test]
