@@ -457,7 +457,11 @@ impl Ctx<'_> {
             let Some(ev) = self.evidence.by_authority.get(&record.authority) else {
                 continue;
             };
-            for n in ev.notation.iter().filter(|n| n.verified.leaf_sha256() == certificate) {
+            for n in ev
+                .notation
+                .iter()
+                .filter(|n| n.verified.leaf_sha256() == certificate)
+            {
                 for f in n.verified.logged() {
                     out.push(format!(
                         "{}: Notation {} validation failed, logged only: {}",
