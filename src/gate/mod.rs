@@ -459,6 +459,21 @@ impl Verifier {
                 Some((name, verifier, *format))
             })
             .collect();
+        // Notation authorities sign images only (rule `signatures`), never attestations.
+        let notation: Vec<(&String, &policy::NotationAuthority)> = needed
+            .iter()
+            .filter_map(|name| match inner.policy.authority(name) {
+                Some(Authority::Notation(a)) if wanted.signatures => Some((name, a)),
+                _ => None,
+            })
+            .collect();
+        for (name, authority) in notation {
+            let (ev, errors) = self
+                .notation_check(image, digest, authority, deadline)
+                .await;
+            evidence.by_authority.insert(name.clone(), ev);
+            evidence.discovery_errors.extend(errors);
+        }
         if authorities.is_empty() {
             return evidence;
         }
@@ -477,9 +492,76 @@ impl Verifier {
                     .await
             }
         };
-        evidence.by_authority = gathered.by_authority.clone();
-        evidence.discovery_errors = gathered.discovery_errors.clone();
+        evidence.by_authority.extend(
+            gathered
+                .by_authority
+                .iter()
+                .map(|(k, v)| (k.clone(), v.clone())),
+        );
         evidence
+            .discovery_errors
+            .extend(gathered.discovery_errors.iter().cloned());
+        evidence
+    }
+
+    /// Find the Notation signatures of `digest` and verify them under a `notation`
+    /// authority (not kept in the evidence cache: each call verifies).
+    async fn notation_check(
+        &self,
+        image: &ImageRef,
+        digest: &Digest,
+        authority: &policy::NotationAuthority,
+        deadline: tokio::time::Instant,
+    ) -> (AuthorityEvidence, Vec<policy::Reason>) {
+        use crate::notation::{NotationError, StoreSource, VerifyOptions};
+        let inner = &self.inner;
+        let mut ev = AuthorityEvidence::default();
+        let at = inner
+            .clock
+            .now()
+            .duration_since(SystemTime::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_secs()).unwrap_or(i64::MAX));
+        let opts = VerifyOptions {
+            at,
+            user_metadata: BTreeMap::new(),
+        };
+        let pinned = image.with_digest(digest.clone());
+        let run = crate::notation::verify_image_with(
+            &inner.client,
+            &pinned,
+            authority.statement(),
+            StoreSource::Loaded(authority.stores()),
+            &opts,
+        );
+        let Ok(v) = tokio::time::timeout_at(deadline, run).await else {
+            let reason = policy::Reason::new(
+                policy::ReasonCode::Timeout,
+                format!(
+                    "Notation signatures of {pinned}: ran past image_timeout ({:?})",
+                    inner.limits.image_timeout
+                ),
+            );
+            return (ev, vec![reason]);
+        };
+        match v.outcome {
+            Ok(verified) => ev.notation.push(policy::NotationEvidence {
+                image: digest.clone(),
+                verified,
+            }),
+            Err(NotationError::NoSignature) => {}
+            Err(NotationError::Unreadable(m)) => {
+                let reason = policy::Reason::new(
+                    policy::ReasonCode::RegistryError,
+                    format!("Notation signatures of {pinned}: {m}"),
+                );
+                return (ev, vec![reason]);
+            }
+            Err(e) => ev.rejected.push(Rejection {
+                code: notation_reason_code(&e),
+                message: format!("{} Notation signature(s), none verified: {e}", v.signatures),
+            }),
+        }
+        (ev, Vec::new())
     }
 
     /// The evidence-cache key: the digest, each authority's definition hash and the hashes of
@@ -578,6 +660,7 @@ impl Verifier {
 /// What verified under one authority, and why the rest was rejected (typed reason codes).
 fn authority_evidence(checked: verify::Checked) -> AuthorityEvidence {
     let mut ev = AuthorityEvidence {
+        notation: Vec::new(),
         signatures: checked.signatures,
         attestations: checked.attestations,
         rejected: Vec::new(),
@@ -645,12 +728,64 @@ fn reason_code(f: &CandidateFailure) -> Option<policy::ReasonCode> {
     })
 }
 
+/// The reason code of a Notation signature that did not verify: untrusted chain or
+/// identity → `identity-mismatch`; for another image → `digest-mismatch`; a `skip`-level
+/// authority (which verifies nothing, so is never met) → `no-signatures`; anything else
+/// (integrity, expiry, authentic timestamp, revocation, user metadata) → `signature-invalid`.
+fn notation_reason_code(e: &crate::notation::NotationError) -> policy::ReasonCode {
+    use crate::notation::{Check as N, NotationError as E};
+    use policy::ReasonCode::{DigestMismatch, IdentityMismatch, NoSignatures, SignatureInvalid};
+    match e {
+        E::Failed {
+            check: N::Authenticity,
+            ..
+        } => IdentityMismatch,
+        E::Failed {
+            check: N::Integrity,
+            reason,
+        } if reason.starts_with("content descriptor mismatch") => DigestMismatch,
+        E::Skipped(_) | E::NoSignature | E::NoPolicy(_) => NoSignatures,
+        _ => SignatureInvalid,
+    }
+}
+
 #[cfg(test)]
 mod reject_tests;
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn notation_failures_get_the_policy_reason_codes() {
+        use crate::notation::{Check as N, NotationError as E};
+        use policy::ReasonCode as R;
+        let failed = |check, reason: &str| E::Failed {
+            check,
+            reason: reason.into(),
+        };
+        for (e, code) in [
+            (failed(N::Authenticity, "untrusted"), R::IdentityMismatch),
+            (
+                failed(
+                    N::Integrity,
+                    "content descriptor mismatch: the signature is for x",
+                ),
+                R::DigestMismatch,
+            ),
+            (failed(N::Integrity, "bad signature"), R::SignatureInvalid),
+            (failed(N::Expiry, "expired"), R::SignatureInvalid),
+            (
+                failed(N::AuthenticTimestamp, "expired"),
+                R::SignatureInvalid,
+            ),
+            (failed(N::Revocation, "unknown"), R::SignatureInvalid),
+            (E::Skipped("lab".into()), R::NoSignatures),
+            (E::UserMetadata("x".into()), R::SignatureInvalid),
+        ] {
+            assert_eq!(notation_reason_code(&e), code, "{e}");
+        }
+    }
 
     #[test]
     fn verifier_is_send_and_sync() {

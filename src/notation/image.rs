@@ -7,7 +7,7 @@ use std::path::Path;
 use crate::format::reference::ImageRef;
 use crate::store::{AnyRepository, Client};
 
-use super::trustpolicy::{Level, TrustPolicyDocument, TrustStores};
+use super::trustpolicy::{Level, Statement, TrustPolicyDocument, TrustStores};
 use super::verify::{
     ArtifactDescriptor, NotationError, VerifiedNotation, VerifyOptions, verify_signature,
 };
@@ -50,6 +50,23 @@ pub async fn verify_image(
     let statement = match doc.select(&name) {
         Ok(s) => s,
         Err(e) => return fail(image.to_string(), NotationError::NoPolicy(e)),
+    };
+    verify_image_with(client, image, statement, stores, opts).await
+}
+
+/// Verify `image` under one trust policy `statement` (used by the `notation` authority of an
+/// imprint policy, whose authority is one statement with its own stores).
+pub async fn verify_image_with(
+    client: &Client,
+    image: &ImageRef,
+    statement: &Statement,
+    stores: StoreSource<'_>,
+    opts: &VerifyOptions,
+) -> ImageVerification {
+    let fail = |reference: String, e: NotationError| ImageVerification {
+        reference,
+        signatures: 0,
+        outcome: Err(e),
     };
     if statement.actions.level() == Level::Skip {
         return fail(

@@ -23,7 +23,7 @@ pub mod verify;
 pub mod x509;
 
 pub use envelope::{Envelope, Format, SigningScheme};
-pub use image::{ImageVerification, StoreSource, verify_image};
+pub use image::{ImageVerification, StoreSource, verify_image, verify_image_with};
 pub use trustpolicy::{
     Action, Check, Level, Statement, StoreRef, TrustPolicyDocument, TrustStores,
 };

@@ -47,6 +47,7 @@ pub struct LoggedFailure {
 #[derive(Debug, Clone)]
 pub struct VerifiedNotation {
     signer: String,
+    leaf_sha256: String,
     format: Format,
     scheme: SigningScheme,
     statement: String,
@@ -59,6 +60,11 @@ impl VerifiedNotation {
     /// The signing certificate's subject DN.
     pub fn signer(&self) -> &str {
         &self.signer
+    }
+    /// `sha256:<hex>` of the signing (leaf) certificate's DER: the signer's identity when
+    /// counting distinct signers.
+    pub fn leaf_sha256(&self) -> &str {
+        &self.leaf_sha256
     }
     /// JWS or COSE.
     pub fn format(&self) -> Format {
@@ -278,6 +284,7 @@ pub fn verify_signature(
     }
     Ok(VerifiedNotation {
         signer: leaf.subject(),
+        leaf_sha256: crate::format::digest::Digest::of(leaf.der()).to_string(),
         format: env.format,
         scheme: env.signing_scheme,
         statement: statement.name.clone(),

@@ -151,6 +151,16 @@ pub enum SignerSummary {
     },
     /// A `static: pass` authority (no signature involved).
     Static,
+    /// A Notation signature's signing certificate.
+    Notation {
+        /// The leaf certificate's subject DN.
+        subject: String,
+        /// `sha256:<hex>` of the leaf certificate's DER.
+        certificate: String,
+        /// `notary.x509` or `notary.x509.signingAuthority`.
+        #[serde(rename = "signingScheme")]
+        signing_scheme: String,
+    },
 }
 
 impl SignerSummary {
@@ -177,6 +187,7 @@ impl SignerSummary {
             }
             Self::Certificate { identity, issuer } => format!("{identity} ({issuer})"),
             Self::Static => "static".into(),
+            Self::Notation { subject, .. } => format!("notation {subject}"),
         }
     }
 }

@@ -40,9 +40,20 @@ pub struct Rejection {
     pub message: String,
 }
 
+/// A Notation signature that verified for an image under a `notation` authority.
+#[derive(Debug, Clone)]
+pub struct NotationEvidence {
+    /// The manifest digest the signature's payload descriptor binds.
+    pub image: Digest,
+    /// The proof.
+    pub verified: crate::notation::VerifiedNotation,
+}
+
 /// What verified (and what was rejected) under one policy authority.
 #[derive(Debug, Clone, Default)]
 pub struct AuthorityEvidence {
+    /// Notation signatures that verified under a `notation` authority.
+    pub notation: Vec<NotationEvidence>,
     /// Signatures over the image that verified with this authority's key or identity.
     pub signatures: Vec<VerifiedSignature>,
     /// Attestations about the image that verified with this authority.
@@ -243,13 +254,14 @@ impl Ctx<'_> {
         let mut requirements = Vec::new();
         if let Some(expr) = &rule.signatures {
             let result = self.expr(expr, &|name| self.signature_leaf(name));
+            let warnings = self.notation_logged(&result.evidence);
             requirements.push(RequirementDecision {
                 requirement: format!("signatures: {expr}"),
                 met: result.met,
                 evidence: result.evidence,
                 reason: if result.met { None } else { result.reason },
                 details: result.details,
-                warnings: Vec::new(),
+                warnings,
                 selection: None,
             });
         }
@@ -313,6 +325,10 @@ impl Ctx<'_> {
             (Authority::Static(_), _) => Err(Reason::new(
                 ReasonCode::SignatureInvalid,
                 format!("{name}: static authority cannot have signatures"),
+            )),
+            (Authority::Notation(_), _) => Err(Reason::new(
+                ReasonCode::IdentityMismatch,
+                format!("{name}: a notation authority accepts Notation signatures only"),
             )),
         }
     }
@@ -391,6 +407,9 @@ impl Ctx<'_> {
         if let Authority::Static(action) = authority {
             return self.static_leaf(name, *action);
         }
+        if let Authority::Notation(_) = authority {
+            return self.notation_leaf(name);
+        }
         let mut accepted: Vec<&VerifiedSignature> = Vec::new();
         let mut rejections = Vec::new();
         if let Some(ev) = self.evidence.by_authority.get(name) {
@@ -418,6 +437,93 @@ impl Ctx<'_> {
                     signer: SignerSummary::of(s.signer()),
                     tlog: s.tlog().cloned(),
                     source: Some(s.source().clone()),
+                    predicate_type: None,
+                    attestation_digest: None,
+                })
+                .collect(),
+            reason: None,
+            details: rejections,
+        }
+    }
+
+    /// The validation failures a `notation` authority's level only logs, for the Notation
+    /// signatures that count as evidence (so a permissive policy says what it let through).
+    fn notation_logged(&self, evidence: &[EvidenceRecord]) -> Vec<String> {
+        let mut out = Vec::new();
+        for record in evidence {
+            let SignerSummary::Notation { certificate, .. } = &record.signer else {
+                continue;
+            };
+            let Some(ev) = self.evidence.by_authority.get(&record.authority) else {
+                continue;
+            };
+            for n in ev
+                .notation
+                .iter()
+                .filter(|n| n.verified.leaf_sha256() == certificate)
+            {
+                for f in n.verified.logged() {
+                    out.push(format!(
+                        "{}: Notation {} validation failed, logged only: {}",
+                        record.authority,
+                        f.check.as_str(),
+                        f.reason
+                    ));
+                }
+            }
+        }
+        out
+    }
+
+    /// A `notation` authority: met by a Notation signature verified for this digest; one
+    /// distinct signer per leaf certificate.
+    fn notation_leaf(&self, name: &str) -> ExprResult {
+        let mut accepted = Vec::new();
+        let mut rejections = Vec::new();
+        if let Some(ev) = self.evidence.by_authority.get(name) {
+            for n in &ev.notation {
+                if n.image == self.evidence.image.digest {
+                    accepted.push(&n.verified);
+                } else {
+                    rejections.push(Reason::new(
+                        ReasonCode::DigestMismatch,
+                        format!(
+                            "{name}: Notation signature is for {}, not {}",
+                            n.image, self.evidence.image.digest
+                        ),
+                    ));
+                }
+            }
+        }
+        if accepted.is_empty() {
+            let (reason, details) = self.missing_reason(name, "Notation signatures", rejections);
+            let reason = if reason.code == ReasonCode::AttestationMissing {
+                Reason::new(ReasonCode::NoSignatures, reason.message)
+            } else {
+                reason
+            };
+            return ExprResult {
+                details,
+                ..ExprResult::unmet(reason)
+            };
+        }
+        ExprResult {
+            met: true,
+            identities: accepted
+                .iter()
+                .map(|v| format!("notation:{}", v.leaf_sha256()))
+                .collect(),
+            evidence: accepted
+                .iter()
+                .map(|v| EvidenceRecord {
+                    authority: name.to_string(),
+                    signer: SignerSummary::Notation {
+                        subject: v.signer().to_owned(),
+                        certificate: v.leaf_sha256().to_owned(),
+                        signing_scheme: v.signing_scheme().as_str().to_owned(),
+                    },
+                    tlog: None,
+                    source: None,
                     predicate_type: None,
                     attestation_digest: None,
                 })

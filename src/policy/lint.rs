@@ -83,6 +83,9 @@ pub const LINT_CODES: &[&str] = &[
     "audit-only",
     "static-pass",
     "attestation-presence-only",
+    "notation-skip",
+    "notation-store-unusable",
+    "notation-not-enforced",
 ];
 
 /// SPDX license ids with `-only` / `-or-later` variants (GNU families).
@@ -393,6 +396,51 @@ impl Policy {
                         "authority `{name}` is not used by any rule; use it in a rule or remove it"
                     ),
                 );
+            }
+            if let Authority::Notation(n) = authority {
+                let nfield = format!("{afield}.notation");
+                if n.level == "skip" {
+                    push(
+                        LintLevel::Warning,
+                        "notation-skip",
+                        format!("{nfield}.signatureVerification.level"),
+                        format!(
+                            "authority `{name}`: level `skip` verifies nothing, so imprint never counts it as met (fail closed); use `static: pass` to let images through without verification, or a real level"
+                        ),
+                    );
+                }
+                for problem in n.store_problems() {
+                    push(
+                        LintLevel::Warning,
+                        "notation-store-unusable",
+                        format!("{nfield}.trustStores"),
+                        format!(
+                            "authority `{name}`: {problem}; every signature fails authenticity until it is fixed"
+                        ),
+                    );
+                }
+                use crate::notation::{Action, Check};
+                let actions = &n.statement().actions;
+                if n.level != "skip" {
+                    for check in [
+                        Check::Authenticity,
+                        Check::Expiry,
+                        Check::AuthenticTimestamp,
+                    ] {
+                        if actions.action(check) != Action::Enforce {
+                            push(
+                                LintLevel::Warning,
+                                "notation-not-enforced",
+                                format!("{nfield}.signatureVerification"),
+                                format!(
+                                    "authority `{name}`: `{}` is not enforced (level `{}`): a signature failing it still counts",
+                                    check.as_str(),
+                                    n.level
+                                ),
+                            );
+                        }
+                    }
+                }
             }
             match authority {
                 Authority::Keyless(k) => {

@@ -12,7 +12,8 @@ use super::error::PolicyError;
 use super::glob::ImagePattern;
 use super::model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Policy, Rule, SbomCheck, Select, SignedByOrigin, TrustRoot, VulnCheck,
+    KeylessAuthority, NotationAuthority, NotationStore, Policy, Rule, SbomCheck, Select,
+    SignedByOrigin, TrustRoot, VulnCheck,
 };
 use super::sbom::DeniedPackage;
 use super::version::VersionRange;
@@ -279,6 +280,21 @@ impl Validator {
     ) -> Result<Authority, PolicyError> {
         let field = format!("spec.authorities.{name}");
         let format = a.signature_format.map(Into::into).unwrap_or_default();
+        if let Some(n) = a.notation {
+            if a.key.is_some() || a.keyless.is_some() || a.static_action.is_some() {
+                return Err(self.err(
+                    field,
+                    "give exactly one of `key`, `keyless`, `notation` or `static`",
+                ));
+            }
+            if a.signature_format.is_some() {
+                return Err(self.err(
+                    format!("{field}.signatureFormat"),
+                    "a `notation` authority has no cosign signature format",
+                ));
+            }
+            return self.notation(&format!("{field}.notation"), name, n);
+        }
         match (a.key, a.keyless, a.static_action) {
             (Some(key), None, None) => {
                 let (source, pem) = match (key.file, key.pem, key.env) {
@@ -371,8 +387,110 @@ impl Validator {
                 }))
             }
             (None, None, Some(action)) => Ok(Authority::Static(action)),
-            _ => Err(self.err(field, "give exactly one of `key`, `keyless` or `static`")),
+            _ => Err(self.err(
+                field,
+                "give exactly one of `key`, `keyless`, `notation` or `static`",
+            )),
         }
+    }
+
+    /// A `notation:` authority, validated with [`crate::notation`]'s own rules (store
+    /// references, trusted identities, level and overrides).
+    fn notation(
+        &self,
+        field: &str,
+        name: &str,
+        n: raw::Notation,
+    ) -> Result<Authority, PolicyError> {
+        use crate::notation::trustpolicy::{Actions, Identities, VerifyTimestamp};
+        use crate::notation::{Level, Statement, StoreRef, TrustStores};
+        let (level_word, overrides, verify_timestamp) = match n.signature_verification {
+            Some(v) => (v.level, v.r#override, v.verify_timestamp),
+            None => ("strict".to_owned(), BTreeMap::new(), None),
+        };
+        let level = match level_word.as_str() {
+            "strict" => Level::Strict,
+            "permissive" => Level::Permissive,
+            "audit" => Level::Audit,
+            "skip" => Level::Skip,
+            other => {
+                return Err(self.err(
+                    format!("{field}.signatureVerification.level"),
+                    format!("unknown level `{other}` (strict, permissive, audit, skip)"),
+                ));
+            }
+        };
+        let actions = Actions::new(level, &overrides)
+            .map_err(|e| self.err(format!("{field}.signatureVerification.override"), e))?;
+        let verify_timestamp_word = verify_timestamp.unwrap_or_else(|| "always".to_owned());
+        let verify_timestamp = match verify_timestamp_word.as_str() {
+            "always" => VerifyTimestamp::Always,
+            "afterCertExpiry" => VerifyTimestamp::AfterCertExpiry,
+            other => {
+                return Err(self.err(
+                    format!("{field}.signatureVerification.verifyTimestamp"),
+                    format!("unknown value `{other}` (always, afterCertExpiry)"),
+                ));
+            }
+        };
+        let mut refs: Vec<StoreRef> = Vec::new();
+        let mut written = Vec::new();
+        let mut stores = TrustStores::new();
+        for (i, s) in n.trust_stores.iter().enumerate() {
+            let f = format!("{field}.trustStores[{i}]");
+            let r = StoreRef::parse(&s.store).map_err(|e| self.err(format!("{f}.store"), e))?;
+            if refs.contains(&r) {
+                return Err(self.err(
+                    format!("{f}.store"),
+                    format!("trust store `{r}` is listed twice"),
+                ));
+            }
+            let path = self.base.join(&s.path);
+            // Read now; an unusable store is recorded and fails authenticity (fail closed).
+            stores.load_paths(r.clone(), std::slice::from_ref(&path));
+            refs.push(r);
+            written.push(NotationStore {
+                store: s.store.clone(),
+                path,
+            });
+        }
+        let identities = if level == Level::Skip {
+            if !refs.is_empty() || !n.trusted_identities.is_empty() {
+                return Err(self.err(
+                    field,
+                    "level `skip` verifies nothing: remove `trustStores` and `trustedIdentities`",
+                ));
+            }
+            None
+        } else {
+            if refs.is_empty() {
+                return Err(self.err(
+                    format!("{field}.trustStores"),
+                    "at least one trust store is required",
+                ));
+            }
+            Some(
+                Identities::parse(&n.trusted_identities)
+                    .map_err(|e| self.err(format!("{field}.trustedIdentities"), e))?,
+            )
+        };
+        let statement = Statement {
+            name: name.to_owned(),
+            registry_scopes: vec!["*".to_owned()],
+            actions,
+            verify_timestamp,
+            trust_stores: refs,
+            identities,
+        };
+        Ok(Authority::Notation(NotationAuthority {
+            trust_stores: written,
+            trusted_identities: n.trusted_identities,
+            level: level_word,
+            overrides,
+            verify_timestamp: verify_timestamp_word,
+            statement,
+            stores,
+        }))
     }
 
     fn matcher(
@@ -1134,5 +1252,175 @@ mod tests {
             Some("subjectRegExp")
         );
         assert_eq!(suggest("zzz", &["images", "exclude"]), None);
+    }
+
+    fn lab_root() -> String {
+        crate::format::vectors_dir()
+            .join("notation/generated/pki-rsa/root.pem")
+            .display()
+            .to_string()
+    }
+
+    fn notation_spec(body: &str) -> String {
+        format!(
+            "  authorities:\n    lab:\n      notation:\n{body}  rules:\n    - {{name: r, images: ['**'], signatures: {{authority: lab}}}}\n"
+        )
+    }
+
+    #[test]
+    fn notation_authority_loads_with_notations_rules() {
+        let vec = lab_root();
+        let p = parse(&notation_spec(&format!(
+            "        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n        trustedIdentities: ['x509.subject: C=US, ST=WA, O=Notary']\n        signatureVerification: {{level: permissive, override: {{expiry: enforce, revocation: skip}}}}\n"
+        )))
+        .unwrap();
+        let Some(Authority::Notation(n)) = p.authority("lab") else {
+            panic!("not notation")
+        };
+        use crate::notation::{Action, Check};
+        let a = &n.statement().actions;
+        assert_eq!(a.action(Check::Expiry), Action::Enforce);
+        assert_eq!(a.action(Check::Revocation), Action::Skip);
+        assert_eq!(a.action(Check::AuthenticTimestamp), Action::Log);
+        assert_eq!(n.statement().trust_stores[0].to_string(), "ca:lab");
+        if Path::new(&lab_root()).exists() {
+            assert!(n.store_problems().is_empty(), "{:?}", n.store_problems());
+        }
+        // Default level: strict.
+        let p = parse(&notation_spec(&format!(
+            "        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n        trustedIdentities: ['*']\n"
+        )))
+        .unwrap();
+        let Some(Authority::Notation(n)) = p.authority("lab") else {
+            panic!("not notation")
+        };
+        assert_eq!(n.level, "strict");
+    }
+
+    #[test]
+    fn notation_authority_errors_name_the_field() {
+        let vec = lab_root();
+        let stores = format!("        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n");
+        let cases = [
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: strict, override: {{integrity: log}}}}\n"),
+                "spec.authorities.lab.notation.signatureVerification.override",
+                "integrity",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: lax}}\n"),
+                "spec.authorities.lab.notation.signatureVerification.level",
+                "lax",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['x509.subject: CN=x']\n"),
+                "spec.authorities.lab.notation.trustedIdentities",
+                "C, ST and O",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*', 'x509.subject: C=US, ST=WA, O=N']\n"),
+                "spec.authorities.lab.notation.trustedIdentities",
+                "only trusted identity",
+            ),
+            (
+                "        trustStores: [{store: 'root:lab', path: x}]\n        trustedIdentities: ['*']\n".to_owned(),
+                "spec.authorities.lab.notation.trustStores[0].store",
+                "unsupported trust store type",
+            ),
+            (
+                "        trustedIdentities: ['*']\n".to_owned(),
+                "spec.authorities.lab.notation.trustStores",
+                "at least one",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: skip}}\n"),
+                "spec.authorities.lab.notation",
+                "skip",
+            ),
+            (
+                format!("{stores}        trustedIdentities: ['*']\n        signatureVerification: {{level: audit, override: {{expiry: skip}}}}\n"),
+                "spec.authorities.lab.notation.signatureVerification.override",
+                "expiry",
+            ),
+        ];
+        for (body, want_field, want_message) in cases {
+            let (field, message) = invalid(&notation_spec(&body));
+            assert_eq!(field, want_field, "{message}");
+            assert!(message.contains(want_message), "{field}: {message}");
+        }
+    }
+
+    #[test]
+    fn notation_authority_refuses_unknown_fields_and_mixed_kinds() {
+        let e = parse(&notation_spec(
+            "        trustStores: [{store: 'ca:lab', path: x}]\n        trustedIdentity: ['*']\n",
+        ))
+        .unwrap_err();
+        match e {
+            PolicyError::UnknownField {
+                field, suggestion, ..
+            } => {
+                assert_eq!(field, "trustedIdentity");
+                assert_eq!(suggestion.as_deref(), Some("trustedIdentities"));
+            }
+            other => panic!("{other:?}"),
+        }
+        let e = parse(&notation_spec(
+            "        trustStores: [{store: 'ca:lab', path: x, kind: ca}]\n        trustedIdentities: ['*']\n",
+        ))
+        .unwrap_err();
+        assert!(
+            matches!(&e, PolicyError::UnknownField { field, .. } if field == "kind"),
+            "{e}"
+        );
+        let (field, message) = invalid(
+            "  authorities:\n    lab:\n      static: pass\n      notation: {trustStores: [{store: 'ca:lab', path: x}], trustedIdentities: ['*']}\n",
+        );
+        assert_eq!(field, "spec.authorities.lab");
+        assert!(message.contains("exactly one"), "{message}");
+    }
+
+    #[test]
+    fn notation_store_that_cannot_be_read_loads_but_is_reported() {
+        let p = parse(&notation_spec(
+            "        trustStores: [{store: 'ca:lab', path: /nonexistent/imprint-npol.pem}]\n        trustedIdentities: ['*']\n",
+        ))
+        .unwrap();
+        let Some(Authority::Notation(n)) = p.authority("lab") else {
+            panic!("not notation")
+        };
+        let problems = n.store_problems();
+        assert_eq!(problems.len(), 1, "{problems:?}");
+        assert!(problems[0].contains("ca:lab"), "{problems:?}");
+        let lint = p.lint();
+        assert!(
+            lint.iter().any(|f| f.code == "notation-store-unusable"),
+            "{lint:?}"
+        );
+    }
+
+    #[test]
+    fn notation_authority_without_evidence_is_unmet_and_never_signs_attestations() {
+        let vec = lab_root();
+        let p = parse(&format!(
+            "  authorities:\n    lab:\n      notation:\n        trustStores: [{{store: 'ca:lab', path: '{vec}'}}]\n        trustedIdentities: ['*']\n  rules:\n    - name: r\n      images: ['**']\n      signatures: {{authority: lab}}\n"
+        ))
+        .unwrap();
+        let image: crate::format::reference::ImageRef = "registry.example/app:v1".parse().unwrap();
+        assert_eq!(
+            p.authorities_needed(&image).into_iter().collect::<Vec<_>>(),
+            ["lab"]
+        );
+        let evidence = crate::policy::Evidence::new(image, Digest::of(b"manifest"));
+        let d = crate::policy::evaluate(&p, &evidence, std::time::SystemTime::UNIX_EPOCH);
+        assert_eq!(d.outcome(), crate::policy::Outcome::Denied);
+        let reason = d.reason().unwrap();
+        assert_eq!(reason.code, crate::policy::ReasonCode::NoSignatures);
+        assert!(
+            reason
+                .message
+                .contains("lab: no verified Notation signatures"),
+            "{reason:?}"
+        );
     }
 }

@@ -37,7 +37,7 @@ pub use decision::{
 };
 pub use duration::{format_duration, parse_duration};
 pub use error::PolicyError;
-pub use eval::{AuthorityEvidence, Evidence, ImageInfo, Rejection, evaluate};
+pub use eval::{AuthorityEvidence, Evidence, ImageInfo, NotationEvidence, Rejection, evaluate};
 pub use explain::{AttestationExplanation, Explanation, RuleExplanation};
 pub use glob::{ImagePattern, NormalisedImage};
 pub use import::{ImportNote, Imported, import_cluster_image_policies, import_policies};
@@ -45,8 +45,8 @@ pub use lint::{LINT_CODES, LintFinding, LintLevel};
 pub use load::{API_VERSION, KIND, MAX_CONDITION_CHARS, MAX_POLICY_BYTES};
 pub use model::{
     AttestationRequirement, Authority, AuthorityExpr, GithubClaims, KeyAuthority, KeySource,
-    KeylessAuthority, Mode, NoMatch, OrSemantics, Policy, Rule, SbomCheck, Select, SignatureFormat,
-    SignedByOrigin, StaticAction, TrustRoot, VulnCheck,
+    KeylessAuthority, Mode, NoMatch, NotationAuthority, NotationStore, OrSemantics, Policy, Rule,
+    SbomCheck, Select, SignatureFormat, SignedByOrigin, StaticAction, TrustRoot, VulnCheck,
 };
 pub use sbom::{
     DeniedPackage, SbomFinding, SbomFormat, SbomPackage, SbomReport, check_sbom, check_sbom_json,

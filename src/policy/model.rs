@@ -170,6 +170,64 @@ impl KeylessAuthority {
     }
 }
 
+/// One trust store of a [`NotationAuthority`]: `type:name` and where its certificates are.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotationStore {
+    /// `ca:<name>`, `signingAuthority:<name>` or `tsa:<name>`.
+    pub store: String,
+    /// A certificate file (PEM or DER) or a directory of them (resolved against the policy
+    /// file's directory).
+    pub path: PathBuf,
+}
+
+/// A Notary Project (Notation) signer: what one statement of Notation's `trustpolicy.json`
+/// says (trust stores, trusted identities, verification level and overrides), verified by
+/// [`crate::notation`]. The certificates are read when the policy is loaded; a store that
+/// cannot be read makes `authenticity` fail at verification (and `policy lint` warns).
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NotationAuthority {
+    /// The trust stores, as written.
+    pub trust_stores: Vec<NotationStore>,
+    /// `x509.subject: <DN>` entries, or `*`.
+    pub trusted_identities: Vec<String>,
+    /// `strict`, `permissive`, `audit` or `skip`.
+    pub level: String,
+    /// Per-check overrides, as written.
+    pub overrides: BTreeMap<String, String>,
+    /// `always` or `afterCertExpiry`.
+    pub verify_timestamp: String,
+    /// The statement [`crate::notation::verify_signature`] applies (scope `*`).
+    #[serde(skip)]
+    pub(super) statement: crate::notation::Statement,
+    /// The certificates of the stores.
+    #[serde(skip)]
+    pub(super) stores: crate::notation::TrustStores,
+}
+
+impl NotationAuthority {
+    /// The Notation trust policy statement this authority is.
+    pub fn statement(&self) -> &crate::notation::Statement {
+        &self.statement
+    }
+
+    /// The loaded trust stores.
+    pub fn stores(&self) -> &crate::notation::TrustStores {
+        &self.stores
+    }
+
+    /// Why a configured store is unusable (unreadable, empty, not a CA certificate), one
+    /// line per store type that has a problem; empty when all load.
+    pub fn store_problems(&self) -> Vec<String> {
+        use crate::notation::trustpolicy::StoreType;
+        [StoreType::Ca, StoreType::SigningAuthority, StoreType::Tsa]
+            .into_iter()
+            .filter_map(|kind| self.stores.certs(&self.statement.trust_stores, kind).err())
+            .collect()
+    }
+}
+
 /// A named signer the policy trusts.
 #[derive(Debug, Clone, Serialize)]
 #[serde(rename_all = "camelCase")]
@@ -181,6 +239,8 @@ pub enum Authority {
     Keyless(KeylessAuthority),
     /// Always passes or always fails, with no registry access.
     Static(StaticAction),
+    /// A Notary Project (Notation) signer.
+    Notation(NotationAuthority),
 }
 
 impl Authority {
@@ -189,7 +249,7 @@ impl Authority {
         match self {
             Self::Key(k) => k.signature_format,
             Self::Keyless(k) => k.signature_format,
-            Self::Static(_) => SignatureFormat::Any,
+            Self::Static(_) | Self::Notation(_) => SignatureFormat::Any,
         }
     }
 }

@@ -60,6 +60,8 @@ pub(super) struct Authority {
     #[serde(default, rename = "static")]
     pub static_action: Option<StaticAction>,
     #[serde(default)]
+    pub notation: Option<Notation>,
+    #[serde(default)]
     pub signature_format: Option<SignatureFormat>,
 }
 
@@ -89,6 +91,37 @@ pub(super) struct Keyless {
     pub subject_reg_exp: Option<String>,
     #[serde(default)]
     pub github: Option<Github>,
+}
+
+/// A `notation:` authority: one Notation trust policy statement with its own stores.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct Notation {
+    #[serde(default)]
+    pub trust_stores: Vec<NotationStore>,
+    #[serde(default)]
+    pub trusted_identities: Vec<String>,
+    #[serde(default)]
+    pub signature_verification: Option<NotationVerification>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct NotationStore {
+    /// `ca:<name>`, `signingAuthority:<name>` or `tsa:<name>`.
+    pub store: String,
+    /// A PEM/DER certificate file or a directory of them.
+    pub path: String,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, rename_all = "camelCase")]
+pub(super) struct NotationVerification {
+    pub level: String,
+    #[serde(default)]
+    pub r#override: BTreeMap<String, String>,
+    #[serde(default)]
+    pub verify_timestamp: Option<String>,
 }
 
 #[derive(Deserialize)]

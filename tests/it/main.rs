@@ -27,6 +27,7 @@ mod keyless_legacy;
 mod keyless_sign;
 mod keys;
 mod notation;
+mod notation_policy;
 mod pkcs11;
 mod policy_checks;
 mod policy_import;
