@@ -230,34 +230,7 @@ pub async fn attest_image_keyless(
             opts.predicate_type.clone(),
         );
         let layer = NewLayer::new(media_types::DSSE_ENVELOPE, signed.envelope, ann);
-        let never = |_: &format::oci::Descriptor| false;
-        let ptype = opts.predicate_type.clone();
-        let drop_same_type = move |d: &format::oci::Descriptor| {
-            d.annotation(attach::PREDICATE_TYPE_ANNOTATION) == Some(ptype.as_str())
-        };
-        let outcome = attach::append(
-            repo,
-            &subject.digest,
-            Kind::Attestation,
-            layer,
-            &AppendOptions {
-                max_layers: opts.limits.max_layers,
-                is_equivalent: &never,
-                drop_existing: if opts.replace {
-                    Some(&drop_same_type)
-                } else {
-                    None
-                },
-            },
-        )
-        .await?;
-        out.push(Attached {
-            repository: repo.name().to_owned(),
-            digest: subject.digest.clone(),
-            outcome,
-            format: WriteFormat::Legacy,
-            signature: Vec::new(),
-        });
+        out.push(super::append_attestation(repo, &subject.digest, layer, opts, false).await?);
     }
     Ok(out)
 }

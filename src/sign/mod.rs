@@ -504,36 +504,50 @@ pub async fn attest_image(
         );
         let layer = NewLayer::new(media_types::DSSE_ENVELOPE, envelope, ann);
         // Identical envelope bytes (deterministic signatures) are the same attestation.
-        let is_equivalent = |_: &format::oci::Descriptor| true;
-        let ptype = opts.predicate_type.clone();
-        let drop_same_type = move |d: &format::oci::Descriptor| {
-            d.annotation(attach::PREDICATE_TYPE_ANNOTATION) == Some(ptype.as_str())
-        };
-        let outcome = attach::append(
-            repo,
-            &digest,
-            Kind::Attestation,
-            layer,
-            &AppendOptions {
-                max_layers: opts.limits.max_layers,
-                is_equivalent: &is_equivalent,
-                drop_existing: if opts.replace {
-                    Some(&drop_same_type)
-                } else {
-                    None
-                },
-            },
-        )
-        .await?;
-        out.push(Attached {
-            repository: repo.name().to_owned(),
-            digest,
-            outcome,
-            format: WriteFormat::Legacy,
-            signature: Vec::new(),
-        });
+        out.push(append_attestation(repo, &digest, layer, opts, true).await?);
     }
     Ok(out)
+}
+
+/// Append `layer` (a DSSE envelope) to the `.att` attachment of `digest`; with
+/// `opts.replace`, earlier layers of the predicate type are dropped. `same_bytes_is_same`:
+/// an earlier layer with identical bytes is this attestation (key signatures, which are
+/// deterministic) rather than a new one (layers carrying their own tlog entry or timestamp).
+pub(crate) async fn append_attestation<R: Repository>(
+    repo: &R,
+    digest: &Digest,
+    layer: NewLayer,
+    opts: &AttestOptions,
+    same_bytes_is_same: bool,
+) -> Result<Attached, SignError> {
+    let is_equivalent = move |_: &format::oci::Descriptor| same_bytes_is_same;
+    let ptype = opts.predicate_type.clone();
+    let drop_same_type = move |d: &format::oci::Descriptor| {
+        d.annotation(attach::PREDICATE_TYPE_ANNOTATION) == Some(ptype.as_str())
+    };
+    let outcome = attach::append(
+        repo,
+        digest,
+        Kind::Attestation,
+        layer,
+        &AppendOptions {
+            max_layers: opts.limits.max_layers,
+            is_equivalent: &is_equivalent,
+            drop_existing: if opts.replace {
+                Some(&drop_same_type)
+            } else {
+                None
+            },
+        },
+    )
+    .await?;
+    Ok(Attached {
+        repository: repo.name().to_owned(),
+        digest: digest.clone(),
+        outcome,
+        format: WriteFormat::Legacy,
+        signature: Vec::new(),
+    })
 }
 
 /// The child manifests of an index (empty for a plain manifest).

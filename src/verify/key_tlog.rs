@@ -15,35 +15,14 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD as B64;
-use serde::Deserialize;
 
 use super::bundle::{self, BundleError};
+use super::legacy::{RekorAnnotation, parse_rekor_annotation};
 use crate::format::bundle::public_key_hint;
 use crate::format::digest::Digest;
 use crate::keys::PublicKey;
 use crate::trust::TrustRoot;
 use crate::verify::proof::TlogEvidence;
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RekorBundle {
-    #[serde(rename = "SignedEntryTimestamp")]
-    set: String,
-    #[serde(rename = "Payload")]
-    payload: RekorPayload,
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct RekorPayload {
-    body: String,
-    #[serde(rename = "integratedTime")]
-    integrated_time: i64,
-    #[serde(rename = "logIndex")]
-    log_index: i64,
-    #[serde(rename = "logID")]
-    log_id: String,
-}
 
 /// One legacy layer signed with a key, and its Rekor bundle annotation.
 #[derive(Debug, Clone, Copy)]
@@ -73,49 +52,18 @@ pub fn verify_legacy_key_tlog(
                 .into(),
         )
     })?;
-    let rb: RekorBundle = serde_json::from_str(rb_text)
-        .map_err(|e| BundleError::TlogSet(format!("Rekor bundle annotation: {e}")))?;
-    let body = B64
-        .decode(&rb.payload.body)
-        .map_err(|e| BundleError::TlogEntry(format!("Rekor body is not base64: {e}")))?;
-    let body_json: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| BundleError::TlogEntry(format!("Rekor body is not JSON: {e}")))?;
-    let kind = body_json["kind"].as_str().unwrap_or_default().to_owned();
-    let version = body_json["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    // The SET covers logID as written; only its canonical spelling is accepted.
-    if rb.payload.log_id.len() != 64
-        || !rb
-            .payload
-            .log_id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(BundleError::TlogSet(format!(
-            "Rekor logID `{}` is not 64 lowercase hex digits",
-            rb.payload.log_id
-        )));
-    }
-    let log_id = hex::decode(&rb.payload.log_id)
-        .map_err(|e| BundleError::TlogSet(format!("Rekor logID is not hex: {e}")))?;
-    if rb.payload.log_index < 0 || rb.payload.integrated_time <= 0 {
-        return Err(BundleError::TlogSet(
-            "Rekor bundle has a negative log index or non-positive integrated time".into(),
-        ));
-    }
-    let t = rb.payload.integrated_time;
+    let RekorAnnotation {
+        kind,
+        version,
+        body: body_json,
+        integrated_time: t,
+        log_index,
+        log_id,
+        entry,
+    } = parse_rekor_annotation(rb_text)?;
     let material = serde_json::json!({
         "publicKey": {"hint": public_key_hint(key.spki_der())},
-        "tlogEntries": [{
-            "logIndex": rb.payload.log_index.to_string(),
-            "logId": {"keyId": B64.encode(&log_id)},
-            "kindVersion": {"kind": kind, "version": version},
-            "integratedTime": t.to_string(),
-            "inclusionPromise": {"signedEntryTimestamp": rb.set},
-            "canonicalizedBody": rb.payload.body,
-        }],
+        "tlogEntries": [entry],
     });
     let (content_key, content, artifact_digest): (&str, serde_json::Value, Option<Digest>) =
         if layer.is_attestation {
@@ -199,9 +147,9 @@ pub fn verify_legacy_key_tlog(
     match verified.tlog() {
         Some(t) => Ok(t.clone()),
         None => Ok(TlogEvidence {
-            log_index: rb.payload.log_index,
+            log_index,
             integrated_time: t,
-            log_id: rb.payload.log_id,
+            log_id,
         }),
     }
 }

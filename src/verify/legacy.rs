@@ -73,6 +73,76 @@ struct RekorPayload {
     log_id: String,
 }
 
+/// A cosign Rekor bundle annotation (`dev.sigstore.cosign/bundle`), checked for shape and
+/// turned into the `tlogEntries` item of a bundle v0.1 (the Sigstore verifier then checks the
+/// SET, the body and the signature against the trust root).
+pub(crate) struct RekorAnnotation {
+    /// The entry's `kind` and `apiVersion` (`hashedrekord` 0.0.1, `intoto` 0.0.2, ...).
+    pub(crate) kind: String,
+    pub(crate) version: String,
+    /// The decoded entry body.
+    pub(crate) body: serde_json::Value,
+    /// The integrated time (seconds since the epoch, positive).
+    pub(crate) integrated_time: i64,
+    /// The log index (non-negative) and the logID as written (64 lowercase hex digits).
+    pub(crate) log_index: i64,
+    pub(crate) log_id: String,
+    /// The bundle v0.1 `tlogEntries[0]`.
+    pub(crate) entry: serde_json::Value,
+}
+
+/// Parse and check a Rekor bundle annotation: base64 JSON body, logID as the SET covers it
+/// (64 lowercase hex digits: the crate re-encodes it so, and only that spelling is accepted),
+/// a non-negative log index and a positive integrated time.
+pub(crate) fn parse_rekor_annotation(text: &str) -> Result<RekorAnnotation, BundleError> {
+    let rb: RekorBundle = serde_json::from_str(text)
+        .map_err(|e| BundleError::TlogSet(format!("Rekor bundle annotation: {e}")))?;
+    let body = B64
+        .decode(&rb.payload.body)
+        .map_err(|e| BundleError::TlogEntry(format!("Rekor body is not base64: {e}")))?;
+    let body: serde_json::Value = serde_json::from_slice(&body)
+        .map_err(|e| BundleError::TlogEntry(format!("Rekor body is not JSON: {e}")))?;
+    let kind = body["kind"].as_str().unwrap_or_default().to_owned();
+    let version = body["apiVersion"].as_str().unwrap_or_default().to_owned();
+    if rb.payload.log_id.len() != 64
+        || !rb
+            .payload
+            .log_id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    {
+        return Err(BundleError::TlogSet(format!(
+            "Rekor logID `{}` is not 64 lowercase hex digits",
+            rb.payload.log_id
+        )));
+    }
+    let log_id = hex::decode(&rb.payload.log_id)
+        .map_err(|e| BundleError::TlogSet(format!("Rekor logID is not hex: {e}")))?;
+    if rb.payload.log_index < 0 || rb.payload.integrated_time <= 0 {
+        return Err(BundleError::TlogSet(
+            "Rekor bundle has a negative log index or non-positive integrated time".into(),
+        ));
+    }
+    let t = rb.payload.integrated_time;
+    let entry = serde_json::json!({
+        "logIndex": rb.payload.log_index.to_string(),
+        "logId": {"keyId": B64.encode(&log_id)},
+        "kindVersion": {"kind": kind, "version": version},
+        "integratedTime": t.to_string(),
+        "inclusionPromise": {"signedEntryTimestamp": rb.set},
+        "canonicalizedBody": rb.payload.body,
+    });
+    Ok(RekorAnnotation {
+        kind,
+        version,
+        body,
+        integrated_time: t,
+        log_index: rb.payload.log_index,
+        log_id: rb.payload.log_id,
+        entry,
+    })
+}
+
 #[derive(Deserialize)]
 struct Rfc3161Annotation {
     #[serde(rename = "SignedRFC3161Timestamp")]
@@ -258,53 +328,21 @@ pub fn verify_legacy_keyless(
     let rb_text = layer.rekor_bundle_json.ok_or_else(|| {
         BundleError::TlogSet("no Rekor bundle annotation (dev.sigstore.cosign/bundle)".into())
     })?;
-    let rb: RekorBundle = serde_json::from_str(rb_text)
-        .map_err(|e| BundleError::TlogSet(format!("Rekor bundle annotation: {e}")))?;
-    let body = B64
-        .decode(&rb.payload.body)
-        .map_err(|e| BundleError::TlogEntry(format!("Rekor body is not base64: {e}")))?;
-    let body_json: serde_json::Value = serde_json::from_slice(&body)
-        .map_err(|e| BundleError::TlogEntry(format!("Rekor body is not JSON: {e}")))?;
-    let kind = body_json["kind"].as_str().unwrap_or_default().to_owned();
-    let version = body_json["apiVersion"]
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
-    // Our check: the SET covers logID as written; the crate re-encodes it as lowercase hex, so
-    // only accept the canonical spelling (64 lowercase hex digits).
-    if rb.payload.log_id.len() != 64
-        || !rb
-            .payload
-            .log_id
-            .bytes()
-            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-    {
-        return Err(BundleError::TlogSet(format!(
-            "Rekor logID `{}` is not 64 lowercase hex digits",
-            rb.payload.log_id
-        )));
-    }
-    let log_id = hex::decode(&rb.payload.log_id)
-        .map_err(|e| BundleError::TlogSet(format!("Rekor logID is not hex: {e}")))?;
-    if rb.payload.log_index < 0 || rb.payload.integrated_time <= 0 {
-        return Err(BundleError::TlogSet(
-            "Rekor bundle has a negative log index or non-positive integrated time".into(),
-        ));
-    }
-    let t = rb.payload.integrated_time;
+    let RekorAnnotation {
+        kind,
+        version,
+        body: body_json,
+        integrated_time: t,
+        log_index,
+        log_id,
+        entry,
+    } = parse_rekor_annotation(rb_text)?;
 
     check_chain(&leaf, layer.chain_pem, trust, t)?;
 
     let mut material = serde_json::json!({
         "x509CertificateChain": {"certificates": [{"rawBytes": B64.encode(leaf_der)}]},
-        "tlogEntries": [{
-            "logIndex": rb.payload.log_index.to_string(),
-            "logId": {"keyId": B64.encode(&log_id)},
-            "kindVersion": {"kind": kind, "version": version},
-            "integratedTime": t.to_string(),
-            "inclusionPromise": {"signedEntryTimestamp": rb.set},
-            "canonicalizedBody": rb.payload.body,
-        }],
+        "tlogEntries": [entry],
     });
 
     let (content_key, content, artifact_digest): (&str, serde_json::Value, Option<Digest>) =
@@ -413,9 +451,9 @@ pub fn verify_legacy_keyless(
     Ok((
         signer,
         TlogEvidence {
-            log_index: rb.payload.log_index,
+            log_index,
             integrated_time: t,
-            log_id: rb.payload.log_id,
+            log_id,
         },
     ))
 }
