@@ -12,8 +12,9 @@ const TSA_MTLS: &str = "client certificates for the timestamp authority are not 
 --timestamp-server-url alone is";
 const TLOG: &str = "verification is offline: Rekor entries are checked from the bundle or layer \
 against the trusted root (--trusted-root), never looked up in a log";
-const TSA: &str = "RFC 3161 timestamp authorities are not used yet (for signing, or to verify key \
-signatures); the RFC 3161 timestamps inside keyless bundles and .att layers are verified";
+const TSA: &str = "RFC 3161 timestamps are not used to verify key signatures (keyless signing \
+gets one with --timestamp-server-url); the RFC 3161 timestamps inside keyless bundles and .att \
+layers are verified";
 const HARDWARE: &str = "hardware security keys are not supported; use a cosign key file (--key)";
 const CERT: &str =
     "certificates attached to key signatures are not supported yet; sign with --key alone";
