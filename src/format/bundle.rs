@@ -2,8 +2,9 @@
 //! bundle v0.3 (protobuf JSON field order) with `verificationMaterial.publicKey.hint` =
 //! base64(sha256(SPKI DER)) and either `messageSignature` or `dsseEnvelope`, and a view of such
 //! bundles for key verification. Every bundle, key-based or keyless, is parsed by
-//! `sigstore-types` (here and in `crate::verify::bundle`); this file has no JSON reader of its
-//! own.
+//! `sigstore-types` (here and in `crate::verify::bundle`); the only reader of this file's own
+//! locates a key bundle's DSSE payload string so that a large payload is decoded once
+//! ([`parse_key_bundle`]).
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -115,12 +116,30 @@ fn bundle_err(msg: impl Into<String>) -> PayloadError {
 
 /// Parses a Sigstore bundle (v0.1–v0.3 media types) that was made with a key. A bundle with a
 /// certificate or certificate chain is refused with [`PayloadError::KeylessBundle`].
+///
+/// `sigstore-types` reads the bundle, but not its DSSE payload when that can be avoided: it
+/// would hold the payload's base64 as a `String` next to the bundle text and the decoded
+/// bytes (for a 200 MB SBOM attestation, 195 MB more at the peak). The payload string is
+/// located with a borrowed reader ([`dsse_payload_span`]), `sigstore-types` parses the bundle
+/// with that string emptied, and the payload is decoded here from the original text with
+/// `sigstore-types`' own base64 decoder ([`sigstore_types::PayloadBytes::from_base64`]).
 pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     use sigstore_types::bundle::VerificationMaterialContent;
     let text = std::str::from_utf8(bytes).map_err(|_| bundle_err("not UTF-8"))?;
+    let span = dsse_payload_span(text);
+    let light;
+    let (parse_text, payload_b64) = match &span {
+        Some(r) => {
+            let (head, rest) = text.split_at(r.start);
+            let tail = rest.get(r.len()..).unwrap_or_default();
+            light = [head, tail].concat();
+            (light.as_str(), rest.get(..r.len()))
+        }
+        None => (text, None),
+    };
     let mut parsed =
-        sigstore_types::Bundle::from_json(text).map_err(|e| bundle_err(e.to_string()))?;
-    if let Some(problem) = top_level_problem(text) {
+        sigstore_types::Bundle::from_json(parse_text).map_err(|e| bundle_err(e.to_string()))?;
+    if let Some(problem) = top_level_problem(parse_text) {
         return Err(bundle_err(problem));
     }
     let hint = match &parsed.verification_material.content {
@@ -148,24 +167,30 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
                 signature: ms.signature.as_bytes().to_vec(),
             }
         }
-        sigstore_types::SignatureContent::DsseEnvelope(env) => KeyBundleContent::Dsse(Envelope {
-            payload_type: env.payload_type.clone(),
-            // Without tlog entries the parsed bundle is not verified again: move the payload
-            // (a large SBOM statement) out of it instead of copying it.
-            payload: if tlog_entries == 0 {
-                std::mem::replace(
-                    &mut env.payload,
-                    sigstore_types::PayloadBytes::from_bytes(&[]),
-                )
-                .into_bytes()
-            } else {
-                env.payload.as_bytes().to_vec()
-            },
-            signatures: vec![EnvelopeSignature {
-                keyid: Some(env.signature.keyid.as_str().to_owned()).filter(|k| !k.is_empty()),
-                sig: env.signature.sig.as_bytes().to_vec(),
-            }],
-        }),
+        sigstore_types::SignatureContent::DsseEnvelope(env) => {
+            if let Some(b64) = payload_b64 {
+                env.payload = sigstore_types::PayloadBytes::from_base64(b64)
+                    .map_err(|e| bundle_err(format!("`dsseEnvelope.payload`: {e}")))?;
+            }
+            KeyBundleContent::Dsse(Envelope {
+                payload_type: env.payload_type.clone(),
+                // Without tlog entries the parsed bundle is not verified again: move the
+                // payload (a large SBOM statement) out of it instead of copying it.
+                payload: if tlog_entries == 0 {
+                    std::mem::replace(
+                        &mut env.payload,
+                        sigstore_types::PayloadBytes::from_bytes(&[]),
+                    )
+                    .into_bytes()
+                } else {
+                    env.payload.as_bytes().to_vec()
+                },
+                signatures: vec![EnvelopeSignature {
+                    keyid: Some(env.signature.keyid.as_str().to_owned()).filter(|k| !k.is_empty()),
+                    sig: env.signature.sig.as_bytes().to_vec(),
+                }],
+            })
+        }
         _ => {
             return Err(bundle_err(
                 "the bundle content is neither a message signature nor a DSSE envelope",
@@ -178,6 +203,69 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
         content,
         parsed,
     })
+}
+
+/// The byte range, in `text`, of the `dsseEnvelope.payload` string's content (inside its
+/// quotes), when the bundle is one JSON object with exactly one `dsseEnvelope` object holding
+/// exactly one `payload` string without escapes. `None` in every other case (no envelope,
+/// repeated keys, an escaped or non-string payload, malformed JSON): the caller then lets
+/// `sigstore-types` read the whole text, so such bundles are judged exactly as before.
+fn dsse_payload_span(text: &str) -> Option<std::ops::Range<usize>> {
+    use std::borrow::Cow;
+
+    use serde::de::{Deserializer as _, MapAccess, Visitor};
+
+    use super::pick::{Key, Opt, Pick, Skip};
+
+    /// `payload` of an envelope: `Some` only for exactly one borrowed string.
+    struct Payload<'a>(Option<&'a str>);
+    impl<'de> Pick<'de> for Payload<'de> {
+        fn from_map<A: MapAccess<'de>>(mut map: A) -> Result<Option<Self>, A::Error> {
+            let mut seen = 0;
+            let mut out = None;
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                if k == "payload" {
+                    seen += 1;
+                    out = match map.next_value::<Opt<Cow<'de, str>>>()?.0 {
+                        Some(Cow::Borrowed(s)) => Some(s),
+                        _ => None,
+                    };
+                } else {
+                    map.next_value::<Skip>()?;
+                }
+            }
+            Ok(Some(Payload(out.filter(|_| seen == 1))))
+        }
+    }
+    struct Top;
+    impl<'de> Visitor<'de> for Top {
+        type Value = Option<&'de str>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("a bundle (a JSON object)")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut seen = 0;
+            let mut out = None;
+            while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
+                if k == "dsseEnvelope" {
+                    seen += 1;
+                    out = map.next_value::<Opt<Payload<'de>>>()?.0.and_then(|p| p.0);
+                } else {
+                    map.next_value::<Skip>()?;
+                }
+            }
+            Ok(out.filter(|_| seen == 1))
+        }
+    }
+    let mut d = serde_json::Deserializer::from_str(text);
+    let payload = d.deserialize_map(Top).ok()??;
+    d.end().ok()?;
+    // `payload` borrows from `text`: its offset is where it starts in `text`.
+    let start = payload.as_ptr().addr().checked_sub(text.as_ptr().addr())?;
+    let range = start..start.checked_add(payload.len())?;
+    let quoted = text.as_bytes();
+    (start > 0 && quoted.get(start - 1) == Some(&b'"') && quoted.get(range.end) == Some(&b'"'))
+        .then_some(range)
 }
 
 /// What `sigstore-types` lets pass at the top level of a bundle that a key bundle must not
@@ -263,6 +351,118 @@ mod tests {
         ] {
             let e = parse_key_bundle(&std::fs::read(v.join(keyless)).unwrap()).unwrap_err();
             assert!(matches!(e, PayloadError::KeylessBundle), "{keyless}: {e}");
+        }
+    }
+
+    #[test]
+    fn payload_is_read_as_sigstore_types_reads_it() {
+        let key = SigningKey::generate_p256().unwrap();
+        let spki = key.public_key().spki_der().to_vec();
+        let payload = br#"{"_type":"https://in-toto.io/Statement/v1","x":"\u00e9"}"#;
+        let ours = dsse_bundle(&spki, IN_TOTO_PAYLOAD_TYPE, payload, b"sig");
+        let text = std::str::from_utf8(&ours).unwrap();
+        let span = dsse_payload_span(text).unwrap();
+        assert_eq!(&text[span], STANDARD.encode(payload));
+        let KeyBundleContent::Dsse(env) = parse_key_bundle(&ours).unwrap().content else {
+            panic!("a DSSE envelope");
+        };
+        assert_eq!(env.payload, payload);
+
+        // Read whole (no span): a JSON-escaped payload, a repeated envelope or payload key.
+        let escaped = text.replacen("\"payload\":\"e", "\"payload\":\"\\u0065", 1);
+        assert_ne!(escaped, text);
+        assert_eq!(dsse_payload_span(&escaped), None);
+        let KeyBundleContent::Dsse(env) = parse_key_bundle(escaped.as_bytes()).unwrap().content
+        else {
+            panic!("a DSSE envelope");
+        };
+        assert_eq!(env.payload, payload);
+        let twice = text.replacen("\"payload\":", "\"payload\":\"AA==\",\"payload\":", 1);
+        assert_eq!(dsse_payload_span(&twice), None);
+        assert_eq!(
+            dsse_payload_span(
+                "{\"dsseEnvelope\":{\"payload\":\"AA==\"},\"dsseEnvelope\":{\"payload\":\"AA==\"}}"
+            ),
+            None
+        );
+        assert_eq!(dsse_payload_span("[\"payload\"]"), None);
+
+        // Both readers accept unpadded and URL-safe base64 alike (protobuf JSON bytes) and
+        // refuse what is not base64, naming the field.
+        let b64 = STANDARD.encode(payload);
+        for (alt, ok) in [
+            (b64.trim_end_matches('=').to_owned(), true),
+            (b64.replace('+', "-").replace('/', "_"), true),
+            ("!!!!".to_owned(), false),
+        ] {
+            let t = text.replacen(&b64, &alt, 1);
+            assert!(dsse_payload_span(&t).is_some());
+            let whole = sigstore_types::Bundle::from_json(&t);
+            let r = parse_key_bundle(t.as_bytes());
+            assert_eq!(r.is_ok(), ok, "{alt}: {r:?}");
+            assert_eq!(whole.is_ok(), ok, "{alt}");
+            match r {
+                Ok(kb) => {
+                    let KeyBundleContent::Dsse(env) = kb.content else {
+                        panic!("a DSSE envelope");
+                    };
+                    let sigstore_types::SignatureContent::DsseEnvelope(w) = whole.unwrap().content
+                    else {
+                        panic!("a DSSE envelope");
+                    };
+                    assert_eq!(env.payload, w.payload.as_bytes());
+                }
+                Err(e) => assert!(e.to_string().contains("dsseEnvelope.payload"), "{e}"),
+            }
+        }
+
+        // With tlog entries (here a cosign vector's, grafted on), the parsed bundle keeps the
+        // payload too, equal to what `sigstore-types` reads from the whole text.
+        let v = crate::format::vectors_dir().join("bundles");
+        let cosign: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(v.join("conformance/managed-key-happy-path/bundle.sigstore.json"))
+                .unwrap(),
+        )
+        .unwrap();
+        let mut grafted: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+        grafted["verificationMaterial"]["tlogEntries"] =
+            cosign["verificationMaterial"]["tlogEntries"].clone();
+        let kb = parse_key_bundle(&serde_json::to_vec(&grafted).unwrap()).unwrap();
+        assert_eq!(kb.tlog_entries, 1);
+        let sigstore_types::SignatureContent::DsseEnvelope(p) = &kb.parsed.content else {
+            panic!("a DSSE envelope");
+        };
+        assert_eq!(p.payload.as_bytes(), payload);
+        let KeyBundleContent::Dsse(env) = &kb.content else {
+            panic!("a DSSE envelope");
+        };
+        assert_eq!(env.payload, payload);
+        for path in std::fs::read_dir(v.join("conformance")).unwrap() {
+            let file = path.unwrap().path().join("bundle.sigstore.json");
+            let Ok(raw) = std::fs::read(&file) else {
+                continue;
+            };
+            let Ok(whole) = sigstore_types::Bundle::from_json(std::str::from_utf8(&raw).unwrap())
+            else {
+                assert!(parse_key_bundle(&raw).is_err(), "{}", file.display());
+                continue;
+            };
+            let Ok(kb) = parse_key_bundle(&raw) else {
+                continue;
+            };
+            if let (
+                sigstore_types::SignatureContent::DsseEnvelope(w),
+                sigstore_types::SignatureContent::DsseEnvelope(p),
+            ) = (&whole.content, &kb.parsed.content)
+            {
+                if kb.tlog_entries > 0 {
+                    assert_eq!(w.payload, p.payload, "{}", file.display());
+                }
+                let KeyBundleContent::Dsse(env) = &kb.content else {
+                    panic!("a DSSE envelope");
+                };
+                assert_eq!(env.payload, w.payload.as_bytes(), "{}", file.display());
+            }
         }
     }
 

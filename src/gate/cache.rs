@@ -148,7 +148,7 @@ impl<R: Repository> Repository for CachingRepository<R> {
         Ok(b)
     }
 
-    async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
         self.inner.put_blob(bytes).await
     }
 

@@ -64,11 +64,12 @@ fn dsse_bundle_with_entry(
 async fn push_referrer<R: Repository>(
     repo: &R,
     subject: &attach::Subject,
-    bundle: &[u8],
+    bundle: Vec<u8>,
     predicate_type: &str,
 ) -> Result<Appended, KeylessImageError> {
     let manifest =
-        attach::push_bundle_referrer(repo, subject, bundle, predicate_type, &created()).await?;
+        attach::push_bundle_referrer(repo, subject, bundle.into(), predicate_type, &created())
+            .await?;
     Ok(Appended::Written {
         manifest,
         layers: 1,
@@ -104,7 +105,7 @@ pub async fn sign_image_with_tlog(
                 keyless::upload_key_envelope(&tlog.rekor, key, &statement, &sig, &tlog.http)
                     .await?;
             let bundle = dsse_bundle_with_entry(key, &statement, &sig, &entry)?;
-            let outcome = push_referrer(repo, &subject, &bundle, COSIGN_SIGN_PREDICATE).await?;
+            let outcome = push_referrer(repo, &subject, bundle, COSIGN_SIGN_PREDICATE).await?;
             out.push(Attached {
                 repository: repo.name().to_owned(),
                 digest: subject.digest.clone(),
@@ -193,7 +194,7 @@ pub async fn attest_image_with_tlog(
             keyless::upload_key_envelope(&tlog.rekor, key, &statement, &sig, &tlog.http).await?;
         if opts.format == WriteFormat::Bundle {
             let bundle = dsse_bundle_with_entry(key, &statement, &sig, &entry)?;
-            let outcome = push_referrer(repo, &subject, &bundle, &opts.predicate_type).await?;
+            let outcome = push_referrer(repo, &subject, bundle, &opts.predicate_type).await?;
             out.push(Attached {
                 repository: repo.name().to_owned(),
                 digest: subject.digest.clone(),

@@ -107,7 +107,7 @@ pub async fn sign_image_keyless(
             let manifest = attach::push_bundle_referrer(
                 repo,
                 &subject,
-                bytes.as_bytes(),
+                bytes.into(),
                 COSIGN_SIGN_PREDICATE,
                 &created(),
             )
@@ -199,7 +199,7 @@ pub async fn attest_image_keyless(
             let manifest = attach::push_bundle_referrer(
                 repo,
                 &subject,
-                bytes.as_bytes(),
+                bytes.into(),
                 &opts.predicate_type,
                 &created(),
             )

@@ -223,7 +223,8 @@ async fn push_signed_statement_parts<R: Repository>(
     );
     let created = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let manifest =
-        attach::push_bundle_referrer(repo, subject, &bundle, predicate_type, &created).await?;
+        attach::push_bundle_referrer(repo, subject, bundle.into(), predicate_type, &created)
+            .await?;
     Ok(Appended::Written {
         manifest,
         layers: 1,

@@ -154,13 +154,18 @@ pub async fn read<R: Repository>(
 pub struct NewLayer {
     /// Descriptor; `digest` and `size` must describe `bytes`.
     pub descriptor: Descriptor,
-    /// The layer content (payload or envelope).
-    pub bytes: Vec<u8>,
+    /// The layer content (payload or envelope), shared with the upload rather than copied.
+    pub bytes: bytes::Bytes,
 }
 
 impl NewLayer {
     /// Build a layer of `media_type` over `bytes` with `annotations`.
-    pub fn new(media_type: &str, bytes: Vec<u8>, annotations: BTreeMap<String, String>) -> Self {
+    pub fn new(
+        media_type: &str,
+        bytes: impl Into<bytes::Bytes>,
+        annotations: BTreeMap<String, String>,
+    ) -> Self {
+        let bytes = bytes.into();
         let mut descriptor = Descriptor::for_bytes(media_type, &bytes);
         descriptor.annotations = Some(annotations);
         Self { descriptor, bytes }
@@ -206,7 +211,7 @@ pub async fn append<R: Repository>(
 ) -> Result<Appended, AttachError> {
     let tag = kind.tag(subject);
     // Upload the layer blob once; it is content-addressed, so retries need not repeat it.
-    repo.put_blob(&layer.bytes).await?;
+    repo.put_blob(layer.bytes.clone()).await?;
     // Every layer observed in the tag during this call; never dropped unless `drop_existing`.
     let mut seen: Vec<Descriptor> = Vec::new();
     let mut dropped_any = false;
@@ -378,8 +383,8 @@ where
             wanted,
         } => (manifest, media_type, blobs, wanted),
     };
-    for b in &blobs {
-        repo.put_blob(b).await?;
+    for b in blobs {
+        repo.put_blob(b.into()).await?;
     }
     let guard_started = Instant::now();
     let before = repo
@@ -456,7 +461,7 @@ pub struct Subject {
 pub async fn push_bundle_referrer<R: Repository>(
     repo: &R,
     subject: &Subject,
-    bundle_json: &[u8],
+    bundle_json: bytes::Bytes,
     predicate_type: &str,
     created_rfc3339: &str,
 ) -> Result<Digest, AttachError> {
@@ -492,7 +497,7 @@ pub async fn push_bundle_referrer<R: Repository>(
         config,
         layers: vec![Descriptor::for_bytes(
             media_types::SIGSTORE_BUNDLE_V03,
-            bundle_json,
+            &bundle_json,
         )],
         annotations: Some(annotations),
         subject: Some(subject_desc),
@@ -504,8 +509,9 @@ pub async fn push_bundle_referrer<R: Repository>(
     // Upload again and retry, as for a moved tag.
     let mut attempt = 0;
     let digest = loop {
-        repo.put_blob(EMPTY_CONFIG).await?;
-        repo.put_blob(bundle_json).await?;
+        repo.put_blob(bytes::Bytes::from_static(EMPTY_CONFIG))
+            .await?;
+        repo.put_blob(bundle_json.clone()).await?;
         match repo
             .put_manifest(None, media_types::OCI_MANIFEST, &bytes)
             .await

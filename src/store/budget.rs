@@ -180,7 +180,7 @@ impl<R: Repository> Repository for ImageFetches<'_, R> {
         Ok(bytes)
     }
 
-    async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
         self.repo.put_blob(bytes).await
     }
 
@@ -250,8 +250,8 @@ mod tests {
             }
             Ok(vec![0; usize::try_from(max_bytes).unwrap_or(0)])
         }
-        async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
-            Ok(Digest::of(bytes))
+        async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
+            Ok(Digest::of(&bytes))
         }
         async fn referrers_api(&self, _: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
             Ok(None)

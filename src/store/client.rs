@@ -425,7 +425,7 @@ impl Repository for AnyRepository {
         }
     }
 
-    async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
+    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
         match self {
             Self::Remote(r) => r.put_blob(bytes).await,
             Self::Layout(l) => l.put_blob(bytes).await,

@@ -417,10 +417,10 @@ impl Repository for LayoutRepository {
         super::checked_blob(&self.name, digest, bytes)
     }
 
-    async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
-        let digest = Digest::of(bytes);
+    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
         self.ensure_layout_file().await?;
-        self.write_blob(&digest, bytes).await?;
+        self.write_blob(&digest, &bytes).await?;
         Ok(digest)
     }
 
@@ -443,7 +443,10 @@ mod tests {
         std::fs::create_dir_all(layout.path().join("blobs")).unwrap();
         std::os::unix::fs::symlink(outside.path(), layout.path().join("blobs/sha256")).unwrap();
         let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
-        let e = repo.put_blob(b"payload").await.unwrap_err();
+        let e = repo
+            .put_blob(bytes::Bytes::from_static(b"payload"))
+            .await
+            .unwrap_err();
         let msg = e.to_string();
         assert!(
             msg.contains("symlink") && msg.contains("blobs/sha256"),
@@ -455,13 +458,20 @@ mod tests {
         let layout = tempfile::tempdir().unwrap();
         std::os::unix::fs::symlink(outside.path(), layout.path().join("blobs")).unwrap();
         let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
-        assert!(repo.put_blob(b"payload").await.is_err());
+        assert!(
+            repo.put_blob(bytes::Bytes::from_static(b"payload"))
+                .await
+                .is_err()
+        );
         assert_eq!(std::fs::read_dir(outside.path()).unwrap().count(), 0);
 
         // A plain layout still works.
         let layout = tempfile::tempdir().unwrap();
         let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
-        let digest = repo.put_blob(b"payload").await.unwrap();
+        let digest = repo
+            .put_blob(bytes::Bytes::from_static(b"payload"))
+            .await
+            .unwrap();
         assert!(
             layout
                 .path()

@@ -255,8 +255,14 @@ pub trait Repository: Send + Sync {
         max_bytes: u64,
     ) -> impl Future<Output = Result<Vec<u8>, RegistryError>> + Send;
 
-    /// Store a blob (skipped when the store already has it). Returns its digest.
-    fn put_blob(&self, bytes: &[u8]) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+    /// Store a blob (skipped when the store already has it). Returns its digest. The bytes are
+    /// taken by value (`Bytes` is a shared, reference-counted buffer) so that an upload sends
+    /// the caller's buffer itself: a 200 MB SBOM envelope is never copied to be uploaded, and
+    /// a retry clones a reference, not the content.
+    fn put_blob(
+        &self,
+        bytes: bytes::Bytes,
+    ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
 
     /// The OCI 1.1 referrers API for `subject`: `Ok(Some(index bytes))` when the store
     /// supports it, `Ok(None)` when it does not (callers then use the `sha256-<hex>` tag

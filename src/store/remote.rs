@@ -800,7 +800,7 @@ impl RemoteRepository {
     /// Monolithic upload of a blob known to be absent; `hook` sees the bytes go out.
     async fn upload_blob(
         &self,
-        bytes: &[u8],
+        body: bytes::Bytes,
         digest: &Digest,
         hook: Option<&ProgressHook>,
     ) -> Result<Digest, RegistryError> {
@@ -831,7 +831,6 @@ impl RemoteRepository {
         upload
             .query_pairs_mut()
             .append_pair("digest", &digest.to_string());
-        let body = bytes::Bytes::copy_from_slice(bytes);
         // One high-water mark across retried requests, so reported counts never go back.
         let high = Arc::new(AtomicU64::new(0));
         let make_body = |body: &bytes::Bytes| -> reqwest::Body {
@@ -1143,8 +1142,8 @@ impl Repository for RemoteRepository {
         super::checked_blob(&self.name, digest, bytes)
     }
 
-    async fn put_blob(&self, bytes: &[u8]) -> Result<Digest, RegistryError> {
-        let digest = Digest::of(bytes);
+    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
+        let digest = Digest::of(&bytes);
         if self.blob_exists(&digest).await? {
             return Ok(digest);
         }

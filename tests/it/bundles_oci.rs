@@ -275,7 +275,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
     attach::push_bundle_referrer(
         &repo,
         &subject,
-        &for_other,
+        bytes::Bytes::copy_from_slice(&for_other),
         COSIGN_SIGN_PREDICATE,
         "2026-01-01T00:00:00Z",
     )
@@ -323,7 +323,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
         attach::push_bundle_referrer(
             &repo2,
             &subject2,
-            b,
+            bytes::Bytes::copy_from_slice(b),
             COSIGN_SIGN_PREDICATE,
             "2026-01-01T00:00:00Z",
         )
@@ -348,7 +348,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
     attach::push_bundle_referrer(
         &repo2,
         &subject2,
-        &good,
+        bytes::Bytes::copy_from_slice(&good),
         COSIGN_SIGN_PREDICATE,
         "2026-01-01T00:00:00Z",
     )
@@ -1046,9 +1046,11 @@ async fn cli_keyless_legacy_signature_on_a_layout() {
         digest
     );
     let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-    repo.put_blob(&layer.bytes).await.unwrap();
+    repo.put_blob(layer.bytes.clone()).await.unwrap();
     let (config, m) = attach::build_manifest(&[layer.descriptor]);
-    repo.put_blob(&config).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
     repo.put_manifest(
         Some(&Kind::Signature.tag(&digest)),
         media_types::OCI_MANIFEST,

@@ -253,8 +253,12 @@ async fn attach_sbom(image: &str, digest: &Digest, sbom: &[u8], media_type: &str
         .unwrap();
     let layer = Descriptor::for_bytes(media_type, sbom);
     let (config, manifest) = imprint::store::attach::build_manifest(&[layer]);
-    repo.put_blob(&config).await.unwrap();
-    repo.put_blob(sbom).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(sbom))
+        .await
+        .unwrap();
     repo.put_manifest(
         Some(&format!("{}.sbom", digest.tag_base())),
         media_types::OCI_MANIFEST,

@@ -35,7 +35,9 @@ async fn push_sig_layers(
     size: u64,
 ) -> Vec<u8> {
     let config = b"{}".to_vec();
-    repo.put_blob(&config).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
     let layer = serde_json::json!({
         "mediaType": media_types::SIMPLE_SIGNING,
         "digest": digest.to_string(),
@@ -76,7 +78,10 @@ async fn layers_sharing_one_blob_fetch_it_once() {
     let (image, subject) = push_random_image_at(proxy.addr(), &unique_repo("hostile-same")).await;
     let repo = test_client().repository(&image).unwrap();
     let blob = random_bytes(4096);
-    let blob_digest = repo.put_blob(&blob).await.unwrap();
+    let blob_digest = repo
+        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .await
+        .unwrap();
     push_sig_layers(&repo, &subject, 50, &blob_digest, 4096).await;
 
     proxy.reset();
@@ -117,7 +122,10 @@ async fn the_image_total_is_bounded_by_max_image_bytes() {
     let (image, subject) = push_random_image_at(proxy.addr(), &unique_repo("hostile-total")).await;
     let repo = test_client().repository(&image).unwrap();
     let blob = random_bytes(4096);
-    let blob_digest = repo.put_blob(&blob).await.unwrap();
+    let blob_digest = repo
+        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .await
+        .unwrap();
     let manifest = push_sig_layers(&repo, &subject, 50, &blob_digest, 4096).await;
     let m = manifest.len() as u64;
 
@@ -176,7 +184,10 @@ async fn an_oversized_payload_layer_is_refused_before_it_is_fetched() {
     let repo = test_client().repository(&image).unwrap();
     let size = Limits::DEFAULT.max_payload_bytes + 1;
     let blob = random_bytes(size as usize);
-    let blob_digest = repo.put_blob(&blob).await.unwrap();
+    let blob_digest = repo
+        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .await
+        .unwrap();
     push_sig_layers(&repo, &subject, 1, &blob_digest, size).await;
 
     proxy.reset();
@@ -270,7 +281,10 @@ async fn junk_in_the_sig_tag_does_not_hide_a_valid_bundle() {
         async move {
             let repo = client.repository(&image).unwrap();
             let blob = random_bytes(64);
-            let blob_digest = repo.put_blob(&blob).await.unwrap();
+            let blob_digest = repo
+                .put_blob(bytes::Bytes::copy_from_slice(&blob))
+                .await
+                .unwrap();
             push_sig_layers(&repo, &subject, 1001, &blob_digest, 64).await;
         }
     };

@@ -26,8 +26,12 @@ async fn manifest_bytes_round_trip_exactly() {
     let client = test_client();
     let repo = repo_at(&client, registry(), &unique_repo("exact"));
     let (_, config, layer) = crate::support::build_image(("amd64", "linux"));
-    repo.put_blob(&config).await.unwrap();
-    repo.put_blob(&layer).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&layer))
+        .await
+        .unwrap();
     let manifest = format!(
         "{{\n  \"mediaType\": \"{}\",  \"schemaVersion\": 2,\n  \"config\": {{\"size\": {}, \"digest\": \"{}\", \"mediaType\": \"{}\"}},\n  \"layers\": [{{\"mediaType\": \"application/vnd.oci.image.layer.v1.tar\", \"digest\": \"{}\", \"size\": {}}}],\n  \"annotations\": {{\"z\": \"1\", \"a\": \"2\"}}\n}}\n",
         media_types::OCI_MANIFEST,
@@ -82,14 +86,22 @@ async fn blobs_round_trip_and_existing_blobs_are_not_uploaded_again() {
     let client = test_client();
     let repo = repo_at(&client, proxy.addr(), &unique_repo("blobs"));
     let blob = crate::support::random_bytes(10_000);
-    let d = repo.put_blob(&blob).await.unwrap();
+    let d = repo
+        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .await
+        .unwrap();
     assert_eq!(d, Digest::of(&blob));
     assert_eq!(proxy.count("HEAD", Kind::Blob), 1);
     assert_eq!(proxy.count("POST", Kind::Upload), 1);
     assert_eq!(proxy.count("PUT", Kind::Upload), 1);
 
     proxy.reset();
-    assert_eq!(repo.put_blob(&blob).await.unwrap(), d);
+    assert_eq!(
+        repo.put_blob(bytes::Bytes::copy_from_slice(&blob))
+            .await
+            .unwrap(),
+        d
+    );
     assert_eq!(proxy.count("HEAD", Kind::Blob), 1);
     assert_eq!(
         proxy.count("POST", Kind::Upload),
@@ -123,7 +135,10 @@ async fn tampered_blobs_and_manifests_are_refused() {
     let repo = repo_at(&client, proxy.addr(), &name);
     let digest = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let blob = crate::support::random_bytes(100);
-    let blob_digest = repo.put_blob(&blob).await.unwrap();
+    let blob_digest = repo
+        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .await
+        .unwrap();
 
     // Blob served with other bytes.
     proxy.inject(
@@ -340,9 +355,14 @@ async fn no_ping_and_three_requests_per_signed_image() {
         // A stand-in `.sig` manifest with one payload layer.
         let repo = setup.repository(&image).unwrap();
         let payload = crate::support::random_bytes(200);
-        let payload_digest = repo.put_blob(&payload).await.unwrap();
+        let payload_digest = repo
+            .put_blob(bytes::Bytes::copy_from_slice(&payload))
+            .await
+            .unwrap();
         let config = b"{}".to_vec();
-        repo.put_blob(&config).await.unwrap();
+        repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+            .await
+            .unwrap();
         let sig = serde_json::to_vec(&serde_json::json!({
             "schemaVersion": 2,
             "mediaType": media_types::OCI_MANIFEST,
@@ -571,7 +591,10 @@ async fn layout_checks_digests_and_sizes() {
     let repo = client.repository(&image).unwrap();
     let d = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let blob = crate::support::random_bytes(300);
-    let bd = repo.put_blob(&blob).await.unwrap();
+    let bd = repo
+        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .await
+        .unwrap();
     assert_eq!(repo.get_blob(&bd, 300).await.unwrap(), blob);
     let e = repo.get_blob(&bd, 299).await.unwrap_err();
     assert!(
@@ -640,7 +663,13 @@ async fn registry_image_copies_to_layout_byte_exact() {
     for b in blobs {
         let d: Digest = b.parse().unwrap();
         let bytes = resolved.repository.get_blob(&d, 1 << 20).await.unwrap();
-        assert_eq!(layout.put_blob(&bytes).await.unwrap(), d);
+        assert_eq!(
+            layout
+                .put_blob(bytes::Bytes::copy_from_slice(&bytes))
+                .await
+                .unwrap(),
+            d
+        );
     }
     let copied = layout
         .put_manifest(

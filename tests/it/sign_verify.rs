@@ -165,7 +165,9 @@ async fn tampered_layers_fail_closed() {
         (p_other.clone(), key.sign(&p_other).unwrap()),
         (p_this.clone(), sig_of_other),
     ] {
-        repo.put_blob(&payload).await.unwrap();
+        repo.put_blob(bytes::Bytes::copy_from_slice(&payload))
+            .await
+            .unwrap();
         let mut l = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, &payload);
         l.annotations = Some([(attach::SIGNATURE_ANNOTATION.to_owned(), B64.encode(sig))].into());
         layers.push(l);
@@ -180,14 +182,18 @@ async fn tampered_layers_fail_closed() {
         )]
         .into(),
     );
-    repo.put_blob(&p_this).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&p_this))
+        .await
+        .unwrap();
     layers.push(truncated);
     // 4. A layer without the signature annotation.
     let mut unsigned = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, &p_this);
     unsigned.annotations = None;
     layers.push(unsigned);
     let (config, manifest) = attach::build_manifest(&layers);
-    repo.put_blob(&config).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
     repo.put_manifest(
         Some(&Kind::Signature.tag(&digest)),
         media_types::OCI_MANIFEST,

@@ -317,8 +317,14 @@ pub(crate) async fn push_image_to(
     platform: (&str, &str),
 ) -> Digest {
     let (manifest, config, layer) = build_image(platform);
-    repository.put_blob(&config).await.expect("push config");
-    repository.put_blob(&layer).await.expect("push layer");
+    repository
+        .put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .expect("push config");
+    repository
+        .put_blob(bytes::Bytes::copy_from_slice(&layer))
+        .await
+        .expect("push layer");
     repository
         .put_manifest(tag, media_types::OCI_MANIFEST, &manifest)
         .await
@@ -360,8 +366,14 @@ pub(crate) async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
     let mut children = Vec::new();
     for (arch, os) in [("amd64", "linux"), ("arm64", "linux")] {
         let (manifest, config, layer) = build_image((arch, os));
-        repository.put_blob(&config).await.expect("push config");
-        repository.put_blob(&layer).await.expect("push layer");
+        repository
+            .put_blob(bytes::Bytes::copy_from_slice(&config))
+            .await
+            .expect("push config");
+        repository
+            .put_blob(bytes::Bytes::copy_from_slice(&layer))
+            .await
+            .expect("push layer");
         let d = repository
             .put_manifest(None, media_types::OCI_MANIFEST, &manifest)
             .await

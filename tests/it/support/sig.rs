@@ -39,9 +39,11 @@ pub(crate) async fn push_sig_layer(
     let image = ImageRef::parse(&format!("{}/{}", registry(), unique_repo(prefix))).unwrap();
     let repo = test_client().repository(&image).unwrap();
     let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-    repo.put_blob(&layer.bytes).await.unwrap();
+    repo.put_blob(layer.bytes.clone()).await.unwrap();
     let (config, manifest) = attach::build_manifest(&[layer.descriptor]);
-    repo.put_blob(&config).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
     repo.put_manifest(
         Some(&Kind::Signature.tag(subject)),
         media_types::OCI_MANIFEST,
@@ -67,9 +69,13 @@ pub(crate) async fn push_sig_vector<R: Repository>(
         m.config.digest,
         "config rule reproduces the vector's config digest"
     );
-    repo.put_blob(&config).await.unwrap();
+    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        .await
+        .unwrap();
     for p in payloads {
-        repo.put_blob(p).await.unwrap();
+        repo.put_blob(bytes::Bytes::copy_from_slice(p))
+            .await
+            .unwrap();
     }
     repo.put_manifest(
         Some(&Kind::Signature.tag(subject)),
