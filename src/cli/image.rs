@@ -1,6 +1,6 @@
 //! `sign`, `verify`, `attest`, `verify-attestation` over images.
 
-use std::io::Write as _;
+use std::io::Write;
 use std::path::PathBuf;
 
 use anyhow::Context as _;
@@ -363,16 +363,25 @@ fn build_verifier(
     }
 }
 
-/// What `verify-attestation -o json` prints for one attestation: the DSSE envelope (for a
-/// bundle, its `dsseEnvelope`, re-serialized compactly; the verified bytes are the bundle's).
-fn printed_envelope(a: &verify::proof::VerifiedAttestation) -> Vec<u8> {
-    if let Source::Bundle { .. } = a.source()
-        && let Ok(v) = serde_json::from_slice::<serde_json::Value>(a.envelope())
-        && let Some(env) = v.get("dsseEnvelope")
-    {
-        return env.to_string().into_bytes();
+/// Writes what `verify-attestation -o json` prints for one attestation: the DSSE envelope (for
+/// a bundle, its `dsseEnvelope`, re-serialized compactly; the verified bytes are the bundle's).
+/// The envelope's payload (a whole SBOM, for an SBOM attestation) is written from the verified
+/// bytes, not copied first.
+fn write_envelope(
+    out: &mut impl Write,
+    a: &verify::proof::VerifiedAttestation,
+) -> std::io::Result<()> {
+    if let Source::Bundle { .. } = a.source() {
+        if let Some(pieces) = imprint::format::bundle::dsse_envelope_pieces(a.envelope()) {
+            return pieces.iter().try_for_each(|p| out.write_all(p));
+        }
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(a.envelope())
+            && let Some(env) = v.get("dsseEnvelope")
+        {
+            return serde_json::to_writer(out, env).map_err(std::io::Error::other);
+        }
     }
-    a.envelope().to_vec()
+    out.write_all(a.envelope())
 }
 
 fn checked_against(verifier: &SignatureVerifier) -> &'static str {
@@ -883,7 +892,7 @@ pub(crate) async fn verify_attestation(args: VerifyAttestationArgs) -> anyhow::R
                 for_terminal(&describe_source(a.source()))
             );
             match args.output {
-                Output::Json => out.write_all(&printed_envelope(a))?,
+                Output::Json => write_envelope(&mut out, a)?,
                 Output::Text => write!(out, "{}", lines_for_terminal(&statement_text(a)))?,
             }
             writeln!(out)?;

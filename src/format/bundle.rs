@@ -205,6 +205,41 @@ pub fn parse_key_bundle(bytes: &[u8]) -> Result<KeyBundle, PayloadError> {
     })
 }
 
+/// A bundle's `dsseEnvelope`, serialized compactly exactly as `serde_json` writes the
+/// envelope's `Value` (`{"key":value,...}`, keys in document order), as pieces to be written
+/// in order: the payload's base64 is a slice of `bundle` (base64 needs no JSON escapes), so a
+/// large payload is not copied to be printed. `None` when the bundle's payload cannot be
+/// located ([`dsse_payload_span`]) or the bundle has no envelope object; the caller then
+/// serializes the parsed envelope.
+pub fn dsse_envelope_pieces(bundle: &[u8]) -> Option<Vec<std::borrow::Cow<'_, [u8]>>> {
+    use std::borrow::Cow;
+    let text = std::str::from_utf8(bundle).ok()?;
+    let span = dsse_payload_span(text)?;
+    let light = [&text[..span.start], &text[span.end..]].concat();
+    let v: serde_json::Value = serde_json::from_str(&light).ok()?;
+    let env = v.get("dsseEnvelope")?.as_object()?;
+    let mut pieces = Vec::with_capacity(3);
+    let mut head = b"{".to_vec();
+    for (i, (k, v)) in env.iter().enumerate() {
+        if i > 0 {
+            head.push(b',');
+        }
+        serde_json::to_writer(&mut head, k).ok()?;
+        head.push(b':');
+        if k == "payload" {
+            head.push(b'"');
+            pieces.push(Cow::Owned(std::mem::take(&mut head)));
+            pieces.push(Cow::Borrowed(&bundle[span.clone()]));
+            head.push(b'"');
+        } else {
+            serde_json::to_writer(&mut head, v).ok()?;
+        }
+    }
+    head.push(b'}');
+    pieces.push(Cow::Owned(head));
+    Some(pieces)
+}
+
 /// The byte range, in `text`, of the `dsseEnvelope.payload` string's content (inside its
 /// quotes), when the bundle is one JSON object with exactly one `dsseEnvelope` object holding
 /// exactly one `payload` string without escapes. `None` in every other case (no envelope,
@@ -464,6 +499,24 @@ mod tests {
                 assert_eq!(env.payload, w.payload.as_bytes(), "{}", file.display());
             }
         }
+    }
+
+    #[test]
+    fn envelope_pieces_are_the_envelope_value_serialized() {
+        let key = SigningKey::generate_p256().unwrap();
+        let spki = key.public_key().spki_der().to_vec();
+        let ours = dsse_bundle(&spki, IN_TOTO_PAYLOAD_TYPE, b"{\"a\":1}", b"sig");
+        let mut extra: serde_json::Value = serde_json::from_slice(&ours).unwrap();
+        extra["dsseEnvelope"]["x\u{e9}"] = serde_json::json!({"y": [1, "\u{e9}</"]});
+        let pretty = serde_json::to_vec_pretty(&extra).unwrap();
+        for bundle in [ours, pretty] {
+            let pieces = dsse_envelope_pieces(&bundle).unwrap();
+            let joined: Vec<u8> = pieces.iter().flat_map(|p| p.iter().copied()).collect();
+            let v: serde_json::Value = serde_json::from_slice(&bundle).unwrap();
+            assert_eq!(joined, v["dsseEnvelope"].to_string().into_bytes());
+        }
+        assert!(dsse_envelope_pieces(b"{\"dsseEnvelope\":[]}").is_none());
+        assert!(dsse_envelope_pieces(b"nope").is_none());
     }
 
     #[test]
