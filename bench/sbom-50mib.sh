@@ -215,10 +215,12 @@ if [ -n "${PROFILE_DIR:-}" ]; then
     digest=$(push_image bench/profiled v1)
     image=$REG/bench/profiled@$digest
     for tool in perf heaptrack; do command -v $tool >/dev/null || { echo "missing: $tool" >&2; exit 2; }; done
-    perf record -F 999 -g -o "$PROFILE_DIR/attest.perf.data" -- "$IMPRINT" attest --new-bundle-format=false --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image" 2>/dev/null
+    perf record -F 999 -g -o "$PROFILE_DIR/attest.perf.data" -- "$IMPRINT" attest --new-bundle-format=false --max-predicate-bytes "$MAX_BYTES" --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image" 2>/dev/null
     perf record -F 999 -g -o "$PROFILE_DIR/verify.perf.data" -- "$IMPRINT" verify-attestation --signature-format legacy --key "$WORK/cosign.pub" --type cyclonedx "$image" >/dev/null 2>&1
-    heaptrack -o "$PROFILE_DIR/attest.heaptrack" "$IMPRINT" attest --new-bundle-format=false --replace --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image" >/dev/null 2>&1
+    heaptrack -o "$PROFILE_DIR/attest.heaptrack" "$IMPRINT" attest --new-bundle-format=false --replace --max-predicate-bytes "$MAX_BYTES" --key "$WORK/cosign.key" --type cyclonedx --predicate "$SBOM" "$image" >/dev/null 2>&1
     heaptrack -o "$PROFILE_DIR/verify.heaptrack" "$IMPRINT" verify-attestation --signature-format legacy --key "$WORK/cosign.pub" --type cyclonedx "$image" >/dev/null 2>&1
+    perf record -F 999 -g -o "$PROFILE_DIR/policy.perf.data" -- "$IMPRINT" verify --policy "$WORK/policy.yaml" "$image" >/dev/null 2>&1
+    heaptrack -o "$PROFILE_DIR/policy.heaptrack" "$IMPRINT" verify --policy "$WORK/policy.yaml" "$image" >/dev/null 2>&1
     echo "profiles in $PROFILE_DIR (perf report -i ...; heaptrack_print ...)" >&2
 fi
 

@@ -8,38 +8,72 @@
 
 use serde_json::Value;
 
-/// Appends `s` as a Go-escaped JSON string literal (with the quotes) to `out`.
+/// Bytes that start something [`write_string`] must escape: control characters, `"`, `\\`,
+/// `<`, `>`, `&`, and 0xE2 (the first byte of U+2028 and U+2029, checked further).
+const SPECIAL: [bool; 256] = {
+    let mut t = [false; 256];
+    let mut b = 0;
+    while b < 0x20 {
+        t[b] = true;
+        b += 1;
+    }
+    t[b'"' as usize] = true;
+    t[b'\\' as usize] = true;
+    t[b'<' as usize] = true;
+    t[b'>' as usize] = true;
+    t[b'&' as usize] = true;
+    t[0xE2] = true;
+    t
+};
+
+/// Appends `s` as a Go-escaped JSON string literal (with the quotes) to `out`. Runs of bytes
+/// that need no escape are copied whole (an SBOM is almost all such runs).
 pub(crate) fn write_string(out: &mut Vec<u8>, s: &str) {
     const HEX: &[u8; 16] = b"0123456789abcdef";
+    let bytes = s.as_bytes();
+    out.reserve(bytes.len() + 2);
     out.push(b'"');
-    for c in s.chars() {
-        match c {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            '\u{8}' => out.extend_from_slice(b"\\b"),
-            '\u{c}' => out.extend_from_slice(b"\\f"),
-            '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
-                let code = c as u32;
-                out.extend_from_slice(b"\\u");
-                for shift in [12u32, 8, 4, 0] {
-                    out.push(HEX[((code >> shift) & 0xf) as usize]);
-                }
-            }
-            c if (c as u32) < 0x20 => {
-                let code = c as u32;
-                out.extend_from_slice(b"\\u00");
-                out.push(HEX[((code >> 4) & 0xf) as usize]);
-                out.push(HEX[(code & 0xf) as usize]);
-            }
-            c => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
+    let mut run = 0;
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        if !SPECIAL[b as usize] {
+            i += 1;
+            continue;
         }
+        let escape: &[u8] = match b {
+            b'"' => b"\\\"",
+            b'\\' => b"\\\\",
+            b'\n' => b"\\n",
+            b'\r' => b"\\r",
+            b'\t' => b"\\t",
+            0x08 => b"\\b",
+            0x0c => b"\\f",
+            0xE2 => match bytes.get(i + 1..i + 3) {
+                // U+2028 and U+2029 (E2 80 A8 / E2 80 A9).
+                Some([0x80, 0xA8]) => b"\\u2028",
+                Some([0x80, 0xA9]) => b"\\u2029",
+                _ => {
+                    i += 1;
+                    continue;
+                }
+            },
+            _ => &[],
+        };
+        out.extend_from_slice(&bytes[run..i]);
+        if escape.is_empty() {
+            // `<`, `>`, `&` and the other control characters: `\u00XX`.
+            out.extend_from_slice(b"\\u00");
+            out.push(HEX[usize::from(b >> 4)]);
+            out.push(HEX[usize::from(b & 0xf)]);
+            i += 1;
+        } else {
+            out.extend_from_slice(escape);
+            i += if b == 0xE2 { 3 } else { 1 };
+        }
+        run = i;
     }
+    out.extend_from_slice(&bytes[run..]);
     out.push(b'"');
 }
 
@@ -395,6 +429,69 @@ pub(crate) fn go_escape(json: &str) -> String {
 #[allow(clippy::unwrap_used, clippy::expect_used)]
 mod tests {
     use super::*;
+
+    /// The char-by-char escaper [`write_string`] replaced, as the reference it must equal.
+    fn write_string_by_char(out: &mut Vec<u8>, s: &str) {
+        const HEX: &[u8; 16] = b"0123456789abcdef";
+        out.push(b'"');
+        for c in s.chars() {
+            match c {
+                '"' => out.extend_from_slice(b"\\\""),
+                '\\' => out.extend_from_slice(b"\\\\"),
+                '\n' => out.extend_from_slice(b"\\n"),
+                '\r' => out.extend_from_slice(b"\\r"),
+                '\t' => out.extend_from_slice(b"\\t"),
+                '\u{8}' => out.extend_from_slice(b"\\b"),
+                '\u{c}' => out.extend_from_slice(b"\\f"),
+                '<' | '>' | '&' | '\u{2028}' | '\u{2029}' => {
+                    let code = c as u32;
+                    out.extend_from_slice(b"\\u");
+                    for shift in [12u32, 8, 4, 0] {
+                        out.push(HEX[((code >> shift) & 0xf) as usize]);
+                    }
+                }
+                c if (c as u32) < 0x20 => {
+                    let code = c as u32;
+                    out.extend_from_slice(b"\\u00");
+                    out.push(HEX[((code >> 4) & 0xf) as usize]);
+                    out.push(HEX[(code & 0xf) as usize]);
+                }
+                c => {
+                    let mut buf = [0u8; 4];
+                    out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+                }
+            }
+        }
+        out.push(b'"');
+    }
+
+    #[test]
+    fn run_copying_escaper_equals_the_char_by_char_one() {
+        let mut samples: Vec<String> = vec![
+            String::new(),
+            "plain ascii text".into(),
+            "<a href=\"x\">&amp;</a>".into(),
+            "tab\tnl\ncr\rbs\u{8}ff\u{c}nul\u{0}us\u{1f}del\u{7f}".into(),
+            "\u{2028}\u{2029}\u{2027}\u{202a}\u{20ac}€—‘’".into(),
+            "é日本語🦀\\\"".into(),
+            "\u{e2}\u{80}".into(),
+        ];
+        // Every code point up to U+3000, and each at the start, middle and end of a run.
+        let all: String = (0u32..0x3000).filter_map(char::from_u32).collect();
+        samples.push(all);
+        for c in (0u32..0x300)
+            .chain(0x2020..0x2030)
+            .filter_map(char::from_u32)
+        {
+            samples.push(format!("{c}ab{c}cd{c}"));
+        }
+        for s in &samples {
+            let (mut fast, mut slow) = (Vec::new(), Vec::new());
+            write_string(&mut fast, s);
+            write_string_by_char(&mut slow, s);
+            assert_eq!(fast, slow, "{s:?}");
+        }
+    }
 
     fn s(x: &str) -> String {
         let mut out = Vec::new();

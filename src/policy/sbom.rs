@@ -224,13 +224,13 @@ fn normalise_id(name: &str, or_later: bool) -> String {
 /// [`sbom_packages_json`], for callers that hold a DOM already.)
 pub fn sbom_packages(predicate: &Value) -> Result<(SbomFormat, Vec<SbomPackage>), Reason> {
     let bytes = value_bytes(predicate)?;
-    let (format, packages) = read_predicate(&bytes)?;
+    let (format, packages) = read_predicate(&bytes, &Vec::new())?;
     Ok((format, packages.into_iter().map(Pkg::into_owned).collect()))
 }
 
 /// [`sbom_packages`] from the predicate's JSON bytes, without building a DOM.
 pub fn sbom_packages_json(predicate: &[u8]) -> Result<(SbomFormat, Vec<SbomPackage>), Reason> {
-    let (format, packages) = read_predicate(predicate)?;
+    let (format, packages) = read_predicate(predicate, &Vec::new())?;
     Ok((format, packages.into_iter().map(Pkg::into_owned).collect()))
 }
 
@@ -283,6 +283,136 @@ impl Pkg<'_> {
     }
 }
 
+/// Where the packages of an SBOM go as they are read, in document order (each CycloneDX
+/// component before its nested ones): collected (`Vec<Pkg>`, for [`sbom_packages`]), or
+/// judged one by one ([`Judge`], for the checks), so that the check of a 200 MiB SBOM never
+/// holds its ~280,000 packages at once.
+trait Sink<'de>: Sized {
+    /// An empty sink of the same kind, for a list read on its own (nested components, which a
+    /// later `components` key of the same object replaces, as in a `Value`).
+    fn fresh(&self) -> Self;
+    /// One package, after the ones already given.
+    fn push(&mut self, p: Pkg<'de>);
+    /// The packages of `other`, after the ones already given.
+    fn append(&mut self, other: Self);
+}
+
+impl<'de> Sink<'de> for Vec<Pkg<'de>> {
+    fn fresh(&self) -> Self {
+        Vec::new()
+    }
+    fn push(&mut self, p: Pkg<'de>) {
+        Vec::push(self, p);
+    }
+    fn append(&mut self, other: Self) {
+        self.extend(other);
+    }
+}
+
+/// What the packages are judged against, and each distinct license text judged once (the
+/// same few texts recur across thousands of packages).
+struct Judging<'c> {
+    check: &'c SbomCheck,
+    judged: Cell<HashMap<String, Result<Vec<String>, ()>>>,
+}
+
+/// Packages judged as they are read: their count, findings and unparsed license texts.
+struct Judge<'c> {
+    judging: &'c Judging<'c>,
+    packages: usize,
+    findings: Vec<SbomFinding>,
+    unparsed: BTreeSet<String>,
+}
+
+impl<'de> Sink<'de> for Judge<'_> {
+    fn fresh(&self) -> Self {
+        Judge {
+            judging: self.judging,
+            packages: 0,
+            findings: Vec::new(),
+            unparsed: BTreeSet::new(),
+        }
+    }
+    fn push(&mut self, p: Pkg<'de>) {
+        self.packages += 1;
+        self.judge(&p);
+    }
+    fn append(&mut self, other: Self) {
+        self.packages += other.packages;
+        self.findings.extend(other.findings);
+        self.unparsed.extend(other.unparsed);
+    }
+}
+
+impl Judge<'_> {
+    fn judge(&mut self, p: &Pkg<'_>) {
+        let check = self.judging.check;
+        let name = p.name.as_deref().unwrap_or_default();
+        if !check.denied_license_ids.is_empty() {
+            // Taken out and put back (a `Cell`, not a `RefCell`: no borrow that could fail).
+            let mut judged = self.judging.judged.take();
+            let mut hits = BTreeSet::new();
+            for (field, text) in &p.licenses {
+                let result = match judged.get(text.as_ref()) {
+                    Some(r) => r,
+                    None => judged.entry(text.to_string()).or_insert_with(|| {
+                        license_hits(text, &check.denied_license_ids, check.license_or)
+                    }),
+                };
+                match result {
+                    Ok(h) => hits.extend(h.iter().map(|id| format!("{id} (in {field}: `{text}`)"))),
+                    Err(()) => {
+                        self.unparsed.insert(text.to_string());
+                    }
+                }
+            }
+            self.judging.judged.set(judged);
+            if !hits.is_empty() {
+                self.findings.push(SbomFinding {
+                    code: ReasonCode::SbomDeniedLicense,
+                    package: name.to_string(),
+                    version: p.version.as_deref().map(str::to_string),
+                    detail: format!(
+                        "denied license {}",
+                        hits.into_iter().collect::<Vec<_>>().join(", ")
+                    ),
+                });
+            }
+        }
+        for denied in &check.denied_packages {
+            let name_match = name.eq_ignore_ascii_case(&denied.name)
+                || p.purl
+                    .as_deref()
+                    .and_then(purl_name)
+                    .is_some_and(|n| n.eq_ignore_ascii_case(&denied.name));
+            if !name_match {
+                continue;
+            }
+            let version = p.version.as_deref();
+            let in_range = match (&denied.versions, version) {
+                (None, _) => true,
+                (Some(_), None) => true,
+                (Some(range), Some(v)) => range.contains(v),
+            };
+            if in_range {
+                self.findings.push(SbomFinding {
+                    code: ReasonCode::SbomDeniedPackage,
+                    package: name.to_string(),
+                    version: version.map(str::to_string),
+                    detail: match (&denied.versions, version) {
+                        (Some(r), Some(_)) => format!("denied package (versions {})", r.as_str()),
+                        (Some(r), None) => format!(
+                            "denied package (versions {}); the SBOM gives no version, so it is treated as inside the range",
+                            r.as_str()
+                        ),
+                        (None, _) => "denied package (all versions)".to_string(),
+                    },
+                });
+            }
+        }
+    }
+}
+
 /// Why the typed read stopped.
 enum ReadError {
     /// CycloneDX components nested past [`MAX_COMPONENT_DEPTH`].
@@ -293,22 +423,39 @@ enum ReadError {
 
 /// What the top level of an SBOM says, read in one pass (fields in any order; the last of
 /// duplicate keys wins, as in a `Value`).
-#[derive(Default)]
-struct Doc<'a> {
+struct Doc<S> {
     object: bool,
     spdx_marker: bool,
     bom_format_cdx: bool,
     has_components: bool,
-    spdx_packages: Option<Vec<Pkg<'a>>>,
-    components: Option<Vec<Pkg<'a>>>,
-    main_component: Option<Vec<Pkg<'a>>>,
+    spdx_packages: Option<S>,
+    components: Option<S>,
+    main_component: Option<S>,
 }
 
-fn read_predicate(bytes: &[u8]) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
+impl<S> Doc<S> {
+    fn not_an_object() -> Self {
+        Doc {
+            object: false,
+            spdx_marker: false,
+            bom_format_cdx: false,
+            has_components: false,
+            spdx_packages: None,
+            components: None,
+            main_component: None,
+        }
+    }
+}
+
+fn read_predicate<'de, S: Sink<'de>>(
+    bytes: &'de [u8],
+    proto: &S,
+) -> Result<(SbomFormat, S), Reason> {
     let too_deep_flag = Cell::new(false);
     let mut d = serde_json::Deserializer::from_slice(bytes);
     let doc = DocSeed {
         too_deep: &too_deep_flag,
+        proto,
     }
     .deserialize(&mut d)
     .and_then(|doc| d.end().map(|()| doc))
@@ -332,21 +479,25 @@ fn read_predicate(bytes: &[u8]) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
             ));
         }
     };
-    from_doc(doc)
+    from_doc(doc, proto)
 }
 
 /// The packages of a statement's `predicate`, read from the statement bytes.
-fn read_statement(statement: &[u8]) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
+fn read_statement<'de, S: Sink<'de>>(
+    statement: &'de [u8],
+    proto: &S,
+) -> Result<(SbomFormat, S), Reason> {
     let too_deep_flag = Cell::new(false);
     let doc = crate::format::pick::statement_predicate(
         statement,
         DocSeed {
             too_deep: &too_deep_flag,
+            proto,
         },
     );
     match doc {
-        Ok(Some(doc)) => from_doc(doc),
-        Ok(None) => from_doc(Doc::default()),
+        Ok(Some(doc)) => from_doc(doc, proto),
+        Ok(None) => from_doc(Doc::not_an_object(), proto),
         Err(_) if too_deep_flag.get() => Err(too_deep()),
         Err(e) if e.to_string().contains("recursion limit") => Err(too_deep()),
         Err(e) => Err(Reason::new(
@@ -356,7 +507,7 @@ fn read_statement(statement: &[u8]) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason
     }
 }
 
-fn from_doc(doc: Doc<'_>) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
+fn from_doc<'de, S: Sink<'de>>(doc: Doc<S>, proto: &S) -> Result<(SbomFormat, S), Reason> {
     if !doc.object {
         return Err(Reason::new(
             ReasonCode::UnsupportedFormat,
@@ -381,8 +532,8 @@ fn from_doc(doc: Doc<'_>) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
         };
         // The component the SBOM describes is a package too, with its own licenses (and
         // possibly nested components); it comes first.
-        let mut out = doc.main_component.unwrap_or_default();
-        out.extend(components);
+        let mut out = doc.main_component.unwrap_or_else(|| proto.fresh());
+        out.append(components);
         return Ok((SbomFormat::CycloneDx, out));
     }
     Err(Reason::new(
@@ -391,48 +542,49 @@ fn from_doc(doc: Doc<'_>) -> Result<(SbomFormat, Vec<Pkg<'_>>), Reason> {
     ))
 }
 
-struct DocSeed<'f> {
+struct DocSeed<'f, S> {
     too_deep: &'f Cell<bool>,
+    proto: &'f S,
 }
 
-impl<'de> DeserializeSeed<'de> for DocSeed<'_> {
-    type Value = Doc<'de>;
-    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Doc<'de>, D::Error> {
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for DocSeed<'_, S> {
+    type Value = Doc<S>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Doc<S>, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for DocSeed<'_> {
-    type Value = Doc<'de>;
+impl<'de, S: Sink<'de>> Visitor<'de> for DocSeed<'_, S> {
+    type Value = Doc<S>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an SBOM")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<'de>, E> {
-        Ok(Doc::default())
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<S>, E> {
+        Ok(Doc::not_an_object())
     }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<'de>, E> {
-        Ok(Doc::default())
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<S>, E> {
+        Ok(Doc::not_an_object())
     }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<'de>, E> {
-        Ok(Doc::default())
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<S>, E> {
+        Ok(Doc::not_an_object())
     }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<'de>, E> {
-        Ok(Doc::default())
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<S>, E> {
+        Ok(Doc::not_an_object())
     }
-    fn visit_unit<E: de::Error>(self) -> Result<Doc<'de>, E> {
-        Ok(Doc::default())
+    fn visit_unit<E: de::Error>(self) -> Result<Doc<S>, E> {
+        Ok(Doc::not_an_object())
     }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<'de>, E> {
-        Ok(Doc::default())
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<S>, E> {
+        Ok(Doc::not_an_object())
     }
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<'de>, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<S>, A::Error> {
         while seq.next_element::<Skip>()?.is_some() {}
-        Ok(Doc::default())
+        Ok(Doc::not_an_object())
     }
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<'de>, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Doc<S>, A::Error> {
         let mut doc = Doc {
             object: true,
-            ..Doc::default()
+            ..Doc::not_an_object()
         };
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             match k.as_ref() {
@@ -441,10 +593,7 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
                     map.next_value::<Skip>()?;
                 }
                 "packages" => {
-                    doc.spdx_packages = map
-                        .next_value::<Opt<Vec<SpdxPkg<'de>>>>()?
-                        .0
-                        .map(|v| v.into_iter().map(|p| p.0).collect());
+                    doc.spdx_packages = map.next_value_seed(SpdxPackagesSeed(self.proto))?;
                 }
                 "bomFormat" => {
                     doc.bom_format_cdx =
@@ -455,11 +604,13 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
                     doc.components = map.next_value_seed(ComponentsSeed {
                         depth: 0,
                         too_deep: self.too_deep,
+                        proto: self.proto,
                     })?;
                 }
                 "metadata" => {
                     doc.main_component = map.next_value_seed(MetadataSeed {
                         too_deep: self.too_deep,
+                        proto: self.proto,
                     })?;
                 }
                 _ => {
@@ -468,6 +619,53 @@ impl<'de> Visitor<'de> for DocSeed<'_> {
             }
         }
         Ok(doc)
+    }
+}
+
+/// SPDX `packages`: each element read as an [`SpdxPkg`] (an element of another kind: a package
+/// without fields), into a fresh sink. `None`: not an array.
+struct SpdxPackagesSeed<'f, S>(&'f S);
+
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for SpdxPackagesSeed<'_, S> {
+    type Value = Option<S>;
+    fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
+        d.deserialize_any(self)
+    }
+}
+
+impl<'de, S: Sink<'de>> Visitor<'de> for SpdxPackagesSeed<'_, S> {
+    type Value = Option<S>;
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("SPDX packages")
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Ok(None)
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        while map.next_entry::<Skip, Skip>()?.is_some() {}
+        Ok(None)
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut out = self.0.fresh();
+        while let Some(Opt(p)) = seq.next_element::<Opt<SpdxPkg<'de>>>()? {
+            out.push(p.unwrap_or_default().0);
+        }
+        Ok(Some(out))
     }
 }
 
@@ -535,19 +733,20 @@ impl<'de> Pick<'de> for SpdxPkg<'de> {
 
 /// `metadata` of a CycloneDX document: its `component` (any kind: a non-object reads as a
 /// package without fields), flattened with its nested components.
-struct MetadataSeed<'f> {
+struct MetadataSeed<'f, S> {
     too_deep: &'f Cell<bool>,
+    proto: &'f S,
 }
 
-impl<'de> DeserializeSeed<'de> for MetadataSeed<'_> {
-    type Value = Option<Vec<Pkg<'de>>>;
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for MetadataSeed<'_, S> {
+    type Value = Option<S>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for MetadataSeed<'_> {
-    type Value = Option<Vec<Pkg<'de>>>;
+impl<'de, S: Sink<'de>> Visitor<'de> for MetadataSeed<'_, S> {
+    type Value = Option<S>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CycloneDX metadata")
     }
@@ -577,7 +776,7 @@ impl<'de> Visitor<'de> for MetadataSeed<'_> {
         let mut out = None;
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
             if k == "component" {
-                let mut pkgs = Vec::new();
+                let mut pkgs = self.proto.fresh();
                 map.next_value_seed(ComponentSeed {
                     out: &mut pkgs,
                     depth: 0,
@@ -594,20 +793,21 @@ impl<'de> Visitor<'de> for MetadataSeed<'_> {
 
 /// A CycloneDX `components` array at nesting `depth`, flattened in document order (each
 /// component before its nested ones). `None`: not an array.
-struct ComponentsSeed<'f> {
+struct ComponentsSeed<'f, S> {
     depth: usize,
     too_deep: &'f Cell<bool>,
+    proto: &'f S,
 }
 
-impl<'de> DeserializeSeed<'de> for ComponentsSeed<'_> {
-    type Value = Option<Vec<Pkg<'de>>>;
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for ComponentsSeed<'_, S> {
+    type Value = Option<S>;
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<Self::Value, D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> Visitor<'de> for ComponentsSeed<'_> {
-    type Value = Option<Vec<Pkg<'de>>>;
+impl<'de, S: Sink<'de>> Visitor<'de> for ComponentsSeed<'_, S> {
+    type Value = Option<S>;
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CycloneDX components")
     }
@@ -634,18 +834,17 @@ impl<'de> Visitor<'de> for ComponentsSeed<'_> {
         Ok(None)
     }
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
-        let mut out = Vec::new();
+        let mut out = self.proto.fresh();
         self.append(&mut seq, &mut out)?;
         Ok(Some(out))
     }
 }
 
-impl ComponentsSeed<'_> {
-    fn append<'de, A: SeqAccess<'de>>(
-        &self,
-        seq: &mut A,
-        out: &mut Vec<Pkg<'de>>,
-    ) -> Result<(), A::Error> {
+impl<S> ComponentsSeed<'_, S> {
+    fn append<'de, A: SeqAccess<'de>>(&self, seq: &mut A, out: &mut S) -> Result<(), A::Error>
+    where
+        S: Sink<'de>,
+    {
         if self.depth > MAX_COMPONENT_DEPTH {
             self.too_deep.set(true);
             return Err(de::Error::custom("components nested too deep"));
@@ -664,26 +863,26 @@ impl ComponentsSeed<'_> {
 
 /// One CycloneDX component at `depth`, appended to `out` (a non-object: a package without
 /// fields), followed by its nested `components`.
-struct ComponentSeed<'o, 'de, 'f> {
-    out: &'o mut Vec<Pkg<'de>>,
+struct ComponentSeed<'o, 'f, S> {
+    out: &'o mut S,
     depth: usize,
     too_deep: &'f Cell<bool>,
 }
 
-impl<'de> DeserializeSeed<'de> for ComponentSeed<'_, 'de, '_> {
+impl<'de, S: Sink<'de>> DeserializeSeed<'de> for ComponentSeed<'_, '_, S> {
     type Value = ();
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         d.deserialize_any(self)
     }
 }
 
-impl<'de> ComponentSeed<'_, 'de, '_> {
+impl<'de, S: Sink<'de>> ComponentSeed<'_, '_, S> {
     fn empty(self) {
         self.out.push(Pkg::default());
     }
 }
 
-impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
+impl<'de, S: Sink<'de>> Visitor<'de> for ComponentSeed<'_, '_, S> {
     type Value = ();
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a CycloneDX component")
@@ -718,12 +917,9 @@ impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
         Ok(())
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
-        // The component's slot comes before its children's.
-        let slot = self.out.len();
-        self.out.push(Pkg::default());
         // The last `components` of the object wins, as in a `Value`: children are read into
-        // their own list and appended after the object is done.
-        let mut children: Option<Vec<Pkg<'de>>> = None;
+        // their own list and given after the component itself, once the object is done.
+        let mut children: Option<S> = None;
         let mut licenses: Option<Vec<LicenseEntry<'de>>> = None;
         let mut p = Pkg::default();
         while let Some(Key(k)) = map.next_key::<Key<'de>>()? {
@@ -736,6 +932,7 @@ impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
                     children = map.next_value_seed(ComponentsSeed {
                         depth: self.depth + 1,
                         too_deep: self.too_deep,
+                        proto: &*self.out,
                     })?;
                 }
                 _ => {
@@ -752,8 +949,10 @@ impl<'de> Visitor<'de> for ComponentSeed<'_, 'de, '_> {
                 p.licenses.push(("licenses[].license.name", name));
             }
         }
-        self.out[slot] = p;
-        self.out.extend(children.into_iter().flatten());
+        self.out.push(p);
+        if let Some(children) = children {
+            self.out.append(children);
+        }
         Ok(())
     }
 }
@@ -888,10 +1087,12 @@ pub fn check_sbom(check: &SbomCheck, predicate: &Value) -> Result<SbomReport, Re
     check_sbom_json(check, &value_bytes(predicate)?)
 }
 
-/// Runs the SBOM check on a predicate's JSON bytes, reading only the fields it judges (no DOM).
+/// Runs the SBOM check on a predicate's JSON bytes, reading only the fields it judges (no DOM),
+/// and judging each package as it is read.
 pub fn check_sbom_json(check: &SbomCheck, predicate: &[u8]) -> Result<SbomReport, Reason> {
-    let (format, packages) = read_predicate(predicate)?;
-    Ok(check_packages(check, format, &packages))
+    let judging = Judging::new(check);
+    let (format, judge) = read_predicate(predicate, &Judge::new(&judging))?;
+    Ok(judge.report(format))
 }
 
 /// Runs the SBOM check on the `predicate` of an in-toto statement, read from the statement's
@@ -899,79 +1100,37 @@ pub fn check_sbom_json(check: &SbomCheck, predicate: &[u8]) -> Result<SbomReport
 ///
 /// [`statement_json`]: crate::verify::proof::VerifiedAttestation::statement_json
 pub fn check_sbom_statement(check: &SbomCheck, statement: &[u8]) -> Result<SbomReport, Reason> {
-    let (format, packages) = read_statement(statement)?;
-    Ok(check_packages(check, format, &packages))
+    let judging = Judging::new(check);
+    let (format, judge) = read_statement(statement, &Judge::new(&judging))?;
+    Ok(judge.report(format))
 }
 
-fn check_packages(check: &SbomCheck, format: SbomFormat, packages: &[Pkg<'_>]) -> SbomReport {
-    let mut findings = Vec::new();
-    let mut unparsed = BTreeSet::new();
-    // The same few license texts recur across thousands of packages: judge each text once.
-    let mut judged: HashMap<&str, Result<Vec<String>, ()>> = HashMap::new();
-    for p in packages {
-        let name = p.name.as_deref().unwrap_or_default();
-        if !check.denied_license_ids.is_empty() {
-            let mut hits = BTreeSet::new();
-            for (field, text) in &p.licenses {
-                let result = judged.entry(text.as_ref()).or_insert_with(|| {
-                    license_hits(text, &check.denied_license_ids, check.license_or)
-                });
-                match result {
-                    Ok(h) => hits.extend(h.iter().map(|id| format!("{id} (in {field}: `{text}`)"))),
-                    Err(()) => {
-                        unparsed.insert(text.to_string());
-                    }
-                }
-            }
-            if !hits.is_empty() {
-                findings.push(SbomFinding {
-                    code: ReasonCode::SbomDeniedLicense,
-                    package: name.to_string(),
-                    version: p.version.as_deref().map(str::to_string),
-                    detail: format!(
-                        "denied license {}",
-                        hits.into_iter().collect::<Vec<_>>().join(", ")
-                    ),
-                });
-            }
-        }
-        for denied in &check.denied_packages {
-            let name_match = name.eq_ignore_ascii_case(&denied.name)
-                || p.purl
-                    .as_deref()
-                    .and_then(purl_name)
-                    .is_some_and(|n| n.eq_ignore_ascii_case(&denied.name));
-            if !name_match {
-                continue;
-            }
-            let version = p.version.as_deref();
-            let in_range = match (&denied.versions, version) {
-                (None, _) => true,
-                (Some(_), None) => true,
-                (Some(range), Some(v)) => range.contains(v),
-            };
-            if in_range {
-                findings.push(SbomFinding {
-                    code: ReasonCode::SbomDeniedPackage,
-                    package: name.to_string(),
-                    version: version.map(str::to_string),
-                    detail: match (&denied.versions, version) {
-                        (Some(r), Some(_)) => format!("denied package (versions {})", r.as_str()),
-                        (Some(r), None) => format!(
-                            "denied package (versions {}); the SBOM gives no version, so it is treated as inside the range",
-                            r.as_str()
-                        ),
-                        (None, _) => "denied package (all versions)".to_string(),
-                    },
-                });
-            }
+impl<'c> Judging<'c> {
+    fn new(check: &'c SbomCheck) -> Self {
+        Judging {
+            check,
+            judged: Cell::new(HashMap::new()),
         }
     }
-    SbomReport {
-        format,
-        packages: packages.len(),
-        findings,
-        unparsed_licenses: unparsed,
+}
+
+impl<'c> Judge<'c> {
+    fn new(judging: &'c Judging<'c>) -> Self {
+        Judge {
+            judging,
+            packages: 0,
+            findings: Vec::new(),
+            unparsed: BTreeSet::new(),
+        }
+    }
+
+    fn report(self, format: SbomFormat) -> SbomReport {
+        SbomReport {
+            format,
+            packages: self.packages,
+            findings: self.findings,
+            unparsed_licenses: self.unparsed,
+        }
     }
 }
 
@@ -1205,6 +1364,63 @@ mod fail_closed_tests {
         let two = br#"{"predicate":{"bomFormat":"CycloneDX","components":[]},"predicate":{}}"#;
         let e = check_sbom_statement(&check, two).unwrap_err();
         assert!(e.message.contains("more than one"), "{}", e.message);
+    }
+
+    /// The checks judge packages as they are read: the report must equal judging the
+    /// collected package list (document order, the main component first, the last of
+    /// repeated keys, only the chosen format's packages).
+    #[test]
+    fn judging_while_reading_equals_judging_the_collected_packages() {
+        let check = SbomCheck {
+            denied_licenses: Vec::new(),
+            denied_license_ids: denied_license_ids("AGPL-3.0-only OR GPL-3.0-only").unwrap(),
+            denied_packages: vec![DeniedPackage {
+                name: "bad".into(),
+                versions: None,
+            }],
+            license_or: OrSemantics::Choice,
+        };
+        // Raw text: a `json!` map cannot hold a repeated key.
+        let agpl = r#"[{"license": {"id": "AGPL-3.0-only"}}]"#;
+        let docs = [
+            // `metadata` after `components`; nested components, the object's last wins.
+            r#"{"components": [
+                    {"name": "a", "licenses": @AGPL@, "components": [{"name": "gone", "licenses": @AGPL@}],
+                     "components": [{"name": "a1", "licenses": @AGPL@}, 7, {"name": "bad"}]},
+                    "x",
+                    {"name": "b", "licenses": [{"expression": "GPL-3.0-only OR BSD-like"}]}],
+                "bomFormat": "CycloneDX",
+                "metadata": {"component": {"name": "main", "licenses": @AGPL@,
+                    "components": [{"name": "main-child", "licenses": @AGPL@}]}}}"#,
+            // Top-level `components` twice: the last wins; SPDX `packages` of a CycloneDX
+            // document are not judged (nor their unparsed texts reported).
+            r#"{"bomFormat": "CycloneDX", "components": [{"name": "first", "licenses": @AGPL@}],
+                "packages": [{"name": "spdx", "licenseConcluded": "Weird OR Thing"}],
+                "components": [{"name": "bad", "version": "1"}]}"#,
+            // SPDX, with a non-object package and CycloneDX components beside.
+            r#"{"spdxVersion": "SPDX-2.3", "packages": [
+                    {"name": "p", "licenseConcluded": "AGPL-3.0-only", "licenseDeclared": "Odd OR Text"},
+                    null,
+                    {"name": "bad", "externalRefs": [{"referenceType": "purl", "referenceLocator": "pkg:x/bad@1"}]}],
+                "components": [{"name": "cdx", "licenses": @AGPL@}]}"#,
+        ];
+        for doc in docs {
+            let doc = doc.replace("@AGPL@", agpl);
+            let bytes = doc.as_bytes();
+            let (format, collected) = read_predicate(bytes, &Vec::new()).unwrap();
+            let judging = Judging::new(&check);
+            let mut expected = Judge::new(&judging);
+            for p in collected {
+                expected.push(p);
+            }
+            let expected = expected.report(format);
+            let got = check_sbom_json(&check, bytes).unwrap();
+            assert_eq!(got, expected, "{doc}");
+            assert!(!got.findings.is_empty(), "{doc}");
+            // The same as the `Value` accessors read it (where the last repeated key wins).
+            let value: Value = serde_json::from_slice(bytes).unwrap();
+            assert_eq!(check_sbom(&check, &value).unwrap(), got, "{doc}");
+        }
     }
 
     #[test]
