@@ -137,14 +137,18 @@ impl<R: Repository> Repository for CachingRepository<R> {
         self.inner.put_manifest(tag, media_type, bytes).await
     }
 
-    async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
+    async fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> Result<Arc<Vec<u8>>, RegistryError> {
         if let Some(b) = self.cache.blob(digest)
             && b.len() as u64 <= max_bytes
         {
-            return Ok((*b).clone());
+            return Ok(b);
         }
         let b = self.inner.get_blob(digest, max_bytes).await?;
-        self.cache.insert_blob(digest.clone(), Arc::new(b.clone()));
+        self.cache.insert_blob(digest.clone(), b.clone());
         Ok(b)
     }
 

@@ -127,6 +127,7 @@ async fn fetch_all<R: Repository>(
                 } else {
                     repo.get_blob(&layer.digest, limits.max_payload_bytes)
                         .await
+                        .map(std::sync::Arc::unwrap_or_clone)
                         .map_err(|e| crate::format::error_chain(&e))
                 };
                 AttachedSignature {

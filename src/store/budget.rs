@@ -98,7 +98,7 @@ impl<'a, R: Repository> ImageFetches<'a, R> {
                 "blob is {} bytes but the descriptor says {size}",
                 bytes.len()
             )),
-            Ok(bytes) => Ok(Arc::new(bytes)),
+            Ok(bytes) => Ok(bytes),
             Err(e) => Err(crate::format::error_chain(&e)),
         };
         if fetched.is_err() {
@@ -170,8 +170,12 @@ impl<R: Repository> Repository for ImageFetches<'_, R> {
         self.repo.put_manifest(tag, media_type, bytes).await
     }
 
-    async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
-        // Not memoised (the caller wants its own copy); discovery uses `blob` instead.
+    async fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> Result<Arc<Vec<u8>>, RegistryError> {
+        // Not memoised here; discovery uses `blob` instead.
         let bytes = {
             let _permit = self.permit().await?;
             self.repo.get_blob(digest, max_bytes).await?
@@ -237,7 +241,11 @@ mod tests {
         ) -> Result<Digest, RegistryError> {
             Ok(Digest::of(bytes))
         }
-        async fn get_blob(&self, _: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
+        async fn get_blob(
+            &self,
+            _: &Digest,
+            max_bytes: u64,
+        ) -> Result<Arc<Vec<u8>>, RegistryError> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
             self.most.fetch_max(now, Ordering::SeqCst);
@@ -248,7 +256,7 @@ mod tests {
                     message: "no such blob".into(),
                 });
             }
-            Ok(vec![0; usize::try_from(max_bytes).unwrap_or(0)])
+            Ok(Arc::new(vec![0; usize::try_from(max_bytes).unwrap_or(0)]))
         }
         async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
             Ok(Digest::of(&bytes))

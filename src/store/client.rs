@@ -418,7 +418,11 @@ impl Repository for AnyRepository {
         }
     }
 
-    async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
+    async fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> Result<Arc<Vec<u8>>, RegistryError> {
         match self {
             Self::Remote(r) => r.get_blob(digest, max_bytes).await,
             Self::Layout(l) => l.get_blob(digest, max_bytes).await,

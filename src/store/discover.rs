@@ -870,7 +870,7 @@ pub async fn legacy_sboms<R: Repository>(
     let mut out = Vec::with_capacity(manifest.layers.len());
     for layer in manifest.layers {
         let bytes = repo.get_blob(&layer.digest, limits.max_blob_bytes).await?;
-        out.push((layer, bytes));
+        out.push((layer, Arc::unwrap_or_clone(bytes)));
     }
     Ok(out)
 }

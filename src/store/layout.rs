@@ -393,7 +393,11 @@ impl Repository for LayoutRepository {
         Ok(digest)
     }
 
-    async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
+    async fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> Result<Arc<Vec<u8>>, RegistryError> {
         let path = self.blob_path(digest);
         let bytes = match read_limited(&path, max_bytes).await {
             Ok(b) => b,
@@ -414,7 +418,7 @@ impl Repository for LayoutRepository {
             }
             Err(ReadFile::Io(e)) => return Err(self.io_err("cannot read", &path, &e)),
         };
-        super::checked_blob(&self.name, digest, bytes)
+        super::checked_blob(&self.name, digest, bytes).map(Arc::new)
     }
 
     async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {

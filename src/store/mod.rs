@@ -248,12 +248,14 @@ pub trait Repository: Send + Sync {
         bytes: &[u8],
     ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
 
-    /// Fetch a blob, refusing anything over `max_bytes`, and check it hashes to `digest`.
+    /// Fetch a blob, refusing anything over `max_bytes`, and check it hashes to `digest`. The
+    /// bytes are shared (`Arc`): a cache in front of a store hands out the buffer it holds,
+    /// not a copy (a 200 MB SBOM envelope is held once).
     fn get_blob(
         &self,
         digest: &Digest,
         max_bytes: u64,
-    ) -> impl Future<Output = Result<Vec<u8>, RegistryError>> + Send;
+    ) -> impl Future<Output = Result<std::sync::Arc<Vec<u8>>, RegistryError>> + Send;
 
     /// Store a blob (skipped when the store already has it). Returns its digest. The bytes are
     /// taken by value (`Bytes` is a shared, reference-counted buffer) so that an upload sends

@@ -1104,7 +1104,11 @@ impl Repository for RemoteRepository {
         Ok(digest)
     }
 
-    async fn get_blob(&self, digest: &Digest, max_bytes: u64) -> Result<Vec<u8>, RegistryError> {
+    async fn get_blob(
+        &self,
+        digest: &Digest,
+        max_bytes: u64,
+    ) -> Result<Arc<Vec<u8>>, RegistryError> {
         let object = digest.to_string();
         let url = self.url("blobs", &object);
         let started = std::time::Instant::now();
@@ -1139,7 +1143,7 @@ impl Repository for RemoteRepository {
                 },
             }
         };
-        super::checked_blob(&self.name, digest, bytes)
+        super::checked_blob(&self.name, digest, bytes).map(Arc::new)
     }
 
     async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {

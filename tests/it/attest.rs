@@ -461,7 +461,7 @@ async fn upload_progress_counts_bytes_up_to_the_blob_size() {
         .unwrap();
     assert_eq!(digest, Digest::of(&blob));
     // The registry holds exactly these bytes.
-    assert_eq!(repo.get_blob(&digest, total).await.unwrap(), blob);
+    assert_eq!(*repo.get_blob(&digest, total).await.unwrap(), blob);
 
     let seen = std::mem::take(&mut *events.lock().unwrap());
     assert!(
@@ -514,7 +514,7 @@ async fn upload_progress_counts_bytes_up_to_the_blob_size() {
         .await
         .unwrap();
     assert_eq!(
-        repo.get_blob(&d, 2 * PROGRESS_MIN_BYTES).await.unwrap(),
+        *repo.get_blob(&d, 2 * PROGRESS_MIN_BYTES).await.unwrap(),
         small
     );
     assert!(events.lock().unwrap().is_empty());

@@ -568,7 +568,7 @@ pub(crate) async fn referrer_bundle(
     let v: Value = serde_json::from_slice(&m.bytes).unwrap();
     let layer: imprint::format::digest::Digest =
         v["layers"][0]["digest"].as_str().unwrap().parse().unwrap();
-    repo.get_blob(&layer, 1 << 20).await.unwrap()
+    std::sync::Arc::unwrap_or_clone(repo.get_blob(&layer, 1 << 20).await.unwrap())
 }
 
 /// Keyless `sign` and `attest` of an image on the real registry, in both formats: imprint

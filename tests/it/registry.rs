@@ -111,7 +111,7 @@ async fn blobs_round_trip_and_existing_blobs_are_not_uploaded_again() {
     );
     assert_eq!(proxy.count("PUT", Kind::Upload), 0);
 
-    assert_eq!(repo.get_blob(&d, 10_000).await.unwrap(), blob);
+    assert_eq!(*repo.get_blob(&d, 10_000).await.unwrap(), blob);
     // One byte over the caller's limit: refused.
     let e = repo.get_blob(&d, 9_999).await.unwrap_err();
     assert!(
@@ -163,7 +163,7 @@ async fn tampered_blobs_and_manifests_are_refused() {
     let e = repo.get_blob(&blob_digest, 1000).await.unwrap_err();
     assert!(matches!(e, RegistryError::Unreachable { .. }), "{e}");
     proxy.clear_faults();
-    assert_eq!(repo.get_blob(&blob_digest, 1000).await.unwrap(), blob);
+    assert_eq!(*repo.get_blob(&blob_digest, 1000).await.unwrap(), blob);
 
     // Manifest by digest served with other bytes.
     proxy.inject(
@@ -595,7 +595,7 @@ async fn layout_checks_digests_and_sizes() {
         .put_blob(bytes::Bytes::copy_from_slice(&blob))
         .await
         .unwrap();
-    assert_eq!(repo.get_blob(&bd, 300).await.unwrap(), blob);
+    assert_eq!(*repo.get_blob(&bd, 300).await.unwrap(), blob);
     let e = repo.get_blob(&bd, 299).await.unwrap_err();
     assert!(
         matches!(e, RegistryError::TooLarge { size: 300, .. }),
