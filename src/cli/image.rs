@@ -604,9 +604,32 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
     let type_uri = imprint::format::predicate_type_uri(&args.predicate_type)?;
     let predicate_bytes = imprint::fs::read_limited(&args.predicate, args.max_predicate_bytes)
         .context("cannot read the predicate file (a larger one needs --max-predicate-bytes)")?;
+    // A cosign key's scrypt decryption (~0.2 s) runs beside the predicate's transcoding (a
+    // large SBOM takes longer) when it asks nothing on the terminal: its password is in the
+    // environment, or it has none. Otherwise the key is loaded afterwards, as before, so a bad
+    // predicate is reported before any prompt. A predicate error is reported first either way.
+    let prompt_free = key_ref.as_ref().is_some_and(|k| {
+        !k.needs_password()
+            || keys::password::password_from_env(|name| std::env::var_os(name)).is_some()
+    });
+    let (predicate, early_key) = std::thread::scope(|scope| {
+        let job = key_ref
+            .as_ref()
+            .filter(|_| prompt_free)
+            .map(|k| scope.spawn(move || load_signing_key(k)));
+        let predicate = imprint::format::load_predicate_json(
+            &type_uri,
+            &predicate_bytes,
+            args.max_predicate_bytes,
+        );
+        let key = job.map(|j| {
+            j.join()
+                .unwrap_or_else(|_| Err(anyhow::anyhow!("loading the signing key failed")))
+        });
+        (predicate, key)
+    });
     let predicate =
-        imprint::format::load_predicate_json(&type_uri, &predicate_bytes, args.max_predicate_bytes)
-            .with_context(|| format!("predicate `{}`", args.predicate.display()))?;
+        predicate.with_context(|| format!("predicate `{}`", args.predicate.display()))?;
     // The file is not needed once its statement bytes exist (a large SBOM: do not hold both).
     drop(predicate_bytes);
     let timeout = super::registry_opts::timeout();
@@ -618,9 +641,10 @@ pub(crate) async fn attest(args: AttestArgs) -> anyhow::Result<Outcome> {
         limits: args.registry.limits(),
         format: write_format(args.new_bundle_format),
     };
-    let key = match key_ref {
-        Some(key_ref) => Some(load_signing_key(&key_ref)?),
-        None => None,
+    let key = match (early_key, key_ref) {
+        (Some(loaded), _) => Some(loaded?),
+        (None, Some(key_ref)) => Some(load_signing_key(&key_ref)?),
+        (None, None) => None,
     };
     let tlog_upload = key.is_some() && args.cosign.upload_key_signature();
     let client = upload_client(&args.registry)?;

@@ -11,7 +11,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, SystemTime};
 
 use crate::format::digest::Digest;
-use crate::store::{Manifest, ManifestRef, RegistryError, Repository};
+use crate::store::{Blob, Manifest, ManifestRef, RegistryError, Repository};
 
 /// Bounded content-addressed cache of manifests and blobs.
 #[derive(Debug)]
@@ -152,8 +152,8 @@ impl<R: Repository> Repository for CachingRepository<R> {
         Ok(b)
     }
 
-    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
-        self.inner.put_blob(bytes).await
+    async fn put_blob(&self, blob: Blob) -> Result<Digest, RegistryError> {
+        self.inner.put_blob(blob).await
     }
 
     async fn referrers_api(&self, subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {

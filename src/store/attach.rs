@@ -13,7 +13,7 @@ use std::time::{Duration, Instant};
 
 use crate::format::digest::Digest;
 use crate::format::oci::{self, Descriptor, ImageIndex, ImageManifest};
-use crate::store::{Manifest, ManifestRef, RegistryError, Repository, media_types};
+use crate::store::{Blob, Manifest, ManifestRef, RegistryError, Repository, media_types};
 
 /// Annotation holding the base64 signature (present and empty on attestation layers).
 pub const SIGNATURE_ANNOTATION: &str = "dev.cosignproject.cosign/signature";
@@ -155,7 +155,7 @@ pub struct NewLayer {
     /// Descriptor; `digest` and `size` must describe `bytes`.
     pub descriptor: Descriptor,
     /// The layer content (payload or envelope), shared with the upload rather than copied.
-    pub bytes: bytes::Bytes,
+    pub blob: Blob,
 }
 
 impl NewLayer {
@@ -165,10 +165,24 @@ impl NewLayer {
         bytes: impl Into<bytes::Bytes>,
         annotations: BTreeMap<String, String>,
     ) -> Self {
-        let bytes = bytes.into();
-        let mut descriptor = Descriptor::for_bytes(media_type, &bytes);
+        let blob = Blob::new(bytes);
+        let mut descriptor = blob_descriptor(media_type, &blob);
         descriptor.annotations = Some(annotations);
-        Self { descriptor, bytes }
+        Self { descriptor, blob }
+    }
+}
+
+/// The descriptor of `blob` (its digest as computed when the blob was made).
+fn blob_descriptor(media_type: &str, blob: &Blob) -> Descriptor {
+    Descriptor {
+        media_type: media_type.to_owned(),
+        size: blob.len() as u64,
+        digest: blob.digest().clone(),
+        data: None,
+        urls: None,
+        annotations: None,
+        platform: None,
+        artifact_type: None,
     }
 }
 
@@ -211,7 +225,7 @@ pub async fn append<R: Repository>(
 ) -> Result<Appended, AttachError> {
     let tag = kind.tag(subject);
     // Upload the layer blob once; it is content-addressed, so retries need not repeat it.
-    repo.put_blob(layer.bytes.clone()).await?;
+    repo.put_blob(layer.blob.clone()).await?;
     // Every layer observed in the tag during this call; never dropped unless `drop_existing`.
     let mut seen: Vec<Descriptor> = Vec::new();
     let mut dropped_any = false;
@@ -384,7 +398,7 @@ where
         } => (manifest, media_type, blobs, wanted),
     };
     for b in blobs {
-        repo.put_blob(b.into()).await?;
+        repo.put_blob(Blob::new(b)).await?;
     }
     let guard_started = Instant::now();
     let before = repo
@@ -491,14 +505,12 @@ pub async fn push_bundle_referrer<R: Repository>(
         platform: None,
         artifact_type: None,
     };
+    let bundle = Blob::new(bundle_json);
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(media_types::OCI_MANIFEST.to_owned()),
         config,
-        layers: vec![Descriptor::for_bytes(
-            media_types::SIGSTORE_BUNDLE_V03,
-            &bundle_json,
-        )],
+        layers: vec![blob_descriptor(media_types::SIGSTORE_BUNDLE_V03, &bundle)],
         annotations: Some(annotations),
         subject: Some(subject_desc),
         artifact_type: Some(media_types::SIGSTORE_BUNDLE_V03.to_owned()),
@@ -509,9 +521,8 @@ pub async fn push_bundle_referrer<R: Repository>(
     // Upload again and retry, as for a moved tag.
     let mut attempt = 0;
     let digest = loop {
-        repo.put_blob(bytes::Bytes::from_static(EMPTY_CONFIG))
-            .await?;
-        repo.put_blob(bundle_json.clone()).await?;
+        repo.put_blob(Blob::new(EMPTY_CONFIG)).await?;
+        repo.put_blob(bundle.clone()).await?;
         match repo
             .put_manifest(None, media_types::OCI_MANIFEST, &bytes)
             .await

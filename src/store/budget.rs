@@ -18,7 +18,7 @@ use tokio::sync::{OnceCell, Semaphore};
 
 use crate::format::digest::Digest;
 use crate::format::oci::Descriptor;
-use crate::store::{Limits, Manifest, ManifestRef, RegistryError, Repository};
+use crate::store::{Blob, Limits, Manifest, ManifestRef, RegistryError, Repository};
 
 /// A fetched blob as shared by every candidate that names it, or why it could not be fetched.
 pub(crate) type Shared = Result<Arc<Vec<u8>>, String>;
@@ -184,8 +184,8 @@ impl<R: Repository> Repository for ImageFetches<'_, R> {
         Ok(bytes)
     }
 
-    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
-        self.repo.put_blob(bytes).await
+    async fn put_blob(&self, blob: Blob) -> Result<Digest, RegistryError> {
+        self.repo.put_blob(blob).await
     }
 
     async fn referrers_api(&self, subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
@@ -258,8 +258,8 @@ mod tests {
             }
             Ok(Arc::new(vec![0; usize::try_from(max_bytes).unwrap_or(0)]))
         }
-        async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
-            Ok(Digest::of(&bytes))
+        async fn put_blob(&self, blob: Blob) -> Result<Digest, RegistryError> {
+            Ok(blob.digest().clone())
         }
         async fn referrers_api(&self, _: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
             Ok(None)

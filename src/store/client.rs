@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use super::layout::LayoutRepository;
 use super::remote::{RegistrySession, RemoteRepository};
-use super::{Limits, Manifest, ManifestRef, RegistryError, Repository};
+use super::{Blob, Limits, Manifest, ManifestRef, RegistryError, Repository};
 use crate::format::digest::Digest;
 use crate::format::reference::ImageRef;
 
@@ -429,10 +429,10 @@ impl Repository for AnyRepository {
         }
     }
 
-    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
+    async fn put_blob(&self, blob: Blob) -> Result<Digest, RegistryError> {
         match self {
-            Self::Remote(r) => r.put_blob(bytes).await,
-            Self::Layout(l) => l.put_blob(bytes).await,
+            Self::Remote(r) => r.put_blob(blob).await,
+            Self::Layout(l) => l.put_blob(blob).await,
         }
     }
 

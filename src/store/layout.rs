@@ -18,7 +18,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Map, Value};
 
-use super::{Limits, Manifest, ManifestRef, RegistryError, Repository, media_types};
+use super::{Blob, Limits, Manifest, ManifestRef, RegistryError, Repository, media_types};
 use crate::format::digest::Digest;
 
 /// The annotation that names an image in `index.json`.
@@ -421,11 +421,10 @@ impl Repository for LayoutRepository {
         super::checked_blob(&self.name, digest, bytes).map(Arc::new)
     }
 
-    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
-        let digest = Digest::of(&bytes);
+    async fn put_blob(&self, blob: Blob) -> Result<Digest, RegistryError> {
         self.ensure_layout_file().await?;
-        self.write_blob(&digest, &bytes).await?;
-        Ok(digest)
+        self.write_blob(blob.digest(), blob.bytes()).await?;
+        Ok(blob.digest().clone())
     }
 
     async fn referrers_api(&self, _subject: &Digest) -> Result<Option<Vec<u8>>, RegistryError> {
@@ -448,7 +447,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), layout.path().join("blobs/sha256")).unwrap();
         let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
         let e = repo
-            .put_blob(bytes::Bytes::from_static(b"payload"))
+            .put_blob(Blob::copy_from_slice(b"payload"))
             .await
             .unwrap_err();
         let msg = e.to_string();
@@ -463,7 +462,7 @@ mod tests {
         std::os::unix::fs::symlink(outside.path(), layout.path().join("blobs")).unwrap();
         let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
         assert!(
-            repo.put_blob(bytes::Bytes::from_static(b"payload"))
+            repo.put_blob(Blob::copy_from_slice(b"payload"))
                 .await
                 .is_err()
         );
@@ -473,7 +472,7 @@ mod tests {
         let layout = tempfile::tempdir().unwrap();
         let repo = LayoutRepository::new(&layout.path().display().to_string(), Limits::DEFAULT);
         let digest = repo
-            .put_blob(bytes::Bytes::from_static(b"payload"))
+            .put_blob(Blob::copy_from_slice(b"payload"))
             .await
             .unwrap();
         assert!(

@@ -37,6 +37,46 @@ pub enum ManifestRef<'a> {
     Digest(&'a Digest),
 }
 
+/// Blob content with its sha256 digest, computed once when the `Blob` is made (no constructor
+/// takes a digest, so `digest` always describes `bytes`). The descriptor that names a blob and
+/// the store that uploads it share the one computation: an SBOM envelope of 200 MB is hashed
+/// once, not once per step. The bytes are shared, reference-counted: cloning a `Blob` (for a
+/// retried upload) copies no content.
+#[derive(Debug, Clone)]
+pub struct Blob {
+    bytes: bytes::Bytes,
+    digest: Digest,
+}
+
+impl Blob {
+    /// The blob of `bytes` (hashed here).
+    pub fn new(bytes: impl Into<bytes::Bytes>) -> Self {
+        let bytes = bytes.into();
+        let digest = Digest::of(&bytes);
+        Self { bytes, digest }
+    }
+    /// The blob of a copy of `bytes`.
+    pub fn copy_from_slice(bytes: &[u8]) -> Self {
+        Self::new(bytes::Bytes::copy_from_slice(bytes))
+    }
+    /// The content.
+    pub fn bytes(&self) -> &bytes::Bytes {
+        &self.bytes
+    }
+    /// sha256 of the content.
+    pub fn digest(&self) -> &Digest {
+        &self.digest
+    }
+    /// Length in bytes.
+    pub fn len(&self) -> usize {
+        self.bytes.len()
+    }
+    /// Whether the blob is empty.
+    pub fn is_empty(&self) -> bool {
+        self.bytes.is_empty()
+    }
+}
+
 /// A manifest as fetched: the exact bytes, their (checked) digest and the media type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {
@@ -257,14 +297,10 @@ pub trait Repository: Send + Sync {
         max_bytes: u64,
     ) -> impl Future<Output = Result<std::sync::Arc<Vec<u8>>, RegistryError>> + Send;
 
-    /// Store a blob (skipped when the store already has it). Returns its digest. The bytes are
-    /// taken by value (`Bytes` is a shared, reference-counted buffer) so that an upload sends
-    /// the caller's buffer itself: a 200 MB SBOM envelope is never copied to be uploaded, and
-    /// a retry clones a reference, not the content.
-    fn put_blob(
-        &self,
-        bytes: bytes::Bytes,
-    ) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
+    /// Store a blob (skipped when the store already has it). Returns its digest. The upload
+    /// sends the blob's own shared buffer ([`Blob`]): a 200 MB SBOM envelope is neither copied
+    /// nor hashed again to be uploaded.
+    fn put_blob(&self, blob: Blob) -> impl Future<Output = Result<Digest, RegistryError>> + Send;
 
     /// The OCI 1.1 referrers API for `subject`: `Ok(Some(index bytes))` when the store
     /// supports it, `Ok(None)` when it does not (callers then use the `sha256-<hex>` tag

@@ -31,7 +31,7 @@ use reqwest::{Method, StatusCode};
 
 use super::auth::{self, Challenge, Credential, Scope, Token};
 use super::client::{AuthSource, PROGRESS_MIN_BYTES, ProgressEvent, ProgressHook};
-use super::{Limits, Manifest, ManifestRef, RegistryError, Repository, media_types};
+use super::{Blob, Limits, Manifest, ManifestRef, RegistryError, Repository, media_types};
 use crate::format::digest::Digest;
 
 /// Most characters of a registry error body quoted in an error message.
@@ -1146,8 +1146,8 @@ impl Repository for RemoteRepository {
         super::checked_blob(&self.name, digest, bytes).map(Arc::new)
     }
 
-    async fn put_blob(&self, bytes: bytes::Bytes) -> Result<Digest, RegistryError> {
-        let digest = Digest::of(&bytes);
+    async fn put_blob(&self, blob: Blob) -> Result<Digest, RegistryError> {
+        let (digest, bytes) = (blob.digest().clone(), blob.bytes().clone());
         if self.blob_exists(&digest).await? {
             return Ok(digest);
         }

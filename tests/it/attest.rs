@@ -84,13 +84,13 @@ async fn push_att_layers(
 ) {
     let mut descriptors = Vec::new();
     for (d, bytes) in layers {
-        repo.put_blob(bytes::Bytes::copy_from_slice(&bytes))
+        repo.put_blob(imprint::store::Blob::copy_from_slice(&bytes))
             .await
             .unwrap();
         descriptors.push(d);
     }
     let (config, manifest) = attach::build_manifest(&descriptors);
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
     repo.put_manifest(
@@ -456,7 +456,7 @@ async fn upload_progress_counts_bytes_up_to_the_blob_size() {
     let blob = random_bytes(3 * 1024 * 1024);
     let total = blob.len() as u64;
     let digest = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     assert_eq!(digest, Digest::of(&blob));
@@ -503,14 +503,14 @@ async fn upload_progress_counts_bytes_up_to_the_blob_size() {
     assert_eq!(sent.last(), Some(&total));
 
     // Already present: no upload, no events.
-    repo.put_blob(bytes::Bytes::copy_from_slice(&blob))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     assert!(events.lock().unwrap().is_empty());
     // Small blobs are not reported.
     let small = random_bytes(usize::try_from(PROGRESS_MIN_BYTES).unwrap() - 1);
     let d = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&small))
+        .put_blob(imprint::store::Blob::copy_from_slice(&small))
         .await
         .unwrap();
     assert_eq!(

@@ -1046,9 +1046,9 @@ async fn cli_keyless_legacy_signature_on_a_layout() {
         digest
     );
     let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-    repo.put_blob(layer.bytes.clone()).await.unwrap();
+    repo.put_blob(layer.blob.clone()).await.unwrap();
     let (config, m) = attach::build_manifest(&[layer.descriptor]);
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
     repo.put_manifest(

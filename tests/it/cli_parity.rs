@@ -253,10 +253,10 @@ async fn attach_sbom(image: &str, digest: &Digest, sbom: &[u8], media_type: &str
         .unwrap();
     let layer = Descriptor::for_bytes(media_type, sbom);
     let (config, manifest) = imprint::store::attach::build_manifest(&[layer]);
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
-    repo.put_blob(bytes::Bytes::copy_from_slice(sbom))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(sbom))
         .await
         .unwrap();
     repo.put_manifest(

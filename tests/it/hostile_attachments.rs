@@ -35,7 +35,7 @@ async fn push_sig_layers(
     size: u64,
 ) -> Vec<u8> {
     let config = b"{}".to_vec();
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
     let layer = serde_json::json!({
@@ -79,7 +79,7 @@ async fn layers_sharing_one_blob_fetch_it_once() {
     let repo = test_client().repository(&image).unwrap();
     let blob = random_bytes(4096);
     let blob_digest = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     push_sig_layers(&repo, &subject, 50, &blob_digest, 4096).await;
@@ -123,7 +123,7 @@ async fn the_image_total_is_bounded_by_max_image_bytes() {
     let repo = test_client().repository(&image).unwrap();
     let blob = random_bytes(4096);
     let blob_digest = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     let manifest = push_sig_layers(&repo, &subject, 50, &blob_digest, 4096).await;
@@ -185,7 +185,7 @@ async fn an_oversized_payload_layer_is_refused_before_it_is_fetched() {
     let size = Limits::DEFAULT.max_payload_bytes + 1;
     let blob = random_bytes(size as usize);
     let blob_digest = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     push_sig_layers(&repo, &subject, 1, &blob_digest, size).await;
@@ -282,7 +282,7 @@ async fn junk_in_the_sig_tag_does_not_hide_a_valid_bundle() {
             let repo = client.repository(&image).unwrap();
             let blob = random_bytes(64);
             let blob_digest = repo
-                .put_blob(bytes::Bytes::copy_from_slice(&blob))
+                .put_blob(imprint::store::Blob::copy_from_slice(&blob))
                 .await
                 .unwrap();
             push_sig_layers(&repo, &subject, 1001, &blob_digest, 64).await;

@@ -1237,7 +1237,7 @@ async fn notation_signatures_found_in_a_registry() {
     let client = crate::support::test_client();
     let repo = client.repository(&image).unwrap();
     for e in std::fs::read_dir(layout.join("blobs/sha256")).unwrap() {
-        repo.put_blob(bytes::Bytes::copy_from_slice(
+        repo.put_blob(imprint::store::Blob::copy_from_slice(
             &std::fs::read(e.unwrap().path()).unwrap(),
         ))
         .await

@@ -26,10 +26,10 @@ async fn manifest_bytes_round_trip_exactly() {
     let client = test_client();
     let repo = repo_at(&client, registry(), &unique_repo("exact"));
     let (_, config, layer) = crate::support::build_image(("amd64", "linux"));
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
-    repo.put_blob(bytes::Bytes::copy_from_slice(&layer))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&layer))
         .await
         .unwrap();
     let manifest = format!(
@@ -87,7 +87,7 @@ async fn blobs_round_trip_and_existing_blobs_are_not_uploaded_again() {
     let repo = repo_at(&client, proxy.addr(), &unique_repo("blobs"));
     let blob = crate::support::random_bytes(10_000);
     let d = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     assert_eq!(d, Digest::of(&blob));
@@ -97,7 +97,7 @@ async fn blobs_round_trip_and_existing_blobs_are_not_uploaded_again() {
 
     proxy.reset();
     assert_eq!(
-        repo.put_blob(bytes::Bytes::copy_from_slice(&blob))
+        repo.put_blob(imprint::store::Blob::copy_from_slice(&blob))
             .await
             .unwrap(),
         d
@@ -136,7 +136,7 @@ async fn tampered_blobs_and_manifests_are_refused() {
     let digest = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let blob = crate::support::random_bytes(100);
     let blob_digest = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
 
@@ -356,11 +356,11 @@ async fn no_ping_and_three_requests_per_signed_image() {
         let repo = setup.repository(&image).unwrap();
         let payload = crate::support::random_bytes(200);
         let payload_digest = repo
-            .put_blob(bytes::Bytes::copy_from_slice(&payload))
+            .put_blob(imprint::store::Blob::copy_from_slice(&payload))
             .await
             .unwrap();
         let config = b"{}".to_vec();
-        repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+        repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
             .await
             .unwrap();
         let sig = serde_json::to_vec(&serde_json::json!({
@@ -592,7 +592,7 @@ async fn layout_checks_digests_and_sizes() {
     let d = push_image_to(&repo, Some("v1"), ("amd64", "linux")).await;
     let blob = crate::support::random_bytes(300);
     let bd = repo
-        .put_blob(bytes::Bytes::copy_from_slice(&blob))
+        .put_blob(imprint::store::Blob::copy_from_slice(&blob))
         .await
         .unwrap();
     assert_eq!(*repo.get_blob(&bd, 300).await.unwrap(), blob);
@@ -665,7 +665,7 @@ async fn registry_image_copies_to_layout_byte_exact() {
         let bytes = resolved.repository.get_blob(&d, 1 << 20).await.unwrap();
         assert_eq!(
             layout
-                .put_blob(bytes::Bytes::copy_from_slice(&bytes))
+                .put_blob(imprint::store::Blob::copy_from_slice(&bytes))
                 .await
                 .unwrap(),
             d

@@ -165,7 +165,7 @@ async fn tampered_layers_fail_closed() {
         (p_other.clone(), key.sign(&p_other).unwrap()),
         (p_this.clone(), sig_of_other),
     ] {
-        repo.put_blob(bytes::Bytes::copy_from_slice(&payload))
+        repo.put_blob(imprint::store::Blob::copy_from_slice(&payload))
             .await
             .unwrap();
         let mut l = oci::Descriptor::for_bytes(media_types::SIMPLE_SIGNING, &payload);
@@ -182,7 +182,7 @@ async fn tampered_layers_fail_closed() {
         )]
         .into(),
     );
-    repo.put_blob(bytes::Bytes::copy_from_slice(&p_this))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&p_this))
         .await
         .unwrap();
     layers.push(truncated);
@@ -191,7 +191,7 @@ async fn tampered_layers_fail_closed() {
     unsigned.annotations = None;
     layers.push(unsigned);
     let (config, manifest) = attach::build_manifest(&layers);
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
     repo.put_manifest(

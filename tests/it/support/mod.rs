@@ -318,11 +318,11 @@ pub(crate) async fn push_image_to(
 ) -> Digest {
     let (manifest, config, layer) = build_image(platform);
     repository
-        .put_blob(bytes::Bytes::copy_from_slice(&config))
+        .put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .expect("push config");
     repository
-        .put_blob(bytes::Bytes::copy_from_slice(&layer))
+        .put_blob(imprint::store::Blob::copy_from_slice(&layer))
         .await
         .expect("push layer");
     repository
@@ -367,11 +367,11 @@ pub(crate) async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
     for (arch, os) in [("amd64", "linux"), ("arm64", "linux")] {
         let (manifest, config, layer) = build_image((arch, os));
         repository
-            .put_blob(bytes::Bytes::copy_from_slice(&config))
+            .put_blob(imprint::store::Blob::copy_from_slice(&config))
             .await
             .expect("push config");
         repository
-            .put_blob(bytes::Bytes::copy_from_slice(&layer))
+            .put_blob(imprint::store::Blob::copy_from_slice(&layer))
             .await
             .expect("push layer");
         let d = repository

@@ -39,9 +39,9 @@ pub(crate) async fn push_sig_layer(
     let image = ImageRef::parse(&format!("{}/{}", registry(), unique_repo(prefix))).unwrap();
     let repo = test_client().repository(&image).unwrap();
     let layer = NewLayer::new(media_types::SIMPLE_SIGNING, payload, annotations);
-    repo.put_blob(layer.bytes.clone()).await.unwrap();
+    repo.put_blob(layer.blob.clone()).await.unwrap();
     let (config, manifest) = attach::build_manifest(&[layer.descriptor]);
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
     repo.put_manifest(
@@ -69,11 +69,11 @@ pub(crate) async fn push_sig_vector<R: Repository>(
         m.config.digest,
         "config rule reproduces the vector's config digest"
     );
-    repo.put_blob(bytes::Bytes::copy_from_slice(&config))
+    repo.put_blob(imprint::store::Blob::copy_from_slice(&config))
         .await
         .unwrap();
     for p in payloads {
-        repo.put_blob(bytes::Bytes::copy_from_slice(p))
+        repo.put_blob(imprint::store::Blob::copy_from_slice(p))
             .await
             .unwrap();
     }
