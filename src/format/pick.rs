@@ -61,6 +61,30 @@ impl<'de> Deserialize<'de> for Skip {
     }
 }
 
+/// How a reader skips the values it does not read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Skipping {
+    /// As a `Value` parse checks them ([`Skip`]): for JSON not read before.
+    Checked,
+    /// With `serde::de::IgnoredAny`, which checks the JSON structure but scans string
+    /// contents without decoding them. Only for bytes that were already read in full with
+    /// [`Skip`], so that nothing a second read skips can be refused: a verified
+    /// attestation's statement, which `format::parse_statement` reads so before the
+    /// signature's claims are accepted. The policy checks read a 200 MiB SBOM's statement
+    /// this way, once or twice more, at a fraction of the cost.
+    Verified,
+}
+
+impl Skipping {
+    /// Skip the map's next value.
+    pub(crate) fn value<'de, A: MapAccess<'de>>(self, map: &mut A) -> Result<(), A::Error> {
+        match self {
+            Self::Checked => map.next_value::<Skip>().map(|_| ()),
+            Self::Verified => map.next_value::<de::IgnoredAny>().map(|_| ()),
+        }
+    }
+}
+
 /// An object key, borrowed when it has no escapes.
 pub(crate) struct Key<'de>(pub(crate) Cow<'de, str>);
 
@@ -178,11 +202,12 @@ impl<'de, T: Pick<'de> + Default> Pick<'de> for Vec<T> {
 pub(crate) fn statement_predicate<'de, S>(
     statement: &'de [u8],
     seed: S,
+    skipping: Skipping,
 ) -> Result<Option<S::Value>, serde_json::Error>
 where
     S: DeserializeSeed<'de>,
 {
-    struct V<S>(S);
+    struct V<S>(S, Skipping);
     impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for V<S> {
         type Value = Option<S::Value>;
         fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -200,14 +225,14 @@ where
                     };
                     out = Some(map.next_value_seed(s)?);
                 } else {
-                    map.next_value::<Skip>()?;
+                    self.1.value(&mut map)?;
                 }
             }
             Ok(out)
         }
     }
     let mut d = serde_json::Deserializer::from_slice(statement);
-    let out = d.deserialize_map(V(seed))?;
+    let out = d.deserialize_map(V(seed, skipping))?;
     d.end()?;
     Ok(out)
 }
@@ -217,7 +242,7 @@ where
 /// For checks that read a few top-level sections of a document that may be huge elsewhere
 /// (a vulnerability check on an SBOM reads `vulnerabilities` and `metadata`, never
 /// `components`).
-pub(crate) struct KeepKeys<'k>(pub(crate) &'k [&'k str]);
+pub(crate) struct KeepKeys<'k>(pub(crate) &'k [&'k str], pub(crate) Skipping);
 
 impl<'de> DeserializeSeed<'de> for KeepKeys<'_> {
     type Value = Value;
@@ -260,7 +285,7 @@ impl<'de> Visitor<'de> for KeepKeys<'_> {
                 let v: Value = map.next_value()?;
                 out.insert(k.into_owned(), v);
             } else {
-                map.next_value::<Skip>()?;
+                self.1.value(&mut map)?;
             }
         }
         Ok(Value::Object(out))
@@ -319,25 +344,67 @@ mod tests {
     #[test]
     fn statement_predicate_and_kept_keys() {
         let st = br#"{"_type":"t","predicate":{"a":{"b":1},"big":[1,2,3],"c":"d"},"subject":[]}"#;
-        let v = statement_predicate(st, KeepKeys(&["a", "c"]))
-            .unwrap()
-            .unwrap();
+        let v = statement_predicate(
+            st,
+            KeepKeys(&["a", "c"], Skipping::Checked),
+            Skipping::Checked,
+        )
+        .unwrap()
+        .unwrap();
         assert_eq!(v, serde_json::json!({"a": {"b": 1}, "c": "d"}));
         assert_eq!(
-            statement_predicate(br#"{"_type":"t"}"#, KeepKeys(&["a"])).unwrap(),
+            statement_predicate(
+                br#"{"_type":"t"}"#,
+                KeepKeys(&["a"], Skipping::Checked),
+                Skipping::Checked
+            )
+            .unwrap(),
             None
         );
         assert_eq!(
-            statement_predicate(br#"{"predicate":[1]}"#, KeepKeys(&["a"])).unwrap(),
+            statement_predicate(
+                br#"{"predicate":[1]}"#,
+                KeepKeys(&["a"], Skipping::Checked),
+                Skipping::Checked
+            )
+            .unwrap(),
             Some(Value::Null)
         );
-        let e =
-            statement_predicate(br#"{"predicate":{},"predicate":{}}"#, KeepKeys(&[])).unwrap_err();
+        let e = statement_predicate(
+            br#"{"predicate":{},"predicate":{}}"#,
+            KeepKeys(&[], Skipping::Checked),
+            Skipping::Checked,
+        )
+        .unwrap_err();
         assert!(e.to_string().contains("more than one `predicate`"), "{e}");
-        assert!(statement_predicate(b"[]", KeepKeys(&[])).is_err());
-        assert!(statement_predicate(br#"{"predicate":{}} x"#, KeepKeys(&[])).is_err());
+        assert!(
+            statement_predicate(b"[]", KeepKeys(&[], Skipping::Checked), Skipping::Checked)
+                .is_err()
+        );
+        assert!(
+            statement_predicate(
+                br#"{"predicate":{}} x"#,
+                KeepKeys(&[], Skipping::Checked),
+                Skipping::Checked
+            )
+            .is_err()
+        );
         // Skipped fields are checked as a `Value` parse checks them.
-        assert!(statement_predicate(br#"{"x":"\ud800","predicate":{}}"#, KeepKeys(&[])).is_err());
-        assert!(statement_predicate(b"{\"x\":\"\xff\",\"predicate\":{}}", KeepKeys(&[])).is_err());
+        assert!(
+            statement_predicate(
+                br#"{"x":"\ud800","predicate":{}}"#,
+                KeepKeys(&[], Skipping::Checked),
+                Skipping::Checked
+            )
+            .is_err()
+        );
+        assert!(
+            statement_predicate(
+                b"{\"x\":\"\xff\",\"predicate\":{}}",
+                KeepKeys(&[], Skipping::Checked),
+                Skipping::Checked
+            )
+            .is_err()
+        );
     }
 }

@@ -240,7 +240,7 @@ struct EnvelopeFields(Option<Map<String, Value>>);
 impl<'de> serde::Deserialize<'de> for EnvelopeFields {
     fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         const KEEP: &[&str] = &["_type", "predicateType", "subject"];
-        match super::pick::KeepKeys(KEEP).deserialize(d)? {
+        match super::pick::KeepKeys(KEEP, super::pick::Skipping::Checked).deserialize(d)? {
             Value::Object(m) => Ok(Self(Some(m))),
             _ => Ok(Self(None)),
         }
@@ -265,9 +265,11 @@ pub fn predicate_value(statement: &[u8], max_bytes: u64) -> Result<Value, Payloa
             Value::deserialize(d)
         }
     }
-    Ok(super::pick::statement_predicate(statement, AsValue)
-        .map_err(|source| PayloadError::Json { what: WHAT, source })?
-        .unwrap_or(Value::Null))
+    Ok(
+        super::pick::statement_predicate(statement, AsValue, super::pick::Skipping::Checked)
+            .map_err(|source| PayloadError::Json { what: WHAT, source })?
+            .unwrap_or(Value::Null),
+    )
 }
 
 impl Statement {

@@ -952,7 +952,7 @@ impl Ctx<'_> {
         let statement = att.statement_json();
         let mut warnings = Vec::new();
         if let Some(check) = &req.sbom {
-            let report = super::sbom::check_sbom_statement(check, statement)?;
+            let report = super::sbom::check_sbom_verified(check, att)?;
             if let Some(reason) = report.reason() {
                 return Err(reason);
             }
@@ -979,7 +979,7 @@ impl Ctx<'_> {
             }
         }
         if let Some(check) = &req.vulnerabilities {
-            let report = super::vuln::check_vulnerabilities_statement(check, statement, self.now)?;
+            let report = super::vuln::check_vulnerabilities_verified(check, att, self.now)?;
             if let Some(reason) = report.reason() {
                 return Err(reason);
             }

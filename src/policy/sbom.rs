@@ -35,7 +35,7 @@ use serde_json::Value;
 use super::decision::{Reason, ReasonCode};
 use super::model::{OrSemantics, SbomCheck};
 use super::version::VersionRange;
-use crate::format::pick::{Key, Opt, Pick, Skip};
+use crate::format::pick::{Key, Opt, Pick, Skip, Skipping};
 
 /// A denied package entry.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -456,6 +456,7 @@ fn read_predicate<'de, S: Sink<'de>>(
     let doc = DocSeed {
         too_deep: &too_deep_flag,
         proto,
+        skipping: Skipping::Checked,
     }
     .deserialize(&mut d)
     .and_then(|doc| d.end().map(|()| doc))
@@ -486,6 +487,7 @@ fn read_predicate<'de, S: Sink<'de>>(
 fn read_statement<'de, S: Sink<'de>>(
     statement: &'de [u8],
     proto: &S,
+    skipping: Skipping,
 ) -> Result<(SbomFormat, S), Reason> {
     let too_deep_flag = Cell::new(false);
     let doc = crate::format::pick::statement_predicate(
@@ -493,7 +495,9 @@ fn read_statement<'de, S: Sink<'de>>(
         DocSeed {
             too_deep: &too_deep_flag,
             proto,
+            skipping,
         },
+        skipping,
     );
     match doc {
         Ok(Some(doc)) => from_doc(doc, proto),
@@ -545,6 +549,7 @@ fn from_doc<'de, S: Sink<'de>>(doc: Doc<S>, proto: &S) -> Result<(SbomFormat, S)
 struct DocSeed<'f, S> {
     too_deep: &'f Cell<bool>,
     proto: &'f S,
+    skipping: Skipping,
 }
 
 impl<'de, S: Sink<'de>> DeserializeSeed<'de> for DocSeed<'_, S> {
@@ -590,7 +595,7 @@ impl<'de, S: Sink<'de>> Visitor<'de> for DocSeed<'_, S> {
             match k.as_ref() {
                 "spdxVersion" | "SPDXID" => {
                     doc.spdx_marker = true;
-                    map.next_value::<Skip>()?;
+                    self.skipping.value(&mut map)?;
                 }
                 "packages" => {
                     doc.spdx_packages = map.next_value_seed(SpdxPackagesSeed(self.proto))?;
@@ -605,16 +610,18 @@ impl<'de, S: Sink<'de>> Visitor<'de> for DocSeed<'_, S> {
                         depth: 0,
                         too_deep: self.too_deep,
                         proto: self.proto,
+                        skipping: self.skipping,
                     })?;
                 }
                 "metadata" => {
                     doc.main_component = map.next_value_seed(MetadataSeed {
                         too_deep: self.too_deep,
                         proto: self.proto,
+                        skipping: self.skipping,
                     })?;
                 }
                 _ => {
-                    map.next_value::<Skip>()?;
+                    self.skipping.value(&mut map)?;
                 }
             }
         }
@@ -736,6 +743,7 @@ impl<'de> Pick<'de> for SpdxPkg<'de> {
 struct MetadataSeed<'f, S> {
     too_deep: &'f Cell<bool>,
     proto: &'f S,
+    skipping: Skipping,
 }
 
 impl<'de, S: Sink<'de>> DeserializeSeed<'de> for MetadataSeed<'_, S> {
@@ -781,10 +789,11 @@ impl<'de, S: Sink<'de>> Visitor<'de> for MetadataSeed<'_, S> {
                     out: &mut pkgs,
                     depth: 0,
                     too_deep: self.too_deep,
+                    skipping: self.skipping,
                 })?;
                 out = Some(pkgs);
             } else {
-                map.next_value::<Skip>()?;
+                self.skipping.value(&mut map)?;
             }
         }
         Ok(out)
@@ -797,6 +806,7 @@ struct ComponentsSeed<'f, S> {
     depth: usize,
     too_deep: &'f Cell<bool>,
     proto: &'f S,
+    skipping: Skipping,
 }
 
 impl<'de, S: Sink<'de>> DeserializeSeed<'de> for ComponentsSeed<'_, S> {
@@ -854,6 +864,7 @@ impl<S> ComponentsSeed<'_, S> {
                 out: &mut *out,
                 depth: self.depth,
                 too_deep: self.too_deep,
+                skipping: self.skipping,
             })?
             .is_some()
         {}
@@ -867,6 +878,7 @@ struct ComponentSeed<'o, 'f, S> {
     out: &'o mut S,
     depth: usize,
     too_deep: &'f Cell<bool>,
+    skipping: Skipping,
 }
 
 impl<'de, S: Sink<'de>> DeserializeSeed<'de> for ComponentSeed<'_, '_, S> {
@@ -933,10 +945,11 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ComponentSeed<'_, '_, S> {
                         depth: self.depth + 1,
                         too_deep: self.too_deep,
                         proto: &*self.out,
+                        skipping: self.skipping,
                     })?;
                 }
                 _ => {
-                    map.next_value::<Skip>()?;
+                    self.skipping.value(&mut map)?;
                 }
             }
         }
@@ -1101,7 +1114,23 @@ pub fn check_sbom_json(check: &SbomCheck, predicate: &[u8]) -> Result<SbomReport
 /// [`statement_json`]: crate::verify::proof::VerifiedAttestation::statement_json
 pub fn check_sbom_statement(check: &SbomCheck, statement: &[u8]) -> Result<SbomReport, Reason> {
     let judging = Judging::new(check);
-    let (format, judge) = read_statement(statement, &Judge::new(&judging))?;
+    let (format, judge) = read_statement(statement, &Judge::new(&judging), Skipping::Checked)?;
+    Ok(judge.report(format))
+}
+
+/// [`check_sbom_statement`] on a verified attestation's statement, which was read in full
+/// when it was verified: what the check does not read is skipped unchecked
+/// ([`Skipping::Verified`]).
+pub(crate) fn check_sbom_verified(
+    check: &SbomCheck,
+    att: &crate::verify::proof::VerifiedAttestation,
+) -> Result<SbomReport, Reason> {
+    let judging = Judging::new(check);
+    let (format, judge) = read_statement(
+        att.statement_json(),
+        &Judge::new(&judging),
+        Skipping::Verified,
+    )?;
     Ok(judge.report(format))
 }
 
@@ -1421,6 +1450,36 @@ mod fail_closed_tests {
             let value: Value = serde_json::from_slice(bytes).unwrap();
             assert_eq!(check_sbom(&check, &value).unwrap(), got, "{doc}");
         }
+    }
+
+    #[test]
+    fn verified_skipping_reads_what_checked_skipping_reads() {
+        let check = deny("AGPL-3.0-only");
+        let statement = |predicate: &str| {
+            format!(
+                r#"{{"_type":"https://in-toto.io/Statement/v1","subject":[],"predicateType":"https://cyclonedx.org/bom","predicate":{predicate}}}"#
+            )
+        };
+        let good = statement(
+            r#"{"bomFormat":"CycloneDX","x":{"y":["\u00e9 \"q\" \n",1.5e3,null]},
+               "components":[{"name":"a","description":"d\u00e9\\","hashes":[{"alg":"SHA-256"}],
+                 "licenses":[{"license":{"id":"AGPL-3.0-only"}}],"components":[{"name":"b","z":{}}]}]}"#,
+        );
+        let read = |st: &str, skipping| {
+            let judging = Judging::new(&check);
+            read_statement(st.as_bytes(), &Judge::new(&judging), skipping)
+                .map(|(format, judge)| judge.report(format))
+        };
+        let checked = read(&good, Skipping::Checked).unwrap();
+        assert_eq!(checked.findings.len(), 1);
+        assert_eq!(read(&good, Skipping::Verified).unwrap(), checked);
+        // What only `Checked` refuses, the verification's own read refuses first: that is
+        // why `Verified` is for verified statements only.
+        let bad = statement(r#"{"bomFormat":"CycloneDX","x":"\ud800","components":[]}"#);
+        assert!(read(&bad, Skipping::Checked).is_err());
+        assert!(read(&bad, Skipping::Verified).is_ok());
+        assert!(crate::format::parse_statement(bad.as_bytes()).is_err());
+        assert!(crate::format::parse_statement(good.as_bytes()).is_ok());
     }
 
     #[test]

@@ -48,7 +48,11 @@ pub(super) fn document_time(predicate: &Value) -> Option<(DateTime<Utc>, &'stati
 /// entry's integrated time, else none.
 pub(super) fn attestation_time(att: &VerifiedAttestation) -> AttestationTime {
     // Only the predicate's report and time sections are built, never an SBOM's components.
-    let sections = super::vuln::report_sections(att.statement_json()).unwrap_or_default();
+    let sections = super::vuln::report_sections(
+        att.statement_json(),
+        crate::format::pick::Skipping::Verified,
+    )
+    .unwrap_or_default();
     if let Some((at, from)) = document_time(&sections) {
         return AttestationTime { at: Some(at), from };
     }

@@ -23,6 +23,7 @@ use serde_json::Value;
 use super::decision::{Reason, ReasonCode};
 use super::duration::format_duration;
 use super::model::VulnCheck;
+use crate::format::pick::{KeepKeys, Skipping};
 
 /// Vulnerability severity, lowest first.
 #[derive(
@@ -504,8 +505,8 @@ pub(crate) const REPORT_KEYS: &[&str] = &[
 /// The predicate of an in-toto statement as a `Value` of only its [`REPORT_KEYS`] sections,
 /// read from the statement bytes: for a 200 MiB SBOM with a `vulnerabilities` section this
 /// is that section and `metadata`, not a DOM of every component.
-pub(crate) fn report_sections(statement: &[u8]) -> Result<Value, Reason> {
-    crate::format::pick::statement_predicate(statement, crate::format::pick::KeepKeys(REPORT_KEYS))
+pub(crate) fn report_sections(statement: &[u8], skipping: Skipping) -> Result<Value, Reason> {
+    crate::format::pick::statement_predicate(statement, KeepKeys(REPORT_KEYS, skipping), skipping)
         .map(Option::unwrap_or_default)
         .map_err(|e| {
             Reason::new(
@@ -522,7 +523,22 @@ pub fn check_vulnerabilities_statement(
     statement: &[u8],
     now: SystemTime,
 ) -> Result<VulnReport, Reason> {
-    check_vulnerabilities(check, &report_sections(statement)?, now)
+    check_vulnerabilities(check, &report_sections(statement, Skipping::Checked)?, now)
+}
+
+/// [`check_vulnerabilities_statement`] on a verified attestation's statement, which was read
+/// in full when it was verified: the components beside the report are skipped unchecked
+/// ([`Skipping::Verified`]).
+pub(crate) fn check_vulnerabilities_verified(
+    check: &VulnCheck,
+    att: &crate::verify::proof::VerifiedAttestation,
+    now: SystemTime,
+) -> Result<VulnReport, Reason> {
+    check_vulnerabilities(
+        check,
+        &report_sections(att.statement_json(), Skipping::Verified)?,
+        now,
+    )
 }
 
 /// Runs the vulnerability check on a predicate at time `now`.
