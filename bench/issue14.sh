@@ -20,4 +20,4 @@ echo "== round trips"
 bash bench/round-trips.sh "$bin/imprint" "$bin/sigstore_rs_verify"
 echo
 echo "== SBOMs"
-bash bench/sbom.sh
+IMPRINT_BIN="$bin/imprint" bash bench/sbom.sh
