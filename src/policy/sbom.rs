@@ -435,7 +435,7 @@ struct Doc<S> {
 
 impl<S> Doc<S> {
     fn not_an_object() -> Self {
-        Doc {
+        Self {
             object: false,
             spdx_marker: false,
             bom_format_cdx: false,
