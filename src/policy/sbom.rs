@@ -564,24 +564,7 @@ impl<'de, S: Sink<'de>> Visitor<'de> for DocSeed<'_, S> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("an SBOM")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Doc<S>, E> {
-        Ok(Doc::not_an_object())
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Doc<S>, E> {
-        Ok(Doc::not_an_object())
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Doc<S>, E> {
-        Ok(Doc::not_an_object())
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Doc<S>, E> {
-        Ok(Doc::not_an_object())
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Doc<S>, E> {
-        Ok(Doc::not_an_object())
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Doc<S>, E> {
-        Ok(Doc::not_an_object())
-    }
+    crate::format::pick::scalars_read_as!(Doc::not_an_object());
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Doc<S>, A::Error> {
         while seq.next_element::<Skip>()?.is_some() {}
         Ok(Doc::not_an_object())
@@ -645,24 +628,7 @@ impl<'de, S: Sink<'de>> Visitor<'de> for SpdxPackagesSeed<'_, S> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("SPDX packages")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    crate::format::pick::scalars_read_as!(None);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(None)
@@ -758,24 +724,7 @@ impl<'de, S: Sink<'de>> Visitor<'de> for MetadataSeed<'_, S> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CycloneDX metadata")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    crate::format::pick::scalars_read_as!(None);
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
         while seq.next_element::<Skip>()?.is_some() {}
         Ok(None)
@@ -821,24 +770,7 @@ impl<'de, S: Sink<'de>> Visitor<'de> for ComponentsSeed<'_, S> {
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("CycloneDX components")
     }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
-        Ok(None)
-    }
-    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
-        Ok(None)
-    }
+    crate::format::pick::scalars_read_as!(None);
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
         while map.next_entry::<Skip, Skip>()?.is_some() {}
         Ok(None)

@@ -317,16 +317,25 @@ pub(crate) async fn push_image_to(
     platform: (&str, &str),
 ) -> Digest {
     let (manifest, config, layer) = build_image(platform);
+    push_built(repository, tag, &manifest, config, layer).await
+}
+
+/// Push an image [`build_image`] made: its config and layer blobs, then its manifest.
+async fn push_built(
+    repository: &impl Repository,
+    tag: Option<&str>,
+    manifest: &[u8],
+    config: Vec<u8>,
+    layer: Vec<u8>,
+) -> Digest {
+    for (what, blob) in [("config", config), ("layer", layer)] {
+        repository
+            .put_blob(imprint::store::Blob::new(blob))
+            .await
+            .unwrap_or_else(|e| panic!("push {what}: {e}"));
+    }
     repository
-        .put_blob(imprint::store::Blob::copy_from_slice(&config))
-        .await
-        .expect("push config");
-    repository
-        .put_blob(imprint::store::Blob::copy_from_slice(&layer))
-        .await
-        .expect("push layer");
-    repository
-        .put_manifest(tag, media_types::OCI_MANIFEST, &manifest)
+        .put_manifest(tag, media_types::OCI_MANIFEST, manifest)
         .await
         .expect("push manifest")
 }
@@ -366,18 +375,7 @@ pub(crate) async fn push_index(repo: &str) -> (ImageRef, Digest, Vec<Digest>) {
     let mut children = Vec::new();
     for (arch, os) in [("amd64", "linux"), ("arm64", "linux")] {
         let (manifest, config, layer) = build_image((arch, os));
-        repository
-            .put_blob(imprint::store::Blob::copy_from_slice(&config))
-            .await
-            .expect("push config");
-        repository
-            .put_blob(imprint::store::Blob::copy_from_slice(&layer))
-            .await
-            .expect("push layer");
-        let d = repository
-            .put_manifest(None, media_types::OCI_MANIFEST, &manifest)
-            .await
-            .expect("push manifest");
+        let d = push_built(&repository, None, &manifest, config, layer).await;
         entries.push(serde_json::json!({
             "mediaType": media_types::OCI_MANIFEST,
             "digest": d.to_string(),
