@@ -66,17 +66,23 @@ pub fn dsse_bundle_parts(
     payload: &[&[u8]],
     sig: &[u8],
 ) -> Vec<u8> {
-    let len: usize = payload.iter().map(|p| p.len()).sum();
-    let mut out = Vec::with_capacity(len.div_ceil(3) * 4 + 512);
-    bundle_prefix(&mut out, spki_der);
-    out.extend_from_slice(br#""dsseEnvelope":{"payload":""#);
-    super::dsse::push_base64_parts(&mut out, payload);
-    out.extend_from_slice(br#"","payloadType":"#);
-    gojson::write_string(&mut out, payload_type);
-    out.extend_from_slice(br#","signatures":[{"sig":""#);
-    out.extend_from_slice(signature_base64(sig).as_bytes());
-    out.extend_from_slice(br#""}]}}"#);
-    out
+    dsse_bundle_frame(spki_der, payload_type).assemble(payload, sig)
+}
+
+/// The frame of [`dsse_bundle`]: the bundle up to `"dsseEnvelope":{"payload":"`,
+/// base64(payload), `","payloadType":…,"signatures":[{"sig":"`, base64(signature), `"}]}}`.
+pub fn dsse_bundle_frame(spki_der: &[u8], payload_type: &str) -> super::dsse::DsseFrame {
+    let mut before = Vec::with_capacity(256);
+    bundle_prefix(&mut before, spki_der);
+    before.extend_from_slice(br#""dsseEnvelope":{"payload":""#);
+    let mut between = br#"","payloadType":"#.to_vec();
+    gojson::write_string(&mut between, payload_type);
+    between.extend_from_slice(br#","signatures":[{"sig":""#);
+    super::dsse::DsseFrame {
+        before,
+        between,
+        after: br#""}]}}"#,
+    }
 }
 
 /// A key-based bundle, parsed by `sigstore-types` (the one bundle parser of the crate, which

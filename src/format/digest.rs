@@ -33,6 +33,14 @@ impl Digest {
         }
     }
 
+    /// The sha256 digest an incremental hash (`aws_lc_rs::digest::Context` over SHA-256)
+    /// finished with.
+    pub(crate) fn from_sha256_context(ctx: aws_lc_rs::digest::Context) -> Self {
+        Self {
+            hex: hex::encode(ctx.finish().as_ref()),
+        }
+    }
+
     /// From 32 raw digest bytes.
     pub fn from_raw(raw: &[u8; 32]) -> Self {
         Self {

@@ -192,16 +192,102 @@ pub fn envelope_json(payload_type: &str, payload: &[u8], sig: &[u8]) -> Vec<u8> 
 /// [`envelope_json`] of the payload that is the concatenation of `payload` (a statement
 /// written in pieces: its head, the predicate bytes, its tail), without joining them first.
 pub fn envelope_json_parts(payload_type: &str, payload: &[&[u8]], sig: &[u8]) -> Vec<u8> {
-    let len: usize = payload.iter().map(|p| p.len()).sum();
-    let mut out = Vec::with_capacity(len.div_ceil(3) * 4 + sig.len() * 4 / 3 + 128);
-    out.extend_from_slice(br#"{"payloadType":"#);
-    gojson::write_string(&mut out, payload_type);
-    out.extend_from_slice(br#","payload":""#);
-    push_base64_parts(&mut out, payload);
-    out.extend_from_slice(br#"","signatures":[{"keyid":"","sig":""#);
-    push_base64(&mut out, sig);
-    out.extend_from_slice(br#""}]}"#);
-    out
+    envelope_frame(payload_type).assemble(payload, sig)
+}
+
+/// The frame of [`envelope_json`]: `{"payloadType":…,"payload":"` base64(payload)
+/// `","signatures":[{"keyid":"","sig":"` base64(signature) `"}]}`.
+pub fn envelope_frame(payload_type: &str) -> DsseFrame {
+    let mut before = br#"{"payloadType":"#.to_vec();
+    gojson::write_string(&mut before, payload_type);
+    before.extend_from_slice(br#","payload":""#);
+    DsseFrame {
+        before,
+        between: br#"","signatures":[{"keyid":"","sig":""#.to_vec(),
+        after: br#""}]}"#,
+    }
+}
+
+/// A signed DSSE document whose one large part is its payload, as the bytes around the two
+/// base64 fields: `before` base64(payload) `between` base64(signature) `after`. In both
+/// layouts imprint writes (the cosign v2 envelope, the bundle's `dsseEnvelope`) the payload
+/// comes first, so a large document can be written up to the signature while the signature
+/// is still being made ([`write_head`](Self::write_head), then
+/// [`write_tail`](Self::write_tail)).
+#[derive(Debug, Clone)]
+pub struct DsseFrame {
+    pub(crate) before: Vec<u8>,
+    pub(crate) between: Vec<u8>,
+    pub(crate) after: &'static [u8],
+}
+
+impl DsseFrame {
+    /// Length of the document for a payload of `payload_len` bytes, give or take the
+    /// signature's (a capacity hint).
+    pub fn len_hint(&self, payload_len: usize) -> usize {
+        self.before.len()
+            + payload_len.div_ceil(3) * 4
+            + self.between.len()
+            + 256
+            + self.after.len()
+    }
+
+    /// The whole document, in one buffer.
+    pub fn assemble(&self, payload: &[&[u8]], sig: &[u8]) -> Vec<u8> {
+        let len: usize = payload.iter().map(|p| p.len()).sum();
+        let mut out = Vec::with_capacity(self.len_hint(len));
+        self.write_head(payload, &mut |c| out.extend_from_slice(c));
+        self.write_tail(sig, &mut |c| out.extend_from_slice(c));
+        out
+    }
+
+    /// The document up to the signature, handed to `emit` in order, the payload's base64 a
+    /// chunk (1 MiB) at a time.
+    pub fn write_head(&self, payload: &[&[u8]], emit: &mut dyn FnMut(&[u8])) {
+        emit(&self.before);
+        base64_chunks(payload, emit);
+        emit(&self.between);
+    }
+
+    /// The rest of the document after [`write_head`](Self::write_head).
+    pub fn write_tail(&self, sig: &[u8], emit: &mut dyn FnMut(&[u8])) {
+        let mut tail = Vec::with_capacity(sig.len().div_ceil(3) * 4 + self.after.len());
+        push_base64(&mut tail, sig);
+        tail.extend_from_slice(self.after);
+        emit(&tail);
+    }
+}
+
+/// Standard padded base64 of the concatenation of `parts`, handed to `emit` in order, about
+/// 1 MiB at a time (so that a consumer hashes it while it is still in cache).
+fn base64_chunks(parts: &[&[u8]], emit: &mut dyn FnMut(&[u8])) {
+    const IN: usize = 3 * 256 * 1024;
+    let mut buf = Vec::with_capacity(IN / 3 * 4 + 8);
+    let mut carry: Vec<u8> = Vec::with_capacity(3);
+    for part in parts {
+        let mut rest: &[u8] = part;
+        if !carry.is_empty() {
+            let take = (3 - carry.len()).min(rest.len());
+            carry.extend_from_slice(&rest[..take]);
+            rest = &rest[take..];
+            if carry.len() < 3 {
+                continue;
+            }
+            push_base64(&mut buf, &carry);
+            carry.clear();
+        }
+        let whole = rest.len() / 3 * 3;
+        for window in rest[..whole].chunks(IN) {
+            push_base64(&mut buf, window);
+            emit(&buf);
+            buf.clear();
+        }
+        carry.extend_from_slice(&rest[whole..]);
+    }
+    push_base64(&mut buf, &carry);
+    if !buf.is_empty() {
+        emit(&buf);
+    }
 }
 
 /// Appends standard padded base64 of `data` to `out` in place (no intermediate `String`: the
@@ -218,30 +304,6 @@ pub(crate) fn push_base64(out: &mut Vec<u8>, data: &[u8]) {
             out.extend_from_slice(STANDARD.encode(data).as_bytes());
         }
     }
-}
-
-/// Appends standard padded base64 of the concatenation of `parts` to `out`: each part is
-/// encoded in place, up to two bytes carried across a part boundary so that the output is
-/// the encoding of the joined bytes.
-pub(crate) fn push_base64_parts(out: &mut Vec<u8>, parts: &[&[u8]]) {
-    let mut carry: Vec<u8> = Vec::with_capacity(3);
-    for part in parts {
-        let mut rest: &[u8] = part;
-        if !carry.is_empty() {
-            let take = (3 - carry.len()).min(rest.len());
-            carry.extend_from_slice(&rest[..take]);
-            rest = &rest[take..];
-            if carry.len() < 3 {
-                continue;
-            }
-            push_base64(out, &carry);
-            carry.clear();
-        }
-        let whole = rest.len() / 3 * 3;
-        push_base64(out, &rest[..whole]);
-        carry.extend_from_slice(&rest[whole..]);
-    }
-    push_base64(out, &carry);
 }
 
 #[cfg(test)]
@@ -265,13 +327,46 @@ mod tests {
     }
 
     #[test]
+    fn chunked_base64_is_base64_of_the_joined_bytes() {
+        let data: Vec<u8> = (0..2_400_007u32).map(|i| (i * 131 + 7) as u8).collect();
+        for cuts in [
+            vec![],
+            vec![1],
+            vec![2, 3],
+            vec![786_431, 786_433],
+            vec![5, 786_432, 1_572_865, 2_400_000],
+        ] {
+            let mut parts = Vec::new();
+            let mut at = 0;
+            for &c in &cuts {
+                parts.push(&data[at..c]);
+                at = c;
+            }
+            parts.push(&data[at..]);
+            let mut out = Vec::new();
+            let mut chunks = 0;
+            base64_chunks(&parts, &mut |c| {
+                chunks += 1;
+                out.extend_from_slice(c);
+            });
+            assert_eq!(out, STANDARD.encode(&data).as_bytes(), "cuts {cuts:?}");
+            assert!(chunks >= 4, "{chunks}");
+        }
+        let frame = envelope_frame(IN_TOTO_PAYLOAD_TYPE);
+        assert_eq!(
+            frame.assemble(&[b"ab", b"c"], b"sig"),
+            envelope_json(IN_TOTO_PAYLOAD_TYPE, b"abc", b"sig")
+        );
+    }
+
+    #[test]
     fn base64_of_parts_is_base64_of_the_joined_bytes() {
         let data: Vec<u8> = (0..40u32).map(|i| (i * 53 + 7) as u8).collect();
         for a in 0..8 {
             for b in a..12 {
                 let parts: [&[u8]; 4] = [&data[..a], &data[a..b], &[], &data[b..]];
                 let mut out = Vec::new();
-                push_base64_parts(&mut out, &parts);
+                base64_chunks(&parts, &mut |c| out.extend_from_slice(c));
                 assert_eq!(out, STANDARD.encode(&data).as_bytes(), "{a} {b}");
                 let e = envelope_json_parts(IN_TOTO_PAYLOAD_TYPE, &parts, &[9]);
                 assert_eq!(e, envelope_json(IN_TOTO_PAYLOAD_TYPE, &data, &[9]));

@@ -23,8 +23,8 @@ pub mod text;
 pub(crate) mod yaml;
 
 pub use dsse::{
-    Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_json, envelope_json_parts, pae,
-    pae_header, parse_envelope,
+    DsseFrame, Envelope, EnvelopeSignature, IN_TOTO_PAYLOAD_TYPE, envelope_frame, envelope_json,
+    envelope_json_parts, pae, pae_header, parse_envelope,
 };
 pub use predicate::{
     DEFAULT_MAX_PREDICATE_BYTES, PredicateJson, load_predicate, load_predicate_at,

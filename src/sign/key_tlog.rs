@@ -25,7 +25,7 @@ use crate::format::statement::COSIGN_SIGN_PREDICATE;
 use crate::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::keys::SigningKey;
 use crate::store::attach::{self, AppendOptions, Appended, Kind, NewLayer};
-use crate::store::{Client, Repository, media_types};
+use crate::store::{Blob, Client, Repository, media_types};
 
 /// Where key signatures are logged: the Rekor v1 base URL and the HTTP client.
 #[derive(Debug, Clone)]
@@ -68,7 +68,7 @@ async fn push_referrer<R: Repository>(
     predicate_type: &str,
 ) -> Result<Appended, KeylessImageError> {
     let manifest =
-        attach::push_bundle_referrer(repo, subject, bundle.into(), predicate_type, &created())
+        attach::push_bundle_referrer(repo, subject, Blob::new(bundle), predicate_type, &created())
             .await?;
     Ok(Appended::Written {
         manifest,

@@ -21,7 +21,7 @@ use crate::format::reference::ImageRef;
 use crate::format::statement::COSIGN_SIGN_PREDICATE;
 use crate::format::{self, IN_TOTO_PAYLOAD_TYPE};
 use crate::store::attach::{self, AppendOptions, Appended, Kind, NewLayer};
-use crate::store::{Client, Repository, media_types};
+use crate::store::{Blob, Client, Repository, media_types};
 
 /// Errors of keyless image signing.
 #[derive(Debug, thiserror::Error)]
@@ -107,7 +107,7 @@ pub async fn sign_image_keyless(
             let manifest = attach::push_bundle_referrer(
                 repo,
                 &subject,
-                bytes.into(),
+                Blob::new(bytes),
                 COSIGN_SIGN_PREDICATE,
                 &created(),
             )
@@ -199,7 +199,7 @@ pub async fn attest_image_keyless(
             let manifest = attach::push_bundle_referrer(
                 repo,
                 &subject,
-                bytes.into(),
+                Blob::new(bytes),
                 &opts.predicate_type,
                 &created(),
             )

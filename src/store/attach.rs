@@ -165,7 +165,11 @@ impl NewLayer {
         bytes: impl Into<bytes::Bytes>,
         annotations: BTreeMap<String, String>,
     ) -> Self {
-        let blob = Blob::new(bytes);
+        Self::from_blob(media_type, Blob::new(bytes), annotations)
+    }
+
+    /// Build a layer of `media_type` over `blob` with `annotations`.
+    pub fn from_blob(media_type: &str, blob: Blob, annotations: BTreeMap<String, String>) -> Self {
         let mut descriptor = blob_descriptor(media_type, &blob);
         descriptor.annotations = Some(annotations);
         Self { descriptor, blob }
@@ -475,7 +479,7 @@ pub struct Subject {
 pub async fn push_bundle_referrer<R: Repository>(
     repo: &R,
     subject: &Subject,
-    bundle_json: bytes::Bytes,
+    bundle: Blob,
     predicate_type: &str,
     created_rfc3339: &str,
 ) -> Result<Digest, AttachError> {
@@ -505,7 +509,6 @@ pub async fn push_bundle_referrer<R: Repository>(
         platform: None,
         artifact_type: None,
     };
-    let bundle = Blob::new(bundle_json);
     let manifest = ImageManifest {
         schema_version: 2,
         media_type: Some(media_types::OCI_MANIFEST.to_owned()),

@@ -77,6 +77,36 @@ impl Blob {
     }
 }
 
+/// A [`Blob`] written in pieces, each hashed as it is appended (while it is in cache), so that
+/// the blob's digest is ready when its last piece is: [`finish`](Self::finish). Every byte of
+/// the blob passes through [`push`](Self::push), so the digest describes exactly the bytes.
+pub struct BlobWriter {
+    bytes: Vec<u8>,
+    sha256: aws_lc_rs::digest::Context,
+}
+
+impl BlobWriter {
+    /// An empty writer with room for `capacity` bytes.
+    pub fn with_capacity(capacity: usize) -> Self {
+        Self {
+            bytes: Vec::with_capacity(capacity),
+            sha256: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+        }
+    }
+    /// Append `piece`.
+    pub fn push(&mut self, piece: &[u8]) {
+        self.bytes.extend_from_slice(piece);
+        self.sha256.update(piece);
+    }
+    /// The blob of everything pushed.
+    pub fn finish(self) -> Blob {
+        Blob {
+            digest: Digest::from_sha256_context(self.sha256),
+            bytes: self.bytes.into(),
+        }
+    }
+}
+
 /// A manifest as fetched: the exact bytes, their (checked) digest and the media type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Manifest {

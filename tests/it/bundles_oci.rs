@@ -275,7 +275,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
     attach::push_bundle_referrer(
         &repo,
         &subject,
-        bytes::Bytes::copy_from_slice(&for_other),
+        imprint::store::Blob::copy_from_slice(&for_other),
         COSIGN_SIGN_PREDICATE,
         "2026-01-01T00:00:00Z",
     )
@@ -323,7 +323,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
         attach::push_bundle_referrer(
             &repo2,
             &subject2,
-            bytes::Bytes::copy_from_slice(b),
+            imprint::store::Blob::copy_from_slice(b),
             COSIGN_SIGN_PREDICATE,
             "2026-01-01T00:00:00Z",
         )
@@ -348,7 +348,7 @@ async fn bundles_for_other_digests_and_tampered_bundles_are_rejected() {
     attach::push_bundle_referrer(
         &repo2,
         &subject2,
-        bytes::Bytes::copy_from_slice(&good),
+        imprint::store::Blob::copy_from_slice(&good),
         COSIGN_SIGN_PREDICATE,
         "2026-01-01T00:00:00Z",
     )
