@@ -75,16 +75,8 @@ pub(crate) struct AuditArgs {
     /// a row. Repeatable; combines with the inputs.
     #[arg(long, value_name = "REPOSITORY")]
     pub repository: Vec<String>,
-    /// Append one decision record per distinct image to the decision log in DIR (created if
-    /// missing; see `imprint audit-log`), with a signed checkpoint at the end.
-    #[arg(long, value_name = "DIR", requires = "audit_log_key")]
-    pub audit_log: Option<PathBuf>,
-    /// The decision log's private checkpoint key (`imprint audit-log keygen`).
-    #[arg(long, value_name = "FILE", requires = "audit_log")]
-    pub audit_log_key: Option<PathBuf>,
-    /// The decision log's origin (default: the key's name).
-    #[arg(long, value_name = "ORIGIN", requires = "audit_log")]
-    pub audit_log_origin: Option<String>,
+    #[command(flatten)]
+    pub audit_log: super::audit_log::AuditLogOpts,
     /// Manifest files or directories, `-` for stdin, or image references.
     #[arg(required_unless_present = "repository", value_name = "INPUT")]
     pub inputs: Vec<String>,
@@ -121,14 +113,7 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         .with_context(|| format!("cannot load policy `{}`", args.policy.display()))?;
     let mut manifests = read_inputs(&args.inputs)?;
     // Opened before anything is verified: a bad key or a tampered log stops the audit.
-    let log = match &args.audit_log {
-        Some(dir) => Some(super::audit_log::open_log(
-            dir,
-            args.audit_log_key.as_deref(),
-            args.audit_log_origin.as_deref(),
-        )?),
-        None => None,
-    };
+    let log = args.audit_log.open(|_| {})?;
     let verifier = Verifier::builder(policy)
         .registry(args.registry.to_config())
         .build()
@@ -161,7 +146,7 @@ pub(crate) async fn run(args: AuditArgs) -> anyhow::Result<Outcome> {
         }
         None => audit::audit(&verifier, manifests).await,
     };
-    if let (Some(log), Some(dir)) = (log, &args.audit_log) {
+    if let (Some(log), Some(dir)) = (log, &args.audit_log.audit_log) {
         write_log(log, &report)
             .with_context(|| format!("cannot write the decision log `{}`", dir.display()))?;
     }

@@ -279,16 +279,8 @@ impl AuditLogOpts {
 }
 
 /// Open the decision log of `--audit-log DIR` with the private key of `--audit-log-key` and
-/// the origin of `--audit-log-origin` (default: the key's name).
-pub(crate) fn open_log(
-    dir: &Path,
-    key: Option<&Path>,
-    origin: Option<&str>,
-) -> anyhow::Result<DecisionLog> {
-    open_log_with(dir, key, origin, |_| {})
-}
-
-/// [`open_log`] with the checkpoint options adjusted by `tune`.
+/// the origin of `--audit-log-origin` (default: the key's name), with the checkpoint options
+/// adjusted by `tune`.
 pub(crate) fn open_log_with(
     dir: &Path,
     key: Option<&Path>,

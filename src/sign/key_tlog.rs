@@ -168,25 +168,13 @@ pub async fn attest_image_with_tlog(
     opts: &AttestOptions,
     tlog: &TlogUpload,
 ) -> Result<Vec<Attached>, KeylessImageError> {
-    if opts.replace && opts.format == WriteFormat::Bundle {
-        return Err(SignError::ReplaceBundle.into());
-    }
-    let resolved = client.resolve(image).await?;
-    let repo = &resolved.repository;
-    let subjects = super::targets(image, &resolved.manifest, opts.recursive)?;
-    let name = super::subject_name(&resolved).await?;
+    let targets = super::AttestTargets::of(client, image, opts).await?;
+    let repo = &targets.resolved.repository;
     let mut out = Vec::new();
-    for subject in subjects {
+    for subject in targets.subjects.iter().cloned() {
         // One joined copy of the statement: the Rekor entry and the signature need the whole
         // payload (the plain key path signs the PAE in parts, see `sign::attest_image`).
-        let statement = format::statement_parts(
-            &name,
-            &subject.digest,
-            &opts.predicate_type,
-            opts.predicate.as_bytes(),
-        )
-        .parts()
-        .concat();
+        let statement = targets.statement(&subject, opts).parts().concat();
         let sig = key
             .sign(&format::pae(IN_TOTO_PAYLOAD_TYPE, &statement))
             .map_err(SignError::from)?;

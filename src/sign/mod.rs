@@ -492,6 +492,52 @@ pub struct AttestOptions {
     pub format: WriteFormat,
 }
 
+/// What every attest path (key, key with Rekor, keyless) starts from: the image resolved, the
+/// digests to attest (`--recursive`: each manifest of an index too) and the repository name
+/// their statements carry. `replace` with the bundle format is refused before anything is
+/// read or written: the flag would otherwise do nothing.
+pub(crate) struct AttestTargets {
+    pub(crate) resolved: crate::store::ResolvedImage,
+    pub(crate) subjects: Vec<attach::Subject>,
+    name: String,
+}
+
+impl AttestTargets {
+    pub(crate) async fn of(
+        client: &Client,
+        image: &ImageRef,
+        opts: &AttestOptions,
+    ) -> Result<Self, SignError> {
+        if opts.replace && opts.format == WriteFormat::Bundle {
+            return Err(SignError::ReplaceBundle);
+        }
+        let resolved = client.resolve(image).await?;
+        let subjects = targets(image, &resolved.manifest, opts.recursive)?;
+        let name = subject_name(&resolved).await?;
+        Ok(Self {
+            resolved,
+            subjects,
+            name,
+        })
+    }
+
+    /// The statement for `subject`, in pieces around the predicate bytes (a large SBOM's
+    /// predicate is never copied into a statement buffer, nor, per digest, with
+    /// `--recursive`).
+    pub(crate) fn statement<'a>(
+        &'a self,
+        subject: &attach::Subject,
+        opts: &'a AttestOptions,
+    ) -> format::statement::StatementParts<'a> {
+        format::statement_parts(
+            &self.name,
+            &subject.digest,
+            &opts.predicate_type,
+            opts.predicate.as_bytes(),
+        )
+    }
+}
+
 /// Attest `image` with an in-toto statement of `opts.predicate_type`, stored as a legacy
 /// `.att` DSSE layer or (with [`WriteFormat::Bundle`]) a bundle referrer.
 pub async fn attest_image(
@@ -500,24 +546,11 @@ pub async fn attest_image(
     key: &SigningKey,
     opts: &AttestOptions,
 ) -> Result<Vec<Attached>, SignError> {
-    // Refused before anything is read or written: the flag would otherwise do nothing.
-    if opts.replace && opts.format == WriteFormat::Bundle {
-        return Err(SignError::ReplaceBundle);
-    }
-    let resolved = client.resolve(image).await?;
-    let repo = &resolved.repository;
-    let subjects = targets(image, &resolved.manifest, opts.recursive)?;
-    let name = subject_name(&resolved).await?;
-    let mut out = Vec::with_capacity(subjects.len());
-    for subject in subjects {
-        // The statement in pieces around the predicate bytes: a large SBOM's predicate is
-        // never copied into a statement buffer (nor, per digest, with `--recursive`).
-        let statement = format::statement_parts(
-            &name,
-            &subject.digest,
-            &opts.predicate_type,
-            opts.predicate.as_bytes(),
-        );
+    let targets = AttestTargets::of(client, image, opts).await?;
+    let repo = &targets.resolved.repository;
+    let mut out = Vec::with_capacity(targets.subjects.len());
+    for subject in targets.subjects.iter().cloned() {
+        let statement = targets.statement(&subject, opts);
         if opts.format == WriteFormat::Bundle {
             let outcome =
                 push_statement_bundle(repo, &subject, key, &statement, &opts.predicate_type)
