@@ -25,8 +25,11 @@ impl Clock for Fixed {
     }
 }
 
+/// Resolved (layout images are matched by their resolved path, and the policies here name
+/// the vectors by path: a symbolic link on the way, such as `../shared`, must not split them).
 fn vdir() -> PathBuf {
-    crate::support::vectors().join("notation")
+    let dir = crate::support::vectors().join("notation");
+    std::fs::canonicalize(&dir).unwrap_or(dir)
 }
 
 fn layout() -> PathBuf {
